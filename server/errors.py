@@ -1,0 +1,139 @@
+"""Every error the engine expects to raise, in one tree.
+
+    PWMError                      anything we raise on purpose
+    ├── ManifestError             a manifest file does not parse or validate (file, key, problem)
+    ├── ConfigError               the config file or environment is wrong
+    ├── InputError                a caller's argument is wrong (field, accepted values)
+    ├── NotFoundError             an unknown group / task id or name
+    ├── BudgetExceeded            a call would pass a budget or a per-task cap
+    ├── NoRouteError              no configured, healthy provider can serve a task
+    ├── StoreError                the database cannot be read or written
+    ├── WorkspaceError            a path outside the allowed roots, not a directory, dirty tree
+    └── BackendError              a model call failed; `retryable` says whether to try again
+        ├── BackendTimeout        connect / read timeout, or a stream that stalled
+        ├── BackendRateLimited    429 (or 503 from a busy local server); `retry_after` seconds
+        ├── BackendAuthError      401 / 403: misconfigured key, never retried
+        ├── BackendNotFound       404: unknown model on that provider, never retried
+        ├── BackendBadResponse    malformed body, truncated stream, 5xx
+        └── ContextTooLarge       the prompt does not fit the model's window (never sent)
+
+At the MCP edge every PWMError becomes a `ToolError` (the text the client's model reads);
+anything else is a bug and is left to surface.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendAuthError",
+    "BackendBadResponse",
+    "BackendError",
+    "BackendNotFound",
+    "BackendRateLimited",
+    "BackendTimeout",
+    "BudgetExceeded",
+    "ConfigError",
+    "ContextTooLarge",
+    "InputError",
+    "ManifestError",
+    "NoRouteError",
+    "NotFoundError",
+    "PWMError",
+    "StoreError",
+    "WorkspaceError",
+]
+
+
+class PWMError(Exception):
+    """Base of every error we raise on purpose."""
+
+
+class ManifestError(PWMError):
+    """A manifest file is broken; the message names the file, the key and the problem."""
+
+
+class ConfigError(PWMError):
+    """The configuration file or an environment variable is wrong."""
+
+
+class InputError(PWMError):
+    """A caller's argument is wrong; the message names the field and the accepted values."""
+
+    def __init__(self, field: str, problem: str, accepted: str | None = None) -> None:
+        self.field = field
+        self.problem = problem
+        self.accepted = accepted
+        text = f"{field}: {problem}"
+        if accepted:
+            text += f" (accepted: {accepted})"
+        super().__init__(text)
+
+
+class NotFoundError(PWMError):
+    """An unknown group or task."""
+
+
+class BudgetExceeded(PWMError):
+    """A call would pass a budget (daily / weekly / monthly / group) or a per-task cap."""
+
+
+class NoRouteError(PWMError):
+    """No configured, healthy provider can serve a task; the message lists why each was left out."""
+
+
+class StoreError(PWMError):
+    """The database cannot be read or written."""
+
+
+class WorkspaceError(PWMError):
+    """A workspace path is outside the allowed roots, missing, or in the wrong state."""
+
+
+class BackendError(PWMError):
+    """A model call failed."""
+
+    retryable: bool = True
+    error_class: str = "backend_error"
+
+    def __init__(self, message: str, *, status: int | None = None, provider_cost: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        # Some providers still bill a failed or cut-off call; the scheduler charges it.
+        self.provider_cost = provider_cost
+
+
+class BackendTimeout(BackendError):
+    error_class = "timeout"
+
+
+class BackendRateLimited(BackendError):
+    error_class = "rate_limited"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        provider_cost: float | None = None,
+    ) -> None:
+        super().__init__(message, status=status, provider_cost=provider_cost)
+        self.retry_after = retry_after
+
+
+class BackendAuthError(BackendError):
+    retryable = False
+    error_class = "auth"
+
+
+class BackendNotFound(BackendError):
+    retryable = False
+    error_class = "not_found"
+
+
+class BackendBadResponse(BackendError):
+    error_class = "bad_response"
+
+
+class ContextTooLarge(BackendError):
+    retryable = False
+    error_class = "context_too_large"

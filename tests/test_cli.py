@@ -1,0 +1,41 @@
+"""The command line: --version, --help, and config errors reported on stderr, not stdout."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from server import __version__
+from tests.conftest import isolated_env
+
+
+def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "server", *args],
+        env=isolated_env(tmp_path, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_version_prints_the_package_version(tmp_path: Path) -> None:
+    result = _run(tmp_path, "--version")
+    assert result.returncode == 0
+    assert __version__ in result.stdout
+
+
+def test_help_lists_serve_and_its_http_options(tmp_path: Path) -> None:
+    assert "serve" in _run(tmp_path, "--help").stdout
+    serve_help = _run(tmp_path, "serve", "--help").stdout
+    assert "--http" in serve_help and "--port" in serve_help and "--host" in serve_help
+
+
+def test_a_broken_config_file_is_reported_on_stderr_with_its_path(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("budgets = [unclosed\n")
+    result = _run(tmp_path, "serve", PWM_CONFIG=str(config))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert str(config) in result.stderr

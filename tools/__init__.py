@@ -1,0 +1,1 @@
+"""MCP tool wrappers: validate input, call the engine, shape the output. Logic lives in `server/`."""
