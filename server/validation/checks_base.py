@@ -1,0 +1,175 @@
+"""What every language's checks share: the planned check, the per-run context, finding a
+project's own tools, and turning a finished process into a `CheckResult`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from server.validation.detect import Project
+from server.validation.gitfacts import GitSnapshot
+from server.validation.model import CheckKind, CheckResult, CheckStatus, Diagnostic, LintScope
+from server.validation.procs import ProcResult, run_process
+
+__all__ = [
+    "OUTPUT_TAIL_CHARS",
+    "PlannedCheck",
+    "RunContext",
+    "finish",
+    "find_executable",
+    "project_python",
+    "python_has_module",
+    "rel_file",
+    "run_for",
+    "skipped",
+]
+
+OUTPUT_TAIL_CHARS = 4000
+
+
+@dataclass
+class RunContext:
+    workspace: Path
+    env: dict[str, str]  # already allowlisted (procs.child_env)
+    deadline: float  # event-loop time by which every check must be done
+    scratch: Path  # a temporary directory owned by this run
+    changed: set[Path] | None  # limit syntax/lint to these absolute paths; None = everything
+    lint_scope: LintScope = "all"
+    git: GitSnapshot | None = None
+    git_changed: set[Path] | None = None  # changed + untracked files when in a repository
+    notes: list[str] = field(default_factory=list)
+
+
+Runner = Callable[[RunContext], Awaitable[CheckResult]]
+
+
+@dataclass
+class PlannedCheck:
+    name: str
+    kind: CheckKind
+    project: Project
+    command: list[str]  # as shown in the report
+    run: Runner | None = None
+    skipped_reason: str | None = None
+    tool_ids: tuple[str, ...] = ()  # files whose identity (path, size, mtime) pins the tool version
+    cache_args: tuple[str, ...] = ()  # further inputs the result depends on (a file subset...)
+    cacheable: bool = True
+
+    def blank(self, status: CheckStatus, **kw: object) -> CheckResult:
+        return CheckResult(
+            name=self.name,
+            kind=self.kind,
+            project=self.project.rel,
+            language=self.project.language,
+            status=status,
+            command=list(self.command),
+            **kw,  # type: ignore[arg-type]
+        )
+
+
+def skipped(name: str, kind: CheckKind, project: Project, reason: str, command: list[str] | None = None) -> PlannedCheck:
+    return PlannedCheck(name=name, kind=kind, project=project, command=command or [], skipped_reason=reason)
+
+
+def find_executable(name: str, project: Project, ctx_env: dict[str, str], workspace: Path) -> str | None:
+    """The project's own copy of a tool first (node_modules/.bin, a project venv), then PATH."""
+    for directory in (project.root, *project.root.parents):
+        for sub in ("node_modules/.bin", ".venv/bin", "venv/bin"):
+            candidate = directory / sub / name
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                return str(candidate)
+        if directory == workspace:
+            break
+    return shutil.which(name, path=ctx_env.get("PATH", os.defpath))
+
+
+def project_python(project: Project, workspace: Path) -> str:
+    """The interpreter of the project's own virtualenv when it has one, else the server's."""
+    for directory in (project.root, *project.root.parents):
+        for sub in (".venv/bin/python", "venv/bin/python"):
+            candidate = directory / sub
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                return str(candidate)
+        if directory == workspace:
+            break
+    return sys.executable
+
+
+def python_has_module(python: str, module: str) -> Path | None:
+    """Where `module` lives for that interpreter (cheaply: no interpreter is started), or None."""
+    if python == sys.executable:
+        spec = importlib.util.find_spec(module)
+        if spec is None or spec.origin is None:
+            return None
+        return Path(spec.origin)
+    venv = Path(python).parent.parent
+    for site in sorted(venv.glob("lib/python*/site-packages")):
+        if (site / module).exists():
+            return site / module
+    return None
+
+
+def rel_file(name: str, base: Path, workspace: Path) -> str:
+    """A tool's file name as a path relative to the workspace (unchanged when it lies outside)."""
+    path = Path(name)
+    if not path.is_absolute():
+        path = base / path
+    path = Path(os.path.normpath(path))
+    if path == workspace or workspace in path.parents:
+        return path.relative_to(workspace).as_posix()
+    return name
+
+
+def _tail(text: str, limit: int) -> tuple[str, bool]:
+    if len(text) <= limit:
+        return text, False
+    return text[-limit:], True
+
+
+def finish(
+    check: PlannedCheck,
+    proc: ProcResult,
+    diagnostics: Iterable[Diagnostic],
+    *,
+    failed: bool | None = None,
+    status: CheckStatus | None = None,
+    skipped_reason: str | None = None,
+    parsed_stdout: bool = False,
+) -> CheckResult:
+    """Build the result of a check whose process ran; `failed` defaults to a non-zero exit.
+
+    With `parsed_stdout` the tool's stdout was machine-readable and already became diagnostics,
+    so only stderr goes into the output tail."""
+    if proc.timed_out:
+        final: CheckStatus = "timed_out"
+    elif status is not None:
+        final = status
+    elif failed if failed is not None else proc.exit_code != 0:
+        final = "failed"
+    else:
+        final = "passed"
+    streams = (proc.stderr,) if parsed_stdout else (proc.stdout, proc.stderr)
+    combined = "\n".join(part.strip() for part in streams if part.strip())
+    tail, cut = _tail(combined, OUTPUT_TAIL_CHARS)
+    result = check.blank(
+        final,
+        duration_s=round(proc.duration_s, 3),
+        exit_code=proc.exit_code,
+        output_tail=tail,
+        output_truncated=cut or proc.truncated,
+        skipped_reason=skipped_reason,
+    )
+    result.command = list(proc.argv) if len(proc.argv) <= 40 else [*proc.argv[:40], "..."]
+    result.diagnostics = list(diagnostics)
+    return result
+
+
+async def run_for(check: PlannedCheck, ctx: RunContext, argv: list[str], **kw: object) -> ProcResult:
+    """Run `argv` in the check's project with the run's environment and deadline."""
+    return await run_process(argv, cwd=check.project.root, env=ctx.env, deadline=ctx.deadline, **kw)  # type: ignore[arg-type]

@@ -1,0 +1,185 @@
+"""The validation engine: find the projects under a workspace, plan each one's checks, run them
+concurrently under one shared deadline (reusing cached results for unchanged inputs), and
+gather a bounded `ValidationReport`.
+
+    validate_path(workspace, ValidationOptions(...), base_env=settings.env, cache=ResultCache())
+
+The workspace must already be confined (`roots.confine_path`) or be a directory the server
+created itself (a temporary worktree).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from server.validation.cache import ResultCache, environment_digest, tool_identity
+from server.validation.checks_base import PlannedCheck, RunContext
+from server.validation.detect import Project, detect_projects
+from server.validation.gitfacts import read_git_snapshot
+from server.validation.go_checks import plan_go
+from server.validation.model import (
+    ALL_KINDS,
+    CheckKind,
+    CheckResult,
+    LintScope,
+    ValidationReport,
+    overall_status,
+)
+from server.validation.node_checks import plan_node
+from server.validation.procs import child_env
+from server.validation.python_checks import plan_python
+from server.validation.rust_checks import plan_rust
+
+__all__ = ["ValidationOptions", "validate_path"]
+
+_PLANNERS = {"python": plan_python, "node": plan_node, "rust": plan_rust, "go": plan_go}
+
+
+@dataclass(frozen=True)
+class ValidationOptions:
+    checks: tuple[CheckKind, ...] = ALL_KINDS
+    changed_only: bool = False
+    lint_scope: LintScope = "all"
+    timeout_s: float = 120.0
+    max_diagnostics: int = 50  # per check; the rest are counted in `diagnostics_dropped`
+    use_cache: bool = True
+    max_parallel: int | None = None  # default: the number of CPUs, at least 2
+
+
+def _cap(result: CheckResult, limit: int) -> CheckResult:
+    if len(result.diagnostics) > limit:
+        result.diagnostics_dropped += len(result.diagnostics) - limit
+        result.diagnostics = result.diagnostics[:limit]
+    return result
+
+
+async def _run_one(
+    check: PlannedCheck, ctx: RunContext, gate: asyncio.Semaphore, cache: ResultCache | None, key: str | None
+) -> CheckResult:
+    if check.skipped_reason is not None or check.run is None:
+        return check.blank("skipped", skipped_reason=check.skipped_reason or "not applicable")
+    if cache is not None and key is not None:
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+    loop = asyncio.get_running_loop()
+    async with gate:
+        remaining = ctx.deadline - loop.time()
+        if remaining <= 0:
+            return check.blank("timed_out", output_tail="the time limit ran out before this check could start")
+        started = time.monotonic()
+        try:
+            # In-process checks cannot be killed, so they are also bounded here.
+            result = await asyncio.wait_for(check.run(ctx), remaining + 5.0)
+        except TimeoutError:
+            return check.blank("timed_out", duration_s=round(time.monotonic() - started, 3))
+        except (FileNotFoundError, PermissionError) as exc:
+            return check.blank("skipped", skipped_reason=f"cannot start {check.command[:1]}: {exc.strerror}")
+        except OSError as exc:
+            return check.blank("error", output_tail=f"{type(exc).__name__}: {exc}")
+        if not result.duration_s:
+            result.duration_s = round(time.monotonic() - started, 3)
+    if cache is not None and key is not None:
+        cache.put(key, result)
+    return result
+
+
+async def _keys(
+    checks: list[PlannedCheck], projects: list[Project], cache: ResultCache, env: Mapping[str, str]
+) -> list[str | None]:
+    # One fingerprint per project root, shared by every language and check rooted there.
+    files_by_root: dict[Path, list[Path]] = {}
+    for project in projects:
+        files_by_root.setdefault(project.root, project.files)
+    roots = list(files_by_root)
+    prints = await asyncio.gather(
+        *(asyncio.to_thread(cache.fingerprint, root, files_by_root[root]) for root in roots)
+    )
+    by_root = dict(zip(roots, prints, strict=True))
+    env_digest = environment_digest(env)
+    keys: list[str | None] = []
+    for check in checks:
+        if not check.cacheable or check.run is None:
+            keys.append(None)
+            continue
+        keys.append(
+            cache.key(
+                check.name, check.kind, check.project.language, check.project.rel, by_root[check.project.root],
+                tool_identity(check.tool_ids), "\0".join(check.command), "\0".join(check.cache_args), env_digest,
+            )
+        )
+    return keys
+
+
+async def validate_path(
+    workspace: Path,
+    options: ValidationOptions,
+    *,
+    base_env: Mapping[str, str],
+    cache: ResultCache | None = None,
+) -> ValidationReport:
+    """Validate every project under `workspace` (an existing, already confined directory)."""
+    loop = asyncio.get_running_loop()
+    started = time.monotonic()
+    deadline = loop.time() + options.timeout_s
+    workspace = await asyncio.to_thread(workspace.resolve)
+    detection, snapshot = await asyncio.gather(
+        asyncio.to_thread(detect_projects, workspace), asyncio.to_thread(read_git_snapshot, workspace)
+    )
+    notes: list[str] = []
+    if detection.truncated:
+        notes.append(f"stopped listing files after {len(detection.files)}; some projects may be missing")
+    git_changed = {p.resolve() for p in (*snapshot.changed, *snapshot.untracked)} if snapshot else None
+    changed: set[Path] | None = None
+    if options.changed_only:
+        if git_changed is None:
+            notes.append("changed_only ignored: the workspace is not inside a git repository")
+        else:
+            changed = git_changed
+    if options.lint_scope == "new" and (snapshot is None or snapshot.head is None):
+        notes.append("lint_scope 'new' needs a git repository with a commit; all lint findings are reported")
+    kinds = set(options.checks)
+    env = child_env(base_env)
+
+    with tempfile.TemporaryDirectory(prefix="pwm-validate-") as scratch:
+        scratch_dir = await asyncio.to_thread(Path(scratch).resolve)
+        ctx = RunContext(
+            workspace=workspace,
+            env=env,
+            deadline=deadline,
+            scratch=scratch_dir,
+            changed=changed,
+            lint_scope=options.lint_scope,
+            git=snapshot,
+            git_changed=git_changed,
+            notes=notes,
+        )
+        planned: list[PlannedCheck] = []
+        for project in detection.projects:
+            planned.extend(_PLANNERS[project.language](project, ctx, kinds))
+        use_cache = cache if options.use_cache else None
+        keys = await _keys(planned, detection.projects, use_cache, env) if use_cache else [None] * len(planned)
+        gate = asyncio.Semaphore(options.max_parallel or max(2, os.cpu_count() or 2))
+        results = await asyncio.gather(
+            *(_run_one(check, ctx, gate, use_cache, key) for check, key in zip(planned, keys, strict=True))
+        )
+    results = [_cap(r, options.max_diagnostics) for r in results]
+    if not detection.projects:
+        notes.append("no Python, Node, Rust or Go project found under the workspace")
+    status = overall_status(results)
+    return ValidationReport(
+        workspace=str(workspace),
+        passed=status == "passed",
+        status=status,
+        projects=[p.info() for p in detection.projects],
+        checks=results,
+        git=snapshot.facts if snapshot else None,
+        duration_s=round(time.monotonic() - started, 3),
+        notes=notes,
+    )

@@ -1,0 +1,202 @@
+"""Node / TypeScript checks: `node --check` on each JavaScript file, `tsc --noEmit` when the
+project uses TypeScript and has tsc, eslint's JSON report when the project has eslint, and the
+package's own `test` script through npm (only when one is defined).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+
+from server.validation.checks_base import (
+    PlannedCheck,
+    RunContext,
+    find_executable,
+    finish,
+    rel_file,
+    run_for,
+    skipped,
+)
+from server.validation.detect import Project
+from server.validation.model import CheckKind, CheckResult, Diagnostic
+from server.validation.procs import ProcResult
+
+__all__ = ["parse_node_check", "parse_tsc", "plan_node"]
+
+_JS_SUFFIXES = (".js", ".mjs", ".cjs")
+_TSC_LINE = re.compile(r"^(?P<file>.+?)\((?P<line>\d+),(?P<col>\d+)\): (?P<sev>error|warning) (?P<code>TS\d+): (?P<msg>.*)$")
+_NPM_PLACEHOLDER = 'echo "Error: no test specified" && exit 1'
+_NODE_CHECK_PARALLEL = 4
+
+
+def parse_node_check(stderr: str, file: str) -> Diagnostic:
+    """Read `node --check`'s report: `path:line`, the source line, a caret, then `XError: msg`."""
+    lines = stderr.splitlines()
+    line_no: int | None = None
+    column: int | None = None
+    message = "syntax error"
+    code = "SyntaxError"
+    for i, text in enumerate(lines):
+        head = re.match(r"^(.*):(\d+)$", text)
+        if line_no is None and head:
+            line_no = int(head.group(2))
+            if i + 2 < len(lines) and lines[i + 2].strip() == "^":
+                column = lines[i + 2].index("^") + 1
+        error = re.match(r"^(\w*Error): (.*)$", text)
+        if error:
+            code, message = error.group(1), error.group(2)
+            break
+    return Diagnostic(file=file, line=line_no, column=column, severity="error", code=code, message=message)
+
+
+def parse_tsc(text: str, base: Path, workspace: Path) -> list[Diagnostic]:
+    diags = []
+    for line in text.splitlines():
+        m = _TSC_LINE.match(line.strip())
+        if m:
+            diags.append(
+                Diagnostic(
+                    file=rel_file(m["file"], base, workspace),
+                    line=int(m["line"]),
+                    column=int(m["col"]),
+                    severity=m["sev"],
+                    code=m["code"],
+                    message=m["msg"],
+                )
+            )
+    return diags
+
+
+def _syntax_check(project: Project, ctx: RunContext) -> PlannedCheck:
+    node = find_executable("node", project, ctx.env, ctx.workspace)
+    files = [p for p in project.sources if p.name.endswith(_JS_SUFFIXES)]
+    if ctx.changed is not None:
+        files = [p for p in files if p in ctx.changed and p.is_file()]
+    if not files:
+        return skipped("node-check", "syntax", project, "no (changed) JavaScript files to check")
+    if node is None:
+        return skipped("node-check", "syntax", project, "node is not installed")
+    rel = [p.relative_to(project.root).as_posix() for p in files]
+    check = PlannedCheck(
+        name="node-check", kind="syntax", project=project, command=[node, "--check", "<each file>"],
+        tool_ids=(node,), cache_args=tuple(rel),
+    )
+
+    async def run(ctx: RunContext) -> CheckResult:
+        gate = asyncio.Semaphore(_NODE_CHECK_PARALLEL)
+
+        async def one(name: str) -> ProcResult:
+            async with gate:
+                return await run_for(check, ctx, [node, "--check", name])
+
+        procs = await asyncio.gather(*(one(name) for name in rel))
+        diags = [
+            parse_node_check(p.stderr, rel_file(name, project.root, ctx.workspace))
+            for name, p in zip(rel, procs, strict=True)
+            if p.exit_code not in (0, None)
+        ]
+        worst = next((p for p in procs if p.timed_out), None) or next(
+            (p for p in procs if p.exit_code != 0), procs[0]
+        )
+        result = finish(check, worst, diags, failed=bool(diags))
+        result.duration_s = round(max(p.duration_s for p in procs), 3)
+        result.output_tail = (f"checked {len(rel)} files, {len(diags)} with errors\n" + result.output_tail).strip()
+        return result
+
+    check.run = run
+    return check
+
+
+def _tsc_check(project: Project, ctx: RunContext) -> PlannedCheck | None:
+    uses_ts = "tsconfig.json" in project.markers or any(p.suffix in (".ts", ".tsx") for p in project.sources)
+    if not uses_ts:
+        return None
+    tsc = find_executable("tsc", project, ctx.env, ctx.workspace)
+    if tsc is None:
+        return skipped("tsc", "build", project, "TypeScript compiler (tsc) is not installed")
+    argv = [tsc, "--noEmit", "--pretty", "false"]
+    if "tsconfig.json" not in project.markers:
+        argv += [p.relative_to(project.root).as_posix() for p in project.sources if p.suffix in (".ts", ".tsx")]
+    check = PlannedCheck(name="tsc", kind="build", project=project, command=argv, tool_ids=(tsc,))
+
+    async def run(ctx: RunContext) -> CheckResult:
+        proc = await run_for(check, ctx, argv)
+        return finish(check, proc, parse_tsc(proc.stdout + "\n" + proc.stderr, project.root, ctx.workspace))
+
+    check.run = run
+    return check
+
+
+def _eslint_check(project: Project, ctx: RunContext) -> PlannedCheck | None:
+    # Only the project's own eslint: a global one would lint with someone else's rules.
+    eslint = project.root / "node_modules" / ".bin" / "eslint"
+    if not eslint.is_file():
+        return None
+    targets = ["."]
+    if ctx.changed is not None:
+        targets = [p.relative_to(project.root).as_posix() for p in project.sources if p in ctx.changed and p.is_file()]
+        if not targets:
+            return skipped("eslint", "lint", project, "no changed JavaScript/TypeScript files to lint")
+    argv = [str(eslint), "--format", "json", *targets]
+    check = PlannedCheck(name="eslint", kind="lint", project=project, command=argv, tool_ids=(str(eslint),),
+                         cache_args=tuple(targets))
+
+    async def run(ctx: RunContext) -> CheckResult:
+        proc = await run_for(check, ctx, argv, stdout_cap=16 * 1024 * 1024)
+        try:
+            reports = json.loads(proc.stdout or "[]")
+        except ValueError:
+            return finish(check, proc, [], status=None if proc.timed_out else "error")
+        diags = [
+            Diagnostic(
+                file=rel_file(r.get("filePath", ""), project.root, ctx.workspace),
+                line=m.get("line"),
+                column=m.get("column"),
+                severity="error" if m.get("severity") == 2 else "warning",
+                code=m.get("ruleId"),
+                message=str(m.get("message", "")),
+            )
+            for r in reports
+            for m in r.get("messages", [])
+        ]
+        return finish(check, proc, diags, failed=proc.exit_code != 0 or bool(diags), parsed_stdout=True)
+
+    check.run = run
+    return check
+
+
+def _npm_test_check(project: Project, ctx: RunContext) -> PlannedCheck:
+    try:
+        package = json.loads((project.root / "package.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return skipped("npm-test", "test", project, "no readable package.json")
+    script = (package.get("scripts") or {}).get("test") if isinstance(package, dict) else None
+    if not script or script.strip() == _NPM_PLACEHOLDER:
+        return skipped("npm-test", "test", project, "package.json defines no test script")
+    npm = find_executable("npm", project, ctx.env, ctx.workspace)
+    if npm is None:
+        return skipped("npm-test", "test", project, "npm is not installed")
+    argv = [npm, "test"]
+    check = PlannedCheck(name="npm-test", kind="test", project=project, command=argv, tool_ids=(npm,),
+                         cache_args=(script,))
+
+    async def run(ctx: RunContext) -> CheckResult:
+        return finish(check, await run_for(check, ctx, argv), [])
+
+    check.run = run
+    return check
+
+
+def plan_node(project: Project, ctx: RunContext, kinds: set[CheckKind]) -> list[PlannedCheck]:
+    checks: list[PlannedCheck | None] = []
+    if "syntax" in kinds:
+        checks.append(_syntax_check(project, ctx))
+    if "build" in kinds:
+        checks.append(_tsc_check(project, ctx))
+    if "lint" in kinds:
+        checks.append(_eslint_check(project, ctx))
+    if "test" in kinds and "package.json" in project.markers:
+        checks.append(_npm_test_check(project, ctx))
+    return [c for c in checks if c is not None]

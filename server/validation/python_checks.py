@@ -1,0 +1,297 @@
+"""Python checks: syntax by parsing (in-process), build by byte-compiling with the project's
+interpreter (into a temporary directory, never `__pycache__` in the user's tree), lint with
+ruff's JSON output, tests with pytest's JUnit XML report.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import json
+import os
+import re
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from server.validation.checks_base import (
+    PlannedCheck,
+    RunContext,
+    find_executable,
+    finish,
+    project_python,
+    python_has_module,
+    rel_file,
+    run_for,
+    skipped,
+)
+from server.validation.detect import Project
+from server.validation.model import CheckKind, CheckResult, CheckStatus, Diagnostic
+
+_TRACE_LINE = re.compile(r"^(?P<file>[^:\s]+\.py):(?P<line>\d+): \w+")
+
+__all__ = ["find_ruff", "parse_ruff_json", "plan_python", "ruff_argv"]
+
+# Runs under the project's interpreter; file names arrive on stdin so no argv limit applies.
+_COMPILE_SCRIPT = """
+import json, os, py_compile, sys
+out = sys.argv[1]
+bad = 0
+for i, name in enumerate(sys.stdin.read().splitlines()):
+    try:
+        py_compile.compile(name, cfile=os.path.join(out, "%d.pyc" % i), doraise=True)
+    except py_compile.PyCompileError as exc:
+        bad += 1
+        v = exc.exc_value
+        print(json.dumps({"file": name, "line": getattr(v, "lineno", None),
+                          "col": getattr(v, "offset", None),
+                          "msg": getattr(v, "msg", None) or str(v), "type": exc.exc_type_name}))
+sys.exit(1 if bad else 0)
+"""
+
+
+def _limited(project: Project, ctx: RunContext) -> list[Path]:
+    if ctx.changed is None:
+        return list(project.sources)
+    return [p for p in project.sources if p in ctx.changed and p.is_file()]
+
+
+def _rel_args(files: list[Path], project: Project) -> list[str]:
+    return [p.relative_to(project.root).as_posix() for p in files]
+
+
+def _syntax_check(project: Project, ctx: RunContext) -> PlannedCheck:
+    files = _limited(project, ctx)
+    if not files:
+        return skipped("python-syntax", "syntax", project, "no (changed) Python files to parse")
+    check = PlannedCheck(
+        name="python-syntax",
+        kind="syntax",
+        project=project,
+        command=["python-ast-parse", f"{len(files)} files"],
+        tool_ids=(sys.executable,),
+        cache_args=tuple(_rel_args(files, project)),
+    )
+
+    def parse_all() -> list[Diagnostic]:
+        found: list[Diagnostic] = []
+        for path in files:
+            try:
+                ast.parse(path.read_bytes(), filename=str(path))
+            except SyntaxError as exc:
+                found.append(
+                    Diagnostic(
+                        file=rel_file(str(path), project.root, ctx.workspace),
+                        line=exc.lineno,
+                        column=exc.offset,
+                        severity="error",
+                        code=type(exc).__name__,
+                        message=exc.msg,
+                    )
+                )
+            except (OSError, ValueError) as exc:  # unreadable file, NUL bytes
+                found.append(Diagnostic(file=rel_file(str(path), project.root, ctx.workspace), message=str(exc)))
+        return found
+
+    async def run(ctx: RunContext) -> CheckResult:
+        diags = await asyncio.to_thread(parse_all)
+        result = check.blank("failed" if diags else "passed", diagnostics=diags)
+        result.output_tail = f"parsed {len(files)} files, {len(diags)} with syntax errors"
+        return result
+
+    check.run = run
+    return check
+
+
+def _build_check(project: Project, ctx: RunContext) -> PlannedCheck:
+    files = list(project.sources)
+    if not files:
+        return skipped("python-compile", "build", project, "no Python files to compile")
+    python = project_python(project, ctx.workspace)
+    check = PlannedCheck(
+        name="python-compile",
+        kind="build",
+        project=project,
+        command=[python, "-c", "<py_compile each file into a temporary directory>"],
+        tool_ids=(python,),
+    )
+
+    async def run(ctx: RunContext) -> CheckResult:
+        out_dir = ctx.scratch / f"pyc-{abs(hash(project.root))}"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        names = "\n".join(str(p) for p in files).encode()
+        proc = await run_for(check, ctx, [python, "-c", _COMPILE_SCRIPT, str(out_dir)], stdin=names)
+        diags: list[Diagnostic] = []
+        for line in proc.stdout.splitlines():
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue
+            diags.append(
+                Diagnostic(
+                    file=rel_file(item["file"], project.root, ctx.workspace),
+                    line=item.get("line"),
+                    column=item.get("col"),
+                    code=item.get("type"),
+                    message=str(item.get("msg")),
+                )
+            )
+        result = finish(check, proc, diags, parsed_stdout=True)
+        result.command = list(check.command)
+        return result
+
+    check.run = run
+    return check
+
+
+def find_ruff(project: Project, ctx: RunContext) -> str | None:
+    """The project's ruff, else one on PATH, else the one installed with the server's Python."""
+    found = find_executable("ruff", project, ctx.env, ctx.workspace)
+    if found:
+        return found
+    if python_has_module(sys.executable, "ruff"):
+        try:
+            from ruff.__main__ import find_ruff_bin
+
+            return str(find_ruff_bin())
+        except (ImportError, FileNotFoundError):
+            return None
+    return None
+
+
+def ruff_argv(ruff: str, targets: list[str]) -> list[str]:
+    # --force-exclude keeps the project's excludes even for files named explicitly.
+    return [ruff, "check", "--output-format", "json", "--no-cache", "--force-exclude", *targets]
+
+
+def parse_ruff_json(text: str, base: Path, workspace: Path) -> list[Diagnostic] | None:
+    """Ruff's JSON findings as diagnostics; None when the output is not the JSON we expect."""
+    try:
+        items = json.loads(text or "[]")
+    except ValueError:
+        return None
+    if not isinstance(items, list):
+        return None
+    diags = []
+    for item in items:
+        loc = item.get("location") or {}
+        code = item.get("code")
+        diags.append(
+            Diagnostic(
+                file=rel_file(str(item.get("filename", "")), base, workspace),
+                line=loc.get("row"),
+                column=loc.get("column"),
+                severity="error" if code in (None, "invalid-syntax") else "warning",
+                code=code or "invalid-syntax",
+                message=str(item.get("message", "")),
+            )
+        )
+    return diags
+
+
+def _lint_check(project: Project, ctx: RunContext) -> PlannedCheck:
+    ruff = find_ruff(project, ctx)
+    if ruff is None:
+        return skipped("ruff", "lint", project, "ruff is not installed (project, PATH or server venv)")
+    new_only = ctx.lint_scope == "new" and ctx.git is not None and ctx.git.head is not None
+    scope = ctx.changed if ctx.changed is not None else (ctx.git_changed if new_only else None)
+    files = [p for p in project.sources if p in scope and p.is_file()] if scope is not None else []
+    if scope is not None and not files:
+        return skipped("ruff", "lint", project, "no changed Python files to lint", ruff_argv(ruff, []))
+    targets = _rel_args(files, project) if files else ["."]
+    check = PlannedCheck(
+        name="ruff-new" if new_only else "ruff",
+        kind="lint",
+        project=project,
+        command=ruff_argv(ruff, targets),
+        tool_ids=(ruff,),
+        cache_args=(ctx.lint_scope, ctx.git.head or "" if ctx.git else "", *targets),
+    )
+
+    async def run(ctx: RunContext) -> CheckResult:
+        if new_only:
+            from server.validation.lint_new import ruff_new_findings
+
+            return await ruff_new_findings(check, ctx, ruff, files)
+        proc = await run_for(check, ctx, check.command, stdout_cap=16 * 1024 * 1024)
+        diags = parse_ruff_json(proc.stdout, project.root, ctx.workspace)
+        if diags is None and not proc.timed_out:
+            return finish(check, proc, [], status="error")
+        status: CheckStatus | None = "error" if proc.exit_code not in (0, 1) else None
+        return finish(check, proc, diags or [], failed=bool(diags), status=status, parsed_stdout=True)
+
+    check.run = run
+    return check
+
+
+def _has_tests(project: Project) -> bool:
+    return any(p.name.startswith("test_") or p.name.endswith("_test.py") for p in project.sources)
+
+
+def parse_junit(path: Path, project: Project, workspace: Path) -> list[Diagnostic]:
+    try:
+        tree = ET.parse(path)
+    except (OSError, ET.ParseError):
+        return []
+    diags = []
+    for case in tree.iter("testcase"):
+        for tag in ("failure", "error"):
+            node = case.find(tag)
+            if node is None:
+                continue
+            where = case.get("file")
+            line = case.get("line")
+            test_id = "::".join(x for x in (case.get("classname"), case.get("name")) if x)
+            text_lines = (node.text or "").strip().splitlines()
+            message = node.get("message") or (text_lines[-1] if text_lines else tag)
+            line_no = int(line) + 1 if line and line.isdigit() else None  # JUnit lines are 0-based
+            # The traceback's last "file:line: Error" in the test's own file is where it failed.
+            for text in reversed(text_lines):
+                m = _TRACE_LINE.match(text.strip())
+                if m and where and Path(m["file"]).as_posix().endswith(Path(where).as_posix()):
+                    line_no = int(m["line"])
+                    break
+            diags.append(
+                Diagnostic(
+                    file=rel_file(where, project.root, workspace) if where else None,
+                    line=line_no,
+                    severity="error",
+                    code=f"test-{tag}",
+                    message=f"{test_id}: {message}"[:500],
+                )
+            )
+    return diags
+
+
+def _test_check(project: Project, ctx: RunContext) -> PlannedCheck:
+    if not _has_tests(project):
+        return skipped("pytest", "test", project, "no test files (test_*.py, *_test.py) found")
+    python = project_python(project, ctx.workspace)
+    origin = python_has_module(python, "pytest")
+    if origin is None and python != sys.executable:
+        python, origin = sys.executable, python_has_module(sys.executable, "pytest")
+    if origin is None:
+        return skipped("pytest", "test", project, "pytest is not installed for the project's Python")
+    base = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "junit_family=xunit1"]
+    check = PlannedCheck(
+        name="pytest", kind="test", project=project, command=[*base, "--junitxml", "<tmp>/junit.xml"],
+        tool_ids=(python, str(origin)),
+    )
+
+    async def run(ctx: RunContext) -> CheckResult:
+        report = ctx.scratch / f"junit-{os.getpid()}-{abs(hash(project.root))}.xml"
+        proc = await run_for(check, ctx, [*base, "--junitxml", str(report)])
+        diags = parse_junit(report, project, ctx.workspace)
+        if proc.exit_code == 5:
+            return finish(check, proc, [], status="skipped", skipped_reason="pytest collected no tests")
+        if proc.exit_code in (3, 4):
+            return finish(check, proc, diags, status="error")
+        return finish(check, proc, diags)
+
+    check.run = run
+    return check
+
+
+def plan_python(project: Project, ctx: RunContext, kinds: set[CheckKind]) -> list[PlannedCheck]:
+    planners = {"syntax": _syntax_check, "build": _build_check, "lint": _lint_check, "test": _test_check}
+    return [planners[k](project, ctx) for k in ("syntax", "build", "lint", "test") if k in kinds]

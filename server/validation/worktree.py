@@ -1,0 +1,234 @@
+"""Patches from a model: pull the diff out of its reply, try it in a temporary git worktree
+(the user's working tree is never touched), and — only on an explicit, separate request —
+apply a validated patch to the user's tree, refusing a dirty or diverged one.
+
+    diff = extract_unified_diff(model_reply)
+    async with await apply_patch_in_worktree(repo, diff) as wt:   # wt.path, wt.base_commit
+        report = await validate_path(wt.path, options, base_env=env)
+    await apply_patch_to_tree(repo, diff, base_commit=wt.base_commit)
+
+git runs as an argument list with the diff on stdin, with hooks and fsmonitor switched off so a
+repository's own configuration cannot make it run other programs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from server.errors import WorkspaceError
+from server.validation.procs import ProcResult, child_env, run_process
+
+__all__ = [
+    "AppliedPatch",
+    "PatchApplyError",
+    "WorktreeHandle",
+    "apply_patch_in_worktree",
+    "apply_patch_to_tree",
+    "extract_unified_diff",
+    "patch_strip_level",
+]
+
+_GIT_TIMEOUT_S = 120.0
+_SAFE_GIT = ["-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false"]
+_FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)```", re.DOTALL)
+_DIFF_LINE = re.compile(
+    r"^(diff --git |index |--- |\+\+\+ |@@ |[ +\-]|\\ No newline|new file mode|deleted file mode|"
+    r"old mode|new mode|similarity index|dissimilarity index|rename from|rename to|copy from|copy to|"
+    r"Binary files)"
+)
+
+
+class PatchApplyError(WorkspaceError):
+    """A patch does not apply; the message carries git's own explanation."""
+
+
+def _has_diff(text: str) -> bool:
+    return bool(re.search(r"^--- .+\n\+\+\+ .+\n@@ ", text, re.MULTILINE)) or bool(
+        re.search(r"^diff --git ", text, re.MULTILINE)
+    )
+
+
+def _trim_to_diff(text: str) -> str | None:
+    lines = text.splitlines()
+    start = next(
+        (i for i, line in enumerate(lines) if line.startswith("diff --git ")
+         or (line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ "))),
+        None,
+    )
+    if start is None:
+        return None
+    end = start
+    for i in range(start, len(lines)):
+        if _DIFF_LINE.match(lines[i]) or lines[i] == "":
+            end = i
+        else:
+            break
+    body = "\n".join(lines[start : end + 1]).rstrip("\n")
+    return body + "\n" if _has_diff(body + "\n") else None
+
+
+def extract_unified_diff(model_text: str) -> str | None:
+    """The unified diff in a model's reply: ```diff / ```patch fences (several are joined), else
+    raw `--- a/` / `+++ b/` (or `diff --git`) blocks. None when the reply holds no diff."""
+    fenced = []
+    for lang, body in _FENCE.findall(model_text):
+        if lang.lower() in ("diff", "patch", "udiff") or (not lang and _has_diff(body)):
+            trimmed = _trim_to_diff(body)
+            if trimmed:
+                fenced.append(trimmed)
+    if fenced:
+        return "".join(fenced)
+    return _trim_to_diff(model_text)
+
+
+def patch_strip_level(diff: str) -> int:
+    """1 for git-style `a/` `b/` prefixes (the usual case), else 0."""
+    for line in diff.splitlines():
+        if line.startswith(("--- ", "+++ ")):
+            name = line[4:].split("\t")[0].strip()
+            if name == "/dev/null":
+                continue
+            return 1 if name.startswith(("a/", "b/")) else 0
+    return 1
+
+
+async def _git(
+    args: list[str], cwd: Path, env: Mapping[str, str], stdin: bytes | None = None
+) -> ProcResult:
+    loop = asyncio.get_running_loop()
+    try:
+        return await run_process(
+            ["git", *_SAFE_GIT, *args], cwd=cwd, env=env, deadline=loop.time() + _GIT_TIMEOUT_S, stdin=stdin
+        )
+    except FileNotFoundError:
+        raise WorkspaceError("git is not installed") from None
+
+
+def _env(env: Mapping[str, str] | None) -> dict[str, str]:
+    return child_env(os.environ if env is None else env)
+
+
+async def _repo_root(path: Path, env: Mapping[str, str]) -> Path:
+    proc = await _git(["rev-parse", "--show-toplevel"], path, env)
+    if proc.exit_code != 0:
+        raise WorkspaceError(f"{path} is not inside a git repository: {proc.stderr.strip()}")
+    return Path(proc.stdout.strip())
+
+
+async def _rev(repo: Path, rev: str, env: Mapping[str, str]) -> str:
+    proc = await _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], repo, env)
+    if proc.exit_code != 0:
+        raise WorkspaceError(f"{rev!r} is not a commit in {repo}")
+    return proc.stdout.strip()
+
+
+@dataclass
+class WorktreeHandle:
+    """A temporary worktree at `base_commit` with a patch applied; `cleanup()` removes it."""
+
+    repo_root: Path
+    path: Path
+    base_commit: str
+    _env: dict[str, str] = field(repr=False, default_factory=dict)
+    _closed: bool = False
+
+    async def cleanup(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await _git(["worktree", "remove", "--force", str(self.path)], self.repo_root, self._env)
+        await asyncio.to_thread(shutil.rmtree, self.path.parent, True)
+        await _git(["worktree", "prune"], self.repo_root, self._env)
+
+    async def __aenter__(self) -> WorktreeHandle:
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.cleanup()
+
+
+async def apply_patch_in_worktree(
+    repo_path: Path, unified_diff: str, *, base: str = "HEAD", env: Mapping[str, str] | None = None
+) -> WorktreeHandle:
+    """Create a temporary worktree of `repo_path` at `base` and apply `unified_diff` there.
+
+    Raises:
+        WorkspaceError: not a repository, or `base` is not a commit.
+        PatchApplyError: the diff is empty or does not apply (git's message included).
+    """
+    if not unified_diff.strip():
+        raise PatchApplyError("the patch is empty")
+    child = _env(env)
+    root = await _repo_root(repo_path, child)
+    sha = await _rev(root, base, child)
+    parent = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="pwm-worktree-"))
+    handle = WorktreeHandle(repo_root=root, path=parent / "tree", base_commit=sha, _env=child)
+    added = await _git(["worktree", "add", "--detach", "--quiet", str(handle.path), sha], root, child)
+    if added.exit_code != 0:
+        await asyncio.to_thread(shutil.rmtree, parent, True)
+        raise WorkspaceError(f"cannot create a worktree of {root}: {added.stderr.strip()}")
+    try:
+        level = patch_strip_level(unified_diff)
+        applied = await _git(
+            ["apply", f"-p{level}", "--whitespace=nowarn", "-"], handle.path, child, unified_diff.encode()
+        )
+        if applied.exit_code != 0:
+            raise PatchApplyError(f"the patch does not apply at {sha[:12]}: {applied.stderr.strip()[-2000:]}")
+    except BaseException:
+        await handle.cleanup()
+        raise
+    return handle
+
+
+@dataclass(frozen=True)
+class AppliedPatch:
+    repo_root: Path
+    head: str
+    files: tuple[str, ...]
+
+
+async def apply_patch_to_tree(
+    repo_path: Path, diff: str, *, base_commit: str, env: Mapping[str, str] | None = None
+) -> AppliedPatch:
+    """Apply a validated patch to the user's own working tree — only when it is clean and still
+    at `base_commit`, the commit the patch was made and validated against.
+
+    Raises:
+        WorkspaceError: not a repository; uncommitted changes to tracked files (dirty); HEAD has
+            moved since `base_commit` (diverged).
+        PatchApplyError: the diff is empty or does not apply.
+    """
+    if not diff.strip():
+        raise PatchApplyError("the patch is empty")
+    child = _env(env)
+    root = await _repo_root(repo_path, child)
+    head = await _rev(root, "HEAD", child)
+    base = await _rev(root, base_commit, child)
+    if head != base:
+        raise WorkspaceError(
+            f"diverged: HEAD of {root} is {head[:12]} but the patch was validated at {base[:12]}; "
+            "re-run the task on the current HEAD"
+        )
+    status = await _git(["status", "--porcelain", "--untracked-files=no"], root, child)
+    if status.exit_code != 0 or status.stdout.strip():
+        dirty = ", ".join(line[3:] for line in status.stdout.splitlines()[:10])
+        raise WorkspaceError(
+            f"dirty: {root} has uncommitted changes ({dirty}); commit or stash them before applying"
+        )
+    level = patch_strip_level(diff)
+    stat = await _git(["apply", f"-p{level}", "--numstat", "-"], root, child, diff.encode())
+    applied = await _git(["apply", f"-p{level}", "--whitespace=nowarn", "-"], root, child, diff.encode())
+    if applied.exit_code != 0:
+        raise PatchApplyError(f"the patch does not apply to {root}: {applied.stderr.strip()[-2000:]}")
+    files = tuple(line.split("\t", 2)[2] for line in stat.stdout.splitlines() if line.count("\t") >= 2)
+    return AppliedPatch(repo_root=root, head=head, files=files)

@@ -1,0 +1,62 @@
+"""validate_path on a real Node project: `node --check` per file and the package's test script."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from server.validation import ValidationOptions, validate_path
+from tests.validation.helpers import base_env, make_repo
+
+
+async def test_node_check_reports_the_syntax_error_with_file_line_and_column(tmp_path: Path) -> None:
+    make_repo(
+        tmp_path / "repo",
+        {
+            "web/package.json": json.dumps({"name": "web", "scripts": {"test": "node test.js"}}),
+            "web/test.js": "const assert = require('assert');\nassert.strictEqual(1 + 1, 2);\n",
+            "web/src/ok.mjs": "export const a = 1;\n",
+            "web/src/bad.js": "const a = 1;\nlet x = ;\n",
+            "web/node_modules/dep/broken.js": "this is not javascript\n",
+        },
+    )
+    report = await validate_path(tmp_path / "repo", ValidationOptions(timeout_s=60), base_env=base_env())
+    assert [(p.language, p.path) for p in report.projects] == [("node", "web")]
+    checks = {c.name: c for c in report.checks}
+
+    node_check = checks["node-check"]
+    assert node_check.status == "failed" and not report.passed
+    assert [(d.file, d.line, d.column, d.code) for d in node_check.diagnostics] == [
+        ("web/src/bad.js", 2, 9, "SyntaxError")
+    ]
+    assert "Unexpected token" in node_check.diagnostics[0].message
+
+    npm_test = checks["npm-test"]
+    assert npm_test.status == "passed" and npm_test.command[-1] == "test"
+
+
+async def test_failing_test_script_fails_and_placeholder_script_is_skipped(tmp_path: Path) -> None:
+    make_repo(
+        tmp_path / "repo",
+        {
+            "a/package.json": json.dumps({"scripts": {"test": "node -e \"process.exit(3)\""}}),
+            "b/package.json": json.dumps({"scripts": {"test": 'echo "Error: no test specified" && exit 1'}}),
+        },
+    )
+    report = await validate_path(
+        tmp_path / "repo", ValidationOptions(checks=("test",), timeout_s=60), base_env=base_env()
+    )
+    by_project = {c.project: c for c in report.checks}
+    assert by_project["a"].status == "failed" and by_project["a"].exit_code != 0
+    assert by_project["b"].status == "skipped"
+    assert by_project["b"].skipped_reason == "package.json defines no test script"
+
+
+async def test_typescript_without_tsc_is_skipped_not_failed(tmp_path: Path) -> None:
+    make_repo(tmp_path / "repo", {"tsconfig.json": "{}", "src/a.ts": "const a: number = 1;\n"})
+    env = base_env()
+    env["PATH"] = str(tmp_path / "no-tools")
+    report = await validate_path(tmp_path / "repo", ValidationOptions(checks=("build",)), base_env=env)
+    (tsc,) = report.checks
+    assert tsc.name == "tsc" and tsc.status == "skipped" and "tsc" in (tsc.skipped_reason or "")
+    assert report.passed

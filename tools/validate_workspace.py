@@ -1,0 +1,205 @@
+"""The `validate_workspace` tool: check a project's syntax, build, lint and tests with its own
+tools, inside the allowed roots, and return a structured, bounded report."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import warnings
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from server.errors import InputError
+from server.validation import (
+    ALL_KINDS,
+    ResultCache,
+    ValidationOptions,
+    ValidationReport,
+    allowed_roots,
+    confine_path,
+    roots_from_uris,
+    validate_path,
+)
+from tools._shared import app_state, expected_errors
+
+__all__ = [
+    "CheckOut",
+    "DiagnosticOut",
+    "GitFactsOut",
+    "ProjectOut",
+    "ValidateWorkspaceInput",
+    "ValidateWorkspaceResult",
+    "client_roots",
+    "register",
+    "report_to_output",
+    "validate_workspace",
+]
+
+log = logging.getLogger(__name__)
+
+CACHE_KEY = "validation_cache"
+Kind = Literal["syntax", "build", "lint", "test"]
+
+_PATH = "Directory to validate: absolute, or relative to the first allowed root. It must lie inside the client's roots (or the server's configured roots)."
+_CHECKS = "Which checks to run: syntax, build, lint, test. Default: every one that applies to the projects found."
+_CHANGED = "Limit syntax and lint checks to files changed against HEAD plus untracked files (needs git)."
+_SCOPE = "'all' reports every lint finding; 'new' only those the uncommitted change introduced (HEAD is linted too)."
+_TIMEOUT = "Time limit in seconds shared by all checks; a check still running then is killed and reported timed_out."
+_CACHE = "Reuse results of checks whose inputs (files, tool, arguments) are unchanged since an earlier run."
+
+
+class ValidateWorkspaceInput(BaseModel):
+    path: str = Field(description=_PATH, min_length=1)
+    checks: list[Kind] | None = Field(default=None, description=_CHECKS)
+    changed_only: bool = Field(default=False, description=_CHANGED)
+    lint_scope: Literal["all", "new"] = Field(default="all", description=_SCOPE)
+    timeout_s: float = Field(default=120.0, ge=1.0, le=1800.0, description=_TIMEOUT)
+    use_cache: bool = Field(default=True, description=_CACHE)
+
+    @field_validator("checks")
+    @classmethod
+    def _dedupe(cls, value: list[Kind] | None) -> list[Kind] | None:
+        if value is not None and not value:
+            raise ValueError("pass at least one check, or omit the field for all that apply")
+        return list(dict.fromkeys(value)) if value else value
+
+
+class DiagnosticOut(BaseModel):
+    file: str | None = Field(description="File relative to the workspace (absolute if outside it).")
+    line: int | None = Field(description="1-based line, when the tool reported one.")
+    column: int | None = Field(description="1-based column, when the tool reported one.")
+    severity: str = Field(description="error, warning or info.")
+    code: str | None = Field(description="The tool's rule or error code (F401, TS2322, E0308...).")
+    message: str
+
+
+class CheckOut(BaseModel):
+    name: str = Field(description="Check name: python-syntax, python-compile, ruff, pytest, node-check, tsc, npm-test, cargo-check, ...")
+    kind: Kind
+    project: str = Field(description="Project directory relative to the workspace ('.' is the workspace).")
+    language: str
+    status: Literal["passed", "failed", "skipped", "timed_out", "error"] = Field(
+        description="timed_out: killed at the time limit (not a failure verdict); skipped: tool missing or nothing to check."
+    )
+    duration_s: float
+    command: list[str] = Field(description="The command run, as an argument list.")
+    exit_code: int | None
+    diagnostics: list[DiagnosticOut]
+    diagnostics_dropped: int = Field(description="Diagnostics left out to keep the report bounded.")
+    output_tail: str = Field(description="The end of what the command printed (bounded).")
+    output_truncated: bool
+    skipped_reason: str | None
+    cached: bool = Field(description="True when this result was reused because nothing it depends on changed.")
+
+
+class DiffStatOut(BaseModel):
+    files: int
+    insertions: int
+    deletions: int
+
+
+class GitFactsOut(BaseModel):
+    repo_root: str
+    branch: str | None = Field(description="Current branch; null when HEAD is detached.")
+    detached: bool
+    head: str | None = Field(description="HEAD commit; null in a repository without commits.")
+    changed: list[str] = Field(description="Files changed against HEAD (staged and unstaged), workspace-relative.")
+    untracked: list[str]
+    diff_stat: DiffStatOut
+    files_dropped: int
+
+
+class ProjectOut(BaseModel):
+    path: str
+    language: str
+    markers: list[str]
+
+
+class ValidateWorkspaceResult(BaseModel):
+    passed: bool = Field(description="True when no check failed, timed out or errored (skipped checks do not count).")
+    status: Literal["passed", "failed", "timed_out", "error"]
+    workspace: str
+    projects: list[ProjectOut]
+    checks: list[CheckOut]
+    git: GitFactsOut | None = Field(description="Git facts; null when the workspace is not in a repository.")
+    duration_s: float
+    notes: list[str]
+
+
+def report_to_output(report: ValidationReport) -> ValidateWorkspaceResult:
+    return ValidateWorkspaceResult.model_validate(dataclasses.asdict(report))
+
+
+async def client_roots(ctx: Context[Any, Any]) -> list[Path] | None:
+    """The client's roots when it declares the roots capability and answers; None otherwise."""
+    caps = ctx.session.client_capabilities
+    if caps is None or caps.roots is None:
+        return None
+    try:
+        with warnings.catch_warnings():
+            # roots are deprecated from protocol 2026-07-28 on, but today's clients still offer them
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            result = await ctx.session.list_roots()
+    except MCPError as exc:
+        log.info("client declared roots but did not list them: %s", exc)
+        return None
+    return roots_from_uris(str(root.uri) for root in result.roots)
+
+
+async def validate_workspace(
+    path: Annotated[str, Field(description=_PATH, min_length=1)],
+    ctx: Context[Any, Any],
+    checks: Annotated[list[Kind] | None, Field(description=_CHECKS)] = None,
+    changed_only: Annotated[bool, Field(description=_CHANGED)] = False,
+    lint_scope: Annotated[Literal["all", "new"], Field(description=_SCOPE)] = "all",
+    timeout_s: Annotated[float, Field(ge=1.0, le=1800.0, description=_TIMEOUT)] = 120.0,
+    use_cache: Annotated[bool, Field(description=_CACHE)] = True,
+) -> ValidateWorkspaceResult:
+    """Check a workspace with each project's own tools: syntax (parse), build (byte-compile,
+    tsc, cargo check, go build), lint (ruff, eslint, clippy, go vet) and tests (pytest, npm test,
+    cargo test, go test). Finds Python, Node/TypeScript, Rust and Go projects under `path`; a
+    tool that is not installed gives a `skipped` check, never a failure. Returns overall
+    pass/fail, per-check status, command, duration and file/line diagnostics, plus git facts."""
+    state = app_state(ctx)
+    with expected_errors():
+        try:
+            args = ValidateWorkspaceInput(
+                path=path, checks=checks, changed_only=changed_only, lint_scope=lint_scope,
+                timeout_s=timeout_s, use_cache=use_cache,
+            )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "input"
+            raise InputError(field, str(first["msg"]).removeprefix("Value error, "), "syntax, build, lint, test") from None
+        roots = allowed_roots(await client_roots(ctx), state.settings.allowed_roots)
+        workspace = confine_path(args.path, roots, field="path")
+        cache = state.extras.setdefault(CACHE_KEY, ResultCache())
+        options = ValidationOptions(
+            checks=tuple(args.checks) if args.checks else ALL_KINDS,
+            changed_only=args.changed_only,
+            lint_scope=args.lint_scope,
+            timeout_s=args.timeout_s,
+            use_cache=args.use_cache,
+        )
+        report = await validate_path(workspace, options, base_env=state.settings.env, cache=cache)
+    return report_to_output(report)
+
+
+def register(mcp: MCPServer[Any]) -> None:
+    """Add `validate_workspace` to `mcp`."""
+    mcp.tool(
+        name="validate_workspace",
+        title="Validate a workspace",
+        annotations=ToolAnnotations(
+            title="Validate a workspace",
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=False,
+        ),
+    )(validate_workspace)
