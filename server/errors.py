@@ -15,6 +15,7 @@
         ├── BackendAuthError      401 / 403: misconfigured key, never retried
         ├── BackendNotFound       404: unknown model on that provider, never retried
         ├── BackendBadResponse    malformed body, truncated stream, 5xx
+        │   └── BackendBadRequest 400 / 422 not about context: wrong for this model, not retried
         └── ContextTooLarge       the prompt does not fit the model's window (never sent)
 
 At the MCP edge every PWMError becomes a `ToolError` (the text the client's model reads);
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 __all__ = [
     "BackendAuthError",
+    "BackendBadRequest",
     "BackendBadResponse",
     "BackendError",
     "BackendNotFound",
@@ -93,6 +95,10 @@ class BackendError(PWMError):
 
     retryable: bool = True
     error_class: str = "backend_error"
+    # The provider's rate-limit headers on this failure (a backends.base.RateLimitInfo), if any.
+    rate_limits: object | None = None
+    # OpenRouter's generation id of a cut-off stream, so its cost can still be reconciled.
+    generation_id: str | None = None
 
     def __init__(self, message: str, *, status: int | None = None, provider_cost: float | None = None) -> None:
         super().__init__(message)
@@ -132,6 +138,16 @@ class BackendNotFound(BackendError):
 
 class BackendBadResponse(BackendError):
     error_class = "bad_response"
+
+
+class BackendBadRequest(BackendBadResponse):
+    """400 / 422 not about context size: the request is wrong for this model.
+
+    Retrying the same request cannot help; falling back to another model can.
+    """
+
+    retryable = False
+    error_class = "bad_request"
 
 
 class ContextTooLarge(BackendError):

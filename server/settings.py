@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from server.catalog.schema import ProviderSpec
 from server.errors import ConfigError
 
 __all__ = ["APP_NAME", "BudgetSettings", "CustomProvider", "Settings", "load_settings"]
@@ -71,6 +72,20 @@ class Settings:
     log_level: str = "INFO"
     # The process environment, kept for API-key look-ups at call time; never printed.
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def custom_provider_specs(self) -> list[ProviderSpec]:
+        """The config file's custom endpoints as catalogue providers (OpenAI-compatible)."""
+        return [
+            ProviderSpec(
+                name=p.name,
+                protocol="openai",
+                base_url=p.base_url,
+                key_env=p.key_env,
+                local=p.local,
+                max_concurrent=p.max_concurrent,
+            )
+            for p in self.custom_providers
+        ]
 
     def api_key(self, key_env: str | None) -> str | None:
         """The API key held in `key_env`, or None when the variable is unset or empty."""

@@ -44,6 +44,10 @@ class CompletionRequest:
 
 @dataclass(frozen=True)
 class Usage:
+    """Tokens of one call, OpenAI's convention whatever the provider: `input_tokens` counts every
+    prompt token (cache reads and writes included), `output_tokens` every generated token
+    (reasoning / thinking included). Backends normalise to this; pricing relies on it."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     cached_input_tokens: int = 0  # cache reads, priced at cache_read_per_mtok

@@ -10,6 +10,7 @@ one; an unknown key adds an entry, which must then be complete. Any problem rais
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -42,8 +43,15 @@ def shipped_manifests_dir() -> Path:
     return Path(str(resources.files("manifests")))
 
 
-def load_catalog(overlay: Path | None = None, base: Path | None = None) -> Catalog:
+def load_catalog(
+    overlay: Path | None = None,
+    base: Path | None = None,
+    extra_providers: Sequence[ProviderSpec] = (),
+) -> Catalog:
     """Read the shipped manifests, merge `overlay` over them, validate, and return the catalogue.
+
+    `extra_providers` (the config file's custom OpenAI-compatible endpoints) are added before
+    validation, so overlay models may name them.
 
     Raises:
         ManifestError: a file does not parse, an entry is invalid, or a reference is unknown.
@@ -54,6 +62,11 @@ def load_catalog(overlay: Path | None = None, base: Path | None = None) -> Catal
         if not overlay.is_dir():
             raise ManifestError(f"{overlay}: manifests overlay directory does not exist")
         _read_dir(overlay, entries, overlay=True)
+
+    for provider in extra_providers:
+        entries["providers"].setdefault(
+            provider.name, _Entry(provider.model_dump(), Path("<config custom_providers>"))
+        )
 
     built: dict[str, dict[str, Any]] = {}
     for section, (model_cls, _key_field) in _SECTIONS.items():

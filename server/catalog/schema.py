@@ -39,8 +39,8 @@ class ProviderSpec(_Strict):
     """A backend endpoint: how to reach it and how hard we may push it."""
 
     name: str
-    protocol: Literal["openai", "anthropic"] = Field(
-        description="Wire protocol: OpenAI-compatible chat completions, or Anthropic Messages."
+    protocol: Literal["openai", "anthropic", "ollama"] = Field(
+        description="Wire protocol: OpenAI-compatible chat completions, Anthropic Messages, or Ollama's native chat."
     )
     base_url: str
     key_env: str | None = Field(None, description="Environment variable holding the API key; None = no key.")

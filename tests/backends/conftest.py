@@ -1,0 +1,28 @@
+"""Fixtures for backend tests: one loopback provider per module (reset for each test), one client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from tests.support import LoopbackProvider
+
+
+@pytest.fixture(scope="module")
+def loopback_server() -> Iterator[LoopbackProvider]:
+    with LoopbackProvider() as server:
+        yield server
+
+
+@pytest.fixture
+def lp(loopback_server: LoopbackProvider) -> LoopbackProvider:
+    loopback_server.reset()
+    return loopback_server
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as http:
+        yield http
