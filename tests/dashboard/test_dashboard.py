@@ -1,0 +1,143 @@
+"""The `/dashboard` page: served over HTTP beside /mcp, and drawn in headless Chromium from a
+seeded database (the SVG bars and labels carry the seeded models and totals)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import socket
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from mcp.server.mcpserver import MCPServer
+
+from server.catalog import Catalog
+from server.dashboard import register_dashboard
+from server.settings import Settings
+from server.state import AppState
+from server.store import NewGroup, NewTask, Store
+from tests.perf.catalog_fixture import write_catalog
+from tests.perf.seed import SeedAttempt, seed
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _seed(catalog: Catalog, settings: Settings, now: float) -> None:
+    rows = [SeedAttempt("loop/cheap", now - 2 * 86400 + i, latency_ms=800 + i) for i in range(6)]
+    rows += [SeedAttempt("loop/premium", now - 86400 + i, variant="quality", latency_ms=3000 + 10 * i) for i in range(4)]
+    rows += [SeedAttempt("loop/flaky", now - 3600 + i, status="failed" if i < 4 else "succeeded",
+                         error_class="timeout" if i < 4 else None) for i in range(10)]
+    store = await Store.open(settings.db_path)
+    try:
+        await seed(store, catalog, rows)
+        tasks = [NewTask(key=f"r{i}", position=i, agent_type="aria_docs", agent="aria_docs", variant="speed",
+                         agent_name="aria_docs_speed", description="x") for i in range(4)]
+        group = await store.create_group(NewGroup("nightly-docs", "balanced", "code", 2), tasks)
+        for task in (await store.list_tasks(group.id))[:3]:
+            await store.update_task(task.id, status="succeeded")
+    finally:
+        await store.close()
+
+
+@asynccontextmanager
+async def _serve(catalog: Catalog, settings: Settings) -> AsyncIterator[str]:
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
+        state = AppState(settings=settings, catalog=catalog)
+        try:
+            yield state
+        finally:
+            await state.aclose()
+
+    mcp: MCPServer[AppState] = MCPServer(name="dash-test", lifespan=lifespan)
+    register_dashboard(mcp)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(mcp.streamable_http_app(), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if task.done() or time.monotonic() > deadline:
+            raise AssertionError("dashboard server did not start")
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 20)
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Catalog:
+    return write_catalog(tmp_path / "manifests")
+
+
+async def test_dashboard_data_matches_the_seeded_database(catalog: Catalog, settings: Settings) -> None:
+    now = time.time()
+    await _seed(catalog, settings, now)
+    async with _serve(catalog, settings) as base, httpx.AsyncClient(timeout=10) as http:
+        data = (await http.get(f"{base}/dashboard/data?days=7")).json()
+        page = await http.get(f"{base}/dashboard")
+        script = await http.get(f"{base}/dashboard/app.js")
+        rebound = await http.get(f"{base}/dashboard/data", headers={"Host": "evil.example"})
+        bad = await http.get(f"{base}/dashboard/data?days=abc")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert '<script src="/dashboard/app.js">' in page.text and "http" not in page.text.split("<body>")[1]
+    assert script.status_code == 200 and "createElementNS" in script.text
+    assert rebound.status_code == 421  # DNS rebinding: a foreign Host is not answered
+    assert bad.status_code == 400 and "days" in bad.json()["error"]
+    models = {m["model_id"]: m for m in data["models"]}
+    assert set(models) == {"loop/cheap", "loop/premium", "loop/flaky"}
+    assert models["loop/flaky"]["success_rate"] == pytest.approx(0.6)
+    assert data["totals"]["calls"] == 20
+    assert sum(d["calls"] for d in data["spend_per_day"]) == 20
+    assert [g["name"] for g in data["running_groups"]] == ["nightly-docs"]
+    assert data["running_groups"][0]["progress"] == pytest.approx(0.75)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium)")
+async def test_chromium_draws_the_seeded_data(catalog: Catalog, settings: Settings, tmp_path: Path) -> None:
+    now = time.time()
+    await _seed(catalog, settings, now)
+    async with _serve(catalog, settings) as base:
+        async with httpx.AsyncClient(timeout=10) as http:
+            data = (await http.get(f"{base}/dashboard/data?days=30")).json()
+        assert CHROMIUM is not None
+        proc = await asyncio.create_subprocess_exec(
+            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={tmp_path / 'chromium'}", "--virtual-time-budget=5000", "--dump-dom",
+            f"{base}/dashboard",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 90)
+    dom = out.decode()
+    assert 'data-ready="1"' in dom, err.decode()[-2000:]
+    # Spend per model: one bar per seeded model, carrying its spend.
+    bars = dict(re.findall(r'<rect class="bar "[^>]*data-model="([^"]+)" data-value="([^"]+)"', dom))
+    spend = {m["model_id"]: m["spend_usd"] for m in data["models"]}
+    assert set(spend) <= set(bars)
+    # Success bars carry each model's rate; flaky is drawn as bad (under 80%).
+    assert re.search(r'class="bar bad"[^>]*data-model="loop/flaky" data-value="0.6"', dom)
+    # Latency: three percentile bars per model with a successful call.
+    assert len(re.findall(r'data-percentile="p(50|95|99)"', dom)) == 3 * 3
+    # Spend per day: bars for the seeded days, and the totals tile shows the seeded spend.
+    day_bars = re.findall(r'data-day="([0-9-]+)" data-spend="([0-9.]+)"', dom)
+    assert sum(float(s) for _, s in day_bars) == pytest.approx(data["totals"]["spend_usd"], abs=1e-5)
+    assert 'data-tile="Calls"><div class="k">Calls</div><div class="v">20</div>' in dom
+    # Running groups with progress.
+    assert "nightly-docs" in dom and "3/4" in dom
+    assert json.dumps(data)  # the data endpoint is plain JSON

@@ -1,0 +1,88 @@
+"""The performance tools and resources through an in-process MCP client session."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from mcp import Client
+from mcp.server.mcpserver import MCPServer
+
+import tools.performance
+from server.catalog import Catalog
+from server.settings import Settings
+from server.state import AppState
+from server.store import Store
+from tests.perf.catalog_fixture import write_catalog
+from tests.perf.seed import SeedAttempt, seed
+
+
+def _server(catalog: Catalog, settings: Settings, store: Store) -> MCPServer[AppState]:
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
+        state = AppState(settings=settings, catalog=catalog, extras={"store": store})
+        try:
+            yield state
+        finally:
+            await state.aclose()
+
+    mcp: MCPServer[AppState] = MCPServer(name="perf-tools-test", lifespan=lifespan)
+    tools.performance.register(mcp)
+    return mcp
+
+
+async def test_cost_report_insights_reset_and_resources(tmp_path: Path, settings: Settings) -> None:
+    catalog = write_catalog(tmp_path / "manifests")
+    now = time.time()
+    rows = [SeedAttempt("loop/flaky", now - 60 + i, task_type="crud", status="failed" if i % 2 else "succeeded",
+                        error_class="unparseable" if i % 2 else None) for i in range(12)]
+    rows += [SeedAttempt("loop/cheap", now - 30 + i, task_type="docs", agent="aria_docs") for i in range(5)]
+    store = await Store.open(settings.db_path)
+    try:
+        await seed(store, catalog, rows)
+        async with Client(_server(catalog, settings, store)) as client:
+            names = {t.name for t in (await client.list_tools()).tools}
+            assert {"get_cost_report", "get_routing_insights", "reset_routing_insights"} <= names
+
+            result = await client.call_tool("get_cost_report", {"days": 1, "group_by": "model"})
+            assert not result.is_error
+            report = result.structured_content
+            assert report is not None and report["totals"]["calls"] == 17
+            assert any(r["kind"] == "demoted" and "loop/flaky" in r["recommendation"] for r in report["recommendations"])
+
+            bad = await client.call_tool("get_cost_report", {"days": 0})
+            assert bad.is_error
+
+            insights = (await client.call_tool("get_routing_insights", {})).structured_content
+            assert insights is not None
+            flaky = next(m for m in insights["models"] if m["model_id"] == "loop/flaky")
+            assert flaky["state"] == "demoted"
+            assert {c["model_id"] for c in insights["cells"]} == {"loop/flaky", "loop/cheap"}
+
+            reset = (await client.call_tool("reset_routing_insights", {"model_id": "loop/flaky"})).structured_content
+            assert reset is not None and reset["reset_cells"] == 1
+            after = (await client.call_tool("get_routing_insights", {"model_id": "loop/flaky"})).structured_content
+            assert after is not None and after["cells"] == [] and after["models"][0]["state"] == "healthy"
+            unknown = await client.call_tool("reset_routing_insights", {"model_id": "nope/nope"})
+            assert unknown.is_error and "model_id" in unknown.content[0].text  # type: ignore[union-attr]
+
+            models = json.loads((await client.read_resource("pwm://models")).contents[0].text)  # type: ignore[union-attr]
+            assert "loop/premium" in models["models"]
+            budget = json.loads((await client.read_resource("pwm://budget")).contents[0].text)  # type: ignore[union-attr]
+            assert [p["name"] for p in budget["periods"]] == ["daily", "weekly", "monthly"]
+            group = json.loads((await client.read_resource("pwm://groups/seeded")).contents[0].text)  # type: ignore[union-attr]
+            assert len(group["tasks"]) == 17 and len(group["attempts"]) == 17
+    finally:
+        await store.close()
+
+    # The reset is remembered: a new tracker rebuilt from SQLite does not relearn it.
+    store = await Store.open(settings.db_path)
+    try:
+        async with Client(_server(catalog, settings, store)) as client:
+            again = (await client.call_tool("get_routing_insights", {"model_id": "loop/flaky"})).structured_content
+            assert again is not None and again["cells"] == []
+    finally:
+        await store.close()

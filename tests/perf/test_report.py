@@ -1,0 +1,149 @@
+"""The report's figures equal sums computed independently from the attempts table."""
+
+from __future__ import annotations
+
+import sqlite3
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.catalog import Catalog
+from server.errors import InputError
+from server.perf import PerfReader, build_report
+from server.perf.service import cost_report
+from server.settings import Settings
+from server.store import Store
+from tests.perf.catalog_fixture import write_catalog
+from tests.perf.seed import SeedAttempt, seed, simulate
+
+DAY = 86400.0
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Catalog:
+    return write_catalog(tmp_path / "manifests")
+
+
+async def _seeded(catalog: Catalog, settings: Settings, rows: list[SeedAttempt]) -> None:
+    store = await Store.open(settings.db_path)
+    try:
+        await seed(store, catalog, rows)
+    finally:
+        await store.close()
+
+
+def _sql(db: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+async def test_totals_and_rows_equal_independent_sums(catalog: Catalog, settings: Settings) -> None:
+    now = time.time()
+    rows = simulate(catalog, 600, end=now, days=14)
+    rows.append(SeedAttempt("loop/mid", now - 3600, cost=None, group="unpriced"))  # unknown price
+    await _seeded(catalog, settings, rows)
+    async with PerfReader(settings.db_path) as reader:
+        report = await cost_report(reader, catalog, settings, days=7, group_by="model", now=now)
+    since = now - 7 * DAY
+    calls, spend, tin, tout, ok = _sql(
+        settings.db_path,
+        "SELECT COUNT(*), SUM(charged_usd), SUM(input_tokens), SUM(output_tokens), SUM(status = 'succeeded')"
+        " FROM attempts WHERE started_at >= ? AND started_at < ?", (since, now),
+    )[0]
+    totals = report["totals"]
+    assert totals["calls"] == calls
+    assert totals["spend_usd"] == pytest.approx(spend, abs=1e-6)
+    assert (totals["input_tokens"], totals["output_tokens"], totals["successes"]) == (tin, tout, ok)
+    assert totals["unknown_cost_calls"] == 1
+    per_model = dict(_sql(
+        settings.db_path,
+        "SELECT model_id, SUM(charged_usd) FROM attempts WHERE started_at >= ? AND started_at < ? GROUP BY model_id",
+        (since, now),
+    ))
+    assert {r["key"]: pytest.approx(r["spend_usd"], abs=1e-6) for r in report["rows"]} == per_model
+    latencies = sorted(v for (v,) in _sql(
+        settings.db_path,
+        "SELECT latency_ms FROM attempts WHERE model_id = 'loop/mid' AND status = 'succeeded'"
+        " AND latency_ms IS NOT NULL AND started_at >= ? AND started_at < ?", (since, now),
+    ))
+    q = statistics.quantiles(latencies, n=100, method="inclusive")
+    mid = next(r for r in report["rows"] if r["key"] == "loop/mid")
+    assert mid["latency_ms"]["p50"] == pytest.approx(q[49], abs=0.1)
+    assert mid["latency_ms"]["p95"] == pytest.approx(q[94], abs=0.1)
+    assert mid["latency_ms"]["p99"] == pytest.approx(q[98], abs=0.1)
+
+
+@pytest.mark.parametrize(
+    ("group_by", "key_sql"),
+    [
+        ("day", "a.day"),
+        ("agent", "t.agent"),
+        ("policy", "g.policy"),
+        ("group", "g.name"),
+    ],
+)
+async def test_every_grouping_sums_to_the_table(catalog: Catalog, settings: Settings, group_by: str, key_sql: str) -> None:
+    now = time.time()
+    await _seeded(catalog, settings, simulate(catalog, 300, end=now, days=10, rng_seed=3))
+    async with PerfReader(settings.db_path) as reader:
+        report = await cost_report(reader, catalog, settings, days=10, group_by=group_by, now=now)
+    expected = dict(_sql(
+        settings.db_path,
+        f"SELECT {key_sql}, SUM(a.charged_usd) FROM attempts a LEFT JOIN tasks t ON t.id = a.task_id"
+        " LEFT JOIN groups g ON g.id = a.group_id WHERE a.started_at >= ? AND a.started_at < ?"
+        f" GROUP BY {key_sql}", (now - 10 * DAY, now),
+    ))
+    assert {r["key"]: pytest.approx(r["spend_usd"], abs=1e-6) for r in report["rows"]} == expected
+    if group_by == "day":
+        assert [r["key"] for r in report["rows"]] == sorted(expected)
+
+
+async def test_saving_prices_the_same_tokens_on_the_quality_model(catalog: Catalog, settings: Settings) -> None:
+    now = time.time()
+    await _seeded(catalog, settings, [
+        SeedAttempt("loop/cheap", now - 100, input_tokens=10_000, output_tokens=2_000, cached_tokens=1_000),
+        SeedAttempt("loop/local", now - 50, agent="aria_docs", input_tokens=4_000, output_tokens=1_000),
+    ])
+    async with PerfReader(settings.db_path) as reader:
+        report = await cost_report(reader, catalog, settings, days=1, now=now)
+    premium = catalog.models["loop/premium"]  # the first quality model of both agents
+    assert premium.input_per_mtok is not None and premium.output_per_mtok is not None
+    baseline = (9_000 * premium.input_per_mtok + 1_000 * premium.input_per_mtok + 2_000 * premium.output_per_mtok
+                + 4_000 * premium.input_per_mtok + 1_000 * premium.output_per_mtok) / 1e6
+    actual = (9_000 * 0.1 + 1_000 * 0.1 + 2_000 * 0.4) / 1e6
+    assert report["totals"]["quality_baseline_usd"] == pytest.approx(baseline, abs=1e-6)
+    assert report["totals"]["saving_usd"] == pytest.approx(baseline - actual, abs=1e-6)
+
+
+async def test_recommendations_carry_evidence_and_estimated_saving(catalog: Catalog, settings: Settings) -> None:
+    now = time.time()
+    rows = [SeedAttempt("loop/cheap", now - 5000 + i, task_type="docs", agent="aria_docs", variant="speed",
+                        input_tokens=1000, output_tokens=300) for i in range(20)]
+    rows += [SeedAttempt("loop/premium", now - 4000 + i, task_type="docs", agent="aria_docs", variant="quality",
+                         input_tokens=1000, output_tokens=300) for i in range(10)]
+    rows += [SeedAttempt("loop/flaky", now - 3000 + i, task_type="crud", status="failed" if i % 5 < 2 else "succeeded",
+                         error_class="unparseable" if i % 5 < 2 else None) for i in range(25)]
+    await _seeded(catalog, settings, rows)
+    async with PerfReader(settings.db_path) as reader:
+        report = await cost_report(reader, catalog, settings, days=1, now=now)
+    recs = {r["kind"]: r for r in report["recommendations"]}
+    route = recs["route_cheaper"]
+    assert route["evidence"]["model_id"] == "loop/cheap" and route["evidence"]["task_type"] == "docs"
+    assert "route docs to speed" in route["recommendation"]
+    cheap_cps = (1000 * 0.1 + 300 * 0.4) / 1e6
+    premium_cps = (1000 * 3.0 + 300 * 15.0) / 1e6
+    assert route["estimated_saving_usd"] == pytest.approx(10 * (premium_cps - cheap_cps), rel=1e-3)
+    assert route["evidence"]["pricier_peers"][0]["times_the_cost"] == pytest.approx(premium_cps / cheap_cps, abs=0.1)
+    demoted = recs["demoted"]
+    assert demoted["recommendation"].startswith("loop/flaky failed 40% over 25 calls: demoted")
+    assert demoted["evidence"]["error_classes"] == {"unparseable": 10}
+
+
+def test_bad_days_or_grouping_name_the_field(catalog: Catalog) -> None:
+    with pytest.raises(InputError, match="days"):
+        build_report([], catalog, days=0)
+    with pytest.raises(InputError, match="group_by.*accepted: model"):
+        build_report([], catalog, group_by="colour")

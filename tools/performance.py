@@ -1,0 +1,186 @@
+"""Cost and performance tools and resources.
+
+Tools: `get_cost_report` (spend, calls, tokens, success, latency, budget, saving, and
+recommendations with evidence), `get_routing_insights` (what routing has learned per task type x
+model, and each model's health), `reset_routing_insights` (forget it).
+Resources: `pwm://models{?tier}` (the catalogue), `pwm://budget{?group}` (budget status), `pwm://groups/{group}`
+(a group's full results: every task's whole output and every attempt).
+
+The logic lives in `server.perf`; these wrappers validate, convert errors and shape output.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from server.errors import InputError, NotFoundError
+from server.perf.report import GROUP_BY_CHOICES
+from server.perf.service import perf_services, read_budget
+from server.state import AppState
+from tools._shared import app_state, expected_errors
+
+__all__ = ["CostReport", "RoutingInsights", "register"]
+
+GroupBy = Literal["model", "agent", "policy", "group", "day", "provider", "variant", "task_type"]
+assert set(GroupBy.__args__) == set(GROUP_BY_CHOICES)  # type: ignore[attr-defined]
+
+
+class CostReport(BaseModel):
+    """Spend and performance over a period, with recommendations."""
+
+    days: float = Field(description="Days covered, ending now.")
+    group_by: str = Field(description="What each row is: model, agent, policy, group, day, ...")
+    totals: dict[str, Any] = Field(
+        description="spend_usd, calls, successes, failures, success_rate, tokens, latency_ms p50/p95/p99, "
+        "output_tokens_per_s, error_classes, quality_baseline_usd, saving_usd, saving_pct."
+    )
+    rows: list[dict[str, Any]] = Field(description="The same figures per `key` of the grouping.")
+    budget: dict[str, Any] | None = Field(description="Budget periods: limit, spent, reserved, state ok|warn|stop.")
+    baseline: str = Field(description="How the saving is measured.")
+    recommendations: list[dict[str, Any]] = Field(
+        description="Each: kind, recommendation, action, evidence, estimated_saving_usd (and per 30 days)."
+    )
+
+
+class RoutingInsights(BaseModel):
+    """What routing has learned from recorded calls."""
+
+    window_hours: float
+    half_life_hours: float = Field(description="Evidence this old weighs half as much as a call now.")
+    prior_strength: float = Field(description="Pseudo-calls the manifest prior is worth in each cell.")
+    models: list[dict[str, Any]] = Field(description="Per model: health state (healthy|demoted|cooled|probe_due|probing), why, events.")
+    cells: list[dict[str, Any]] = Field(description="Per task type x model: decayed successes/failures, cost, latency, score adjustment.")
+    task_types: dict[str, Any] = Field(description="Per task type: each variant's success and cost per success, and the best variant.")
+    resets: list[dict[str, Any]]
+
+
+class ResetResult(BaseModel):
+    reset_cells: int
+    task_type: str | None
+    model_id: str | None
+    at: float
+
+
+async def get_cost_report(
+    ctx: Context[AppState, Any],
+    days: Annotated[float, Field(gt=0, le=366, description="How many days back, ending now (the seed's `report 7`).")] = 7.0,
+    group_by: Annotated[
+        GroupBy, Field(description="One row per model, agent, policy, group, day, provider, variant or task_type.")
+    ] = "model",
+) -> CostReport:
+    """Where the money went: spend, calls, tokens, success rate and latency percentiles per row,
+    budget status, the saving against running the same work on each agent's quality model, and
+    recommendations derived from the data, each with its evidence and estimated saving."""
+    with expected_errors():
+        report = await perf_services(app_state(ctx)).report(days=days, group_by=group_by)
+    return CostReport.model_validate(report)
+
+
+async def get_routing_insights(
+    ctx: Context[AppState, Any],
+    task_type: Annotated[str | None, Field(max_length=100, description="Only this task type (e.g. 'docs').")] = None,
+    model_id: Annotated[str | None, Field(max_length=300, description="Only this model id.")] = None,
+) -> RoutingInsights:
+    """What routing has learned from recorded calls: per task type and model the time-decayed
+    success evidence over its manifest prior, cost and latency, the score adjustment it gives the
+    router; per task type which variant succeeds at the lowest cost; per model its health
+    (demoted models have their fallbacks tried first until a probe call succeeds)."""
+    with expected_errors():
+        services = perf_services(app_state(ctx))
+        await services.ensure_fresh()
+        return RoutingInsights.model_validate(services.tracker.insights(task_type, model_id))
+
+
+async def reset_routing_insights(
+    ctx: Context[AppState, Any],
+    task_type: Annotated[str | None, Field(max_length=100, description="Forget only this task type's evidence.")] = None,
+    model_id: Annotated[
+        str | None, Field(max_length=300, description="Forget only this model (also clears a demotion).")
+    ] = None,
+) -> ResetResult:
+    """Forget what routing has learned (everything, or one task type and/or model). Recorded
+    calls stay in the database for reports; only their influence on routing is dropped."""
+    with expected_errors():
+        services = perf_services(app_state(ctx))
+        if model_id is not None and model_id not in services.catalog.models:
+            raise InputError("model_id", f"unknown model {model_id!r}", "an id from the pwm://models resource")
+        return ResetResult.model_validate(services.tracker.reset(task_type, model_id))
+
+
+async def models_resource(ctx: Context[AppState, Any], tier: str | None = None) -> str:
+    """The model catalogue (prices per million tokens, context windows, tiers, quality scores,
+    current health); `?tier=local|free|paid` narrows it."""
+    state = app_state(ctx)
+    services = perf_services(state)
+    models = {
+        mid: m.model_dump(mode="json") for mid, m in state.catalog.models.items() if tier is None or m.tier == tier
+    }
+    for mid, row in models.items():
+        row["health"] = services.tracker.health[mid].state(services.tracker.clock()) if mid in services.tracker.health else "healthy"
+    return json.dumps({"models": models, "providers": sorted(state.catalog.providers)}, indent=1)
+
+
+async def budget_resource(ctx: Context[AppState, Any], group: str | None = None) -> str:
+    """Budget status: each period's limit, spend, reservations in flight and state (ok|warn|stop);
+    `?group=<id or name>` adds that group's own budget."""
+    state = app_state(ctx)
+    services = perf_services(state)
+    with expected_errors():
+        group_id = (await services.store.get_group(group)).id if group and services.store else None
+        budget = await read_budget(state.settings, services.store, group_id=group_id)
+    return json.dumps(budget or {"periods": [], "state": "ok", "note": "no calls recorded yet"}, indent=1)
+
+
+async def group_resource(group: str, ctx: Context[AppState, Any]) -> str:
+    """A group's full results: every task with its whole output, and every attempt (the path taken)."""
+    state = app_state(ctx)
+    store = perf_services(state).store
+    if store is None:
+        raise NotFoundError("group results need the server's store (not running in this process)")
+    with expected_errors():
+        record = await store.get_group(group)
+        tasks = await store.list_tasks(record.id, preview_chars=0)
+        attempts = await store.list_attempts(group_id=record.id)
+        out_tasks = []
+        for task in tasks:
+            text, offset = "", 0
+            while task.result_chars:
+                piece = await store.task_result(task.id, offset, 200_000)
+                text += piece.text
+                if piece.next_offset is None:
+                    break
+                offset = piece.next_offset
+            row = {k: v for k, v in task.__dict__.items() if k not in ("result_preview",)}
+            row["result"] = text if task.result_chars else None
+            out_tasks.append(row)
+    return json.dumps(
+        {"group": record.__dict__, "tasks": out_tasks, "attempts": [a.__dict__ for a in attempts]}, indent=1, default=str
+    )
+
+
+def register(mcp: MCPServer[AppState]) -> None:
+    """Add the performance tools and resources to the server."""
+    read_only = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+    mcp.add_tool(get_cost_report, name="get_cost_report", title="Cost and performance report",
+                 annotations=read_only, structured_output=True)
+    mcp.add_tool(get_routing_insights, name="get_routing_insights", title="What routing has learned",
+                 annotations=read_only, structured_output=True)
+    mcp.add_tool(
+        reset_routing_insights, name="reset_routing_insights", title="Forget learned routing",
+        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True,
+                                    open_world_hint=False),
+        structured_output=True,
+    )
+    # Query-template URIs: a static resource cannot reach the lifespan state in this SDK, and
+    # `pwm://models` / `pwm://budget` still match with the query left out.
+    mcp.resource("pwm://models{?tier}", name="models", title="Model catalogue",
+                 mime_type="application/json")(models_resource)
+    mcp.resource("pwm://budget{?group}", name="budget", title="Budget status",
+                 mime_type="application/json")(budget_resource)
+    mcp.resource("pwm://groups/{group}", name="group_results", title="A group's full results",
+                 mime_type="application/json")(group_resource)
