@@ -16,7 +16,11 @@ __all__ = ["TOOL_MODULES", "build_server"]
 
 # Each module exposes `register(mcp)`; the order is the order tools are listed.
 TOOL_MODULES: tuple[str, ...] = (
+    "tools.submit_parallel_tasks",
+    "tools.get_parallel_group_status",
+    "tools.cancel_parallel_group",
     "tools.route_task",
+    "tools.validate_workspace",
 )
 
 INSTRUCTIONS = (

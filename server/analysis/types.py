@@ -1,0 +1,112 @@
+"""The analysis contract: what a caller may tell us about a task, and what the analysis returns.
+
+Both are frozen dataclasses (plain data inside the engine; the MCP tool converts its pydantic
+input into `TaskHints`). Every hint is optional; an explicit hint always wins over what the
+analyzer reads from the description.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "BUDGET_MODES",
+    "EFFORTS",
+    "EFFORT_BANDS",
+    "QUALITY_REQUIREMENTS",
+    "SCOPES",
+    "SEVERITIES",
+    "TASK_TYPES",
+    "BudgetMode",
+    "Effort",
+    "QualityRequirement",
+    "Scope",
+    "Severity",
+    "TaskAnalysis",
+    "TaskHints",
+]
+
+Severity = Literal["low", "medium", "high", "critical"]
+Effort = Literal["trivial", "simple", "moderate", "complex", "very_complex"]
+QualityRequirement = Literal["low", "standard", "high", "enterprise"]
+BudgetMode = Literal["normal", "local_only", "free_only"]
+Scope = Literal["function", "file", "multi_file", "system"]
+
+SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
+EFFORTS: tuple[str, ...] = ("trivial", "simple", "moderate", "complex", "very_complex")
+QUALITY_REQUIREMENTS: tuple[str, ...] = ("low", "standard", "high", "enterprise")
+BUDGET_MODES: tuple[str, ...] = ("normal", "local_only", "free_only")
+SCOPES: tuple[str, ...] = ("function", "file", "multi_file", "system")
+# The kinds of coding work the analyzer recognises; "general" when nothing matched.
+TASK_TYPES: tuple[str, ...] = (
+    "crud",
+    "ui",
+    "api",
+    "integration",
+    "schema",
+    "architecture",
+    "algorithm",
+    "security",
+    "performance",
+    "bug_fix",
+    "tests",
+    "docs",
+    "refactor",
+    "devops",
+    "research",
+    "general",
+)
+# The complexity band (inclusive) a caller's effort estimate pins the score into.
+EFFORT_BANDS: dict[str, tuple[int, int]] = {
+    "trivial": (1, 2),
+    "simple": (1, 3),
+    "moderate": (4, 6),
+    "complex": (7, 8),
+    "very_complex": (9, 10),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TaskHints:
+    """What the caller says about a task beyond its description (all optional)."""
+
+    agent_type: str | None = None
+    urgent: bool = False
+    time_sensitive: bool = False
+    severity: Severity | None = None
+    estimated_effort: Effort | None = None
+    quality_requirement: QualityRequirement | None = None
+    cost_sensitive: bool = False
+    enterprise_requirements: bool = False
+    quality_critical: bool = False
+    production_code: bool = False
+    performance_target: str | None = None  # e.g. "speed_critical"
+    context_tokens: int | None = None  # tokens of context the caller will send with the task
+    files: tuple[str, ...] = ()
+    budget_mode: BudgetMode = "normal"
+    complexity: int | None = None  # explicit 1-10 override
+    task_type: str | None = None  # explicit override, one of TASK_TYPES
+
+    @property
+    def enterprise(self) -> bool:
+        return self.enterprise_requirements or self.quality_requirement == "enterprise"
+
+    @property
+    def wants_speed(self) -> bool:
+        return self.urgent or self.time_sensitive
+
+
+@dataclass(frozen=True, slots=True)
+class TaskAnalysis:
+    """What the analyzer concluded about one task."""
+
+    task_type: str
+    complexity: int  # 1-10
+    confidence: float  # 0-1
+    input_tokens: int  # description + caller context (the router adds the role prompt)
+    output_tokens: int  # expected answer length before any max_tokens cap
+    signals: tuple[str, ...]  # what was read, e.g. "kind:integration", "risk:payment"
+    risks: tuple[str, ...]  # risk categories found, e.g. "payment", "concurrency"
+    scope: Scope
+    subtasks: tuple[str, ...] = ()  # independent pieces, when the description joins several

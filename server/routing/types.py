@@ -1,0 +1,80 @@
+"""The routing contract: a request to route one analysed task, and the plan that comes back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from server.analysis.types import TaskAnalysis, TaskHints
+from server.catalog.schema import ModelSpec, Variant
+
+__all__ = ["AgentRef", "Availability", "PerformanceView", "Plan", "RouteRequest"]
+
+# Returns why a model's provider cannot be used right now (no key, unreachable), or None.
+Availability = Callable[[ModelSpec], "str | None"]
+
+
+class PerformanceView(Protocol):
+    """Recent model performance, as the router may use it (filled by the perf tracker).
+
+    `score_adjustment` is positive to promote a model for that task type, negative to demote it,
+    0 when there is no evidence. Models are re-ordered within a chain by it, never added.
+    Both methods are called on the routing hot path (per candidate, per decision): answer from
+    precomputed figures, never from the database.
+    """
+
+    def score_adjustment(self, model_id: str, task_type: str) -> float: ...
+
+    def note(self, model_id: str, task_type: str) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRef:
+    """An agent type as the caller named it: `aria_coder_backend_speed_2` ->
+    agent `aria_coder_backend`, variant `speed`, worker `2`."""
+
+    agent: str
+    variant: Variant | None = None
+    worker: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRequest:
+    """Everything the router needs for one task."""
+
+    analysis: TaskAnalysis
+    agent: AgentRef | None = None  # None: the router picks an agent for the task type
+    strategy: str = "balanced"
+    policy: str | None = None
+    hints: TaskHints = field(default_factory=TaskHints)
+    min_variant: Variant | None = None  # the caller's floor: never route below this variant
+    local_only: bool = False
+    free_only: bool = False
+    budget_paused: bool = False  # over budget: paid models are not allowed
+    max_cost: float | None = None  # per-task cap in USD (tighter of this and the policy's)
+    require_available: bool = False  # exclude models whose provider is unusable right now
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Where a task goes, what it should cost, and why."""
+
+    agent: str
+    variant: Variant
+    agent_name: str  # e.g. "aria_coder_backend_speed" (worker label kept: "aria_coder_quality_1")
+    model_id: str
+    fallback_model_ids: tuple[str, ...]
+    escalation: tuple[tuple[Variant, tuple[str, ...]], ...]  # higher variants and their models
+    estimated_cost: float  # USD
+    estimated_time: float  # seconds
+    rationale: str
+    excluded: dict[str, str]  # model id -> why it was left out
+    input_tokens: int
+    output_tokens: int
+    max_tokens: int
+    strategy: str = "balanced"
+    policy: str | None = None
+    temperature: float | None = None
+    variant_reason: str = ""
+    notes: tuple[str, ...] = ()

@@ -1,0 +1,430 @@
+"""The engine: owns every running group, its background tasks and the call gate.
+
+`submit` plans a group, stores it in one transaction and returns at once; each task runs in
+its own asyncio task as soon as its dependencies succeed (a task whose dependency finished
+any other way is `skipped`, and so are its own dependents). A state change is committed to the
+store before anyone is told about it (`wait_for_change` wakes on each one). `cancel` stops
+running calls (their attempts settle `cancelled`) and marks what had not run `cancelled`.
+`aclose` stops the background work without losing it: interrupted calls settle as such and
+their tasks go back to `queued`, so `resume` (called on the next start, after
+`store.recover()`) picks every unfinished group up where it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+
+from server.catalog.schema import Catalog
+from server.routing.router import Router
+from server.scheduler.dag import TERMINAL, TaskGraph, bottom_levels
+from server.scheduler.gate import CallGate, Limits
+from server.scheduler.planner import estimate_makespan, plan_group
+from server.scheduler.ports import Providers
+from server.scheduler.prompt import PER_DEPENDENCY_CHARS, DependencyOutput, build_messages
+from server.scheduler.ratelimit import RateLimiter
+from server.scheduler.runner import Job, Outcome, RunnerConfig, TaskRunner
+from server.scheduler.types import GroupInput, PlannedTask, SubmitResult, TaskPlan
+from server.settings import Settings
+from server.store import BudgetLimits, GroupRecord, NewGroup, NewTask, Store, TaskRecord, final_group_status
+
+__all__ = ["Engine", "EngineConfig", "TaskTiming"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    max_concurrent: int = 8
+    runner: RunnerConfig = field(default_factory=RunnerConfig)
+    # Length of a rate-limit "minute"; benchmarks compress time by shortening it.
+    rate_window_s: float = 60.0
+
+
+@dataclass
+class TaskTiming:
+    """Where one task's wall time went (kept only when `collect_timings` is on)."""
+
+    ready_at: float
+    done_at: float = 0.0
+    call_seconds: float = 0.0
+
+    @property
+    def overhead(self) -> float:
+        return self.done_at - self.ready_at - self.call_seconds
+
+
+@dataclass(eq=False)
+class _Run:
+    """One group this engine is running."""
+
+    record: GroupRecord
+    graph: TaskGraph
+    tasks: dict[str, TaskRecord]  # by key
+    plans: dict[str, TaskPlan]
+    depth: dict[str, int]
+    limits: BudgetLimits
+    outputs: dict[str, str] = field(default_factory=dict)  # succeeded tasks' output heads, by key
+    workers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    jobs: dict[str, Job] = field(default_factory=dict)
+    cancelled: bool = False
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Engine:
+    """Runs groups of tasks over the providers, recording everything in the store."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        catalog: Catalog,
+        store: Store,
+        providers: Providers,
+        router: Router,
+        config: EngineConfig | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.store = store
+        self.providers = providers
+        self.router = router
+        self.config = config or EngineConfig(max_concurrent=settings.max_concurrent)
+        self._provider_limiters: dict[str, RateLimiter | None] = {}
+        self._model_limiters: dict[tuple[str, str], RateLimiter | None] = {}
+        self.gate = CallGate(
+            self.config.max_concurrent,
+            provider_limits=self._limits_of,
+            provider_limiter=self._provider_limiter,
+            model_limiter=self._model_limiter,
+        )
+        self.runner = TaskRunner(
+            catalog=catalog, store=store, providers=providers, gate=self.gate, config=self.config.runner,
+            provider_limiter=self._provider_limiter, model_limiter=self._model_limiter,
+            on_started=self._started, rng=rng,
+        )
+        self._runs: dict[str, _Run] = {}
+        self._task_runs: dict[str, tuple[_Run, str]] = {}  # task id -> (run, key)
+        self.timings: dict[str, TaskTiming] | None = {} if self.config.runner.collect_timings else None
+        self._closing = False
+
+    # -- limits ------------------------------------------------------------------------------
+
+    def _limits_of(self, provider: str) -> Limits:
+        spec = self.catalog.providers.get(provider)
+        if spec is None:
+            return Limits()
+        return Limits(spec.max_concurrent, spec.max_concurrent_per_model)
+
+    def _provider_limiter(self, provider: str) -> RateLimiter | None:
+        if provider not in self._provider_limiters:
+            spec = self.catalog.providers.get(provider)
+            # Every provider gets one so its headers can tighten it even without manifest limits.
+            self._provider_limiters[provider] = RateLimiter(
+                spec.requests_per_minute if spec else None, spec.tokens_per_minute if spec else None,
+                window_s=self.config.rate_window_s,
+            )
+        return self._provider_limiters[provider]
+
+    def _model_limiter(self, provider: str, model_id: str) -> RateLimiter | None:
+        key = (provider, model_id)
+        if key not in self._model_limiters:
+            spec = self.catalog.models.get(model_id)
+            has = spec is not None and (spec.requests_per_minute or spec.tokens_per_minute)
+            self._model_limiters[key] = (
+                RateLimiter(spec.requests_per_minute, spec.tokens_per_minute, window_s=self.config.rate_window_s)
+                if has and spec
+                else None
+            )
+        return self._model_limiters[key]
+
+    def budget_limits(self, group_budget: float | None, policy: str | None) -> BudgetLimits:
+        """Settings' budgets, the group's own budget and the tighter per-task cap."""
+        budgets = self.settings.budgets
+        per_task = budgets.per_task
+        spec = self.catalog.policies.get(policy or "")
+        if spec is not None:
+            per_task = spec.max_cost_per_task if per_task is None else min(per_task, spec.max_cost_per_task)
+        return BudgetLimits(
+            daily=budgets.daily, weekly=budgets.weekly, monthly=budgets.monthly, group=group_budget,
+            per_task=per_task, stop_at=budgets.stop_at, warn_at=budgets.warn_at,
+        )
+
+    # -- submission --------------------------------------------------------------------------
+
+    async def submit(self, group: GroupInput) -> SubmitResult:
+        """Plan, store and start a group; returns before any task runs.
+
+        Raises:
+            InputError: bad input (names the field); nothing is stored.
+            NoRouteError: some task has no usable model; nothing is stored.
+            StoreError: the database cannot be written.
+        """
+        limits = self.budget_limits(group.budget_usd, group.policy or self.settings.default_policy)
+        budget = await self.store.budget_status(limits)
+        planned = plan_group(
+            group, catalog=self.catalog, router=self.router,
+            default_strategy=self.settings.default_strategy, default_policy=self.settings.default_policy,
+            per_task_cap=self.settings.budgets.per_task, budget_paused=budget.state == "stop",
+            local_only=self.settings.local_only,
+        )
+        concurrency = min(group.max_concurrent or self.config.max_concurrent, self.config.max_concurrent)
+        depends = {k: t.depends_on for k, t in zip(planned.keys, group.tasks, strict=True)}
+        durations = {k: p.estimated_time for k, p in zip(planned.keys, planned.plans, strict=True)}
+        costs = [p.estimated_cost for p in planned.plans]
+        warnings = tuple(
+            f"{p.name} budget at {p.fraction:.0%} of ${p.limit:.2f}" + (" - paid models paused" if p.state == "stop" else "")
+            for p in budget.periods if p.state != "ok" and p.fraction is not None and p.limit is not None
+        )
+        common = dict(
+            strategy=planned.strategy, policy=planned.policy, max_concurrent=concurrency,
+            estimated_cost=None if any(c is None for c in costs) else sum(c or 0.0 for c in costs),
+            estimated_time=estimate_makespan(planned.keys, durations, depends, concurrency),
+            budget_state=budget.state, warnings=warnings,
+        )
+        if group.dry_run:
+            tasks = tuple(
+                PlannedTask(k, None, t.agent_type, p, t.depends_on, t.priority)
+                for k, t, p in zip(planned.keys, group.tasks, planned.plans, strict=True)
+            )
+            return SubmitResult(None, group.name or "(dry run)", "planned", tasks=tasks, **common)  # type: ignore[arg-type]
+        new_tasks = [
+            NewTask(
+                key=key, position=index, agent_type=task.agent_type, agent=plan.agent, variant=plan.variant,
+                agent_name=plan.agent_name, description=task.description, priority=task.priority,
+                timeout_s=task.timeout_s, tags=list(task.tags), depends_on=list(task.depends_on),
+                plan_json=plan.to_json(),
+                context_json=json.dumps({"hints": task.hints, **task.context}) if (task.hints or task.context) else None,
+                validate_json=json.dumps(task.validate) if task.validate is not None else None,
+            )
+            for index, (key, task, plan) in enumerate(zip(planned.keys, group.tasks, planned.plans, strict=True))
+        ]
+        record = await self.store.create_group(
+            NewGroup(
+                name=group.name, strategy=planned.strategy, policy=planned.policy, max_concurrent=concurrency,
+                budget_usd=group.budget_usd, request_json=json.dumps(group.request, default=str),
+            ),
+            new_tasks,
+        )
+        run = await self._start(record)
+        tasks = tuple(
+            PlannedTask(k, run.tasks[k].id, t.agent_type, p, t.depends_on, t.priority)
+            for k, t, p in zip(planned.keys, group.tasks, planned.plans, strict=True)
+        )
+        return SubmitResult(record.id, record.name, "running", tasks=tasks, **common)  # type: ignore[arg-type]
+
+    async def resume(self) -> list[str]:
+        """Restart every unfinished group this store owns (after `store.recover()`); their ids."""
+        resumed = []
+        for record in await self.store.unfinished_groups():
+            if record.id not in self._runs:
+                await self._start(record)
+                resumed.append(record.id)
+        return resumed
+
+    async def _start(self, record: GroupRecord) -> _Run:
+        tasks = {t.key: t for t in await self.store.list_tasks(record.id, preview_chars=PER_DEPENDENCY_CHARS)}
+        depends = {k: t.depends_on for k, t in tasks.items()}
+        run = _Run(
+            record=record,
+            graph=TaskGraph.build(depends, {k: t.status for k, t in tasks.items()}),
+            tasks=tasks,
+            plans={k: TaskPlan.from_json(t.plan_json) for k, t in tasks.items()},
+            depth=bottom_levels(list(tasks), depends),
+            limits=self.budget_limits(record.budget_usd, record.policy),
+            outputs={k: t.result_preview or "" for k, t in tasks.items() if t.status == "succeeded"},
+        )
+        self._runs[record.id] = run
+        for key, task in tasks.items():
+            self._task_runs[task.id] = (run, key)
+        self.gate.set_group_limit(record.id, record.max_concurrent)
+        await self._advance(run, list(tasks))
+        return run
+
+    # -- running -----------------------------------------------------------------------------
+
+    async def _advance(self, run: _Run, keys: list[str]) -> None:
+        """Skip what a failed dependency blocks, start what became ready, finish a done group."""
+        pending = list(keys)
+        while pending:
+            key = pending.pop(0)
+            if run.cancelled or key in run.workers or run.graph.status[key] in TERMINAL:
+                continue
+            blocker = run.graph.blocked_by_failure(key)
+            if blocker is not None:
+                moved = await self.store.transition_task(
+                    run.tasks[key].id, ("pending", "queued"), "skipped",
+                    error=f"dependency {blocker!r} {run.graph.status[blocker]}", error_class="dependency",
+                )
+                if moved:
+                    run.graph.mark(key, "skipped")
+                    pending.extend(run.graph.children(key))
+                    self._notify(run)
+                continue
+            if run.graph.is_ready(key):
+                self._spawn(run, key)
+        if run.graph.done() and not run.finished.is_set():
+            await self._finish(run)
+
+    def _spawn(self, run: _Run, key: str) -> None:
+        worker = asyncio.create_task(self._work(run, key), name=f"pwm-task-{run.tasks[key].id}")
+        run.workers[key] = worker
+
+    async def _work(self, run: _Run, key: str) -> None:
+        task = run.tasks[key]
+        ready_at = time.perf_counter()
+        try:
+            plan = run.plans[key]
+            deps = [
+                DependencyOutput(d, run.tasks[d].description, run.outputs.get(d, "")) for d in task.depends_on
+            ]
+            agent = self.catalog.agents.get(plan.agent)
+            job = Job(
+                task_id=task.id, group_id=run.record.id, priority=task.priority, depth=run.depth[key],
+                timeout_s=task.timeout_s, plan=plan,
+                messages=build_messages(agent.role_prompt if agent else "", task.description, deps),
+                limits=run.limits,
+                on_queued=(lambda: self._queued(run, key)) if run.graph.status[key] == "pending" else None,
+            )
+            run.jobs[key] = job
+            try:
+                outcome = await self.runner.run(job)
+            except asyncio.CancelledError:
+                await asyncio.shield(self._interrupted(run, key))
+                raise
+            await self._record(run, key, outcome)
+            if self.timings is not None:
+                self.timings[task.id] = TaskTiming(ready_at, time.perf_counter(), outcome.call_seconds)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bug or a dead database: record what we can, never hang the group
+            log.exception("task %s crashed", task.id)
+            try:
+                await self._record(run, key, Outcome("failed", error="internal error (see server log)",
+                                                     error_class="internal"))
+            except Exception:
+                log.exception("could not record the failure of task %s", task.id)
+        finally:
+            run.workers.pop(key, None)
+            run.jobs.pop(key, None)
+
+    async def _record(self, run: _Run, key: str, outcome: Outcome) -> None:
+        task = run.tasks[key]
+        fields: dict[str, object] = {"error": outcome.error, "error_class": outcome.error_class}
+        if outcome.text is not None:
+            fields["result"] = outcome.text
+        moved = await self.store.transition_task(task.id, ("queued", "running"), outcome.status, **fields)
+        if not moved:
+            return
+        run.graph.mark(key, outcome.status)
+        if outcome.status == "succeeded" and outcome.text is not None:
+            run.outputs[key] = outcome.text[:PER_DEPENDENCY_CHARS]
+        self._notify(run)
+        await self._advance(run, run.graph.children(key))
+        if run.graph.done() and not run.finished.is_set():
+            await self._finish(run)
+
+    async def _interrupted(self, run: _Run, key: str) -> None:
+        task_id = run.tasks[key].id
+        if run.cancelled:
+            if await self.store.transition_task(task_id, ("pending", "queued", "running"), "cancelled",
+                                                error="cancelled by the user", error_class="cancelled"):
+                run.graph.mark(key, "cancelled")
+        else:  # shutting down: leave it to resume on the next start
+            await self.store.transition_task(task_id, ("running",), "queued")
+
+    async def _queued(self, run: _Run, key: str) -> None:
+        if await self.store.transition_task(run.tasks[key].id, ("pending",), "queued"):
+            if run.graph.status[key] == "pending":
+                run.graph.mark(key, "queued")
+            self._notify(run)
+
+    def _started(self, task_id: str) -> None:
+        entry = self._task_runs.get(task_id)
+        if entry is not None:
+            run, key = entry
+            run.graph.mark(key, "running")
+            self._notify(run)
+
+    async def _finish(self, run: _Run) -> None:
+        run.finished.set()
+        statuses = [run.graph.status[k] for k in run.tasks]
+        status = "cancelled" if run.cancelled else final_group_status(statuses)
+        await self.store.finish_group(run.record.id, status)
+        self.gate.set_group_limit(run.record.id, None)
+        self._notify(run)
+        self._runs.pop(run.record.id, None)
+        for task in run.tasks.values():
+            self._task_runs.pop(task.id, None)
+
+    def _notify(self, run: _Run) -> None:
+        run.changed.set()
+        run.changed = asyncio.Event()
+
+    # -- control -----------------------------------------------------------------------------
+
+    async def cancel(self, id_or_name: str) -> tuple[GroupRecord, list[str]]:
+        """Cancel a running group: stop its calls, mark every unfinished task `cancelled`.
+
+        Returns the group and the ids of the tasks it cancelled.
+
+        Raises:
+            NotFoundError: no such group.
+        """
+        record = await self.store.get_group(id_or_name)
+        run = self._runs.get(record.id)
+        before = {t.id for t in await self.store.list_tasks(record.id, preview_chars=1) if t.status not in TERMINAL}
+        if run is not None:
+            run.cancelled = True
+            workers = list(run.workers.values())
+            for job in run.jobs.values():
+                job.cancelled_by_user = True
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+        await self.store.transition_group_tasks(
+            record.id, ("pending", "queued", "running"), "cancelled",
+            error="cancelled by the user", error_class="cancelled",
+        )
+        after = {t.id: t.status for t in await self.store.list_tasks(record.id, preview_chars=1)}
+        cancelled = [task_id for task_id in before if after.get(task_id) == "cancelled"]
+        if run is not None:
+            for key, task in run.tasks.items():
+                run.graph.mark(key, after.get(task.id, "cancelled"))
+            if not run.finished.is_set():
+                await self._finish(run)
+        elif record.status == "running":
+            await self.store.finish_group(record.id, "cancelled")
+        return await self.store.get_group(record.id), cancelled
+
+    async def wait_for_change(self, group_id: str, timeout: float) -> bool:  # noqa: ASYNC109
+        """Wait until something in the group changes or it finishes; False on timeout."""
+        run = self._runs.get(group_id)
+        if run is None or timeout <= 0:
+            return run is None
+        event = run.changed
+        try:
+            async with asyncio.timeout(timeout):
+                await event.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def is_running(self, group_id: str) -> bool:
+        return group_id in self._runs
+
+    async def aclose(self) -> None:
+        """Stop background work; interrupted tasks go back to `queued` for the next start."""
+        self._closing = True
+        workers = [w for run in self._runs.values() for w in run.workers.values()]
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        self._runs.clear()
+        self._task_runs.clear()

@@ -1,0 +1,220 @@
+"""The call gate: who may send a model request now, in priority order.
+
+Every model call first asks the gate for a permit naming its group, provider and model. A
+permit is granted only when all of these have room: the global limit, the group's own
+`max_concurrent`, the provider's `max_concurrent`, the (provider, model) limit (Ollama serves
+one request per model at a time), the provider's and the model's rate limiters, and the
+(provider, model) cool-down. Waiters are served best first (priority, then the longest chain
+of work behind the task, then arrival); a waiter that cannot go yet does not block others
+bound elsewhere, but does block lower-ranked waiters for the same provider so a large request
+is not starved by a stream of small ones.
+
+Grants are decided in one pass scheduled with `call_soon`, so tasks that become ready in the
+same loop turn are ranked together; when only time can unblock a waiter (rate limit,
+cool-down) a single timer re-runs the pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from server.scheduler.ratelimit import Cooldowns, RateLimiter
+
+__all__ = ["CallGate", "Limits", "Permit"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Concurrency limits for one provider; None = unlimited."""
+
+    max_concurrent: int | None = None
+    max_concurrent_per_model: int | None = None
+
+
+@dataclass(eq=False)
+class Permit:
+    group_id: str
+    provider: str
+    model: str
+    tokens: int
+    rank: tuple[float, float, int]
+    granted_at: float = 0.0
+    future: asyncio.Future[None] | None = field(default=None, repr=False)
+    released: bool = False
+
+
+class CallGate:
+    """Grants call permits under global, group, provider, model, rate and cool-down limits."""
+
+    def __init__(
+        self,
+        max_concurrent: int,
+        *,
+        provider_limits: Callable[[str], Limits] | None = None,
+        provider_limiter: Callable[[str], RateLimiter | None] | None = None,
+        model_limiter: Callable[[str, str], RateLimiter | None] | None = None,
+        cooldowns: Cooldowns | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.max_concurrent = max(1, max_concurrent)
+        self._provider_limits = provider_limits or (lambda _p: Limits())
+        self._provider_limiter = provider_limiter or (lambda _p: None)
+        self._model_limiter = model_limiter or (lambda _p, _m: None)
+        self.cooldowns = cooldowns or Cooldowns()
+        self._clock = clock
+        self._group_limits: dict[str, int] = {}
+        self._waiting: list[tuple[tuple[float, float, int], Permit]] = []
+        self._seq = itertools.count()
+        self.running = 0
+        self._by_group: dict[str, int] = {}
+        self._by_provider: dict[str, int] = {}
+        self._by_model: dict[tuple[str, str], int] = {}
+        self._pump_pending = False
+        self._timer: asyncio.TimerHandle | None = None
+
+    def now(self) -> float:
+        return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
+
+    def set_group_limit(self, group_id: str, limit: int | None) -> None:
+        if limit is None:
+            self._group_limits.pop(group_id, None)
+        else:
+            self._group_limits[group_id] = max(1, limit)
+
+    async def acquire(
+        self, group_id: str, provider: str, model: str, *, priority: float, depth: float = 0, tokens: int = 0
+    ) -> Permit:
+        """Wait for a permit; cancelling the wait leaves nothing held."""
+        permit = self.enqueue(group_id, provider, model, priority=priority, depth=depth, tokens=tokens)
+        await self.wait(permit)
+        return permit
+
+    def enqueue(
+        self, group_id: str, provider: str, model: str, *, priority: float, depth: float = 0, tokens: int = 0
+    ) -> Permit:
+        """Join the queue now (synchronously, so arrival order is the caller's); then `wait`."""
+        rank = (-priority, -depth, next(self._seq))
+        permit = Permit(group_id, provider, model, tokens, rank)
+        permit.future = asyncio.get_running_loop().create_future()
+        bisect.insort(self._waiting, (rank, permit), key=lambda item: item[0])
+        self._schedule_pump()
+        return permit
+
+    async def wait(self, permit: Permit) -> None:
+        """Wait until `permit` is granted; on cancellation it is withdrawn (or given back)."""
+        assert permit.future is not None
+        try:
+            await permit.future
+        except BaseException:
+            self.withdraw(permit)
+            raise
+
+    def withdraw(self, permit: Permit) -> None:
+        """Leave the queue, or give the permit back if it was already granted."""
+        assert permit.future is not None
+        if permit.future.done() and not permit.future.cancelled():
+            self.release(permit)
+        else:
+            permit.future.cancel()
+            self._remove(permit)
+
+    def release(self, permit: Permit) -> None:
+        """Give a permit back (idempotent)."""
+        if permit.released:
+            return
+        permit.released = True
+        self.running -= 1
+        self._by_group[permit.group_id] -= 1
+        self._by_provider[permit.provider] -= 1
+        self._by_model[(permit.provider, permit.model)] -= 1
+        self._schedule_pump()
+
+    def wake(self) -> None:
+        """Re-check waiters now (after a cool-down or limit changed outside the gate)."""
+        self._schedule_pump()
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    def _remove(self, permit: Permit) -> None:
+        for index, (_rank, other) in enumerate(self._waiting):
+            if other is permit:
+                del self._waiting[index]
+                break
+
+    def _schedule_pump(self) -> None:
+        if not self._pump_pending:
+            self._pump_pending = True
+            asyncio.get_running_loop().call_soon(self._pump)
+
+    def _pump(self) -> None:
+        self._pump_pending = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        now = self.now()
+        wake_at: float | None = None
+        # Providers / models whose best waiter is waiting on time: lower-ranked ones wait too.
+        held_providers: set[str] = set()
+        held_models: set[tuple[str, str]] = set()
+        keep: list[tuple[tuple[float, float, int], Permit]] = []
+        for index, (rank, permit) in enumerate(self._waiting):
+            if self.running >= self.max_concurrent:
+                keep.extend(self._waiting[index:])
+                break
+            key = (permit.provider, permit.model)
+            if permit.provider in held_providers or key in held_models or not self._has_room(permit):
+                keep.append((rank, permit))
+                continue
+            provider_limiter = self._provider_limiter(permit.provider)
+            model_limiter = self._model_limiter(permit.provider, permit.model)
+            provider_wait = provider_limiter.delay(now, permit.tokens) if provider_limiter else 0.0
+            model_wait = max(
+                self.cooldowns.remaining(permit.provider, permit.model, now),
+                model_limiter.delay(now, permit.tokens) if model_limiter else 0.0,
+            )
+            if provider_wait > 0 or model_wait > 0:
+                if provider_wait > 0:
+                    held_providers.add(permit.provider)
+                if model_wait > 0:
+                    held_models.add(key)
+                until = now + max(provider_wait, model_wait)
+                wake_at = until if wake_at is None else min(wake_at, until)
+                keep.append((rank, permit))
+                continue
+            if provider_limiter is not None:
+                provider_limiter.record(now, permit.tokens)
+            if model_limiter is not None:
+                model_limiter.record(now, permit.tokens)
+            self._grant(permit, now)
+        self._waiting = keep
+        if wake_at is not None and self._waiting:
+            self._timer = asyncio.get_running_loop().call_later(wake_at - now, self._schedule_pump)
+
+    def _has_room(self, permit: Permit) -> bool:
+        group_limit = self._group_limits.get(permit.group_id)
+        if group_limit is not None and self._by_group.get(permit.group_id, 0) >= group_limit:
+            return False
+        limits = self._provider_limits(permit.provider)
+        if limits.max_concurrent is not None and self._by_provider.get(permit.provider, 0) >= limits.max_concurrent:
+            return False
+        per_model = limits.max_concurrent_per_model
+        return per_model is None or self._by_model.get((permit.provider, permit.model), 0) < per_model
+
+    def _grant(self, permit: Permit, now: float) -> None:
+        self.running += 1
+        self._by_group[permit.group_id] = self._by_group.get(permit.group_id, 0) + 1
+        self._by_provider[permit.provider] = self._by_provider.get(permit.provider, 0) + 1
+        key = (permit.provider, permit.model)
+        self._by_model[key] = self._by_model.get(key, 0) + 1
+        permit.granted_at = now
+        assert permit.future is not None
+        if permit.future.done():  # cancelled while the pump was pending
+            self.release(permit)
+            return
+        permit.future.set_result(None)

@@ -1,0 +1,305 @@
+"""Run one task to an outcome: the attempt loop.
+
+For each candidate model (first choice, fallbacks, then escalation): skip it if the provider
+is unavailable, the prompt does not fit its window, its price is unknown, or paid models are
+paused by a budget; otherwise take a permit from the gate, reserve money (`begin_attempt`),
+call the backend, and settle the attempt from the provider's usage. Failures follow
+`server.scheduler.retry`. Every attempt row is settled exactly once: succeeded, failed,
+cancelled (the user cancelled the group) or interrupted (the server is shutting down; the
+task is re-queued and resumes on the next start).
+
+The per-task timeout starts with the task's first call and covers waiting, retries and calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from server.backends.base import Completion, CompletionRequest, Usage
+from server.backends.pricing import compute_cost, estimate_cost
+from server.catalog.schema import Catalog, ModelSpec
+from server.errors import BackendError, BackendRateLimited, BudgetExceeded
+from server.scheduler.gate import CallGate, Permit
+from server.scheduler.ports import Providers
+from server.scheduler.prompt import count_tokens, fit_max_tokens
+from server.scheduler.ratelimit import RateLimiter
+from server.scheduler.retry import Candidate, RetryPolicy, candidate_chain, classify
+from server.scheduler.types import TaskPlan
+from server.store import BudgetLimits, Store
+
+__all__ = ["Job", "Outcome", "RunnerConfig", "TaskRunner"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    stall_timeout_s: float = 60.0
+    allow_unknown_prices: bool = False
+    collect_timings: bool = False
+
+
+@dataclass
+class Job:
+    """One task handed to the runner."""
+
+    task_id: str
+    group_id: str
+    priority: int
+    depth: int
+    timeout_s: float
+    plan: TaskPlan
+    messages: list[dict[str, str]]
+    limits: BudgetLimits
+    cancelled_by_user: bool = False
+    # Called once, right after the task first joins the gate's queue (records `queued`).
+    on_queued: Callable[[], Awaitable[None]] | None = None
+
+
+@dataclass
+class Outcome:
+    status: str  # succeeded | failed | timed_out | cancelled | interrupted
+    text: str | None = None
+    error: str | None = None
+    error_class: str | None = None
+    model_used: str | None = None
+    call_seconds: float = 0.0  # time spent inside backend calls (for the overhead benchmark)
+
+
+class _Next(Exception):
+    """Give up on this candidate and move to the next one."""
+
+    def __init__(self, reason: str, error_class: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.error_class = error_class
+
+
+class TaskRunner:
+    """Runs jobs; shared by every group of one engine."""
+
+    def __init__(
+        self,
+        *,
+        catalog: Catalog,
+        store: Store,
+        providers: Providers,
+        gate: CallGate,
+        config: RunnerConfig,
+        provider_limiter: Callable[[str], RateLimiter | None],
+        model_limiter: Callable[[str, str], RateLimiter | None],
+        on_started: Callable[[str], None] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.providers = providers
+        self.gate = gate
+        self.config = config
+        self._provider_limiter = provider_limiter
+        self._model_limiter = model_limiter
+        self._on_started = on_started or (lambda _task_id: None)
+        self._rng = rng or random.Random()
+
+    async def run(self, job: Job) -> Outcome:
+        """Try the job's candidates in order; the outcome is not yet written to the task row."""
+        plan = job.plan
+        chain = candidate_chain(plan.variant, plan.model_id, plan.fallback_model_ids, plan.escalation)
+        prompt_tokens = count_tokens(job.messages)
+        reasons: list[str] = []
+        last_class: str | None = None
+        timing = [0.0]
+        started = [False]
+        try:
+            async with asyncio.timeout(None) as deadline:
+                for index, candidate in enumerate(chain):
+                    try:
+                        text, model_id = await self._candidate(
+                            job, candidate, chain[index + 1 :], prompt_tokens, deadline, started, timing
+                        )
+                    except _Next as skip:
+                        reasons.append(f"{candidate.model_id}: {skip.reason}")
+                        last_class = skip.error_class
+                        continue
+                    return Outcome("succeeded", text=text, model_used=model_id, call_seconds=timing[0])
+        except TimeoutError:
+            return Outcome(
+                "timed_out",
+                error=f"task timed out after {job.timeout_s:g}s; path: " + ("; ".join(reasons) or "first call"),
+                error_class="timeout",
+                call_seconds=timing[0],
+            )
+        except asyncio.CancelledError:
+            raise
+        summary = "; ".join(reasons) or "no candidate model"
+        return Outcome("failed", error=f"every model failed: {summary}", error_class=last_class, call_seconds=timing[0])
+
+    async def _candidate(
+        self,
+        job: Job,
+        candidate: Candidate,
+        rest: list[Candidate],
+        prompt_tokens: int,
+        deadline: asyncio.Timeout,
+        started: list[bool],
+        timing: list[float],
+    ) -> tuple[str, str]:
+        model = self.catalog.models.get(candidate.model_id)
+        if model is None:
+            raise _Next("not in the catalogue", "not_found")
+        reason = self.providers.availability(model)
+        if reason:
+            raise _Next(f"left out: {reason}", "unavailable")
+        max_tokens = fit_max_tokens(prompt_tokens, job.plan.max_tokens, model.context_window, model.max_output_tokens)
+        if max_tokens is None:
+            raise _Next(
+                f"prompt of ~{prompt_tokens} tokens does not fit its {model.context_window}-token window",
+                "context_too_large",
+            )
+        paid = model.tier == "paid"
+        reserve = estimate_cost(model, prompt_tokens, max_tokens)
+        if paid and reserve is None and not self.config.allow_unknown_prices:
+            raise _Next("price unknown (set allow_unknown_prices to use it)", "unknown_price")
+        spec, base_url, api_key = self.providers.resolve(model)
+        backend = self.providers.backend_for(spec.name)
+        retries = rate_waits = 0
+        policy = self.config.retry
+        while True:
+            permit = self.gate.enqueue(
+                job.group_id, spec.name, model.id, priority=job.priority, depth=job.depth,
+                tokens=prompt_tokens + min(max_tokens, job.plan.output_tokens or max_tokens),
+            )
+            try:
+                if job.on_queued is not None:  # once in the queue: record it while waiting
+                    hook, job.on_queued = job.on_queued, None
+                    await hook()
+                await self.gate.wait(permit)
+            except BaseException:
+                self.gate.withdraw(permit)
+                raise
+            try:
+                if not started[0]:
+                    started[0] = True
+                    deadline.reschedule(asyncio.get_running_loop().time() + job.timeout_s)
+                    await self.store.transition_task(job.task_id, ("pending", "queued"), "running")
+                    self._on_started(job.task_id)
+                try:
+                    attempt = await self.store.begin_attempt(
+                        job.task_id, job.group_id, model.id, spec.name, candidate.variant,
+                        reserve, paid, job.limits,
+                    )
+                except BudgetExceeded as exc:
+                    raise _Next(f"budget: {exc}", "budget") from None
+                request = CompletionRequest(
+                    model=model, provider=spec, base_url=base_url, api_key=api_key,
+                    messages=job.messages, max_tokens=max_tokens, temperature=job.plan.temperature,
+                    stream=True, timeout_s=max(1.0, job.timeout_s),
+                    stall_timeout_s=self.config.stall_timeout_s,
+                    context_tokens=prompt_tokens + max_tokens,
+                )
+                t0 = time.perf_counter()
+                try:
+                    completion = await backend.complete(request)
+                except BackendError as exc:
+                    timing[0] += time.perf_counter() - t0
+                    await self._settle_failure(attempt.id, exc, t0)
+                    failure = exc
+                except asyncio.CancelledError:
+                    timing[0] += time.perf_counter() - t0
+                    await self._settle_cancel(job, attempt.id, deadline, t0)
+                    raise
+                else:
+                    timing[0] += time.perf_counter() - t0
+                    await self._settle_success(attempt.id, model, completion, prompt_tokens)
+                    self._observe(spec.name, model.id, completion, permit)
+                    return completion.text, model.id
+            finally:
+                self.gate.release(permit)
+            # The call failed: decide by class (outside the permit, so others may go meanwhile).
+            kind = classify(failure)
+            if kind == "misconfigured":
+                self.providers.mark_misconfigured(model.id, f"{failure.error_class}: {failure}")
+                raise _Next(str(failure), failure.error_class)
+            if kind in ("too_large", "fatal"):
+                raise _Next(str(failure), failure.error_class)
+            if kind == "rate_limited":
+                assert isinstance(failure, BackendRateLimited)
+                until = self.gate.now() + policy.retry_after(failure)
+                self.gate.cooldowns.extend(spec.name, model.id, until)
+                rate_waits += 1
+                if rate_waits > policy.max_rate_limit_waits or self._alternative(model, rest):
+                    raise _Next(f"rate limited ({failure})", failure.error_class)
+                continue  # the gate holds the retry until the cool-down ends
+            retries += 1
+            if retries > policy.max_retries:
+                raise _Next(f"{failure.error_class} after {retries} tries ({failure})", failure.error_class)
+            await asyncio.sleep(policy.backoff(retries, self._rng))
+
+    def _alternative(self, model: ModelSpec, rest: list[Candidate]) -> bool:
+        """Another provider of the same tier later in the chain that is usable and not cooling down."""
+        now = self.gate.now()
+        for candidate in rest:
+            other = self.catalog.models.get(candidate.model_id)
+            if other is None or other.provider == model.provider or other.tier != model.tier:
+                continue
+            if self.providers.availability(other) is None and not self.gate.cooldowns.remaining(
+                other.provider, other.id, now
+            ):
+                return True
+        return False
+
+    def _observe(self, provider: str, model_id: str, completion: Completion, permit: Permit) -> None:
+        info = completion.rate_limits
+        if info is None:
+            return
+        now = self.gate.now()
+        for limiter in (self._provider_limiter(provider), self._model_limiter(provider, model_id)):
+            if limiter is not None:
+                limiter.observe(info, now, sent_at=permit.granted_at)
+        self.gate.wake()
+
+    async def _settle_success(
+        self, attempt_id: int, model: ModelSpec, completion: Completion, prompt_tokens: int
+    ) -> None:
+        usage = completion.usage
+        if usage is None:  # no usage reported: price our own estimate rather than nothing
+            from server.analysis.tokens import count_tokens as count_text
+
+            usage = Usage(input_tokens=prompt_tokens, output_tokens=count_text(completion.text))
+        cost = compute_cost(model, usage, completion.provider_cost)
+        await self.store.settle_attempt(
+            attempt_id, status="succeeded", input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens, cached_tokens=usage.cached_input_tokens,
+            reasoning_tokens=usage.reasoning_tokens, cost=cost.amount, cost_source=cost.source,
+            latency_ms=completion.latency_s * 1000.0,
+            first_token_ms=None if completion.first_token_s is None else completion.first_token_s * 1000.0,
+            generation_id=completion.generation_id,
+        )
+
+    async def _settle_failure(self, attempt_id: int, exc: BackendError, t0: float) -> None:
+        cost = exc.provider_cost
+        await self.store.settle_attempt(
+            attempt_id, status="failed", cost=cost,
+            cost_source="provider_reported" if cost is not None else "unknown",
+            latency_ms=(time.perf_counter() - t0) * 1000.0, error_class=exc.error_class,
+            error_message=str(exc)[:500], http_status=exc.status,
+        )
+
+    async def _settle_cancel(self, job: Job, attempt_id: int, deadline: asyncio.Timeout, t0: float) -> None:
+        if deadline.expired():
+            status, error_class, message = "failed", "timeout", f"task timeout ({job.timeout_s:g}s)"
+        elif job.cancelled_by_user:
+            status, error_class, message = "cancelled", "cancelled", "cancelled by the user"
+        else:
+            status, error_class, message = "interrupted", "interrupted", "server shutting down"
+        # Shielded: a second cancellation must not leave the attempt unsettled.
+        await asyncio.shield(self.store.settle_attempt(
+            attempt_id, status=status, latency_ms=(time.perf_counter() - t0) * 1000.0,
+            error_class=error_class, error_message=message,
+        ))

@@ -1,0 +1,303 @@
+"""Groups and their tasks: creation in one transaction, look-ups, compare-and-set status moves.
+
+Task timestamps follow the status: moving to `queued` stamps `queued_at`, to `running`
+`started_at`, to a final status `finished_at`, unless the caller passes them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from server.errors import InputError, NotFoundError
+from server.store.base import StoreBase, now_ts
+from server.store.records import (
+    GROUP_STATUSES,
+    TASK_FINAL_STATUSES,
+    TASK_STATUSES,
+    GroupRecord,
+    GroupTotals,
+    NewGroup,
+    NewTask,
+    ResultSlice,
+    TaskRecord,
+)
+
+__all__ = ["GroupsMixin", "TASK_UPDATABLE_FIELDS"]
+
+_GROUP_COLS = (
+    "id, name, status, strategy, policy, budget_usd, max_concurrent, dry_run, request_json, owner,"
+    " created_at, updated_at, finished_at"
+)
+_TASK_COLS = (
+    "id, group_id, key, position, agent_type, agent, variant, agent_name, description, priority,"
+    " timeout_s, tags_json, depends_on_json, plan_json, context_json, validate_json, status,"
+    " model_used, attempts, input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_usd,"
+    " result_chars, substr(result, 1, ?), error, error_class, created_at, queued_at, started_at,"
+    " finished_at, updated_at"
+)
+_INSERT_TASK = (
+    "INSERT INTO tasks (id, group_id, key, position, agent_type, agent, variant, agent_name,"
+    " description, priority, timeout_s, tags_json, depends_on_json, plan_json, context_json,"
+    " validate_json, status, created_at, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)"
+)
+# Fields `update_task` / `transition_task` may set. `result` also records its length.
+TASK_UPDATABLE_FIELDS = frozenset({
+    "variant", "agent_name", "plan_json", "context_json", "model_used", "priority", "result",
+    "error", "error_class", "queued_at", "started_at", "finished_at",
+})
+DEFAULT_PREVIEW_CHARS = 4000
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def _group(row: Sequence[Any]) -> GroupRecord:
+    rec = GroupRecord(*row)
+    rec.dry_run = bool(rec.dry_run)
+    return rec
+
+
+def _task(row: Sequence[Any]) -> TaskRecord:
+    values = list(row)
+    values[11] = json.loads(values[11])
+    values[12] = json.loads(values[12])
+    return TaskRecord(*values)
+
+
+def _set_clause(status: str | None, fields: dict[str, Any], now: float) -> tuple[str, list[Any]]:
+    unknown = set(fields) - TASK_UPDATABLE_FIELDS
+    if unknown:
+        raise InputError(
+            "fields", f"cannot update task field(s) {', '.join(sorted(unknown))}",
+            ", ".join(sorted(TASK_UPDATABLE_FIELDS)),
+        )
+    values = dict(fields)
+    if status is not None:
+        if status not in TASK_STATUSES:
+            raise InputError("status", f"unknown task status {status!r}", ", ".join(TASK_STATUSES))
+        values["status"] = status
+        stamp = {"queued": "queued_at", "running": "started_at"}.get(status)
+        if status in TASK_FINAL_STATUSES:
+            stamp = "finished_at"
+        if stamp and stamp not in values:
+            values[stamp] = now
+    values["updated_at"] = now
+    names = sorted(values)  # a stable SQL text keeps sqlite3's statement cache effective
+    parts = [f"{n} = ?" for n in names]
+    if "result" in values:
+        parts.append("result_chars = length(?)")
+        names.append("result")
+    return ", ".join(parts), [values[n] for n in names]
+
+
+def _insert_group(
+    conn: sqlite3.Connection, group: NewGroup, tasks: list[NewTask], owner: str, now: float
+) -> GroupRecord:
+    gid = new_id()
+    name = group.name or gid
+    status = "planned" if group.dry_run else "running"
+    row = (
+        gid, name, status, group.strategy, group.policy, group.budget_usd, group.max_concurrent,
+        int(group.dry_run), group.request_json, owner, now, now, None,
+    )
+    try:
+        conn.execute(f"INSERT INTO groups ({_GROUP_COLS}) VALUES ({', '.join('?' * 13)})", row)
+    except sqlite3.IntegrityError as exc:
+        other = conn.execute(
+            "SELECT id FROM groups WHERE name = ? AND status = 'running'", (name,)
+        ).fetchone()
+        raise InputError(
+            "group_name", f"a group named {name!r} is already running (id {other[0] if other else '?'})",
+            "another name, or cancel or wait for the running group",
+        ) from exc
+    rows = [
+        (
+            new_id(), gid, t.key, t.position, t.agent_type, t.agent, t.variant, t.agent_name,
+            t.description, t.priority, t.timeout_s, json.dumps(t.tags), json.dumps(t.depends_on),
+            t.plan_json, t.context_json, t.validate_json, now, now,
+        )
+        for t in tasks
+    ]
+    try:
+        conn.executemany(_INSERT_TASK, rows)
+    except sqlite3.IntegrityError as exc:
+        keys = [t.key for t in tasks]
+        dup = sorted({k for k in keys if keys.count(k) > 1})
+        raise InputError("tasks[].id", f"duplicate task id(s) {dup or exc}", "unique ids") from exc
+    return _group(row)
+
+
+def _get_group(conn: sqlite3.Connection, id_or_name: str) -> GroupRecord:
+    row = conn.execute(f"SELECT {_GROUP_COLS} FROM groups WHERE id = ?", (id_or_name,)).fetchone()
+    if row is None:
+        row = conn.execute(
+            f"SELECT {_GROUP_COLS} FROM groups WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            (id_or_name,),
+        ).fetchone()
+    if row is None:
+        raise NotFoundError(f"no group with id or name {id_or_name!r}")
+    return _group(row)
+
+
+def _list_tasks(conn: sqlite3.Connection, group_id: str, preview: int) -> list[TaskRecord]:
+    rows = conn.execute(
+        f"SELECT {_TASK_COLS} FROM tasks WHERE group_id = ? ORDER BY position", (preview, group_id)
+    ).fetchall()
+    return [_task(r) for r in rows]
+
+
+def _get_task(conn: sqlite3.Connection, task_id: str, preview: int) -> TaskRecord:
+    row = conn.execute(f"SELECT {_TASK_COLS} FROM tasks WHERE id = ?", (preview, task_id)).fetchone()
+    if row is None:
+        raise NotFoundError(f"no task with id {task_id!r}")
+    return _task(row)
+
+
+def _update(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> int:
+    return conn.execute(sql, params).rowcount
+
+
+def _moved_ids(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[str]:
+    return [r[0] for r in conn.execute(sql, params).fetchall()]
+
+
+def _result_slice(conn: sqlite3.Connection, task_id: str, offset: int, limit: int) -> ResultSlice:
+    row = conn.execute(
+        "SELECT substr(result, ? + 1, ?), result_chars FROM tasks WHERE id = ?",
+        (offset, limit, task_id),
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(f"no task with id {task_id!r}")
+    text, total = row[0] or "", row[1] or 0
+    end = offset + len(text)
+    return ResultSlice(task_id, text, offset, total, end if end < total else None)
+
+
+def _totals(conn: sqlite3.Connection, group_id: str) -> GroupTotals:
+    by_status: dict[str, int] = {}
+    tasks = attempts = tokens_in = tokens_out = 0
+    cost = 0.0
+    for status, n, a, i, o, c in conn.execute(
+        "SELECT status, count(*), sum(attempts), sum(input_tokens), sum(output_tokens), sum(cost_usd)"
+        " FROM tasks WHERE group_id = ? GROUP BY status",
+        (group_id,),
+    ):
+        by_status[status] = n
+        tasks, attempts, tokens_in, tokens_out, cost = (
+            tasks + n, attempts + a, tokens_in + i, tokens_out + o, cost + c,
+        )
+    return GroupTotals(tasks, by_status, attempts, tokens_in, tokens_out, cost)
+
+
+class GroupsMixin(StoreBase):
+    async def create_group(self, group: NewGroup, tasks: list[NewTask]) -> GroupRecord:
+        """Store a group and all its tasks (status `pending`) in one transaction: all or nothing.
+
+        Raises:
+            InputError: `group_name` already running, or duplicate task keys.
+            StoreError: the database cannot be written.
+        """
+        return await self._write(_insert_group, group, tasks, self.owner, now_ts())
+
+    async def get_group(self, id_or_name: str) -> GroupRecord:
+        """The group with this id, else the most recent group with this name.
+
+        Raises:
+            NotFoundError: neither matches.
+        """
+        return await self._run(_get_group, id_or_name)
+
+    async def list_groups(self, limit: int = 50, status: str | None = None) -> list[GroupRecord]:
+        """Most recent first."""
+        params: tuple[Any, ...] = (limit,)
+        sql = f"SELECT {_GROUP_COLS} FROM groups ORDER BY created_at DESC, rowid DESC LIMIT ?"
+        if status is not None:
+            sql = f"SELECT {_GROUP_COLS} FROM groups WHERE status = ? ORDER BY created_at DESC, rowid DESC LIMIT ?"
+            params = (status, limit)
+        rows = await self._run(lambda c: c.execute(sql, params).fetchall())
+        return [_group(r) for r in rows]
+
+    async def unfinished_groups(self) -> list[GroupRecord]:
+        """Running groups owned by this store (after `recover()`, those of dead owners too)."""
+        rows = await self._run(lambda c: c.execute(
+            f"SELECT {_GROUP_COLS} FROM groups WHERE status = 'running' AND owner = ?"
+            " ORDER BY created_at", (self.owner,)).fetchall())
+        return [_group(r) for r in rows]
+
+    async def set_group_status(self, group_id: str, status: str) -> bool:
+        """Set a group's status (stamping `finished_at` for a finished one)."""
+        if status not in GROUP_STATUSES:
+            raise InputError("status", f"unknown group status {status!r}", ", ".join(GROUP_STATUSES))
+        now = now_ts()
+        finished = now if status in ("succeeded", "failed", "cancelled") else None
+        n = await self._run(_update, "UPDATE groups SET status = ?, updated_at = ?,"
+                            " finished_at = coalesce(?, finished_at) WHERE id = ?",
+                            (status, now, finished, group_id))
+        return n > 0
+
+    async def finish_group(self, group_id: str, status: str) -> bool:
+        """Mark a running group finished; False when it was not running (already finished)."""
+        if status not in ("succeeded", "failed", "cancelled"):
+            raise InputError("status", f"{status!r} is not a finished group status",
+                             "succeeded, failed, cancelled")
+        now = now_ts()
+        n = await self._run(_update, "UPDATE groups SET status = ?, updated_at = ?, finished_at = ?"
+                            " WHERE id = ? AND status IN ('running', 'planned')",
+                            (status, now, now, group_id))
+        return n > 0
+
+    async def list_tasks(self, group_id: str, preview_chars: int = DEFAULT_PREVIEW_CHARS) -> list[TaskRecord]:
+        """A group's tasks in submission order; results are cut to `preview_chars`."""
+        return await self._run(_list_tasks, group_id, preview_chars)
+
+    async def get_task(self, task_id: str, preview_chars: int = DEFAULT_PREVIEW_CHARS) -> TaskRecord:
+        """Raises: NotFoundError."""
+        return await self._run(_get_task, task_id, preview_chars)
+
+    async def group_totals(self, group_id: str) -> GroupTotals:
+        return await self._run(_totals, group_id)
+
+    async def update_task(self, task_id: str, status: str | None = None, **fields: Any) -> bool:
+        """Set fields of a task unconditionally; False when the task does not exist."""
+        clause, params = _set_clause(status, fields, now_ts())
+        return await self._run(_update, f"UPDATE tasks SET {clause} WHERE id = ?", (*params, task_id)) > 0
+
+    async def transition_task(
+        self, task_id: str, from_statuses: Iterable[str], to_status: str, **fields: Any
+    ) -> bool:
+        """Move a task to `to_status` only if it is in one of `from_statuses` (compare-and-set).
+
+        Returns False when the task was not in those statuses: someone else moved it.
+        """
+        froms = tuple(from_statuses)
+        clause, params = _set_clause(to_status, fields, now_ts())
+        sql = f"UPDATE tasks SET {clause} WHERE id = ? AND status IN ({', '.join('?' * len(froms))})"
+        return await self._run(_update, sql, (*params, task_id, *froms)) > 0
+
+    async def transition_group_tasks(
+        self, group_id: str, from_statuses: Iterable[str], to_status: str, **fields: Any
+    ) -> list[str]:
+        """Move every task of a group in `from_statuses` (e.g. cancel the pending ones); their ids."""
+        froms = tuple(from_statuses)
+        clause, params = _set_clause(to_status, fields, now_ts())
+        sql = (f"UPDATE tasks SET {clause} WHERE group_id = ? AND status IN"
+               f" ({', '.join('?' * len(froms))}) RETURNING id")
+        return await self._run(_moved_ids, sql, (*params, group_id, *froms))
+
+    async def task_result(self, task_id: str, offset: int = 0, limit: int = DEFAULT_PREVIEW_CHARS) -> ResultSlice:
+        """`limit` characters of a task's full result from `offset` (characters, not bytes).
+
+        Raises:
+            InputError: negative offset or non-positive limit.  NotFoundError: unknown task.
+        """
+        if offset < 0:
+            raise InputError("offset", f"must be >= 0, got {offset}")
+        if limit <= 0:
+            raise InputError("limit", f"must be > 0, got {limit}")
+        return await self._run(_result_slice, task_id, offset, limit)

@@ -1,0 +1,180 @@
+"""Schema migrations: an ordered list of small named functions and a table of the names applied.
+
+Each migration runs in its own `BEGIN IMMEDIATE` transaction together with the row recording
+its name, so two processes opening the same file at once apply it exactly once. A migration
+that has shipped is never edited: change the schema by appending a new function.
+
+Tables: `groups`, `tasks`, `attempts` (one row per model call: the ledger of reservations and
+settled costs), `ledger_days` (settled spend per local calendar day, so a monthly budget check
+reads at most 31 rows), `owners` (the Store instances that have the file open).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+
+__all__ = ["MIGRATIONS", "apply_migrations", "applied_migrations"]
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_initial(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """CREATE TABLE groups (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            status TEXT NOT NULL,
+            strategy TEXT NOT NULL,
+            policy TEXT NOT NULL,
+            budget_usd REAL,
+            max_concurrent INTEGER NOT NULL,
+            dry_run INTEGER NOT NULL,
+            request_json TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            finished_at REAL
+        )"""
+    )
+    # One running group per name, enforced by SQLite itself (also across processes).
+    conn.execute("CREATE UNIQUE INDEX groups_running_name ON groups(name) WHERE status = 'running'")
+    conn.execute("CREATE INDEX groups_name_created ON groups(name, created_at)")
+    conn.execute("CREATE INDEX groups_status_created ON groups(status, created_at)")
+    conn.execute(
+        """CREATE TABLE tasks (
+            id TEXT PRIMARY KEY,
+            group_id TEXT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            agent_type TEXT NOT NULL,
+            agent TEXT NOT NULL,
+            variant TEXT NOT NULL,
+            agent_name TEXT NOT NULL,
+            description TEXT NOT NULL,
+            priority INTEGER NOT NULL,
+            timeout_s REAL NOT NULL,
+            tags_json TEXT NOT NULL,
+            depends_on_json TEXT NOT NULL,
+            plan_json TEXT NOT NULL,
+            context_json TEXT,
+            validate_json TEXT,
+            status TEXT NOT NULL,
+            model_used TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cached_tokens INTEGER NOT NULL DEFAULT 0,
+            reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+            cost_usd REAL NOT NULL DEFAULT 0,
+            result TEXT,
+            result_chars INTEGER,
+            error TEXT,
+            error_class TEXT,
+            created_at REAL NOT NULL,
+            queued_at REAL,
+            started_at REAL,
+            finished_at REAL,
+            updated_at REAL NOT NULL,
+            UNIQUE (group_id, key)
+        )"""
+    )
+    conn.execute("CREATE INDEX tasks_group_position ON tasks(group_id, position)")
+    conn.execute(
+        """CREATE TABLE attempts (
+            id INTEGER PRIMARY KEY,
+            task_id TEXT REFERENCES tasks(id) ON DELETE SET NULL,
+            group_id TEXT REFERENCES groups(id) ON DELETE SET NULL,
+            owner TEXT NOT NULL,
+            model_id TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            variant TEXT,
+            paid INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            reserved_usd REAL NOT NULL DEFAULT 0,
+            cost_usd REAL,
+            charged_usd REAL NOT NULL DEFAULT 0,
+            cost_source TEXT,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cached_tokens INTEGER NOT NULL DEFAULT 0,
+            reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+            latency_ms REAL,
+            first_token_ms REAL,
+            error_class TEXT,
+            error_message TEXT,
+            generation_id TEXT,
+            http_status INTEGER,
+            day TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            finished_at REAL
+        )"""
+    )
+    conn.execute("CREATE INDEX attempts_started ON attempts(started_at)")
+    conn.execute("CREATE INDEX attempts_model_started ON attempts(model_id, started_at)")
+    conn.execute("CREATE INDEX attempts_group ON attempts(group_id)")
+    conn.execute("CREATE INDEX attempts_task ON attempts(task_id)")
+    # Only calls in flight: the reservations a budget check adds, and what recovery settles.
+    conn.execute(
+        "CREATE INDEX attempts_running ON attempts(owner, day, reserved_usd) WHERE status = 'running'"
+    )
+    conn.execute(
+        """CREATE TABLE ledger_days (
+            day TEXT PRIMARY KEY,
+            settled_usd REAL NOT NULL DEFAULT 0,
+            calls INTEGER NOT NULL DEFAULT 0
+        ) WITHOUT ROWID"""
+    )
+    conn.execute(
+        """CREATE TABLE owners (
+            id TEXT PRIMARY KEY,
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            started_at REAL NOT NULL
+        )"""
+    )
+
+
+def applied_migrations(conn: sqlite3.Connection) -> list[str]:
+    """Names of the migrations recorded in the database, in the order they were applied."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
+    )
+    return [row[0] for row in conn.execute("SELECT name FROM _migrations ORDER BY rowid")]
+
+
+def apply_migrations(conn: sqlite3.Connection) -> list[str]:
+    """Apply every migration not yet recorded; return the names applied now.
+
+    `conn` must be in autocommit mode (isolation_level=None); each migration gets its own
+    write transaction.
+    """
+    done = set(applied_migrations(conn))
+    applied: list[str] = []
+    for fn in MIGRATIONS:
+        name = fn.__name__
+        if name in done:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have applied it between our read and our write lock.
+            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone() is None:
+                fn(conn)
+                conn.execute(
+                    "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, time.time())
+                )
+                applied.append(name)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return applied

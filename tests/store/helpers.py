@@ -1,0 +1,71 @@
+"""Builders for store tests, and the bodies the multi-process tests run in child processes."""
+
+from __future__ import annotations
+
+import asyncio
+from multiprocessing.synchronize import Event
+from pathlib import Path
+
+from server.errors import BudgetExceeded
+from server.store import BudgetLimits, NewGroup, NewTask, Store
+
+__all__ = ["crash_mid_group", "new_group", "new_tasks", "reserve_many"]
+
+
+def new_group(name: str | None = "g", *, budget: float | None = None, dry_run: bool = False) -> NewGroup:
+    return NewGroup(name=name, strategy="balanced", policy="code", max_concurrent=4,
+                    budget_usd=budget, dry_run=dry_run, request_json='{"tasks": []}')
+
+
+def new_tasks(n: int, keys: list[str] | None = None) -> list[NewTask]:
+    keys = keys or [f"t{i + 1}" for i in range(n)]
+    return [
+        NewTask(key=k, position=i, agent_type="aria_coder_backend_speed", agent="aria_coder_backend",
+                variant="speed", agent_name="aria_coder_backend_speed", description=f"task {k}",
+                tags=["x"], depends_on=[], plan_json='{"chain": ["m1"]}')
+        for i, k in enumerate(keys)
+    ]
+
+
+async def _reserve_many(db: Path, calls: int, estimate: float, daily: float) -> int:
+    store = await Store.open(db)
+    limits = BudgetLimits(daily=daily)
+
+    async def one() -> int:
+        try:
+            attempt = await store.begin_attempt(None, None, "paid-model", "openrouter", "speed",
+                                                estimate, True, limits)
+        except BudgetExceeded:
+            return 0
+        await asyncio.sleep(0)  # let the others reserve while this "call" is in flight
+        await store.settle_attempt(attempt.id, status="succeeded", cost=estimate,
+                                   cost_source="provider_reported")
+        return 1
+
+    try:
+        return sum(await asyncio.gather(*(one() for _ in range(calls))))
+    finally:
+        await store.close()
+
+
+def reserve_many(db: Path, calls: int, estimate: float, daily: float) -> None:
+    """Child process: `calls` concurrent paid calls, each reserving and settling `estimate`."""
+    asyncio.run(_reserve_many(db, calls, estimate, daily))
+
+
+async def _crash_mid_group(db: Path, ready: Event) -> None:
+    store = await Store.open(db)
+    group = await store.create_group(new_group("crashy"), new_tasks(4))
+    tasks = await store.list_tasks(group.id)
+    for t in tasks[:2]:
+        await store.transition_task(t.id, ["pending"], "running")
+        await store.begin_attempt(t.id, group.id, "paid-model", "openrouter", "speed", 0.05, True,
+                                  BudgetLimits())
+    await store.transition_task(tasks[2].id, ["pending"], "queued")
+    ready.set()
+    await asyncio.Event().wait()  # until SIGKILL
+
+
+def crash_mid_group(db: Path, ready: Event) -> None:
+    """Child process: leaves 2 running tasks with running attempts, 1 queued, 1 pending; then waits."""
+    asyncio.run(_crash_mid_group(db, ready))

@@ -1,0 +1,220 @@
+"""The `get_parallel_group_status` and `get_task_result` tools (both read-only).
+
+Status: per task its status, variant, model used, the path of attempts, time, tokens, cost and
+result (cut to the server's `max_result_chars`); group totals, progress and budget warnings.
+`wait_seconds` returns as soon as something changes (no polling loop: the engine signals each
+committed change) or the group finishes. Budget warnings also go out as an MCP log message
+when the client opted in to logging, and progress as MCP progress notifications when the
+client sent a progress token.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.shared.exceptions import MCPDeprecationWarning
+from mcp_types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from server.errors import InputError
+from server.scheduler.status import GroupView, group_view
+from server.state import AppState
+from tools._shared import app_state, expected_errors
+
+__all__ = ["GroupStatusOutput", "register"]
+
+
+class AttemptOut(BaseModel):
+    model: str
+    provider: str
+    variant: str | None
+    outcome: str = Field(description="succeeded, failed, cancelled, interrupted or running.")
+    error_class: str | None = None
+    error: str | None = None
+    cost: float | None = Field(description="USD; None while running or when unknown.")
+    cost_source: str | None = Field(description="provider_reported, catalog, override or unknown.")
+    input_tokens: int
+    output_tokens: int
+    latency_ms: float | None
+
+
+class CostData(BaseModel):
+    input_tokens: int
+    output_tokens: int
+    total_cost: float = Field(description="USD charged to this task over all its attempts.")
+    cost_source: str = Field(description="Where the cost of the successful call came from.")
+
+
+class TaskStatusOut(BaseModel):
+    id: str
+    task_id: str
+    status: str = Field(description="pending, queued, running, succeeded, failed, cancelled, timed_out or skipped.")
+    agent_type: str
+    agent_name: str
+    variant: str
+    model_used: str | None = Field(description="Model of the latest attempt.")
+    priority: int
+    depends_on: list[str]
+    tags: list[str]
+    attempts: list[AttemptOut] = Field(description="Every model call in order: the path taken.")
+    execution_time: float | None = Field(description="Seconds since its first call started (to its end).")
+    cost_data: CostData
+    estimated_cost: float | None
+    result: str | None
+    result_truncated: bool
+    result_chars: int | None = Field(description="Full length of the result.")
+    result_next_offset: int | None = Field(
+        description="When truncated: call get_task_result with this offset for the rest."
+    )
+    error: str | None
+    error_class: str | None
+
+
+class GroupStatusOutput(BaseModel):
+    group_id: str
+    group_name: str
+    status: str = Field(description="running, succeeded, failed or cancelled.")
+    finished: bool
+    progress: float = Field(ge=0, le=1, description="Share of tasks in a final status.")
+    counts: dict[str, int] = Field(description="Tasks per status.")
+    total_cost: float
+    input_tokens: int
+    output_tokens: int
+    attempts: int
+    elapsed_seconds: float
+    strategy: str
+    policy: str
+    max_concurrent: int
+    budget_state: str = Field(description="ok, warn, or stop (paid models paused).")
+    budget_warnings: list[str]
+    tasks: list[TaskStatusOut]
+
+
+class TaskResultOutput(BaseModel):
+    task_id: str
+    text: str
+    offset: int
+    total_chars: int
+    next_offset: int | None = Field(description="Where the next slice starts; None when this is the end.")
+
+
+def shape(view: GroupView) -> GroupStatusOutput:
+    return GroupStatusOutput(
+        group_id=view.group_id, group_name=view.group_name, status=view.status, finished=view.finished,
+        progress=view.progress, counts=view.counts, total_cost=view.total_cost,
+        input_tokens=view.input_tokens, output_tokens=view.output_tokens, attempts=view.attempts,
+        elapsed_seconds=view.elapsed_seconds, strategy=view.strategy, policy=view.policy,
+        max_concurrent=view.max_concurrent, budget_state=view.budget_state,
+        budget_warnings=view.budget_warnings,
+        tasks=[
+            TaskStatusOut(
+                id=t.id, task_id=t.task_id, status=t.status, agent_type=t.agent_type, agent_name=t.agent_name,
+                variant=t.variant, model_used=t.model_used, priority=t.priority, depends_on=t.depends_on,
+                tags=t.tags,
+                attempts=[
+                    AttemptOut(model=a.model_id, provider=a.provider, variant=a.variant, outcome=a.outcome,
+                               error_class=a.error_class, error=a.error_message, cost=a.cost_usd,
+                               cost_source=a.cost_source, input_tokens=a.input_tokens,
+                               output_tokens=a.output_tokens, latency_ms=a.latency_ms)
+                    for a in t.attempts
+                ],
+                execution_time=t.execution_time,
+                cost_data=CostData(input_tokens=t.input_tokens, output_tokens=t.output_tokens,
+                                   total_cost=t.total_cost, cost_source=t.cost_source),
+                estimated_cost=t.estimated_cost, result=t.result, result_truncated=t.result_truncated,
+                result_chars=t.result_chars, result_next_offset=t.result_next_offset, error=t.error,
+                error_class=t.error_class,
+            )
+            for t in view.tasks
+        ],
+    )
+
+
+async def _log_warning(ctx: Context[AppState, Any], text: str) -> None:
+    """An MCP log message, sent only when the client opted in (the SDK drops it otherwise).
+
+    Logging is deprecated in the 2026-07-28 protocol (SEP-2577) but still how clients show
+    warnings; the SDK's deprecation warning is raised when the call is made, so it is
+    silenced around the call only.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MCPDeprecationWarning)
+        pending = ctx.request_context.session.send_log_message(
+            level="warning", data=text, logger="parallel-work-manager", related_request_id=ctx.request_id
+        )
+    await pending
+
+
+async def get_parallel_group_status(
+    ctx: Context[AppState, Any],
+    group_id: Annotated[str | None, Field(max_length=200, description="The id submit_parallel_tasks returned.")] = None,
+    group_name: Annotated[str | None, Field(
+        max_length=200, description="Or the group's name (the most recent group with that name).",
+    )] = None,
+    wait_seconds: Annotated[float, Field(
+        ge=0, le=300, description="Wait up to this long for a change (or the end) before answering; 0 = now.",
+    )] = 0,
+) -> GroupStatusOutput:
+    """Where each task of a group stands: status, model, attempts, time, cost and result.
+
+    With wait_seconds, answers as soon as something changes or the group finishes. Results
+    longer than the server's limit are cut; get_task_result returns the rest.
+    """
+    state = app_state(ctx)
+    engine = state.require_engine()
+    with expected_errors():
+        if not (group_id or group_name):
+            raise InputError("group_id", "give group_id or group_name")
+        assert state.store is not None
+        record = await state.store.get_group(group_id or group_name or "")
+        if wait_seconds > 0 and engine.is_running(record.id):
+            await ctx.report_progress(*_progress(await _view(state, record.id, tasks=False)))
+            await engine.wait_for_change(record.id, wait_seconds)
+        view = await _view(state, record.id, tasks=True)
+    await ctx.report_progress(*_progress(view))
+    for text in view.budget_warnings:
+        await _log_warning(ctx, text)
+    return shape(view)
+
+
+async def _view(state: AppState, group_id: str, *, tasks: bool) -> GroupView:
+    assert state.store is not None and state.engine is not None
+    record = await state.store.get_group(group_id)
+    limits = state.engine.budget_limits(record.budget_usd, record.policy)
+    return await group_view(state.store, record, limits, max_result_chars=state.settings.max_result_chars,
+                            include_tasks=tasks)
+
+
+def _progress(view: GroupView) -> tuple[float, float, str]:
+    total = sum(view.counts.values())
+    done = round(view.progress * total)
+    return float(done), float(total), f"{view.group_name}: {done}/{total} tasks finished ({view.status})"
+
+
+async def get_task_result(
+    ctx: Context[AppState, Any],
+    task_id: Annotated[str, Field(min_length=1, max_length=100, description="The task_id from the group status.")],
+    offset: Annotated[int, Field(ge=0, description="Character offset to start from (result_next_offset).")] = 0,
+    limit: Annotated[int | None, Field(
+        ge=1, le=1_000_000, description="Characters to return (default: the server's max_result_chars).",
+    )] = None,
+) -> TaskResultOutput:
+    """A slice of one task's full result, for results longer than the status shows."""
+    state = app_state(ctx)
+    with expected_errors():
+        assert state.store is not None
+        part = await state.store.task_result(task_id, offset, limit or state.settings.max_result_chars)
+    return TaskResultOutput(task_id=part.task_id, text=part.text, offset=part.offset,
+                            total_chars=part.total_chars, next_offset=part.next_offset)
+
+
+def register(mcp: MCPServer[AppState]) -> None:
+    """Add `get_parallel_group_status` and `get_task_result` to the server."""
+    read_only = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
+                                open_world_hint=False)
+    mcp.add_tool(get_parallel_group_status, name="get_parallel_group_status", title="Status of a task group",
+                 annotations=read_only.model_copy(update={"title": "Status of a task group"}))
+    mcp.add_tool(get_task_result, name="get_task_result", title="Read a task's full result",
+                 annotations=read_only.model_copy(update={"title": "Read a task's full result"}))
