@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from server.errors import BudgetExceeded, InputError
+from server.errors import BudgetExceeded, InputError, NotFoundError
 from server.store.base import StoreBase, day_key, local_midnight, now_ts
 from server.store.records import (
     ATTEMPT_SETTLED_STATUSES,
@@ -130,12 +130,15 @@ def _begin(conn: sqlite3.Connection, call: _Call, limits: BudgetLimits) -> int:
             # The second test stops a zero-estimate paid call (unknown price) once the cap is hit.
             if used + call.reserve > cap + _EPS or used >= cap - _EPS:
                 raise BudgetRefused(budget, limit, spent, reserved, call.reserve, limits.stop_at)
-    attempt_id: int = conn.execute(
-        "INSERT INTO attempts (task_id, group_id, owner, model_id, provider, variant, paid, status,"
-        " reserved_usd, day, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?) RETURNING id",
-        (call.task_id, call.group_id, call.owner, call.model_id, call.provider, call.variant,
-         int(call.paid), call.reserve, call.day, call.now),
-    ).fetchone()[0]
+    try:
+        attempt_id: int = conn.execute(
+            "INSERT INTO attempts (task_id, group_id, owner, model_id, provider, variant, paid, status,"
+            " reserved_usd, day, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?) RETURNING id",
+            (call.task_id, call.group_id, call.owner, call.model_id, call.provider, call.variant,
+             int(call.paid), call.reserve, call.day, call.now),
+        ).fetchone()[0]
+    except sqlite3.IntegrityError as exc:  # the foreign keys: an unknown task or group
+        raise NotFoundError(f"no task {call.task_id!r} in group {call.group_id!r}") from exc
     if call.task_id is not None:
         conn.execute(
             "UPDATE tasks SET attempts = attempts + 1, model_used = ?, updated_at = ? WHERE id = ?",
@@ -251,6 +254,7 @@ class LedgerMixin(StoreBase):
 
         Raises:
             BudgetExceeded: (a `BudgetRefused`) a paid call would pass a limit; nothing stored.
+            NotFoundError: unknown task or group.
             StoreError: the database cannot be written; do not make the call.
         """
         _check_money("reserve_usd", reserve_usd)

@@ -9,6 +9,10 @@ Fields named `*_json` hold JSON text the caller serialised; the store keeps it v
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from server.settings import BudgetSettings
 
 __all__ = [
     "ATTEMPT_SETTLED_STATUSES",
@@ -201,6 +205,16 @@ class BudgetLimits:
     per_task: float | None = None
     stop_at: float = 1.0
     warn_at: float = 0.8
+
+    @classmethod
+    def from_settings(
+        cls, budgets: BudgetSettings, *, group: float | None = None, per_task: float | None = None
+    ) -> BudgetLimits:
+        """The configured budgets plus a group's budget; the per-task cap is the stricter of the
+        configured one and `per_task` (e.g. the policy's `max_cost_per_task`)."""
+        caps = [c for c in (budgets.per_task, per_task) if c is not None]
+        return cls(daily=budgets.daily, weekly=budgets.weekly, monthly=budgets.monthly, group=group,
+                   per_task=min(caps) if caps else None, stop_at=budgets.stop_at, warn_at=budgets.warn_at)
 
 
 @dataclass

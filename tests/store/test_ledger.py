@@ -145,3 +145,23 @@ async def test_when_the_database_cannot_be_written_no_attempt_is_started(db_path
     finally:
         blocker.close()
         await store.close()
+
+
+async def test_limits_from_settings_take_the_stricter_per_task_cap() -> None:
+    from server.settings import BudgetSettings
+
+    limits = BudgetLimits.from_settings(BudgetSettings(daily=5.0, per_task=0.5, stop_at=0.9), group=2.0, per_task=0.2)
+    assert (limits.daily, limits.group, limits.per_task, limits.stop_at) == (5.0, 2.0, 0.2, 0.9)
+    assert BudgetLimits.from_settings(BudgetSettings()).per_task is None
+
+
+async def test_a_running_attempt_cannot_be_recosted_before_it_settles(store: Store) -> None:
+    attempt = await _paid(store, 0.01)
+    assert not await store.update_attempt_cost(attempt, 0.02, "provider_reported")
+
+
+async def test_an_attempt_for_an_unknown_task_is_refused_as_not_found(store: Store) -> None:
+    from server.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match="ghost"):
+        await store.begin_attempt("ghost", None, "m", "p", None, 0.0, False, BudgetLimits())

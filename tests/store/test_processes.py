@@ -6,6 +6,8 @@ import multiprocessing
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from server.store import Store
 from tests.store.helpers import crash_mid_group, reserve_many
 
@@ -14,7 +16,7 @@ SPAWN = multiprocessing.get_context("spawn")
 
 async def test_four_processes_reserving_at_once_never_overspend_the_daily_budget(db_path: Path) -> None:
     estimate, daily = 0.01, 0.50
-    (await Store.open(db_path)).applied_migrations  # noqa: B018  create the schema once up front
+    await (await Store.open(db_path)).close()  # create the schema once up front
     procs = [SPAWN.Process(target=reserve_many, args=(db_path, 25, estimate, daily)) for _ in range(4)]
     for p in procs:
         p.start()
@@ -47,7 +49,7 @@ async def test_sigkill_mid_group_then_recover_settles_once_and_requeues(db_path:
         assert (report.dead_owners, report.interrupted_attempts, report.requeued_tasks, report.resumed_groups) == (
             1, 2, 3, 1,
         )
-        assert report.released_usd == 0.10
+        assert report.released_usd == pytest.approx(0.10)
         (group,) = await store.unfinished_groups()
         assert group.name == "crashy" and group.owner == store.owner
         statuses = [t.status for t in await store.list_tasks(group.id)]
