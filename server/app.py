@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from mcp.server.mcpserver import MCPServer
 
 from server import __version__
+from server.dashboard import register_dashboard
 from server.settings import Settings
 from server.state import AppState, open_app_state
 
@@ -21,6 +22,7 @@ TOOL_MODULES: tuple[str, ...] = (
     "tools.cancel_parallel_group",
     "tools.route_task",
     "tools.validate_workspace",
+    "tools.performance",
 )
 
 INSTRUCTIONS = (
@@ -32,13 +34,16 @@ INSTRUCTIONS = (
 
 def build_server(settings: Settings) -> MCPServer[AppState]:
     """An `MCPServer` whose lifespan opens (and closes) the engine built from `settings`."""
+    holder: dict[str, AppState] = {}  # the live state, for the dashboard's plain HTTP routes
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
         state = await open_app_state(settings)
+        holder["state"] = state
         try:
             yield state
         finally:
+            holder.pop("state", None)
             await state.aclose()
 
     mcp: MCPServer[AppState] = MCPServer(
@@ -50,6 +55,7 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
     )
     for module_name in TOOL_MODULES:
         importlib.import_module(module_name).register(mcp)
+    register_dashboard(mcp, get_state=lambda: holder.get("state"))
     return mcp
 
 

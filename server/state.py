@@ -22,7 +22,9 @@ from typing import Any
 import httpx
 
 from server.backends.registry import ProviderRegistry
-from server.catalog import Catalog, load_catalog
+from server.catalog import Catalog
+from server.perf.price_sync import load_catalog_with_cache
+from server.perf.service import PerfServices
 from server.routing.router import Router
 from server.scheduler.engine import Engine, EngineConfig
 from server.scheduler.runner import RunnerConfig
@@ -79,7 +81,7 @@ async def open_app_state(settings: Settings) -> AppState:
         ManifestError: the shipped or overlay manifests are broken.
         StoreError: the state database cannot be opened or written.
     """
-    catalog = load_catalog(settings.manifests_overlay)
+    catalog = load_catalog_with_cache(settings)
     state = AppState(settings=settings, catalog=catalog)
     stack = state.exit_stack
     try:
@@ -102,16 +104,25 @@ async def open_app_state(settings: Settings) -> AppState:
         state.registry = ProviderRegistry(catalog, settings, state.http)
         probe = state.registry.start_probe()
         stack.push_async_callback(_cancel, probe)
+        # The performance tracker learns from the attempts in SQLite (refreshed in the background)
+        # and from each call as the scheduler settles it; the router reads it.
+        perf = PerfServices.create(settings, catalog, state.store)
+        stack.push_async_callback(perf.aclose)
+        await perf.refresh()
+        state.extras["perf"] = perf
+        state.extras["performance"] = perf.tracker
+        refresher = asyncio.create_task(perf.refresh_forever(60.0), name="perf-refresh")
+        stack.push_async_callback(_cancel, refresher)
         state.router = Router(
             catalog, availability=state.registry.availability,
-            performance=state.extras.get("performance"),
+            performance=perf.tracker,
             allow_unknown_prices=settings.allow_unknown_prices,
         )
         state.extras["router"] = state.router
         state.extras["availability"] = state.registry.availability
         state.engine = Engine(
             settings=settings, catalog=catalog, store=state.store, providers=state.registry,
-            router=state.router, config=engine_config(settings),
+            router=state.router, config=engine_config(settings), observer=perf.tracker,
         )
         stack.push_async_callback(state.engine.aclose)
         resumed = await state.engine.resume()

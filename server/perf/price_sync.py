@@ -165,5 +165,5 @@ def load_catalog_with_cache(settings: Settings) -> Catalog:
     Raises:
         ManifestError: a manifest is broken.  ConfigError: the cache file is unreadable.
     """
-    catalog = load_catalog(settings.manifests_overlay)
+    catalog = load_catalog(settings.manifests_overlay, extra_providers=settings.custom_provider_specs())
     return apply_price_cache(catalog, load_price_cache(cache_path(settings.data_dir)))[0]

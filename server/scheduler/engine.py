@@ -24,7 +24,7 @@ from server.routing.router import Router
 from server.scheduler.dag import TERMINAL, TaskGraph, bottom_levels
 from server.scheduler.gate import CallGate, Limits
 from server.scheduler.planner import estimate_makespan, plan_group
-from server.scheduler.ports import Providers
+from server.scheduler.ports import CallObserver, Providers
 from server.scheduler.prompt import PER_DEPENDENCY_CHARS, DependencyOutput, build_messages
 from server.scheduler.ratelimit import RateLimiter
 from server.scheduler.runner import Job, Outcome, RunnerConfig, TaskRunner
@@ -89,6 +89,7 @@ class Engine:
         router: Router,
         config: EngineConfig | None = None,
         rng: random.Random | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
@@ -107,7 +108,7 @@ class Engine:
         self.runner = TaskRunner(
             catalog=catalog, store=store, providers=providers, gate=self.gate, config=self.config.runner,
             provider_limiter=self._provider_limiter, model_limiter=self._model_limiter,
-            on_started=self._started, rng=rng,
+            on_started=self._started, rng=rng, observer=observer,
         )
         self._runs: dict[str, _Run] = {}
         self._task_runs: dict[str, tuple[_Run, str]] = {}  # task id -> (run, key)

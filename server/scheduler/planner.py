@@ -102,21 +102,23 @@ def plan_group(
         )
         try:
             plan = router.route(request)
+            task_type = request.analysis.task_type
         except NoRouteError as exc:
             if not budget_paused:
                 raise NoRouteError(f"tasks[{index}] ({task.agent_type or 'auto'}): {exc}") from None
             try:  # only paid models fit: plan them; the budget refuses the call with its reason
                 plan = router.route(dataclasses.replace(request, budget_paused=False))
+                task_type = request.analysis.task_type
             except NoRouteError as again:
                 raise NoRouteError(f"tasks[{index}] ({task.agent_type or 'auto'}): {again}") from None
         except InputError as exc:
             raise InputError(f"tasks[{index}].{exc.field}", exc.problem, exc.accepted) from None
-        plans.append(_task_plan(plan, policy.temperature if policy is not None else 0.2))
+        plans.append(_task_plan(plan, policy.temperature if policy is not None else 0.2, task_type))
     depends = {k: t.depends_on for k, t in zip(keys, group.tasks, strict=True)}
     return PlannedGroup(strategy, policy_name, tuple(keys), tuple(plans), bottom_levels(keys, depends))
 
 
-def _task_plan(plan: Plan, default_temperature: float) -> TaskPlan:
+def _task_plan(plan: Plan, default_temperature: float, task_type: str = "") -> TaskPlan:
     return TaskPlan(
         agent=plan.agent,
         variant=plan.variant,
@@ -132,6 +134,7 @@ def _task_plan(plan: Plan, default_temperature: float) -> TaskPlan:
         temperature=plan.temperature if plan.temperature is not None else default_temperature,
         rationale=plan.rationale,
         excluded=dict(plan.excluded),
+        task_type=task_type,
     )
 
 

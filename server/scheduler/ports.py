@@ -10,8 +10,9 @@ from typing import Protocol
 
 from server.backends.base import Backend
 from server.catalog.schema import ModelSpec, ProviderSpec
+from server.perf.stats import AttemptFact
 
-__all__ = ["Providers"]
+__all__ = ["CallObserver", "Providers"]
 
 
 class Providers(Protocol):
@@ -29,4 +30,16 @@ class Providers(Protocol):
 
     def mark_misconfigured(self, model_id: str, reason: str) -> None:
         """Leave this model out from now on (401 / 403 / 404)."""
+        ...
+
+
+class CallObserver(Protocol):
+    """Told about every model call (the performance tracker: demotion, probes, learning)."""
+
+    def begin_call(self, model_id: str) -> bool:
+        """A call starts (after its money is reserved)."""
+        ...
+
+    def record(self, fact: AttemptFact) -> None:
+        """A call was settled."""
         ...

@@ -19,13 +19,15 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from server.backends.base import Completion, CompletionRequest, Usage
 from server.backends.pricing import compute_cost, estimate_cost
 from server.catalog.schema import Catalog, ModelSpec
 from server.errors import BackendError, BackendRateLimited, BudgetExceeded
+from server.perf.stats import AttemptFact
 from server.scheduler.gate import CallGate, Permit
-from server.scheduler.ports import Providers
+from server.scheduler.ports import CallObserver, Providers
 from server.scheduler.prompt import count_tokens, fit_max_tokens
 from server.scheduler.ratelimit import RateLimiter
 from server.scheduler.retry import Candidate, RetryPolicy, candidate_chain, classify
@@ -81,6 +83,16 @@ class _Next(Exception):
         self.error_class = error_class
 
 
+@dataclass(frozen=True)
+class _Call:
+    """What the performance observer needs to know about a call, beyond the model."""
+
+    task_type: str
+    agent: str
+    variant: str
+    provider: str
+
+
 class TaskRunner:
     """Runs jobs; shared by every group of one engine."""
 
@@ -96,6 +108,7 @@ class TaskRunner:
         model_limiter: Callable[[str, str], RateLimiter | None],
         on_started: Callable[[str], None] | None = None,
         rng: random.Random | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -106,6 +119,7 @@ class TaskRunner:
         self._model_limiter = model_limiter
         self._on_started = on_started or (lambda _task_id: None)
         self._rng = rng or random.Random()
+        self.observer = observer
 
     async def run(self, job: Job) -> Outcome:
         """Try the job's candidates in order; the outcome is not yet written to the task row."""
@@ -196,6 +210,9 @@ class TaskRunner:
                     )
                 except BudgetExceeded as exc:
                     raise _Next(f"budget: {exc}", "budget") from None
+                if self.observer is not None:
+                    self.observer.begin_call(model.id)
+                call = _Call(job.plan.task_type, job.plan.agent, candidate.variant, spec.name)
                 request = CompletionRequest(
                     model=model, provider=spec, base_url=base_url, api_key=api_key,
                     messages=job.messages, max_tokens=max_tokens, temperature=job.plan.temperature,
@@ -208,15 +225,15 @@ class TaskRunner:
                     completion = await backend.complete(request)
                 except BackendError as exc:
                     timing[0] += time.perf_counter() - t0
-                    await self._settle_failure(attempt.id, exc, t0)
+                    await self._settle_failure(attempt.id, exc, t0, model, call)
                     failure = exc
                 except asyncio.CancelledError:
                     timing[0] += time.perf_counter() - t0
-                    await self._settle_cancel(job, attempt.id, deadline, t0)
+                    await self._settle_cancel(job, attempt.id, deadline, t0, model, call)
                     raise
                 else:
                     timing[0] += time.perf_counter() - t0
-                    await self._settle_success(attempt.id, model, completion, prompt_tokens)
+                    await self._settle_success(attempt.id, model, completion, prompt_tokens, call)
                     self._observe(spec.name, model.id, completion, permit)
                     return completion.text, model.id
             finally:
@@ -264,8 +281,17 @@ class TaskRunner:
                 limiter.observe(info, now, sent_at=permit.granted_at)
         self.gate.wake()
 
+    def _tell(self, model: ModelSpec, call: _Call, status: str, latency_ms: float, **fields: Any) -> None:
+        if self.observer is None:
+            return
+        self.observer.record(AttemptFact(
+            model_id=model.id, status=status, started_at=time.time() - latency_ms / 1000.0,
+            provider=call.provider, task_type=call.task_type, variant=call.variant, agent=call.agent,
+            latency_ms=latency_ms, **fields,
+        ))
+
     async def _settle_success(
-        self, attempt_id: int, model: ModelSpec, completion: Completion, prompt_tokens: int
+        self, attempt_id: int, model: ModelSpec, completion: Completion, prompt_tokens: int, call: _Call
     ) -> None:
         usage = completion.usage
         if usage is None:  # no usage reported: price our own estimate rather than nothing
@@ -281,17 +307,28 @@ class TaskRunner:
             first_token_ms=None if completion.first_token_s is None else completion.first_token_s * 1000.0,
             generation_id=completion.generation_id,
         )
+        self._tell(
+            model, call, "succeeded", completion.latency_s * 1000.0,
+            input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+            cost=cost.amount, cost_source=cost.source,
+        )
 
-    async def _settle_failure(self, attempt_id: int, exc: BackendError, t0: float) -> None:
+    async def _settle_failure(
+        self, attempt_id: int, exc: BackendError, t0: float, model: ModelSpec, call: _Call
+    ) -> None:
         cost = exc.provider_cost
+        latency_ms = (time.perf_counter() - t0) * 1000.0
         await self.store.settle_attempt(
             attempt_id, status="failed", cost=cost,
             cost_source="provider_reported" if cost is not None else "unknown",
-            latency_ms=(time.perf_counter() - t0) * 1000.0, error_class=exc.error_class,
+            latency_ms=latency_ms, error_class=exc.error_class,
             error_message=str(exc)[:500], http_status=exc.status,
         )
+        self._tell(model, call, "failed", latency_ms, error_class=exc.error_class, http_status=exc.status)
 
-    async def _settle_cancel(self, job: Job, attempt_id: int, deadline: asyncio.Timeout, t0: float) -> None:
+    async def _settle_cancel(
+        self, job: Job, attempt_id: int, deadline: asyncio.Timeout, t0: float, model: ModelSpec, call: _Call
+    ) -> None:
         if deadline.expired():
             status, error_class, message = "failed", "timeout", f"task timeout ({job.timeout_s:g}s)"
         elif job.cancelled_by_user:
@@ -299,7 +336,10 @@ class TaskRunner:
         else:
             status, error_class, message = "interrupted", "interrupted", "server shutting down"
         # Shielded: a second cancellation must not leave the attempt unsettled.
+        latency_ms = (time.perf_counter() - t0) * 1000.0
         await asyncio.shield(self.store.settle_attempt(
-            attempt_id, status=status, latency_ms=(time.perf_counter() - t0) * 1000.0,
+            attempt_id, status=status, latency_ms=latency_ms,
             error_class=error_class, error_message=message,
         ))
+        if status == "failed":  # a task time-out says something about the model; a cancel does not
+            self._tell(model, call, status, latency_ms, error_class=error_class)

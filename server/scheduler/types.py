@@ -58,6 +58,7 @@ class TaskPlan:
     temperature: float = 0.2
     rationale: str = ""
     excluded: dict[str, str] = field(default_factory=dict)
+    task_type: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
