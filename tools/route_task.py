@@ -8,6 +8,7 @@ descriptions and constraints, and a bad argument is reported with the field's na
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from typing import Annotated, Any, Literal
 
@@ -17,6 +18,7 @@ from mcp_types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from server.analysis import TASK_TYPES, TaskHints, analyze, token_counter_status
+from server.errors import NoRouteError
 from server.routing import Router, RouteRequest, parse_agent_type
 from server.state import AppState
 from tools._shared import app_state, expected_errors
@@ -170,19 +172,22 @@ def plan_route(state: AppState, args: RouteTaskInput) -> RouteTaskOutput:
     router.strategy(strategy)  # fail on a bad strategy before analysing
     analysis = analyze(args.task_description, hints)
     caps = [c for c in (args.max_cost, settings.budgets.per_task) if c is not None]
-    plan = router.route(
-        RouteRequest(
-            analysis=analysis,
-            agent=agent,
-            strategy=strategy,
-            policy=policy,
-            hints=hints,
-            min_variant=args.min_variant,
-            local_only=settings.local_only,
-            max_cost=min(caps) if caps else None,
-            require_available=False,
-        )
+    request = RouteRequest(
+        analysis=analysis,
+        agent=agent,
+        strategy=strategy,
+        policy=policy,
+        hints=hints,
+        min_variant=args.min_variant,
+        local_only=settings.local_only,
+        max_cost=min(caps) if caps else None,
+        require_available=True,
     )
+    try:
+        # Prefer models the user can actually run; with none configured, still advise (and say so).
+        plan = router.route(request)
+    except NoRouteError:
+        plan = router.route(dataclasses.replace(request, require_available=False))
     return RouteTaskOutput(
         task_type=analysis.task_type,
         complexity_score=analysis.complexity,
