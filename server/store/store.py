@@ -55,6 +55,22 @@ def _prepare(conn: sqlite3.Connection, busy_timeout_ms: int, owner: str) -> list
     return applied
 
 
+async def _prepare_with_retries(store: Store, busy_timeout_ms: int, owner: str) -> list[str]:
+    # Two processes creating the same new file race on the switch to WAL and on the first
+    # migration; SQLite then answers SQLITE_BUSY at once (it skips the busy handler where
+    # waiting could deadlock). `_prepare` is idempotent, so take turns and try again.
+    deadline = asyncio.get_running_loop().time() + busy_timeout_ms / 1000
+    delay = 0.01
+    while True:
+        try:
+            return await store._run(_prepare, busy_timeout_ms, owner)
+        except StoreError as exc:
+            if "locked" not in str(exc) or asyncio.get_running_loop().time() > deadline:
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
 def _claim(path: Path, owner: str) -> tuple[Path, OwnerLock]:
     # Resolved, so every process finds the same owners' lock directory even through a symlink.
     path = Path(path).expanduser().resolve()
@@ -100,7 +116,7 @@ class Store(GroupsMixin, LedgerMixin, ReportsMixin, RecoveryMixin):
                 path, isolation_level=None, timeout=busy_timeout_ms / 1000, cached_statements=256
             )
             store = cls(path, db, owner, lock)
-            store.applied_migrations = await store._run(_prepare, busy_timeout_ms, owner)
+            store.applied_migrations = await _prepare_with_retries(store, busy_timeout_ms, owner)
         except (sqlite3.Error, StoreError, OSError) as exc:
             if db is not None:
                 await db.close()
