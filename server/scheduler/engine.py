@@ -427,5 +427,6 @@ class Engine:
         for worker in workers:
             worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
+        await self.runner.aclose()
         self._runs.clear()
         self._task_runs.clear()

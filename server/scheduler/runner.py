@@ -120,6 +120,7 @@ class TaskRunner:
         self._on_started = on_started or (lambda _task_id: None)
         self._rng = rng or random.Random()
         self.observer = observer
+        self._reconciling: set[asyncio.Task[None]] = set()
 
     async def run(self, job: Job) -> Outcome:
         """Try the job's candidates in order; the outcome is not yet written to the task row."""
@@ -281,6 +282,34 @@ class TaskRunner:
                 limiter.observe(info, now, sent_at=permit.granted_at)
         self.gate.wake()
 
+    async def aclose(self) -> None:
+        """Stop cost reconciliations still waiting on a provider."""
+        for task in list(self._reconciling):
+            task.cancel()
+        await asyncio.gather(*self._reconciling, return_exceptions=True)
+
+    def _reconcile_later(self, attempt_id: int, model: ModelSpec, generation_id: str | None) -> None:
+        """Ask a provider that bills per generation (OpenRouter) for the final cost, off the hot path."""
+        reconcile = getattr(self.providers, "reconcile_cost", None)
+        if generation_id is None or reconcile is None:
+            return
+        fetch = reconcile(model, generation_id)
+        if fetch is None:
+            return
+
+        async def settle_final_cost() -> None:
+            try:
+                cost = await fetch
+            except Exception as exc:  # reconciliation is best effort; the first figure stands
+                log.info("cost reconciliation for %s failed: %s", model.id, exc)
+                return
+            if cost is not None:
+                await self.store.update_attempt_cost(attempt_id, cost, "provider_reported")
+
+        task = asyncio.create_task(settle_final_cost(), name=f"reconcile-{attempt_id}")
+        self._reconciling.add(task)
+        task.add_done_callback(self._reconciling.discard)
+
     def _tell(self, model: ModelSpec, call: _Call, status: str, latency_ms: float, **fields: Any) -> None:
         if self.observer is None:
             return
@@ -307,6 +336,7 @@ class TaskRunner:
             first_token_ms=None if completion.first_token_s is None else completion.first_token_s * 1000.0,
             generation_id=completion.generation_id,
         )
+        self._reconcile_later(attempt_id, model, completion.generation_id)
         self._tell(
             model, call, "succeeded", completion.latency_s * 1000.0,
             input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
