@@ -22,6 +22,7 @@ TOOL_MODULES: tuple[str, ...] = (
     "tools.cancel_parallel_group",
     "tools.route_task",
     "tools.validate_workspace",
+    "tools.apply_validated_patch",
     "tools.performance",
 )
 

@@ -70,7 +70,10 @@ def engine_config(settings: Settings) -> EngineConfig:
             log.warning("PWM_STALL_TIMEOUT_S=%r is not a number of seconds; using %s", raw, stall)
     return EngineConfig(
         max_concurrent=settings.max_concurrent,
-        runner=RunnerConfig(stall_timeout_s=stall, allow_unknown_prices=settings.allow_unknown_prices),
+        runner=RunnerConfig(
+            stall_timeout_s=stall, allow_unknown_prices=settings.allow_unknown_prices,
+            validation_env=dict(settings.env),
+        ),
     )
 
 

@@ -14,6 +14,7 @@ PINNED = {
     "cancel_parallel_group": [],
     "route_task": ["task_description"],
     "validate_workspace": ["path"],
+    "apply_validated_patch": ["task_id"],
     "get_cost_report": [],
     "get_routing_insights": [],
     "reset_routing_insights": [],

@@ -38,6 +38,9 @@ class AttemptOut(BaseModel):
     input_tokens: int
     output_tokens: int
     latency_ms: float | None
+    validation: dict[str, Any] | None = Field(
+        None, description="When the task asked for validation: the checks run on this answer's patch "
+        "in a temporary worktree (status, passed, each check with its diagnostics, base_commit).")
 
 
 class CostData(BaseModel):
@@ -117,7 +120,8 @@ def shape(view: GroupView) -> GroupStatusOutput:
                     AttemptOut(model=a.model_id, provider=a.provider, variant=a.variant, outcome=a.outcome,
                                error_class=a.error_class, error=a.error_message, cost=a.cost_usd,
                                cost_source=a.cost_source, input_tokens=a.input_tokens,
-                               output_tokens=a.output_tokens, latency_ms=a.latency_ms)
+                               output_tokens=a.output_tokens, latency_ms=a.latency_ms,
+                               validation=a.validation)
                     for a in t.attempts
                 ],
                 execution_time=t.execution_time,

@@ -8,6 +8,7 @@ once with the group id and each task's plan; follow it with `get_parallel_group_
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -17,7 +18,9 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from server.errors import InputError
 from server.scheduler.types import GroupInput, SubmitResult, TaskInput
 from server.state import AppState
+from server.validation import ALL_KINDS, allowed_roots, confine_path
 from tools._shared import app_state, expected_errors
+from tools.validate_workspace import client_roots
 
 __all__ = ["SubmitOutput", "TaskSpec", "build_group_input", "register", "submit_parallel_tasks"]
 
@@ -170,6 +173,38 @@ def shape(result: SubmitResult) -> SubmitOutput:
     )
 
 
+async def confine_workspaces(group: GroupInput, ctx: Context[AppState, Any]) -> GroupInput:
+    """Resolve each task's `workspace` inside the allowed roots; a task that asks for validation
+    gets a normalised spec: workspace, checks, max_rounds.
+
+    Raises:
+        WorkspaceError: a workspace outside the client's (or configured) roots.
+    """
+    if not any(t.validate for t in group.tasks):
+        return group
+    state = app_state(ctx)
+    roots = allowed_roots(await client_roots(ctx), state.settings.allowed_roots)
+    tasks = []
+    for index, task in enumerate(group.tasks):
+        spec = dict(task.validate or {})
+        workspace = task.context.get("workspace") or spec.get("workspace")
+        if workspace is not None and spec.get("enabled", True) is not False:
+            path = confine_path(str(workspace), roots, field=f"tasks[{index}].workspace")
+            checks = spec.get("checks") or list(ALL_KINDS)
+            unknown = [c for c in checks if c not in ALL_KINDS]
+            if unknown:
+                raise InputError(f"tasks[{index}].validate.checks", f"unknown check {unknown[0]!r}",
+                                 ", ".join(ALL_KINDS))
+            rounds = spec.get("max_rounds", 3)
+            if not isinstance(rounds, int) or not 1 <= rounds <= 10:
+                raise InputError(f"tasks[{index}].validate.max_rounds", f"{rounds!r} is out of range", "1 to 10")
+            spec = {"workspace": str(path), "checks": list(checks), "max_rounds": rounds,
+                    "timeout_s": float(spec.get("timeout_s", 300.0))}
+            task = dataclasses.replace(task, validate=spec)
+        tasks.append(task)
+    return dataclasses.replace(group, tasks=tuple(tasks))
+
+
 async def submit_parallel_tasks(
     ctx: Context[AppState, Any],
     tasks: Annotated[list[TaskSpec], Field(
@@ -209,6 +244,7 @@ async def submit_parallel_tasks(
             max_concurrent=max_concurrent, budget_usd=budget_usd, dry_run=dry_run,
             max_tasks=state.settings.max_tasks_per_group,
         )
+        group = await confine_workspaces(group, ctx)
         result = await state.require_engine().submit(group)
     return shape(result)
 

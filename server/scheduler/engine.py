@@ -18,6 +18,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from server.catalog.schema import Catalog
 from server.routing.router import Router
@@ -291,6 +292,7 @@ class Engine:
                 timeout_s=task.timeout_s, plan=plan,
                 messages=build_messages(agent.role_prompt if agent else "", task.description, deps),
                 limits=run.limits,
+                validation=_validation_spec(task.validate_json),
                 on_queued=(lambda: self._queued(run, key)) if run.graph.status[key] == "pending" else None,
             )
             run.jobs[key] = job
@@ -430,3 +432,11 @@ class Engine:
         await self.runner.aclose()
         self._runs.clear()
         self._task_runs.clear()
+
+
+def _validation_spec(validate_json: str | None) -> dict[str, Any] | None:
+    """The task's validation request, when it names a workspace (set by submit_parallel_tasks)."""
+    if not validate_json:
+        return None
+    spec = json.loads(validate_json)
+    return spec if isinstance(spec, dict) and spec.get("workspace") else None

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,7 @@ from server.scheduler.prompt import count_tokens, fit_max_tokens
 from server.scheduler.ratelimit import RateLimiter
 from server.scheduler.retry import Candidate, RetryPolicy, candidate_chain, classify
 from server.scheduler.types import TaskPlan
+from server.scheduler.validated import check_answer, feedback_messages
 from server.store import BudgetLimits, Store
 
 __all__ = ["Job", "Outcome", "RunnerConfig", "TaskRunner"]
@@ -45,6 +46,8 @@ class RunnerConfig:
     stall_timeout_s: float = 60.0
     allow_unknown_prices: bool = False
     collect_timings: bool = False
+    # The environment validation checks start from (allow-listed again before any child runs).
+    validation_env: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -60,6 +63,9 @@ class Job:
     messages: list[dict[str, str]]
     limits: BudgetLimits
     cancelled_by_user: bool = False
+    # {"workspace", "checks", "max_rounds", "timeout_s"}: the answer's patch must pass these checks.
+    validation: dict[str, Any] | None = None
+    last_attempt_id: int | None = None
     # Called once, right after the task first joins the gate's queue (records `queued`).
     on_queued: Callable[[], Awaitable[None]] | None = None
 
@@ -133,7 +139,12 @@ class TaskRunner:
         started = [False]
         try:
             async with asyncio.timeout(None) as deadline:
+                rounds = 0
+                skip_variant: str | None = None
                 for index, candidate in enumerate(chain):
+                    if skip_variant is not None and candidate.variant == skip_variant:
+                        continue  # after a failed check, escalate past the variant that failed it
+                    skip_variant = None
                     try:
                         text, model_id = await self._candidate(
                             job, candidate, chain[index + 1 :], prompt_tokens, deadline, started, timing
@@ -142,7 +153,26 @@ class TaskRunner:
                         reasons.append(f"{candidate.model_id}: {skip.reason}")
                         last_class = skip.error_class
                         continue
-                    return Outcome("succeeded", text=text, model_used=model_id, call_seconds=timing[0])
+                    if job.validation is None:
+                        return Outcome("succeeded", text=text, model_used=model_id, call_seconds=timing[0])
+                    verdict = await check_answer(text, job.validation, self.config.validation_env)
+                    if job.last_attempt_id is not None:
+                        await self.store.record_validation(
+                            job.last_attempt_id, job.task_id, job.group_id, passed=verdict.passed,
+                            status=verdict.status, base_commit=verdict.base_commit,
+                            report_json=verdict.report_json,
+                        )
+                    if verdict.passed:
+                        return Outcome("succeeded", text=verdict.patch, model_used=model_id, call_seconds=timing[0])
+                    rounds += 1
+                    reasons.append(f"{model_id}: checks {verdict.status}")
+                    last_class = "validation_failed"
+                    if rounds >= int(job.validation.get("max_rounds", 3)):
+                        break
+                    job.messages = job.messages + feedback_messages(text, verdict.feedback)
+                    prompt_tokens = count_tokens(job.messages)
+                    if any(c.variant != candidate.variant for c in chain[index + 1 :]):
+                        skip_variant = candidate.variant
         except TimeoutError:
             return Outcome(
                 "timed_out",
@@ -211,6 +241,7 @@ class TaskRunner:
                     )
                 except BudgetExceeded as exc:
                     raise _Next(f"budget: {exc}", "budget") from None
+                job.last_attempt_id = attempt.id
                 if self.observer is not None:
                     self.observer.begin_call(model.id)
                 call = _Call(job.plan.task_type, job.plan.agent, candidate.variant, spec.name)

@@ -7,8 +7,10 @@ starts (`get_task_result` reads it).
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from server.scheduler.dag import TERMINAL
 from server.scheduler.types import TaskPlan
@@ -30,6 +32,7 @@ class AttemptView:
     input_tokens: int
     output_tokens: int
     latency_ms: float | None
+    validation: dict[str, Any] | None = None  # the checks run on this answer's patch, if asked
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,22 @@ def _cost_source(attempts: list[AttemptRecord]) -> str:
     return sources.pop() if len(sources) == 1 else "mixed"
 
 
-def _task_view(task: TaskRecord, attempts: list[AttemptRecord], max_chars: int) -> TaskView:
+def _validation_summary(report_json: str) -> dict[str, Any]:
+    """The parts of a validation report a status reader needs: verdict, each check, diagnostics."""
+    data = json.loads(report_json)
+    checks = [
+        {"name": c.get("name"), "status": c.get("status"),
+         "diagnostics": [f"{d.get('file')}:{d.get('line')}: {d.get('code') or ''} {d.get('message')}".strip()
+                         for d in c.get("diagnostics", [])[:10]]}
+        for c in data.get("checks", [])
+    ]
+    return {"status": data.get("status"), "passed": data.get("passed", False), "checks": checks,
+            "base_commit": data.get("base_commit"), "error": data.get("error")}
+
+
+def _task_view(
+    task: TaskRecord, attempts: list[AttemptRecord], max_chars: int, reports: dict[int, str] | None = None
+) -> TaskView:
     plan = TaskPlan.from_json(task.plan_json)
     result = task.result_preview
     total = task.result_chars
@@ -118,7 +136,8 @@ def _task_view(task: TaskRecord, attempts: list[AttemptRecord], max_chars: int) 
         model_used=task.model_used, priority=task.priority, depends_on=task.depends_on, tags=task.tags,
         attempts=[
             AttemptView(a.model_id, a.provider, a.variant, a.status, a.error_class, a.error_message,
-                        a.cost_usd, a.cost_source, a.input_tokens, a.output_tokens, a.latency_ms)
+                        a.cost_usd, a.cost_source, a.input_tokens, a.output_tokens, a.latency_ms,
+                        _validation_summary(reports[a.id]) if reports and a.id in reports else None)
             for a in attempts
         ],
         execution_time=execution, input_tokens=task.input_tokens, output_tokens=task.output_tokens,
@@ -136,6 +155,10 @@ async def group_view(
     """The status of one group, read from the store."""
     tasks = await store.list_tasks(record.id, preview_chars=max_result_chars + 1)
     attempts = await store.list_attempts(group_id=record.id) if include_tasks else []
+    reports = (
+        {v.attempt_id: v.report_json for v in await store.list_validations(group_id=record.id)}
+        if include_tasks else {}
+    )
     by_task: dict[str, list[AttemptRecord]] = {}
     for attempt in attempts:
         by_task.setdefault(attempt.task_id or "", []).append(attempt)
@@ -153,5 +176,5 @@ async def group_view(
         input_tokens=sum(t.input_tokens for t in tasks), output_tokens=sum(t.output_tokens for t in tasks),
         attempts=sum(t.attempts for t in tasks), elapsed_seconds=max(0.0, end - record.created_at),
         budget_state=budget.state, budget_warnings=budget_warnings(budget),
-        tasks=[_task_view(t, by_task.get(t.id, []), max_result_chars) for t in tasks] if include_tasks else [],
+        tasks=[_task_view(t, by_task.get(t.id, []), max_result_chars, reports) for t in tasks] if include_tasks else [],
     )

@@ -143,6 +143,24 @@ def m001_initial(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m002_validations(conn: sqlite3.Connection) -> None:
+    # One row per validated answer: the checks run on a model's patch in a temporary worktree.
+    conn.execute(
+        """CREATE TABLE validations (
+            attempt_id INTEGER PRIMARY KEY REFERENCES attempts(id),
+            task_id TEXT NOT NULL REFERENCES tasks(id),
+            group_id TEXT NOT NULL,
+            passed INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            base_commit TEXT,
+            report_json TEXT NOT NULL,
+            created_at REAL NOT NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX validations_group ON validations (group_id)")
+
+
 def applied_migrations(conn: sqlite3.Connection) -> list[str]:
     """Names of the migrations recorded in the database, in the order they were applied."""
     conn.execute(

@@ -1,0 +1,72 @@
+"""Check a model's answer before it is handed back: its patch, applied in a temporary worktree
+of the task's workspace, must pass the requested checks.
+
+The user's working tree is never touched here; applying a validated patch to it is a separate,
+explicit request (`apply_validated_patch`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from server.errors import WorkspaceError
+from server.validation import (
+    ValidationOptions,
+    apply_patch_in_worktree,
+    diagnostics_feedback,
+    extract_unified_diff,
+    validate_path,
+)
+
+__all__ = ["Verdict", "check_answer", "feedback_messages"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    status: str  # passed | failed | timed_out | error | no_patch | patch_failed
+    report_json: str
+    feedback: str  # what the next model is told when this answer failed
+    patch: str | None
+    base_commit: str | None
+
+
+async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str]) -> Verdict:
+    """Extract the unified diff from `text`, apply it in a worktree of `spec["workspace"]`, and
+    run `spec["checks"]` there."""
+    patch = extract_unified_diff(text)
+    if patch is None:
+        feedback = ("Your answer contained no unified diff. Answer with one patch in a ```diff block "
+                    "(paths relative to the repository root, --- a/ and +++ b/ headers).")
+        return Verdict(False, "no_patch", json.dumps({"status": "no_patch"}), feedback, None, None)
+    workspace = Path(str(spec["workspace"]))
+    try:
+        handle = await apply_patch_in_worktree(workspace, patch, env=env)
+    except WorkspaceError as exc:
+        feedback = f"Your patch did not apply to the repository at HEAD:\n{exc}\nSend a corrected patch."
+        failure = {"status": "patch_failed", "error": str(exc)}
+        return Verdict(False, "patch_failed", json.dumps(failure), feedback, patch, None)
+    async with handle:
+        options = ValidationOptions(
+            checks=tuple(spec.get("checks") or ()) or ValidationOptions().checks,
+            timeout_s=float(spec.get("timeout_s", 300.0)),
+            use_cache=False,
+        )
+        report = await validate_path(handle.path, options, base_env=env)
+    data = dataclasses.asdict(report)
+    data["base_commit"] = handle.base_commit
+    feedback = "" if report.passed else diagnostics_feedback(report)
+    return Verdict(report.passed, report.status, json.dumps(data, default=str), feedback, patch, handle.base_commit)
+
+
+def feedback_messages(answer: str, feedback: str) -> list[dict[str, str]]:
+    """The turn appended for the next attempt: the failed answer and what its checks said."""
+    return [
+        {"role": "assistant", "content": answer},
+        {"role": "user", "content": f"The checks failed on that patch.\n\n{feedback}\n\nSend a corrected patch."},
+    ]
