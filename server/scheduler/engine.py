@@ -290,7 +290,10 @@ class Engine:
             job = Job(
                 task_id=task.id, group_id=run.record.id, priority=task.priority, depth=run.depth[key],
                 timeout_s=task.timeout_s, plan=plan,
-                messages=build_messages(agent.role_prompt if agent else "", task.description, deps),
+                messages=_with_patch_request(
+                    build_messages(agent.role_prompt if agent else "", task.description, deps),
+                    _validation_spec(task.validate_json),
+                ),
                 limits=run.limits,
                 validation=_validation_spec(task.validate_json),
                 on_queued=(lambda: self._queued(run, key)) if run.graph.status[key] == "pending" else None,
@@ -440,3 +443,19 @@ def _validation_spec(validate_json: str | None) -> dict[str, Any] | None:
         return None
     spec = json.loads(validate_json)
     return spec if isinstance(spec, dict) and spec.get("workspace") else None
+
+
+PATCH_REQUEST = (
+    "\n\nAnswer with a single unified diff against the repository's current HEAD, in a ```diff "
+    "block with --- a/ and +++ b/ paths relative to the repository root. The patch is applied in a "
+    "clean checkout and must pass these checks: {checks}."
+)
+
+
+def _with_patch_request(messages: list[dict[str, str]], spec: dict[str, Any] | None) -> list[dict[str, str]]:
+    """Ask for a patch when the answer will be validated (the checks run on the applied diff)."""
+    if spec is None:
+        return messages
+    last = dict(messages[-1])
+    last["content"] += PATCH_REQUEST.format(checks=", ".join(spec.get("checks") or ["all that apply"]))
+    return [*messages[:-1], last]

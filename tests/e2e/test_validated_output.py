@@ -82,6 +82,7 @@ async def test_failed_checks_escalate_with_feedback_until_a_patch_passes(tmp_pat
     failing = task["attempts"][0]["validation"]["checks"]
     assert any(c["name"] == "pytest" and c["status"] == "failed" for c in failing)
     # The stronger models were told what failed.
+    assert "unified diff" in lp.requests_for("fast-a")[0].prompt  # the first model was asked for a patch
     retry_prompt = lp.requests_for("mid-a")[0].prompt
     assert "checks failed" in retry_prompt and "a * b" in retry_prompt
     # The user's tree was untouched until the explicit apply.
