@@ -137,8 +137,5 @@ class TaskGraph:
     def children(self, task_id: str) -> list[str]:
         return self.dependents.get(task_id, [])
 
-    def unfinished(self) -> list[str]:
-        return [task_id for task_id, state in self.status.items() if state not in TERMINAL]
-
     def done(self) -> bool:
         return all(state in TERMINAL for state in self.status.values())

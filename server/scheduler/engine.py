@@ -1,4 +1,5 @@
-"""The engine: owns every running group, its background tasks and the call gate.
+"""The engine: owns every running group, its background tasks and the call gate; the only
+writer of task state (the runner reports queued / started / finished through `TaskEvents`).
 
 `submit` plans a group, stores it in one transaction and returns at once; each task runs in
 its own asyncio task as soon as its dependencies succeed (a task whose dependency finished
@@ -27,7 +28,6 @@ from server.scheduler.gate import CallGate, Limits
 from server.scheduler.planner import estimate_makespan, plan_group
 from server.scheduler.ports import CallObserver, Providers
 from server.scheduler.prompt import PER_DEPENDENCY_CHARS, DependencyOutput, build_messages
-from server.scheduler.ratelimit import RateLimiter
 from server.scheduler.runner import Job, Outcome, RunnerConfig, TaskRunner
 from server.scheduler.types import GroupInput, PlannedTask, SubmitResult, TaskPlan
 from server.settings import Settings
@@ -98,23 +98,16 @@ class Engine:
         self.providers = providers
         self.router = router
         self.config = config or EngineConfig(max_concurrent=settings.max_concurrent)
-        self._provider_limiters: dict[str, RateLimiter | None] = {}
-        self._model_limiters: dict[tuple[str, str], RateLimiter | None] = {}
         self.gate = CallGate(
-            self.config.max_concurrent,
-            provider_limits=self._limits_of,
-            provider_limiter=self._provider_limiter,
-            model_limiter=self._model_limiter,
+            self.config.max_concurrent, provider_limits=self._limits_of, model_limits=self._model_limits_of,
+            rate_window_s=self.config.rate_window_s,
         )
         self.runner = TaskRunner(
             catalog=catalog, store=store, providers=providers, gate=self.gate, config=self.config.runner,
-            provider_limiter=self._provider_limiter, model_limiter=self._model_limiter,
-            on_started=self._started, rng=rng, observer=observer,
+            rng=rng, observer=observer,
         )
         self._runs: dict[str, _Run] = {}
-        self._task_runs: dict[str, tuple[_Run, str]] = {}  # task id -> (run, key)
         self.timings: dict[str, TaskTiming] | None = {} if self.config.runner.collect_timings else None
-        self._closing = False
 
     # -- limits ------------------------------------------------------------------------------
 
@@ -122,29 +115,14 @@ class Engine:
         spec = self.catalog.providers.get(provider)
         if spec is None:
             return Limits()
-        return Limits(spec.max_concurrent, spec.max_concurrent_per_model)
+        return Limits(spec.max_concurrent, spec.max_concurrent_per_model, spec.requests_per_minute,
+                      spec.tokens_per_minute)
 
-    def _provider_limiter(self, provider: str) -> RateLimiter | None:
-        if provider not in self._provider_limiters:
-            spec = self.catalog.providers.get(provider)
-            # Every provider gets one so its headers can tighten it even without manifest limits.
-            self._provider_limiters[provider] = RateLimiter(
-                spec.requests_per_minute if spec else None, spec.tokens_per_minute if spec else None,
-                window_s=self.config.rate_window_s,
-            )
-        return self._provider_limiters[provider]
-
-    def _model_limiter(self, provider: str, model_id: str) -> RateLimiter | None:
-        key = (provider, model_id)
-        if key not in self._model_limiters:
-            spec = self.catalog.models.get(model_id)
-            has = spec is not None and (spec.requests_per_minute or spec.tokens_per_minute)
-            self._model_limiters[key] = (
-                RateLimiter(spec.requests_per_minute, spec.tokens_per_minute, window_s=self.config.rate_window_s)
-                if has and spec
-                else None
-            )
-        return self._model_limiters[key]
+    def _model_limits_of(self, provider: str, model_id: str) -> Limits:
+        spec = self.catalog.models.get(model_id)
+        if spec is None:
+            return Limits()
+        return Limits(requests_per_minute=spec.requests_per_minute, tokens_per_minute=spec.tokens_per_minute)
 
     def budget_limits(self, group_budget: float | None, policy: str | None) -> BudgetLimits:
         """Settings' budgets, the group's own budget and the tighter per-task cap."""
@@ -243,8 +221,6 @@ class Engine:
             outputs={k: t.result_preview or "" for k, t in tasks.items() if t.status == "succeeded"},
         )
         self._runs[record.id] = run
-        for key, task in tasks.items():
-            self._task_runs[task.id] = (run, key)
         self.gate.set_group_limit(record.id, record.max_concurrent)
         await self._advance(run, list(tasks))
         return run
@@ -288,7 +264,7 @@ class Engine:
             ]
             agent = self.catalog.agents.get(plan.agent)
             job = Job(
-                task_id=task.id, group_id=run.record.id, priority=task.priority, depth=run.depth[key],
+                key=key, task_id=task.id, group_id=run.record.id, priority=task.priority, depth=run.depth[key],
                 timeout_s=task.timeout_s, plan=plan,
                 messages=_with_patch_request(
                     build_messages(agent.role_prompt if agent else "", task.description, deps),
@@ -296,15 +272,13 @@ class Engine:
                 ),
                 limits=run.limits,
                 validation=_validation_spec(task.validate_json),
-                on_queued=(lambda: self._queued(run, key)) if run.graph.status[key] == "pending" else None,
             )
             run.jobs[key] = job
             try:
-                outcome = await self.runner.run(job)
+                outcome = await self.runner.run(job, self)
             except asyncio.CancelledError:
                 await asyncio.shield(self._interrupted(run, key))
                 raise
-            await self._record(run, key, outcome)
             if self.timings is not None:
                 self.timings[task.id] = TaskTiming(ready_at, time.perf_counter(), outcome.call_seconds)
         except asyncio.CancelledError:
@@ -319,6 +293,29 @@ class Engine:
         finally:
             run.workers.pop(key, None)
             run.jobs.pop(key, None)
+
+    # -- task events (the runner reports; the engine alone writes task state) -----------------
+
+    async def queued(self, job: Job) -> None:
+        run = self._runs.get(job.group_id)
+        if run is None or run.graph.status[job.key] != "pending":
+            return
+        if await self.store.transition_task(job.task_id, ("pending",), "queued"):
+            run.graph.mark(job.key, "queued")
+            self._notify(run)
+
+    async def started(self, job: Job) -> None:
+        run = self._runs.get(job.group_id)
+        if run is None:
+            return
+        if await self.store.transition_task(job.task_id, ("pending", "queued"), "running"):
+            run.graph.mark(job.key, "running")
+            self._notify(run)
+
+    async def finished(self, job: Job, outcome: Outcome) -> None:
+        run = self._runs.get(job.group_id)
+        if run is not None:
+            await self._record(run, job.key, outcome)
 
     async def _record(self, run: _Run, key: str, outcome: Outcome) -> None:
         task = run.tasks[key]
@@ -345,19 +342,6 @@ class Engine:
         else:  # shutting down: leave it to resume on the next start
             await self.store.transition_task(task_id, ("running",), "queued")
 
-    async def _queued(self, run: _Run, key: str) -> None:
-        if await self.store.transition_task(run.tasks[key].id, ("pending",), "queued"):
-            if run.graph.status[key] == "pending":
-                run.graph.mark(key, "queued")
-            self._notify(run)
-
-    def _started(self, task_id: str) -> None:
-        entry = self._task_runs.get(task_id)
-        if entry is not None:
-            run, key = entry
-            run.graph.mark(key, "running")
-            self._notify(run)
-
     async def _finish(self, run: _Run) -> None:
         run.finished.set()
         statuses = [run.graph.status[k] for k in run.tasks]
@@ -366,8 +350,6 @@ class Engine:
         self.gate.set_group_limit(run.record.id, None)
         self._notify(run)
         self._runs.pop(run.record.id, None)
-        for task in run.tasks.values():
-            self._task_runs.pop(task.id, None)
 
     def _notify(self, run: _Run) -> None:
         run.changed.set()
@@ -427,14 +409,12 @@ class Engine:
 
     async def aclose(self) -> None:
         """Stop background work; interrupted tasks go back to `queued` for the next start."""
-        self._closing = True
         workers = [w for run in self._runs.values() for w in run.workers.values()]
         for worker in workers:
             worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
         await self.runner.aclose()
         self._runs.clear()
-        self._task_runs.clear()
 
 
 def _validation_spec(validate_json: str | None) -> dict[str, Any] | None:

@@ -15,7 +15,6 @@ from typing import Any
 from server.errors import InputError, NotFoundError
 from server.store.base import StoreBase, now_ts
 from server.store.records import (
-    GROUP_STATUSES,
     TASK_FINAL_STATUSES,
     TASK_STATUSES,
     GroupRecord,
@@ -229,17 +228,6 @@ class GroupsMixin(StoreBase):
             f"SELECT {_GROUP_COLS} FROM groups WHERE status = 'running' AND owner = ?"
             " ORDER BY created_at", (self.owner,)).fetchall())
         return [_group(r) for r in rows]
-
-    async def set_group_status(self, group_id: str, status: str) -> bool:
-        """Set a group's status (stamping `finished_at` for a finished one)."""
-        if status not in GROUP_STATUSES:
-            raise InputError("status", f"unknown group status {status!r}", ", ".join(GROUP_STATUSES))
-        now = now_ts()
-        finished = now if status in ("succeeded", "failed", "cancelled") else None
-        n = await self._run(_update, "UPDATE groups SET status = ?, updated_at = ?,"
-                            " finished_at = coalesce(?, finished_at) WHERE id = ?",
-                            (status, now, finished, group_id))
-        return n > 0
 
     async def finish_group(self, group_id: str, status: str) -> bool:
         """Mark a running group finished; False when it was not running (already finished)."""
