@@ -23,7 +23,7 @@ from typing import Any
 
 from server.catalog.schema import Catalog
 from server.routing.router import Router
-from server.scheduler.dag import TERMINAL, TaskGraph, bottom_levels
+from server.scheduler.dag import SUCCESS, TERMINAL, TaskGraph, bottom_levels
 from server.scheduler.gate import CallGate, Limits
 from server.scheduler.planner import estimate_makespan, plan_group
 from server.scheduler.ports import CallObserver, Providers
@@ -31,7 +31,7 @@ from server.scheduler.prompt import PER_DEPENDENCY_CHARS, DependencyOutput, buil
 from server.scheduler.runner import Job, Outcome, RunnerConfig, TaskRunner
 from server.scheduler.types import GroupInput, PlannedTask, SubmitResult, TaskPlan
 from server.settings import Settings
-from server.store import BudgetLimits, GroupRecord, NewGroup, NewTask, Store, TaskRecord, final_group_status
+from server.store import BudgetLimits, GroupRecord, NewGroup, NewTask, Store, TaskMove, TaskRecord
 
 __all__ = ["Engine", "EngineConfig", "TaskTiming"]
 
@@ -222,33 +222,30 @@ class Engine:
         )
         self._runs[record.id] = run
         self.gate.set_group_limit(record.id, record.max_concurrent)
-        await self._advance(run, list(tasks))
+        await self._skip_blocked(run)
+        if run.graph.done():
+            await self._finish(run)
+        else:
+            for key in tasks:
+                if run.graph.is_ready(key):
+                    self._spawn(run, key)
         return run
 
     # -- running -----------------------------------------------------------------------------
 
-    async def _advance(self, run: _Run, keys: list[str]) -> None:
-        """Skip what a failed dependency blocks, start what became ready, finish a done group."""
-        pending = list(keys)
-        while pending:
-            key = pending.pop(0)
-            if run.cancelled or key in run.workers or run.graph.status[key] in TERMINAL:
-                continue
-            blocker = run.graph.blocked_by_failure(key)
-            if blocker is not None:
-                moved = await self.store.transition_task(
-                    run.tasks[key].id, ("pending", "queued"), "skipped",
-                    error=f"dependency {blocker!r} {run.graph.status[blocker]}", error_class="dependency",
-                )
-                if moved:
-                    run.graph.mark(key, "skipped")
-                    pending.extend(run.graph.children(key))
-                    self._notify(run)
-                continue
-            if run.graph.is_ready(key):
-                self._spawn(run, key)
-        if run.graph.done() and not run.finished.is_set():
-            await self._finish(run)
+    async def _skip_blocked(self, run: _Run) -> None:
+        """On (re)start: skip every unfinished task behind one that finished without success."""
+        skipped: dict[str, str] = {}
+        moves: list[TaskMove] = []
+        for key, state in list(run.graph.status.items()):
+            if state in TERMINAL and state != SUCCESS:
+                for child, parent in run.graph.blocked_behind(key):
+                    if child not in skipped:
+                        skipped[child] = parent
+                        moves.append(_skip_move(run, child, parent, skipped.get(parent) and "skipped"))
+        for key, ok in zip(skipped, await self.store.move_tasks(moves), strict=True):
+            if ok:
+                run.graph.mark(key, "skipped")
 
     def _spawn(self, run: _Run, key: str) -> None:
         worker = asyncio.create_task(self._work(run, key), name=f"pwm-task-{run.tasks[key].id}")
@@ -318,20 +315,43 @@ class Engine:
             await self._record(run, job.key, outcome)
 
     async def _record(self, run: _Run, key: str, outcome: Outcome) -> None:
+        """Write a task's outcome, the skips it causes and, when it is the group's last, the
+        group's end, in one transaction; only then wake waiters and start what became ready."""
         task = run.tasks[key]
+        status = outcome.status
         fields: dict[str, object] = {"error": outcome.error, "error_class": outcome.error_class}
         if outcome.text is not None:
             fields["result"] = outcome.text
-        moved = await self.store.transition_task(task.id, ("queued", "running"), outcome.status, **fields)
-        if not moved:
+        moves = [TaskMove(task.id, ("queued", "running"), status, fields)]
+        keys = [key]
+        if status != SUCCESS:
+            for child, parent in run.graph.blocked_behind(key):
+                moves.append(_skip_move(run, child, parent, status if parent == key else "skipped"))
+                keys.append(child)
+        graph = run.graph
+        final: str | None = None
+        if graph.finished_count() + len(moves) == len(graph.status):
+            all_succeeded = status == SUCCESS and graph.all_succeeded_but(key)
+            final = "cancelled" if run.cancelled else ("succeeded" if all_succeeded else "failed")
+        applied = await self.store.move_tasks(moves, (run.record.id, final) if final else None)
+        if not applied[0]:
             return
-        run.graph.mark(key, outcome.status)
-        if outcome.status == "succeeded" and outcome.text is not None:
+        for moved_key, move, ok in zip(keys, moves, applied, strict=True):
+            if ok:
+                graph.mark(moved_key, move.to_status)
+        if status == SUCCESS and outcome.text is not None:
             run.outputs[key] = outcome.text[:PER_DEPENDENCY_CHARS]
-        self._notify(run)
-        await self._advance(run, run.graph.children(key))
-        if run.graph.done() and not run.finished.is_set():
+        if final is not None and all(applied):
+            self._ended(run)
+            return
+        if graph.done():
             await self._finish(run)
+            return
+        if status == SUCCESS and not run.cancelled:
+            for child in graph.children(key):
+                if child not in run.workers and graph.is_ready(child):
+                    self._spawn(run, child)
+        self._notify(run)
 
     async def _interrupted(self, run: _Run, key: str) -> None:
         task_id = run.tasks[key].id
@@ -343,13 +363,18 @@ class Engine:
             await self.store.transition_task(task_id, ("running",), "queued")
 
     async def _finish(self, run: _Run) -> None:
+        """Store the group's end, then wake its waiters (never the other way round)."""
         run.finished.set()
-        statuses = [run.graph.status[k] for k in run.tasks]
-        status = "cancelled" if run.cancelled else final_group_status(statuses)
+        status = "cancelled" if run.cancelled else ("succeeded" if run.graph.all_succeeded() else "failed")
         await self.store.finish_group(run.record.id, status)
+        self._ended(run)
+
+    def _ended(self, run: _Run) -> None:
+        """The group's end is stored: forget it and wake its waiters."""
+        run.finished.set()
         self.gate.set_group_limit(run.record.id, None)
-        self._notify(run)
         self._runs.pop(run.record.id, None)
+        self._notify(run)
 
     def _notify(self, run: _Run) -> None:
         run.changed.set()
@@ -415,6 +440,12 @@ class Engine:
         await asyncio.gather(*workers, return_exceptions=True)
         await self.runner.aclose()
         self._runs.clear()
+
+
+def _skip_move(run: _Run, key: str, blocker: str, blocker_status: str | None) -> TaskMove:
+    state = blocker_status or run.graph.status[blocker]
+    return TaskMove(run.tasks[key].id, ("pending", "queued"), "skipped",
+                    {"error": f"dependency {blocker!r} {state}", "error_class": "dependency"})
 
 
 def _validation_spec(validate_json: str | None) -> dict[str, Any] | None:

@@ -152,8 +152,13 @@ async def group_view(
     store: Store, record: GroupRecord, limits: BudgetLimits, *, max_result_chars: int,
     include_tasks: bool = True,
 ) -> GroupView:
-    """The status of one group, read from the store."""
+    """The status of one group, read from the store.
+
+    The tasks are read before the group: the engine stores a group's end in the transaction
+    that finishes its last task, so a reply in which every task is final says the group is.
+    """
     tasks = await store.list_tasks(record.id, preview_chars=max_result_chars + 1)
+    record = await store.get_group(record.id)
     attempts = await store.list_attempts(group_id=record.id) if include_tasks else []
     reports = (
         {v.attempt_id: v.report_json for v in await store.list_validations(group_id=record.id)}
