@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.backends.base import Completion, CompletionRequest, Usage
-from server.backends.pricing import compute_cost, estimate_cost
+from server.backends.pricing import compute_cost
 from server.catalog.schema import Catalog, ModelSpec
 from server.errors import BackendError, BackendRateLimited, BudgetExceeded
 from server.perf.stats import AttemptFact
+from server.routing.costs import reservation_estimate
 from server.scheduler.gate import CallGate
 from server.scheduler.ports import CallObserver, Providers, TaskEvents
 from server.scheduler.prompt import count_tokens, fit_max_tokens
@@ -218,7 +219,8 @@ class TaskRunner:
                 "context_too_large",
             )
         paid = model.tier == "paid"
-        reserve = estimate_cost(model, prompt_tokens, max_tokens)
+        money = reservation_estimate(model, prompt_tokens, job.plan.output_tokens, max_tokens)
+        reserve = None if money is None else money.estimate
         if paid and reserve is None and not self.config.allow_unknown_prices:
             raise _Next("price unknown (set allow_unknown_prices to use it)", "unknown_price")
         spec, base_url, api_key = self.providers.resolve(model)
@@ -246,7 +248,7 @@ class TaskRunner:
                 try:
                     attempt = await self.store.begin_attempt(
                         job.task_id, job.group_id, model.id, spec.name, candidate.variant,
-                        reserve, paid, job.limits,
+                        reserve, paid, job.limits, cap_usd=None if money is None else money.cap,
                     )
                 except BudgetExceeded as exc:
                     raise _Next(f"budget: {exc}", "budget") from None
