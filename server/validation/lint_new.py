@@ -12,8 +12,6 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
-import git
-
 from server.validation.checks_base import PlannedCheck, RunContext, finish
 from server.validation.gitfacts import open_repo
 from server.validation.model import CheckResult, Diagnostic
@@ -42,7 +40,7 @@ def export_head_versions(repo_root: Path, files: list[Path], dest: Path) -> list
                 blob = tree / rel.as_posix()
             except KeyError:
                 continue
-            if not isinstance(blob, git.Blob):
+            if blob.type != "blob":
                 continue
             target = dest / rel
             target.parent.mkdir(parents=True, exist_ok=True)
