@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from server.formatting import usd
 from server.scheduler.dag import TERMINAL
 from server.scheduler.types import TaskPlan
 from server.store import AttemptRecord, BudgetLimits, BudgetStatus, GroupRecord, Store, TaskRecord
@@ -90,7 +91,7 @@ def budget_warnings(budget: BudgetStatus) -> list[str]:
         if period.state == "ok" or period.limit is None:
             continue
         used = period.spent + period.reserved
-        text = f"{period.name} budget: ${used:.4f} of ${period.limit:.2f} used"
+        text = f"{period.name} budget: {usd(used)} of {usd(period.limit)} used"
         if period.fraction is not None:
             text += f" ({period.fraction:.0%})"
         text += "; paid models paused" if period.state == "stop" else "; warn threshold reached"
