@@ -123,8 +123,11 @@ def _validation_summary(report_json: str) -> dict[str, Any]:
                          for d in c.get("diagnostics", [])[:10]]}
         for c in data.get("checks", [])
     ]
-    return {"status": data.get("status"), "passed": data.get("passed", False), "checks": checks,
-            "base_commit": data.get("base_commit"), "error": data.get("error")}
+    summary = {"status": data.get("status"), "passed": data.get("passed", False), "checks": checks,
+               "base_commit": data.get("base_commit"), "error": data.get("error")}
+    if "agent" in data:  # agent mode: its steps (already bounded), stop reason and files changed
+        summary["agent"] = data["agent"]
+    return summary
 
 
 def _task_view(
