@@ -97,12 +97,10 @@ def with_agent_report(report_json: str, agent: AgentResult | None) -> str:
     if agent is None:
         return report_json
     data = json.loads(report_json)
-    files = sorted({line[6:] for line in agent.diff.splitlines() if line.startswith("+++ b/")})
     data["agent"] = {
         "stop_reason": agent.stop_reason, "turns": agent.turns, "steps_total": agent.steps_total,
         "input_tokens": agent.input_tokens, "output_tokens": agent.output_tokens,
         "cost_usd": round(agent.cost_usd, 6), "checks_passed": agent.checks_passed,
-        "files_changed": files,
         "steps": [
             {"turn": s.turn, "tool": s.tool, "arguments": s.arguments, "outcome": s.outcome, "ok": s.ok,
              "tokens": s.tokens, "cost_usd": round(s.cost_usd, 6)}

@@ -32,6 +32,7 @@ __all__ = [
     "WorktreeHandle",
     "apply_patch_in_worktree",
     "apply_patch_to_tree",
+    "diff_files",
     "extract_unified_diff",
     "patch_strip_level",
 ]
@@ -98,6 +99,20 @@ def patch_strip_level(diff: str) -> int:
                 continue
             return 1 if name.startswith(("a/", "b/")) else 0
     return 1
+
+
+def diff_files(diff: str) -> tuple[str, ...]:
+    """The paths a unified diff changes (relative, without a/ b/ prefixes), in order."""
+    files: list[str] = []
+    for line in diff.splitlines():
+        if line.startswith(("--- ", "+++ ")):
+            name = line[4:].split("\t")[0].strip()
+            if name == "/dev/null":
+                continue
+            name = name[2:] if name.startswith(("a/", "b/")) else name
+            if name not in files:
+                files.append(name)
+    return tuple(files)
 
 
 async def _git(

@@ -81,7 +81,7 @@ async def test_an_agent_reads_edits_sees_its_test_fail_fixes_it_and_hands_back_a
     assert agent["stop_reason"] == "done" and agent["checks_passed"] is True
     assert [s["tool"] for s in agent["steps"]] == ["read_file", "replace_text", "run_checks", "replace_text",
                                                    "run_checks", "done"]
-    assert agent["files_changed"] == ["calc.py"]
+    assert attempt["validation"]["files_changed"] == ["calc.py"]
     assert (repo / "calc.py").read_text() == BUGGY  # the user's tree waits for apply_validated_patch
 
 
@@ -144,3 +144,37 @@ async def test_agent_mode_without_a_workspace_is_refused_naming_the_field(tmp_pa
             }]})
     assert result.is_error
     assert "tasks[0].workspace" in result.content[0].text
+
+
+async def test_two_parallel_agents_editing_one_file_are_flagged_and_applied_one_by_one(tmp_path: Path) -> None:
+    repo = _project(tmp_path)
+    with LoopbackProvider() as lp:
+        lp.script("fast-a", [
+            tool("replace_text", 1, path="calc.py", old="def add(a, b):\n    return a - b",
+                 new="def add(a, b):\n    return a + b"),
+            tool("done", 2),
+        ])
+        lp.script("mid-a", [
+            tool("replace_text", 1, path="calc.py", old="def add(a, b):\n    return a - b",
+                 new="def add(a, b):\n    return b + a"),
+            tool("done", 2),
+        ])
+        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
+        async with Client(build_server(settings)) as client:
+            submitted = await call(client, "submit_parallel_tasks", {"tasks": [
+                {"id": "one", "agent_type": "tcoder_speed", "task_description": "Fix add()",
+                 "workspace": str(repo), "mode": "agent", "validate": {"checks": ["test"]}},
+                {"id": "two", "agent_type": "tcoder_balanced", "task_description": "Fix add() too",
+                 "workspace": str(repo), "mode": "agent", "validate": {"checks": ["test"]}},
+            ]})
+            status = await wait_finished(client, submitted["group_id"])
+            ids = [t["task_id"] for t in status["tasks"]]
+            refused = await client.call_tool("apply_validated_patch", {"task_id": ids})
+            untouched = (repo / "calc.py").read_text()
+            applied = await call(client, "apply_validated_patch", {"task_id": ids[:1]})
+    assert [t["status"] for t in status["tasks"]] == ["succeeded", "succeeded"], status["tasks"]
+    assert status["shared_files"] == {"calc.py": ["one", "two"]}
+    message = refused.content[0].text
+    assert refused.is_error and "conflicts with task(s)" in message and "nothing was applied" in message, message
+    assert untouched == BUGGY
+    assert applied["applied"] == ids[:1] and "return a + b" in (repo / "calc.py").read_text()
