@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,19 +11,9 @@ from server import __version__
 from server.dashboard import register_dashboard
 from server.settings import Settings
 from server.state import AppState, open_app_state
+from tools.surface import TOOL_MODULES, ToolServer, register_tools
 
 __all__ = ["TOOL_MODULES", "build_server"]
-
-# Each module exposes `register(mcp)`; the order is the order tools are listed.
-TOOL_MODULES: tuple[str, ...] = (
-    "tools.submit_parallel_tasks",
-    "tools.get_parallel_group_status",
-    "tools.cancel_parallel_group",
-    "tools.route_task",
-    "tools.validate_workspace",
-    "tools.apply_validated_patch",
-    "tools.performance",
-)
 
 INSTRUCTIONS = (
     "parallel-work-manager routes coding tasks to the right model. Call route_task to see where a "
@@ -47,15 +36,14 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
             holder.pop("state", None)
             await state.aclose()
 
-    mcp: MCPServer[AppState] = MCPServer(
+    mcp = ToolServer(
         name="parallel-work-manager",
         version=__version__,
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         log_level=settings.log_level if settings.log_level in _LEVELS else "INFO",  # type: ignore[arg-type]
     )
-    for module_name in TOOL_MODULES:
-        importlib.import_module(module_name).register(mcp)
+    register_tools(mcp, settings.tools)
     register_dashboard(mcp, get_state=lambda: holder.get("state"))
     return mcp
 
