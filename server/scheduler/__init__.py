@@ -1,17 +1,12 @@
-"""The scheduler: plan a group of tasks, run them in parallel, and keep their state.
+"""The scheduler: runs groups of tasks over the providers.
 
-    types      the plain records a submission arrives as and a plan is kept as
-    planner    submission -> routed task plans (`plan_task`, shared with `route_task`'s preview)
-    dag        dependency checks and readiness
-    engine     owns running groups; stores each change before it is reported; wakes waiters
-    gate       who may send a model call now: concurrency, priority, provider and model limits
-    ratelimit  request / token budgets per provider and model, tightened by response headers
-    runner     one task's attempt loop: retry, fall back along the chain, escalate the variant
-    retry      what to do after a failure, by class
-    prompt     the messages a task sends and their token count
-    validated  check an answer's patch in a temporary worktree before it is accepted
-    status     a group's status as plain records (read from the store)
-    ports      what the scheduler needs from the provider layer (a Protocol)
-
-Nothing here knows MCP: the tools call `Engine` and shape its records.
+    engine.py     owns running groups, the only writer of task state; submit / cancel / resume
+    planner.py    routes every task of a submission; `plan_task` is also `route_task`'s dry run
+    runner.py     one task's attempt loop: candidates, permits, calls, retries, escalation
+    gate.py       who may call now: concurrency, rate limiters, cool-downs, priority order
+    dag.py        dependency validation and readiness bookkeeping
+    retry.py      what to do after a failed call, by failure class; the candidate chain
+    ratelimit.py  request / token budgets and cool-downs (pure bookkeeping)
+    status.py     a group's status read from the store
+    ports.py      the Protocols the scheduler depends on (providers, observer, task events)
 """
