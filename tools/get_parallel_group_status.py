@@ -158,11 +158,10 @@ async def get_parallel_group_status(
     longer than the server's limit are cut; get_task_result returns the rest.
     """
     state = app_state(ctx)
-    engine = state.require_engine()
+    engine = state.engine
     with expected_errors():
         if not (group_id or group_name):
             raise InputError("group_id", "give group_id or group_name")
-        assert state.store is not None
         record = await state.store.get_group(group_id or group_name or "")
         if wait_seconds > 0 and engine.is_running(record.id):
             await ctx.report_progress(*_progress(await _view(state, record.id, tasks=False)))
@@ -175,7 +174,6 @@ async def get_parallel_group_status(
 
 
 async def _view(state: AppState, group_id: str, *, tasks: bool) -> GroupView:
-    assert state.store is not None and state.engine is not None
     record = await state.store.get_group(group_id)
     limits = state.engine.budget_limits(record.budget_usd, record.policy)
     return await group_view(state.store, record, limits, max_result_chars=state.settings.max_result_chars,
@@ -199,7 +197,6 @@ async def get_task_result(
     """A slice of one task's full result, for results longer than the status shows."""
     state = app_state(ctx)
     with expected_errors():
-        assert state.store is not None
         part = await state.store.task_result(task_id, offset, limit or state.settings.max_result_chars)
     return TaskResultOutput(task_id=part.task_id, text=part.text, offset=part.offset,
                             total_chars=part.total_chars, next_offset=part.next_offset)

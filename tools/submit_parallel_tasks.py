@@ -9,7 +9,7 @@ once with the group id and each task's plan; follow it with `get_parallel_group_
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import ToolAnnotations
@@ -19,19 +19,14 @@ from server.errors import InputError
 from server.scheduler.types import GroupInput, SubmitResult, TaskInput
 from server.state import AppState
 from server.validation import ALL_KINDS, allowed_roots, confine_path
+from tools._inputs import CallerHints, caller_hints
 from tools._shared import app_state, expected_errors
 from tools.validate_workspace import client_roots
 
 __all__ = ["SubmitOutput", "TaskSpec", "build_group_input", "register", "submit_parallel_tasks"]
 
-_HINT_NAMES = (
-    "urgent", "time_sensitive", "severity", "estimated_effort", "quality_requirement", "cost_sensitive",
-    "enterprise_requirements", "quality_critical", "production_code", "performance_target",
-    "context_tokens", "files", "complexity", "task_type",
-)
 
-
-class TaskSpec(BaseModel):
+class TaskSpec(CallerHints):
     """One task. Keys not listed here (e.g. model_routing, routing, quality_gates, component)
     are accepted and kept with the task as context."""
 
@@ -58,20 +53,6 @@ class TaskSpec(BaseModel):
     priority: int = Field(5, ge=0, le=10, description="0 (lowest) to 10 (highest); higher runs first among ready tasks.")
     timeout_seconds: float = Field(300, ge=1, le=86_400, description="Time limit for the task, from its first call.")
     tags: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=50)
-    urgent: bool = Field(False, description="Needed soon: speed_first sends simple urgent work to _speed.")
-    time_sensitive: bool = False
-    severity: Literal["low", "medium", "high", "critical"] | None = Field(None, description="For bugs.")
-    estimated_effort: Literal["trivial", "simple", "moderate", "complex", "very_complex"] | None = None
-    quality_requirement: Literal["low", "standard", "high", "enterprise"] | None = None
-    cost_sensitive: bool = False
-    enterprise_requirements: bool = False
-    quality_critical: bool = False
-    production_code: bool = False
-    performance_target: str | None = Field(None, max_length=50)
-    context_tokens: int | None = Field(None, ge=0, le=10_000_000)
-    files: list[str] = Field(default_factory=list, max_length=10_000)
-    complexity: int | None = Field(None, ge=1, le=10, description="Explicit complexity 1-10.")
-    task_type: str | None = Field(None, max_length=50)
     workspace: str | None = Field(None, max_length=4096, description="Project directory the task is about (stored).")
     validate_: dict[str, Any] | bool | None = Field(
         None, alias="validate", description="Validation to run on the workspace after the task (stored)."
@@ -128,8 +109,7 @@ def build_group_input(
                          f"1 to {max_tasks} (server setting max_tasks_per_group)")
     converted = []
     for spec in tasks:
-        data = spec.model_dump(by_alias=True)
-        hints = {name: data[name] for name in _HINT_NAMES if data.get(name) not in (None, False, [])}
+        hints = caller_hints(spec)
         extra = dict(spec.model_extra or {})
         if spec.workspace is not None:
             extra["workspace"] = spec.workspace
@@ -255,7 +235,7 @@ async def submit_parallel_tasks(
             max_tasks=state.settings.max_tasks_per_group,
         )
         group = await confine_workspaces(group, ctx)
-        result = await state.require_engine().submit(group)
+        result = await state.engine.submit(group)
     return shape(result)
 
 

@@ -17,7 +17,6 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from server.errors import InputError
 from server.validation import (
     ALL_KINDS,
-    ResultCache,
     ValidationOptions,
     ValidationReport,
     allowed_roots,
@@ -42,7 +41,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CACHE_KEY = "validation_cache"
 Kind = Literal["syntax", "build", "lint", "test"]
 
 _PATH = "Directory to validate: absolute, or relative to the first allowed root. It must lie inside the client's roots (or the server's configured roots)."
@@ -178,7 +176,7 @@ async def validate_workspace(
             raise InputError(field, str(first["msg"]).removeprefix("Value error, "), "syntax, build, lint, test") from None
         roots = allowed_roots(await client_roots(ctx), state.settings.allowed_roots)
         workspace = confine_path(args.path, roots, field="path")
-        cache = state.extras.setdefault(CACHE_KEY, ResultCache())
+        cache = state.validation_cache
         options = ValidationOptions(
             checks=tuple(args.checks) if args.checks else ALL_KINDS,
             changed_only=args.changed_only,

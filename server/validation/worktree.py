@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from server.errors import WorkspaceError
+from server.errors import PatchApplyError, WorkspaceError
 from server.validation.procs import ProcResult, child_env, run_process
 
 __all__ = [
@@ -45,10 +45,6 @@ _DIFF_LINE = re.compile(
     r"old mode|new mode|similarity index|dissimilarity index|rename from|rename to|copy from|copy to|"
     r"Binary files)"
 )
-
-
-class PatchApplyError(WorkspaceError):
-    """A patch does not apply; the message carries git's own explanation."""
 
 
 def _has_diff(text: str) -> bool:
