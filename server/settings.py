@@ -67,6 +67,8 @@ class Settings:
     budgets: BudgetSettings = field(default_factory=BudgetSettings)
     base_urls: Mapping[str, str] = field(default_factory=dict)
     custom_providers: tuple[CustomProvider, ...] = ()
+    # Longest a tool call may block (PWM_TOOL_TIME_LIMIT_S): clients cut calls at about 60 s.
+    tool_time_limit_s: float = 45.0
     http_host: str = "127.0.0.1"
     http_port: int = 8765
     log_level: str = "INFO"

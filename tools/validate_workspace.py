@@ -1,5 +1,11 @@
 """The `validate_workspace` tool: check a project's syntax, build, lint and tests with its own
-tools, inside the allowed roots, and return a structured, bounded report."""
+tools, inside the allowed roots, and return a structured, bounded report.
+
+No call blocks longer than the server's `tool_time_limit_s` (45 s by default: clients cut tool
+calls at about 60 s). A validation still running then answers with the checks finished so far,
+`finished: false` and its `validation_id`; the caller waits on it again by passing that id (and
+`wait_seconds`). While a call waits, each finished check is sent as a progress notification
+when the client sent a progress token."""
 
 from __future__ import annotations
 
@@ -15,15 +21,17 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from server.errors import InputError
+from server.state import AppState
 from server.validation import (
     ALL_KINDS,
     ResultCache,
     ValidationOptions,
     ValidationReport,
+    ValidationRun,
+    ValidationRuns,
     allowed_roots,
     confine_path,
     roots_from_uris,
-    validate_path,
 )
 from tools._shared import app_state, expected_errors
 
@@ -37,20 +45,25 @@ __all__ = [
     "client_roots",
     "register",
     "report_to_output",
+    "run_to_output",
     "validate_workspace",
 ]
 
 log = logging.getLogger(__name__)
 
 CACHE_KEY = "validation_cache"
+RUNS_KEY = "validation_runs"
 Kind = Literal["syntax", "build", "lint", "test"]
 
-_PATH = "Directory to validate: absolute, or relative to the first allowed root. It must lie inside the client's roots (or the server's configured roots)."
+_PATH = "Directory to validate: absolute, or relative to the first allowed root. It must lie inside the client's roots (or the server's configured roots). With validation_id, the same path again."
 _CHECKS = "Which checks to run: syntax, build, lint, test. Default: every one that applies to the projects found."
 _CHANGED = "Limit syntax and lint checks to files changed against HEAD plus untracked files (needs git)."
 _SCOPE = "'all' reports every lint finding; 'new' only those the uncommitted change introduced (HEAD is linted too)."
 _TIMEOUT = "Time limit in seconds shared by all checks; a check still running then is killed and reported timed_out."
 _CACHE = "Reuse results of checks whose inputs (files, tool, arguments) are unchanged since an earlier run."
+_ID = "Wait on a running validation: the validation_id an earlier call returned with finished=false."
+_WAIT = ("Seconds to wait for the validation to finish before answering with what finished so far; "
+         "default and cap: the server's tool time limit (45 s), since clients cut calls at about 60 s.")
 
 
 class ValidateWorkspaceInput(BaseModel):
@@ -60,6 +73,8 @@ class ValidateWorkspaceInput(BaseModel):
     lint_scope: Literal["all", "new"] = Field(default="all", description=_SCOPE)
     timeout_s: float = Field(default=120.0, ge=1.0, le=1800.0, description=_TIMEOUT)
     use_cache: bool = Field(default=True, description=_CACHE)
+    validation_id: str | None = Field(default=None, description=_ID, min_length=1, max_length=100)
+    wait_seconds: float | None = Field(default=None, ge=0.0, description=_WAIT)
 
     @field_validator("checks")
     @classmethod
@@ -121,18 +136,37 @@ class ProjectOut(BaseModel):
 
 
 class ValidateWorkspaceResult(BaseModel):
+    validation_id: str = Field(description="Pass it back (with wait_seconds) while finished is false.")
+    finished: bool = Field(description="False: still running; checks holds what finished so far.")
     passed: bool = Field(description="True when no check failed, timed out or errored (skipped checks do not count).")
-    status: Literal["passed", "failed", "timed_out", "error"]
+    status: Literal["passed", "failed", "timed_out", "error", "running"]
     workspace: str
     projects: list[ProjectOut]
     checks: list[CheckOut]
+    pending: list[str] = Field(description="Checks still running, as 'name (project)'.")
     git: GitFactsOut | None = Field(description="Git facts; null when the workspace is not in a repository.")
     duration_s: float
     notes: list[str]
 
 
-def report_to_output(report: ValidationReport) -> ValidateWorkspaceResult:
-    return ValidateWorkspaceResult.model_validate(dataclasses.asdict(report))
+def report_to_output(report: ValidationReport, validation_id: str = "") -> ValidateWorkspaceResult:
+    return ValidateWorkspaceResult.model_validate(
+        {**dataclasses.asdict(report), "validation_id": validation_id, "finished": True, "pending": []}
+    )
+
+
+def run_to_output(run: ValidationRun) -> ValidateWorkspaceResult:
+    """The report when the run is over, else what finished so far."""
+    if run.report is not None:
+        return report_to_output(run.report, run.id)
+    return ValidateWorkspaceResult.model_validate({
+        "validation_id": run.id, "finished": run.finished, "passed": False,
+        "status": "error" if run.failure else "running", "workspace": str(run.workspace),
+        "projects": [dataclasses.asdict(p) for p in run.projects],
+        "checks": [dataclasses.asdict(c) for c in run.done],
+        "pending": [] if run.failure else run.pending(), "git": None, "duration_s": run.elapsed_s(),
+        "notes": [f"validation ended without a report: {run.failure}"] if run.failure else [],
+    })
 
 
 async def client_roots(ctx: Context[Any, Any]) -> list[Path] | None:
@@ -151,43 +185,84 @@ async def client_roots(ctx: Context[Any, Any]) -> list[Path] | None:
     return roots_from_uris(str(root.uri) for root in result.roots)
 
 
+def _runs(state: AppState) -> ValidationRuns:
+    """This server's background validations, closed (running ones cancelled) at shutdown."""
+    runs = state.extras.get(RUNS_KEY)
+    if not isinstance(runs, ValidationRuns):
+        runs = state.extras[RUNS_KEY] = ValidationRuns()
+        state.exit_stack.push_async_callback(runs.aclose)
+    return runs
+
+
+def _progress_reporter(ctx: Context[Any, Any]) -> Any:
+    async def report(run: ValidationRun) -> None:
+        total = len(run.planned)
+        done = len(run.done)
+        running = ", ".join(run.pending()[:3])
+        message = f"{run.workspace.name or run.workspace}: {done}/{total} checks finished"
+        await ctx.report_progress(float(done), float(total) if total else None,
+                                  message + (f"; running {running}" if running else ""))
+
+    return report
+
+
 async def validate_workspace(
-    path: Annotated[str, Field(description=_PATH, min_length=1)],
     ctx: Context[Any, Any],
+    path: Annotated[str, Field(description=_PATH, min_length=1)],
     checks: Annotated[list[Kind] | None, Field(description=_CHECKS)] = None,
     changed_only: Annotated[bool, Field(description=_CHANGED)] = False,
     lint_scope: Annotated[Literal["all", "new"], Field(description=_SCOPE)] = "all",
     timeout_s: Annotated[float, Field(ge=1.0, le=1800.0, description=_TIMEOUT)] = 120.0,
     use_cache: Annotated[bool, Field(description=_CACHE)] = True,
+    validation_id: Annotated[str | None, Field(description=_ID, min_length=1, max_length=100)] = None,
+    wait_seconds: Annotated[float | None, Field(ge=0.0, description=_WAIT)] = None,
 ) -> ValidateWorkspaceResult:
     """Check a workspace with each project's own tools: syntax (parse), build (byte-compile,
     tsc, cargo check, go build), lint (ruff, eslint, clippy, go vet) and tests (pytest, npm test,
     cargo test, go test). Finds Python, Node/TypeScript, Rust and Go projects under `path`; a
     tool that is not installed gives a `skipped` check, never a failure. Returns overall
-    pass/fail, per-check status, command, duration and file/line diagnostics, plus git facts."""
+    pass/fail, per-check status, command, duration and file/line diagnostics, plus git facts.
+    A validation longer than the server's time limit answers finished=false with the checks
+    done so far; call again with its validation_id to wait for the rest."""
     state = app_state(ctx)
     with expected_errors():
         try:
             args = ValidateWorkspaceInput(
                 path=path, checks=checks, changed_only=changed_only, lint_scope=lint_scope,
-                timeout_s=timeout_s, use_cache=use_cache,
+                timeout_s=timeout_s, use_cache=use_cache, validation_id=validation_id, wait_seconds=wait_seconds,
             )
         except ValidationError as exc:
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"]) or "input"
             raise InputError(field, str(first["msg"]).removeprefix("Value error, "), "syntax, build, lint, test") from None
+        runs = _runs(state)
         roots = allowed_roots(await client_roots(ctx), state.settings.allowed_roots)
         workspace = confine_path(args.path, roots, field="path")
-        cache = state.extras.setdefault(CACHE_KEY, ResultCache())
-        options = ValidationOptions(
-            checks=tuple(args.checks) if args.checks else ALL_KINDS,
-            changed_only=args.changed_only,
-            lint_scope=args.lint_scope,
-            timeout_s=args.timeout_s,
-            use_cache=args.use_cache,
-        )
-        report = await validate_path(workspace, options, base_env=state.settings.env, cache=cache)
-    return report_to_output(report)
+        if args.validation_id is not None:
+            run = runs.get(args.validation_id)
+            if run is None:
+                raise InputError(
+                    "validation_id", f"no validation {args.validation_id!r} on this server (it restarted, or the "
+                    "run is too old); omit validation_id to start a new one",
+                )
+            if run.workspace != workspace:
+                raise InputError("path", f"validation {run.id} is of {run.workspace}, not {workspace}",
+                                 str(run.workspace))
+        else:
+            cache = state.extras.setdefault(CACHE_KEY, ResultCache())
+            options = ValidationOptions(
+                checks=tuple(args.checks) if args.checks else ALL_KINDS,
+                changed_only=args.changed_only,
+                lint_scope=args.lint_scope,
+                timeout_s=args.timeout_s,
+                use_cache=args.use_cache,
+            )
+            run = runs.start(workspace, options, base_env=state.settings.env, cache=cache)
+        limit = state.settings.tool_time_limit_s
+        wait = limit if args.wait_seconds is None else min(args.wait_seconds, limit)
+        report = _progress_reporter(ctx)
+        await run.wait(wait, on_change=report)
+    return run_to_output(run)
 
 
 def register(mcp: MCPServer[Any]) -> None:
