@@ -14,8 +14,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import git
-
 from server.validation.checks_base import PlannedCheck, RunContext, finish
 from server.validation.gitfacts import open_repo
 from server.validation.model import CheckResult, Diagnostic
@@ -47,7 +45,7 @@ def export_head_versions(
                 blob = tree / rel.as_posix()
             except KeyError:
                 continue
-            if not isinstance(blob, git.Blob):
+            if blob.type != "blob":
                 continue
             target = dest / rel
             target.parent.mkdir(parents=True, exist_ok=True)
