@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from server.errors import InputError
 from server.state import AppState
@@ -55,15 +55,15 @@ CACHE_KEY = "validation_cache"
 RUNS_KEY = "validation_runs"
 Kind = Literal["syntax", "build", "lint", "test"]
 
-_PATH = "Directory to validate: absolute, or relative to the first allowed root. It must lie inside the client's roots (or the server's configured roots). With validation_id, the same path again."
-_CHECKS = "Which checks to run: syntax, build, lint, test. Default: every one that applies to the projects found."
-_CHANGED = "Limit syntax and lint checks to files changed against HEAD plus untracked files (needs git)."
-_SCOPE = "'all' reports every lint finding; 'new' only those the uncommitted change introduced (HEAD is linted too)."
-_TIMEOUT = "Time limit in seconds shared by all checks; a check still running then is killed and reported timed_out."
-_CACHE = "Reuse results of checks whose inputs (files, tool, arguments) are unchanged since an earlier run."
-_ID = "Wait on a running validation: the validation_id an earlier call returned with finished=false."
-_WAIT = ("Seconds to wait for the validation to finish before answering with what finished so far; "
-         "default and cap: the server's tool time limit (45 s), since clients cut calls at about 60 s.")
+_PATH = "Directory inside the allowed roots (absolute or relative to the first root)."
+_CHECKS = "Default: all that apply."
+_CHANGED = "Syntax and lint only on files changed against HEAD or untracked."
+_SCOPE = "'new': only lint findings the uncommitted change introduced."
+_TIMEOUT = "Seconds for all checks; one still running then is killed (timed_out)."
+_CACHE = "Reuse results whose inputs (files, tool, arguments) are unchanged."
+_ID = "Wait on the validation an earlier call returned unfinished (same path)."
+_WAIT = ("Longest wait before answering with what finished so far; default and cap: the server's "
+         "tool_time_limit_s, 45 s (clients cut calls at ~60 s).")
 
 
 class ValidateWorkspaceInput(BaseModel):
@@ -84,67 +84,78 @@ class ValidateWorkspaceInput(BaseModel):
         return list(dict.fromkeys(value)) if value else value
 
 
-class DiagnosticOut(BaseModel):
-    file: str | None = Field(description="File relative to the workspace (absolute if outside it).")
-    line: int | None = Field(description="1-based line, when the tool reported one.")
-    column: int | None = Field(description="1-based column, when the tool reported one.")
-    severity: str = Field(description="error, warning or info.")
-    code: str | None = Field(description="The tool's rule or error code (F401, TS2322, E0308...).")
+def _no_titles(schema: dict[str, Any]) -> None:
+    """Drop pydantic's generated titles: they repeat the names and cost every client context tokens."""
+    schema.pop("title", None)
+    for prop in schema.get("properties", {}).values():
+        prop.pop("title", None)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(json_schema_extra=_no_titles)
+
+
+class DiagnosticOut(_Out):
+    file: str | None
+    line: int | None
+    column: int | None
+    severity: str
+    code: str | None
     message: str
 
 
-class CheckOut(BaseModel):
-    name: str = Field(description="Check name: python-syntax, python-compile, ruff, pytest, node-check, tsc, npm-test, cargo-check, ...")
+class CheckOut(_Out):
+    name: str
     kind: Kind
-    project: str = Field(description="Project directory relative to the workspace ('.' is the workspace).")
+    project: str
     language: str
     status: Literal["passed", "failed", "skipped", "timed_out", "error"] = Field(
-        description="timed_out: killed at the time limit (not a failure verdict); skipped: tool missing or nothing to check."
+        description="skipped: tool missing or nothing to check; timed_out: killed at the limit."
     )
     duration_s: float
-    command: list[str] = Field(description="The command run, as an argument list.")
+    command: list[str]
     exit_code: int | None
     diagnostics: list[DiagnosticOut]
-    diagnostics_dropped: int = Field(description="Diagnostics left out to keep the report bounded.")
-    output_tail: str = Field(description="The end of what the command printed (bounded).")
+    diagnostics_dropped: int
+    output_tail: str
     output_truncated: bool
     skipped_reason: str | None
-    cached: bool = Field(description="True when this result was reused because nothing it depends on changed.")
+    cached: bool
 
 
-class DiffStatOut(BaseModel):
+class DiffStatOut(_Out):
     files: int
     insertions: int
     deletions: int
 
 
-class GitFactsOut(BaseModel):
+class GitFactsOut(_Out):
     repo_root: str
-    branch: str | None = Field(description="Current branch; null when HEAD is detached.")
+    branch: str | None
     detached: bool
-    head: str | None = Field(description="HEAD commit; null in a repository without commits.")
-    changed: list[str] = Field(description="Files changed against HEAD (staged and unstaged), workspace-relative.")
+    head: str | None
+    changed: list[str]
     untracked: list[str]
     diff_stat: DiffStatOut
     files_dropped: int
 
 
-class ProjectOut(BaseModel):
+class ProjectOut(_Out):
     path: str
     language: str
     markers: list[str]
 
 
-class ValidateWorkspaceResult(BaseModel):
-    validation_id: str = Field(description="Pass it back (with wait_seconds) while finished is false.")
-    finished: bool = Field(description="False: still running; checks holds what finished so far.")
-    passed: bool = Field(description="True when no check failed, timed out or errored (skipped checks do not count).")
+class ValidateWorkspaceResult(_Out):
+    validation_id: str
+    finished: bool = Field(description="false: still running; pass validation_id back to wait.")
+    passed: bool
     status: Literal["passed", "failed", "timed_out", "error", "running"]
     workspace: str
     projects: list[ProjectOut]
     checks: list[CheckOut]
-    pending: list[str] = Field(description="Checks still running, as 'name (project)'.")
-    git: GitFactsOut | None = Field(description="Git facts; null when the workspace is not in a repository.")
+    pending: list[str]
+    git: GitFactsOut | None
     duration_s: float
     notes: list[str]
 
@@ -217,13 +228,12 @@ async def validate_workspace(
     validation_id: Annotated[str | None, Field(description=_ID, min_length=1, max_length=100)] = None,
     wait_seconds: Annotated[float | None, Field(ge=0.0, description=_WAIT)] = None,
 ) -> ValidateWorkspaceResult:
-    """Check a workspace with each project's own tools: syntax (parse), build (byte-compile,
-    tsc, cargo check, go build), lint (ruff, eslint, clippy, go vet) and tests (pytest, npm test,
-    cargo test, go test). Finds Python, Node/TypeScript, Rust and Go projects under `path`; a
-    tool that is not installed gives a `skipped` check, never a failure. Returns overall
-    pass/fail, per-check status, command, duration and file/line diagnostics, plus git facts.
-    A validation longer than the server's time limit answers finished=false with the checks
-    done so far; call again with its validation_id to wait for the rest."""
+    """Run each project's own checks under `path` (Python, Node/TypeScript, Rust, Go): syntax,
+    build (py_compile, tsc, cargo check, go build), lint (ruff, eslint, clippy, go vet), tests
+    (pytest, npm test, cargo test, go test). A missing tool gives `skipped`, never a failure.
+    Diagnostics carry workspace-relative file and line; git facts are included. Unfinished
+    within the time limit: finished=false with the checks done so far; call again with
+    validation_id and the same path to wait for the rest."""
     state = app_state(ctx)
     with expected_errors():
         try:
