@@ -76,6 +76,10 @@ class TaskSpec(BaseModel):
     validate_: dict[str, Any] | bool | None = Field(
         None, alias="validate", description="Validation to run on the workspace after the task (stored)."
     )
+    mode: Literal["patch", "agent"] | None = Field(
+        None, description="agent: work as a tool-using agent in an own worktree of `workspace`; the final "
+        "diff is validated like a patch (bounds in validate.agent: max_turns, wall_time_s, max_cost_usd).",
+    )
 
 
 class PlannedTaskOut(BaseModel):
@@ -130,6 +134,8 @@ def build_group_input(
         if spec.workspace is not None:
             extra["workspace"] = spec.workspace
         validate = spec.validate_
+        if spec.mode == "agent":
+            validate = {**(validate if isinstance(validate, dict) else {}), "mode": "agent"}
         converted.append(TaskInput(
             agent_type=(spec.agent_type or "").strip(), description=spec.task_description, key=spec.id,
             priority=spec.priority, timeout_s=float(spec.timeout_seconds), tags=tuple(spec.tags),
@@ -188,6 +194,9 @@ async def confine_workspaces(group: GroupInput, ctx: Context[AppState, Any]) -> 
     for index, task in enumerate(group.tasks):
         spec = dict(task.validate or {})
         workspace = task.context.get("workspace") or spec.get("workspace")
+        if spec.get("mode") == "agent" and workspace is None:
+            raise InputError(f"tasks[{index}].workspace", "agent mode works in a git repository",
+                             "the path of a repository inside the allowed roots")
         if workspace is not None and spec.get("enabled", True) is not False:
             path = confine_path(str(workspace), roots, field=f"tasks[{index}].workspace")
             checks = spec.get("checks") or list(ALL_KINDS)
@@ -198,8 +207,9 @@ async def confine_workspaces(group: GroupInput, ctx: Context[AppState, Any]) -> 
             rounds = spec.get("max_rounds", 3)
             if not isinstance(rounds, int) or not 1 <= rounds <= 10:
                 raise InputError(f"tasks[{index}].validate.max_rounds", f"{rounds!r} is out of range", "1 to 10")
+            agent = {"mode": "agent", "agent": dict(spec.get("agent") or {})} if spec.get("mode") == "agent" else {}
             spec = {"workspace": str(path), "checks": list(checks), "max_rounds": rounds,
-                    "timeout_s": float(spec.get("timeout_s", 300.0))}
+                    "timeout_s": float(spec.get("timeout_s", 300.0)), **agent}
             task = dataclasses.replace(task, validate=spec)
         tasks.append(task)
     return dataclasses.replace(group, tasks=tuple(tasks))

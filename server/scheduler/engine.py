@@ -310,6 +310,11 @@ class Engine:
             run.graph.mark(job.key, "running")
             self._notify(run)
 
+    async def progress(self, job: Job) -> None:
+        run = self._runs.get(job.group_id)
+        if run is not None:
+            self._notify(run)
+
     async def finished(self, job: Job, outcome: Outcome) -> None:
         run = self._runs.get(job.group_id)
         if run is not None:
@@ -466,7 +471,7 @@ PATCH_REQUEST = (
 
 def _with_patch_request(messages: list[dict[str, str]], spec: dict[str, Any] | None) -> list[dict[str, str]]:
     """Ask for a patch when the answer will be validated (the checks run on the applied diff)."""
-    if spec is None:
+    if spec is None or spec.get("mode") == "agent":  # an agent changes files through its tools
         return messages
     last = dict(messages[-1])
     last["content"] += PATCH_REQUEST.format(checks=", ".join(spec.get("checks") or ["all that apply"]))

@@ -17,16 +17,18 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.backends.base import Completion, CompletionRequest, Usage
+from server.agent import AgentReply, AgentResult
+from server.backends.base import ChatMessage, Completion, CompletionRequest, Message, ToolSpec, Usage
 from server.backends.pricing import compute_cost
 from server.catalog.schema import Catalog, ModelSpec
 from server.errors import BackendError, BackendRateLimited, BudgetExceeded
 from server.perf.stats import AttemptFact
 from server.routing.costs import reservation_estimate
+from server.scheduler.agent_mode import agent_reply, count_chat_tokens, run_agent_attempt, with_agent_report
 from server.scheduler.gate import CallGate
 from server.scheduler.ports import CallObserver, Providers, TaskEvents
 from server.scheduler.prompt import count_tokens, fit_max_tokens
@@ -156,9 +158,15 @@ class TaskRunner:
                         continue  # after a failed check, escalate past the variant that failed it
                     skip_variant = None
                     try:
-                        text, model_id = await self._candidate(
-                            job, events, candidate, chain[index + 1 :], prompt_tokens, deadline, state, timing
-                        )
+                        if job.validation is not None and job.validation.get("mode") == "agent":
+                            text, model_id, agent = await self._agent(
+                                job, events, candidate, chain[index + 1 :], deadline, state, timing
+                            )
+                        else:
+                            completion, model_id = await self._candidate(
+                                job, events, candidate, chain[index + 1 :], prompt_tokens, deadline, state, timing
+                            )
+                            text, agent = completion.text, None
                     except _Next as skip:
                         reasons.append(f"{candidate.model_id}: {skip.reason}")
                         last_class = skip.error_class
@@ -170,7 +178,7 @@ class TaskRunner:
                         await self.store.record_validation(
                             job.last_attempt_id, job.task_id, job.group_id, passed=verdict.passed,
                             status=verdict.status, base_commit=verdict.base_commit,
-                            report_json=verdict.report_json,
+                            report_json=with_agent_report(verdict.report_json, agent),
                         )
                     if verdict.passed:
                         return Outcome("succeeded", text=verdict.patch, model_used=model_id, call_seconds=timing[0])
@@ -205,7 +213,12 @@ class TaskRunner:
         deadline: asyncio.Timeout,
         state: _Progress,
         timing: list[float],
-    ) -> tuple[str, str]:
+        *,
+        messages: Sequence[Message] | None = None,
+        tools: tuple[ToolSpec, ...] = (),
+    ) -> tuple[Completion, str]:
+        """One call of `candidate` (retried as the policy says) on the job's messages, or on
+        `messages` with `tools` offered (an agent's turn); the completion and the model's id."""
         model = self.catalog.models.get(candidate.model_id)
         if model is None:
             raise _Next("not in the catalogue", "not_found")
@@ -258,7 +271,8 @@ class TaskRunner:
                 call = _Call(job.plan.task_type, job.plan.agent, candidate.variant, spec.name)
                 request = CompletionRequest(
                     model=model, provider=spec, base_url=base_url, api_key=api_key,
-                    messages=job.messages, max_tokens=max_tokens, temperature=job.plan.temperature,
+                    messages=job.messages if messages is None else messages, tools=tools,
+                    max_tokens=max_tokens, temperature=job.plan.temperature,
                     stream=True, timeout_s=max(1.0, job.timeout_s),
                     stall_timeout_s=self.config.stall_timeout_s,
                     context_tokens=prompt_tokens + max_tokens,
@@ -279,7 +293,7 @@ class TaskRunner:
                     await self._settle_success(attempt.id, model, completion, prompt_tokens, call)
                     if completion.rate_limits is not None:
                         self.gate.observe(permit, completion.rate_limits)
-                    return completion.text, model.id
+                    return completion, model.id
             finally:
                 self.gate.release(permit)
             # The call failed: decide by class (outside the permit, so others may go meanwhile).
@@ -300,6 +314,40 @@ class TaskRunner:
             if retries > policy.max_retries:
                 raise _Next(f"{failure.error_class} after {retries} tries ({failure})", failure.error_class)
             await asyncio.sleep(policy.backoff(retries, self._rng))
+
+    async def _agent(
+        self,
+        job: Job,
+        events: TaskEvents,
+        candidate: Candidate,
+        rest: list[Candidate],
+        deadline: asyncio.Timeout,
+        state: _Progress,
+        timing: list[float],
+    ) -> tuple[str, str, AgentResult]:
+        """Run `candidate` as a coding agent in its own worktree; its diff is the answer."""
+        model = self.catalog.models.get(candidate.model_id)
+        if model is not None and not model.tool_calling:
+            raise _Next("no tool calling, so not used for agent mode", "unsupported")
+        assert job.validation is not None
+
+        async def turn(messages: list[ChatMessage], specs: Sequence[ToolSpec]) -> AgentReply:
+            try:
+                completion, _ = await self._candidate(
+                    job, events, candidate, rest, count_chat_tokens(messages), deadline, state, timing,
+                    messages=messages, tools=tuple(specs),
+                )
+            except _Next as skip:
+                if skip.error_class == "budget":
+                    raise BudgetExceeded(skip.reason) from None
+                raise
+            return agent_reply(completion, model)
+
+        result = await run_agent_attempt(
+            job.validation, job.messages, turn, env=self.config.validation_env,
+            task_id=f"{job.task_id}-{candidate.variant}", on_step=lambda _step: events.progress(job),
+        )
+        return result.diff, candidate.model_id, result
 
     def _alternative(self, model: ModelSpec, rest: list[Candidate]) -> bool:
         """Another provider of the same tier later in the chain that is usable and not cooling down."""

@@ -15,7 +15,15 @@ from typing import Any
 from server.formatting import usd
 from server.scheduler.dag import TERMINAL
 from server.scheduler.types import TaskPlan
-from server.store import AttemptRecord, BudgetLimits, BudgetStatus, GroupRecord, Store, TaskRecord
+from server.store import (
+    GROUP_FINISHED_STATUSES,
+    AttemptRecord,
+    BudgetLimits,
+    BudgetStatus,
+    GroupRecord,
+    Store,
+    TaskRecord,
+)
 
 __all__ = ["AttemptView", "GroupView", "TaskView", "budget_warnings", "group_view"]
 
@@ -115,8 +123,11 @@ def _validation_summary(report_json: str) -> dict[str, Any]:
                          for d in c.get("diagnostics", [])[:10]]}
         for c in data.get("checks", [])
     ]
-    return {"status": data.get("status"), "passed": data.get("passed", False), "checks": checks,
-            "base_commit": data.get("base_commit"), "error": data.get("error")}
+    summary = {"status": data.get("status"), "passed": data.get("passed", False), "checks": checks,
+               "base_commit": data.get("base_commit"), "error": data.get("error")}
+    if "agent" in data:  # agent mode: its steps (already bounded), stop reason and files changed
+        summary["agent"] = data["agent"]
+    return summary
 
 
 def _task_view(
@@ -157,9 +168,13 @@ async def group_view(
 
     The tasks are read before the group: the engine stores a group's end in the transaction
     that finishes its last task, so a reply in which every task is final says the group is.
+    When that transaction lands between the two reads, the tasks are read again, so a
+    finished group never shows a task still running.
     """
     tasks = await store.list_tasks(record.id, preview_chars=max_result_chars + 1)
     record = await store.get_group(record.id)
+    if record.status in GROUP_FINISHED_STATUSES and any(t.status not in TERMINAL for t in tasks):
+        tasks = await store.list_tasks(record.id, preview_chars=max_result_chars + 1)
     attempts = await store.list_attempts(group_id=record.id) if include_tasks else []
     reports = (
         {v.attempt_id: v.report_json for v in await store.list_validations(group_id=record.id)}
