@@ -58,7 +58,7 @@ async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str
             timeout_s=float(spec.get("timeout_s", 300.0)),
             use_cache=False,
         )
-        report = await validate_path(handle.path, options, base_env=env)
+        report = await validate_path(handle.workspace, options, base_env=env)
     data = dataclasses.asdict(report)
     data["base_commit"] = handle.base_commit
     data["files_changed"] = list(diff_files(patch))
