@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.catalog.schema import Catalog
+from server.formatting import usd
 from server.routing.router import Router
 from server.scheduler.dag import SUCCESS, TERMINAL, TaskGraph, bottom_levels
 from server.scheduler.gate import CallGate, Limits
@@ -161,7 +162,7 @@ class Engine:
         durations = {k: p.estimated_time for k, p in zip(planned.keys, planned.plans, strict=True)}
         costs = [p.estimated_cost for p in planned.plans]
         warnings = tuple(
-            f"{p.name} budget at {p.fraction:.0%} of ${p.limit:.2f}" + (" - paid models paused" if p.state == "stop" else "")
+            f"{p.name} budget at {p.fraction:.0%} of {usd(p.limit)}" + (" - paid models paused" if p.state == "stop" else "")
             for p in budget.periods if p.state != "ok" and p.fraction is not None and p.limit is not None
         )
         common = dict(

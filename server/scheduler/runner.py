@@ -18,14 +18,15 @@ on the same way to the next candidate of its tier rather than retrying the model
 Two clocks bound a task. Its `timeout_s` counts time spent in calls only: waiting for a
 permit or a backoff does not count, so a throttled task does not time out in the queue. Its
 overall deadline, `overall_timeout_factor` x `timeout_s` from its first call, bounds the whole
-run including waits, retries and validation. Each call has its own timeout: at most
-`call_timeout_s` and `call_timeout_share` of the task's timeout, never more than the execution
-time left; a stream silent for `stall_timeout_s` is given up too.
+run including waits, retries and validation. Each call has its own limits (first
+byte, stall, total: `CallTimeouts`), the total at most a share of the task's timeout and never
+more than the execution time left.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
@@ -34,11 +35,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.backends.base import Completion, CompletionRequest, Usage
-from server.backends.pricing import compute_cost, estimate_cost
+from server.backends.base import CallTimeouts, Completion, CompletionRequest, Usage
+from server.backends.pricing import compute_cost
 from server.catalog.schema import Catalog, ModelSpec
 from server.errors import BackendError, BackendRateLimited, BackendTimeout, BudgetExceeded
 from server.perf.stats import AttemptFact
+from server.routing.costs import reservation_estimate
 from server.scheduler.gate import Busy, CallGate
 from server.scheduler.ports import CallObserver, Providers, TaskEvents
 from server.scheduler.prompt import count_tokens, fit_max_tokens
@@ -55,9 +57,9 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class RunnerConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    stall_timeout_s: float = 60.0
-    call_timeout_s: float = 120.0  # one call's total at most ...
-    call_timeout_share: float = 0.5  # ... and at most this share of the task's timeout
+    stall_timeout_s: float = 60.0  # the longest silence inside a stream (also until its first event)
+    # One call's limits by phase, narrowed to each task (`CallTimeouts.within`) and to its time left.
+    call_timeouts: CallTimeouts = field(default_factory=CallTimeouts)
     overall_timeout_factor: float = 3.0  # the whole run, from the first call: this x timeout_s
     allow_unknown_prices: bool = False
     collect_timings: bool = False
@@ -288,10 +290,15 @@ class TaskRunner:
                 return True
         return False
 
-    def _call_timeout(self, job: Job, clock: _Clock) -> float:
-        """One call's total: well below the task's, so a hung call leaves time to try elsewhere."""
-        share = job.timeout_s * self.config.call_timeout_share
-        return max(0.5, min(self.config.call_timeout_s, share, clock.left))
+    def _call_timeouts(self, job: Job, clock: _Clock) -> CallTimeouts:
+        """One call's limits: well below the task's, so a hung call leaves time to try elsewhere."""
+        base = self.config.call_timeouts
+        stall = min(base.stall_s, self.config.stall_timeout_s)
+        limits = dataclasses.replace(base, stall_s=stall, first_byte_s=min(base.first_byte_s, stall))
+        limits = limits.within(job.timeout_s)
+        total = max(0.5, min(limits.total_s, clock.left))
+        return dataclasses.replace(limits, total_s=total, first_byte_s=min(limits.first_byte_s, total),
+                                   stall_s=min(limits.stall_s, total))
 
     def _soonest(self, deferred: dict[str, Candidate]) -> tuple[Candidate, float]:
         """Of the models left for now (in chain order), the one that may be called first, and
@@ -330,7 +337,8 @@ class TaskRunner:
                 "context_too_large",
             )
         paid = model.tier == "paid"
-        reserve = estimate_cost(model, prompt_tokens, max_tokens)
+        money = reservation_estimate(model, prompt_tokens, job.plan.output_tokens, max_tokens)
+        reserve = None if money is None else money.estimate
         if paid and reserve is None and not self.config.allow_unknown_prices:
             raise _Next("price unknown (set allow_unknown_prices to use it)", "unknown_price")
         spec, base_url, api_key = self.providers.resolve(model)
@@ -360,7 +368,7 @@ class TaskRunner:
                 try:
                     attempt = await self.store.begin_attempt(
                         job.task_id, job.group_id, model.id, spec.name, candidate.variant,
-                        reserve, paid, job.limits,
+                        reserve, paid, job.limits, cap_usd=None if money is None else money.cap,
                     )
                 except BudgetExceeded as exc:
                     raise _Next(f"budget: {exc}", "budget") from None
@@ -371,10 +379,8 @@ class TaskRunner:
                 request = CompletionRequest(
                     model=model, provider=spec, base_url=base_url, api_key=api_key,
                     messages=job.messages, max_tokens=max_tokens, temperature=job.plan.temperature,
-                    stream=True, timeout_s=self._call_timeout(job, clock),
-                    stall_timeout_s=self.config.stall_timeout_s,
-                    context_tokens=prompt_tokens + max_tokens,
-                )
+                    stream=True, context_tokens=prompt_tokens + max_tokens,
+                ).with_timeouts(self._call_timeouts(job, clock))
                 t0 = time.perf_counter()
                 clock.run()
                 try:

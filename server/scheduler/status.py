@@ -12,9 +12,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from server.formatting import usd
 from server.scheduler.dag import TERMINAL
 from server.scheduler.types import TaskPlan
-from server.store import AttemptRecord, BudgetLimits, BudgetStatus, GroupRecord, Store, TaskRecord
+from server.store import (
+    GROUP_FINISHED_STATUSES,
+    AttemptRecord,
+    BudgetLimits,
+    BudgetStatus,
+    GroupRecord,
+    Store,
+    TaskRecord,
+)
 
 __all__ = ["AttemptView", "GroupView", "TaskView", "budget_warnings", "group_view"]
 
@@ -90,7 +99,7 @@ def budget_warnings(budget: BudgetStatus) -> list[str]:
         if period.state == "ok" or period.limit is None:
             continue
         used = period.spent + period.reserved
-        text = f"{period.name} budget: ${used:.4f} of ${period.limit:.2f} used"
+        text = f"{period.name} budget: {usd(used)} of {usd(period.limit)} used"
         if period.fraction is not None:
             text += f" ({period.fraction:.0%})"
         text += "; paid models paused" if period.state == "stop" else "; warn threshold reached"
@@ -156,9 +165,13 @@ async def group_view(
 
     The tasks are read before the group: the engine stores a group's end in the transaction
     that finishes its last task, so a reply in which every task is final says the group is.
+    When that transaction lands between the two reads, the tasks are read again, so a
+    finished group never shows a task still running.
     """
     tasks = await store.list_tasks(record.id, preview_chars=max_result_chars + 1)
     record = await store.get_group(record.id)
+    if record.status in GROUP_FINISHED_STATUSES and any(t.status not in TERMINAL for t in tasks):
+        tasks = await store.list_tasks(record.id, preview_chars=max_result_chars + 1)
     attempts = await store.list_attempts(group_id=record.id) if include_tasks else []
     reports = (
         {v.attempt_id: v.report_json for v in await store.list_validations(group_id=record.id)}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from server.backends.base import CallTimeouts
 from server.scheduler.dag import TERMINAL
 from server.scheduler.retry import RetryPolicy
 from server.scheduler.runner import RunnerConfig
@@ -28,7 +29,7 @@ async def test_storm_of_429s_and_faults_ends_every_task_and_uses_every_provider(
     with LoopbackProvider(latency=0.01, rpm_window_s=WINDOW_S, fault_mix=STORM, seed=11) as lp:
         for model in MODELS:
             lp.configure(model, rpm=PER_MODEL_RPM)
-        runner = RunnerConfig(retry=RetryPolicy(base_s=0.01, cap_s=0.1), stall_timeout_s=STALL_S, call_timeout_s=2.0)
+        runner = RunnerConfig(retry=RetryPolicy(base_s=0.01, cap_s=0.1), stall_timeout_s=STALL_S, call_timeouts=CallTimeouts(total_s=2.0))
         async with open_engine(tmp_path, lp.openai_url, concurrency=16, runner=runner, rate_window_s=WINDOW_S) as engine:
             group = GroupInput(tasks=tuple(
                 TaskInput(agent_type="tcoder_speed", description=f"Write function f{i}", key=f"t{i}", timeout_s=20)
