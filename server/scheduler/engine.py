@@ -45,6 +45,8 @@ class EngineConfig:
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     # Length of a rate-limit "minute"; benchmarks compress time by shortening it.
     rate_window_s: float = 60.0
+    # A task with other candidates leaves a model it would wait longer than this for.
+    move_after_s: float = 0.5
 
 
 @dataclass
@@ -101,7 +103,7 @@ class Engine:
         self.config = config or EngineConfig(max_concurrent=settings.max_concurrent)
         self.gate = CallGate(
             self.config.max_concurrent, provider_limits=self._limits_of, model_limits=self._model_limits_of,
-            rate_window_s=self.config.rate_window_s,
+            rate_window_s=self.config.rate_window_s, move_after_s=self.config.move_after_s,
         )
         self.runner = TaskRunner(
             catalog=catalog, store=store, providers=providers, gate=self.gate, config=self.config.runner,
