@@ -143,7 +143,7 @@ def _transport_security(settings: Settings, args: argparse.Namespace) -> Any:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from server.app import build_server
 
-    mcp = build_server(settings)
+    mcp = build_server(settings, http=args.http)
     if not args.http:
         log.info("serving MCP on stdio (database %s)", settings.db_path)
         mcp.run("stdio")

@@ -11,6 +11,7 @@
     ├── WorkspaceError            a path outside the allowed roots, not a directory, dirty tree
     └── BackendError              a model call failed; `retryable` says whether to try again
         ├── BackendTimeout        connect / read timeout, or a stream that stalled
+        │   └── BackendCallTimeout  the call's own first-byte / stall / total limit: try elsewhere
         ├── BackendRateLimited    429 (or 503 from a busy local server); `retry_after` seconds
         ├── BackendAuthError      401 / 403: misconfigured key, never retried
         ├── BackendNotFound       404: unknown model on that provider, never retried
@@ -28,6 +29,7 @@ __all__ = [
     "BackendAuthError",
     "BackendBadRequest",
     "BackendBadResponse",
+    "BackendCallTimeout",
     "BackendError",
     "BackendNotFound",
     "BackendRateLimited",
@@ -109,6 +111,15 @@ class BackendError(PWMError):
 
 class BackendTimeout(BackendError):
     error_class = "timeout"
+
+
+class BackendCallTimeout(BackendTimeout):
+    """The call hit its own limit: no first event (`first_byte`), a silence mid-stream (`stall`)
+    or the whole-call deadline (`total`). The provider may be fine for others: retry elsewhere."""
+
+    def __init__(self, message: str, *, phase: str, provider_cost: float | None = None) -> None:
+        super().__init__(message, provider_cost=provider_cost)
+        self.phase = phase
 
 
 class BackendRateLimited(BackendError):

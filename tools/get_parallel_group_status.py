@@ -10,14 +10,13 @@ client sent a progress token.
 
 from __future__ import annotations
 
-import warnings
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field
 
+from server.client_logging import send_client_log
 from server.errors import InputError
 from server.scheduler.status import GroupView, group_view
 from server.state import AppState
@@ -137,18 +136,8 @@ def shape(view: GroupView) -> GroupStatusOutput:
 
 
 async def _log_warning(ctx: Context[AppState, Any], text: str) -> None:
-    """An MCP log message, sent only when the client opted in (the SDK drops it otherwise).
-
-    Logging is deprecated in the 2026-07-28 protocol (SEP-2577) but still how clients show
-    warnings; the SDK's deprecation warning is raised when the call is made, so it is
-    silenced around the call only.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", MCPDeprecationWarning)
-        pending = ctx.request_context.session.send_log_message(
-            level="warning", data=text, logger="parallel-work-manager", related_request_id=ctx.request_id
-        )
-    await pending
+    """An MCP log message at the level the client chose (see server.client_logging)."""
+    await send_client_log(ctx, "warning", text)
 
 
 async def get_parallel_group_status(

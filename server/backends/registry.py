@@ -19,11 +19,10 @@ from typing import Any
 import httpx
 
 from server.backends.anthropic import AnthropicBackend
-from server.backends.base import Backend, ChunkCallback, CompletionRequest
+from server.backends.base import Backend, CallTimeouts, ChunkCallback, CompletionRequest, Message, ToolSpec
 from server.backends.classify import redact
 from server.backends.ollama import OllamaBackend, ollama_root
 from server.backends.openai_compat import OpenAICompatBackend
-from server.backends.pricing import fetch_openrouter_generation_cost
 from server.catalog.schema import Catalog, ModelSpec, ProviderSpec
 from server.errors import InputError
 from server.settings import Settings
@@ -163,7 +162,7 @@ class ProviderRegistry:
     def request_for(
         self,
         model: ModelSpec | str,
-        messages: list[dict[str, str]],
+        messages: list[Message],
         *,
         max_tokens: int,
         temperature: float = 0.2,
@@ -172,11 +171,14 @@ class ProviderRegistry:
         stall_timeout_s: float = 60.0,
         context_tokens: int | None = None,
         on_chunk: ChunkCallback | None = None,
+        timeouts: CallTimeouts | None = None,
+        tools: tuple[ToolSpec, ...] = (),
     ) -> CompletionRequest:
-        """A ready `CompletionRequest` for a model, with its endpoint and key filled in."""
+        """A ready `CompletionRequest` for a model, with its endpoint and key filled in
+        (`timeouts`, when given, replaces `timeout_s` and `stall_timeout_s`)."""
         spec = self.model(model)
         provider, base_url, api_key = self.resolve(spec)
-        return CompletionRequest(
+        request = CompletionRequest(
             model=spec,
             provider=provider,
             base_url=base_url,
@@ -189,7 +191,9 @@ class ProviderRegistry:
             stall_timeout_s=stall_timeout_s,
             context_tokens=context_tokens,
             on_chunk=on_chunk,
+            tools=tools,
         )
+        return request.with_timeouts(timeouts) if timeouts is not None else request
 
     # -- health ----------------------------------------------------------------------------
 
@@ -284,8 +288,7 @@ class ProviderRegistry:
     # -- cost ------------------------------------------------------------------------------
 
     def reconcile_cost(self, model: ModelSpec | str, generation_id: str) -> Awaitable[float | None] | None:
-        """For providers that report cost (OpenRouter), a coroutine fetching the final figure."""
-        provider, base_url, api_key = self.resolve(model)
-        if not provider.reports_cost:
-            return None
-        return fetch_openrouter_generation_cost(self._client, base_url, api_key, generation_id)
+        """For providers that report cost (OpenRouter), a coroutine fetching the final figure
+        (the model's backend decides: `Backend.reconcile_cost`)."""
+        request = self.request_for(model, [], max_tokens=1)
+        return self.backend_for(request.provider.name).reconcile_cost(request, generation_id)

@@ -75,6 +75,9 @@ class ModelSpec(_Strict):
     first_token_seconds: float = Field(0.5, ge=0, description="Typical latency before the first token.")
     quality: dict[str, float] = Field(description="Capability -> score 0-10.")
     reasoning: bool = Field(False, description="A reasoning model (o1/o3 class); bills hidden reasoning tokens.")
+    tool_calling: bool = Field(
+        False, description="Known to take tools and answer with tool calls (agent mode needs it)."
+    )
     aliases: list[str] = Field(default_factory=list, description="Names users may ask for, e.g. 'sonnet'.")
     price_source: str = Field(description="Where the prices come from (URL or 'local').")
     price_date: dt.date

@@ -111,7 +111,8 @@ class Router:
             name: {v: tuple(catalog.models[m] for m in dict.fromkeys(agent.variants[v])) for v in VARIANTS}
             for name, agent in catalog.agents.items()
         }
-        self._role_tokens = {name: count_tokens(agent.role_prompt) for name, agent in catalog.agents.items()}
+        # Counted on first use, so building a router never waits for the tokenizer to load.
+        self._role_tokens: dict[str, int] = {}
         self._static_reason: dict[str, str] = {}
         for model in catalog.models.values():
             if model.deprecated:
@@ -157,6 +158,12 @@ class Router:
 
     # -- routing -------------------------------------------------------------------------
 
+    def _role_tokens_of(self, agent: AgentSpec) -> int:
+        tokens = self._role_tokens.get(agent.name)
+        if tokens is None:
+            tokens = self._role_tokens[agent.name] = count_tokens(agent.role_prompt)
+        return tokens
+
     def route(self, request: RouteRequest) -> Plan:
         """Decide variant and model for one task.
 
@@ -197,7 +204,7 @@ class Router:
         caps = [c for c in (request.max_cost, policy.max_cost_per_task if policy else None) if c is not None]
         cap = min(caps) if caps else None
         policy_max = policy.max_tokens if policy else None
-        input_tokens = analysis.input_tokens + self._role_tokens[agent.name] + MESSAGE_OVERHEAD_TOKENS
+        input_tokens = analysis.input_tokens + self._role_tokens_of(agent) + MESSAGE_OVERHEAD_TOKENS
         excluded: dict[str, str] = {}
 
         def admit(model: ModelSpec) -> _Candidate | None:

@@ -4,7 +4,8 @@ Every model call first asks the gate for a permit naming its group, provider and
 permit is granted only when all of these have room: the global limit, the group's own
 `max_concurrent`, the provider's `max_concurrent`, the (provider, model) limit (Ollama serves
 one request per model at a time), the provider's and the model's rate limiters, and the
-(provider, model) cool-down. Waiters are served best first (priority, then the longest chain
+(provider, model) cool-down. The gate owns the rate limiters (one per provider, one per model
+with a manifest limit) and the cool-downs; `observe` feeds them a response's headers. Waiters are served best first (priority, then the longest chain
 of work behind the task, then arrival); a waiter that cannot go yet does not block others
 bound elsewhere, but does block lower-ranked waiters for the same provider so a large request
 is not starved by a stream of small ones.
@@ -22,6 +23,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from server.backends.base import RateLimitInfo
 from server.scheduler.ratelimit import Cooldowns, RateLimiter
 
 __all__ = ["CallGate", "Limits", "Permit"]
@@ -29,10 +31,12 @@ __all__ = ["CallGate", "Limits", "Permit"]
 
 @dataclass(frozen=True)
 class Limits:
-    """Concurrency limits for one provider; None = unlimited."""
+    """Limits for one provider (or, rates only, one model); None = unlimited."""
 
     max_concurrent: int | None = None
     max_concurrent_per_model: int | None = None
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
 
 
 @dataclass(eq=False)
@@ -55,15 +59,17 @@ class CallGate:
         max_concurrent: int,
         *,
         provider_limits: Callable[[str], Limits] | None = None,
-        provider_limiter: Callable[[str], RateLimiter | None] | None = None,
-        model_limiter: Callable[[str, str], RateLimiter | None] | None = None,
+        model_limits: Callable[[str, str], Limits] | None = None,
+        rate_window_s: float = 60.0,
         cooldowns: Cooldowns | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.max_concurrent = max(1, max_concurrent)
         self._provider_limits = provider_limits or (lambda _p: Limits())
-        self._provider_limiter = provider_limiter or (lambda _p: None)
-        self._model_limiter = model_limiter or (lambda _p, _m: None)
+        self._model_limits = model_limits or (lambda _p, _m: Limits())
+        self._rate_window_s = rate_window_s
+        self._provider_limiters: dict[str, RateLimiter] = {}
+        self._model_limiters: dict[tuple[str, str], RateLimiter | None] = {}
         self.cooldowns = cooldowns or Cooldowns()
         self._clock = clock
         self._group_limits: dict[str, int] = {}
@@ -85,13 +91,39 @@ class CallGate:
         else:
             self._group_limits[group_id] = max(1, limit)
 
-    async def acquire(
-        self, group_id: str, provider: str, model: str, *, priority: float, depth: float = 0, tokens: int = 0
-    ) -> Permit:
-        """Wait for a permit; cancelling the wait leaves nothing held."""
-        permit = self.enqueue(group_id, provider, model, priority=priority, depth=depth, tokens=tokens)
-        await self.wait(permit)
-        return permit
+    def provider_limiter(self, provider: str) -> RateLimiter:
+        """The provider's limiter; every provider has one so its headers can tighten it."""
+        limiter = self._provider_limiters.get(provider)
+        if limiter is None:
+            limits = self._provider_limits(provider)
+            limiter = RateLimiter(limits.requests_per_minute, limits.tokens_per_minute, window_s=self._rate_window_s)
+            self._provider_limiters[provider] = limiter
+        return limiter
+
+    def model_limiter(self, provider: str, model: str) -> RateLimiter | None:
+        """The model's own limiter, when its manifest entry sets a rate (else None)."""
+        key = (provider, model)
+        if key not in self._model_limiters:
+            limits = self._model_limits(provider, model)
+            has = limits.requests_per_minute or limits.tokens_per_minute
+            self._model_limiters[key] = (
+                RateLimiter(limits.requests_per_minute, limits.tokens_per_minute, window_s=self._rate_window_s)
+                if has else None
+            )
+        return self._model_limiters[key]
+
+    def observe(self, permit: Permit, info: RateLimitInfo) -> None:
+        """Tighten the limiters from the rate-limit headers of the response to `permit`'s call."""
+        now = self.now()
+        for limiter in (self.provider_limiter(permit.provider), self.model_limiter(permit.provider, permit.model)):
+            if limiter is not None:
+                limiter.observe(info, now, sent_at=permit.granted_at)
+        self._schedule_pump()
+
+    def cool_down(self, provider: str, model: str, seconds: float) -> None:
+        """Send nothing to (provider, model) for `seconds` (a 429's Retry-After); other models go on."""
+        self.cooldowns.extend(provider, model, self.now() + seconds)
+        self._schedule_pump()
 
     def enqueue(
         self, group_id: str, provider: str, model: str, *, priority: float, depth: float = 0, tokens: int = 0
@@ -171,9 +203,9 @@ class CallGate:
             if permit.provider in held_providers or key in held_models or not self._has_room(permit):
                 keep.append((rank, permit))
                 continue
-            provider_limiter = self._provider_limiter(permit.provider)
-            model_limiter = self._model_limiter(permit.provider, permit.model)
-            provider_wait = provider_limiter.delay(now, permit.tokens) if provider_limiter else 0.0
+            provider_limiter = self.provider_limiter(permit.provider)
+            model_limiter = self.model_limiter(permit.provider, permit.model)
+            provider_wait = provider_limiter.delay(now, permit.tokens)
             model_wait = max(
                 self.cooldowns.remaining(permit.provider, permit.model, now),
                 model_limiter.delay(now, permit.tokens) if model_limiter else 0.0,
@@ -187,8 +219,7 @@ class CallGate:
                 wake_at = until if wake_at is None else min(wake_at, until)
                 keep.append((rank, permit))
                 continue
-            if provider_limiter is not None:
-                provider_limiter.record(now, permit.tokens)
+            provider_limiter.record(now, permit.tokens)
             if model_limiter is not None:
                 model_limiter.record(now, permit.tokens)
             self._grant(permit, now)

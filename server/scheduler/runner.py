@@ -17,19 +17,19 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from server.backends.base import Completion, CompletionRequest, Usage
-from server.backends.pricing import compute_cost, estimate_cost
+from server.backends.pricing import compute_cost
 from server.catalog.schema import Catalog, ModelSpec
 from server.errors import BackendError, BackendRateLimited, BudgetExceeded
 from server.perf.stats import AttemptFact
-from server.scheduler.gate import CallGate, Permit
-from server.scheduler.ports import CallObserver, Providers
+from server.routing.costs import reservation_estimate
+from server.scheduler.gate import CallGate
+from server.scheduler.ports import CallObserver, Providers, TaskEvents
 from server.scheduler.prompt import count_tokens, fit_max_tokens
-from server.scheduler.ratelimit import RateLimiter
 from server.scheduler.retry import Candidate, RetryPolicy, candidate_chain, classify
 from server.scheduler.types import TaskPlan
 from server.scheduler.validated import check_answer, feedback_messages
@@ -54,6 +54,7 @@ class RunnerConfig:
 class Job:
     """One task handed to the runner."""
 
+    key: str  # the task's id within its group
     task_id: str
     group_id: str
     priority: int
@@ -66,8 +67,6 @@ class Job:
     # {"workspace", "checks", "max_rounds", "timeout_s"}: the answer's patch must pass these checks.
     validation: dict[str, Any] | None = None
     last_attempt_id: int | None = None
-    # Called once, right after the task first joins the gate's queue (records `queued`).
-    on_queued: Callable[[], Awaitable[None]] | None = None
 
 
 @dataclass
@@ -78,6 +77,14 @@ class Outcome:
     error_class: str | None = None
     model_used: str | None = None
     call_seconds: float = 0.0  # time spent inside backend calls (for the overhead benchmark)
+
+
+@dataclass
+class _Progress:
+    """What has been reported about the task so far."""
+
+    queued: bool = False
+    started: bool = False
 
 
 class _Next(Exception):
@@ -110,9 +117,6 @@ class TaskRunner:
         providers: Providers,
         gate: CallGate,
         config: RunnerConfig,
-        provider_limiter: Callable[[str], RateLimiter | None],
-        model_limiter: Callable[[str, str], RateLimiter | None],
-        on_started: Callable[[str], None] | None = None,
         rng: random.Random | None = None,
         observer: CallObserver | None = None,
     ) -> None:
@@ -121,22 +125,28 @@ class TaskRunner:
         self.providers = providers
         self.gate = gate
         self.config = config
-        self._provider_limiter = provider_limiter
-        self._model_limiter = model_limiter
-        self._on_started = on_started or (lambda _task_id: None)
         self._rng = rng or random.Random()
         self.observer = observer
         self._reconciling: set[asyncio.Task[None]] = set()
 
-    async def run(self, job: Job) -> Outcome:
-        """Try the job's candidates in order; the outcome is not yet written to the task row."""
+    async def run(self, job: Job, events: TaskEvents) -> Outcome:
+        """Try the job's candidates in order, report the outcome to `events` and return it.
+
+        Cancelled (the group was cancelled or the server is stopping): every attempt is settled
+        and `CancelledError` propagates; the caller records what that means for the task.
+        """
+        outcome = await self._run(job, events)
+        await events.finished(job, outcome)
+        return outcome
+
+    async def _run(self, job: Job, events: TaskEvents) -> Outcome:
         plan = job.plan
         chain = candidate_chain(plan.variant, plan.model_id, plan.fallback_model_ids, plan.escalation)
         prompt_tokens = count_tokens(job.messages)
         reasons: list[str] = []
         last_class: str | None = None
         timing = [0.0]
-        started = [False]
+        state = _Progress()
         try:
             async with asyncio.timeout(None) as deadline:
                 rounds = 0
@@ -147,7 +157,7 @@ class TaskRunner:
                     skip_variant = None
                     try:
                         text, model_id = await self._candidate(
-                            job, candidate, chain[index + 1 :], prompt_tokens, deadline, started, timing
+                            job, events, candidate, chain[index + 1 :], prompt_tokens, deadline, state, timing
                         )
                     except _Next as skip:
                         reasons.append(f"{candidate.model_id}: {skip.reason}")
@@ -188,11 +198,12 @@ class TaskRunner:
     async def _candidate(
         self,
         job: Job,
+        events: TaskEvents,
         candidate: Candidate,
         rest: list[Candidate],
         prompt_tokens: int,
         deadline: asyncio.Timeout,
-        started: list[bool],
+        state: _Progress,
         timing: list[float],
     ) -> tuple[str, str]:
         model = self.catalog.models.get(candidate.model_id)
@@ -208,7 +219,8 @@ class TaskRunner:
                 "context_too_large",
             )
         paid = model.tier == "paid"
-        reserve = estimate_cost(model, prompt_tokens, max_tokens)
+        money = reservation_estimate(model, prompt_tokens, job.plan.output_tokens, max_tokens)
+        reserve = None if money is None else money.estimate
         if paid and reserve is None and not self.config.allow_unknown_prices:
             raise _Next("price unknown (set allow_unknown_prices to use it)", "unknown_price")
         spec, base_url, api_key = self.providers.resolve(model)
@@ -221,23 +233,22 @@ class TaskRunner:
                 tokens=prompt_tokens + min(max_tokens, job.plan.output_tokens or max_tokens),
             )
             try:
-                if job.on_queued is not None:  # once in the queue: record it while waiting
-                    hook, job.on_queued = job.on_queued, None
-                    await hook()
+                if not state.queued:  # once in the queue: record it while waiting
+                    state.queued = True
+                    await events.queued(job)
                 await self.gate.wait(permit)
             except BaseException:
                 self.gate.withdraw(permit)
                 raise
             try:
-                if not started[0]:
-                    started[0] = True
+                if not state.started:
+                    state.started = True
                     deadline.reschedule(asyncio.get_running_loop().time() + job.timeout_s)
-                    await self.store.transition_task(job.task_id, ("pending", "queued"), "running")
-                    self._on_started(job.task_id)
+                    await events.started(job)
                 try:
                     attempt = await self.store.begin_attempt(
                         job.task_id, job.group_id, model.id, spec.name, candidate.variant,
-                        reserve, paid, job.limits,
+                        reserve, paid, job.limits, cap_usd=None if money is None else money.cap,
                     )
                 except BudgetExceeded as exc:
                     raise _Next(f"budget: {exc}", "budget") from None
@@ -266,7 +277,8 @@ class TaskRunner:
                 else:
                     timing[0] += time.perf_counter() - t0
                     await self._settle_success(attempt.id, model, completion, prompt_tokens, call)
-                    self._observe(spec.name, model.id, completion, permit)
+                    if completion.rate_limits is not None:
+                        self.gate.observe(permit, completion.rate_limits)
                     return completion.text, model.id
             finally:
                 self.gate.release(permit)
@@ -279,8 +291,7 @@ class TaskRunner:
                 raise _Next(str(failure), failure.error_class)
             if kind == "rate_limited":
                 assert isinstance(failure, BackendRateLimited)
-                until = self.gate.now() + policy.retry_after(failure)
-                self.gate.cooldowns.extend(spec.name, model.id, until)
+                self.gate.cool_down(spec.name, model.id, policy.retry_after(failure))
                 rate_waits += 1
                 if rate_waits > policy.max_rate_limit_waits or self._alternative(model, rest):
                     raise _Next(f"rate limited ({failure})", failure.error_class)
@@ -303,15 +314,6 @@ class TaskRunner:
                 return True
         return False
 
-    def _observe(self, provider: str, model_id: str, completion: Completion, permit: Permit) -> None:
-        info = completion.rate_limits
-        if info is None:
-            return
-        now = self.gate.now()
-        for limiter in (self._provider_limiter(provider), self._model_limiter(provider, model_id)):
-            if limiter is not None:
-                limiter.observe(info, now, sent_at=permit.granted_at)
-        self.gate.wake()
 
     async def aclose(self) -> None:
         """Stop cost reconciliations still waiting on a provider."""

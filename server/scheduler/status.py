@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from server.formatting import usd
 from server.scheduler.dag import TERMINAL
 from server.scheduler.types import TaskPlan
 from server.store import AttemptRecord, BudgetLimits, BudgetStatus, GroupRecord, Store, TaskRecord
@@ -90,7 +91,7 @@ def budget_warnings(budget: BudgetStatus) -> list[str]:
         if period.state == "ok" or period.limit is None:
             continue
         used = period.spent + period.reserved
-        text = f"{period.name} budget: ${used:.4f} of ${period.limit:.2f} used"
+        text = f"{period.name} budget: {usd(used)} of {usd(period.limit)} used"
         if period.fraction is not None:
             text += f" ({period.fraction:.0%})"
         text += "; paid models paused" if period.state == "stop" else "; warn threshold reached"
@@ -152,8 +153,13 @@ async def group_view(
     store: Store, record: GroupRecord, limits: BudgetLimits, *, max_result_chars: int,
     include_tasks: bool = True,
 ) -> GroupView:
-    """The status of one group, read from the store."""
+    """The status of one group, read from the store.
+
+    The tasks are read before the group: the engine stores a group's end in the transaction
+    that finishes its last task, so a reply in which every task is final says the group is.
+    """
     tasks = await store.list_tasks(record.id, preview_chars=max_result_chars + 1)
+    record = await store.get_group(record.id)
     attempts = await store.list_attempts(group_id=record.id) if include_tasks else []
     reports = (
         {v.attempt_id: v.report_json for v in await store.list_validations(group_id=record.id)}

@@ -22,7 +22,7 @@ from server.validation.cache import ResultCache, environment_digest, tool_identi
 from server.validation.checks_base import PlannedCheck, RunContext
 from server.validation.detect import Project, detect_projects
 from server.validation.gitfacts import read_git_snapshot
-from server.validation.go_checks import plan_go
+from server.validation.languages import LANGUAGES
 from server.validation.model import (
     ALL_KINDS,
     CheckKind,
@@ -31,14 +31,11 @@ from server.validation.model import (
     ValidationReport,
     overall_status,
 )
-from server.validation.node_checks import plan_node
 from server.validation.procs import child_env
-from server.validation.python_checks import plan_python
-from server.validation.rust_checks import plan_rust
 
 __all__ = ["ValidationOptions", "validate_path"]
 
-_PLANNERS = {"python": plan_python, "node": plan_node, "rust": plan_rust, "go": plan_go}
+_PLANNERS = {language.name: language.plan for language in LANGUAGES}
 
 
 @dataclass(frozen=True)
@@ -130,7 +127,7 @@ async def validate_path(
     deadline = loop.time() + options.timeout_s
     workspace = await asyncio.to_thread(workspace.resolve)
     detection, snapshot = await asyncio.gather(
-        asyncio.to_thread(detect_projects, workspace), asyncio.to_thread(read_git_snapshot, workspace)
+        asyncio.to_thread(detect_projects, workspace, LANGUAGES), asyncio.to_thread(read_git_snapshot, workspace)
     )
     notes: list[str] = []
     if detection.truncated:
@@ -171,7 +168,8 @@ async def validate_path(
         )
     results = [_cap(r, options.max_diagnostics) for r in results]
     if not detection.projects:
-        notes.append("no Python, Node, Rust or Go project found under the workspace")
+        names = ", ".join(language.name for language in LANGUAGES)
+        notes.append(f"no project of a known language ({names}) found under the workspace")
     status = overall_status(results)
     return ValidationReport(
         workspace=str(workspace),

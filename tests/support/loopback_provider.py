@@ -17,7 +17,8 @@ One uvicorn server (raw ASGI app, no per-request threads) runs in a background t
 Each model has a queue of behaviours, then a default (`Reply()` unless set). Optional per model
 or server-wide: a fixed latency, a seeded failure probability, and an enforced requests-per-minute
 limit (a sliding window: 429 with Retry-After once full; x-ratelimit-* headers on every answer).
-Every request is recorded (path, headers, JSON body, time, status) for assertions.
+Every request is recorded (path, headers, JSON body, time, status, peer address) for assertions;
+`connections` counts the TCP connections the server has accepted (one per distinct peer).
 
 Run alone for multi-process benchmarks:
     python -m tests.support.loopback_provider --port 8931 --latency 0.05 --rpm 600
@@ -172,6 +173,7 @@ class LoopbackProvider:
         self._arrived = threading.Condition(self._lock)
         self._generations: dict[str, dict[str, Any]] = {}
         self._statuses: dict[int, int] = {}
+        self._peers: set[tuple[str, int]] = set()
         self._counter = 0
         self._total = 0
         self._server: uvicorn.Server | None = None
@@ -313,6 +315,7 @@ class LoopbackProvider:
             self._total = 0
             self._generations.clear()
             self._statuses.clear()
+            self._peers.clear()
             self.latency, self.fail_probability, self.api_key = 0.0, 0.0, None
             self._window = None
 
@@ -330,6 +333,13 @@ class LoopbackProvider:
     def count_429(self) -> int:
         with self._lock:
             return self._statuses.get(429, 0)
+
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted since the start (or the last `reset`): a client that reuses
+        its connections keeps this at its pool size."""
+        with self._lock:
+            return len(self._peers)
 
     def status_counts(self) -> dict[int, int]:
         with self._lock:
@@ -369,8 +379,12 @@ class LoopbackProvider:
         )
         protocol = _COMPLETION_PATHS.get(path) if method == "POST" else None
         recorded.protocol = protocol
+        client = scope.get("client")
+        recorded.client = (str(client[0]), int(client[1])) if client else None
         with self._arrived:
             self._total += 1
+            if recorded.client is not None:
+                self._peers.add(recorded.client)
             if self.record:
                 self._requests.append(recorded)
             self._arrived.notify_all()
@@ -400,7 +414,11 @@ class LoopbackProvider:
             await self._json(send, req, 200, {"version": "0.0.0-loopback"})
         elif req.path == "/_loopback/stats":
             with self._lock:
-                stats = {"requests": self._total, "statuses": {str(k): v for k, v in self._statuses.items()}}
+                stats = {
+                    "requests": self._total,
+                    "statuses": {str(k): v for k, v in self._statuses.items()},
+                    "connections": len(self._peers),
+                }
             await self._json(send, req, 200, stats)
         else:
             await self._json(send, req, 404, {"error": {"message": f"no route {req.path}"}})
