@@ -32,6 +32,7 @@ from server.scheduler.runner import RunnerConfig
 from server.settings import Settings
 from server.store import RecoveryReport, Store
 from server.validation.cache import ResultCache
+from server.validation.runs import ValidationRuns
 
 __all__ = ["AppState", "engine_config", "open_app_state"]
 
@@ -52,6 +53,7 @@ class AppState:
     router: Router
     engine: Engine
     validation_cache: ResultCache
+    validation_runs: ValidationRuns  # validate_workspace's background runs (cancelled at close)
     exit_stack: AsyncExitStack
 
     async def aclose(self) -> None:
@@ -112,6 +114,8 @@ async def open_app_state(settings: Settings, catalog: Catalog | None = None) -> 
             router=router, config=engine_config(settings), observer=perf.tracker,
         )
         stack.push_async_callback(engine.aclose)
+        validation_runs = ValidationRuns()
+        stack.push_async_callback(validation_runs.aclose)
         resumed = await engine.resume()
         if resumed:
             log.info("resumed %d unfinished group(s)", len(resumed))
@@ -120,7 +124,8 @@ async def open_app_state(settings: Settings, catalog: Catalog | None = None) -> 
         raise
     return AppState(
         settings=settings, catalog=catalog, http=http, store=store, recovery=recovery, registry=registry,
-        perf=perf, router=router, engine=engine, validation_cache=ResultCache(), exit_stack=stack,
+        perf=perf, router=router, engine=engine, validation_cache=ResultCache(),
+        validation_runs=validation_runs, exit_stack=stack,
     )
 
 

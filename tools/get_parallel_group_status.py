@@ -95,6 +95,8 @@ class GroupStatusOutput(BaseModel):
     budget_state: str = Field(description="ok, warn, or stop (paid models paused).")
     budget_warnings: list[str]
     tasks: list[TaskStatusOut]
+    shared_files: dict[str, list[str]] = Field(
+        default_factory=dict, description="Files more than one task's patch changes: apply those one by one.")
 
 
 class TaskResultOutput(BaseModel):
@@ -112,7 +114,7 @@ def shape(view: GroupView) -> GroupStatusOutput:
         input_tokens=view.input_tokens, output_tokens=view.output_tokens, attempts=view.attempts,
         elapsed_seconds=view.elapsed_seconds, strategy=view.strategy, policy=view.policy,
         max_concurrent=view.max_concurrent, budget_state=view.budget_state,
-        budget_warnings=view.budget_warnings,
+        budget_warnings=view.budget_warnings, shared_files=view.shared_files,
         tasks=[
             TaskStatusOut(
                 id=t.id, task_id=t.task_id, status=t.status, agent_type=t.agent_type, agent_name=t.agent_name,

@@ -9,7 +9,7 @@ once with the group id and each task's plan; follow it with `get_parallel_group_
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import ToolAnnotations
@@ -52,6 +52,10 @@ class TaskSpec(CallerHints):
     workspace: str | None = Field(None, max_length=4096, description="Project directory the task is about.")
     validate_: dict[str, Any] | bool | None = Field(
         None, alias="validate", description="Check the answer's patch in the workspace: true, or {checks, max_rounds}."
+    )
+    mode: Literal["patch", "agent"] | None = Field(
+        None, description="agent: work as a tool-using agent in an own worktree of `workspace`; the final "
+        "diff is validated like a patch (bounds in validate.agent: max_turns, wall_time_s, max_cost_usd).",
     )
 
 
@@ -108,6 +112,8 @@ def build_group_input(
         if spec.workspace is not None:
             extra["workspace"] = spec.workspace
         validate = spec.validate_
+        if spec.mode == "agent":
+            validate = {**(validate if isinstance(validate, dict) else {}), "mode": "agent"}
         converted.append(TaskInput(
             agent_type=(spec.agent_type or "").strip(), description=spec.task_description, key=spec.id,
             priority=spec.priority, timeout_s=float(spec.timeout_seconds), tags=tuple(spec.tags),
@@ -166,6 +172,9 @@ async def confine_workspaces(group: GroupInput, ctx: Context[AppState, Any]) -> 
     for index, task in enumerate(group.tasks):
         spec = dict(task.validate or {})
         workspace = task.context.get("workspace") or spec.get("workspace")
+        if spec.get("mode") == "agent" and workspace is None:
+            raise InputError(f"tasks[{index}].workspace", "agent mode works in a git repository",
+                             "the path of a repository inside the allowed roots")
         if workspace is not None and spec.get("enabled", True) is not False:
             path = confine_path(str(workspace), roots, field=f"tasks[{index}].workspace")
             checks = spec.get("checks") or list(ALL_KINDS)
@@ -176,8 +185,9 @@ async def confine_workspaces(group: GroupInput, ctx: Context[AppState, Any]) -> 
             rounds = spec.get("max_rounds", 3)
             if not isinstance(rounds, int) or not 1 <= rounds <= 10:
                 raise InputError(f"tasks[{index}].validate.max_rounds", f"{rounds!r} is out of range", "1 to 10")
+            agent = {"mode": "agent", "agent": dict(spec.get("agent") or {})} if spec.get("mode") == "agent" else {}
             spec = {"workspace": str(path), "checks": list(checks), "max_rounds": rounds,
-                    "timeout_s": float(spec.get("timeout_s", 300.0))}
+                    "timeout_s": float(spec.get("timeout_s", 300.0)), **agent}
             task = dataclasses.replace(task, validate=spec)
         tasks.append(task)
     return dataclasses.replace(group, tasks=tuple(tasks))

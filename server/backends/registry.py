@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
@@ -149,7 +149,7 @@ class ProviderRegistry:
     def request_for(
         self,
         model: ModelSpec | str,
-        messages: list[Message],
+        messages: Sequence[Message],
         *,
         max_tokens: int,
         temperature: float = 0.2,

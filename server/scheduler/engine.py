@@ -45,6 +45,8 @@ class EngineConfig:
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     # Length of a rate-limit "minute"; benchmarks compress time by shortening it.
     rate_window_s: float = 60.0
+    # A task with other candidates leaves a model it would wait longer than this for.
+    move_after_s: float = 0.5
 
 
 @dataclass
@@ -101,7 +103,7 @@ class Engine:
         self.config = config or EngineConfig(max_concurrent=settings.max_concurrent)
         self.gate = CallGate(
             self.config.max_concurrent, provider_limits=self._limits_of, model_limits=self._model_limits_of,
-            rate_window_s=self.config.rate_window_s,
+            rate_window_s=self.config.rate_window_s, move_after_s=self.config.move_after_s,
         )
         self.runner = TaskRunner(
             catalog=catalog, store=store, providers=providers, gate=self.gate, config=self.config.runner,
@@ -307,6 +309,11 @@ class Engine:
             run.graph.mark(job.key, "running")
             self._notify(run)
 
+    async def progress(self, job: Job) -> None:
+        run = self._runs.get(job.group_id)
+        if run is not None:
+            self._notify(run)
+
     async def finished(self, job: Job, outcome: Outcome) -> None:
         run = self._runs.get(job.group_id)
         if run is not None:
@@ -463,7 +470,7 @@ PATCH_REQUEST = (
 
 def _with_patch_request(messages: list[dict[str, str]], spec: dict[str, Any] | None) -> list[dict[str, str]]:
     """Ask for a patch when the answer will be validated (the checks run on the applied diff)."""
-    if spec is None:
+    if spec is None or spec.get("mode") == "agent":  # an agent changes files through its tools
         return messages
     last = dict(messages[-1])
     last["content"] += PATCH_REQUEST.format(checks=", ".join(spec.get("checks") or ["all that apply"]))
