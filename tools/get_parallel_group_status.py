@@ -92,6 +92,8 @@ class GroupStatusOutput(BaseModel):
     budget_state: str = Field(description="ok, warn, or stop (paid models paused).")
     budget_warnings: list[str]
     tasks: list[TaskStatusOut]
+    shared_files: dict[str, list[str]] = Field(
+        default_factory=dict, description="Files more than one task's patch changes: apply those one by one.")
 
 
 class TaskResultOutput(BaseModel):
@@ -109,7 +111,7 @@ def shape(view: GroupView) -> GroupStatusOutput:
         input_tokens=view.input_tokens, output_tokens=view.output_tokens, attempts=view.attempts,
         elapsed_seconds=view.elapsed_seconds, strategy=view.strategy, policy=view.policy,
         max_concurrent=view.max_concurrent, budget_state=view.budget_state,
-        budget_warnings=view.budget_warnings,
+        budget_warnings=view.budget_warnings, shared_files=view.shared_files,
         tasks=[
             TaskStatusOut(
                 id=t.id, task_id=t.task_id, status=t.status, agent_type=t.agent_type, agent_name=t.agent_name,
@@ -156,11 +158,10 @@ async def get_parallel_group_status(
     longer than the server's limit are cut; get_task_result returns the rest.
     """
     state = app_state(ctx)
-    engine = state.require_engine()
+    engine = state.engine
     with expected_errors():
         if not (group_id or group_name):
             raise InputError("group_id", "give group_id or group_name")
-        assert state.store is not None
         record = await state.store.get_group(group_id or group_name or "")
         if wait_seconds > 0 and engine.is_running(record.id):
             await ctx.report_progress(*_progress(await _view(state, record.id, tasks=False)))
@@ -173,7 +174,6 @@ async def get_parallel_group_status(
 
 
 async def _view(state: AppState, group_id: str, *, tasks: bool) -> GroupView:
-    assert state.store is not None and state.engine is not None
     record = await state.store.get_group(group_id)
     limits = state.engine.budget_limits(record.budget_usd, record.policy)
     return await group_view(state.store, record, limits, max_result_chars=state.settings.max_result_chars,
@@ -197,7 +197,6 @@ async def get_task_result(
     """A slice of one task's full result, for results longer than the status shows."""
     state = app_state(ctx)
     with expected_errors():
-        assert state.store is not None
         part = await state.store.task_result(task_id, offset, limit or state.settings.max_result_chars)
     return TaskResultOutput(task_id=part.task_id, text=part.text, offset=part.offset,
                             total_chars=part.total_chars, next_offset=part.next_offset)

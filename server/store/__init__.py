@@ -32,6 +32,7 @@ from server.store.records import (
     PeriodStatus,
     RecoveryReport,
     ResultSlice,
+    TaskMove,
     TaskRecord,
     final_group_status,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "RecoveryReport",
     "ResultSlice",
     "Store",
+    "TaskMove",
     "TaskRecord",
     "final_group_status",
     "period_bounds",

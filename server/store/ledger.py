@@ -6,9 +6,22 @@ the month from the 1st; a call counts in the period it started in. Settled cost 
 day in `ledger_days` (so a monthly check reads at most 31 rows); reservations live only on the
 running attempt rows (a partial index holds just those), so releasing one is flipping its row.
 
-What a settled call is charged: the cost reported or priced (`cost`), else, for a paid call
-that succeeded with no known cost, its reservation (an unknown price is never booked as $0),
-else 0 (a failed call with no reported cost). `update_attempt_cost` later corrects the charge.
+What a reservation holds: the caller's realistic estimate (catalogue price, expected output)
+times the model's learned actual/estimate ratio (`model_costs`; before a model's first settled
+call, the highest ratio learned for its provider, else 1), capped by the maximum-output estimate
+times the same ratio (at least 1). Until a model has a settled call with a known cost, its calls
+hold that cap where every budget has room for it (a catalogue price may be far off), else the
+scaled estimate. A model of any tier that has ever reported a cost is checked against the
+budgets like a paid one, holding at least its mean cost per call.
+
+What a settled call is charged: the cost reported or priced (`cost`), else, for a call that
+reached the provider (succeeded, or cut by a cancel, a shutdown or a crash) with no known
+cost, its reservation (an unknown price is never booked as $0), else 0 (a failed call with no
+reported cost). `update_attempt_cost` later corrects the charge.
+
+Learning: each settled call with a known cost moves its model's ratio (cost / estimate) and
+mean cost. A higher observation is taken at once, a lower one is approached by a fifth, so
+reservations catch up with a price rise on the first call and relax slowly.
 """
 
 from __future__ import annotations
@@ -19,7 +32,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from server.errors import BudgetExceeded, InputError, NotFoundError
+from server.errors import BudgetRefused, InputError, NotFoundError
 from server.store.base import StoreBase, day_key, local_midnight, now_ts
 from server.store.records import (
     ATTEMPT_SETTLED_STATUSES,
@@ -29,26 +42,15 @@ from server.store.records import (
     PeriodStatus,
 )
 
-__all__ = ["BudgetRefused", "LedgerMixin", "period_bounds", "settle_row"]
+__all__ = ["BILLED_WITHOUT_FIGURE", "BudgetRefused", "Learned", "LedgerMixin", "period_bounds", "read_learned",
+           "settle_row"]
+
+# Outcomes of a call that reached the provider, which bills it: with no figure, the reservation is
+# charged. A plain failure (an HTTP error, a refused request) is charged only what is reported.
+BILLED_WITHOUT_FIGURE = frozenset({"succeeded", "interrupted", "cancelled"})
 
 # Slack for float sums: 50 calls of $0.01 must fit a $0.50 budget.
 _EPS = 1e-9
-
-
-class BudgetRefused(BudgetExceeded):
-    """A paid call refused by the ledger; says which budget and the figures."""
-
-    def __init__(self, budget: str, limit: float, spent: float, reserved: float, estimate: float,
-                 stop_at: float) -> None:
-        self.budget, self.limit, self.spent = budget, limit, spent
-        self.reserved, self.estimate, self.stop_at = reserved, estimate, stop_at
-        stop = f" (paused at {stop_at:.0%})" if stop_at != 1.0 else ""
-        super().__init__(
-            f"{budget} budget reached: limit ${limit:.4f}{stop}, spent ${spent:.4f}, reserved"
-            f" ${reserved:.4f} by calls in flight, this call's estimate ${estimate:.4f}. Paid models"
-            " are paused for it; free and local models still run. Raise the limit or wait for the"
-            " period to reset."
-        )
 
 
 def period_bounds(now: float) -> dict[str, tuple[float, float]]:
@@ -73,9 +75,72 @@ class _Call:
     provider: str
     variant: str | None
     paid: bool
-    reserve: float
+    estimate: float
+    cap: float | None
     day: str
     now: float
+
+
+# How fast a learned figure follows an observation below it (one above is taken at once).
+LEARNING_RATE = 0.2
+
+
+@dataclass(frozen=True)
+class Learned:
+    """What the ledger has learned of one model's real charges."""
+
+    ratio: float  # provider's cost / our estimate; 1.0 until observed
+    ratio_samples: int
+    mean_cost: float  # USD per settled call with a known cost
+    cost_samples: int
+
+
+def read_learned(conn: sqlite3.Connection, model_id: str, provider: str) -> Learned:
+    """The model's learned figures; before its first, the highest ratio seen for its provider."""
+    row = conn.execute(
+        "SELECT ratio, ratio_samples, mean_cost, cost_samples FROM model_costs WHERE model_id = ?",
+        (model_id,),
+    ).fetchone()
+    ratio, samples, mean, cost_samples = (1.0, 0, 0.0, 0) if row is None else row
+    if not samples:
+        pooled = conn.execute(
+            "SELECT max(ratio) FROM model_costs WHERE provider = ? AND ratio_samples > 0", (provider,)
+        ).fetchone()
+        ratio = float(pooled[0]) if pooled and pooled[0] is not None else 1.0
+    return Learned(float(ratio), int(samples), float(mean), int(cost_samples))
+
+
+def _holds(call: _Call, learned: Learned) -> list[float]:
+    """The reservations to try, first that fits: a model not yet learned holds its cap if it can."""
+    ratio = learned.ratio
+    reserve = call.estimate * ratio
+    cap = None if call.cap is None else call.cap * max(ratio, 1.0)
+    if cap is not None:
+        reserve = min(reserve, cap)
+    if not call.paid and learned.mean_cost > 0:  # it charges although the catalogue says free
+        reserve = max(reserve, learned.mean_cost)
+    if cap is not None and not learned.ratio_samples and cap > reserve:
+        return [cap, reserve]
+    return [reserve]
+
+
+def _learn(conn: sqlite3.Connection, model_id: str, provider: str, estimate: float | None, cost: float,
+           now: float) -> None:
+    old = read_learned(conn, model_id, provider)
+    ratio, ratio_samples = old.ratio if old.ratio_samples else 1.0, old.ratio_samples
+    if estimate is not None and estimate > 0:
+        seen = cost / estimate
+        ratio = seen if (not ratio_samples or seen > ratio) else ratio + LEARNING_RATE * (seen - ratio)
+        ratio_samples += 1
+    mean = old.mean_cost
+    mean = cost if (not old.cost_samples or cost > mean) else mean + LEARNING_RATE * (cost - mean)
+    conn.execute(
+        "INSERT INTO model_costs (model_id, provider, ratio, ratio_samples, mean_cost, cost_samples, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model_id) DO UPDATE SET ratio = excluded.ratio,"
+        " ratio_samples = excluded.ratio_samples, mean_cost = excluded.mean_cost,"
+        " cost_samples = excluded.cost_samples, updated_at = excluded.updated_at",
+        (model_id, provider, ratio, ratio_samples, mean, old.cost_samples + 1, now),
+    )
 
 
 def _sum_pair(conn: sqlite3.Connection, column: str, value: str) -> tuple[float, float]:
@@ -122,20 +187,37 @@ def _usage(conn: sqlite3.Connection, limits: BudgetLimits, task_id: str | None, 
     return out
 
 
-def _begin(conn: sqlite3.Connection, call: _Call, limits: BudgetLimits) -> int:
-    if call.paid:
-        for budget, limit, spent, reserved in _usage(conn, limits, call.task_id, call.group_id, call.now):
-            cap = limit * limits.stop_at
-            used = spent + reserved
-            # The second test stops a zero-estimate paid call (unknown price) once the cap is hit.
-            if used + call.reserve > cap + _EPS or used >= cap - _EPS:
-                raise BudgetRefused(budget, limit, spent, reserved, call.reserve, limits.stop_at)
+def _refusal(usage: list[tuple[str, float, float, float]], reserve: float,
+             limits: BudgetLimits) -> BudgetRefused | None:
+    for budget, limit, spent, reserved in usage:
+        cap = limit * limits.stop_at
+        used = spent + reserved
+        # The second test stops a zero-estimate call (unknown price) once the cap is hit.
+        if used + reserve > cap + _EPS or used >= cap - _EPS:
+            return BudgetRefused(budget, limit, spent, reserved, reserve, limits.stop_at)
+    return None
+
+
+def _begin(conn: sqlite3.Connection, call: _Call, limits: BudgetLimits) -> tuple[int, float]:
+    learned = read_learned(conn, call.model_id, call.provider)
+    holds = _holds(call, learned)
+    reserve = holds[-1]
+    if call.paid or learned.mean_cost > 0:  # every model known to charge meets the budgets
+        usage = _usage(conn, limits, call.task_id, call.group_id, call.now)
+        refused: BudgetRefused | None = None
+        for reserve in holds:
+            refused = _refusal(usage, reserve, limits)
+            if refused is None:
+                break
+        if refused is not None:
+            raise refused
     try:
         attempt_id: int = conn.execute(
             "INSERT INTO attempts (task_id, group_id, owner, model_id, provider, variant, paid, status,"
-            " reserved_usd, day, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?) RETURNING id",
+            " reserved_usd, estimate_usd, day, started_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?) RETURNING id",
             (call.task_id, call.group_id, call.owner, call.model_id, call.provider, call.variant,
-             int(call.paid), call.reserve, call.day, call.now),
+             int(call.paid), reserve, call.estimate, call.day, call.now),
         ).fetchone()[0]
     except sqlite3.IntegrityError as exc:  # the foreign keys: an unknown task or group
         raise NotFoundError(f"no task {call.task_id!r} in group {call.group_id!r}") from exc
@@ -144,7 +226,7 @@ def _begin(conn: sqlite3.Connection, call: _Call, limits: BudgetLimits) -> int:
             "UPDATE tasks SET attempts = attempts + 1, model_used = ?, updated_at = ? WHERE id = ?",
             (call.model_id, call.now, call.task_id),
         )
-    return attempt_id
+    return attempt_id, reserve
 
 
 def _book(conn: sqlite3.Connection, day: str, amount: float, calls: int) -> None:
@@ -158,17 +240,20 @@ def _book(conn: sqlite3.Connection, day: str, amount: float, calls: int) -> None
 def settle_row(conn: sqlite3.Connection, attempt_id: int, values: dict[str, Any], now: float) -> float | None:
     """Settle one running attempt inside the caller's transaction; its charge, None if not running."""
     row = conn.execute(
-        "SELECT task_id, day, reserved_usd, paid FROM attempts WHERE id = ? AND status = 'running'",
+        "SELECT task_id, day, reserved_usd, model_id, provider, estimate_usd FROM attempts"
+        " WHERE id = ? AND status = 'running'",
         (attempt_id,),
     ).fetchone()
     if row is None:
         return None
-    task_id, day, reserved, paid = row
+    task_id, day, reserved, model_id, provider, estimate = row
     cost = values["cost"]
     if cost is not None:
         charged = float(cost)
+        if values["status"] == "succeeded":
+            _learn(conn, model_id, provider, estimate, charged, now)
     else:
-        charged = reserved if (values["status"] == "succeeded" and paid) else 0.0
+        charged = float(reserved) if values["status"] in BILLED_WITHOUT_FIGURE else 0.0
     conn.execute(
         "UPDATE attempts SET status = ?, reserved_usd = 0, cost_usd = ?, charged_usd = ?, cost_source = ?,"
         " input_tokens = ?, output_tokens = ?, cached_tokens = ?, reasoning_tokens = ?, latency_ms = ?,"
@@ -197,12 +282,15 @@ def _settle(conn: sqlite3.Connection, attempt_id: int, values: dict[str, Any], n
 
 def _recost(conn: sqlite3.Connection, attempt_id: int, cost: float, source: str) -> bool:
     row = conn.execute(
-        "SELECT task_id, day, charged_usd FROM attempts WHERE id = ? AND status != 'running'", (attempt_id,)
+        "SELECT task_id, day, charged_usd, model_id, provider, estimate_usd, status FROM attempts"
+        " WHERE id = ? AND status != 'running'", (attempt_id,)
     ).fetchone()
     if row is None:
         return False
-    task_id, day, charged = row
+    task_id, day, charged, model_id, provider, estimate, status = row
     delta = cost - charged
+    if status == "succeeded":
+        _learn(conn, model_id, provider, estimate, cost, now_ts())
     conn.execute("UPDATE attempts SET cost_usd = ?, charged_usd = ?, cost_source = ? WHERE id = ?",
                  (cost, cost, source, attempt_id))
     _book(conn, day, delta, 0)
@@ -246,11 +334,14 @@ class LedgerMixin(StoreBase):
     async def begin_attempt(
         self, task_id: str | None, group_id: str | None, model_id: str, provider: str,
         variant: str | None, reserve_usd: float | None, paid: bool, limits: BudgetLimits,
-        *, now: float | None = None,
+        *, cap_usd: float | None = None, now: float | None = None,
     ) -> AttemptRecord:
-        """Check the budgets and record a running attempt holding `reserve_usd`, atomically.
+        """Check the budgets and record a running attempt, atomically; what it holds is learned.
 
-        Call it before the model call; make the call only if it returns.
+        `reserve_usd` is the realistic estimate at catalogue prices, `cap_usd` the estimate at
+        the maximum output; the reservation held is `reserve_usd` times the model's learned
+        ratio, capped (see the module docstring). Call it before the model call; make the call
+        only if it returns.
 
         Raises:
             BudgetExceeded: (a `BudgetRefused`) a paid call would pass a limit; nothing stored.
@@ -258,13 +349,14 @@ class LedgerMixin(StoreBase):
             StoreError: the database cannot be written; do not make the call.
         """
         _check_money("reserve_usd", reserve_usd)
+        _check_money("cap_usd", cap_usd)
         ts = now_ts() if now is None else now
         call = _Call(task_id, group_id, self.owner, model_id, provider, variant, paid,
-                     float(reserve_usd or 0.0), day_key(ts), ts)
-        attempt_id = await self._write(_begin, call, limits)
+                     float(reserve_usd or 0.0), cap_usd, day_key(ts), ts)
+        attempt_id, held = await self._write(_begin, call, limits)
         return AttemptRecord(
             attempt_id, task_id, group_id, self.owner, model_id, provider, variant, paid, "running",
-            call.reserve, None, 0.0, None, 0, 0, 0, 0, None, None, None, None, None, None, call.day, ts, None,
+            held, None, 0.0, None, 0, 0, 0, 0, None, None, None, None, None, None, call.day, ts, None,
         )
 
     async def settle_attempt(
@@ -305,6 +397,10 @@ class LedgerMixin(StoreBase):
     ) -> BudgetStatus:
         """Spend and reservations per period against `limits`, each ok | warn | stop."""
         return await self._read(_status, limits, group_id, now_ts() if now is None else now)
+
+    async def learned_costs(self, model_id: str, provider: str) -> Learned:
+        """What the ledger has learned of a model's real charges (ratio 1.0 before any)."""
+        return await self._run(read_learned, model_id, provider)
 
     async def spend_since(self, ts: float) -> float:
         """Settled cost plus live reservations of the calls started at or after `ts`."""

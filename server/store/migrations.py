@@ -6,7 +6,8 @@ that has shipped is never edited: change the schema by appending a new function.
 
 Tables: `groups`, `tasks`, `attempts` (one row per model call: the ledger of reservations and
 settled costs), `ledger_days` (settled spend per local calendar day, so a monthly budget check
-reads at most 31 rows), `owners` (the Store instances that have the file open).
+reads at most 31 rows), `owners` (the Store instances that have the file open), `validations`
+(the checks run on a model's patch), `model_costs` (each model's learned actual/estimate ratio).
 """
 
 from __future__ import annotations
@@ -159,6 +160,24 @@ def m002_validations(conn: sqlite3.Connection) -> None:
         )"""
     )
     conn.execute("CREATE INDEX validations_group ON validations (group_id)")
+
+
+@migration
+def m003_cost_learning(conn: sqlite3.Connection) -> None:
+    # The raw estimate a reservation was made from, so a settlement can learn actual/estimate.
+    conn.execute("ALTER TABLE attempts ADD COLUMN estimate_usd REAL")
+    # Per model: the observed actual/estimate ratio and mean cost per call (see ledger.py).
+    conn.execute(
+        """CREATE TABLE model_costs (
+            model_id TEXT PRIMARY KEY,
+            provider TEXT NOT NULL,
+            ratio REAL NOT NULL DEFAULT 1,
+            ratio_samples INTEGER NOT NULL DEFAULT 0,
+            mean_cost REAL NOT NULL DEFAULT 0,
+            cost_samples INTEGER NOT NULL DEFAULT 0,
+            updated_at REAL NOT NULL
+        )"""
+    )
 
 
 def applied_migrations(conn: sqlite3.Connection) -> list[str]:

@@ -2,7 +2,8 @@
 
 An owner is a Store instance (one per server process). It is dead when its lock file is free
 (see `liveness`). For each dead owner, in one transaction: its running attempts become
-`interrupted` and release their reservation (charged 0 unless a cost was already known); the
+`interrupted` and are charged their reservation (the provider served, and bills, a call that
+was in flight: an interrupted call is never booked at $0, and is charged once); the
 `running` and `queued` tasks of its running groups go back to `queued`; those groups pass to
 this store so `unfinished_groups()` returns them for the engine to resume. Calls of live owners
 (another server sharing the file) are never touched. Running it again finds nothing: idempotent.
@@ -20,10 +21,10 @@ from server.store.records import RecoveryReport
 __all__ = ["RecoveryMixin"]
 
 _INTERRUPTED = {
-    "status": "interrupted", "cost": None, "cost_source": "unknown", "input_tokens": 0,
+    "status": "interrupted", "cost": None, "cost_source": "reservation", "input_tokens": 0,
     "output_tokens": 0, "cached_tokens": 0, "reasoning_tokens": 0, "latency_ms": None,
     "first_token_ms": None, "error_class": "interrupted",
-    "error_message": "the server stopped during this call; the task was re-queued",
+    "error_message": "the server stopped during this call; charged its reservation, the task was re-queued",
     "generation_id": None, "http_status": None,
 }
 

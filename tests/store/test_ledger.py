@@ -20,8 +20,8 @@ def _count_attempts(db_path: Path) -> int:
 
 
 async def _paid(store: Store, estimate: float, limits: BudgetLimits = DAILY, task_id: str | None = None,
-                group_id: str | None = None) -> int:
-    attempt = await store.begin_attempt(task_id, group_id, "gpt-x", "openai", "balanced", estimate, True, limits)
+                group_id: str | None = None, model: str = "gpt-x", provider: str = "openai") -> int:
+    attempt = await store.begin_attempt(task_id, group_id, model, provider, "balanced", estimate, True, limits)
     return attempt.id
 
 
@@ -53,7 +53,8 @@ async def test_reservations_of_running_calls_count_until_settled(store: Store) -
     with pytest.raises(BudgetExceeded, match=r"reserved \$0\.3000"):
         await _paid(store, 0.30)
     assert await store.settle_attempt(held, status="succeeded", cost=0.10, cost_source="provider_reported")
-    await _paid(store, 0.30)  # 0.10 settled + 0.30 fits 0.50
+    # 0.10 settled + 0.30 fits 0.50 (another provider's model: gpt-x has learned it costs a third)
+    await _paid(store, 0.30, model="claude-y", provider="anthropic")
     status = await store.budget_status(DAILY)
     daily = status.periods[0]
     assert (daily.name, daily.spent, daily.reserved) == ("daily", pytest.approx(0.10), pytest.approx(0.30))

@@ -55,7 +55,9 @@ async def test_sigkill_mid_group_then_recover_settles_once_and_requeues(db_path:
         statuses = [t.status for t in await store.list_tasks(group.id)]
         assert statuses == ["queued", "queued", "queued", "pending"]
         attempts = await store.list_attempts(group_id=group.id)
-        assert [(a.status, a.reserved_usd, a.charged_usd) for a in attempts] == [("interrupted", 0.0, 0.0)] * 2
+        assert [(a.status, a.reserved_usd, a.charged_usd, a.cost_source) for a in attempts] == [
+            ("interrupted", 0.0, 0.05, "reservation")
+        ] * 2
         again = await store.recover()
         assert (again.interrupted_attempts, again.requeued_tasks, again.resumed_groups) == (0, 0, 0)
     finally:

@@ -44,9 +44,10 @@ async def test_a_call_settled_by_recovery_is_not_charged_again_by_a_late_settle(
         assert report.released_usd == pytest.approx(0.2)
         assert not await store.settle_attempt(attempt_id, status="succeeded", cost=0.2, cost_source="catalog")
         status = await store.budget_status(BudgetLimits(daily=1.0))
-        assert (status.periods[0].spent, status.periods[0].reserved) == (0.0, 0.0)
+        # Charged once, at its reservation: the provider served the call and bills it.
+        assert (status.periods[0].spent, status.periods[0].reserved) == (pytest.approx(0.2), 0.0)
         task = (await store.list_tasks(group_id))[0]
-        assert (task.status, task.cost_usd, task.attempts) == ("queued", 0.0, 1)
+        assert (task.status, task.cost_usd, task.attempts) == ("queued", pytest.approx(0.2), 1)
         assert [g.id for g in await store.unfinished_groups()] == [group_id]
     finally:
         await store.close()
