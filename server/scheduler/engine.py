@@ -24,12 +24,14 @@ from typing import Any
 from server.catalog.schema import Catalog
 from server.formatting import usd
 from server.routing.router import Router
+from server.scheduler.answer_checks import with_dependency_patches
 from server.scheduler.dag import SUCCESS, TERMINAL, TaskGraph, bottom_levels
 from server.scheduler.gate import CallGate, Limits
 from server.scheduler.planner import estimate_makespan, plan_group, task_cost_cap
 from server.scheduler.ports import CallObserver, Providers
 from server.scheduler.prompt import PER_DEPENDENCY_CHARS, DependencyOutput, build_messages
 from server.scheduler.runner import Job, Outcome, RunnerConfig, TaskRunner
+from server.scheduler.test_first_run import run_test_first
 from server.scheduler.types import GroupInput, PlannedTask, SubmitResult, TaskPlan
 from server.settings import Settings
 from server.store import BudgetLimits, GroupRecord, NewGroup, NewTask, Store, TaskMove, TaskRecord
@@ -270,9 +272,17 @@ class Engine:
                 limits=run.limits,
                 validation=_validation_spec(task.validate_json),
             )
+            if job.validation is not None and task.depends_on:
+                job.validation = await with_dependency_patches(
+                    job.validation, [(run.tasks[k].id, run.tasks[k].validate_json) for k in _ancestors(run, key)],
+                    self._full_result,
+                )
             run.jobs[key] = job
             try:
-                outcome = await self.runner.run(job, self)
+                if job.validation is not None and job.validation.get("test_first"):
+                    outcome = await run_test_first(self.runner, job, self)
+                else:
+                    outcome = await self.runner.run(job, self)
             except asyncio.CancelledError:
                 await asyncio.shield(self._interrupted(run, key))
                 raise
@@ -290,6 +300,9 @@ class Engine:
         finally:
             run.workers.pop(key, None)
             run.jobs.pop(key, None)
+
+    async def _full_result(self, task_id: str) -> str:
+        return (await self.store.task_result(task_id, 0, 10_000_000)).text
 
     # -- task events (the runner reports; the engine alone writes task state) -----------------
 
@@ -445,6 +458,20 @@ class Engine:
         await asyncio.gather(*workers, return_exceptions=True)
         await self.runner.aclose()
         self._runs.clear()
+
+
+def _ancestors(run: _Run, key: str) -> list[str]:
+    """Every task `key` depends on, directly or not, each after its own dependencies."""
+    order: list[str] = []
+
+    def visit(k: str) -> None:
+        for dep in run.tasks[k].depends_on:
+            if dep not in order:
+                visit(dep)
+                order.append(dep)
+
+    visit(key)
+    return order
 
 
 def _skip_move(run: _Run, key: str, blocker: str, blocker_status: str | None) -> TaskMove:

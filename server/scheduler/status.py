@@ -71,6 +71,8 @@ class TaskView:
     result_next_offset: int | None
     error: str | None
     error_class: str | None
+    blocked_by: list[str] = field(default_factory=list)  # dependencies that have not succeeded (yet)
+    follow_ups: int = 0  # continue_task turns so far (a finished task can be continued)
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,8 @@ def _validation_summary(report_json: str) -> dict[str, Any]:
 
 
 def _task_view(
-    task: TaskRecord, attempts: list[AttemptRecord], max_chars: int, reports: dict[int, str] | None = None
+    task: TaskRecord, attempts: list[AttemptRecord], max_chars: int, reports: dict[int, str] | None = None,
+    statuses: dict[str, str] | None = None, follow_ups: int = 0,
 ) -> TaskView:
     plan = TaskPlan.from_json(task.plan_json)
     result = task.result_preview
@@ -162,6 +165,8 @@ def _task_view(
         result=result, result_chars=total, result_truncated=truncated,
         result_next_offset=len(result) if truncated and result is not None else None,
         error=task.error, error_class=task.error_class,
+        blocked_by=[d for d in task.depends_on if (statuses or {}).get(d, "succeeded") != "succeeded"],
+        follow_ups=follow_ups,
     )
 
 
@@ -191,6 +196,7 @@ async def group_view(
         counts[task.status] = counts.get(task.status, 0) + 1
     done = sum(1 for t in tasks if t.status in TERMINAL)
     budget = await store.budget_status(limits, record.id)
+    threads = await store.thread_turns(record.id) if include_tasks else {}
     end = record.finished_at or time.time()
     return GroupView(
         group_id=record.id, group_name=record.name, status=record.status, strategy=record.strategy,
@@ -200,7 +206,9 @@ async def group_view(
         input_tokens=sum(t.input_tokens for t in tasks), output_tokens=sum(t.output_tokens for t in tasks),
         attempts=sum(t.attempts for t in tasks), elapsed_seconds=max(0.0, end - record.created_at),
         budget_state=budget.state, budget_warnings=budget_warnings(budget),
-        tasks=[_task_view(t, by_task.get(t.id, []), max_result_chars, reports) for t in tasks] if include_tasks else [],
+        tasks=[_task_view(t, by_task.get(t.id, []), max_result_chars, reports, {u.key: u.status for u in tasks},
+                          threads.get(t.id, 0))
+               for t in tasks] if include_tasks else [],
         shared_files=_shared_files(validations, {t.id: t.key for t in tasks}),
     )
 

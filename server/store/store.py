@@ -32,6 +32,7 @@ from server.store.liveness import OwnerLock
 from server.store.migrations import apply_migrations
 from server.store.recovery import RecoveryMixin
 from server.store.reports import ReportsMixin
+from server.store.threads import ThreadsMixin
 from server.store.validations import ValidationsMixin
 
 __all__ = ["Store"]
@@ -89,7 +90,7 @@ def _forget_owner(conn: sqlite3.Connection, owner: str) -> None:
     )
 
 
-class Store(GroupsMixin, LedgerMixin, ReportsMixin, RecoveryMixin, ValidationsMixin):
+class Store(GroupsMixin, LedgerMixin, ReportsMixin, RecoveryMixin, ValidationsMixin, ThreadsMixin):
     """Use `await Store.open(path)`; `await store.close()` when done."""
 
     def __init__(self, path: Path, db: aiosqlite.Connection, owner: str, lock: OwnerLock) -> None:
