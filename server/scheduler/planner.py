@@ -98,7 +98,7 @@ def plan_group(
         request = RouteRequest(
             analysis=analyze(task.description, hints), agent=ref, strategy=strategy, policy=policy_name,
             hints=hints, local_only=local_only, budget_paused=budget_paused, max_cost=cap,
-            require_available=True,
+            require_available=True, checked=task.validate is not None,
         )
         try:
             plan = router.route(request)
