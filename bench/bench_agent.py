@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import subprocess
 import sys
@@ -19,11 +20,11 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from server.agent import AgentBounds, AgentReply, AgentTools, AgentWorkspace, ToolCall, run_agent  # noqa: E402
+from server.agent import AgentBounds, AgentReply, AgentTools, AgentWorkspace, run_agent
+from server.backends.base import ChatMessage, ToolCall, ToolSpec  # noqa: E402
 
 
 def make_repo(root: Path, files: int) -> None:
@@ -44,14 +45,15 @@ class Instant:
     def __init__(self) -> None:
         self.n = 0
 
-    async def __call__(self, messages: list[dict[str, Any]], tools: Sequence[dict[str, Any]]) -> AgentReply:
+    async def __call__(self, messages: list[ChatMessage], tools: Sequence[ToolSpec]) -> AgentReply:
         self.n += 1
         if self.n % 2:
-            call = ToolCall(str(self.n), "read_file", {"path": "pkg3/mod345.py", "start_line": 1, "end_line": 40})
+            call = ToolCall(str(self.n), "read_file",
+                            json.dumps({"path": "pkg3/mod345.py", "start_line": 1, "end_line": 40}))
         else:
             old, new = (f"+ {self.n - 2}\n", f"+ {self.n}\n") if self.n > 2 else ("+ 0\n", "+ 2\n")
-            call = ToolCall(str(self.n), "replace_text", {"path": "pkg3/mod345.py", "old": "return x " + old,
-                                                          "new": "return x " + new})
+            call = ToolCall(str(self.n), "replace_text", json.dumps(
+                {"path": "pkg3/mod345.py", "old": "return x " + old, "new": "return x " + new}))
         return AgentReply("", (call,))
 
 
@@ -61,7 +63,7 @@ async def one_run(repo: Path, turns: int) -> tuple[float, float, float]:
     setup_ms = (time.perf_counter() - t0) * 1000
     try:
         t1 = time.perf_counter()
-        result = await run_agent(Instant(), AgentTools(ws), [{"role": "user", "content": "x"}],
+        result = await run_agent(Instant(), AgentTools(ws), [ChatMessage("user", "x")],
                                  AgentBounds(max_turns=turns))
         loop_ms = (time.perf_counter() - t1) * 1000
         diff_start = time.perf_counter()
