@@ -22,7 +22,10 @@ from server.scheduler.status import GroupView, group_view
 from server.state import AppState
 from tools._shared import app_state, expected_errors
 
-__all__ = ["GroupStatusOutput", "register"]
+__all__ = ["MAX_SLICE_CHARS", "GroupStatusOutput", "register"]
+
+# One get_task_result slice: at most ~20k tokens even for dense text, well under clients' limits.
+MAX_SLICE_CHARS = 60_000
 
 
 class AttemptOut(BaseModel):
@@ -149,7 +152,8 @@ async def get_parallel_group_status(
         max_length=200, description="Or the group's name (the most recent group with that name).",
     )] = None,
     wait_seconds: Annotated[float, Field(
-        ge=0, le=300, description="Wait up to this long for a change (or the end) before answering; 0 = now.",
+        ge=0, le=300, description="Wait up to this long for a change or the end; 0 = answer now. Capped at the "
+        "server's tool_time_limit_s (default 45): clients cut a call at about 60 s.",
     )] = 0,
 ) -> GroupStatusOutput:
     """Where each task of a group stands: status, model, attempts, time, cost and result.
@@ -165,7 +169,7 @@ async def get_parallel_group_status(
         record = await state.store.get_group(group_id or group_name or "")
         if wait_seconds > 0 and engine.is_running(record.id):
             await ctx.report_progress(*_progress(await _view(state, record.id, tasks=False)))
-            await engine.wait_for_change(record.id, wait_seconds)
+            await engine.wait_for_change(record.id, min(wait_seconds, state.settings.tool_time_limit_s))
         view = await _view(state, record.id, tasks=True)
     await ctx.report_progress(*_progress(view))
     for text in view.budget_warnings:
@@ -191,7 +195,7 @@ async def get_task_result(
     task_id: Annotated[str, Field(min_length=1, max_length=100, description="The task_id from the group status.")],
     offset: Annotated[int, Field(ge=0, description="Character offset to start from (result_next_offset).")] = 0,
     limit: Annotated[int | None, Field(
-        ge=1, le=1_000_000, description="Characters to return (default: the server's max_result_chars).",
+        ge=1, le=MAX_SLICE_CHARS, description="Characters to return (default: the server's max_result_chars).",
     )] = None,
 ) -> TaskResultOutput:
     """A slice of one task's full result, for results longer than the status shows."""
@@ -208,5 +212,7 @@ def register(mcp: MCPServer[AppState]) -> None:
                                 open_world_hint=False)
     mcp.add_tool(get_parallel_group_status, name="get_parallel_group_status", title="Status of a task group",
                  annotations=read_only.model_copy(update={"title": "Status of a task group"}))
+    # Claude Code keeps a tool result inline up to this size (it spills larger ones to a file).
     mcp.add_tool(get_task_result, name="get_task_result", title="Read a task's full result",
-                 annotations=read_only.model_copy(update={"title": "Read a task's full result"}))
+                 annotations=read_only.model_copy(update={"title": "Read a task's full result"}),
+                 meta={"anthropic/maxResultSizeChars": MAX_SLICE_CHARS + 2_000})

@@ -13,6 +13,7 @@ sends it), and an argument that fails validation is reported like every other in
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from server.errors import ConfigError
 from server.state import AppState
+from tools._schema import compact_schema
 
 __all__ = ["CORE_TOOLS", "TOOL_MODULES", "ToolServer", "describe_validation_error", "register_tools"]
 
@@ -32,6 +34,7 @@ __all__ = ["CORE_TOOLS", "TOOL_MODULES", "ToolServer", "describe_validation_erro
 TOOL_MODULES: tuple[str, ...] = (
     "tools.submit_parallel_tasks",
     "tools.get_parallel_group_status",
+    "tools.list_groups",
     "tools.cancel_parallel_group",
     "tools.route_task",
     "tools.validate_workspace",
@@ -132,8 +135,13 @@ def register_tools(mcp: ToolServer, enabled: tuple[str, ...] = ("core",)) -> Non
         raise ConfigError(
             f"tools (PWM_TOOLS): unknown tool {unknown[0]!r}; accepted: core, all, {', '.join(everything)}"
         )
-    if "all" in enabled:
-        return
-    for name in everything:
-        if name not in CORE_TOOLS and name not in wanted:
-            mcp.remove_tool(name)
+    for tool in mcp._tool_manager.list_tools():
+        if "all" not in enabled and tool.name not in CORE_TOOLS and tool.name not in wanted:
+            mcp.remove_tool(tool.name)
+            continue
+        tool.description = inspect.cleandoc(tool.description)
+        tool.parameters = compact_schema(tool.parameters)
+        # Read (and cached) by `tools/list` only after this; structured results are validated
+        # against the output model, not this schema.
+        tool.fn_metadata.output_schema = compact_schema(tool.fn_metadata.output_schema, output=True)
+        tool.__dict__.pop("output_schema", None)
