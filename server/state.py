@@ -29,7 +29,7 @@ from server.routing.router import Router
 from server.scheduler.engine import Engine, EngineConfig
 from server.scheduler.runner import RunnerConfig
 from server.settings import Settings
-from server.store import RecoveryReport, Store
+from server.store import LeaseKeeper, RecoveryReport, Store
 
 __all__ = ["AppState", "engine_config", "open_app_state"]
 
@@ -96,7 +96,8 @@ async def open_app_state(settings: Settings) -> AppState:
                 follow_redirects=False,
             )
         )
-        state.store = await Store.open(settings.db_path)
+        state.store = await Store.open(settings.db_url or settings.db_path, lease_s=settings.lease_seconds,
+                                       poll_s=settings.poll_seconds)
         stack.push_async_callback(state.store.close)
         state.recovery = await state.store.recover()
         if state.recovery.interrupted_attempts or state.recovery.requeued_tasks:
@@ -131,6 +132,10 @@ async def open_app_state(settings: Settings) -> AppState:
         resumed = await state.engine.resume()
         if resumed:
             log.info("resumed %d unfinished group(s)", len(resumed))
+        # Renew this instance's lease; take over the groups of instances that stopped.
+        leases = LeaseKeeper(state.store, state.engine.resume)
+        leases.start()
+        stack.push_async_callback(leases.aclose)
     except BaseException:
         await stack.aclose()
         raise

@@ -75,6 +75,14 @@ class TaskStatusOut(BaseModel):
     error_class: str | None
 
 
+class LeaseOut(BaseModel):
+    owner: str = Field(description="The server instance (store owner id) running the group.")
+    host: str | None
+    lease_until: float | None = Field(description="Unix time the lease ends unless renewed.")
+    lease_seconds: float | None = Field(description="Lease length; another instance takes over after it.")
+    poll_seconds: float = Field(description="How often instances renew leases and look for groups to take over.")
+
+
 class GroupStatusOutput(BaseModel):
     group_id: str
     group_name: str
@@ -93,6 +101,9 @@ class GroupStatusOutput(BaseModel):
     budget_state: str = Field(description="ok, warn, or stop (paid models paused).")
     budget_warnings: list[str]
     tasks: list[TaskStatusOut]
+    lease: LeaseOut | None = Field(
+        None, description="While running: the server instance running the group and its lease."
+    )
 
 
 class TaskResultOutput(BaseModel):
@@ -111,6 +122,7 @@ def shape(view: GroupView) -> GroupStatusOutput:
         elapsed_seconds=view.elapsed_seconds, strategy=view.strategy, policy=view.policy,
         max_concurrent=view.max_concurrent, budget_state=view.budget_state,
         budget_warnings=view.budget_warnings,
+        lease=None if view.lease is None else LeaseOut.model_validate(view.lease),
         tasks=[
             TaskStatusOut(
                 id=t.id, task_id=t.task_id, status=t.status, agent_type=t.agent_type, agent_name=t.agent_name,

@@ -82,6 +82,8 @@ class GroupView:
     budget_state: str
     budget_warnings: list[str]
     tasks: list[TaskView] = field(default_factory=list)
+    # While running: the instance running it and its lease (store/leases.py).
+    lease: dict[str, object] | None = None
 
 
 def budget_warnings(budget: BudgetStatus) -> list[str]:
@@ -168,6 +170,11 @@ async def group_view(
     done = sum(1 for t in tasks if t.status in TERMINAL)
     budget = await store.budget_status(limits, record.id)
     end = record.finished_at or time.time()
+    held = await store.group_lease(record.id) if record.status == "running" else None
+    lease: dict[str, object] | None = None if held is None else {
+        "owner": held.owner, "host": held.host, "lease_until": held.lease_until,
+        "lease_seconds": held.lease_s, "poll_seconds": store.poll_s,
+    }
     return GroupView(
         group_id=record.id, group_name=record.name, status=record.status, strategy=record.strategy,
         policy=record.policy, max_concurrent=record.max_concurrent,
@@ -177,4 +184,5 @@ async def group_view(
         attempts=sum(t.attempts for t in tasks), elapsed_seconds=max(0.0, end - record.created_at),
         budget_state=budget.state, budget_warnings=budget_warnings(budget),
         tasks=[_task_view(t, by_task.get(t.id, []), max_result_chars, reports) for t in tasks] if include_tasks else [],
+        lease=lease,
     )

@@ -21,7 +21,8 @@ reported cost). `update_attempt_cost` later corrects the charge.
 
 Learning: each settled call with a known cost moves its model's ratio (cost / estimate) and
 mean cost. A higher observation is taken at once, a lower one is approached by a fifth, so
-reservations catch up with a price rise on the first call and relax slowly.
+reservations catch up with a price rise on the first call and relax slowly; a rise also raises
+the reservations of that model's calls still in flight (in every process: they are rows).
 """
 
 from __future__ import annotations
@@ -148,6 +149,14 @@ def _learn(conn: sqlite3.Connection, model_id: str, provider: str, estimate: flo
         seen = cost / estimate
         ratio = seen if (not ratio_samples or seen > ratio) else ratio + LEARNING_RATE * (seen - ratio)
         ratio_samples += 1
+    if ratio_samples and ratio > old.ratio + _EPS:
+        # Calls of this model still in flight were reserved at the old ratio: raise them too, so
+        # every process's next budget check counts them at what they will really cost.
+        conn.execute(
+            "UPDATE attempts SET reserved_usd = estimate_usd * ?1 WHERE model_id = ?2 AND status = 'running'"
+            " AND estimate_usd * ?1 > reserved_usd",
+            (ratio, model_id),
+        )
     mean = old.mean_cost
     mean = cost if (not old.cost_samples or cost > mean) else mean + LEARNING_RATE * (cost - mean)
     conn.execute(
@@ -248,7 +257,8 @@ def _begin(conn: sqlite3.Connection, call: _Call, limits: BudgetLimits) -> tuple
 def _book(conn: sqlite3.Connection, day: str, amount: float, calls: int) -> None:
     conn.execute(
         "INSERT INTO ledger_days (day, settled_usd, calls) VALUES (?, ?, ?) ON CONFLICT (day) DO UPDATE"
-        " SET settled_usd = settled_usd + excluded.settled_usd, calls = calls + excluded.calls",
+        " SET settled_usd = ledger_days.settled_usd + excluded.settled_usd,"
+        " calls = ledger_days.calls + excluded.calls",
         (day, amount, calls),
     )
 

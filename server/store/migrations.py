@@ -180,6 +180,14 @@ def m003_cost_learning(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m004_owner_leases(conn: sqlite3.Connection) -> None:
+    # Each owner renews its lease every poll interval; one whose lease ran out is taken as dead
+    # even if its liveness lock is still held (a hung process), so its groups move on.
+    conn.execute("ALTER TABLE owners ADD COLUMN lease_until REAL")
+    conn.execute("ALTER TABLE owners ADD COLUMN lease_s REAL")
+
+
 def applied_migrations(conn: sqlite3.Connection) -> list[str]:
     """Names of the migrations recorded in the database, in the order they were applied."""
     conn.execute(
