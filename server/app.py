@@ -1,30 +1,31 @@
-"""Build the MCP server: the lifespan that owns the engine, and the tool registrations."""
+"""Build the MCP server: the lifespan that owns the engine, and the tool registrations.
+
+Start-up stays light on stdio: the dashboard (and what it pulls in) is registered only for
+HTTP, and the tokenizer is warmed in a background thread once the server has answered its
+first request, so a client's first `tools/list` never waits for it.
+"""
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
+from mcp_types import Resource as MCPResource
 
 from server import __version__
-from server.dashboard import register_dashboard
+from server.client_logging import register_set_level
 from server.settings import Settings
 from server.state import AppState, open_app_state
+from tools.surface import TOOL_MODULES, ToolServer, register_tools
 
-__all__ = ["TOOL_MODULES", "build_server"]
+__all__ = ["RECENT_GROUP_RESOURCES", "TOOL_MODULES", "PWMServer", "build_server"]
 
-# Each module exposes `register(mcp)`; the order is the order tools are listed.
-TOOL_MODULES: tuple[str, ...] = (
-    "tools.submit_parallel_tasks",
-    "tools.get_parallel_group_status",
-    "tools.cancel_parallel_group",
-    "tools.route_task",
-    "tools.validate_workspace",
-    "tools.apply_validated_patch",
-    "tools.performance",
-)
+log = logging.getLogger(__name__)
 
 INSTRUCTIONS = (
     "parallel-work-manager routes coding tasks to the right model. Call route_task to see where a "
@@ -32,10 +33,78 @@ INSTRUCTIONS = (
     "get_parallel_group_status to follow them; validate_workspace to check a project."
 )
 
+RECENT_GROUP_RESOURCES = 20
+"""How many of the most recent groups `resources/list` names (older ones stay readable by URI)."""
 
-def build_server(settings: Settings) -> MCPServer[AppState]:
-    """An `MCPServer` whose lifespan opens (and closes) the engine built from `settings`."""
-    holder: dict[str, AppState] = {}  # the live state, for the dashboard's plain HTTP routes
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class PWMServer(ToolServer):
+    """`MCPServer` whose `resources/list` names the concrete resources, not only the templates.
+
+    A template with only query variables (`pwm://models{?tier}`) is listed by its bare URI, and
+    the group template (`pwm://groups/{group}`) once per recent group. Reads still go through
+    the templates, so a listed URI and its template always answer the same.
+    """
+
+    def __init__(self, *args: Any, state_of: Callable[[], AppState | None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._state_of = state_of
+
+    async def list_resources(self) -> list[MCPResource]:
+        listed = await super().list_resources()
+        for template in await self.list_resource_templates():
+            uri = template.uri_template
+            base = uri.split("{?", 1)[0]
+            if "{" not in base:
+                listed.append(MCPResource(uri=base, name=template.name, title=template.title,
+                                          description=template.description, mime_type=template.mime_type))
+            elif uri == "pwm://groups/{group}":
+                listed += await self._group_resources(template.mime_type)
+        return listed
+
+    async def _group_resources(self, mime_type: str | None) -> list[MCPResource]:
+        state = self._state_of()
+        if state is None or state.store is None:
+            return []
+        groups = await state.store.list_groups(limit=RECENT_GROUP_RESOURCES)
+        return [
+            MCPResource(uri=f"pwm://groups/{g.id}", name=f"group {g.name}", title=f"Group {g.name} ({g.status})",
+                        description=f"Full results of group {g.name!r} ({g.id}): every task's output and "
+                                    "every attempt.", mime_type=mime_type)
+            for g in groups
+        ]
+
+
+class _WarmAfterFirstAnswer:
+    """Middleware: once the first request after `initialize` is answered, warm the tokenizer."""
+
+    def __init__(self) -> None:
+        self._started = False
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: Any) -> Any:
+        result = await call_next(ctx)
+        if not self._started and ctx.method not in ("initialize", "notifications/initialized"):
+            self._started = True
+            asyncio.get_running_loop().create_task(_warm_tokenizer(), name="warm-tokenizer")
+        return result
+
+
+async def _warm_tokenizer() -> None:
+    from server.analysis.tokens import count_tokens
+
+    try:
+        await asyncio.to_thread(count_tokens, "warm the tokenizer")
+    except Exception:  # a failed warm-up only means the first real count loads it
+        log.debug("tokenizer warm-up failed", exc_info=True)
+
+
+def build_server(settings: Settings, *, http: bool = False) -> PWMServer:
+    """A server whose lifespan opens (and closes) the engine built from `settings`.
+
+    `http=True` adds the dashboard routes (served beside `/mcp` by `run("streamable-http")`).
+    """
+    holder: dict[str, AppState] = {}  # the live state, for resources/list and the dashboard
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
@@ -47,17 +116,19 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
             holder.pop("state", None)
             await state.aclose()
 
-    mcp: MCPServer[AppState] = MCPServer(
+    mcp = PWMServer(
         name="parallel-work-manager",
         version=__version__,
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
-        log_level=settings.log_level if settings.log_level in _LEVELS else "INFO",  # type: ignore[arg-type]
+        log_level=settings.log_level if settings.log_level in _LEVELS else "INFO",
+        middleware=[_WarmAfterFirstAnswer()],
+        state_of=lambda: holder.get("state"),
     )
-    for module_name in TOOL_MODULES:
-        importlib.import_module(module_name).register(mcp)
-    register_dashboard(mcp, get_state=lambda: holder.get("state"))
+    register_set_level(mcp)
+    register_tools(mcp, settings.tools)
+    if http:
+        from server.dashboard import register_dashboard
+
+        register_dashboard(mcp, get_state=lambda: holder.get("state"))
     return mcp
-
-
-_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

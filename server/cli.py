@@ -107,9 +107,7 @@ def _first_command(argv: Sequence[str]) -> str | None:
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:
-    import os
-
-    env = dict(os.environ)
+    env: dict[str, str] = {}  # command-line options, applied over the process environment
     if args.config:
         env["PWM_CONFIG"] = str(args.config)
     if args.db:
@@ -123,7 +121,7 @@ def _settings_from(args: argparse.Namespace) -> Settings:
         overrides["http_host"] = args.host
     if getattr(args, "port", None):
         overrides["http_port"] = args.port
-    return load_settings(env, **overrides)
+    return load_settings(env_updates=env, **overrides)
 
 
 def _transport_security(settings: Settings, args: argparse.Namespace) -> Any:
@@ -143,7 +141,7 @@ def _transport_security(settings: Settings, args: argparse.Namespace) -> Any:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from server.app import build_server
 
-    mcp = build_server(settings)
+    mcp = build_server(settings, http=args.http)
     if not args.http:
         log.info("serving MCP on stdio (database %s)", settings.db_path)
         mcp.run("stdio")

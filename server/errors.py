@@ -6,11 +6,14 @@
     ├── InputError                a caller's argument is wrong (field, accepted values)
     ├── NotFoundError             an unknown group / task id or name
     ├── BudgetExceeded            a call would pass a budget or a per-task cap
+    │   └── BudgetRefused         the ledger refused a paid call: which budget, limit, spent, reserved
     ├── NoRouteError              no configured, healthy provider can serve a task
     ├── StoreError                the database cannot be read or written
     ├── WorkspaceError            a path outside the allowed roots, not a directory, dirty tree
+    │   └── PatchApplyError       a patch is empty or does not apply (git's own explanation)
     └── BackendError              a model call failed; `retryable` says whether to try again
         ├── BackendTimeout        connect / read timeout, or a stream that stalled
+        │   └── BackendCallTimeout  the call's own first-byte / stall / total limit: try elsewhere
         ├── BackendRateLimited    429 (or 503 from a busy local server); `retry_after` seconds
         ├── BackendAuthError      401 / 403: misconfigured key, never retried
         ├── BackendNotFound       404: unknown model on that provider, never retried
@@ -28,11 +31,13 @@ __all__ = [
     "BackendAuthError",
     "BackendBadRequest",
     "BackendBadResponse",
+    "BackendCallTimeout",
     "BackendError",
     "BackendNotFound",
     "BackendRateLimited",
     "BackendTimeout",
     "BudgetExceeded",
+    "BudgetRefused",
     "ConfigError",
     "ContextTooLarge",
     "InputError",
@@ -40,6 +45,7 @@ __all__ = [
     "NoRouteError",
     "NotFoundError",
     "PWMError",
+    "PatchApplyError",
     "StoreError",
     "WorkspaceError",
 ]
@@ -78,6 +84,22 @@ class BudgetExceeded(PWMError):
     """A call would pass a budget (daily / weekly / monthly / group) or a per-task cap."""
 
 
+class BudgetRefused(BudgetExceeded):
+    """A paid call refused by the ledger; says which budget and the figures."""
+
+    def __init__(self, budget: str, limit: float, spent: float, reserved: float, estimate: float,
+                 stop_at: float) -> None:
+        self.budget, self.limit, self.spent = budget, limit, spent
+        self.reserved, self.estimate, self.stop_at = reserved, estimate, stop_at
+        stop = f" (paused at {stop_at:.0%})" if stop_at != 1.0 else ""
+        super().__init__(
+            f"{budget} budget reached: limit ${limit:.4f}{stop}, spent ${spent:.4f}, reserved"
+            f" ${reserved:.4f} by calls in flight, this call's estimate ${estimate:.4f}. Paid models"
+            " are paused for it; free and local models still run. Raise the limit or wait for the"
+            " period to reset."
+        )
+
+
 class NoRouteError(PWMError):
     """No configured, healthy provider can serve a task; the message lists why each was left out."""
 
@@ -88,6 +110,10 @@ class StoreError(PWMError):
 
 class WorkspaceError(PWMError):
     """A workspace path is outside the allowed roots, missing, or in the wrong state."""
+
+
+class PatchApplyError(WorkspaceError):
+    """A patch does not apply; the message carries git's own explanation."""
 
 
 class BackendError(PWMError):
@@ -109,6 +135,15 @@ class BackendError(PWMError):
 
 class BackendTimeout(BackendError):
     error_class = "timeout"
+
+
+class BackendCallTimeout(BackendTimeout):
+    """The call hit its own limit: no first event (`first_byte`), a silence mid-stream (`stall`)
+    or the whole-call deadline (`total`). The provider may be fine for others: retry elsewhere."""
+
+    def __init__(self, message: str, *, phase: str, provider_cost: float | None = None) -> None:
+        super().__init__(message, provider_cost=provider_cost)
+        self.phase = phase
 
 
 class BackendRateLimited(BackendError):

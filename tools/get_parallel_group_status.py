@@ -10,14 +10,13 @@ client sent a progress token.
 
 from __future__ import annotations
 
-import warnings
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field
 
+from server.client_logging import send_client_log
 from server.errors import InputError
 from server.scheduler.status import GroupView, group_view
 from server.state import AppState
@@ -101,6 +100,8 @@ class GroupStatusOutput(BaseModel):
     budget_state: str = Field(description="ok, warn, or stop (paid models paused).")
     budget_warnings: list[str]
     tasks: list[TaskStatusOut]
+    shared_files: dict[str, list[str]] = Field(
+        default_factory=dict, description="Files more than one task's patch changes: apply those one by one.")
     lease: LeaseOut | None = Field(
         None, description="While running: the server instance running the group and its lease."
     )
@@ -121,7 +122,7 @@ def shape(view: GroupView) -> GroupStatusOutput:
         input_tokens=view.input_tokens, output_tokens=view.output_tokens, attempts=view.attempts,
         elapsed_seconds=view.elapsed_seconds, strategy=view.strategy, policy=view.policy,
         max_concurrent=view.max_concurrent, budget_state=view.budget_state,
-        budget_warnings=view.budget_warnings,
+        budget_warnings=view.budget_warnings, shared_files=view.shared_files,
         lease=None if view.lease is None else LeaseOut.model_validate(view.lease),
         tasks=[
             TaskStatusOut(
@@ -149,18 +150,8 @@ def shape(view: GroupView) -> GroupStatusOutput:
 
 
 async def _log_warning(ctx: Context[AppState, Any], text: str) -> None:
-    """An MCP log message, sent only when the client opted in (the SDK drops it otherwise).
-
-    Logging is deprecated in the 2026-07-28 protocol (SEP-2577) but still how clients show
-    warnings; the SDK's deprecation warning is raised when the call is made, so it is
-    silenced around the call only.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", MCPDeprecationWarning)
-        pending = ctx.request_context.session.send_log_message(
-            level="warning", data=text, logger="parallel-work-manager", related_request_id=ctx.request_id
-        )
-    await pending
+    """An MCP log message at the level the client chose (see server.client_logging)."""
+    await send_client_log(ctx, "warning", text)
 
 
 async def get_parallel_group_status(
@@ -179,11 +170,10 @@ async def get_parallel_group_status(
     longer than the server's limit are cut; get_task_result returns the rest.
     """
     state = app_state(ctx)
-    engine = state.require_engine()
+    engine = state.engine
     with expected_errors():
         if not (group_id or group_name):
             raise InputError("group_id", "give group_id or group_name")
-        assert state.store is not None
         record = await state.store.get_group(group_id or group_name or "")
         if wait_seconds > 0 and engine.is_running(record.id):
             await ctx.report_progress(*_progress(await _view(state, record.id, tasks=False)))
@@ -196,7 +186,6 @@ async def get_parallel_group_status(
 
 
 async def _view(state: AppState, group_id: str, *, tasks: bool) -> GroupView:
-    assert state.store is not None and state.engine is not None
     record = await state.store.get_group(group_id)
     limits = state.engine.budget_limits(record.budget_usd, record.policy)
     return await group_view(state.store, record, limits, max_result_chars=state.settings.max_result_chars,
@@ -220,7 +209,6 @@ async def get_task_result(
     """A slice of one task's full result, for results longer than the status shows."""
     state = app_state(ctx)
     with expected_errors():
-        assert state.store is not None
         part = await state.store.task_result(task_id, offset, limit or state.settings.max_result_chars)
     return TaskResultOutput(task_id=part.task_id, text=part.text, offset=part.offset,
                             total_chars=part.total_chars, next_offset=part.next_offset)

@@ -19,19 +19,14 @@ from server.errors import InputError
 from server.scheduler.types import GroupInput, SubmitResult, TaskInput
 from server.state import AppState
 from server.validation import ALL_KINDS, allowed_roots, confine_path
+from tools._inputs import CallerHints, caller_hints
 from tools._shared import app_state, expected_errors
 from tools.validate_workspace import client_roots
 
 __all__ = ["SubmitOutput", "TaskSpec", "build_group_input", "register", "submit_parallel_tasks"]
 
-_HINT_NAMES = (
-    "urgent", "time_sensitive", "severity", "estimated_effort", "quality_requirement", "cost_sensitive",
-    "enterprise_requirements", "quality_critical", "production_code", "performance_target",
-    "context_tokens", "files", "complexity", "task_type",
-)
 
-
-class TaskSpec(BaseModel):
+class TaskSpec(CallerHints):
     """One task. Keys not listed here (e.g. model_routing, routing, quality_gates, component)
     are accepted and kept with the task as context."""
 
@@ -58,23 +53,13 @@ class TaskSpec(BaseModel):
     priority: int = Field(5, ge=0, le=10, description="0 (lowest) to 10 (highest); higher runs first among ready tasks.")
     timeout_seconds: float = Field(300, ge=1, le=86_400, description="Time limit for the task, from its first call.")
     tags: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=50)
-    urgent: bool = Field(False, description="Needed soon: speed_first sends simple urgent work to _speed.")
-    time_sensitive: bool = False
-    severity: Literal["low", "medium", "high", "critical"] | None = Field(None, description="For bugs.")
-    estimated_effort: Literal["trivial", "simple", "moderate", "complex", "very_complex"] | None = None
-    quality_requirement: Literal["low", "standard", "high", "enterprise"] | None = None
-    cost_sensitive: bool = False
-    enterprise_requirements: bool = False
-    quality_critical: bool = False
-    production_code: bool = False
-    performance_target: str | None = Field(None, max_length=50)
-    context_tokens: int | None = Field(None, ge=0, le=10_000_000)
-    files: list[str] = Field(default_factory=list, max_length=10_000)
-    complexity: int | None = Field(None, ge=1, le=10, description="Explicit complexity 1-10.")
-    task_type: str | None = Field(None, max_length=50)
     workspace: str | None = Field(None, max_length=4096, description="Project directory the task is about (stored).")
     validate_: dict[str, Any] | bool | None = Field(
         None, alias="validate", description="Validation to run on the workspace after the task (stored)."
+    )
+    mode: Literal["patch", "agent"] | None = Field(
+        None, description="agent: work as a tool-using agent in an own worktree of `workspace`; the final "
+        "diff is validated like a patch (bounds in validate.agent: max_turns, wall_time_s, max_cost_usd).",
     )
 
 
@@ -124,12 +109,13 @@ def build_group_input(
                          f"1 to {max_tasks} (server setting max_tasks_per_group)")
     converted = []
     for spec in tasks:
-        data = spec.model_dump(by_alias=True)
-        hints = {name: data[name] for name in _HINT_NAMES if data.get(name) not in (None, False, [])}
+        hints = caller_hints(spec)
         extra = dict(spec.model_extra or {})
         if spec.workspace is not None:
             extra["workspace"] = spec.workspace
         validate = spec.validate_
+        if spec.mode == "agent":
+            validate = {**(validate if isinstance(validate, dict) else {}), "mode": "agent"}
         converted.append(TaskInput(
             agent_type=(spec.agent_type or "").strip(), description=spec.task_description, key=spec.id,
             priority=spec.priority, timeout_s=float(spec.timeout_seconds), tags=tuple(spec.tags),
@@ -188,6 +174,9 @@ async def confine_workspaces(group: GroupInput, ctx: Context[AppState, Any]) -> 
     for index, task in enumerate(group.tasks):
         spec = dict(task.validate or {})
         workspace = task.context.get("workspace") or spec.get("workspace")
+        if spec.get("mode") == "agent" and workspace is None:
+            raise InputError(f"tasks[{index}].workspace", "agent mode works in a git repository",
+                             "the path of a repository inside the allowed roots")
         if workspace is not None and spec.get("enabled", True) is not False:
             path = confine_path(str(workspace), roots, field=f"tasks[{index}].workspace")
             checks = spec.get("checks") or list(ALL_KINDS)
@@ -198,8 +187,9 @@ async def confine_workspaces(group: GroupInput, ctx: Context[AppState, Any]) -> 
             rounds = spec.get("max_rounds", 3)
             if not isinstance(rounds, int) or not 1 <= rounds <= 10:
                 raise InputError(f"tasks[{index}].validate.max_rounds", f"{rounds!r} is out of range", "1 to 10")
+            agent = {"mode": "agent", "agent": dict(spec.get("agent") or {})} if spec.get("mode") == "agent" else {}
             spec = {"workspace": str(path), "checks": list(checks), "max_rounds": rounds,
-                    "timeout_s": float(spec.get("timeout_s", 300.0))}
+                    "timeout_s": float(spec.get("timeout_s", 300.0)), **agent}
             task = dataclasses.replace(task, validate=spec)
         tasks.append(task)
     return dataclasses.replace(group, tasks=tuple(tasks))
@@ -245,7 +235,7 @@ async def submit_parallel_tasks(
             max_tasks=state.settings.max_tasks_per_group,
         )
         group = await confine_workspaces(group, ctx)
-        result = await state.require_engine().submit(group)
+        result = await state.engine.submit(group)
     return shape(result)
 
 

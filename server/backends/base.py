@@ -3,27 +3,122 @@
 A backend speaks one wire protocol (OpenAI-compatible chat completions, Anthropic Messages,
 Ollama's native chat) over a shared `httpx.AsyncClient`. It raises only `server.errors.BackendError`
 subclasses; the scheduler decides what to do with them.
+
+Messages are plain `{"role", "content"}` dicts or `ChatMessage` records; a `ChatMessage` can carry
+what tool calling needs (an assistant's `tool_calls`, a tool result's `tool_call_id`). Tools are
+offered with `ToolSpec`s and come back as `ToolCall`s on the `Completion`, whatever the protocol.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import dataclasses
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
 from server.catalog.schema import ModelSpec, ProviderSpec
 
 __all__ = [
     "Backend",
+    "CallTimeouts",
+    "ChatMessage",
     "ChunkCallback",
     "Completion",
     "CompletionRequest",
+    "Message",
     "RateLimitInfo",
+    "Role",
+    "ToolCall",
+    "ToolChoice",
+    "ToolSpec",
     "Usage",
+    "as_message",
 ]
 
 # Called with each streamed text delta (for progress and stall detection).
 ChunkCallback = Callable[[str], Awaitable[None]]
+Role = Literal["system", "user", "assistant", "tool"]
+# "auto": the model decides; "required": it must call a tool; "none": it must not.
+ToolChoice = Literal["auto", "required", "none"]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool offered to the model: its name, what it does, and a JSON schema of its arguments."""
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One tool call the model asked for. `arguments` is the JSON text of the arguments object,
+    as the model wrote it (it may be invalid: `parsed_arguments` says so)."""
+
+    id: str
+    name: str
+    arguments: str = "{}"
+
+    def parsed_arguments(self) -> dict[str, Any]:
+        """The arguments as a dict.
+
+        Raises:
+            ValueError: the model's arguments are not a JSON object.
+        """
+        value = json.loads(self.arguments or "{}")
+        if not isinstance(value, dict):
+            raise ValueError(f"arguments of {self.name} are not a JSON object")
+        return value
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One message of a conversation, tool calling included."""
+
+    role: Role
+    content: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()  # assistant: the calls it made
+    tool_call_id: str | None = None  # tool: the call this result answers
+    name: str | None = None  # tool: the tool's name (Ollama wants it; found from the call if absent)
+    is_error: bool = False  # tool: the result is an error (Anthropic marks it)
+
+
+Message = ChatMessage | Mapping[str, str]
+
+
+def as_message(message: Message) -> ChatMessage:
+    """A `ChatMessage` from either form (a plain dict has a role and a content)."""
+    if isinstance(message, ChatMessage):
+        return message
+    role = message.get("role", "user")
+    if role not in ("system", "user", "assistant", "tool"):
+        role = "user"
+    return ChatMessage(role=role, content=str(message.get("content") or ""))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class CallTimeouts:
+    """How long one model call may take, by phase. Defaults for `Settings`; the scheduler narrows
+    them to its task with `within` so a hung call leaves time to try another candidate.
+
+    first_byte_s  from sending until the first streamed event (a plain answer has only a total)
+    stall_s       the longest silence between two streamed events
+    total_s       the whole call
+    """
+
+    first_byte_s: float = 30.0
+    stall_s: float = 30.0
+    total_s: float = 150.0
+    task_share: float = 0.5  # a call may use at most this share of its task's timeout
+
+    def within(self, task_timeout_s: float) -> CallTimeouts:
+        """These timeouts for a call of a task allowed `task_timeout_s` in all."""
+        total = min(self.total_s, task_timeout_s * self.task_share)
+        return dataclasses.replace(
+            self, first_byte_s=min(self.first_byte_s, total), stall_s=min(self.stall_s, total), total_s=total
+        )
 
 
 @dataclass(frozen=True)
@@ -32,14 +127,30 @@ class CompletionRequest:
     provider: ProviderSpec
     base_url: str
     api_key: str | None
-    messages: list[dict[str, str]]  # [{"role": "system"|"user"|"assistant", "content": "..."}]
+    messages: Sequence[Message]  # {"role": "system"|"user"|"assistant", "content": "..."} or ChatMessage
     max_tokens: int
     temperature: float = 0.2
     stream: bool = True
     timeout_s: float = 300.0  # whole call
     stall_timeout_s: float = 60.0  # longest silence allowed inside a stream
+    first_byte_timeout_s: float | None = None  # until the first streamed event; None = stall_timeout_s
     context_tokens: int | None = None  # prompt + max_tokens, for servers whose window we set (Ollama)
     on_chunk: ChunkCallback | None = None
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice | None = None  # None = the provider's default ("auto" when tools are given)
+
+    def with_timeouts(self, timeouts: CallTimeouts) -> CompletionRequest:
+        """This request with the three call timeouts set from `timeouts`."""
+        return dataclasses.replace(
+            self,
+            timeout_s=timeouts.total_s,
+            stall_timeout_s=timeouts.stall_s,
+            first_byte_timeout_s=timeouts.first_byte_s,
+        )
+
+    def chat(self) -> list[ChatMessage]:
+        """The messages as `ChatMessage`s."""
+        return [as_message(m) for m in self.messages]
 
 
 @dataclass(frozen=True)
@@ -81,6 +192,7 @@ class Completion:
     rate_limits: RateLimitInfo | None = None
     raw_model: str | None = None  # the model name the provider says answered
     extra: dict[str, object] = field(default_factory=dict)
+    tool_calls: tuple[ToolCall, ...] = ()  # the tools the model asked to call, in order
 
 
 class Backend(Protocol):
@@ -90,7 +202,13 @@ class Backend(Protocol):
         """Run one chat completion.
 
         Raises:
+            BackendCallTimeout: no first event, a stall or the whole-call deadline (retry elsewhere).
             BackendTimeout, BackendRateLimited, BackendAuthError, BackendNotFound,
             BackendBadResponse, ContextTooLarge: classified failures (see server.errors).
         """
+        ...
+
+    def reconcile_cost(self, request: CompletionRequest, generation_id: str) -> Awaitable[float | None] | None:
+        """For providers that settle a call's cost later (OpenRouter), an awaitable fetching the
+        final figure in USD (None when not available); None when this provider has none."""
         ...

@@ -1,8 +1,10 @@
-"""One timer per model call: the whole-call deadline and the longest silence inside a stream.
+"""One timer per model call: first byte, the longest silence inside a stream, and the whole call.
 
-Backends wrap a call in `asyncio.timeout_at(clock.deadline())` and push the deadline back with
-`scope.reschedule(clock.deadline())` after every event, so one timer enforces both limits
-(comment-only keep-alives do not count as progress). The httpx timeouts are a backstop.
+The shared backend plumbing wraps a call in `asyncio.timeout_at(clock.deadline())` and pushes the
+deadline on with `scope.reschedule(clock.progress())` after every streamed event, so one timer
+enforces all three limits (comment-only keep-alives do not count as progress). A plain (unstreamed)
+answer arrives in one piece, so only the whole-call limit applies to it. The httpx timeouts are a
+backstop.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 import httpx
 
 from server.backends.base import CompletionRequest
-from server.errors import BackendTimeout
+from server.errors import BackendCallTimeout
 
 __all__ = ["CallClock"]
 
@@ -25,16 +27,28 @@ class CallClock:
         self._loop = asyncio.get_running_loop()
         self.started = self._loop.time()
         self.started_wall = time.perf_counter()
+        self.streaming = request.stream
         self.timeout_s = request.timeout_s
         self.stall_s = request.stall_timeout_s
+        self.first_byte_s = (
+            request.first_byte_timeout_s if request.first_byte_timeout_s is not None else request.stall_timeout_s
+        )
         self.overall = self.started + request.timeout_s
+        self.last_event: float | None = None
         self.first_token_s: float | None = None
 
-    def deadline(self, *, streaming: bool = True) -> float:
-        """When the current wait must end: the next stall point or the whole-call deadline."""
-        if not streaming:
+    def deadline(self) -> float:
+        """When the current wait must end: the first-byte or stall point, or the whole-call deadline."""
+        if not self.streaming:
             return self.overall
-        return min(self.overall, self._loop.time() + self.stall_s)
+        if self.last_event is None:
+            return min(self.overall, self.started + self.first_byte_s)
+        return min(self.overall, self.last_event + self.stall_s)
+
+    def progress(self) -> float:
+        """A streamed event arrived; the new deadline."""
+        self.last_event = self._loop.time()
+        return self.deadline()
 
     def mark_token(self) -> None:
         if self.first_token_s is None:
@@ -43,12 +57,19 @@ class CallClock:
     def elapsed(self) -> float:
         return time.perf_counter() - self.started_wall
 
-    def httpx_timeout(self, *, streaming: bool) -> httpx.Timeout:
-        read = self.stall_s if streaming else self.timeout_s
+    def httpx_timeout(self) -> httpx.Timeout:
+        read = max(self.first_byte_s, self.stall_s) if self.streaming else self.timeout_s
         # A little slack so our own timer (with the clearer message) normally fires first.
         return httpx.Timeout(self.timeout_s + 1.0, connect=min(10.0, self.timeout_s), read=read + 1.0)
 
-    def timeout_error(self, where: str) -> BackendTimeout:
+    def timeout_error(self, where: str) -> BackendCallTimeout:
         if self._loop.time() >= self.overall - 1e-3:
-            return BackendTimeout(f"{where}: no complete answer within {self.timeout_s:g} s")
-        return BackendTimeout(f"{where}: stream stalled: nothing received for {self.stall_s:g} s")
+            return BackendCallTimeout(f"{where}: no complete answer within {self.timeout_s:g} s", phase="total")
+        if self.last_event is None:
+            return BackendCallTimeout(
+                f"{where}: stalled before answering: nothing received within {self.first_byte_s:g} s",
+                phase="first_byte",
+            )
+        return BackendCallTimeout(
+            f"{where}: stream stalled: nothing received for {self.stall_s:g} s", phase="stall"
+        )

@@ -6,20 +6,21 @@ the call needs (`request.context_tokens`, rounded up to a power of two so Ollama
 the model for every size) and a prompt that cannot fit the model at all is refused before it is
 sent. Usage comes from `prompt_eval_count` / `eval_count` on the final (`done`) line; a 503 means
 the server is busy (its queue is full), not broken.
+
+Tool calling uses Ollama's own shape: tools as OpenAI's `{"type": "function", ...}`, calls come
+back whole (arguments as an object, no id: one is made up) in `message.tool_calls`, and a tool
+result is a `tool` message naming the tool. `tool_choice` has no equivalent: "none" sends no tools.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
-import httpx
-
-from server.backends.base import Completion, CompletionRequest, Usage
-from server.backends.classify import error_for_status, error_for_transport, redact
-from server.backends.clock import CallClock
-from server.backends.ratelimits import parse_rate_limits
+from server.backends.base import ChatMessage, CompletionRequest, Usage
+from server.backends.classify import redact
+from server.backends.exchange import Answer, HTTPBackend, int_or_zero
+from server.backends.openai_compat import openai_tools
 from server.errors import BackendBadResponse, BackendError, BackendNotFound, ContextTooLarge
 
 __all__ = ["OLLAMA_DEFAULT_CONTEXT", "OllamaBackend", "context_size", "ollama_root"]
@@ -44,7 +45,7 @@ def context_size(request: CompletionRequest) -> int:
     """
     needed = request.context_tokens
     if needed is None:  # no count given: a generous character estimate
-        needed = sum(len(m.get("content", "")) for m in request.messages) // 3 + request.max_tokens
+        needed = sum(len(m.content) for m in request.chat()) // 3 + request.max_tokens
     window = request.model.context_window
     if needed > window:
         raise ContextTooLarge(
@@ -57,39 +58,47 @@ def context_size(request: CompletionRequest) -> int:
     return min(size, window) if window >= OLLAMA_DEFAULT_CONTEXT else window
 
 
-def _int(value: Any) -> int:
-    return max(0, int(value)) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+def _wire_messages(request: CompletionRequest) -> list[dict[str, Any]]:
+    names: dict[str, str] = {}  # tool call id -> tool name, for results that do not say
+    wire: list[dict[str, Any]] = []
+    for message in request.messages:
+        if not isinstance(message, ChatMessage):
+            wire.append(dict(message))
+        elif message.role == "tool":
+            name = message.name or names.get(message.tool_call_id or "", "")
+            wire.append({"role": "tool", "content": message.content, "tool_name": name})
+        else:
+            entry: dict[str, Any] = {"role": message.role, "content": message.content}
+            if message.tool_calls:
+                names.update((c.id, c.name) for c in message.tool_calls)
+                entry["tool_calls"] = [
+                    {"function": {"name": c.name, "arguments": _object(c.arguments)}} for c in message.tool_calls
+                ]
+            wire.append(entry)
+    return wire
 
 
-class OllamaBackend:
+def _object(arguments: str) -> Any:
+    try:
+        return json.loads(arguments or "{}")
+    except ValueError:
+        return {}
+
+
+class OllamaBackend(HTTPBackend):
     """Local models through Ollama's native API."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self._client = client
+    framing = "ndjson"
+    end_name = "`done`"
+    local_server = True
 
-    async def complete(self, request: CompletionRequest) -> Completion:
-        """Run one chat (see `Backend.complete` for the errors raised)."""
-        body = self._body(request)  # may raise ContextTooLarge: nothing is sent then
-        clock = CallClock(request)
-        where = f"{request.provider.name}/{request.model.model_name}"
-        try:
-            async with asyncio.timeout_at(clock.deadline(streaming=request.stream)) as scope:
-                return await self._call(request, body, clock, scope)
-        except TimeoutError:
-            raise clock.timeout_error(where) from None
-        except httpx.HTTPError as exc:
-            raise error_for_transport(
-                exc,
-                provider=request.provider.name,
-                model=request.model.model_name,
-                api_key=request.api_key,
-                stall_timeout_s=request.stall_timeout_s,
-            ) from None
+    def url(self, request: CompletionRequest) -> str:
+        return ollama_root(request.base_url) + "/api/chat"
 
-    def _body(self, request: CompletionRequest) -> dict[str, Any]:
-        return {
+    def body(self, request: CompletionRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
             "model": request.model.model_name,
-            "messages": request.messages,
+            "messages": _wire_messages(request),
             "stream": request.stream,
             "options": {
                 "num_ctx": context_size(request),
@@ -97,85 +106,54 @@ class OllamaBackend:
                 "temperature": request.temperature,
             },
         }
+        if request.tools and request.tool_choice != "none":
+            body["tools"] = openai_tools(request.tools)
+        return body
 
-    def _headers(self, request: CompletionRequest) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", **request.provider.extra_headers}
-        if request.api_key:  # a proxy in front of Ollama may want one
-            headers["Authorization"] = f"Bearer {request.api_key}"
-        return headers
+    # -- reading ---------------------------------------------------------------------------
 
-    async def _call(
-        self, request: CompletionRequest, body: dict[str, Any], clock: CallClock, scope: asyncio.Timeout
-    ) -> Completion:
-        where = f"{request.provider.name}/{request.model.model_name}"
-        parts: list[str] = []
-        final: dict[str, Any] | None = None
-        model_name: str | None = None
-        async with self._client.stream(
-            "POST",
-            ollama_root(request.base_url) + "/api/chat",
-            json=body,
-            headers=self._headers(request),
-            timeout=clock.httpx_timeout(streaming=request.stream),
-        ) as response:
-            if response.status_code >= 400:
-                await response.aread()
-                raise error_for_status(
-                    response.status_code,
-                    response.text,
-                    response.headers,
-                    provider=request.provider.name,
-                    model=request.model.model_name,
-                    api_key=request.api_key,
-                    local=True,
+    def read_chunk(self, answer: Answer, kind: str, data: dict[str, Any]) -> str:
+        if data.get("error"):
+            raise self._error(answer, data["error"])
+        if answer.model is None and isinstance(data.get("model"), str):
+            answer.model = data["model"]
+        message = data.get("message") or {}
+        content = message.get("content") if isinstance(message, dict) else None
+        calls = message.get("tool_calls") if isinstance(message, dict) else None
+        for call in calls if isinstance(calls, list) else []:
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict) and isinstance(function.get("name"), str):
+                given = function.get("arguments")
+                answer.tool_call(
+                    answer.calls_started,
+                    call_id=call["id"] if isinstance(call.get("id"), str) else None,
+                    name=function["name"],
+                    arguments=given if isinstance(given, str) else json.dumps(given or {}),
                 )
-            async for line in response.aiter_lines():
-                if request.stream:
-                    scope.reschedule(clock.deadline())
-                if not line.strip():
-                    continue
-                try:
-                    data = json.loads(line)
-                except ValueError:
-                    raise BackendBadResponse(f"{where}: provider sent a line that is not JSON") from None
-                if not isinstance(data, dict):
-                    raise BackendBadResponse(f"{where}: provider sent a line that is not a JSON object")
-                if data.get("error"):
-                    raise self._line_error(request, data["error"])
-                model_name = model_name or (data.get("model") if isinstance(data.get("model"), str) else None)
-                message = data.get("message") or {}
-                content = message.get("content") if isinstance(message, dict) else None
-                if isinstance(content, str) and content:
-                    clock.mark_token()
-                    parts.append(content)
-                    if request.on_chunk is not None:
-                        await request.on_chunk(content)
-                if data.get("done") is True:
-                    final = data
-                    break
-            if final is None:
-                raise BackendBadResponse(f"{where}: answer ended before `done` (truncated)")
-            usage = None
-            if "prompt_eval_count" in final or "eval_count" in final:
-                usage = Usage(
-                    input_tokens=_int(final.get("prompt_eval_count")),
-                    output_tokens=_int(final.get("eval_count")),
+        if data.get("done") is True:
+            answer.done = True
+            reason = data.get("done_reason")
+            answer.finish_reason = reason if isinstance(reason, str) else None
+            if "prompt_eval_count" in data or "eval_count" in data:
+                answer.usage = Usage(
+                    input_tokens=int_or_zero(data.get("prompt_eval_count")),
+                    output_tokens=int_or_zero(data.get("eval_count")),
                 )
-            reason = final.get("done_reason")
-            return Completion(
-                text="".join(parts),
-                usage=usage,
-                finish_reason=reason if isinstance(reason, str) else None,
-                latency_s=clock.elapsed(),
-                first_token_s=clock.first_token_s,
-                rate_limits=parse_rate_limits(response.headers, provider=request.provider.name),
-                raw_model=model_name,
-                extra={"num_ctx": body["options"]["num_ctx"], "stream_complete": True},
-            )
+        return content if isinstance(content, str) else ""
 
-    def _line_error(self, request: CompletionRequest, error: Any) -> BackendError:
-        where = f"{request.provider.name}/{request.model.model_name}"
-        text = redact(str(error)[:300], request.api_key)
+    def read_whole(self, answer: Answer, data: dict[str, Any]) -> None:
+        text = self.read_chunk(answer, "", data)
+        if text:
+            answer.parts.append(text)
+        if not answer.done:
+            raise BackendBadResponse(f"{answer.where}: answer ended before `done` (truncated)")
+
+    def finish(self, answer: Answer) -> None:
+        super().finish(answer)
+        answer.extra["num_ctx"] = answer.sent["options"]["num_ctx"]
+
+    def _error(self, answer: Answer, error: Any) -> BackendError:
+        text = redact(str(error)[:300], answer.request.api_key)
         if "not found" in text:
-            return BackendNotFound(f"{where}: {text}")
-        return BackendBadResponse(f"{where}: provider error mid-answer: {text}")
+            return BackendNotFound(f"{answer.where}: {text}")
+        return BackendBadResponse(f"{answer.where}: provider error mid-answer: {text}")

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
 
 from server.backends.anthropic import AnthropicBackend
-from server.backends.base import Backend, ChunkCallback, CompletionRequest
+from server.backends.base import Backend, CallTimeouts, ChunkCallback, CompletionRequest, Message, ToolSpec
 from server.backends.classify import redact
 from server.backends.ollama import OllamaBackend, ollama_root
 from server.backends.openai_compat import OpenAICompatBackend
-from server.backends.pricing import fetch_openrouter_generation_cost
 from server.catalog.schema import Catalog, ModelSpec, ProviderSpec
 from server.errors import InputError
 from server.settings import Settings
@@ -83,26 +82,14 @@ def _ollama_name(name: str) -> str:
 
 
 class ProviderRegistry:
-    """Providers from the catalogue plus the user's custom OpenAI-compatible endpoints."""
+    """The catalogue's providers (shipped, overlaid, and the config file's, merged by the loader)."""
 
     def __init__(self, catalog: Catalog, settings: Settings, http_client: httpx.AsyncClient) -> None:
         self._catalog = catalog
         self._settings = settings
         self._client = http_client
+        # The catalogue already holds the user's custom providers, merged once by the loader.
         self.providers: dict[str, ProviderSpec] = dict(catalog.providers)
-        for custom in settings.custom_providers:
-            if custom.name in self.providers:
-                log.warning("custom provider %r replaces the shipped provider of that name", custom.name)
-            self.providers[custom.name] = ProviderSpec.model_validate(
-                {
-                    "name": custom.name,
-                    "protocol": "openai",
-                    "base_url": custom.base_url,
-                    "key_env": custom.key_env,
-                    "local": custom.local,
-                    "max_concurrent": custom.max_concurrent,
-                }
-            )
         self._backends: dict[str, Backend] = {}
         self._misconfigured: dict[str, str] = {}
         self._unreachable: dict[str, str] = {}
@@ -141,18 +128,17 @@ class ProviderRegistry:
         return spec
 
     def base_url(self, provider: ProviderSpec) -> str:
-        """`<PROVIDER>_BASE_URL` (or the manifest's base_url_env), then OLLAMA_HOST, config, manifest."""
-        env = self._settings.env
+        """`<PROVIDER>_BASE_URL` (or the manifest's base_url_env), then OLLAMA_HOST, then the
+        catalogue's base_url (the config file's entry merged in)."""
+        settings = self._settings
+        override = settings.base_url_override(provider.name, provider.base_url_env)
         if self.protocol(provider) != "ollama":
-            return self._settings.base_url_for(provider.name, provider.base_url, provider.base_url_env)
-        env_name = provider.base_url_env or f"{provider.name.upper().replace('-', '_')}_BASE_URL"
-        if env.get(env_name, "").strip():
-            return ollama_root(env[env_name].strip())
-        if provider.name == "ollama" and env.get("OLLAMA_HOST", "").strip():
-            return ollama_root(parse_ollama_host(env["OLLAMA_HOST"]))
-        return ollama_root(
-            self._settings.base_url_for(provider.name, provider.base_url, provider.base_url_env)
-        )
+            return override or provider.base_url
+        if override:
+            return ollama_root(override)
+        if provider.name == "ollama" and settings.ollama_host:
+            return ollama_root(parse_ollama_host(settings.ollama_host))
+        return ollama_root(provider.base_url)
 
     def resolve(self, model: ModelSpec | str) -> tuple[ProviderSpec, str, str | None]:
         """(provider spec, base URL, API key or None) for a model."""
@@ -163,7 +149,7 @@ class ProviderRegistry:
     def request_for(
         self,
         model: ModelSpec | str,
-        messages: list[dict[str, str]],
+        messages: Sequence[Message],
         *,
         max_tokens: int,
         temperature: float = 0.2,
@@ -172,11 +158,14 @@ class ProviderRegistry:
         stall_timeout_s: float = 60.0,
         context_tokens: int | None = None,
         on_chunk: ChunkCallback | None = None,
+        timeouts: CallTimeouts | None = None,
+        tools: tuple[ToolSpec, ...] = (),
     ) -> CompletionRequest:
-        """A ready `CompletionRequest` for a model, with its endpoint and key filled in."""
+        """A ready `CompletionRequest` for a model, with its endpoint and key filled in
+        (`timeouts`, when given, replaces `timeout_s` and `stall_timeout_s`)."""
         spec = self.model(model)
         provider, base_url, api_key = self.resolve(spec)
-        return CompletionRequest(
+        request = CompletionRequest(
             model=spec,
             provider=provider,
             base_url=base_url,
@@ -189,7 +178,9 @@ class ProviderRegistry:
             stall_timeout_s=stall_timeout_s,
             context_tokens=context_tokens,
             on_chunk=on_chunk,
+            tools=tools,
         )
+        return request.with_timeouts(timeouts) if timeouts is not None else request
 
     # -- health ----------------------------------------------------------------------------
 
@@ -284,8 +275,7 @@ class ProviderRegistry:
     # -- cost ------------------------------------------------------------------------------
 
     def reconcile_cost(self, model: ModelSpec | str, generation_id: str) -> Awaitable[float | None] | None:
-        """For providers that report cost (OpenRouter), a coroutine fetching the final figure."""
-        provider, base_url, api_key = self.resolve(model)
-        if not provider.reports_cost:
-            return None
-        return fetch_openrouter_generation_cost(self._client, base_url, api_key, generation_id)
+        """For providers that report cost (OpenRouter), a coroutine fetching the final figure
+        (the model's backend decides: `Backend.reconcile_cost`)."""
+        request = self.request_for(model, [], max_tokens=1)
+        return self.backend_for(request.provider.name).reconcile_cost(request, generation_id)

@@ -22,6 +22,7 @@ from server.analysis.tokens import token_counter_status
 from server.backends.registry import ProviderRegistry
 from server.catalog.schema import Catalog, ProviderSpec
 from server.errors import PWMError
+from server.formatting import plural
 from server.perf.price_sync import load_catalog_with_cache
 from server.perf.queries import PerfReader
 from server.settings import Settings
@@ -52,7 +53,7 @@ def _key_checks(catalog: Catalog, settings: Settings, providers: dict[str, Provi
             checks.append(Check("keys", provider.name, "ok", f"{provider.key_env} is set"))
         else:
             used = sum(1 for m in catalog.models.values() if m.provider == provider.name)
-            checks.append(Check("keys", provider.name, "warn", f"{provider.key_env} is not set: its {used} models are left out"))
+            checks.append(Check("keys", provider.name, "warn", f"{provider.key_env} is not set: its {plural(used, 'model')} are left out"))
     return checks
 
 
@@ -62,8 +63,6 @@ async def _provider_checks(
 ) -> list[Check]:
     async def one(provider: ProviderSpec) -> Check:
         key = settings.api_key(provider.key_env)
-        if provider.key_env and key is None:
-            return Check("providers", provider.name, "warn", "not checked: no key")
         base = registry.base_url(provider)
         ollama = registry.protocol(provider) == "ollama"
         url = base.rstrip("/") + ("/api/tags" if ollama else "/models")
@@ -81,7 +80,9 @@ async def _provider_checks(
             return Check("providers", provider.name, "warn", f"{_show(base)} answers HTTP {response.status_code}")
         return Check("providers", provider.name, "ok", f"{_show(base)} answers (HTTP {response.status_code})")
 
-    ordered = sorted(providers.values(), key=lambda p: p.name)
+    # A provider without its key was already reported under "keys": it is not listed again here.
+    ordered = [p for p in sorted(providers.values(), key=lambda p: p.name)
+               if not p.key_env or settings.api_key(p.key_env) is not None]
     return list(await asyncio.gather(*(one(p) for p in ordered)))
 
 
@@ -112,7 +113,7 @@ async def _database_checks(settings: Settings) -> list[Check]:
         return [Check("database", str(path), "fail", f"quick_check: {verdict}")]
     last = migrations[-1] if migrations else "none"
     return [Check("database", str(path), "ok",
-                  f"healthy; schema {last} ({len(migrations)} migrations); {attempts} calls recorded; "
+                  f"healthy; schema {last} ({len(migrations)} migrations); {plural(attempts, 'call')} recorded; "
                   f"{size / 1e6:.1f} MB")]
 
 
@@ -124,7 +125,8 @@ async def run_checks(settings: Settings, *, offline: bool = False, timeout_s: fl
     except PWMError as exc:
         return [Check("catalogue", "manifests", "fail", str(exc))]
     checks.append(Check("catalogue", "manifests", "ok",
-                        f"{len(catalog.models)} models, {len(catalog.agents)} agents, {len(catalog.providers)} providers"))
+                        f"{plural(len(catalog.models), 'model')}, {plural(len(catalog.agents), 'agent')}, "
+                        f"{plural(len(catalog.providers), 'provider')}"))
     async with httpx.AsyncClient() as client:
         registry = ProviderRegistry(catalog, settings, client)
         checks += _key_checks(catalog, settings, registry.providers)

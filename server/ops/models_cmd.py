@@ -22,6 +22,7 @@ from server.backends.registry import ProviderRegistry
 from server.catalog import Catalog, load_catalog
 from server.catalog.schema import CAPABILITIES, ModelSpec
 from server.errors import BackendError, InputError
+from server.formatting import plural
 from server.perf.price_sync import (
     apply_price_cache,
     cache_path,
@@ -119,13 +120,14 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps([_model_row(m) for m in models], indent=2))
         return 0
     cap = args.capability or "code"
-    print(f"{'MODEL':<48} {'TIER':<6} {'IN $/M':>9} {'OUT $/M':>9} {'CONTEXT':>9} {'TOK/S':>6} {cap.upper():>6}")
+    width = max([len("MODEL"), *(len(m.id) for m in models)])  # ids are never cut: they are what `models test` takes
+    print(f"{'MODEL':<{width}} {'TIER':<6} {'IN $/M':>9} {'OUT $/M':>9} {'CONTEXT':>9} {'TOK/S':>6} {cap.upper():>6}")
     for m in models:
         print(
-            f"{m.id[:48]:<48} {m.tier:<6} {_price(m.input_per_mtok, m.tier):>9} {_price(m.output_per_mtok, m.tier):>9} "
+            f"{m.id:<{width}} {m.tier:<6} {_price(m.input_per_mtok, m.tier):>9} {_price(m.output_per_mtok, m.tier):>9} "
             f"{m.context_window:>9,} {m.tokens_per_second:>6.0f} {m.score(cap):>6.1f}"
         )
-    print(f"{len(models)} models")
+    print(plural(len(models), "model"))
     return 0
 
 
@@ -175,7 +177,7 @@ async def _test(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _sync(args: argparse.Namespace, settings: Settings) -> int:
-    catalog = load_catalog(settings.manifests_overlay)
+    catalog = load_catalog(settings.manifests_overlay, provider_overrides=settings.provider_overrides)
     provider = catalog.providers.get("openrouter")
     if provider is None:
         raise InputError("providers", "no 'openrouter' provider in the catalogue to sync from")

@@ -10,6 +10,7 @@ import argparse
 import json
 from typing import Any
 
+from server.formatting import plural, usd
 from server.perf.price_sync import load_catalog_with_cache
 from server.perf.queries import PerfReader
 from server.perf.report import GROUP_BY_CHOICES
@@ -28,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _money(value: Any) -> str:
-    return "-" if value is None else f"${value:,.4f}"
+    return "-" if value is None else usd(value)
 
 
 def _pct(value: Any) -> str:
@@ -57,7 +58,7 @@ def render_report(report: dict[str, Any], *, only_recommendations: bool = False)
             f"{_money(t['quality_baseline_usd'])})"
         )
         if t["unknown_cost_calls"]:
-            lines.append(f"  {t['unknown_cost_calls']} calls had no known price (charged at their reservation)")
+            lines.append(f"  {plural(t['unknown_cost_calls'], 'call')} had no known price (charged at their reservation)")
         lines.append("")
         header = f"  {'KEY':<34} {'SPEND':>11} {'CALLS':>6} {'SUCCESS':>8} {'TOK IN':>10} {'TOK OUT':>9} {'P50':>7} {'P95':>7} {'P99':>7} {'SAVING':>11}"
         lines.append(header)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.catalog.schema import Catalog
+from server.formatting import plural, usd
 from server.perf.stats import Aggregate, AttemptFact
 from server.perf.tracker import PerformanceTracker
 
@@ -211,7 +212,7 @@ def _unknown_prices(models: dict[str, Aggregate], days: float) -> list[dict[str,
             continue
         out.append(_rec(
             "unknown_prices",
-            f"{agg.unknown_cost_calls} calls to {model_id} had no known price; they were charged at their reservation",
+            f"{plural(agg.unknown_cost_calls, 'call')} to {model_id} had no known price; they were charged at their reservation",
             {"model_id": model_id, "calls": agg.unknown_cost_calls},
             None, days,
             "run `parallel-work-manager models sync` or add prices in a manifest overlay",
@@ -227,8 +228,8 @@ def _budget(budget: dict[str, Any] | None, days: float) -> list[dict[str, Any]]:
         fraction = period.get("fraction") or 0.0
         out.append(_rec(
             "budget",
-            f"{period['name']} budget at {fraction:.0%} (${period['spent'] + period['reserved']:.2f} of "
-            f"${period['limit']:.2f}): {'paid models paused' if period['state'] == 'stop' else 'warning'}",
+            f"{period['name']} budget at {fraction:.0%} ({usd(period['spent'] + period['reserved'])} of "
+            f"{usd(period['limit'])}): {'paid models paused' if period['state'] == 'stop' else 'warning'}",
             dict(period), None, days,
             "prefer the cost_optimized strategy, route more work to local/free models, or raise the limit",
         ))

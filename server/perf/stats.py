@@ -33,6 +33,8 @@ NEUTRAL_ERROR_CLASSES: frozenset[str] = frozenset(
 )
 # Error classes that mean "the endpoint is struggling": several in a row cool a model at once.
 TRANSIENT_ERROR_CLASSES: frozenset[str] = frozenset({"timeout", "bad_response", "server_error", "stream_error"})
+# The share of a call the post-first-token window must span to measure streaming speed.
+MIN_GENERATION_SHARE = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +91,19 @@ class AttemptFact:
 
     @property
     def tokens_per_second(self) -> float | None:
-        """Output speed after the first token (whole call when first-token time is unknown)."""
-        if self.latency_ms is None or self.output_tokens <= 0:
+        """Output speed after the first token; over the whole call when that window says nothing.
+
+        A provider that buffers its answer sends every token within a millisecond of the first,
+        so the window after the first token can be near zero (a 1.5 s call once read as 1.7
+        million tokens/s). Below `MIN_GENERATION_SHARE` of the call, or with no first-token
+        time, the whole latency is the denominator.
+        """
+        if self.latency_ms is None or self.latency_ms <= 0 or self.output_tokens <= 0:
             return None
         generating_ms = self.latency_ms - (self.first_token_ms or 0.0)
-        if generating_ms <= 0:
+        if self.first_token_ms is None or generating_ms < MIN_GENERATION_SHARE * self.latency_ms:
             generating_ms = self.latency_ms
-        return self.output_tokens / (generating_ms / 1000.0) if generating_ms > 0 else None
+        return self.output_tokens / (generating_ms / 1000.0)
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float | None:

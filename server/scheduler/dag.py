@@ -102,11 +102,19 @@ def bottom_levels(ids: Iterable[str], depends_on: Mapping[str, Sequence[str]]) -
 
 @dataclass
 class TaskGraph:
-    """Readiness bookkeeping for one group (ids are the group's task ids)."""
+    """Readiness bookkeeping for one group (ids are the group's task ids).
+
+    Every question about one task costs O(its dependencies); `done` and `all_succeeded` are O(1):
+    `mark` keeps the counts of finished and succeeded tasks and, per task, of dependencies not
+    yet succeeded.
+    """
 
     depends_on: dict[str, tuple[str, ...]]
     status: dict[str, str] = field(default_factory=dict)
     dependents: dict[str, list[str]] = field(default_factory=dict)
+    _unmet: dict[str, int] = field(default_factory=dict)
+    _terminal: int = 0
+    _succeeded: int = 0
 
     @classmethod
     def build(cls, depends_on: Mapping[str, Sequence[str]], status: Mapping[str, str]) -> TaskGraph:
@@ -115,13 +123,17 @@ class TaskGraph:
         for task_id, deps in graph.depends_on.items():
             for dep in deps:
                 graph.dependents[dep].append(task_id)
+        graph._unmet = {
+            task_id: sum(1 for dep in deps if graph.status.get(dep) != SUCCESS)
+            for task_id, deps in graph.depends_on.items()
+        }
+        graph._terminal = sum(1 for state in graph.status.values() if state in TERMINAL)
+        graph._succeeded = sum(1 for state in graph.status.values() if state == SUCCESS)
         return graph
 
     def is_ready(self, task_id: str) -> bool:
         """Every dependency succeeded and the task itself has not finished."""
-        if self.status.get(task_id) in TERMINAL:
-            return False
-        return all(self.status.get(dep) == SUCCESS for dep in self.depends_on[task_id])
+        return self.status.get(task_id) not in TERMINAL and self._unmet.get(task_id, 0) == 0
 
     def blocked_by_failure(self, task_id: str) -> str | None:
         """The first dependency that finished without success, if any."""
@@ -132,13 +144,44 @@ class TaskGraph:
         return None
 
     def mark(self, task_id: str, status: str) -> None:
+        old = self.status.get(task_id)
+        if old == status:
+            return
         self.status[task_id] = status
+        self._terminal += (status in TERMINAL) - (old in TERMINAL)
+        change = (status == SUCCESS) - (old == SUCCESS)
+        if change:
+            self._succeeded += change
+            for child in self.dependents.get(task_id, ()):
+                self._unmet[child] -= change
 
     def children(self, task_id: str) -> list[str]:
         return self.dependents.get(task_id, [])
 
-    def unfinished(self) -> list[str]:
-        return [task_id for task_id, state in self.status.items() if state not in TERMINAL]
+    def blocked_behind(self, task_id: str) -> list[tuple[str, str]]:
+        """What must be skipped when `task_id` finishes without success: every unfinished task
+        downstream of it, each with the dependency that blocks it, parents before children."""
+        out: list[tuple[str, str]] = []
+        seen = {task_id}
+        frontier = deque([task_id])
+        while frontier:
+            parent = frontier.popleft()
+            for child in self.dependents.get(parent, ()):
+                if child not in seen and self.status.get(child) not in TERMINAL:
+                    seen.add(child)
+                    out.append((child, parent))
+                    frontier.append(child)
+        return out
+
+    def finished_count(self) -> int:
+        return self._terminal
 
     def done(self) -> bool:
-        return all(state in TERMINAL for state in self.status.values())
+        return self._terminal == len(self.status)
+
+    def all_succeeded_but(self, task_id: str) -> bool:
+        """Every task other than `task_id` succeeded."""
+        return self._succeeded - (self.status.get(task_id) == SUCCESS) == len(self.status) - 1
+
+    def all_succeeded(self) -> bool:
+        return self._succeeded == len(self.status)

@@ -1,4 +1,5 @@
-"""The engine: owns every running group, its background tasks and the call gate.
+"""The engine: owns every running group, its background tasks and the call gate; the only
+writer of task state (the runner reports queued / started / finished through `TaskEvents`).
 
 `submit` plans a group, stores it in one transaction and returns at once; each task runs in
 its own asyncio task as soon as its dependencies succeed (a task whose dependency finished
@@ -21,17 +22,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.catalog.schema import Catalog
+from server.formatting import usd
 from server.routing.router import Router
-from server.scheduler.dag import TERMINAL, TaskGraph, bottom_levels
+from server.scheduler.dag import SUCCESS, TERMINAL, TaskGraph, bottom_levels
 from server.scheduler.gate import CallGate, Limits
-from server.scheduler.planner import estimate_makespan, plan_group
+from server.scheduler.planner import estimate_makespan, plan_group, task_cost_cap
 from server.scheduler.ports import CallObserver, Providers
 from server.scheduler.prompt import PER_DEPENDENCY_CHARS, DependencyOutput, build_messages
-from server.scheduler.ratelimit import RateLimiter
 from server.scheduler.runner import Job, Outcome, RunnerConfig, TaskRunner
 from server.scheduler.types import GroupInput, PlannedTask, SubmitResult, TaskPlan
 from server.settings import Settings
-from server.store import BudgetLimits, GroupRecord, NewGroup, NewTask, Store, TaskRecord, final_group_status
+from server.store import BudgetLimits, GroupRecord, NewGroup, NewTask, Store, TaskMove, TaskRecord
 
 __all__ = ["Engine", "EngineConfig", "TaskTiming"]
 
@@ -44,6 +45,8 @@ class EngineConfig:
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     # Length of a rate-limit "minute"; benchmarks compress time by shortening it.
     rate_window_s: float = 60.0
+    # A task with other candidates leaves a model it would wait longer than this for.
+    move_after_s: float = 0.5
 
 
 @dataclass
@@ -98,23 +101,16 @@ class Engine:
         self.providers = providers
         self.router = router
         self.config = config or EngineConfig(max_concurrent=settings.max_concurrent)
-        self._provider_limiters: dict[str, RateLimiter | None] = {}
-        self._model_limiters: dict[tuple[str, str], RateLimiter | None] = {}
         self.gate = CallGate(
-            self.config.max_concurrent,
-            provider_limits=self._limits_of,
-            provider_limiter=self._provider_limiter,
-            model_limiter=self._model_limiter,
+            self.config.max_concurrent, provider_limits=self._limits_of, model_limits=self._model_limits_of,
+            rate_window_s=self.config.rate_window_s, move_after_s=self.config.move_after_s,
         )
         self.runner = TaskRunner(
             catalog=catalog, store=store, providers=providers, gate=self.gate, config=self.config.runner,
-            provider_limiter=self._provider_limiter, model_limiter=self._model_limiter,
-            on_started=self._started, rng=rng, observer=observer,
+            rng=rng, observer=observer,
         )
         self._runs: dict[str, _Run] = {}
-        self._task_runs: dict[str, tuple[_Run, str]] = {}  # task id -> (run, key)
         self.timings: dict[str, TaskTiming] | None = {} if self.config.runner.collect_timings else None
-        self._closing = False
 
     # -- limits ------------------------------------------------------------------------------
 
@@ -122,40 +118,22 @@ class Engine:
         spec = self.catalog.providers.get(provider)
         if spec is None:
             return Limits()
-        return Limits(spec.max_concurrent, spec.max_concurrent_per_model)
+        return Limits(spec.max_concurrent, spec.max_concurrent_per_model, spec.requests_per_minute,
+                      spec.tokens_per_minute)
 
-    def _provider_limiter(self, provider: str) -> RateLimiter | None:
-        if provider not in self._provider_limiters:
-            spec = self.catalog.providers.get(provider)
-            # Every provider gets one so its headers can tighten it even without manifest limits.
-            self._provider_limiters[provider] = RateLimiter(
-                spec.requests_per_minute if spec else None, spec.tokens_per_minute if spec else None,
-                window_s=self.config.rate_window_s,
-            )
-        return self._provider_limiters[provider]
-
-    def _model_limiter(self, provider: str, model_id: str) -> RateLimiter | None:
-        key = (provider, model_id)
-        if key not in self._model_limiters:
-            spec = self.catalog.models.get(model_id)
-            has = spec is not None and (spec.requests_per_minute or spec.tokens_per_minute)
-            self._model_limiters[key] = (
-                RateLimiter(spec.requests_per_minute, spec.tokens_per_minute, window_s=self.config.rate_window_s)
-                if has and spec
-                else None
-            )
-        return self._model_limiters[key]
+    def _model_limits_of(self, provider: str, model_id: str) -> Limits:
+        spec = self.catalog.models.get(model_id)
+        if spec is None:
+            return Limits()
+        return Limits(requests_per_minute=spec.requests_per_minute, tokens_per_minute=spec.tokens_per_minute)
 
     def budget_limits(self, group_budget: float | None, policy: str | None) -> BudgetLimits:
         """Settings' budgets, the group's own budget and the tighter per-task cap."""
         budgets = self.settings.budgets
-        per_task = budgets.per_task
-        spec = self.catalog.policies.get(policy or "")
-        if spec is not None:
-            per_task = spec.max_cost_per_task if per_task is None else min(per_task, spec.max_cost_per_task)
         return BudgetLimits(
             daily=budgets.daily, weekly=budgets.weekly, monthly=budgets.monthly, group=group_budget,
-            per_task=per_task, stop_at=budgets.stop_at, warn_at=budgets.warn_at,
+            per_task=task_cost_cap(budgets.per_task, self.catalog.policies.get(policy or "")),
+            stop_at=budgets.stop_at, warn_at=budgets.warn_at,
         )
 
     # -- submission --------------------------------------------------------------------------
@@ -181,7 +159,7 @@ class Engine:
         durations = {k: p.estimated_time for k, p in zip(planned.keys, planned.plans, strict=True)}
         costs = [p.estimated_cost for p in planned.plans]
         warnings = tuple(
-            f"{p.name} budget at {p.fraction:.0%} of ${p.limit:.2f}" + (" - paid models paused" if p.state == "stop" else "")
+            f"{p.name} budget at {p.fraction:.0%} of {usd(p.limit)}" + (" - paid models paused" if p.state == "stop" else "")
             for p in budget.periods if p.state != "ok" and p.fraction is not None and p.limit is not None
         )
         common = dict(
@@ -243,36 +221,31 @@ class Engine:
             outputs={k: t.result_preview or "" for k, t in tasks.items() if t.status == "succeeded"},
         )
         self._runs[record.id] = run
-        for key, task in tasks.items():
-            self._task_runs[task.id] = (run, key)
         self.gate.set_group_limit(record.id, record.max_concurrent)
-        await self._advance(run, list(tasks))
+        await self._skip_blocked(run)
+        if run.graph.done():
+            await self._finish(run)
+        else:
+            for key in tasks:
+                if run.graph.is_ready(key):
+                    self._spawn(run, key)
         return run
 
     # -- running -----------------------------------------------------------------------------
 
-    async def _advance(self, run: _Run, keys: list[str]) -> None:
-        """Skip what a failed dependency blocks, start what became ready, finish a done group."""
-        pending = list(keys)
-        while pending:
-            key = pending.pop(0)
-            if run.cancelled or key in run.workers or run.graph.status[key] in TERMINAL:
-                continue
-            blocker = run.graph.blocked_by_failure(key)
-            if blocker is not None:
-                moved = await self.store.transition_task(
-                    run.tasks[key].id, ("pending", "queued"), "skipped",
-                    error=f"dependency {blocker!r} {run.graph.status[blocker]}", error_class="dependency",
-                )
-                if moved:
-                    run.graph.mark(key, "skipped")
-                    pending.extend(run.graph.children(key))
-                    self._notify(run)
-                continue
-            if run.graph.is_ready(key):
-                self._spawn(run, key)
-        if run.graph.done() and not run.finished.is_set():
-            await self._finish(run)
+    async def _skip_blocked(self, run: _Run) -> None:
+        """On (re)start: skip every unfinished task behind one that finished without success."""
+        skipped: dict[str, str] = {}
+        moves: list[TaskMove] = []
+        for key, state in list(run.graph.status.items()):
+            if state in TERMINAL and state != SUCCESS:
+                for child, parent in run.graph.blocked_behind(key):
+                    if child not in skipped:
+                        skipped[child] = parent
+                        moves.append(_skip_move(run, child, parent, skipped.get(parent) and "skipped"))
+        for key, ok in zip(skipped, await self.store.move_tasks(moves), strict=True):
+            if ok:
+                run.graph.mark(key, "skipped")
 
     def _spawn(self, run: _Run, key: str) -> None:
         worker = asyncio.create_task(self._work(run, key), name=f"pwm-task-{run.tasks[key].id}")
@@ -288,7 +261,7 @@ class Engine:
             ]
             agent = self.catalog.agents.get(plan.agent)
             job = Job(
-                task_id=task.id, group_id=run.record.id, priority=task.priority, depth=run.depth[key],
+                key=key, task_id=task.id, group_id=run.record.id, priority=task.priority, depth=run.depth[key],
                 timeout_s=task.timeout_s, plan=plan,
                 messages=_with_patch_request(
                     build_messages(agent.role_prompt if agent else "", task.description, deps),
@@ -296,15 +269,13 @@ class Engine:
                 ),
                 limits=run.limits,
                 validation=_validation_spec(task.validate_json),
-                on_queued=(lambda: self._queued(run, key)) if run.graph.status[key] == "pending" else None,
             )
             run.jobs[key] = job
             try:
-                outcome = await self.runner.run(job)
+                outcome = await self.runner.run(job, self)
             except asyncio.CancelledError:
                 await asyncio.shield(self._interrupted(run, key))
                 raise
-            await self._record(run, key, outcome)
             if self.timings is not None:
                 self.timings[task.id] = TaskTiming(ready_at, time.perf_counter(), outcome.call_seconds)
         except asyncio.CancelledError:
@@ -320,21 +291,72 @@ class Engine:
             run.workers.pop(key, None)
             run.jobs.pop(key, None)
 
+    # -- task events (the runner reports; the engine alone writes task state) -----------------
+
+    async def queued(self, job: Job) -> None:
+        run = self._runs.get(job.group_id)
+        if run is None or run.graph.status[job.key] != "pending":
+            return
+        if await self.store.transition_task(job.task_id, ("pending",), "queued"):
+            run.graph.mark(job.key, "queued")
+            self._notify(run)
+
+    async def started(self, job: Job) -> None:
+        run = self._runs.get(job.group_id)
+        if run is None:
+            return
+        if await self.store.transition_task(job.task_id, ("pending", "queued"), "running"):
+            run.graph.mark(job.key, "running")
+            self._notify(run)
+
+    async def progress(self, job: Job) -> None:
+        run = self._runs.get(job.group_id)
+        if run is not None:
+            self._notify(run)
+
+    async def finished(self, job: Job, outcome: Outcome) -> None:
+        run = self._runs.get(job.group_id)
+        if run is not None:
+            await self._record(run, job.key, outcome)
+
     async def _record(self, run: _Run, key: str, outcome: Outcome) -> None:
+        """Write a task's outcome, the skips it causes and, when it is the group's last, the
+        group's end, in one transaction; only then wake waiters and start what became ready."""
         task = run.tasks[key]
+        status = outcome.status
         fields: dict[str, object] = {"error": outcome.error, "error_class": outcome.error_class}
         if outcome.text is not None:
             fields["result"] = outcome.text
-        moved = await self.store.transition_task(task.id, ("queued", "running"), outcome.status, **fields)
-        if not moved:
+        moves = [TaskMove(task.id, ("queued", "running"), status, fields)]
+        keys = [key]
+        if status != SUCCESS:
+            for child, parent in run.graph.blocked_behind(key):
+                moves.append(_skip_move(run, child, parent, status if parent == key else "skipped"))
+                keys.append(child)
+        graph = run.graph
+        final: str | None = None
+        if graph.finished_count() + len(moves) == len(graph.status):
+            all_succeeded = status == SUCCESS and graph.all_succeeded_but(key)
+            final = "cancelled" if run.cancelled else ("succeeded" if all_succeeded else "failed")
+        applied = await self.store.move_tasks(moves, (run.record.id, final) if final else None)
+        if not applied[0]:
             return
-        run.graph.mark(key, outcome.status)
-        if outcome.status == "succeeded" and outcome.text is not None:
+        for moved_key, move, ok in zip(keys, moves, applied, strict=True):
+            if ok:
+                graph.mark(moved_key, move.to_status)
+        if status == SUCCESS and outcome.text is not None:
             run.outputs[key] = outcome.text[:PER_DEPENDENCY_CHARS]
-        self._notify(run)
-        await self._advance(run, run.graph.children(key))
-        if run.graph.done() and not run.finished.is_set():
+        if final is not None and all(applied):
+            self._ended(run)
+            return
+        if graph.done():
             await self._finish(run)
+            return
+        if status == SUCCESS and not run.cancelled:
+            for child in graph.children(key):
+                if child not in run.workers and graph.is_ready(child):
+                    self._spawn(run, child)
+        self._notify(run)
 
     async def _interrupted(self, run: _Run, key: str) -> None:
         task_id = run.tasks[key].id
@@ -345,29 +367,19 @@ class Engine:
         else:  # shutting down: leave it to resume on the next start
             await self.store.transition_task(task_id, ("running",), "queued")
 
-    async def _queued(self, run: _Run, key: str) -> None:
-        if await self.store.transition_task(run.tasks[key].id, ("pending",), "queued"):
-            if run.graph.status[key] == "pending":
-                run.graph.mark(key, "queued")
-            self._notify(run)
-
-    def _started(self, task_id: str) -> None:
-        entry = self._task_runs.get(task_id)
-        if entry is not None:
-            run, key = entry
-            run.graph.mark(key, "running")
-            self._notify(run)
-
     async def _finish(self, run: _Run) -> None:
+        """Store the group's end, then wake its waiters (never the other way round)."""
         run.finished.set()
-        statuses = [run.graph.status[k] for k in run.tasks]
-        status = "cancelled" if run.cancelled else final_group_status(statuses)
+        status = "cancelled" if run.cancelled else ("succeeded" if run.graph.all_succeeded() else "failed")
         await self.store.finish_group(run.record.id, status)
+        self._ended(run)
+
+    def _ended(self, run: _Run) -> None:
+        """The group's end is stored: forget it and wake its waiters."""
+        run.finished.set()
         self.gate.set_group_limit(run.record.id, None)
-        self._notify(run)
         self._runs.pop(run.record.id, None)
-        for task in run.tasks.values():
-            self._task_runs.pop(task.id, None)
+        self._notify(run)
 
     def _notify(self, run: _Run) -> None:
         run.changed.set()
@@ -427,14 +439,18 @@ class Engine:
 
     async def aclose(self) -> None:
         """Stop background work; interrupted tasks go back to `queued` for the next start."""
-        self._closing = True
         workers = [w for run in self._runs.values() for w in run.workers.values()]
         for worker in workers:
             worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
         await self.runner.aclose()
         self._runs.clear()
-        self._task_runs.clear()
+
+
+def _skip_move(run: _Run, key: str, blocker: str, blocker_status: str | None) -> TaskMove:
+    state = blocker_status or run.graph.status[blocker]
+    return TaskMove(run.tasks[key].id, ("pending", "queued"), "skipped",
+                    {"error": f"dependency {blocker!r} {state}", "error_class": "dependency"})
 
 
 def _validation_spec(validate_json: str | None) -> dict[str, Any] | None:
@@ -454,7 +470,7 @@ PATCH_REQUEST = (
 
 def _with_patch_request(messages: list[dict[str, str]], spec: dict[str, Any] | None) -> list[dict[str, str]]:
     """Ask for a patch when the answer will be validated (the checks run on the applied diff)."""
-    if spec is None:
+    if spec is None or spec.get("mode") == "agent":  # an agent changes files through its tools
         return messages
     last = dict(messages[-1])
     last["content"] += PATCH_REQUEST.format(checks=", ".join(spec.get("checks") or ["all that apply"]))

@@ -1,18 +1,26 @@
-"""What the scheduler needs from the provider layer, as a Protocol.
+"""The scheduler's seams, as Protocols.
 
+`Providers`: what the scheduler needs from the provider layer.
 `server.backends.registry.ProviderRegistry` satisfies it; scheduler unit tests pass a small
 in-memory fake whose backend can be told to answer, sleep or fail (the DESIGN's MockModel).
+`CallObserver`: told about every model call (the performance tracker).
+`TaskEvents`: how the runner reports a task's progress to the engine, the only writer of task
+state: `queued` once it waits for its first permit, `started` once its first call may go,
+and `finished` with its outcome (the runner writes attempt rows, never a task's status).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from server.backends.base import Backend
 from server.catalog.schema import ModelSpec, ProviderSpec
 from server.perf.stats import AttemptFact
 
-__all__ = ["CallObserver", "Providers"]
+if TYPE_CHECKING:
+    from server.scheduler.runner import Job, Outcome
+
+__all__ = ["CallObserver", "Providers", "TaskEvents"]
 
 
 class Providers(Protocol):
@@ -42,4 +50,24 @@ class CallObserver(Protocol):
 
     def record(self, fact: AttemptFact) -> None:
         """A call was settled."""
+        ...
+
+
+class TaskEvents(Protocol):
+    """A task's progress, reported by the runner to whoever owns task state (the engine)."""
+
+    async def queued(self, job: Job) -> None:
+        """The task joined the gate's queue for its first call."""
+        ...
+
+    async def started(self, job: Job) -> None:
+        """The task's first call got its permit: the task is running."""
+        ...
+
+    async def finished(self, job: Job, outcome: Outcome) -> None:
+        """The task reached an outcome (not `interrupted`: that one is the engine's own)."""
+        ...
+
+    async def progress(self, job: Job) -> None:
+        """Something visible changed while the task runs (an agent's step): wake its waiters."""
         ...

@@ -12,9 +12,19 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from server.formatting import usd
 from server.scheduler.dag import TERMINAL
 from server.scheduler.types import TaskPlan
-from server.store import AttemptRecord, BudgetLimits, BudgetStatus, GroupRecord, Store, TaskRecord
+from server.store import (
+    GROUP_FINISHED_STATUSES,
+    AttemptRecord,
+    BudgetLimits,
+    BudgetStatus,
+    GroupRecord,
+    Store,
+    TaskRecord,
+)
+from server.store.validations import ValidationRecord
 
 __all__ = ["AttemptView", "GroupView", "TaskView", "budget_warnings", "group_view"]
 
@@ -82,6 +92,8 @@ class GroupView:
     budget_state: str
     budget_warnings: list[str]
     tasks: list[TaskView] = field(default_factory=list)
+    # file -> the tasks whose passing patches change it (only files more than one task changed)
+    shared_files: dict[str, list[str]] = field(default_factory=dict)
     # While running: the instance running it and its lease (store/leases.py).
     lease: dict[str, object] | None = None
 
@@ -92,7 +104,7 @@ def budget_warnings(budget: BudgetStatus) -> list[str]:
         if period.state == "ok" or period.limit is None:
             continue
         used = period.spent + period.reserved
-        text = f"{period.name} budget: ${used:.4f} of ${period.limit:.2f} used"
+        text = f"{period.name} budget: {usd(used)} of {usd(period.limit)} used"
         if period.fraction is not None:
             text += f" ({period.fraction:.0%})"
         text += "; paid models paused" if period.state == "stop" else "; warn threshold reached"
@@ -116,8 +128,13 @@ def _validation_summary(report_json: str) -> dict[str, Any]:
                          for d in c.get("diagnostics", [])[:10]]}
         for c in data.get("checks", [])
     ]
-    return {"status": data.get("status"), "passed": data.get("passed", False), "checks": checks,
-            "base_commit": data.get("base_commit"), "error": data.get("error")}
+    summary = {"status": data.get("status"), "passed": data.get("passed", False), "checks": checks,
+               "base_commit": data.get("base_commit"), "error": data.get("error")}
+    if "files_changed" in data:
+        summary["files_changed"] = data["files_changed"]
+    if "agent" in data:  # agent mode: its steps (already bounded) and why it stopped
+        summary["agent"] = data["agent"]
+    return summary
 
 
 def _task_view(
@@ -154,13 +171,20 @@ async def group_view(
     store: Store, record: GroupRecord, limits: BudgetLimits, *, max_result_chars: int,
     include_tasks: bool = True,
 ) -> GroupView:
-    """The status of one group, read from the store."""
+    """The status of one group, read from the store.
+
+    The tasks are read before the group: the engine stores a group's end in the transaction
+    that finishes its last task, so a reply in which every task is final says the group is.
+    When that transaction lands between the two reads, the tasks are read again, so a
+    finished group never shows a task still running.
+    """
     tasks = await store.list_tasks(record.id, preview_chars=max_result_chars + 1)
+    record = await store.get_group(record.id)
+    if record.status in GROUP_FINISHED_STATUSES and any(t.status not in TERMINAL for t in tasks):
+        tasks = await store.list_tasks(record.id, preview_chars=max_result_chars + 1)
     attempts = await store.list_attempts(group_id=record.id) if include_tasks else []
-    reports = (
-        {v.attempt_id: v.report_json for v in await store.list_validations(group_id=record.id)}
-        if include_tasks else {}
-    )
+    validations = await store.list_validations(group_id=record.id)
+    reports = {v.attempt_id: v.report_json for v in validations} if include_tasks else {}
     by_task: dict[str, list[AttemptRecord]] = {}
     for attempt in attempts:
         by_task.setdefault(attempt.task_id or "", []).append(attempt)
@@ -184,5 +208,16 @@ async def group_view(
         attempts=sum(t.attempts for t in tasks), elapsed_seconds=max(0.0, end - record.created_at),
         budget_state=budget.state, budget_warnings=budget_warnings(budget),
         tasks=[_task_view(t, by_task.get(t.id, []), max_result_chars, reports) for t in tasks] if include_tasks else [],
+        shared_files=_shared_files(validations, {t.id: t.key for t in tasks}),
         lease=lease,
     )
+
+
+def _shared_files(validations: list[ValidationRecord], keys: dict[str, str]) -> dict[str, list[str]]:
+    """Files that the passing patches of more than one task change (they may conflict when applied)."""
+    touched: dict[str, set[str]] = {}
+    for v in validations:
+        if v.passed:
+            for path in json.loads(v.report_json).get("files_changed", ()):
+                touched.setdefault(path, set()).add(keys.get(v.task_id, v.task_id))
+    return {path: sorted(tasks) for path, tasks in sorted(touched.items()) if len(tasks) > 1}

@@ -35,6 +35,7 @@ from server.store.records import (
     PeriodStatus,
     RecoveryReport,
     ResultSlice,
+    TaskMove,
     TaskRecord,
     final_group_status,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "RecoveryReport",
     "ResultSlice",
     "Store",
+    "TaskMove",
     "TaskRecord",
     "final_group_status",
     "period_bounds",

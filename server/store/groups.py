@@ -15,7 +15,7 @@ from typing import Any
 from server.errors import InputError, NotFoundError
 from server.store.base import StoreBase, now_ts
 from server.store.records import (
-    GROUP_STATUSES,
+    GROUP_FINISHED_STATUSES,
     TASK_FINAL_STATUSES,
     TASK_STATUSES,
     GroupRecord,
@@ -23,6 +23,7 @@ from server.store.records import (
     NewGroup,
     NewTask,
     ResultSlice,
+    TaskMove,
     TaskRecord,
 )
 
@@ -167,6 +168,24 @@ def _moved_ids(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> lis
     return [r[0] for r in conn.execute(sql, params).fetchall()]
 
 
+def _move_tasks(
+    conn: sqlite3.Connection, moves: Sequence[TaskMove], finish: tuple[str, str] | None, now: float
+) -> list[bool]:
+    done: list[bool] = []
+    for index, move in enumerate(moves):
+        clause, params = _set_clause(move.to_status, move.fields, now)
+        froms = move.from_statuses
+        sql = f"UPDATE tasks SET {clause} WHERE id = ? AND status IN ({', '.join('?' * len(froms))})"
+        moved = conn.execute(sql, (*params, move.task_id, *froms)).rowcount > 0
+        if index == 0 and not moved:
+            return [False] * len(moves)
+        done.append(moved)
+    if finish is not None and all(done):
+        conn.execute("UPDATE groups SET status = ?, updated_at = ?, finished_at = ?"
+                     " WHERE id = ? AND status IN ('running', 'planned')", (finish[1], now, now, finish[0]))
+    return done
+
+
 def _result_slice(conn: sqlite3.Connection, task_id: str, offset: int, limit: int) -> ResultSlice:
     row = conn.execute(
         "SELECT substr(result, ? + 1, ?), result_chars FROM tasks WHERE id = ?",
@@ -230,17 +249,6 @@ class GroupsMixin(StoreBase):
             " ORDER BY created_at", (self.owner,)).fetchall())
         return [_group(r) for r in rows]
 
-    async def set_group_status(self, group_id: str, status: str) -> bool:
-        """Set a group's status (stamping `finished_at` for a finished one)."""
-        if status not in GROUP_STATUSES:
-            raise InputError("status", f"unknown group status {status!r}", ", ".join(GROUP_STATUSES))
-        now = now_ts()
-        finished = now if status in ("succeeded", "failed", "cancelled") else None
-        n = await self._run(_update, "UPDATE groups SET status = ?, updated_at = ?,"
-                            " finished_at = coalesce(?, finished_at) WHERE id = ?",
-                            (status, now, finished, group_id))
-        return n > 0
-
     async def finish_group(self, group_id: str, status: str) -> bool:
         """Mark a running group finished; False when it was not running (already finished)."""
         if status not in ("succeeded", "failed", "cancelled"):
@@ -279,6 +287,22 @@ class GroupsMixin(StoreBase):
         clause, params = _set_clause(to_status, fields, now_ts())
         sql = f"UPDATE tasks SET {clause} WHERE id = ? AND status IN ({', '.join('?' * len(froms))})"
         return await self._run(_update, sql, (*params, task_id, *froms)) > 0
+
+    async def move_tasks(
+        self, moves: Sequence[TaskMove], finish_group: tuple[str, str] | None = None
+    ) -> list[bool]:
+        """Apply compare-and-set task moves in one transaction, in order; which ones applied.
+
+        When the first move does not apply (someone else moved that task), nothing is written.
+        `finish_group` = (group id, final status): finish the group in the same transaction when
+        every move applied, so no reader sees every task final and the group still running.
+        """
+        if finish_group is not None and finish_group[1] not in GROUP_FINISHED_STATUSES:
+            raise InputError("status", f"{finish_group[1]!r} is not a finished group status",
+                             ", ".join(GROUP_FINISHED_STATUSES))
+        if not moves:
+            return []
+        return await self._write(_move_tasks, list(moves), finish_group, now_ts())
 
     async def transition_group_tasks(
         self, group_id: str, from_statuses: Iterable[str], to_status: str, **fields: Any

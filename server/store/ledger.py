@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from server.errors import BudgetExceeded, InputError, NotFoundError
+from server.errors import BudgetRefused, InputError, NotFoundError
 from server.store.base import StoreBase, day_key, local_midnight, now_ts
 from server.store.records import (
     ATTEMPT_SETTLED_STATUSES,
@@ -52,22 +52,6 @@ BILLED_WITHOUT_FIGURE = frozenset({"succeeded", "interrupted", "cancelled"})
 
 # Slack for float sums: 50 calls of $0.01 must fit a $0.50 budget.
 _EPS = 1e-9
-
-
-class BudgetRefused(BudgetExceeded):
-    """A paid call refused by the ledger; says which budget and the figures."""
-
-    def __init__(self, budget: str, limit: float, spent: float, reserved: float, estimate: float,
-                 stop_at: float) -> None:
-        self.budget, self.limit, self.spent = budget, limit, spent
-        self.reserved, self.estimate, self.stop_at = reserved, estimate, stop_at
-        stop = f" (paused at {stop_at:.0%})" if stop_at != 1.0 else ""
-        super().__init__(
-            f"{budget} budget reached: limit ${limit:.4f}{stop}, spent ${spent:.4f}, reserved"
-            f" ${reserved:.4f} by calls in flight, this call's estimate ${estimate:.4f}. Paid models"
-            " are paused for it; free and local models still run. Raise the limit or wait for the"
-            " period to reset."
-        )
 
 
 def period_bounds(now: float) -> dict[str, tuple[float, float]]:

@@ -1,6 +1,6 @@
 """Plain records the store takes and returns, and the status vocabularies.
 
-Inputs: `NewGroup`, `NewTask`, `BudgetLimits`. Outputs: `GroupRecord`, `TaskRecord`,
+Inputs: `NewGroup`, `NewTask`, `TaskMove`, `BudgetLimits`. Outputs: `GroupRecord`, `TaskRecord`,
 `AttemptRecord`, `GroupTotals`, `ResultSlice`, `BudgetStatus` (of `PeriodStatus`),
 `RecoveryReport`, `AggregateRow`. Money is USD as float; times are Unix seconds (float).
 Fields named `*_json` hold JSON text the caller serialised; the store keeps it verbatim.
@@ -9,7 +9,7 @@ Fields named `*_json` hold JSON text the caller serialised; the store keeps it v
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from server.settings import BudgetSettings
@@ -33,6 +33,7 @@ __all__ = [
     "PeriodStatus",
     "RecoveryReport",
     "ResultSlice",
+    "TaskMove",
     "TaskRecord",
     "final_group_status",
 ]
@@ -89,6 +90,16 @@ class NewTask:
     plan_json: str = "{}"  # routing plan: model chain, estimates
     context_json: str | None = None
     validate_json: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskMove:
+    """One compare-and-set status move of a task (see `Store.move_tasks`)."""
+
+    task_id: str
+    from_statuses: tuple[str, ...]
+    to_status: str
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -1,28 +1,39 @@
-"""What every language's checks share: the planned check, the per-run context, finding a
-project's own tools, and turning a finished process into a `CheckResult`.
+"""What every language's checks share: the language record, the planned check, the per-run
+context, finding a project's own tools, a check that runs one command, and turning a finished
+process into a `CheckResult`.
+
+A language is one `LanguageSpec` (markers, source suffixes, planner) defined in its
+`<name>_checks.py` module and listed in `languages.LANGUAGES`.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import sys
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from server.validation.detect import Project
+from server.validation.detect import Project, ProjectKind
 from server.validation.gitfacts import GitSnapshot
 from server.validation.model import CheckKind, CheckResult, CheckStatus, Diagnostic, LintScope
 from server.validation.procs import ProcResult, run_process
 
 __all__ = [
+    "BIG_OUTPUT",
     "OUTPUT_TAIL_CHARS",
+    "LanguageSpec",
     "PlannedCheck",
     "RunContext",
+    "ToolStep",
+    "command_check",
     "finish",
     "find_executable",
+    "match_lines",
+    "plan_tool_steps",
     "project_python",
     "python_has_module",
     "rel_file",
@@ -31,6 +42,7 @@ __all__ = [
 ]
 
 OUTPUT_TAIL_CHARS = 4000
+BIG_OUTPUT = 16 * 1024 * 1024  # for tools whose stdout is machine-readable and parsed whole
 
 
 @dataclass
@@ -71,6 +83,16 @@ class PlannedCheck:
             command=list(self.command),
             **kw,  # type: ignore[arg-type]
         )
+
+
+Planner = Callable[[Project, RunContext, set[CheckKind]], list[PlannedCheck]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LanguageSpec(ProjectKind):
+    """One language: how its projects are found (`ProjectKind`) and how their checks are planned."""
+
+    plan: Planner
 
 
 def skipped(name: str, kind: CheckKind, project: Project, reason: str, command: list[str] | None = None) -> PlannedCheck:
@@ -173,3 +195,87 @@ def finish(
 async def run_for(check: PlannedCheck, ctx: RunContext, argv: list[str], **kw: object) -> ProcResult:
     """Run `argv` in the check's project with the run's environment and deadline."""
     return await run_process(argv, cwd=check.project.root, env=ctx.env, deadline=ctx.deadline, **kw)  # type: ignore[arg-type]
+
+
+Reader = Callable[[PlannedCheck, RunContext, ProcResult], CheckResult]
+
+
+def command_check(
+    name: str,
+    kind: CheckKind,
+    project: Project,
+    argv: list[str],
+    read: Reader,
+    *,
+    runtime_argv: Callable[[RunContext], list[str]] | None = None,
+    stdout_cap: int = BIG_OUTPUT,
+    tool_ids: tuple[str, ...] = (),
+    cache_args: tuple[str, ...] = (),
+) -> PlannedCheck:
+    """A check that runs one command in the project and lets `read` turn its output into a result.
+
+    `argv` is what the report shows; `runtime_argv` builds the real one when it depends on the
+    run (a path in the run's scratch directory)."""
+    check = PlannedCheck(
+        name=name, kind=kind, project=project, command=list(argv), tool_ids=tool_ids or (argv[0],),
+        cache_args=cache_args,
+    )
+
+    async def run(ctx: RunContext) -> CheckResult:
+        actual = runtime_argv(ctx) if runtime_argv is not None else list(argv)
+        return read(check, ctx, await run_for(check, ctx, actual, stdout_cap=stdout_cap))
+
+    check.run = run
+    return check
+
+
+@dataclass(frozen=True)
+class ToolStep:
+    """One check of a tool-driven language (`go vet ./...`): its name, kind and the tool's arguments."""
+
+    name: str
+    kind: CheckKind
+    args: tuple[str, ...]
+
+
+def plan_tool_steps(
+    project: Project,
+    ctx: RunContext,
+    kinds: set[CheckKind],
+    tool: str,
+    steps: Sequence[ToolStep],
+    make: Callable[[Project, ToolStep, str], PlannedCheck],
+) -> list[PlannedCheck]:
+    """The steps of the requested kinds, each skipped when `tool` is not installed for the project."""
+    executable = find_executable(tool, project, ctx.env, ctx.workspace)
+    checks: list[PlannedCheck] = []
+    for step in steps:
+        if step.kind not in kinds:
+            continue
+        if executable is None:
+            checks.append(skipped(step.name, step.kind, project, f"{tool} is not installed"))
+        else:
+            checks.append(make(project, step, executable))
+    return checks
+
+
+def match_lines(pattern: re.Pattern[str], text: str, base: Path, workspace: Path) -> list[Diagnostic]:
+    """A diagnostic per line that `pattern` matches: groups `file`, `line`, `msg`, and optionally
+    `col`, `sev` (default error) and `code`."""
+    diags = []
+    for line in text.splitlines():
+        m = pattern.match(line.strip())
+        if not m:
+            continue
+        found = m.groupdict()
+        diags.append(
+            Diagnostic(
+                file=rel_file(found["file"], base, workspace),
+                line=int(found["line"]),
+                column=int(found["col"]) if found.get("col") else None,
+                severity=found.get("sev") or "error",
+                code=found.get("code"),
+                message=found["msg"],
+            )
+        )
+    return diags

@@ -1,37 +1,41 @@
-"""Find the projects under a workspace: Python, Node/TypeScript, Rust and Go, several per tree.
+"""Find the projects under a workspace, several per tree, for the languages it is given.
 
 One walk collects every file (skipping VCS, dependency and build-output directories); a
 directory holding a language's marker file is a project root, and each source file belongs to
 the deepest project root of its language above it. Source files outside any marked root form
 an implicit project at the workspace itself (a folder of loose scripts is still checked).
+
+What makes a project of a language (markers, source suffixes, roots covered by an enclosing
+one) is the language's own record (`ProjectKind`); `languages.LANGUAGES` lists them.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from server.validation.model import Language, ProjectInfo
 
-__all__ = ["MARKERS", "SKIP_DIRS", "SOURCE_SUFFIXES", "Detection", "Project", "detect_projects"]
+__all__ = ["SKIP_DIRS", "Detection", "Project", "ProjectKind", "detect_projects"]
 
 SKIP_DIRS = frozenset(
     {"node_modules", "venv", "target", "dist", "build", "__pycache__", "site-packages"}
 )
-MARKERS: dict[Language, tuple[str, ...]] = {
-    "python": ("pyproject.toml", "setup.py", "setup.cfg"),
-    "node": ("package.json", "tsconfig.json"),
-    "rust": ("Cargo.toml",),
-    "go": ("go.mod",),
-}
-SOURCE_SUFFIXES: dict[Language, tuple[str, ...]] = {
-    "python": (".py",),
-    "node": (".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".mts", ".cts"),
-    "rust": (".rs",),
-    "go": (".go",),
-}
 DEFAULT_MAX_FILES = 20_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProjectKind:
+    """What marks a project of one language and which files are its sources."""
+
+    name: Language
+    markers: tuple[str, ...]  # a directory holding any of these is a project root
+    suffixes: tuple[str, ...]  # source files of this language
+    # Given an enclosing root of the same language, True when it already covers a nested root
+    # (a Cargo workspace covers its member crates); None: nested roots are projects of their own.
+    covers_nested: Callable[[Path], bool] | None = None
 
 
 @dataclass
@@ -80,41 +84,36 @@ def _walk(workspace: Path, max_files: int) -> tuple[list[Path], bool]:
     return files, False
 
 
-def _is_cargo_workspace(manifest: Path) -> bool:
-    try:
-        return "[workspace]" in manifest.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-
-
 def _rel(path: Path, workspace: Path) -> str:
     rel = path.relative_to(workspace).as_posix()
     return rel or "."
 
 
-def detect_projects(workspace: Path, *, max_files: int = DEFAULT_MAX_FILES) -> Detection:
-    """Every project under `workspace` (an absolute, resolved directory), in a stable order."""
+def detect_projects(
+    workspace: Path, kinds: Sequence[ProjectKind], *, max_files: int = DEFAULT_MAX_FILES
+) -> Detection:
+    """Every project of `kinds` under `workspace` (an absolute, resolved directory), in a stable order."""
     files, truncated = _walk(workspace, max_files)
     names_by_dir: dict[Path, set[str]] = {}
     for path in files:
         names_by_dir.setdefault(path.parent, set()).add(path.name)
 
     projects: list[Project] = []
-    for language, markers in MARKERS.items():
+    for kind in kinds:
+        language = kind.name
+        covers = kind.covers_nested
         roots: dict[Path, tuple[str, ...]] = {}
         for directory in sorted(names_by_dir, key=lambda p: (len(p.parts), str(p))):
-            found = tuple(m for m in markers if m in names_by_dir[directory])
+            found = tuple(m for m in kind.markers if m in names_by_dir[directory])
             if not found:
                 continue
-            if language == "rust" and any(
-                r in directory.parents and _is_cargo_workspace(r / "Cargo.toml") for r in roots
-            ):
-                continue  # a member crate: `cargo` run at the workspace root covers it
+            if covers is not None and any(r in directory.parents and covers(r) for r in roots):
+                continue
             roots[directory] = found
         by_root: dict[Path, Project] = {
             root: Project(language, root, _rel(root, workspace), found) for root, found in roots.items()
         }
-        suffixes = SOURCE_SUFFIXES[language]
+        suffixes = kind.suffixes
         loose: list[Path] = []
         for path in files:
             if not path.name.endswith(suffixes):

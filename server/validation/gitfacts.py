@@ -12,10 +12,12 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import git
+from typing import TYPE_CHECKING
 
 from server.validation.model import DiffStat, GitFacts
+
+if TYPE_CHECKING:
+    import git
 
 __all__ = ["GitSnapshot", "open_repo", "read_git_facts", "read_git_snapshot"]
 
@@ -37,6 +39,8 @@ class GitSnapshot:
 
 def open_repo(path: Path) -> git.Repo | None:
     """The repository containing `path`, or None when there is none."""
+    import git  # GitPython costs ~30 ms at import: loaded on first use, not at server start
+
     try:
         repo = git.Repo(path, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
@@ -59,6 +63,8 @@ def _rel_inside(path: Path, workspace: Path) -> str | None:
 
 def read_git_snapshot(workspace: Path, *, max_listed: int = DEFAULT_MAX_LISTED) -> GitSnapshot | None:
     """Blocking: read the git state of `workspace` (None when it is not in a repository)."""
+    import git
+
     repo = open_repo(workspace)
     if repo is None:
         return None

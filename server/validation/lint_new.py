@@ -2,7 +2,8 @@
 files and their working version, and keep only the findings whose (file, code, message) are new.
 
 The HEAD versions are exported with gitpython into a temporary tree that mirrors their paths,
-next to a copy of the project's ruff configuration, so both runs use the same rules.
+next to a copy of the linter's configuration files, so both runs use the same rules. The linter
+itself (its command line and its output parser) is given by the caller (`ruff_lint.py`).
 """
 
 from __future__ import annotations
@@ -10,24 +11,26 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
-
-import git
 
 from server.validation.checks_base import PlannedCheck, RunContext, finish
 from server.validation.gitfacts import open_repo
 from server.validation.model import CheckResult, Diagnostic
 from server.validation.procs import run_process
 
-__all__ = ["RUFF_CONFIG_FILES", "export_head_versions", "new_findings", "ruff_new_findings"]
+__all__ = ["export_head_versions", "lint_new_only", "new_findings"]
 
-RUFF_CONFIG_FILES = ("pyproject.toml", "ruff.toml", ".ruff.toml")
+ArgvFor = Callable[[list[str]], list[str]]  # file arguments -> the linter's command line
+Parse = Callable[[str, Path, Path], list[Diagnostic] | None]  # (stdout, base, workspace) -> findings
 
 
-def export_head_versions(repo_root: Path, files: list[Path], dest: Path) -> list[Path]:
+def export_head_versions(
+    repo_root: Path, files: list[Path], dest: Path, config_files: Sequence[str] = ()
+) -> list[Path]:
     """Blocking: write each file's HEAD content under `dest` (same path relative to the repo),
-    with the working copy of every ruff config file on the way up. Returns the exported files
-    (files new since HEAD are left out)."""
+    with the working copy of every config file named `config_files` on the way up. Returns the
+    exported files (files new since HEAD are left out)."""
     repo = open_repo(repo_root)
     if repo is None:
         return []
@@ -42,7 +45,7 @@ def export_head_versions(repo_root: Path, files: list[Path], dest: Path) -> list
                 blob = tree / rel.as_posix()
             except KeyError:
                 continue
-            if not isinstance(blob, git.Blob):
+            if blob.type != "blob":
                 continue
             target = dest / rel
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -51,7 +54,7 @@ def export_head_versions(repo_root: Path, files: list[Path], dest: Path) -> list
     finally:
         repo.close()
     for directory in config_dirs:
-        for name in RUFF_CONFIG_FILES:
+        for name in config_files:
             source = directory / name
             if source.is_file():
                 target = dest / source.relative_to(repo_root)
@@ -76,28 +79,35 @@ def new_findings(before: list[Diagnostic], after: list[Diagnostic]) -> list[Diag
     return fresh
 
 
-async def ruff_new_findings(check: PlannedCheck, ctx: RunContext, ruff: str, files: list[Path]) -> CheckResult:
-    """Run ruff on HEAD's and the working versions of `files`; report only the new findings."""
-    from server.validation.python_checks import parse_ruff_json, ruff_argv
-
+async def lint_new_only(
+    check: PlannedCheck,
+    ctx: RunContext,
+    files: list[Path],
+    *,
+    argv_for: ArgvFor,
+    parse: Parse,
+    config_files: Sequence[str] = (),
+    stdout_cap: int = 16 * 1024 * 1024,
+) -> CheckResult:
+    """Lint HEAD's and the working versions of `files`; report only the new findings."""
     assert ctx.git is not None
     repo_root = ctx.git.repo_root
     project = check.project
     base_root = ctx.scratch / f"head-{abs(hash(project.root))}"
-    exported = await asyncio.to_thread(export_head_versions, repo_root, files, base_root)
+    exported = await asyncio.to_thread(export_head_versions, repo_root, files, base_root, config_files)
     base_cwd = base_root / project.root.relative_to(repo_root)
     base_cwd.mkdir(parents=True, exist_ok=True)
 
-    after_argv = ruff_argv(ruff, [p.relative_to(project.root).as_posix() for p in files])
-    runs = [run_process(after_argv, cwd=project.root, env=ctx.env, deadline=ctx.deadline)]
+    after_argv = argv_for([p.relative_to(project.root).as_posix() for p in files])
+    runs = [run_process(after_argv, cwd=project.root, env=ctx.env, deadline=ctx.deadline, stdout_cap=stdout_cap)]
     if exported:
-        before_argv = ruff_argv(ruff, [p.relative_to(base_cwd).as_posix() for p in exported])
-        runs.append(run_process(before_argv, cwd=base_cwd, env=ctx.env, deadline=ctx.deadline))
+        before_argv = argv_for([p.relative_to(base_cwd).as_posix() for p in exported])
+        runs.append(run_process(before_argv, cwd=base_cwd, env=ctx.env, deadline=ctx.deadline, stdout_cap=stdout_cap))
     procs = await asyncio.gather(*runs)
     after_proc = procs[0]
     # Both runs report paths relative to the repository, so their keys line up.
-    after = parse_ruff_json(after_proc.stdout, project.root, repo_root)
-    before = parse_ruff_json(procs[1].stdout, base_cwd, base_root) if exported else []
+    after = parse(after_proc.stdout, project.root, repo_root)
+    before = parse(procs[1].stdout, base_cwd, base_root) if exported else []
     if after is None or before is None:
         if any(p.timed_out for p in procs):
             return finish(check, next(p for p in procs if p.timed_out), [])

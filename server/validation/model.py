@@ -27,7 +27,7 @@ CheckKind = Literal["syntax", "build", "lint", "test"]
 CheckStatus = Literal["passed", "failed", "skipped", "timed_out", "error"]
 OverallStatus = Literal["passed", "failed", "timed_out", "error"]
 LintScope = Literal["all", "new"]
-Language = Literal["python", "node", "rust", "go"]
+Language = str  # a name from languages.LANGUAGES: python, node, rust, go
 
 ALL_KINDS: tuple[CheckKind, ...] = ("syntax", "build", "lint", "test")
 

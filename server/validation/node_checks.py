@@ -11,19 +11,22 @@ import re
 from pathlib import Path
 
 from server.validation.checks_base import (
+    LanguageSpec,
     PlannedCheck,
     RunContext,
+    command_check,
     find_executable,
     finish,
+    match_lines,
     rel_file,
     run_for,
     skipped,
 )
 from server.validation.detect import Project
 from server.validation.model import CheckKind, CheckResult, Diagnostic
-from server.validation.procs import ProcResult
+from server.validation.procs import DEFAULT_STREAM_CAP, ProcResult
 
-__all__ = ["parse_node_check", "parse_tsc", "plan_node"]
+__all__ = ["LANGUAGE", "parse_node_check", "parse_tsc", "plan_node"]
 
 _JS_SUFFIXES = (".js", ".mjs", ".cjs")
 _TSC_LINE = re.compile(r"^(?P<file>.+?)\((?P<line>\d+),(?P<col>\d+)\): (?P<sev>error|warning) (?P<code>TS\d+): (?P<msg>.*)$")
@@ -52,21 +55,7 @@ def parse_node_check(stderr: str, file: str) -> Diagnostic:
 
 
 def parse_tsc(text: str, base: Path, workspace: Path) -> list[Diagnostic]:
-    diags = []
-    for line in text.splitlines():
-        m = _TSC_LINE.match(line.strip())
-        if m:
-            diags.append(
-                Diagnostic(
-                    file=rel_file(m["file"], base, workspace),
-                    line=int(m["line"]),
-                    column=int(m["col"]),
-                    severity=m["sev"],
-                    code=m["code"],
-                    message=m["msg"],
-                )
-            )
-    return diags
+    return match_lines(_TSC_LINE, text, base, workspace)
 
 
 def _syntax_check(project: Project, ctx: RunContext) -> PlannedCheck:
@@ -89,7 +78,9 @@ def _syntax_check(project: Project, ctx: RunContext) -> PlannedCheck:
 
         async def one(name: str) -> ProcResult:
             async with gate:
-                return await run_for(check, ctx, [node, "--check", name])
+                # `node --check` only parses (it runs none of the project's code), and runs once per
+                # file: the supervisor that catches daemonized descendants would only add its start-up.
+                return await run_for(check, ctx, [node, "--check", name], supervise=False)
 
         procs = await asyncio.gather(*(one(name) for name in rel))
         diags = [
@@ -119,14 +110,11 @@ def _tsc_check(project: Project, ctx: RunContext) -> PlannedCheck | None:
     argv = [tsc, "--noEmit", "--pretty", "false"]
     if "tsconfig.json" not in project.markers:
         argv += [p.relative_to(project.root).as_posix() for p in project.sources if p.suffix in (".ts", ".tsx")]
-    check = PlannedCheck(name="tsc", kind="build", project=project, command=argv, tool_ids=(tsc,))
 
-    async def run(ctx: RunContext) -> CheckResult:
-        proc = await run_for(check, ctx, argv)
+    def read(check: PlannedCheck, ctx: RunContext, proc: ProcResult) -> CheckResult:
         return finish(check, proc, parse_tsc(proc.stdout + "\n" + proc.stderr, project.root, ctx.workspace))
 
-    check.run = run
-    return check
+    return command_check("tsc", "build", project, argv, read, stdout_cap=DEFAULT_STREAM_CAP)
 
 
 def _eslint_check(project: Project, ctx: RunContext) -> PlannedCheck | None:
@@ -140,11 +128,8 @@ def _eslint_check(project: Project, ctx: RunContext) -> PlannedCheck | None:
         if not targets:
             return skipped("eslint", "lint", project, "no changed JavaScript/TypeScript files to lint")
     argv = [str(eslint), "--format", "json", *targets]
-    check = PlannedCheck(name="eslint", kind="lint", project=project, command=argv, tool_ids=(str(eslint),),
-                         cache_args=tuple(targets))
 
-    async def run(ctx: RunContext) -> CheckResult:
-        proc = await run_for(check, ctx, argv, stdout_cap=16 * 1024 * 1024)
+    def read(check: PlannedCheck, ctx: RunContext, proc: ProcResult) -> CheckResult:
         try:
             reports = json.loads(proc.stdout or "[]")
         except ValueError:
@@ -163,8 +148,7 @@ def _eslint_check(project: Project, ctx: RunContext) -> PlannedCheck | None:
         ]
         return finish(check, proc, diags, failed=proc.exit_code != 0 or bool(diags), parsed_stdout=True)
 
-    check.run = run
-    return check
+    return command_check("eslint", "lint", project, argv, read, cache_args=tuple(targets))
 
 
 def _npm_test_check(project: Project, ctx: RunContext) -> PlannedCheck:
@@ -178,15 +162,10 @@ def _npm_test_check(project: Project, ctx: RunContext) -> PlannedCheck:
     npm = find_executable("npm", project, ctx.env, ctx.workspace)
     if npm is None:
         return skipped("npm-test", "test", project, "npm is not installed")
-    argv = [npm, "test"]
-    check = PlannedCheck(name="npm-test", kind="test", project=project, command=argv, tool_ids=(npm,),
-                         cache_args=(script,))
-
-    async def run(ctx: RunContext) -> CheckResult:
-        return finish(check, await run_for(check, ctx, argv), [])
-
-    check.run = run
-    return check
+    return command_check(
+        "npm-test", "test", project, [npm, "test"], lambda check, _ctx, proc: finish(check, proc, []),
+        stdout_cap=DEFAULT_STREAM_CAP, cache_args=(script,),
+    )
 
 
 def plan_node(project: Project, ctx: RunContext, kinds: set[CheckKind]) -> list[PlannedCheck]:
@@ -200,3 +179,11 @@ def plan_node(project: Project, ctx: RunContext, kinds: set[CheckKind]) -> list[
     if "test" in kinds and "package.json" in project.markers:
         checks.append(_npm_test_check(project, ctx))
     return [c for c in checks if c is not None]
+
+
+LANGUAGE = LanguageSpec(
+    name="node",
+    markers=("package.json", "tsconfig.json"),
+    suffixes=(".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".mts", ".cts"),
+    plan=plan_node,
+)

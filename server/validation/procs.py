@@ -1,12 +1,14 @@
 """Run one check's command safely: argument list, allowlisted environment, capped output,
-its own process group, and a hard time limit that kills the whole group.
+and a hard time limit that kills every process the command started.
 
     run_process(argv, cwd=..., env=child_env(base), deadline=...) -> ProcResult
 
-A process still running at its deadline gets SIGTERM, then SIGKILL after a short grace, sent to
-its process group so grandchildren (a test runner's workers, a shell a script started) go too.
-Whatever it printed until then is kept. After a normal exit the group is also swept, so a check
-never leaves background processes behind.
+On Linux the command runs under `reaper.py`, a small supervisor that is a child subreaper: a
+process still running at the deadline gets SIGTERM, then SIGKILL after a short grace, and so do
+all its descendants, including those that left its session (`setsid`, double-forked daemons).
+After a normal exit the leftovers are killed too, so a check never leaves processes behind.
+Elsewhere the command gets its own process group and the group is killed. Whatever the command
+printed until then is kept.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +35,10 @@ __all__ = [
 DEFAULT_STREAM_CAP = 64 * 1024
 _KILL_GRACE_S = 1.0
 _DRAIN_AFTER_EXIT_S = 2.0
+# How long the supervisor may take to sweep after SIGTERM before its whole group is SIGKILLed.
+_SWEEP_BOUND_S = 10.0
+_REAPER = Path(__file__).with_name("reaper.py")
+_USE_REAPER = sys.platform == "linux" and _REAPER.is_file()
 
 # Only these names (and LC_*) reach a check's process. Proxy and registry settings are left out
 # on purpose: they routinely embed credentials (https://user:token@proxy, npm _authToken).
@@ -126,12 +134,28 @@ def _signal_group(pgid: int, sig: signal.Signals) -> bool:
     return True
 
 
-async def _kill_group(proc: asyncio.subprocess.Process) -> None:
-    if not _signal_group(proc.pid, signal.SIGTERM):
-        return
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(proc.wait(), _KILL_GRACE_S)
+async def _kill_tree(proc: asyncio.subprocess.Process, supervised: bool) -> None:
+    """SIGTERM, a grace, then SIGKILL: through the supervisor when there is one, else the group."""
+    if supervised:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(proc.wait(), _KILL_GRACE_S + _SWEEP_BOUND_S)
+    elif _signal_group(proc.pid, signal.SIGTERM):
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(proc.wait(), _KILL_GRACE_S)
     _signal_group(proc.pid, signal.SIGKILL)
+
+
+def _check_executable(program: str, env: Mapping[str, str]) -> None:
+    """Raise as exec would when `program` cannot be started (the supervisor starts it later)."""
+    if os.sep in program:
+        if not os.path.exists(program):
+            raise FileNotFoundError(2, "No such file or directory", program)
+        if os.path.isdir(program) or not os.access(program, os.X_OK):
+            raise PermissionError(13, "Permission denied", program)
+    elif shutil.which(program, path=env.get("PATH", os.defpath)) is None:
+        raise FileNotFoundError(2, "No such file or directory", program)
 
 
 async def run_process(
@@ -143,16 +167,28 @@ async def run_process(
     stdin: bytes | None = None,
     stdout_cap: int = DEFAULT_STREAM_CAP,
     stderr_cap: int = DEFAULT_STREAM_CAP,
+    supervise: bool = True,
 ) -> ProcResult:
     """Run `argv` (never through a shell) until it exits or `deadline` (loop time) passes.
+
+    `supervise=False` skips the subreaper supervisor (only the process group is killed then):
+    for benchmarks measuring what the supervisor costs.
 
     Raises:
         FileNotFoundError / PermissionError: the executable cannot be started.
     """
     loop = asyncio.get_running_loop()
     started = time.monotonic()
+    command = list(argv)
+    supervised = supervise and _USE_REAPER
+    if supervised:
+        program = command[0]
+        if os.sep in program and not os.path.isabs(program):
+            program = os.path.join(cwd, program)
+        _check_executable(program, env)
+        command = [sys.executable, "-I", "-S", str(_REAPER), str(_KILL_GRACE_S), *command]
     proc = await asyncio.create_subprocess_exec(
-        *argv,
+        *command,
         cwd=str(cwd),
         env=dict(env),
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
@@ -173,16 +209,16 @@ async def run_process(
             await asyncio.wait_for(proc.wait(), max(0.0, deadline - loop.time()))
         except TimeoutError:
             timed_out = True
-            await _kill_group(proc)
-        # Sweep what the command left behind in its group (background grandchildren would
-        # otherwise outlive the check and hold the pipes open), then drain the pipes.
+            await _kill_tree(proc, supervised)
+        # Sweep what the command left behind in its group (the supervisor has killed the rest;
+        # background grandchildren would otherwise outlive the check and hold the pipes open),
+        # then drain the pipes.
         _signal_group(proc.pid, signal.SIGKILL)
         await asyncio.wait(pumps, timeout=_DRAIN_AFTER_EXIT_S)
     finally:
-        if proc.returncode is None:
-            _signal_group(proc.pid, signal.SIGKILL)
+        if proc.returncode is None:  # cancelled: still kill everything it started
             with contextlib.suppress(Exception):
-                await asyncio.shield(proc.wait())
+                await asyncio.shield(_kill_tree(proc, supervised))
         _signal_group(proc.pid, signal.SIGKILL)
         for pump in pumps:
             pump.cancel()

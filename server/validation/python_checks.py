@@ -1,6 +1,6 @@
 """Python checks: syntax by parsing (in-process), build by byte-compiling with the project's
 interpreter (into a temporary directory, never `__pycache__` in the user's tree), lint with
-ruff's JSON output, tests with pytest's JUnit XML report.
+ruff (`ruff_lint.py`), tests with pytest's JUnit XML report.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from server.validation.checks_base import (
+    LanguageSpec,
     PlannedCheck,
     RunContext,
-    find_executable,
     finish,
     project_python,
     python_has_module,
@@ -26,11 +26,12 @@ from server.validation.checks_base import (
     skipped,
 )
 from server.validation.detect import Project
-from server.validation.model import CheckKind, CheckResult, CheckStatus, Diagnostic
+from server.validation.model import CheckKind, CheckResult, Diagnostic
+from server.validation.ruff_lint import plan_ruff
 
 _TRACE_LINE = re.compile(r"^(?P<file>[^:\s]+\.py):(?P<line>\d+): \w+")
 
-__all__ = ["find_ruff", "parse_ruff_json", "plan_python", "ruff_argv"]
+__all__ = ["LANGUAGE", "parse_junit", "plan_python"]
 
 # Runs under the project's interpreter; file names arrive on stdin so no argv limit applies.
 _COMPILE_SCRIPT = """
@@ -144,86 +145,6 @@ def _build_check(project: Project, ctx: RunContext) -> PlannedCheck:
     return check
 
 
-def find_ruff(project: Project, ctx: RunContext) -> str | None:
-    """The project's ruff, else one on PATH, else the one installed with the server's Python."""
-    found = find_executable("ruff", project, ctx.env, ctx.workspace)
-    if found:
-        return found
-    if python_has_module(sys.executable, "ruff"):
-        try:
-            from ruff.__main__ import find_ruff_bin
-
-            return str(find_ruff_bin())
-        except (ImportError, FileNotFoundError):
-            return None
-    return None
-
-
-def ruff_argv(ruff: str, targets: list[str]) -> list[str]:
-    # --force-exclude keeps the project's excludes even for files named explicitly.
-    return [ruff, "check", "--output-format", "json", "--no-cache", "--force-exclude", *targets]
-
-
-def parse_ruff_json(text: str, base: Path, workspace: Path) -> list[Diagnostic] | None:
-    """Ruff's JSON findings as diagnostics; None when the output is not the JSON we expect."""
-    try:
-        items = json.loads(text or "[]")
-    except ValueError:
-        return None
-    if not isinstance(items, list):
-        return None
-    diags = []
-    for item in items:
-        loc = item.get("location") or {}
-        code = item.get("code")
-        diags.append(
-            Diagnostic(
-                file=rel_file(str(item.get("filename", "")), base, workspace),
-                line=loc.get("row"),
-                column=loc.get("column"),
-                severity="error" if code in (None, "invalid-syntax") else "warning",
-                code=code or "invalid-syntax",
-                message=str(item.get("message", "")),
-            )
-        )
-    return diags
-
-
-def _lint_check(project: Project, ctx: RunContext) -> PlannedCheck:
-    ruff = find_ruff(project, ctx)
-    if ruff is None:
-        return skipped("ruff", "lint", project, "ruff is not installed (project, PATH or server venv)")
-    new_only = ctx.lint_scope == "new" and ctx.git is not None and ctx.git.head is not None
-    scope = ctx.changed if ctx.changed is not None else (ctx.git_changed if new_only else None)
-    files = [p for p in project.sources if p in scope and p.is_file()] if scope is not None else []
-    if scope is not None and not files:
-        return skipped("ruff", "lint", project, "no changed Python files to lint", ruff_argv(ruff, []))
-    targets = _rel_args(files, project) if files else ["."]
-    check = PlannedCheck(
-        name="ruff-new" if new_only else "ruff",
-        kind="lint",
-        project=project,
-        command=ruff_argv(ruff, targets),
-        tool_ids=(ruff,),
-        cache_args=(ctx.lint_scope, ctx.git.head or "" if ctx.git else "", *targets),
-    )
-
-    async def run(ctx: RunContext) -> CheckResult:
-        if new_only:
-            from server.validation.lint_new import ruff_new_findings
-
-            return await ruff_new_findings(check, ctx, ruff, files)
-        proc = await run_for(check, ctx, check.command, stdout_cap=16 * 1024 * 1024)
-        diags = parse_ruff_json(proc.stdout, project.root, ctx.workspace)
-        if diags is None and not proc.timed_out:
-            return finish(check, proc, [], status="error")
-        status: CheckStatus | None = "error" if proc.exit_code not in (0, 1) else None
-        return finish(check, proc, diags or [], failed=bool(diags), status=status, parsed_stdout=True)
-
-    check.run = run
-    return check
-
-
 def _has_tests(project: Project) -> bool:
     return any(p.name.startswith("test_") or p.name.endswith("_test.py") for p in project.sources)
 
@@ -293,5 +214,10 @@ def _test_check(project: Project, ctx: RunContext) -> PlannedCheck:
 
 
 def plan_python(project: Project, ctx: RunContext, kinds: set[CheckKind]) -> list[PlannedCheck]:
-    planners = {"syntax": _syntax_check, "build": _build_check, "lint": _lint_check, "test": _test_check}
+    planners = {"syntax": _syntax_check, "build": _build_check, "lint": plan_ruff, "test": _test_check}
     return [planners[k](project, ctx) for k in ("syntax", "build", "lint", "test") if k in kinds]
+
+
+LANGUAGE = LanguageSpec(
+    name="python", markers=("pyproject.toml", "setup.py", "setup.cfg"), suffixes=(".py",), plan=plan_python
+)

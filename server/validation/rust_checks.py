@@ -1,5 +1,8 @@
 """Rust checks through cargo: `cargo check` and `cargo clippy` read from cargo's JSON messages,
 `cargo test` read from its `test name ... FAILED` lines.
+
+A `cargo` that is only a rustup shim without a toolchain (a fresh HOME) is a missing tool: its
+checks are `skipped` with rustup's reason, not failed.
 """
 
 from __future__ import annotations
@@ -11,20 +14,28 @@ import shutil
 from pathlib import Path
 
 from server.validation.checks_base import (
+    LanguageSpec,
     PlannedCheck,
     RunContext,
-    find_executable,
+    ToolStep,
+    command_check,
     finish,
+    plan_tool_steps,
     rel_file,
-    run_for,
     skipped,
 )
 from server.validation.detect import Project
 from server.validation.model import CheckKind, CheckResult, Diagnostic
+from server.validation.procs import ProcResult
 
-__all__ = ["parse_cargo_messages", "parse_cargo_test", "plan_rust"]
+__all__ = ["LANGUAGE", "parse_cargo_messages", "parse_cargo_test", "plan_rust", "rustup_without_toolchain"]
 
 _FAILED_TEST = re.compile(r"^test (?P<name>\S+) \.\.\. FAILED$")
+# What a rustup proxy prints when it has no toolchain to run ("no default is configured",
+# "toolchain 'stable-...' is not installed").
+_NO_TOOLCHAIN = re.compile(
+    r"^error: (rustup could not choose a version of \S+ to run.*|toolchain '[^']+' is not installed.*)$", re.M
+)
 _PANIC = re.compile(
     r"^thread '(?P<name>[^']+)'(?: \(\d+\))? panicked at (?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+):?\s*(?P<rest>.*)$"
 )
@@ -95,27 +106,29 @@ def parse_cargo_test(text: str, base: Path, workspace: Path) -> list[Diagnostic]
     return diags
 
 
+def rustup_without_toolchain(stderr: str) -> str | None:
+    """rustup's own words when `cargo` is a rustup shim that has no toolchain to run, else None."""
+    m = _NO_TOOLCHAIN.search(stderr)
+    return m.group(0).removeprefix("error: ").strip() if m else None
+
+
+_STEPS = (
+    ToolStep("cargo-check", "build", ("check", "--message-format", "json")),
+    ToolStep("cargo-clippy", "lint", ("clippy", "--message-format", "json")),
+    ToolStep("cargo-test", "test", ("test", "--no-fail-fast")),
+)
+
+
 def plan_rust(project: Project, ctx: RunContext, kinds: set[CheckKind]) -> list[PlannedCheck]:
     if not (project.root / "Cargo.toml").is_file():
         return []
-    cargo = find_executable("cargo", project, ctx.env, ctx.workspace)
-    specs: list[tuple[str, CheckKind, list[str]]] = [
-        ("cargo-check", "build", ["check", "--message-format", "json"]),
-        ("cargo-clippy", "lint", ["clippy", "--message-format", "json"]),
-        ("cargo-test", "test", ["test", "--no-fail-fast"]),
-    ]
-    checks: list[PlannedCheck] = []
-    for name, kind, args in specs:
-        if kind not in kinds:
-            continue
-        if cargo is None:
-            checks.append(skipped(name, kind, project, "cargo is not installed"))
-            continue
-        if name == "cargo-clippy" and not _has_clippy(cargo, ctx):
-            checks.append(skipped(name, kind, project, "clippy is not installed (rustup component add clippy)"))
-            continue
-        checks.append(_make(name, kind, [cargo, *args], project))
-    return checks
+
+    def make(project: Project, step: ToolStep, cargo: str) -> PlannedCheck:
+        if step.name == "cargo-clippy" and not _has_clippy(cargo, ctx):
+            return skipped(step.name, step.kind, project, "clippy is not installed (rustup component add clippy)")
+        return command_check(step.name, step.kind, project, [cargo, *step.args], _read)
+
+    return plan_tool_steps(project, ctx, kinds, "cargo", _STEPS, make)
 
 
 def _has_clippy(cargo: str, ctx: RunContext) -> bool:
@@ -123,16 +136,26 @@ def _has_clippy(cargo: str, ctx: RunContext) -> bool:
     return beside.is_file() or shutil.which("cargo-clippy", path=ctx.env.get("PATH", os.defpath)) is not None
 
 
-def _make(name: str, kind: CheckKind, argv: list[str], project: Project) -> PlannedCheck:
-    check = PlannedCheck(name=name, kind=kind, project=project, command=argv, tool_ids=(argv[0],))
+def _read(check: PlannedCheck, ctx: RunContext, proc: ProcResult) -> CheckResult:
+    if proc.exit_code not in (0, None) and (why := rustup_without_toolchain(proc.stderr)):
+        return finish(check, proc, [], status="skipped",
+                      skipped_reason=f"cargo is a rustup shim without a toolchain: {why}")
+    root = check.project.root
+    if check.kind == "test":
+        return finish(check, proc, parse_cargo_test(proc.stdout + "\n" + proc.stderr, root, ctx.workspace))
+    diags = parse_cargo_messages(proc.stdout, root, ctx.workspace)
+    failed = proc.exit_code != 0 or (check.kind == "lint" and bool(diags))
+    return finish(check, proc, diags, failed=failed, parsed_stdout=True)
 
-    async def run(ctx: RunContext) -> CheckResult:
-        proc = await run_for(check, ctx, argv, stdout_cap=16 * 1024 * 1024)
-        if kind == "test":
-            return finish(check, proc, parse_cargo_test(proc.stdout + "\n" + proc.stderr, project.root, ctx.workspace))
-        diags = parse_cargo_messages(proc.stdout, project.root, ctx.workspace)
-        failed = proc.exit_code != 0 or (kind == "lint" and bool(diags))
-        return finish(check, proc, diags, failed=failed, parsed_stdout=True)
 
-    check.run = run
-    return check
+def _covers_members(root: Path) -> bool:
+    """A Cargo workspace's root covers its member crates: cargo run there checks them all."""
+    try:
+        return "[workspace]" in (root / "Cargo.toml").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+LANGUAGE = LanguageSpec(
+    name="rust", markers=("Cargo.toml",), suffixes=(".rs",), plan=plan_rust, covers_nested=_covers_members
+)

@@ -5,10 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from server.backends.base import ChunkCallback, CompletionRequest
-from server.catalog.schema import ModelSpec, ProviderSpec
+import httpx
 
-__all__ = ["KEY", "make_model", "make_provider", "make_request"]
+from server.backends.base import Backend, ChunkCallback, CompletionRequest, Message, ToolSpec
+from server.backends.registry import BACKENDS
+from server.catalog.schema import ModelSpec, ProviderSpec
+from tests.support import LoopbackProvider
+
+__all__ = ["KEY", "PROTOCOLS", "backend", "make_model", "make_provider", "make_request", "protocol_request"]
+
+PROTOCOLS = ("openai", "anthropic", "ollama")
 
 KEY = "sk-test-SECRET-0123456789abcdef"
 
@@ -58,9 +64,11 @@ def make_request(
     timeout_s: float = 10.0,
     context_tokens: int | None = None,
     on_chunk: ChunkCallback | None = None,
-    messages: list[dict[str, str]] | None = None,
+    messages: list[Message] | None = None,
     provider_fields: dict[str, Any] | None = None,
     model_fields: dict[str, Any] | None = None,
+    first_byte_timeout_s: float | None = None,
+    tools: tuple[ToolSpec, ...] = (),
 ) -> CompletionRequest:
     name = provider_name or {"openai": "openrouter", "anthropic": "anthropic", "ollama": "ollama"}[protocol]
     provider = make_provider(name, protocol, base_url=base_url, **(provider_fields or {}))
@@ -78,4 +86,19 @@ def make_request(
         stall_timeout_s=stall_timeout_s,
         context_tokens=context_tokens,
         on_chunk=on_chunk,
+        first_byte_timeout_s=first_byte_timeout_s,
+        tools=tools,
     )
+
+
+def protocol_request(lp: LoopbackProvider, protocol: str, **kwargs: Any) -> CompletionRequest:
+    """A request for `model-x` at the loopback provider in `protocol`'s own dialect."""
+    if protocol == "ollama":
+        kwargs.setdefault("api_key", None)
+        kwargs.setdefault("model_fields", {"tier": "local"})
+    base = lp.openai_url if protocol == "openai" else lp.base_url
+    return make_request(base, protocol=protocol, **kwargs)
+
+
+def backend(protocol: str, client: httpx.AsyncClient) -> Backend:
+    return BACKENDS[protocol](client)

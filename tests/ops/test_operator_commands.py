@@ -169,7 +169,9 @@ def test_doctor_names_keys_without_values_and_checks_providers_and_database(tmp_
     assert checks[("keys", "openai")]["status"] == "warn" and "OPENAI_API_KEY is not set" in checks[("keys", "openai")]["detail"]
     assert checks[("providers", "loopback")]["status"] == "ok"
     assert checks[("providers", "ollama")]["status"] == "ok"
-    assert checks[("providers", "openai")]["detail"] == "not checked: no key"
+    # A missing key is said once, under keys: the provider is not listed again under providers.
+    assert ("providers", "openai") not in checks
+    assert sum(1 for area, name in checks if name == "openai") == 1
     assert checks[("database", str(settings.db_path))]["status"] == "ok"
     assert "healthy" in checks[("database", str(settings.db_path))]["detail"]
     assert checks[("tokenizer", "tiktoken")]["status"] in ("ok", "warn")
@@ -188,3 +190,33 @@ def test_doctor_fails_on_a_corrupt_database(tmp_path: Path) -> None:
     Path(env["PWM_DB"]).write_bytes(b"this is not a database" * 100)
     done = _cli(env, "doctor", "--offline")
     assert done.returncode == 1 and "FAIL" in done.stdout
+
+
+def test_models_list_prints_whole_ids_however_long(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    done = _cli(env, "models", "list")
+    assert done.returncode == 0, done.stderr
+    listed = json.loads(_cli(env, "models", "list", "--json").stdout)
+    longest = max((m["id"] for m in listed), key=len)
+    assert len(longest) > 48  # the shipped catalogue has ids longer than the old column
+    rows = done.stdout.splitlines()
+    assert any(line.split()[0] == longest for line in rows[1:])
+    assert rows[-1] == f"{len(listed)} models"
+
+
+def test_report_and_doctor_count_one_call_in_the_singular(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path, PWM_MANIFESTS=str(tmp_path / "manifests"))
+    catalog = write_catalog(tmp_path / "manifests")
+    settings = load_settings(env)
+
+    async def fill() -> None:
+        store = await Store.open(settings.db_path)
+        try:
+            await seed(store, catalog, simulate(catalog, 1, end=time.time(), days=1))
+        finally:
+            await store.close()
+
+    asyncio.run(fill())
+    doctor = _cli(env, "doctor", "--offline")
+    assert "1 call recorded" in doctor.stdout, doctor.stdout
+    assert "1 calls" not in doctor.stdout

@@ -60,3 +60,16 @@ def test_failed_dependency_blocks_its_dependents() -> None:
     assert not graph.is_ready("b")
     graph.mark("b", "skipped")
     assert graph.done()
+
+
+def test_everything_downstream_of_a_failure_is_blocked_parents_first() -> None:
+    graph = TaskGraph.build(
+        {"a": [], "b": ["a"], "c": ["b"], "d": ["a", "c"], "e": []},
+        {"a": "failed", "b": "pending", "c": "pending", "d": "pending", "e": "running"},
+    )
+    assert graph.blocked_behind("a") == [("b", "a"), ("d", "a"), ("c", "b")]
+    assert graph.finished_count() == 1 and not graph.done()
+    for key in ("b", "c", "d"):
+        graph.mark(key, "skipped")
+    graph.mark("e", "succeeded")
+    assert graph.done() and not graph.all_succeeded() and not graph.all_succeeded_but("a")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from server.scheduler.gate import CallGate, Limits, Permit
-from server.scheduler.ratelimit import RateLimiter
+import pytest
+
+from server.scheduler.gate import Busy, CallGate, Limits, Permit
 
 
 async def _settle() -> None:
@@ -14,13 +15,15 @@ async def _settle() -> None:
 
 
 async def _start(gate: CallGate, granted: list[str], name: str, **kw: object) -> asyncio.Task[Permit]:
+    permit = gate.enqueue(
+        str(kw.get("group", "g")), str(kw.get("provider", "p")), str(kw.get("model", "m")),
+        priority=float(kw.get("priority", 5)),  # type: ignore[arg-type]
+        depth=float(kw.get("depth", 0)),  # type: ignore[arg-type]
+        tokens=int(kw.get("tokens", 0)),  # type: ignore[call-overload]
+    )
+
     async def run() -> Permit:
-        permit = await gate.acquire(
-            str(kw.get("group", "g")), str(kw.get("provider", "p")), str(kw.get("model", "m")),
-            priority=float(kw.get("priority", 5)),  # type: ignore[arg-type]
-            depth=float(kw.get("depth", 0)),  # type: ignore[arg-type]
-            tokens=int(kw.get("tokens", 0)),  # type: ignore[call-overload]
-        )
+        await gate.wait(permit)
         granted.append(name)
         return permit
 
@@ -94,8 +97,8 @@ async def test_cooling_model_waits_without_blocking_other_models() -> None:
 
 async def test_rate_limited_provider_holds_lower_ranked_waiters_too() -> None:
     now = [0.0]
-    limiter = RateLimiter(requests_per_minute=1)
-    gate = CallGate(4, clock=lambda: now[0], provider_limiter=lambda p: limiter if p == "p" else None)
+    gate = CallGate(4, clock=lambda: now[0],
+                    provider_limits=lambda p: Limits(requests_per_minute=1) if p == "p" else Limits())
     granted: list[str] = []
     for name in ("first", "second", "third"):
         await _start(gate, granted, name)
@@ -120,3 +123,19 @@ async def test_cancelled_waiter_leaves_nothing_held() -> None:
     gate.release(holder.result())
     await _settle()
     assert gate.running == 0 and granted == ["holder"]
+
+
+async def test_movable_waiter_leaves_a_cooling_model_and_a_fixed_one_waits() -> None:
+    now = [100.0]
+    gate = CallGate(4, clock=lambda: now[0], move_after_s=0.5)
+    gate.cooldowns.extend("p", "hot", 110.0)
+    movable = gate.enqueue("g", "p", "hot", priority=5, movable=True)
+    fixed = gate.enqueue("g", "p", "hot", priority=5)
+    await _settle()
+    with pytest.raises(Busy):
+        await gate.wait(movable)
+    assert gate.waiting == 1 and gate.running == 0
+    now[0] = 111.0
+    gate.wake()
+    await gate.wait(fixed)
+    assert gate.running == 1

@@ -15,9 +15,11 @@ One uvicorn server (raw ASGI app, no per-request threads) runs in a background t
         assert lp.count_429 == 1
 
 Each model has a queue of behaviours, then a default (`Reply()` unless set). Optional per model
-or server-wide: a fixed latency, a seeded failure probability, and an enforced requests-per-minute
-limit (a sliding window: 429 with Retry-After once full; x-ratelimit-* headers on every answer).
-Every request is recorded (path, headers, JSON body, time, status) for assertions.
+or server-wide: a fixed latency, a seeded failure probability (or, server-wide, a `fault_mix` of
+(probability, behaviour) pairs), and an enforced requests-per-minute limit (a sliding window:
+429 with Retry-After once full; x-ratelimit-* headers on every answer).
+Every request is recorded (path, headers, JSON body, time, status, peer address) for assertions;
+`connections` counts the TCP connections the server has accepted (one per distinct peer).
 
 Run alone for multi-process benchmarks:
     python -m tests.support.loopback_provider --port 8931 --latency 0.05 --rpm 600
@@ -67,10 +69,16 @@ __all__ = [
     "RecordedRequest",
     "Reply",
     "Respond",
+    "STORM",
     "Status",
     "StreamError",
     "Truncate",
 ]
+
+# The misbehaviour of real providers under load, as a `fault_mix`.
+STORM: tuple[tuple[float, Behaviour], ...] = (
+    (0.10, Status(503)), (0.05, Hang(3600)), (0.05, Truncate(after_chunks=1)), (0.05, Malformed()),
+)
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -149,6 +157,7 @@ class LoopbackProvider:
         rpm_window_s: float = 60.0,
         fail_probability: float = 0.0,
         fail_with: Behaviour | None = None,
+        fault_mix: Iterable[tuple[float, Behaviour]] = (),
         seed: int = 0,
         api_key: str | None = None,
         models: Iterable[str] = (),
@@ -160,6 +169,8 @@ class LoopbackProvider:
         self.latency = latency
         self.fail_probability = fail_probability
         self.fail_with: Behaviour = fail_with or Status(500)
+        # (probability, behaviour) pairs drawn once per request after the rate limit: a fault mix.
+        self.fault_mix: list[tuple[float, Behaviour]] = list(fault_mix)
         self.api_key = api_key  # when set, requests without it get 401 (echoing what was sent)
         self.record = record
         self._rpm_window_s = rpm_window_s
@@ -172,6 +183,7 @@ class LoopbackProvider:
         self._arrived = threading.Condition(self._lock)
         self._generations: dict[str, dict[str, Any]] = {}
         self._statuses: dict[int, int] = {}
+        self._peers: set[tuple[str, int]] = set()
         self._counter = 0
         self._total = 0
         self._server: uvicorn.Server | None = None
@@ -313,6 +325,7 @@ class LoopbackProvider:
             self._total = 0
             self._generations.clear()
             self._statuses.clear()
+            self._peers.clear()
             self.latency, self.fail_probability, self.api_key = 0.0, 0.0, None
             self._window = None
 
@@ -330,6 +343,13 @@ class LoopbackProvider:
     def count_429(self) -> int:
         with self._lock:
             return self._statuses.get(429, 0)
+
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted since the start (or the last `reset`): a client that reuses
+        its connections keeps this at its pool size."""
+        with self._lock:
+            return len(self._peers)
 
     def status_counts(self) -> dict[int, int]:
         with self._lock:
@@ -369,8 +389,12 @@ class LoopbackProvider:
         )
         protocol = _COMPLETION_PATHS.get(path) if method == "POST" else None
         recorded.protocol = protocol
+        client = scope.get("client")
+        recorded.client = (str(client[0]), int(client[1])) if client else None
         with self._arrived:
             self._total += 1
+            if recorded.client is not None:
+                self._peers.add(recorded.client)
             if self.record:
                 self._requests.append(recorded)
             self._arrived.notify_all()
@@ -400,7 +424,11 @@ class LoopbackProvider:
             await self._json(send, req, 200, {"version": "0.0.0-loopback"})
         elif req.path == "/_loopback/stats":
             with self._lock:
-                stats = {"requests": self._total, "statuses": {str(k): v for k, v in self._statuses.items()}}
+                stats = {
+                    "requests": self._total,
+                    "statuses": {str(k): v for k, v in self._statuses.items()},
+                    "connections": len(self._peers),
+                }
             await self._json(send, req, 200, stats)
         else:
             await self._json(send, req, 404, {"error": {"message": f"no route {req.path}"}})
@@ -432,6 +460,13 @@ class LoopbackProvider:
             probability = entry.fail_probability or self.fail_probability
             if probability and self._rng.random() < probability:
                 behaviour = entry.fail_with if entry.fail_probability else self.fail_with
+            elif self.fault_mix:
+                draw = self._rng.random()
+                for chance, fault in self.fault_mix:
+                    if draw < chance:
+                        behaviour = fault
+                        break
+                    draw -= chance
             latency = entry.latency if entry.latency is not None else self.latency
         for _ in range(8):
             if not isinstance(behaviour, Respond):
@@ -543,18 +578,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--text", default="ok")
     parser.add_argument("--chunks", type=int, default=3)
+    parser.add_argument("--models", default="", help="comma-separated model names for --model-rpm")
+    parser.add_argument("--model-rpm", type=float, default=None, help="enforced requests per minute per model")
+    parser.add_argument("--storm", action="store_true",
+                        help="fault mix: 10%% 503, 5%% hangs, 5%% cut streams, 5%% garbage bodies")
     args = parser.parse_args(argv)
     provider = LoopbackProvider(
         latency=args.latency,
         rpm=args.rpm,
         rpm_window_s=args.rpm_window,
         fail_probability=args.fail_probability,
+        fault_mix=STORM if args.storm else (),
         seed=args.seed,
         host=args.host,
         port=args.port,
         record=False,
     )
     provider.set_default(Reply(args.text, chunks=args.chunks))
+    for name in filter(None, args.models.split(",")):
+        provider.configure(name, rpm=args.model_rpm)
     with provider:
         print(f"LOOPBACK_URL {provider.base_url}", flush=True)
         stop = threading.Event()

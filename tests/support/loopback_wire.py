@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from server.backends.base import Usage
+from server.backends.base import ToolCall, Usage
 
 __all__ = [
     "Behaviour",
@@ -47,6 +47,12 @@ class Reply:
     generation_id: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     chunk_delay: float = 0.0
+    # Tool calls after the text: streamed in pieces (OpenAI deltas interleaved by index, Anthropic
+    # input_json_delta, Ollama whole), with the protocol's tool finish reason unless one is given.
+    tool_calls: tuple[ToolCall, ...] = ()
+
+    def stop_reason(self, tool_reason: str) -> str:
+        return tool_reason if self.tool_calls and self.finish_reason == "stop" else self.finish_reason
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,13 @@ class RecordedRequest:
     monotonic: float
     protocol: str | None = None
     status: int | None = None
+    client: tuple[str, int] | None = None  # the peer's address: one per TCP connection
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        if not isinstance(self.json, dict) or not isinstance(self.json.get("messages"), list):
+            return []
+        return [m for m in self.json["messages"] if isinstance(m, dict)]
 
     @property
     def model(self) -> str | None:
@@ -131,8 +144,17 @@ class RecordedRequest:
         if not isinstance(self.json, dict):
             return ""
         parts = [str(self.json.get("system", ""))] if self.json.get("system") else []
-        parts += [str(m.get("content", "")) for m in self.json.get("messages", []) if isinstance(m, dict)]
+        parts += [_text_of(m.get("content")) for m in self.messages]
         return "\n".join(parts)
+
+
+def _text_of(content: Any) -> str:
+    """A message's text: a string, or Anthropic's blocks (text and tool results)."""
+    if isinstance(content, list):
+        return "\n".join(
+            _text_of(block.get("text", block.get("content"))) for block in content if isinstance(block, dict)
+        )
+    return "" if content is None else str(content)
 
 
 _ANTHROPIC_ERRORS = {
@@ -244,19 +266,40 @@ def _openai_usage(usage: Usage, cost: float | None) -> dict[str, Any]:
     return data
 
 
+def _openai_call_deltas(calls: tuple[ToolCall, ...]) -> list[dict[str, Any]]:
+    """Each call's head (id, name), then its arguments in three pieces, interleaved across calls."""
+    deltas: list[dict[str, Any]] = []
+    for index, call in enumerate(calls):
+        head = {"index": index, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}
+        deltas.append({"tool_calls": [head]})
+    pieces = [_split(call.arguments, 3) for call in calls]
+    for step in range(max((len(p) for p in pieces), default=0)):
+        for index, parts in enumerate(pieces):
+            if step < len(parts):
+                deltas.append({"tool_calls": [{"index": index, "function": {"arguments": parts[step]}}]})
+    return deltas
+
+
 def _openai(
     reply: Reply, req: RecordedRequest, model: str, gen_id: str, usage: Usage | None, stream: bool
 ) -> tuple[list[bytes], str]:
     created = int(req.time)
     usage_json = _openai_usage(usage, reply.cost) if usage is not None else None
+    finish = reply.stop_reason("tool_calls")
     if not stream:
-        message = {"role": "assistant", "content": reply.text}
+        message: dict[str, Any] = {"role": "assistant", "content": reply.text}
+        if reply.tool_calls:
+            message["content"] = reply.text or None
+            message["tool_calls"] = [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                for c in reply.tool_calls
+            ]
         data: dict[str, Any] = {
             "id": gen_id,
             "object": "chat.completion",
             "created": created,
             "model": model,
-            "choices": [{"index": 0, "message": message, "finish_reason": reply.finish_reason}],
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
         }
         if usage_json is not None:
             data["usage"] = usage_json
@@ -265,14 +308,17 @@ def _openai(
         isinstance(req.json, dict) and (req.json.get("stream_options") or {}).get("include_usage")
     )
     base = {"id": gen_id, "object": "chat.completion.chunk", "created": created, "model": model}
-    pieces = _split(reply.text, reply.chunks)
+    deltas: list[dict[str, Any]] = [
+        {"role": "assistant", "content": piece} if index == 0 else {"content": piece}
+        for index, piece in enumerate(_split(reply.text, reply.chunks))
+    ]
+    deltas += _openai_call_deltas(reply.tool_calls)
     events = []
-    for index, piece in enumerate(pieces):
-        last = index == len(pieces) - 1
-        delta = {"role": "assistant", "content": piece} if index == 0 else {"content": piece}
+    for index, delta in enumerate(deltas):
+        last = index == len(deltas) - 1
         chunk: dict[str, Any] = {
             **base,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": reply.finish_reason if last else None}],
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish if last else None}],
         }
         if last and wants_usage and usage_json is not None and reply.usage_in_content_chunk:
             chunk["usage"] = usage_json
@@ -283,10 +329,23 @@ def _openai(
     return events, "text/event-stream"
 
 
+def _anthropic_tool_events(calls: tuple[ToolCall, ...], first: int) -> list[bytes]:
+    events = []
+    for index, call in enumerate(calls, start=first):
+        block = {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}
+        events.append(_sse({"type": "content_block_start", "index": index, "content_block": block}, "content_block_start"))
+        for piece in _split(call.arguments, 3):
+            delta = {"type": "input_json_delta", "partial_json": piece}
+            events.append(_sse({"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta"))
+        events.append(_sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
+    return events
+
+
 def _anthropic(
     reply: Reply, req: RecordedRequest, model: str, gen_id: str, usage: Usage | None, stream: bool
 ) -> tuple[list[bytes], str]:
-    stop = {"stop": "end_turn", "length": "max_tokens"}.get(reply.finish_reason, reply.finish_reason)
+    finish = reply.stop_reason("tool_use")
+    stop = {"stop": "end_turn", "length": "max_tokens"}.get(finish, finish)
     u = usage or Usage()
     input_side = {
         "input_tokens": max(0, u.input_tokens - u.cached_input_tokens - u.cache_write_tokens),
@@ -294,10 +353,16 @@ def _anthropic(
         "cache_creation_input_tokens": u.cache_write_tokens,
     }
     message: dict[str, Any] = {"id": gen_id, "type": "message", "role": "assistant", "model": model}
+    with_text = bool(reply.text) or not reply.tool_calls
     if not stream:
+        content: list[dict[str, Any]] = [{"type": "text", "text": reply.text}] if with_text else []
+        content += [
+            {"type": "tool_use", "id": c.id, "name": c.name, "input": json.loads(c.arguments or "{}")}
+            for c in reply.tool_calls
+        ]
         body = {
             **message,
-            "content": [{"type": "text", "text": reply.text}],
+            "content": content,
             "stop_reason": stop,
             "usage": {**input_side, "output_tokens": u.output_tokens},
         }
@@ -310,16 +375,21 @@ def _anthropic(
             },
             "message_start",
         ),
-        _sse(
-            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-            "content_block_start",
-        ),
-        _sse({"type": "ping"}, "ping"),
     ]
-    for piece in _split(reply.text, reply.chunks):
-        delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}
-        events.append(_sse(delta, "content_block_delta"))
-    events.append(_sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
+    if with_text:
+        events.append(
+            _sse(
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+                "content_block_start",
+            )
+        )
+    events.append(_sse({"type": "ping"}, "ping"))
+    if with_text:
+        for piece in _split(reply.text, reply.chunks):
+            delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}
+            events.append(_sse(delta, "content_block_delta"))
+        events.append(_sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
+    events += _anthropic_tool_events(reply.tool_calls, 1 if with_text else 0)
     events.append(
         _sse(
             {
@@ -346,8 +416,11 @@ def _ollama(
     }
     if usage is not None:
         final.update(prompt_eval_count=usage.input_tokens, eval_count=usage.output_tokens)
+    calls = [{"function": {"name": c.name, "arguments": json.loads(c.arguments or "{}")}} for c in reply.tool_calls]
     if not stream:
         final["message"] = {"role": "assistant", "content": reply.text}
+        if calls:
+            final["message"]["tool_calls"] = calls
         return [json.dumps(final).encode()], "application/json"
     pieces = _split(reply.text, reply.chunks)
     lines = []
@@ -362,6 +435,9 @@ def _ollama(
             "message": {"role": "assistant", "content": piece},
             "done": False,
         }
+        lines.append((json.dumps(line) + "\n").encode())
+    if calls:  # Ollama sends each call whole, on a line of its own before the final one
+        line = {"model": model, "created_at": created, "message": {"role": "assistant", "content": "", "tool_calls": calls}, "done": False}
         lines.append((json.dumps(line) + "\n").encode())
     final.setdefault("message", {"role": "assistant", "content": ""})
     lines.append((json.dumps(final) + "\n").encode())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from server.validation.detect import detect_projects
+from server.validation.languages import LANGUAGES
 from tests.validation.helpers import write_files
 
 
@@ -28,7 +29,7 @@ def test_finds_each_language_and_nested_projects(tmp_path: Path) -> None:
             ".venv/lib/site.py": "",
         },
     )
-    found = detect_projects(tmp_path.resolve())
+    found = detect_projects(tmp_path.resolve(), LANGUAGES)
     summary = {(p.language, p.rel) for p in found.projects}
     assert summary == {
         ("python", "."),
@@ -45,9 +46,9 @@ def test_finds_each_language_and_nested_projects(tmp_path: Path) -> None:
 
 def test_loose_scripts_form_an_implicit_project(tmp_path: Path) -> None:
     write_files(tmp_path, {"a.py": "", "lib/b.py": "", "c.js": ""})
-    found = detect_projects(tmp_path.resolve())
+    found = detect_projects(tmp_path.resolve(), LANGUAGES)
     assert {(p.language, p.rel, p.markers) for p in found.projects} == {("python", ".", ()), ("node", ".", ())}
 
 
 def test_empty_tree_has_no_projects(tmp_path: Path) -> None:
-    assert detect_projects(tmp_path.resolve()).projects == []
+    assert detect_projects(tmp_path.resolve(), LANGUAGES).projects == []

@@ -1,8 +1,10 @@
-"""validate_path on a real Rust crate (only where cargo is installed)."""
+"""validate_path on a real Rust crate (where cargo is installed), and on a rustup shim without a toolchain."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from server.validation import ValidationOptions, validate_path
 from tests.validation.helpers import base_env, make_repo
 
-pytestmark = pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed")
+needs_cargo = pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed")
 
 CRATE = {
     "Cargo.toml": '[package]\nname = "demo"\nversion = "0.1.0"\nedition = "2021"\n',
@@ -21,6 +23,7 @@ CRATE = {
 }
 
 
+@needs_cargo
 async def test_cargo_check_warning_and_failing_test_are_located(tmp_path: Path) -> None:
     make_repo(tmp_path / "repo", CRATE)
     report = await validate_path(
@@ -36,3 +39,35 @@ async def test_cargo_check_warning_and_failing_test_are_located(tmp_path: Path) 
     assert test.status == "failed"
     assert [(d.file, d.line) for d in test.diagnostics] == [("src/lib.rs", 10)]
     assert "tests::adds failed" in test.diagnostics[0].message
+
+
+# What rustup's proxy prints (and its exit status) in a HOME where no toolchain was ever installed.
+RUSTUP_NO_TOOLCHAIN = (
+    "error: rustup could not choose a version of cargo to run, because one wasn't specified explicitly, "
+    "and no default is configured.\n"
+    "help: run 'rustup default stable' to download the latest stable release of Rust and set it as your "
+    "default toolchain.\n"
+)
+
+
+async def test_a_rustup_shim_without_a_toolchain_gives_skipped_checks_with_rustups_reason(tmp_path: Path) -> None:
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    for tool in ("cargo", "cargo-clippy"):
+        shim = shims / tool
+        shim.write_text(f"#!/bin/sh\ncat >&2 <<'EOF'\n{RUSTUP_NO_TOOLCHAIN}EOF\nexit 1\n")
+        shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
+    make_repo(tmp_path / "repo", CRATE)
+    env = base_env(HOME=str(tmp_path / "fresh-home"))
+    env["PATH"] = f"{shims}{os.pathsep}{env['PATH']}"
+    report = await validate_path(
+        tmp_path / "repo", ValidationOptions(checks=("build", "lint", "test"), timeout_s=60), base_env=env
+    )
+    checks = {c.name: c for c in report.checks}
+    assert {name: c.status for name, c in checks.items()} == {
+        "cargo-check": "skipped", "cargo-clippy": "skipped", "cargo-test": "skipped",
+    }
+    assert checks["cargo-check"].command[0] == str(shims / "cargo")
+    reason = checks["cargo-check"].skipped_reason or ""
+    assert "rustup shim without a toolchain" in reason and "no default is configured" in reason
+    assert report.passed and report.status == "passed"

@@ -1,0 +1,121 @@
+"""An agent's own git worktree: a fresh branch at the task's base commit in a temporary
+directory, the diff of everything the agent changed there, and its removal afterwards.
+
+Parallel agents on one repository each get their own worktree and branch
+(`pwm/agent/<task id>`), so they never see each other's edits; the user's working tree is
+never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from server.errors import WorkspaceError
+from server.validation.procs import ProcResult, child_env, run_process
+
+__all__ = ["AgentWorkspace", "DiffStat"]
+
+_GIT_TIMEOUT_S = 120.0
+# A repository's own configuration must not make git run other programs.
+_SAFE_GIT = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
+
+
+async def git(args: list[str], cwd: Path, env: Mapping[str, str], stdin: bytes | None = None) -> ProcResult:
+    """Run git (never through a shell) with hooks and fsmonitor off."""
+    deadline = asyncio.get_running_loop().time() + _GIT_TIMEOUT_S
+    try:
+        return await run_process(["git", *_SAFE_GIT, *args], cwd=cwd, env=env, deadline=deadline, stdin=stdin)
+    except FileNotFoundError:
+        raise WorkspaceError("git is not installed") from None
+
+
+@dataclass(frozen=True)
+class DiffStat:
+    files: tuple[str, ...]
+    insertions: int
+    deletions: int
+
+
+def _branch_name(task_id: str) -> str:
+    return "pwm/agent/" + (re.sub(r"[^A-Za-z0-9._-]+", "-", task_id).strip("-.") or "task")
+
+
+@dataclass
+class AgentWorkspace:
+    """A worktree at `base_commit` on branch `branch`; `cleanup()` removes both."""
+
+    repo_root: Path
+    path: Path
+    base_commit: str
+    branch: str
+    env: dict[str, str] = field(repr=False, default_factory=dict)
+    _closed: bool = False
+
+    @classmethod
+    async def create(
+        cls, repo_path: Path, *, task_id: str, base: str = "HEAD", env: Mapping[str, str] | None = None
+    ) -> AgentWorkspace:
+        """Raises: WorkspaceError (not a repository, `base` not a commit, worktree not creatable)."""
+        child = child_env(os.environ if env is None else env)
+        top = await git(["rev-parse", "--show-toplevel"], repo_path, child)
+        if top.exit_code != 0:
+            raise WorkspaceError(f"workspace: {repo_path} is not inside a git repository")
+        root = Path(top.stdout.strip())
+        rev = await git(["rev-parse", "--verify", "--quiet", f"{base}^{{commit}}"], root, child)
+        if rev.exit_code != 0:
+            raise WorkspaceError(f"base: {base!r} is not a commit in {root}")
+        sha = rev.stdout.strip()
+        parent = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="pwm-agent-"))
+        branch = _branch_name(task_id)
+        added = await git(["worktree", "add", "--quiet", "-B", branch, str(parent / "tree"), sha], root, child)
+        if added.exit_code != 0:
+            await asyncio.to_thread(shutil.rmtree, parent, True)
+            raise WorkspaceError(f"cannot create a worktree of {root}: {added.stderr.strip()}")
+        return cls(repo_root=root, path=(parent / "tree").resolve(), base_commit=sha, branch=branch, env=child)
+
+    async def _stage(self) -> None:
+        await git(["add", "--all"], self.path, self.env)
+
+    async def diff(self) -> str:
+        """Everything changed in the worktree since `base_commit` (new files included), as a
+        unified diff with git's a/ b/ prefixes."""
+        await self._stage()
+        proc = await git(["diff", "--cached", "--no-color", "--no-ext-diff", self.base_commit], self.path, self.env)
+        return proc.stdout
+
+    async def diff_stat(self) -> DiffStat:
+        await self._stage()
+        proc = await git(["diff", "--cached", "--numstat", self.base_commit], self.path, self.env)
+        files, ins, dels = [], 0, 0
+        for line in proc.stdout.splitlines():
+            parts = line.split("\t", 2)
+            if len(parts) == 3:
+                ins += int(parts[0]) if parts[0].isdigit() else 0
+                dels += int(parts[1]) if parts[1].isdigit() else 0
+                files.append(parts[2])
+        return DiffStat(tuple(files), ins, dels)
+
+    async def cleanup(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await git(["worktree", "remove", "--force", str(self.path)], self.repo_root, self.env)
+        await asyncio.to_thread(shutil.rmtree, self.path.parent, True)
+        await git(["worktree", "prune"], self.repo_root, self.env)
+        await git(["branch", "-D", self.branch], self.repo_root, self.env)
+
+    async def __aenter__(self) -> AgentWorkspace:
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.cleanup()

@@ -1,0 +1,142 @@
+"""The agent loop in a real git worktree, with a scripted model deciding each turn."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from server.agent import AgentBounds, AgentReply, AgentTools, AgentWorkspace, run_agent
+from server.backends.base import ChatMessage, ToolCall, ToolSpec
+from tests.validation.helpers import base_env, make_repo
+
+PROJECT = {
+    "pyproject.toml": '[project]\nname = "shop"\nversion = "0.1.0"\n',
+    "shop/__init__.py": "",
+    "shop/prices.py": "def total(prices):\n    return sum(prices)\n\n\ndef discount(total, pct):\n    return total\n",
+    "tests/test_prices.py": (
+        "from shop.prices import discount, total\n\n\ndef test_total():\n    assert total([1, 2]) == 3\n\n\n"
+        "def test_discount():\n    assert discount(100, 10) == 90\n"
+    ),
+}
+
+
+class Script:
+    """A model stand-in: each turn returns the next scripted reply and records what it saw."""
+
+    def __init__(self, replies: Sequence[AgentReply]) -> None:
+        self.replies = list(replies)
+        self.seen: list[list[ChatMessage]] = []
+
+    async def __call__(self, messages: list[ChatMessage], tools: Sequence[ToolSpec]) -> AgentReply:
+        self.seen.append(list(messages))
+        if not self.replies:
+            return AgentReply("", (ToolCall("x", "list_dir", json.dumps({"path": ""})),), 10, 5, 0.001)
+        return self.replies.pop(0)
+
+
+def call(name: str, n: int, **arguments: Any) -> AgentReply:
+    return AgentReply("", (ToolCall(f"c{n}", name, json.dumps(arguments)),), input_tokens=100, output_tokens=20, cost_usd=0.0001)
+
+
+def last_tool_output(messages: list[ChatMessage]) -> str:
+    return next(m.content for m in reversed(messages) if m.role == "tool")
+
+
+async def test_an_agent_reads_edits_sees_the_failure_fixes_it_and_ends_with_a_passing_patch(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", PROJECT)
+    script = Script([
+        call("read_file", 1, path="shop/prices.py", start_line=5, end_line=6),
+        call("replace_text", 2, path="shop/prices.py", old="    return total\n", new="    return total * pct / 100\n"),
+        call("run_checks", 3),
+        call("replace_text", 4, path="shop/prices.py", old="total * pct / 100", new="total * (100 - pct) / 100"),
+        call("run_checks", 5),
+        call("done", 6, summary="discount applies the percentage"),
+    ])
+    async with await AgentWorkspace.create(repo, task_id="t-fix", env=base_env()) as ws:
+        tools = AgentTools(ws, checks=("test",), base_env=base_env())
+        messages = [ChatMessage("user", "Make discount() apply its percentage.")]
+        result = await run_agent(script, tools, messages, AgentBounds(max_turns=10))
+    assert result.stop_reason == "done"
+    assert result.checks_passed is True
+    # the model saw the function it read, and the failing test after its first edit
+    assert "return total" in last_tool_output(script.seen[1])
+    assert "test_discount" in last_tool_output(script.seen[3])
+    assert "+    return total * (100 - pct) / 100" in result.diff
+    assert [s.tool for s in result.steps] == ["read_file", "replace_text", "run_checks", "replace_text",
+                                              "run_checks", "done"]
+    assert [s.ok for s in result.steps] == [True] * 6
+    assert result.turns == 6 and result.input_tokens == 600 and abs(result.cost_usd - 0.0006) < 1e-9
+    # the user's own tree is untouched and the agent's branch is gone
+    assert "return total\n" in (repo / "shop/prices.py").read_text()
+    assert not (repo / ".git/refs/heads/pwm/agent/t-fix").exists()
+
+
+async def test_an_agent_cannot_escape_its_worktree(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me\n")
+    repo = make_repo(tmp_path / "repo", {**PROJECT, ".env": "API_KEY=sk-canary-123\n"})
+    os.symlink(outside, repo / "link.txt")
+    from tests.validation.helpers import commit_all
+
+    commit_all(repo, "add a link")
+    escape_diff = "--- a/../outside.txt\n+++ b/../outside.txt\n@@ -1 +1 @@\n-keep me\n+owned\n"
+    script = Script([
+        call("read_file", 1, path="../outside.txt"),
+        call("read_file", 2, path=str(outside)),
+        call("replace_text", 3, path="link.txt", old="keep me", new="owned"),
+        call("replace_text", 4, path=".git/config", old="", new="[core]\n"),
+        call("apply_diff", 5, diff=escape_diff),
+        call("read_file", 6, path=".env"),
+        call("search", 7, query="canary"),
+        call("done", 8),
+    ])
+    async with await AgentWorkspace.create(repo, task_id="t-escape", env=base_env()) as ws:
+        result = await run_agent(script, AgentTools(ws, base_env=base_env()), [ChatMessage("user", "x")])
+    outputs = [m.content for m in script.seen[-1] if m.role == "tool"]
+    assert all(o.startswith("refused") for o in outputs[:6]), outputs
+    assert "sk-canary" not in "".join(outputs)
+    assert outside.read_text() == "keep me\n"
+    assert result.diff == ""
+    assert [s.ok for s in result.steps][:6] == [False] * 6
+
+
+async def test_an_agent_that_never_finishes_stops_at_its_turn_bound_and_says_so(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", PROJECT)
+    script = Script([])  # lists the root forever
+    async with await AgentWorkspace.create(repo, task_id="t-loop", env=base_env()) as ws:
+        result = await run_agent(script, AgentTools(ws), [ChatMessage("user", "x")], AgentBounds(max_turns=4))
+    assert result.stop_reason == "turns"
+    assert result.turns == 4 and result.steps_total == 4
+
+
+async def test_an_agent_stops_at_its_cost_bound(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", PROJECT)
+    script = Script([])
+    async with await AgentWorkspace.create(repo, task_id="t-cost", env=base_env()) as ws:
+        result = await run_agent(script, AgentTools(ws), [ChatMessage("user", "x")],
+                                 AgentBounds(max_turns=50, max_cost_usd=0.0025))
+    assert result.stop_reason == "cost"
+    assert result.turns == 3
+
+
+async def test_two_parallel_agents_on_one_file_each_work_in_their_own_worktree(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", PROJECT)
+
+    async def agent(task_id: str, new: str) -> tuple[str, str]:
+        script = Script([
+            call("replace_text", 1, path="shop/prices.py", old="    return sum(prices)\n", new=new),
+            call("done", 2),
+        ])
+        async with await AgentWorkspace.create(repo, task_id=task_id, env=base_env()) as ws:
+            result = await run_agent(script, AgentTools(ws), [ChatMessage("user", "x")])
+            return ws.branch, result.diff
+
+    (b1, d1), (b2, d2) = await asyncio.gather(
+        agent("t-a", "    return float(sum(prices))\n"), agent("t-b", "    return round(sum(prices), 2)\n"))
+    assert b1 != b2
+    assert "float(sum(prices))" in d1 and "round(" not in d1
+    assert "round(sum(prices), 2)" in d2 and "float(" not in d2
