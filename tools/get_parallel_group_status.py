@@ -81,6 +81,14 @@ class TaskStatusOut(BaseModel):
     error_class: str | None
 
 
+class LeaseOut(BaseModel):
+    owner: str = Field(description="The server instance (store owner id) running the group.")
+    host: str | None
+    lease_until: float | None = Field(description="Unix time the lease ends unless renewed.")
+    lease_seconds: float | None = Field(description="Lease length; another instance takes over after it.")
+    poll_seconds: float = Field(description="How often instances renew leases and look for groups to take over.")
+
+
 class GroupStatusOutput(BaseModel):
     group_id: str
     group_name: str
@@ -103,6 +111,9 @@ class GroupStatusOutput(BaseModel):
     next_offset: int | None = Field(None, description="Offset of the next page; None: last page.")
     shared_files: dict[str, list[str]] = Field(
         default_factory=dict, description="Files more than one task's patch changes: apply those one by one.")
+    lease: LeaseOut | None = Field(
+        None, description="While running: the server instance running the group and its lease."
+    )
 
 
 class TaskResultOutput(BaseModel):
@@ -122,6 +133,7 @@ def shape(view: GroupView) -> GroupStatusOutput:
         max_concurrent=view.max_concurrent, budget_state=view.budget_state,
         budget_warnings=view.budget_warnings, tasks_matching=view.tasks_matching,
         next_offset=view.tasks_next_offset, shared_files=view.shared_files,
+        lease=None if view.lease is None else LeaseOut.model_validate(view.lease),
         tasks=[
             TaskStatusOut(
                 id=t.id, task_id=t.task_id, status=t.status, agent_type=t.agent_type, agent_name=t.agent_name,

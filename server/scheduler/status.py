@@ -97,6 +97,8 @@ class GroupView:
     tasks_next_offset: int | None = None  # where the next page starts; None: this is the last
     # file -> the tasks whose passing patches change it (only files more than one task changed)
     shared_files: dict[str, list[str]] = field(default_factory=dict)
+    # While running: the instance running it and its lease (store/leases.py).
+    lease: dict[str, object] | None = None
 
 
 def budget_warnings(budget: BudgetStatus) -> list[str]:
@@ -191,6 +193,11 @@ async def group_view(
         views.append(_task_view(task, attempts, max_result_chars, reports))
     budget = await store.budget_status(limits, record.id)
     end = record.finished_at or time.time()
+    held = await store.group_lease(record.id) if record.status == "running" else None
+    lease: dict[str, object] | None = None if held is None else {
+        "owner": held.owner, "host": held.host, "lease_until": held.lease_until,
+        "lease_seconds": held.lease_s, "poll_seconds": store.poll_s,
+    }
     return GroupView(
         group_id=record.id, group_name=record.name, status=record.status, strategy=record.strategy,
         policy=record.policy, max_concurrent=record.max_concurrent,
@@ -202,6 +209,7 @@ async def group_view(
         tasks_matching=matching, tasks_offset=offset,
         tasks_next_offset=offset + len(page) if include_tasks and offset + len(page) < matching else None,
         shared_files=await _shared_files(store, record.id) if include_tasks else {},
+        lease=lease,
     )
 
 
