@@ -78,7 +78,7 @@ async def test_every_tool_together_stays_within_7k_tokens(settings: Settings) ->
     names, tokens = await tools_list_tokens(settings)
     assert len(names) == 13
     # 7k for the eleven tools before the workflows; plan_milestone and continue_task add ~700.
-    assert tokens <= 7_250, tokens
+    assert tokens <= 7_600, tokens
 
 
 async def test_pwm_tools_adds_named_tools_to_the_core_ones_and_rejects_unknown_names(tmp_path: Path) -> None:

@@ -54,7 +54,8 @@ def _append(conn: sqlite3.Connection, task_id: str, messages: Sequence[ThreadMes
         [(task_id, m.turn, m.role, m.content, m.model_id, m.context_tokens, now) for m in messages],
     )
     conn.executemany(
-        "INSERT OR IGNORE INTO thread_context (task_id, piece, tokens, turn) VALUES (?, ?, ?, ?)",
+        "INSERT INTO thread_context (task_id, piece, tokens, turn) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (task_id, piece) DO NOTHING",
         [(task_id, piece, tokens, turn) for piece, tokens, turn in pieces],
     )
 
