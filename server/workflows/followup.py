@@ -101,6 +101,26 @@ def _history(engine: Engine, task: TaskRecord, plan: TaskPlan, thread: Thread, s
     return messages
 
 
+def _span(key: str) -> tuple[str, int, int] | None:
+    path, _, lines = key.rpartition(":")
+    start, _, end = lines.partition("-")
+    return (path, int(start), int(end)) if path and start.isdigit() and end.isdigit() else None
+
+
+def _covered(key: str, sent: dict[str, int]) -> bool:
+    """Whether the piece was sent, or lies inside a piece of the same file that was."""
+    if key in sent:
+        return True
+    span = _span(key)
+    if span is None:
+        return False
+    for other in sent:
+        seen = _span(other)
+        if seen is not None and seen[0] == span[0] and seen[1] <= span[1] and span[2] <= seen[2]:
+            return True
+    return False
+
+
 def _piece_words(key: str) -> str:
     path, _, lines = key.rpartition(":")
     return f"{path} lines {lines}" if path else key
@@ -147,8 +167,8 @@ async def continue_task(
     workspace = _workspace_of(task)
     if select is not None and workspace is not None:
         selected = await select(workspace, message, files)
-    new = [p for p in selected if p.key not in sent]
-    skipped = tuple(p.key for p in selected if p.key in sent)
+    new = [p for p in selected if not _covered(p.key, sent)]
+    skipped = tuple(p.key for p in selected if _covered(p.key, sent))
     turn = thread.turns + 1
     content = message.strip()
     if new:
