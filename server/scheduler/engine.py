@@ -299,7 +299,7 @@ class Engine:
             run.jobs[key] = job
             try:
                 if job.validation is not None and job.validation.get("test_first"):
-                    outcome = await run_test_first(self.runner, job, self)
+                    outcome = await run_test_first(self.runner, job, self, cheap_tests=not self.settings.local_only)
                 else:
                     outcome = await self.runner.run(job, self)
             except asyncio.CancelledError:

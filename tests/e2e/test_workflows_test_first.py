@@ -61,22 +61,24 @@ async def test_passing_tests_are_rejected_and_an_implementation_editing_the_test
 ) -> None:
     repo = _project(tmp_path)
     with LoopbackProvider() as lp:
-        lp.script("fast-a", [Reply(PASSING_TESTS), Reply(EDITS_TESTS)])
-        lp.script("mid-a", [Reply(GOOD_TESTS), Reply(IMPLEMENTATION)])
+        lp.script("fast-a", [Reply(PASSING_TESTS)])
+        lp.script("mid-a", [Reply(GOOD_TESTS), Reply(EDITS_TESTS)])
+        lp.script("best-a", [Reply(IMPLEMENTATION)])
         settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
         async with Client(build_server(settings)) as client:
             submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
-                "agent_type": "tcoder_speed", "task_description": "Add mul(a, b) to calc.py",
+                "agent_type": "tcoder_balanced", "task_description": "Add mul(a, b) to calc.py",
                 "workspace": str(repo), "test_first": True,
             }]})
             status = await wait_finished(client, submitted["group_id"])
-        implementer_prompt = lp.requests_for("mid-a")[1].prompt
+        implementer_prompt = lp.requests_for("best-a")[0].prompt
         writer_prompt = lp.requests_for("fast-a")[0].prompt
     (task,) = status["tasks"]
     assert task["status"] == "succeeded", task
     verdicts = [(a["model"], a["validation"]["status"]) for a in task["attempts"]]
+    # the cheap variant wrote the tests first although the task runs on the balanced one
     assert verdicts == [("loopa/fast", "tests_rejected"), ("loopa/mid", "passed"),
-                        ("loopa/fast", "edits_tests"), ("loopa/mid", "passed")]
+                        ("loopa/mid", "edits_tests"), ("loopa/best", "passed")]
     assert "pass on the current code" in task["attempts"][0]["validation"]["error"]
     assert "test_mul.py" in task["attempts"][2]["validation"]["error"]
     assert "ONLY the tests" in writer_prompt
