@@ -37,8 +37,20 @@ from tests.support.loopback_provider import LoopbackProvider, Reply  # noqa: E40
 TASK = ("Explain how CallGate in server/scheduler/gate.py decides which waiting call gets the next "
         "permit, and how a cooled-down model is handled.")
 FOLLOW_UP = "Thanks. Now say the same in two sentences for a release note."
-ANSWER = ("CallGate keeps one queue per provider and model; a permit goes to the highest priority, then the "
-          "deepest task in its DAG. A model cooling down after a 429 holds no permit until its cool-down ends.")
+# A first answer of realistic length (~300 tokens): the follow-up resends it as the previous exchange.
+ANSWER = "\n\n".join([
+    "CallGate keeps one queue per provider and one per model. When a call finishes, the gate looks at "
+    "the waiting calls whose provider and model both have room and gives the permit to the one with the "
+    "highest priority; among equals, the task deepest in its group's dependency graph goes first, so the "
+    "critical path is never starved, and then the one that has waited longest.",
+    "A model that answered 429 is cooled down: its queue is held until the cool-down ends (the provider's "
+    "Retry-After, else a backoff). A waiting call that has another candidate model does not sit in that "
+    "queue: the runner moves it to the next model of its chain when the wait would be longer than "
+    "move_after_s, and comes back only when every other candidate is used up or cooling too.",
+    "Rate limits are tracked per provider and per model as sliding windows of requests and tokens, fed "
+    "by the x-ratelimit headers of every answer, so a permit is only given when the call fits the window; "
+    "group limits cap how many calls of one group are in flight at once.",
+])
 
 
 def make_repo(root: Path) -> Path:

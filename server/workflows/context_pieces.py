@@ -1,6 +1,7 @@
-"""The workspace context a follow-up may add: the workspace-context selector's pieces for the
-follow-up's message, each as it is written into a prompt and keyed by path and lines (the key
-`server.workflows.followup` uses to send a piece only once per thread)."""
+"""The workspace context a follow-up may add: of the workspace-context selector's pieces for the
+follow-up's message, those the message points at (a file it names, a symbol it mentions), each
+as it is written into a prompt and keyed by path and lines (the key `server.workflows.followup`
+uses to send a piece only once per thread)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from server.workflows.followup import ContextPiece, ContextSelector
 __all__ = ["FOLLOW_UP_BUDGET_TOKENS", "workspace_selector"]
 
 FOLLOW_UP_BUDGET_TOKENS = 4000
+# A follow-up adds only what its message points at (files it names, symbols it mentions), never
+# the ranked fill a first turn gets: what the thread already holds is the rest of its context.
+POINTED_AT = frozenset({"requested", "symbol"})
 
 
 def workspace_selector(settings: Settings, budget_tokens: int = FOLLOW_UP_BUDGET_TOKENS) -> ContextSelector | None:
@@ -31,6 +35,6 @@ def workspace_selector(settings: Settings, budget_tokens: int = FOLLOW_UP_BUDGET
                                             options)
         return [ContextPiece(f"{i.path}:{i.start_line}-{i.end_line}",
                              context.render_piece(i.path, i.start_line, i.end_line, text), int(i.tokens))
-                for i, text in zip(selection.items, selection.texts, strict=True)]
+                for i, text in zip(selection.items, selection.texts, strict=True) if i.reason in POINTED_AT]
 
     return select

@@ -90,8 +90,7 @@ def _history(engine: Engine, task: TaskRecord, plan: TaskPlan, thread: Thread, s
     agent = engine.catalog.agents.get(plan.agent)
     first = build_messages(agent.role_prompt if agent else "", task.description)
     if sent:
-        shown = ", ".join(_piece_words(k) for k in list(sent)[:40])
-        first[-1]["content"] += f"\n\n(Workspace code already shown in this conversation: {shown}.)"
+        first[-1]["content"] += f"\n\n(Workspace code already shown in this conversation: {_shown(sent)}.)"
     if task.status == "succeeded":
         answer = task.result_preview or ""
     else:
@@ -121,9 +120,15 @@ def _covered(key: str, sent: dict[str, int]) -> bool:
     return False
 
 
-def _piece_words(key: str) -> str:
-    path, _, lines = key.rpartition(":")
-    return f"{path} lines {lines}" if path else key
+def _shown(sent: dict[str, int], max_files: int = 20) -> str:
+    """The pieces already sent, by file: `calc.py lines 1-40, 50-60; util.py lines 1-9`."""
+    by_file: dict[str, list[str]] = {}
+    for key in sent:
+        path, _, lines = key.rpartition(":")
+        by_file.setdefault(path or key, []).append(lines)
+    parts = [f"{path} lines {', '.join(lines)}" if path else path for path, lines in list(by_file.items())[:max_files]]
+    more = len(by_file) - max_files
+    return "; ".join(parts) + (f"; and {more} more files" if more > 0 else "")
 
 
 class _Quiet:
