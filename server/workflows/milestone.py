@@ -11,8 +11,8 @@ where workspace context is available), with its attempts and cost recorded. A ma
 relative path) is asked for once more with the problems as feedback, then reported.
 
 Each item's check becomes its task's validation spec (see `server.scheduler.answer_checks`):
-tests -> the project's tests run on the patch; files -> the patch must change them; command ->
-run in the patched worktree. Items run as their dependencies pass their checks.
+tests -> the project's tests run on the patch (a named test file not there yet must be added by
+it); files -> the patch must change them; command -> run in the patched worktree. Items run as their dependencies pass their checks.
 """
 
 from __future__ import annotations
@@ -173,11 +173,20 @@ def item_spec(item: ChecklistItem, workspace: Path, timeout_s: float) -> dict[st
     """The item's check as its task's validation spec."""
     spec: dict[str, object] = {"workspace": str(workspace), "checks": ["test"] if item.check.tests else ["syntax"],
                                "max_rounds": 3, "timeout_s": timeout_s}
-    if item.check.files:
-        spec["must_change"] = list(item.check.files)
+    # A named test file that does not exist yet is the item's to write: the patch must add it.
+    named = [t.split("::", 1)[0] for t in item.check.tests if _looks_like_path(t)]
+    new_tests = [t for t in named if not (workspace / t).exists()]
+    must = list(dict.fromkeys([*item.check.files, *new_tests]))
+    if must:
+        spec["must_change"] = must
     if item.check.command:
         spec["command"] = item_command(item)
     return spec
+
+
+def _looks_like_path(name: str) -> bool:
+    pure = PurePosixPath(name.split("::", 1)[0])
+    return bool(pure.suffix) and not pure.is_absolute() and ".." not in pure.parts
 
 
 def checklist_group(checklist: Checklist, request: MilestoneRequest, name: str | None = None) -> GroupInput:

@@ -37,6 +37,13 @@ def test_a_cycle_is_reported_as_a_problem() -> None:
         validate_plan(text, REQUEST)
 
 
+def test_a_named_test_file_not_yet_there_must_be_added_by_the_items_patch(tmp_path: Path) -> None:
+    (tmp_path / "test_old.py").write_text("")
+    checklist = validate_plan(_plan({"id": "a", "title": "A", "check": {
+        "tests": ["test_old.py", "test_new.py::test_x", "the slug tests"]}}), REQUEST)
+    assert item_spec(checklist.items[0], tmp_path, 60.0)["must_change"] == ["test_new.py"]
+
+
 def test_each_items_check_becomes_its_tasks_validation_spec_in_dependency_order() -> None:
     checklist = validate_plan(_plan(
         {"id": "docs", "title": "Docs", "depends_on": ["code"], "check": {"files": ["README.md"]}},
@@ -46,7 +53,7 @@ def test_each_items_check_becomes_its_tasks_validation_spec_in_dependency_order(
     assert [t.key for t in group.tasks] == ["code", "docs"]
     code, docs = group.tasks
     assert code.validate == {"workspace": "/repo", "checks": ["test"], "max_rounds": 3, "timeout_s": 300.0,
-                             "command": ["ruff", "check", "."]}
+                             "must_change": ["test_x.py"], "command": ["ruff", "check", "."]}
     assert docs.depends_on == ("code",) and docs.validate is not None
     assert docs.validate["must_change"] == ["README.md"] and docs.validate["checks"] == ["syntax"]
     assert item_spec(checklist.items[0], Path("/repo"), 60.0)["timeout_s"] == 60.0
