@@ -78,6 +78,10 @@ class TaskStatusOut(BaseModel):
 
 
 class GroupStatusOutput(BaseModel):
+    """Costs in USD, times in seconds. Task status: pending, queued, running, succeeded, failed,
+    cancelled, timed_out or skipped; attempts: every model call in order. A cut result
+    (result_truncated) continues via get_task_result from result_next_offset."""
+
     group_id: str
     group_name: str
     status: str = Field(description="running, succeeded, failed or cancelled.")

@@ -26,11 +26,18 @@ from tools.validate_workspace import client_roots
 __all__ = ["SubmitOutput", "TaskSpec", "build_group_input", "register", "submit_parallel_tasks"]
 
 
-class TaskSpec(CallerHints):
-    """One task. Hint fields as in route_task. Other keys (model_routing, quality_gates, ...) are
-    kept with the task."""
+def _hints_documented_once(schema: dict[str, Any]) -> None:
+    """The hints are checked like route_task's but published only there (see `HINTS_DOC`): a task
+    accepts extra keys, so the schema without them still accepts every valid task."""
+    for name in CallerHints.model_fields:
+        schema["properties"].pop(name, None)
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+class TaskSpec(CallerHints):
+    """One task. Also takes route_task's hints (urgent, severity, files, max_cost, ...); other keys
+    (model_routing, quality_gates, ...) are kept with the task."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, json_schema_extra=_hints_documented_once)
 
     agent_type: str | None = Field(None, min_length=1, max_length=200, description=AGENT_TYPE_DOC)
     task_description: str = Field(
@@ -54,8 +61,8 @@ class TaskSpec(CallerHints):
         None, alias="validate", description="Check the answer's patch in the workspace: true, or {checks, max_rounds}."
     )
     mode: Literal["patch", "agent"] | None = Field(
-        None, description="agent: work as a tool-using agent in an own worktree of `workspace`; the final "
-        "diff is validated like a patch (bounds in validate.agent: max_turns, wall_time_s, max_cost_usd).",
+        None, description="agent: a tool-using agent in its own worktree of workspace; its diff is validated "
+        "(limits: validate.agent max_turns, wall_time_s, max_cost_usd).",
     )
 
 

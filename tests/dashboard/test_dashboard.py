@@ -53,7 +53,7 @@ async def _seed(catalog: Catalog, settings: Settings, now: float) -> None:
         done = await store.create_group(NewGroup("finished-refactor", "balanced", "code", 2), tasks[:2])
         for task in await store.list_tasks(done.id):
             await store.update_task(task.id, status="succeeded")
-        await store.set_group_status(done.id, "succeeded")
+        await store.finish_group(done.id, "succeeded")
     finally:
         await store.close()
 
