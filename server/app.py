@@ -99,7 +99,7 @@ async def _warm_tokenizer() -> None:
         log.debug("tokenizer warm-up failed", exc_info=True)
 
 
-def build_server(settings: Settings, *, http: bool = False) -> PWMServer:
+def build_server(settings: Settings, *, http: bool = False, token_verifier: Any = None, auth: Any = None) -> PWMServer:
     """A server whose lifespan opens (and closes) the engine built from `settings`.
 
     `http=True` adds the dashboard routes (served beside `/mcp` by `run("streamable-http")`).
@@ -124,6 +124,8 @@ def build_server(settings: Settings, *, http: bool = False) -> PWMServer:
         log_level=settings.log_level if settings.log_level in _LEVELS else "INFO",
         middleware=[_WarmAfterFirstAnswer()],
         state_of=lambda: holder.get("state"),
+        token_verifier=token_verifier,  # bearer tokens over HTTP (server/http_auth.py)
+        auth=auth,
     )
     register_set_level(mcp)
     register_tools(mcp, settings.tools)

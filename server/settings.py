@@ -65,7 +65,7 @@ class ProviderOverride:
 class Settings:
     data_dir: Path
     config_dir: Path
-    db_path: Path
+    db_path: Path  # the SQLite file (unused when db_url is a postgresql:// URL)
     config_path: Path | None
     manifests_overlay: Path | None = None
     allowed_roots: tuple[Path, ...] = ()
@@ -91,6 +91,12 @@ class Settings:
     http_host: str = "127.0.0.1"
     http_port: int = 8765
     log_level: str = "INFO"
+    # Where the store lives: the SQLite path, or a postgresql:// URL (PWM_DB or [store] db).
+    db_url: str = ""
+    # Leases (server/store/leases.py): how long an instance's claim on its groups lasts
+    # unrenewed, and how often every instance renews it and looks for groups to take over.
+    lease_seconds: float = 30.0
+    poll_seconds: float = 5.0
     # The process environment, kept for API-key look-ups at call time and for child processes;
     # never printed.
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -126,6 +132,23 @@ def _as_float(value: Any, key: str) -> float | None:
     if value < 0:
         raise ConfigError(f"config {key}: must be >= 0, got {value}")
     return float(value)
+
+
+def _database(env: Mapping[str, str], config: dict[str, Any], data_dir: Path) -> tuple[Path, str]:
+    """(SQLite path, store URL) from PWM_DB or `[store] db`; an unsupported URL scheme is an error."""
+    from server.errors import StoreError
+    from server.store.target import parse_db_target
+
+    raw = env.get("PWM_DB") or str(config.get("store", {}).get("db") or "")
+    if not raw:
+        return data_dir / "pwm.db", str(data_dir / "pwm.db")
+    try:
+        target = parse_db_target(raw)
+    except StoreError as exc:
+        raise ConfigError(str(exc)) from None
+    if target.path is not None:
+        return target.path.expanduser(), str(target.path.expanduser())
+    return data_dir / "pwm.db", str(target.url)
 
 
 def _seconds(value: Any, name: str, default: float) -> float:
@@ -210,10 +233,20 @@ def load_settings(
     routing_cfg = config.get("routing", {})
     overlay = env.get("PWM_MANIFESTS") or config.get("manifests_dir")
 
+    db_path, db_url = _database(env, config, data_dir)
+    store_cfg = config.get("store", {})
+    lease_s = _seconds(env.get("PWM_LEASE_SECONDS") or store_cfg.get("lease_seconds"), "store.lease_seconds", 30.0)
+    poll_s = _seconds(env.get("PWM_POLL_SECONDS") or store_cfg.get("poll_seconds"), "store.poll_seconds", 5.0)
+    if poll_s >= lease_s:
+        raise ConfigError(f"store.lease_seconds ({lease_s}) and store.poll_seconds ({poll_s}) must be"
+                          " positive, the poll shorter than the lease (defaults 30 and 5)")
     values: dict[str, Any] = dict(
         data_dir=data_dir,
         config_dir=config_dir,
-        db_path=Path(env["PWM_DB"]) if env.get("PWM_DB") else data_dir / "pwm.db",
+        db_path=db_path,
+        db_url=db_url,
+        lease_seconds=lease_s,
+        poll_seconds=poll_s,
         config_path=config_path if config_path.is_file() else None,
         manifests_overlay=Path(overlay).expanduser() if overlay else None,
         allowed_roots=tuple(Path(r).expanduser().resolve() for r in roots_cfg if r),

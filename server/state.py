@@ -30,7 +30,7 @@ from server.routing.router import Router
 from server.scheduler.engine import Engine, EngineConfig
 from server.scheduler.runner import RunnerConfig
 from server.settings import Settings
-from server.store import RecoveryReport, Store
+from server.store import LeaseKeeper, RecoveryReport, Store
 from server.validation.cache import ResultCache
 from server.validation.runs import ValidationRuns
 
@@ -89,7 +89,8 @@ async def open_app_state(settings: Settings, catalog: Catalog | None = None) -> 
                 follow_redirects=False,
             )
         )
-        store = await Store.open(settings.db_path)
+        store = await Store.open(settings.db_url or settings.db_path, lease_s=settings.lease_seconds,
+                                 poll_s=settings.poll_seconds)
         stack.push_async_callback(store.close)
         recovery = await store.recover()
         if recovery.interrupted_attempts or recovery.requeued_tasks:
@@ -119,6 +120,10 @@ async def open_app_state(settings: Settings, catalog: Catalog | None = None) -> 
         resumed = await engine.resume()
         if resumed:
             log.info("resumed %d unfinished group(s)", len(resumed))
+        # Renew this instance's lease; take over the groups of instances that stopped.
+        leases = LeaseKeeper(store, engine.resume)
+        leases.start()
+        stack.push_async_callback(leases.aclose)
     except BaseException:
         await stack.aclose()
         raise

@@ -12,7 +12,7 @@ import dataclasses
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp_types import ToolAnnotations
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from server.errors import InputError
@@ -96,7 +96,8 @@ class SubmitOutput(BaseModel):
     estimated_total_time: float
     budget_state: str = Field(description="ok, warn or stop (paid models paused).")
     warnings: list[str]
-    tasks: list[PlannedTaskOut]
+    tasks: list[PlannedTaskOut] = Field(description="The plan of the first tasks (all when few).")
+    tasks_omitted: int = Field(0, description="Tasks left out of `tasks`; get_parallel_group_status pages them.")
     next_step: str
 
 
@@ -139,7 +140,12 @@ def build_group_input(
     )
 
 
+# A submission of thousands of tasks answers with the plan of the first ones (the reply stays small).
+LISTED_TASKS = 50
+
+
 def shape(result: SubmitResult) -> SubmitOutput:
+    listed = result.tasks[:LISTED_TASKS]
     tasks = [
         PlannedTaskOut(
             id=t.key, task_id=t.task_id, agent_type=t.agent_type, agent_name=t.plan.agent_name,
@@ -148,7 +154,7 @@ def shape(result: SubmitResult) -> SubmitOutput:
             estimated_time=t.plan.estimated_time, priority=t.priority, depends_on=list(t.depends_on),
             rationale=t.plan.rationale,
         )
-        for t in result.tasks
+        for t in listed
     ]
     if result.group_id is None:
         next_step = "Dry run: nothing was stored or run. Submit again without dry_run to run it."
@@ -158,10 +164,19 @@ def shape(result: SubmitResult) -> SubmitOutput:
     return SubmitOutput(
         group_id=result.group_id, group_name=result.group_name, status=result.status,
         strategy=result.strategy, policy=result.policy, max_concurrent=result.max_concurrent,
-        task_count=len(tasks), estimated_total_cost=result.estimated_cost,
+        task_count=len(result.tasks), estimated_total_cost=result.estimated_cost,
         estimated_total_time=result.estimated_time, budget_state=result.budget_state,
-        warnings=list(result.warnings), tasks=tasks, next_step=next_step,
+        warnings=list(result.warnings), tasks=tasks, tasks_omitted=len(result.tasks) - len(tasks),
+        next_step=next_step,
     )
+
+
+def summary(output: SubmitOutput) -> str:
+    """The reply's text: a few lines; the plan is in the structured content."""
+    cost = "unknown" if output.estimated_total_cost is None else f"${output.estimated_total_cost:.4f}"
+    head = (f"Group {output.group_name} ({output.group_id or 'dry run'}): {output.status}, {output.task_count} "
+            f"tasks, estimated {cost} and {output.estimated_total_time:.0f}s.")
+    return "\n".join([head, *output.warnings, output.next_step])
 
 
 async def confine_workspaces(group: GroupInput, ctx: Context[AppState, Any]) -> GroupInput:
@@ -212,7 +227,7 @@ async def submit_parallel_tasks(
     max_concurrent: Annotated[int | None, Field(ge=1, le=256, description="Calls in flight at once.")] = None,
     budget_usd: Annotated[float | None, Field(gt=0, le=100_000, description="Paid calls stop at it.")] = None,
     dry_run: Annotated[bool, Field(description="Plan only: store nothing, run nothing.")] = False,
-) -> SubmitOutput:
+) -> Annotated[CallToolResult, SubmitOutput]:
     """Run coding tasks in parallel in the background, each on the model its planning picks.
 
     Returns at once with the group id and each task's plan. Tasks run by priority as their
@@ -228,7 +243,9 @@ async def submit_parallel_tasks(
         )
         group = await confine_workspaces(group, ctx)
         result = await state.engine.submit(group)
-    return shape(result)
+    output = shape(result)
+    return CallToolResult(content=[TextContent(text=summary(output))],
+                          structured_content=output.model_dump(mode="json"))
 
 
 def register(mcp: MCPServer[AppState]) -> None:
