@@ -22,12 +22,9 @@ HINTS_DOC = (
     "(crud, ui, api, bug_fix, security, tests, docs, refactor, ...) override the analysis; budget_mode "
     "local_only / free_only limits the tiers; min_variant is a floor; max_cost is a USD cap per task."
 )
-AGENT_TYPE_DOC = (
-    "e.g. aria_coder_backend; a _speed/_balanced/_quality suffix pins the variant, a trailing _N is a "
-    "worker label. Omit to pick by the kind of work."
-)
-STRATEGY_DOC = "speed_first, cost_optimized, quality_first, balanced (= intelligent_auto). Default: server's."
-POLICY_DOC = "normal, deep_research, code or ops: per-task cost and token caps. Default: server's."
+AGENT_TYPE_DOC = "e.g. aria_coder_backend; _speed/_balanced/_quality pins the variant, _N is a worker label."
+STRATEGY_DOC = "speed_first, cost_optimized, quality_first or balanced (= intelligent_auto)."
+POLICY_DOC = "normal, deep_research, code or ops (per-task cost and token caps)."
 
 
 class CallerHints(BaseModel):

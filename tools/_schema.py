@@ -18,15 +18,17 @@ __all__ = ["compact_schema"]
 # Keywords whose value maps names to subschemas (the names themselves are data, kept as they are).
 _SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties")
 _NULL = {"type": "null"}
+# Ranges of result fields: the result model enforces them before sending; the client only reads.
+_OUTPUT_ONLY_DOCS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 
 
 def compact_schema(schema: Any, *, output: bool = False) -> Any:
     """A copy of `schema` without generated titles and null defaults, with nullable types folded.
 
-    `output=True` (a tool's output schema) also drops `required` and the fields' descriptions:
-    every field of our results is always present (the server validates each result against its
-    model before sending), and what the fields mean is said once, in the tool's description and
-    the result model's own description, rather than on every property.
+    `output=True` (a tool's output schema) also drops `required`, value ranges and the fields'
+    descriptions: every field of our results is always present and in range (the server validates
+    each result against its model before sending), and what the fields mean is said once, in the
+    tool's description and the result model's own description, rather than on every property.
     """
     if isinstance(schema, list):
         return [compact_schema(item, output=output) for item in schema]
@@ -38,7 +40,7 @@ def compact_schema(schema: Any, *, output: bool = False) -> Any:
             continue
         if key == "default" and (value is None or value is False):
             continue
-        if key == "required" and output and isinstance(value, list):
+        if output and (key in _OUTPUT_ONLY_DOCS or (key == "required" and isinstance(value, list))):
             continue
         if key == "properties" and output and isinstance(value, dict):
             out[key] = {name: _without_description(compact_schema(sub, output=output)) for name, sub in value.items()}

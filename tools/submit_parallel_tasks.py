@@ -34,8 +34,7 @@ def _hints_documented_once(schema: dict[str, Any]) -> None:
 
 
 class TaskSpec(CallerHints):
-    """One task. Also takes route_task's hints (urgent, severity, files, max_cost, ...); other keys
-    (model_routing, quality_gates, ...) are kept with the task."""
+    """One task; also takes route_task's hints. Other keys (model_routing, ...) are kept with it."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True, json_schema_extra=_hints_documented_once)
 
@@ -228,11 +227,10 @@ async def submit_parallel_tasks(
     budget_usd: Annotated[float | None, Field(gt=0, le=100_000, description="Paid calls stop at it.")] = None,
     dry_run: Annotated[bool, Field(description="Plan only: store nothing, run nothing.")] = False,
 ) -> Annotated[CallToolResult, SubmitOutput]:
-    """Run coding tasks in parallel in the background, each on the model its planning picks.
+    """Run coding tasks in parallel in the background; returns the group id and each task's plan.
 
-    Returns at once with the group id and each task's plan. Tasks run by priority as their
-    dependencies succeed, within concurrency, rate and budget limits, retrying, falling back and
-    escalating on failure. Follow with get_parallel_group_status.
+    Tasks run by priority once their dependencies succeed, retrying, falling back and escalating
+    on failure. Follow with get_parallel_group_status.
     """
     state = app_state(ctx)
     with expected_errors():
