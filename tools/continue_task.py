@@ -21,7 +21,7 @@ __all__ = ["ContinueTaskOutput", "register"]
 
 
 class ContinueTaskOutput(BaseModel):
-    """Failed turns are not kept; context_* are path:lines pieces; cost in USD."""
+    """context_sent: path:lines pieces new in this turn; cost: USD."""
 
     turn: int
     status: str
@@ -31,7 +31,6 @@ class ContinueTaskOutput(BaseModel):
     prompt_tokens: int
     context_tokens: int
     context_sent: list[str]
-    context_skipped: list[str]
     cost: float
 
 
@@ -41,8 +40,8 @@ async def continue_task(
     message: Annotated[str, Field(min_length=1, max_length=50_000)],
     stronger: Annotated[bool, Field(description="Next stronger variant's model.")] = False,
 ) -> ContinueTaskOutput:
-    """Follow up on a finished task: its model (stronger if asked or it failed) gets the previous
-    exchange and only workspace code not sent before; the cost lands on the task."""
+    """Follow up on a finished task on its model (stronger if asked or it failed), sending the
+    exchange so far and only code not sent before; cost lands on the task."""
     state = app_state(ctx)
     with expected_errors():
         done = await continue_thread(state.engine, task_id, message, stronger=stronger,
@@ -50,7 +49,7 @@ async def continue_task(
     return ContinueTaskOutput(
         turn=done.turn, status=done.status, model=done.model_id, answer=done.text,
         error=done.error, prompt_tokens=done.prompt_tokens, context_tokens=done.context_tokens,
-        context_sent=list(done.context_sent), context_skipped=list(done.context_skipped), cost=done.cost_usd,
+        context_sent=list(done.context_sent), cost=done.cost_usd,
     )
 
 

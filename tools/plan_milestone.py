@@ -22,25 +22,19 @@ from tools.validate_workspace import client_roots
 __all__ = ["PlanMilestoneOutput", "register"]
 
 
-class ItemCheckOut(BaseModel):
-    tests: list[str]
-    files: list[str]
-    command: list[str]
-
-
 class PlanItemOut(BaseModel):
     id: str
     title: str
     description: str
     depends_on: list[str]
-    size: str
-    check: ItemCheckOut
+    tests: list[str]
+    files: list[str]
+    command: list[str]
     task_id: str | None = None
 
 
 class PlanMilestoneOutput(BaseModel):
-    """Items in dependency order; the planner's group(s), its cost, the first plan's problems when
-    it was asked for again; the group run (submit)."""
+    """Items in dependency order; retried_for: the first plan's problems if it was redone."""
 
     items: list[PlanItemOut]
     planner_groups: list[str]
@@ -51,14 +45,13 @@ class PlanMilestoneOutput(BaseModel):
 
 async def plan_milestone(
     ctx: Context[AppState, Any],
-    milestone: Annotated[str, Field(min_length=1, max_length=20_000, description="What the milestone delivers.")],
-    workspace: Annotated[str, Field(min_length=1, max_length=4096, description="The project's git repository.")],
-    submit: Annotated[bool, Field(description="Run it as a group now.")] = False,
+    milestone: Annotated[str, Field(min_length=1, max_length=20_000)],
+    workspace: Annotated[str, Field(min_length=1, max_length=4096, description="A git repository.")],
+    submit: Annotated[bool, Field(description="Run it now.")] = False,
     agent_type: Annotated[str | None, Field(max_length=200)] = None,
 ) -> PlanMilestoneOutput:
-    """A cheap model breaks a milestone into small items, each with dependencies and the check that
-    proves it done (tests, files to change, a project command); the plan is validated. With
-    submit, items run as validated tasks as their dependencies pass (get_parallel_group_status)."""
+    """A cheap model splits a milestone into small items with dependencies and a check each (tests,
+    files to change, a command), validated; submit runs them as validated tasks."""
     state = app_state(ctx)
     with expected_errors():
         roots = allowed_roots(await client_roots(ctx), state.settings.allowed_roots)
@@ -72,9 +65,9 @@ async def plan_milestone(
             group_id = result.group_id
             task_ids = {t.key: t.task_id for t in result.tasks}
     items = [
-        PlanItemOut(id=i.id, title=i.title, description=i.description, depends_on=list(i.depends_on), size=i.size,
-                    check=ItemCheckOut(tests=list(i.check.tests), files=list(i.check.files),
-                                       command=item_command(i)), task_id=task_ids.get(i.id))
+        PlanItemOut(id=i.id, title=i.title, description=i.description, depends_on=list(i.depends_on),
+                    tests=list(i.check.tests), files=list(i.check.files), command=item_command(i),
+                    task_id=task_ids.get(i.id))
         for key in drafted.checklist.order for i in drafted.checklist.items if i.id == key
     ]
     return PlanMilestoneOutput(items=items, planner_groups=list(drafted.planner_groups),
@@ -85,7 +78,7 @@ async def plan_milestone(
 def register(mcp: MCPServer[AppState]) -> None:
     """Add `plan_milestone` to the server."""
     mcp.add_tool(
-        plan_milestone, name="plan_milestone", title="Plan a milestone as a checked checklist",
-        annotations=ToolAnnotations(title="Plan a milestone as a checked checklist", read_only_hint=False,
+        plan_milestone, name="plan_milestone", title="Plan a milestone",
+        annotations=ToolAnnotations(title="Plan a milestone", read_only_hint=False,
                                     destructive_hint=False, idempotent_hint=False, open_world_hint=True),
     )

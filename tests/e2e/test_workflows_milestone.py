@@ -88,7 +88,7 @@ async def test_a_milestone_becomes_four_checked_items_that_run_until_every_check
     assert any("cycle" in p for p in planned["retried_for"]), planned["retried_for"]
     assert "rejected for these problems" in planner_prompts[1] and "cycle" in planner_prompts[1]
     assert [i["id"] for i in planned["items"]][-1] == "readme" and len(planned["items"]) == 4
-    assert planned["items"][2]["check"]["command"] == ["python", "-m", "pytest", "-q", "test_title.py"]
+    assert planned["items"][2]["command"] == ["python", "-m", "pytest", "-q", "test_title.py"]
 
     assert status["status"] == "succeeded", [(t["id"], t["status"], t["error"]) for t in status["tasks"]]
     for task in status["tasks"]:
