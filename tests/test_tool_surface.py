@@ -17,11 +17,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from mcp import Client
 
+from server.analysis.tokens import STATUS_TIKTOKEN, count_tokens, token_counter_status
 from server.app import build_server
+from server.errors import ConfigError
 from server.settings import Settings, load_settings
 from tests.conftest import isolated_env
+from tools.surface import CORE_TOOLS
 
 SNAPSHOT = Path(__file__).parent / "data" / "tool_surface.json"
 REGENERATE = "run `.venv/bin/python -m tests.test_tool_surface` and review the diff"
@@ -51,6 +55,36 @@ async def test_every_tool_has_an_output_schema_and_read_only_tools_say_so(settin
     for name, tool in tools.items():
         assert tool.get("outputSchema"), f"{name} has an output schema"
         assert tool["annotations"].get("readOnlyHint") is (name in READ_ONLY), name
+
+
+async def tools_list_tokens(settings: Settings) -> tuple[list[str], int]:
+    """The tools offered and the cl100k tokens of the `tools/list` result as the server sends it."""
+    async with Client(build_server(settings)) as client:
+        result = await client.list_tools()
+    wire = json.dumps(result.model_dump(by_alias=True, mode="json", exclude_none=True), separators=(",", ":"))
+    assert token_counter_status() == STATUS_TIKTOKEN, "the budget is in real cl100k tokens"
+    return [tool.name for tool in result.tools], count_tokens(wire)
+
+
+async def test_by_default_the_four_core_tools_are_offered_within_5k_tokens(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    del env["PWM_TOOLS"]
+    names, tokens = await tools_list_tokens(load_settings(env))
+    assert sorted(names) == sorted(CORE_TOOLS)
+    assert tokens <= 5_000, f"tools/list costs {tokens} tokens of every conversation"
+
+
+async def test_every_tool_together_stays_within_7k_tokens(settings: Settings) -> None:
+    names, tokens = await tools_list_tokens(settings)
+    assert len(names) == 11
+    assert tokens <= 7_000, tokens
+
+
+async def test_pwm_tools_adds_named_tools_to_the_core_ones_and_rejects_unknown_names(tmp_path: Path) -> None:
+    names, _ = await tools_list_tokens(load_settings(isolated_env(tmp_path, PWM_TOOLS="list_groups, get_task_result")))
+    assert sorted(names) == sorted([*CORE_TOOLS, "list_groups", "get_task_result"])
+    with pytest.raises(ConfigError, match="unknown tool 'list_group'.*accepted: core, all, submit_parallel_tasks"):
+        build_server(load_settings(isolated_env(tmp_path, PWM_TOOLS="list_group")))
 
 
 def _regenerate() -> None:

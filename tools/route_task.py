@@ -31,38 +31,38 @@ class RouteTaskInput(CallerHints):
     __doc__ = HINTS_DOC
     model_config = ConfigDict(extra="forbid")
 
-    task_description: str = Field(min_length=1, max_length=50_000, description="The coding task, in a sentence or a paragraph.")
+    task_description: str = Field(min_length=1, max_length=50_000)
     agent_type: str | None = Field(None, max_length=200, description=AGENT_TYPE_DOC)
     routing_strategy: str | None = Field(None, max_length=50, description=STRATEGY_DOC)
     policy: str | None = Field(None, max_length=50, description=POLICY_DOC)
 
 
 class RouteTaskOutput(BaseModel):
-    """Where the task goes and why."""
+    """Where the task goes and why (costs in USD, times in seconds, for one call)."""
 
-    task_type: str = Field(description="Kind of work read from the description (crud, ui, api, security, ...).")
-    complexity_score: int = Field(ge=1, le=10, description="Engineering effort and risk, 1 (trivial) to 10.")
-    confidence: float = Field(ge=0, le=1, description="How sure the analysis is (1.0 for an explicit complexity).")
+    task_type: str
+    complexity_score: int = Field(ge=1, le=10)
+    confidence: float = Field(ge=0, le=1)
     scope: str = Field(description="function, file, multi_file or system.")
-    risks: list[str] = Field(description="Risk categories found (payment, auth, concurrency, ...).")
-    signals: list[str] = Field(description="What the analysis read, for transparency.")
-    estimated_input_tokens: int = Field(description="Prompt tokens: role prompt + description + context.")
-    estimated_output_tokens: int = Field(description="Expected answer tokens, capped by max_tokens.")
-    max_tokens: int = Field(description="Answer token cap that would be sent.")
-    token_counter: str = Field(description="'tiktoken:cl100k_base' when counted, 'estimate' when estimated.")
+    risks: list[str]
+    signals: list[str] = Field(description="What the analysis read.")
+    estimated_input_tokens: int
+    estimated_output_tokens: int
+    max_tokens: int
+    token_counter: str = Field(description="tiktoken:cl100k_base, or estimate.")
     recommended_variant: Literal["speed", "balanced", "quality"]
-    agent_name: str = Field(description="Full agent name, e.g. 'aria_coder_backend_speed'.")
-    recommended_model: str = Field(description="Catalogue model id of the first choice.")
-    fallback_models: list[str] = Field(description="Next models to try in the same variant, in order.")
-    escalation: dict[str, list[str]] = Field(description="Higher variants and their models, for retries that escalate.")
-    estimated_cost: float = Field(ge=0, description="USD for one call on the recommended model.")
-    estimated_time: float = Field(ge=0, description="Seconds until the answer has streamed.")
-    rationale: str = Field(description="One line: why this variant and model.")
+    agent_name: str
+    recommended_model: str
+    fallback_models: list[str] = Field(description="Next in the same variant, in order.")
+    escalation: dict[str, list[str]] = Field(description="Higher variants' models, for retries.")
+    estimated_cost: float = Field(ge=0)
+    estimated_time: float = Field(ge=0)
+    rationale: str
     subtasks: list[str] = Field(description="Independent pieces, when the description joins several.")
-    excluded_models: dict[str, str] = Field(description="Models left out, with the reason.")
+    excluded_models: dict[str, str] = Field(description="Model -> why it was left out.")
     strategy: str
     policy: str | None
-    notes: list[str] = Field(description="Anything else worth knowing (budget mode, provider not configured).")
+    notes: list[str]
 
 
 async def preview_route(state: AppState, args: RouteTaskInput) -> RouteTaskOutput:
@@ -118,10 +118,9 @@ async def preview_route(state: AppState, args: RouteTaskInput) -> RouteTaskOutpu
 
 
 async def route_task(ctx: Context[AppState, Any], args: RouteTaskInput) -> RouteTaskOutput:
-    """Recommend the agent variant and model for one coding task, with its estimated cost and time.
+    """Where one coding task would go: agent variant, model, fallbacks, estimated cost and time, why.
 
-    The planner's dry run: the same analysis (kind of work, risk, scope, complexity 1-10), strategy,
-    policy caps and budget state as submit_parallel_tasks. Calls no model.
+    A dry run of submit_parallel_tasks' planning (same analysis, strategy, caps, budget); calls no model.
     """
     with expected_errors():
         return await preview_route(app_state(ctx), args)

@@ -4,15 +4,17 @@
 `tools/list` shows them. `register_tools` registers them all, then keeps the four core tools
 plus what `Settings.tools` enables (`PWM_TOOLS`, `[server] tools`): "all", or tool names.
 
-`ToolServer` is the SDK's `MCPServer` with two additions: a tool may take its arguments as one
+`ToolServer` is the SDK's `MCPServer` with three additions: a tool may take its arguments as one
 pydantic model (`add_model_tool`: the model is the published input schema, flat, as the client
-sends it), and an argument that fails validation is reported like every other input error
-(field, problem, accepted values) instead of pydantic's raw text with its links.
+sends it); the offered tools' schemas are compacted (`tools._schema`) so `tools/list` stays
+small; and an argument that fails validation is reported like every other input error (field,
+problem, accepted values) instead of pydantic's raw text with its links.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from server.errors import ConfigError
 from server.state import AppState
+from tools._schema import compact_schema
 
 __all__ = ["CORE_TOOLS", "TOOL_MODULES", "ToolServer", "describe_validation_error", "register_tools"]
 
@@ -32,6 +35,7 @@ __all__ = ["CORE_TOOLS", "TOOL_MODULES", "ToolServer", "describe_validation_erro
 TOOL_MODULES: tuple[str, ...] = (
     "tools.submit_parallel_tasks",
     "tools.get_parallel_group_status",
+    "tools.list_groups",
     "tools.cancel_parallel_group",
     "tools.route_task",
     "tools.validate_workspace",
@@ -69,6 +73,31 @@ class ToolServer(MCPServer[AppState]):
         # FuncMetadata reads arg_model at each call ("reassigning them later takes effect").
         tool.fn_metadata.arg_model = arguments
         tool.parameters = arguments.model_json_schema(by_alias=True)
+
+    def offer_only(self, enabled: tuple[str, ...]) -> None:
+        """Keep the core tools plus the `enabled` names ("all": every tool), in compact form.
+
+        Raises:
+            ConfigError: `enabled` names a tool that does not exist.
+        """
+        tools = self._tool_manager.list_tools()
+        everything = [t.name for t in tools]
+        wanted = set(enabled) - {"core", "all"}
+        unknown = sorted(wanted - set(everything))
+        if unknown:
+            raise ConfigError(
+                f"tools (PWM_TOOLS): unknown tool {unknown[0]!r}; accepted: core, all, {', '.join(everything)}"
+            )
+        for tool in tools:
+            if "all" not in enabled and tool.name not in CORE_TOOLS and tool.name not in wanted:
+                self.remove_tool(tool.name)
+                continue
+            tool.description = inspect.cleandoc(tool.description)
+            tool.parameters = compact_schema(tool.parameters)
+            # Read (and cached) by `tools/list` only after this; structured results are validated
+            # against the output model, not this schema.
+            tool.fn_metadata.output_schema = compact_schema(tool.fn_metadata.output_schema, output=True)
+            tool.__dict__.pop("output_schema", None)
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
@@ -125,15 +154,4 @@ def register_tools(mcp: ToolServer, enabled: tuple[str, ...] = ("core",)) -> Non
     """
     for module_name in TOOL_MODULES:
         importlib.import_module(module_name).register(mcp)
-    everything = [t.name for t in mcp._tool_manager.list_tools()]
-    wanted = set(enabled) - {"core", "all"}
-    unknown = sorted(wanted - set(everything))
-    if unknown:
-        raise ConfigError(
-            f"tools (PWM_TOOLS): unknown tool {unknown[0]!r}; accepted: core, all, {', '.join(everything)}"
-        )
-    if "all" in enabled:
-        return
-    for name in everything:
-        if name not in CORE_TOOLS and name not in wanted:
-            mcp.remove_tool(name)
+    mcp.offer_only(enabled)

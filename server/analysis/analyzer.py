@@ -34,7 +34,7 @@ TRIVIAL_CAP = 2
 
 
 def _kinds(text: str) -> dict[str, float]:
-    found: dict[str, float] = {}
+    found: dict[str, float] = {}  # in sig.KINDS order, which `prior.signal_names` follows too
     for signal in sig.KINDS:
         hits = len(signal.pattern.findall(text))
         if hits:
@@ -91,6 +91,8 @@ class _Reading:
     risks: tuple[str, ...]
     score: float  # the hand-set keyword score (a feature of the learned prior)
     trivial: bool
+    prior_signals: tuple[str, ...]  # the signals as the prior's feature names (`prior.signal_names`)
+    items: int
     scope: str
     subtasks: tuple[str, ...]
 
@@ -98,6 +100,7 @@ class _Reading:
 def _read(text: str, hints: TaskHints) -> _Reading:
     signals: list[str] = []
     found = _kinds(text)
+    matched = list(found)
     agent_kind = _agent_kind(hints.agent_type)
     kind = hints.task_type or _primary_kind(found, agent_kind)
     signals.append(f"kind:{kind}" + (" (explicit)" if hints.task_type else ""))
@@ -126,9 +129,11 @@ def _read(text: str, hints: TaskHints) -> _Reading:
         top = max(r.weight for r in sig.RISKS if r.name in risks)
         score += damp * (top + 0.5 * (risk_points - top))
 
+    markers: list[str] = []
     for marker in (*sig.HARD_MARKERS, *sig.EASY_MARKERS):
         if marker.pattern.search(text):
             score += marker.weight
+            markers.append(marker.name)
             signals.append(f"{'hard' if marker.weight > 0 else 'easy'}:{marker.name}")
 
     items = sig.enumeration_items(text)
@@ -144,11 +149,20 @@ def _read(text: str, hints: TaskHints) -> _Reading:
     score += sig.SCOPE_WEIGHT[scope]
     signals.append(f"scope:{scope}")
 
-    trivial = bool(sig.TRIVIAL_MARKERS.search(text)) and not risks
+    trivial_word = bool(sig.TRIVIAL_MARKERS.search(text))
+    trivial = trivial_word and not risks
     if trivial:
         score = min(score, 1.5)
         signals.append("easy:trivial")
-    return _Reading(kind, agent_kind, found, tuple(signals), tuple(risks), score, trivial, scope, subtasks)
+    prior_signals = tuple(
+        [f"k:{name}" for name in matched]
+        + [f"r:{name}" for name in risks]
+        + [f"m:{name}" for name in markers]
+        + (["m:trivial"] if trivial_word else [])
+    )
+    return _Reading(
+        kind, agent_kind, found, tuple(signals), tuple(risks), score, trivial, prior_signals, items, scope, subtasks
+    )
 
 
 def keyword_score(description: str, hints: TaskHints | None = None) -> float:
@@ -175,7 +189,7 @@ def analyze(description: str, hints: TaskHints | None = None) -> TaskAnalysis:
     reading = _read(text, hints)
     kind, risks_found = reading.kind, reading.risks
     signals = list(reading.signals)
-    learned = load_prior().predict(text, reading.agent_kind, reading.score)
+    learned = load_prior().predict(text, reading.agent_kind, reading.score, reading.prior_signals, reading.items)
     if reading.trivial:
         learned = min(learned, TRIVIAL_CAP)
     complexity = max(1, min(10, round(learned)))

@@ -24,7 +24,7 @@ from importlib import resources
 
 from server.analysis import signals as sig
 
-__all__ = ["FEATURE_BUCKETS", "ComplexityPrior", "features", "load_prior"]
+__all__ = ["FEATURE_BUCKETS", "ComplexityPrior", "features", "load_prior", "signal_names"]
 
 FEATURE_BUCKETS = 1 << 14
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -36,11 +36,28 @@ def _bucket(name: str) -> int:
     return zlib.crc32(name.encode("utf-8")) % FEATURE_BUCKETS
 
 
-def features(text: str, agent_kind: str | None = None, keyword_score: float | None = None) -> dict[int, float]:
+def signal_names(text: str) -> tuple[str, ...]:
+    """The keyword signals found in `text`, as prior feature names ("k:ui", "r:payment", ...)."""
+    names = [f"k:{s.name}" for s in sig.KINDS if s.pattern.search(text)]
+    names += [f"r:{s.name}" for s in sig.RISKS if s.pattern.search(text)]
+    names += [f"m:{s.name}" for s in (*sig.HARD_MARKERS, *sig.EASY_MARKERS) if s.pattern.search(text)]
+    if sig.TRIVIAL_MARKERS.search(text):
+        names.append("m:trivial")
+    return tuple(names)
+
+
+def features(
+    text: str,
+    agent_kind: str | None = None,
+    keyword_score: float | None = None,
+    signals: tuple[str, ...] | None = None,
+    items: int | None = None,
+) -> dict[int, float]:
     """Sparse features of one description (bucket -> value); the same for training and inference.
 
     `keyword_score` is the analyzer's hand-set keyword score (`analyzer.keyword_score`), one
-    feature among the others; its weight is learned like theirs.
+    feature among the others; its weight is learned like theirs. `signals` (`signal_names`) and
+    `items` (`signals.enumeration_items`) may be passed when already read, to skip the regexes.
     """
     words = [w.lower() for w in _WORD.findall(text)]
     out: dict[int, float] = {}
@@ -54,20 +71,11 @@ def features(text: str, agent_kind: str | None = None, keyword_score: float | No
             put("w:" + word)
     for left, right in zip(words, words[1:], strict=False):
         put(f"b:{left}_{right}")
-    for signal in sig.KINDS:
-        if signal.pattern.search(text):
-            put("k:" + signal.name)
-    for risk in sig.RISKS:
-        if risk.pattern.search(text):
-            put("r:" + risk.name)
-    for marker in (*sig.HARD_MARKERS, *sig.EASY_MARKERS):
-        if marker.pattern.search(text):
-            put("m:" + marker.name)
-    if sig.TRIVIAL_MARKERS.search(text):
-        put("m:trivial")
-    items = sig.enumeration_items(text)
-    if items:
-        put("n:items", min(items, 6) / 3.0)
+    for name in signal_names(text) if signals is None else signals:
+        put(name)
+    count = sig.enumeration_items(text) if items is None else items
+    if count:
+        put("n:items", min(count, 6) / 3.0)
     if agent_kind:
         put("a:" + agent_kind)
     if keyword_score is not None:
@@ -93,9 +101,16 @@ class ComplexityPrior:
         weights = self.weights
         return self.bias + sum(value * weights.get(key, 0.0) for key, value in feats.items())
 
-    def predict(self, text: str, agent_kind: str | None = None, keyword_score: float | None = None) -> float:
+    def predict(
+        self,
+        text: str,
+        agent_kind: str | None = None,
+        keyword_score: float | None = None,
+        signals: tuple[str, ...] | None = None,
+        items: int | None = None,
+    ) -> float:
         """Complexity on this project's scale (not rounded, not clamped)."""
-        raw = self.raw(features(text, agent_kind, keyword_score))
+        raw = self.raw(features(text, agent_kind, keyword_score, signals, items))
         return self.target_mean + self.scale * (raw - self.center)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -272,10 +272,3 @@ class ProviderRegistry:
                         names.add(_ollama_name(item[key]))
         return names
 
-    # -- cost ------------------------------------------------------------------------------
-
-    def reconcile_cost(self, model: ModelSpec | str, generation_id: str) -> Awaitable[float | None] | None:
-        """For providers that report cost (OpenRouter), a coroutine fetching the final figure
-        (the model's backend decides: `Backend.reconcile_cost`)."""
-        request = self.request_for(model, [], max_tokens=1)
-        return self.backend_for(request.provider.name).reconcile_cost(request, generation_id)

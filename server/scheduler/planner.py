@@ -133,7 +133,7 @@ def plan_task(
         policy=context.policy, hints=hints, min_variant=hints.min_variant, local_only=context.local_only,
         budget_paused=context.budget_paused,
         max_cost=task_cost_cap(context.per_task_cap, context.policy_spec, hints.max_cost),
-        require_available=require_available,
+        require_available=require_available, checked=task.validate is not None,
     )
     try:
         route = router.route(request)

@@ -483,10 +483,12 @@ class TaskRunner:
 
     def _reconcile_later(self, attempt_id: int, model: ModelSpec, generation_id: str | None) -> None:
         """Ask a provider that bills per generation (OpenRouter) for the final cost, off the hot path."""
-        reconcile = getattr(self.providers, "reconcile_cost", None)
-        if generation_id is None or reconcile is None:
+        if generation_id is None:
             return
-        fetch = reconcile(model, generation_id)
+        spec, base_url, api_key = self.providers.resolve(model)
+        request = CompletionRequest(model=model, provider=spec, base_url=base_url, api_key=api_key, messages=[],
+                                    max_tokens=1)
+        fetch = self.providers.backend_for(spec.name).reconcile_cost(request, generation_id)
         if fetch is None:
             return
 

@@ -152,6 +152,8 @@ async def test_a_kind_the_speed_variant_keeps_failing_starts_higher_then_comes_b
                 insights = tracker.insights(task_type="crud")["task_types"]["crud"]["variants"]
                 assert insights["speed"]["evidence"] >= failures_before_raise - 0.5  # decayed a little
                 assert insights["balanced"]["success"] > insights["speed"]["success"]
+                assert insights["speed"]["decayed_failures"] >= failures_before_raise - 0.5
+                assert insights["speed"]["decayed_successes"] == 0
 
                 # The speed models recover. Nothing new is known yet: CRUD stays at balanced.
                 lp.set_default(GOOD)
