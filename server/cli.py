@@ -157,7 +157,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
         from server.store.tokens import Caller, set_process_caller
 
-        set_process_caller(Caller(user=settings.env.get("PWM_USER") or getpass.getuser()))
+        set_process_caller(Caller(user=settings.stdio_user or getpass.getuser()))
         mcp = build_server(settings, http=False)
     if not args.http:
         log.info("serving MCP on stdio (database %s)", settings.db_path)
