@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
 
+from server.analysis.tokens import count_tokens  # noqa: E402
 from server.backends.registry import ProviderRegistry  # noqa: E402
 from server.catalog import load_catalog  # noqa: E402
 from server.routing.router import Router  # noqa: E402
@@ -156,6 +157,7 @@ async def one_latency(args: argparse.Namespace, latency: float) -> dict[str, Any
         max_concurrent=args.concurrency,
     )
     ours, plain, statuses = [], [], set()
+    count_tokens("warm")  # the server warms its tokenizer after start; not part of a group's makespan
     with external_loopback("--latency", str(latency)) as url:
         for _ in range(args.runs):
             plain.append(await plain_httpx(url, deps, args.concurrency))
