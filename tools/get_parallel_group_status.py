@@ -26,7 +26,10 @@ from server.state import AppState
 from server.store import TASK_STATUSES
 from tools._shared import app_state, expected_errors
 
-__all__ = ["GroupStatusOutput", "register"]
+__all__ = ["MAX_SLICE_CHARS", "GroupStatusOutput", "register"]
+
+# One get_task_result slice: at most ~20k tokens even for dense text, well under clients' limits.
+MAX_SLICE_CHARS = 60_000
 
 
 class AttemptOut(BaseModel):
@@ -78,6 +81,14 @@ class TaskStatusOut(BaseModel):
     error_class: str | None
 
 
+class LeaseOut(BaseModel):
+    owner: str = Field(description="The server instance (store owner id) running the group.")
+    host: str | None
+    lease_until: float | None = Field(description="Unix time the lease ends unless renewed.")
+    lease_seconds: float | None = Field(description="Lease length; another instance takes over after it.")
+    poll_seconds: float = Field(description="How often instances renew leases and look for groups to take over.")
+
+
 class GroupStatusOutput(BaseModel):
     group_id: str
     group_name: str
@@ -98,6 +109,11 @@ class GroupStatusOutput(BaseModel):
     tasks: list[TaskStatusOut] = Field(description="One page of tasks (see tasks_matching, next_offset).")
     tasks_matching: int = Field(0, description="Tasks the page was taken from.")
     next_offset: int | None = Field(None, description="Offset of the next page; None: last page.")
+    shared_files: dict[str, list[str]] = Field(
+        default_factory=dict, description="Files more than one task's patch changes: apply those one by one.")
+    lease: LeaseOut | None = Field(
+        None, description="While running: the server instance running the group and its lease."
+    )
 
 
 class TaskResultOutput(BaseModel):
@@ -116,7 +132,8 @@ def shape(view: GroupView) -> GroupStatusOutput:
         elapsed_seconds=view.elapsed_seconds, strategy=view.strategy, policy=view.policy,
         max_concurrent=view.max_concurrent, budget_state=view.budget_state,
         budget_warnings=view.budget_warnings, tasks_matching=view.tasks_matching,
-        next_offset=view.tasks_next_offset,
+        next_offset=view.tasks_next_offset, shared_files=view.shared_files,
+        lease=None if view.lease is None else LeaseOut.model_validate(view.lease),
         tasks=[
             TaskStatusOut(
                 id=t.id, task_id=t.task_id, status=t.status, agent_type=t.agent_type, agent_name=t.agent_name,
@@ -154,7 +171,8 @@ async def get_parallel_group_status(
         max_length=200, description="Or the group's name (the most recent group with that name).",
     )] = None,
     wait_seconds: Annotated[float, Field(
-        ge=0, le=300, description="Wait up to this long for a change (or the end) before answering; 0 = now.",
+        ge=0, le=300, description="Wait up to this long for a change or the end; 0 = answer now. Capped at the "
+        "server's tool_time_limit_s (default 45): clients cut a call at about 60 s.",
     )] = 0,
     task_status: Annotated[str | None, Field(
         max_length=20, description="Only tasks in this status. Default: all, those needing attention first.",
@@ -169,17 +187,16 @@ async def get_parallel_group_status(
     longer than the server's limit are cut; get_task_result returns the rest.
     """
     state = app_state(ctx)
-    engine = state.require_engine()
+    engine = state.engine
     with expected_errors():
         if not (group_id or group_name):
             raise InputError("group_id", "give group_id or group_name")
         if task_status is not None and task_status not in TASK_STATUSES:
             raise InputError("task_status", f"unknown task status {task_status!r}", ", ".join(TASK_STATUSES))
-        assert state.store is not None
         record = await state.store.get_group(group_id or group_name or "")
         if wait_seconds > 0 and engine.is_running(record.id):
             await ctx.report_progress(*_progress(await _view(state, record.id, tasks=False)))
-            await engine.wait_for_change(record.id, wait_seconds)
+            await engine.wait_for_change(record.id, min(wait_seconds, state.settings.tool_time_limit_s))
         view = await _view(state, record.id, tasks=True, task_status=task_status, offset=offset, limit=limit)
     await ctx.report_progress(*_progress(view))
     for text in view.budget_warnings:
@@ -205,7 +222,6 @@ def summary(view: GroupView) -> str:
 async def _view(
     state: AppState, group_id: str, *, tasks: bool, task_status: str | None = None, offset: int = 0, limit: int = 20,
 ) -> GroupView:
-    assert state.store is not None and state.engine is not None
     record = await state.store.get_group(group_id)
     limits = state.engine.budget_limits(record.budget_usd, record.policy)
     return await group_view(state.store, record, limits, max_result_chars=state.settings.max_result_chars,
@@ -223,13 +239,12 @@ async def get_task_result(
     task_id: Annotated[str, Field(min_length=1, max_length=100, description="The task_id from the group status.")],
     offset: Annotated[int, Field(ge=0, description="Character offset to start from (result_next_offset).")] = 0,
     limit: Annotated[int | None, Field(
-        ge=1, le=1_000_000, description="Characters to return (default: the server's max_result_chars).",
+        ge=1, le=MAX_SLICE_CHARS, description="Characters to return (default: the server's max_result_chars).",
     )] = None,
 ) -> TaskResultOutput:
     """A slice of one task's full result, for results longer than the status shows."""
     state = app_state(ctx)
     with expected_errors():
-        assert state.store is not None
         part = await state.store.task_result(task_id, offset, limit or state.settings.max_result_chars)
     return TaskResultOutput(task_id=part.task_id, text=part.text, offset=part.offset,
                             total_chars=part.total_chars, next_offset=part.next_offset)
@@ -241,5 +256,7 @@ def register(mcp: MCPServer[AppState]) -> None:
                                 open_world_hint=False)
     mcp.add_tool(get_parallel_group_status, name="get_parallel_group_status", title="Status of a task group",
                  annotations=read_only.model_copy(update={"title": "Status of a task group"}))
+    # Claude Code keeps a tool result inline up to this size (it spills larger ones to a file).
     mcp.add_tool(get_task_result, name="get_task_result", title="Read a task's full result",
-                 annotations=read_only.model_copy(update={"title": "Read a task's full result"}))
+                 annotations=read_only.model_copy(update={"title": "Read a task's full result"}),
+                 meta={"anthropic/maxResultSizeChars": MAX_SLICE_CHARS + 2_000})

@@ -31,7 +31,7 @@ from server.formatting import usd
 from server.routing.router import Router
 from server.scheduler.dag import SUCCESS, TERMINAL, TaskGraph, bottom_levels
 from server.scheduler.gate import CallGate, Limits
-from server.scheduler.planner import estimate_makespan, plan_group
+from server.scheduler.planner import estimate_makespan, plan_group, task_cost_cap
 from server.scheduler.ports import CallObserver, Providers
 from server.scheduler.prompt import PER_DEPENDENCY_CHARS, DependencyOutput, build_messages
 from server.scheduler.runner import Job, Outcome, RunnerConfig, TaskRunner
@@ -142,13 +142,10 @@ class Engine:
     def budget_limits(self, group_budget: float | None, policy: str | None) -> BudgetLimits:
         """Settings' budgets, the group's own budget and the tighter per-task cap."""
         budgets = self.settings.budgets
-        per_task = budgets.per_task
-        spec = self.catalog.policies.get(policy or "")
-        if spec is not None:
-            per_task = spec.max_cost_per_task if per_task is None else min(per_task, spec.max_cost_per_task)
         return BudgetLimits(
             daily=budgets.daily, weekly=budgets.weekly, monthly=budgets.monthly, group=group_budget,
-            per_task=per_task, stop_at=budgets.stop_at, warn_at=budgets.warn_at,
+            per_task=task_cost_cap(budgets.per_task, self.catalog.policies.get(policy or "")),
+            stop_at=budgets.stop_at, warn_at=budgets.warn_at,
         )
 
     # -- submission --------------------------------------------------------------------------
@@ -349,6 +346,11 @@ class Engine:
             run.graph.mark(job.key, "running")
             self._notify(run)
 
+    async def progress(self, job: Job) -> None:
+        run = self._runs.get(job.group_id)
+        if run is not None:
+            self._notify(run)
+
     async def finished(self, job: Job, outcome: Outcome) -> None:
         run = self._runs.get(job.group_id)
         if run is not None:
@@ -512,7 +514,7 @@ PATCH_REQUEST = (
 
 def _with_patch_request(messages: list[dict[str, str]], spec: dict[str, Any] | None) -> list[dict[str, str]]:
     """Ask for a patch when the answer will be validated (the checks run on the applied diff)."""
-    if spec is None:
+    if spec is None or spec.get("mode") == "agent":  # an agent changes files through its tools
         return messages
     last = dict(messages[-1])
     last["content"] += PATCH_REQUEST.format(checks=", ".join(spec.get("checks") or ["all that apply"]))

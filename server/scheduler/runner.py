@@ -31,16 +31,26 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.backends.base import CallTimeouts, Completion, CompletionRequest, Usage
+from server.agent import AgentReply, AgentResult
+from server.backends.base import (
+    CallTimeouts,
+    ChatMessage,
+    Completion,
+    CompletionRequest,
+    Message,
+    ToolSpec,
+    Usage,
+)
 from server.backends.pricing import compute_cost
 from server.catalog.schema import Catalog, ModelSpec
 from server.errors import BackendError, BackendRateLimited, BackendTimeout, BudgetExceeded
 from server.perf.stats import AttemptFact
 from server.routing.costs import reservation_estimate
+from server.scheduler.agent_mode import agent_reply, count_chat_tokens, run_agent_attempt, with_agent_report
 from server.scheduler.gate import Busy, CallGate
 from server.scheduler.ports import CallObserver, Providers, TaskEvents
 from server.scheduler.prompt import count_tokens, fit_max_tokens
@@ -231,9 +241,13 @@ class TaskRunner:
                     deferred.pop(candidate.model_id, None)
                     alternatives = [*pending, *deferred.values()]
                     try:
-                        text, model_id = await self._candidate(
-                            job, events, candidate, movable, alternatives, prompt_tokens, clock, state, tries
-                        )
+                        if job.validation is not None and job.validation.get("mode") == "agent":
+                            text, model_id, agent = await self._agent(job, events, candidate, clock, state, tries)
+                        else:
+                            completion, model_id = await self._candidate(
+                                job, events, candidate, movable, alternatives, prompt_tokens, clock, state, tries
+                            )
+                            text, agent = completion.text, None
                     except _Defer as leave:
                         deferred[candidate.model_id] = candidate
                         deferred = dict(sorted(deferred.items(), key=lambda item: order[item[0]]))
@@ -252,7 +266,7 @@ class TaskRunner:
                         await self.store.record_validation(
                             job.last_attempt_id, job.task_id, job.group_id, passed=verdict.passed,
                             status=verdict.status, base_commit=verdict.base_commit,
-                            report_json=verdict.report_json,
+                            report_json=with_agent_report(verdict.report_json, agent),
                         )
                     if verdict.passed:
                         return Outcome("succeeded", text=verdict.patch, model_used=model_id,
@@ -323,7 +337,12 @@ class TaskRunner:
         clock: _Clock,
         state: _Progress,
         tries: _Tries,
-    ) -> tuple[str, str]:
+        *,
+        messages: Sequence[Message] | None = None,
+        tools: tuple[ToolSpec, ...] = (),
+    ) -> tuple[Completion, str]:
+        """One call of `candidate` (retried as the policy says) on the job's messages, or on
+        `messages` with `tools` offered (an agent's turn); the completion and the model's id."""
         model = self.catalog.models.get(candidate.model_id)
         if model is None:
             raise _Next("not in the catalogue", "not_found")
@@ -378,7 +397,8 @@ class TaskRunner:
                 call = _Call(job.plan.task_type, job.plan.agent, candidate.variant, spec.name)
                 request = CompletionRequest(
                     model=model, provider=spec, base_url=base_url, api_key=api_key,
-                    messages=job.messages, max_tokens=max_tokens, temperature=job.plan.temperature,
+                    messages=job.messages if messages is None else messages, tools=tools,
+                    max_tokens=max_tokens, temperature=job.plan.temperature,
                     stream=True, context_tokens=prompt_tokens + max_tokens,
                 ).with_timeouts(self._call_timeouts(job, clock))
                 t0 = time.perf_counter()
@@ -400,7 +420,7 @@ class TaskRunner:
                     await self._settle_success(attempt.id, model, completion, prompt_tokens, call)
                     if completion.rate_limits is not None:
                         self.gate.observe(permit, completion.rate_limits)
-                    return completion.text, model.id
+                    return completion, model.id
             finally:
                 self.gate.release(permit)
             # The call failed: decide by class (outside the permit, so others may go meanwhile).
@@ -427,6 +447,34 @@ class TaskRunner:
                 raise _Defer(f"{failure.error_class} ({failure})", failure.error_class)
             await asyncio.sleep(policy.backoff(retries, self._rng))
 
+    async def _agent(
+        self, job: Job, events: TaskEvents, candidate: Candidate, clock: _Clock, state: _Progress, tries: _Tries
+    ) -> tuple[str, str, AgentResult]:
+        """Run `candidate` as a coding agent in its own worktree; its diff is the answer. A turn
+        that is rate limited waits for the model (moving mid-run would throw its work away)."""
+        model = self.catalog.models.get(candidate.model_id)
+        if model is not None and not model.tool_calling:
+            raise _Next("no tool calling, so not used for agent mode", "unsupported")
+        assert job.validation is not None
+
+        async def turn(messages: list[ChatMessage], specs: Sequence[ToolSpec]) -> AgentReply:
+            try:
+                completion, _ = await self._candidate(
+                    job, events, candidate, False, [], count_chat_tokens(messages), clock, state, tries,
+                    messages=messages, tools=tuple(specs),
+                )
+            except _Next as skip:
+                if skip.error_class == "budget":
+                    raise BudgetExceeded(skip.reason) from None
+                raise
+            return agent_reply(completion, model)
+
+        result = await run_agent_attempt(
+            job.validation, job.messages, turn, env=self.config.validation_env,
+            task_id=f"{job.task_id}-{candidate.variant}", on_step=lambda _step: events.progress(job),
+        )
+        return result.diff, candidate.model_id, result
+
     async def aclose(self) -> None:
         """Stop cost reconciliations still waiting on a provider."""
         for task in list(self._reconciling):
@@ -435,10 +483,12 @@ class TaskRunner:
 
     def _reconcile_later(self, attempt_id: int, model: ModelSpec, generation_id: str | None) -> None:
         """Ask a provider that bills per generation (OpenRouter) for the final cost, off the hot path."""
-        reconcile = getattr(self.providers, "reconcile_cost", None)
-        if generation_id is None or reconcile is None:
+        if generation_id is None:
             return
-        fetch = reconcile(model, generation_id)
+        spec, base_url, api_key = self.providers.resolve(model)
+        request = CompletionRequest(model=model, provider=spec, base_url=base_url, api_key=api_key, messages=[],
+                                    max_tokens=1)
+        fetch = self.providers.backend_for(spec.name).reconcile_cost(request, generation_id)
         if fetch is None:
             return
 

@@ -95,6 +95,10 @@ class GroupView:
     tasks_matching: int = 0  # tasks the page was cut from
     tasks_offset: int = 0
     tasks_next_offset: int | None = None  # where the next page starts; None: this is the last
+    # file -> the tasks whose passing patches change it (only files more than one task changed)
+    shared_files: dict[str, list[str]] = field(default_factory=dict)
+    # While running: the instance running it and its lease (store/leases.py).
+    lease: dict[str, object] | None = None
 
 
 def budget_warnings(budget: BudgetStatus) -> list[str]:
@@ -127,8 +131,13 @@ def _validation_summary(report_json: str) -> dict[str, Any]:
                          for d in c.get("diagnostics", [])[:10]]}
         for c in data.get("checks", [])
     ]
-    return {"status": data.get("status"), "passed": data.get("passed", False), "checks": checks,
-            "base_commit": data.get("base_commit"), "error": data.get("error")}
+    summary = {"status": data.get("status"), "passed": data.get("passed", False), "checks": checks,
+               "base_commit": data.get("base_commit"), "error": data.get("error")}
+    if "files_changed" in data:
+        summary["files_changed"] = data["files_changed"]
+    if "agent" in data:  # agent mode: its steps (already bounded) and why it stopped
+        summary["agent"] = data["agent"]
+    return summary
 
 
 def _task_view(
@@ -187,6 +196,11 @@ async def group_view(
         views.append(_task_view(task, snap.attempts.get(task.id, []), max_result_chars, reports))
     budget = await store.budget_status(limits, record.id)
     end = record.finished_at or time.time()
+    held = await store.group_lease(record.id) if record.status == "running" else None
+    lease: dict[str, object] | None = None if held is None else {
+        "owner": held.owner, "host": held.host, "lease_until": held.lease_until,
+        "lease_seconds": held.lease_s, "poll_seconds": store.poll_s,
+    }
     return GroupView(
         group_id=record.id, group_name=record.name, status=record.status, strategy=record.strategy,
         policy=record.policy, max_concurrent=record.max_concurrent,
@@ -197,4 +211,19 @@ async def group_view(
         budget_state=budget.state, budget_warnings=budget_warnings(budget), tasks=views,
         tasks_matching=matching, tasks_offset=offset,
         tasks_next_offset=offset + len(page) if include_tasks and offset + len(page) < matching else None,
+        shared_files=await _shared_files(store, record.id) if include_tasks else {},
+        lease=lease,
     )
+
+
+async def _shared_files(store: Store, group_id: str) -> dict[str, list[str]]:
+    """Files that the passing patches of more than one task change (they may conflict when applied),
+    with those tasks' keys. Reads the group's validations only, not its tasks."""
+    touched: dict[str, set[str]] = {}
+    for v in await store.list_validations(group_id=group_id):
+        if v.passed:
+            for path in json.loads(v.report_json).get("files_changed", ()):
+                touched.setdefault(path, set()).add(v.task_id)
+    shared = {path: ids for path, ids in sorted(touched.items()) if len(ids) > 1}
+    keys = {task_id: (await store.get_task(task_id)).key for task_id in set().union(*shared.values())}
+    return {path: sorted(keys[i] for i in ids) for path, ids in shared.items()}
