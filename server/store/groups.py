@@ -18,16 +18,20 @@ from server.store.records import (
     GROUP_FINISHED_STATUSES,
     TASK_FINAL_STATUSES,
     TASK_STATUSES,
+    AttemptRecord,
     DependencyView,
     GroupRecord,
     GroupTotals,
     NewGroup,
     NewTask,
     ResultSlice,
+    StatusSnapshot,
     TaskIndexRow,
     TaskMove,
     TaskRecord,
 )
+from server.store.reports import _ATTEMPT_COLS as ATTEMPT_COLUMNS
+from server.store.reports import _attempt as attempt_record
 from server.store.tokens import current_caller, restricted_to
 
 __all__ = ["GroupsMixin", "TASK_UPDATABLE_FIELDS"]
@@ -224,34 +228,58 @@ def _dispatch(
 
 
 # Tasks needing attention first: failures, then what stopped, then what runs, then what waits.
-_ATTENTION_ORDER = (
-    "CASE status WHEN 'failed' THEN 0 WHEN 'timed_out' THEN 0 WHEN 'cancelled' THEN 1"
-    " WHEN 'skipped' THEN 1 WHEN 'running' THEN 2 WHEN 'queued' THEN 3 WHEN 'pending' THEN 4 ELSE 5 END"
-)
+ATTENTION_ORDER = ("failed", "timed_out", "cancelled", "skipped", "running", "queued", "pending", "succeeded")
 
 
 def _task_page(
-    conn: sqlite3.Connection, group_id: str, status: str | None, offset: int, limit: int, preview: int
+    conn: sqlite3.Connection, group_id: str, status: str | None, offset: int, limit: int, preview: int,
+    by_status: dict[str, int],
 ) -> tuple[list[TaskRecord], int]:
-    where, params = "group_id = ?", [group_id]
-    order = f"{_ATTENTION_ORDER}, position"
-    if status is not None:
-        where, order = where + " AND status = ?", "position"
-        params.append(status)
-    total = conn.execute(f"SELECT count(*) FROM tasks WHERE {where}", params).fetchone()[0]
+    # Walk the statuses' ranges of the (group, status, position) index: O(page), not O(group).
+    buckets = [status] if status is not None else [s for s in ATTENTION_ORDER if by_status.get(s)]
+    total = sum(by_status.get(s, 0) for s in buckets)
+    ids: list[str] = []
+    skip = offset
+    for bucket in buckets:
+        size = by_status.get(bucket, 0)
+        if skip >= size:
+            skip -= size
+            continue
+        ids += [r[0] for r in conn.execute(
+            "SELECT id FROM tasks WHERE group_id = ? AND status = ? ORDER BY position LIMIT ? OFFSET ?",
+            (group_id, bucket, limit - len(ids), skip),
+        )]
+        skip = 0
+        if len(ids) >= limit:
+            break
+    if not ids:
+        return [], total
+    rank = {task_id: index for index, task_id in enumerate(ids)}
     rows = conn.execute(
-        f"SELECT {_TASK_COLS} FROM tasks WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
-        (preview, *params, limit, offset),
+        f"SELECT {_TASK_COLS} FROM tasks WHERE id IN ({', '.join('?' * len(ids))})", (preview, *ids)
     ).fetchall()
-    return [_task(r) for r in rows], int(total)
+    return sorted((_task(r) for r in rows), key=lambda t: rank[t.id]), total
 
 
 def _status_snapshot(
     conn: sqlite3.Connection, group_id: str, status: str | None, offset: int, limit: int, preview: int
-) -> tuple[GroupRecord, GroupTotals, list[TaskRecord], int]:
+) -> StatusSnapshot:
     record = _get_group(conn, group_id)
-    page, matching = _task_page(conn, group_id, status, offset, limit, preview) if limit > 0 else ([], 0)
-    return record, _totals(conn, group_id), page, matching
+    totals = _totals(conn, group_id)
+    page, matching = (
+        _task_page(conn, group_id, status, offset, limit, preview, totals.by_status) if limit > 0 else ([], 0)
+    )
+    attempts: dict[str, list[AttemptRecord]] = {t.id: [] for t in page}
+    if page:
+        marks = ", ".join("?" * len(page))
+        rows = conn.execute(
+            f"SELECT {ATTEMPT_COLUMNS} FROM attempts a WHERE a.task_id IN ({marks}) ORDER BY a.id",
+            [t.id for t in page],
+        ).fetchall()
+        for row in rows:
+            attempt = attempt_record(row)
+            attempts[attempt.task_id or ""].append(attempt)
+    return StatusSnapshot(record, totals, page, matching, attempts)
 
 
 def _queue_roots(conn: sqlite3.Connection, group_id: str, now: float) -> int:
@@ -408,9 +436,9 @@ class GroupsMixin(StoreBase):
     async def status_snapshot(
         self, group_id: str, *, status: str | None = None, offset: int = 0, limit: int = 20,
         preview_chars: int = DEFAULT_PREVIEW_CHARS,
-    ) -> tuple[GroupRecord, GroupTotals, list[TaskRecord], int]:
+    ) -> StatusSnapshot:
         """In one read transaction (a consistent snapshot): the group, its totals, one page of its
-        tasks and how many match. The page: tasks in `status`, in submission order, or (None)
+        tasks with their attempts, and how many tasks match. The page: tasks in `status`, in submission order, or (None)
         all of them, those needing attention first (failed, timed out, cancelled, skipped,
         running, queued, pending, then succeeded). `limit` 0 reads no task.
 
