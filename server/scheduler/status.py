@@ -186,20 +186,25 @@ async def group_view(
     the transaction that finishes its last task: a reply in which every task is final says the
     group is, and a finished group never shows a task still running.
     """
-    record, totals, page, matching = await store.status_snapshot(
+    snap = await store.status_snapshot(
         record.id, status=task_status, offset=offset, limit=limit if include_tasks else 0,
         preview_chars=max_result_chars + 1,
     )
+    record, totals, page, matching = snap.group, snap.totals, snap.page, snap.matching
     done = sum(n for status, n in totals.by_status.items() if status in TERMINAL)
     views = []
     statuses: dict[str, str] = {}
-    if any(t.depends_on for t in page):  # each item's blockers: its dependencies not succeeded
-        statuses = {t.key: t.status for t in await store.list_tasks(record.id, preview_chars=1)}
-    threads = await store.thread_turns(record.id) if page else {}
+    wanted = sorted({d for t in page for d in t.depends_on})
+    if wanted:  # each item's blockers: its dependencies not succeeded
+        statuses = await store.task_statuses(record.id, wanted)
+    threads = await store.thread_turns([t.id for t in page])
     for task in page:
-        attempts = await store.list_attempts(task_id=task.id)
-        reports = {v.attempt_id: v.report_json for v in await store.list_validations(task_id=task.id)}
-        views.append(_task_view(task, attempts, max_result_chars, reports, statuses, threads.get(task.id, 0)))
+        reports = (
+            {v.attempt_id: v.report_json for v in await store.list_validations(task_id=task.id)}
+            if task.validate_json else {}
+        )
+        views.append(_task_view(task, snap.attempts.get(task.id, []), max_result_chars, reports, statuses,
+                                threads.get(task.id, 0)))
     budget = await store.budget_status(limits, record.id)
     end = record.finished_at or time.time()
     held = await store.group_lease(record.id) if record.status == "running" else None

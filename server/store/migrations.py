@@ -227,7 +227,17 @@ def m005_users_and_tokens(conn: sqlite3.Connection) -> None:
 
 
 @migration
-def m006_task_threads(conn: sqlite3.Connection) -> None:
+def m006_task_status_index(conn: sqlite3.Connection) -> None:
+    # A group's status reads its counts and totals, and ranks a page of tasks by status, from
+    # this index alone (no pass over 10,000 full task rows with their results).
+    conn.execute(
+        "CREATE INDEX tasks_group_status ON tasks"
+        " (group_id, status, position, attempts, input_tokens, output_tokens, cost_usd)"
+    )
+
+
+@migration
+def m007_task_threads(conn: sqlite3.Connection) -> None:
     # A finished task's follow-up conversation (continue_task): its turns, and which pieces of
     # workspace context were already sent in it (so a follow-up sends only what is new).
     conn.execute(

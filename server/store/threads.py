@@ -60,12 +60,19 @@ def _append(conn: sqlite3.Connection, task_id: str, messages: Sequence[ThreadMes
     )
 
 
-def _turns(conn: sqlite3.Connection, group_id: str) -> dict[str, int]:
+def _turns(conn: sqlite3.Connection, task_ids: list[str]) -> dict[str, int]:
+    marks = ", ".join("?" * len(task_ids))
     rows = conn.execute(
-        "SELECT m.task_id, max(m.turn) FROM thread_messages m JOIN tasks t ON t.id = m.task_id"
-        " WHERE t.group_id = ? GROUP BY m.task_id", (group_id,),
+        f"SELECT task_id, max(turn) FROM thread_messages WHERE task_id IN ({marks}) GROUP BY task_id", task_ids,
     ).fetchall()
     return {str(r[0]): int(r[1]) for r in rows}
+
+
+def _statuses(conn: sqlite3.Connection, group_id: str, keys: list[str]) -> dict[str, str]:
+    marks = ", ".join("?" * len(keys))
+    rows = conn.execute(f"SELECT key, status FROM tasks WHERE group_id = ? AND key IN ({marks})",
+                        (group_id, *keys)).fetchall()
+    return {str(r[0]): str(r[1]) for r in rows}
 
 
 class ThreadsMixin(StoreBase):
@@ -79,6 +86,10 @@ class ThreadsMixin(StoreBase):
         """Add messages and the context pieces (piece, tokens, turn) they sent, in one transaction."""
         await self._write(_append, task_id, list(messages), list(pieces), time.time())
 
-    async def thread_turns(self, group_id: str) -> dict[str, int]:
-        """Follow-up turns so far of each task of the group that has a thread."""
-        return await self._run(_turns, group_id)
+    async def task_statuses(self, group_id: str, keys: Sequence[str]) -> dict[str, str]:
+        """The status of the named tasks of a group (a page's dependencies: its blockers)."""
+        return await self._run(_statuses, group_id, list(keys)[:900]) if keys else {}
+
+    async def thread_turns(self, task_ids: Sequence[str]) -> dict[str, int]:
+        """Follow-up turns so far of each of these tasks that has a thread (a status page's)."""
+        return await self._run(_turns, list(task_ids)[:900]) if task_ids else {}

@@ -27,11 +27,12 @@ async def test_a_thread_survives_a_reopen_and_each_piece_is_recorded_once(db: st
     store = await Store.open(db)
     try:
         thread = await store.thread(task.id)
-        turns = await store.thread_turns(group.id)
+        turns = await store.thread_turns([task.id, "other"])
+        statuses = await store.task_statuses(group.id, ["t1", "t9"])
     finally:
         await store.close()
     assert [(m.turn, m.role, m.content) for m in thread.messages] == [
         (1, "user", "more?"), (1, "assistant", "yes"), (2, "user", "and?"), (2, "assistant", "no")]
     assert thread.messages[0].context_tokens == 60 and thread.messages[1].model_id == "m/x"
     assert thread.sent == {"calc.py:1-40": 900, "util.py:1-9": 60} and thread.turns == 2
-    assert turns == {task.id: 2}
+    assert turns == {task.id: 2} and statuses == {"t1": "pending"}
