@@ -32,6 +32,7 @@ from server.store.records import (
 )
 from server.store.reports import _ATTEMPT_COLS as ATTEMPT_COLUMNS
 from server.store.reports import _attempt as attempt_record
+from server.store.tokens import current_caller, restricted_to
 
 __all__ = ["GroupsMixin", "TASK_UPDATABLE_FIELDS"]
 
@@ -104,7 +105,8 @@ def _set_clause(status: str | None, fields: dict[str, Any], now: float) -> tuple
 
 
 def _insert_group(
-    conn: sqlite3.Connection, group: NewGroup, tasks: list[NewTask], owner: str, now: float
+    conn: sqlite3.Connection, group: NewGroup, tasks: list[NewTask], owner: str, now: float,
+    user: str | None = None,
 ) -> GroupRecord:
     gid = new_id()
     name = group.name or gid
@@ -123,6 +125,8 @@ def _insert_group(
             "group_name", f"a group named {name!r} is already running (id {other[0] if other else '?'})",
             "another name, or cancel or wait for the running group",
         ) from exc
+    if user is not None:  # whose group: its budgets, and who may see it
+        conn.execute("UPDATE groups SET user_name = ? WHERE id = ?", (user, gid))
     rows = [
         (
             new_id(), gid, t.key, t.position, t.agent_type, t.agent, t.variant, t.agent_name,
@@ -140,12 +144,17 @@ def _insert_group(
     return _group(row)
 
 
-def _get_group(conn: sqlite3.Connection, id_or_name: str) -> GroupRecord:
-    row = conn.execute(f"SELECT {_GROUP_COLS} FROM groups WHERE id = ?", (id_or_name,)).fetchone()
+# Another user's group is looked up exactly like an unknown one (tokens.py: who is calling).
+_VISIBLE = " AND (CAST(?2 AS TEXT) IS NULL OR user_name IS NULL OR user_name = ?2)"
+
+
+def _get_group(conn: sqlite3.Connection, id_or_name: str, user: str | None = None) -> GroupRecord:
+    row = conn.execute(f"SELECT {_GROUP_COLS} FROM groups WHERE id = ?1" + _VISIBLE, (id_or_name, user)).fetchone()
     if row is None:
         row = conn.execute(
-            f"SELECT {_GROUP_COLS} FROM groups WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
-            (id_or_name,),
+            f"SELECT {_GROUP_COLS} FROM groups WHERE name = ?1" + _VISIBLE
+            + " ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            (id_or_name, user),
         ).fetchone()
     if row is None:
         raise NotFoundError(f"no group with id or name {id_or_name!r}")
@@ -316,23 +325,27 @@ class GroupsMixin(StoreBase):
             InputError: `group_name` already running, or duplicate task keys.
             StoreError: the database cannot be written.
         """
-        return await self._write(_insert_group, group, tasks, self.owner, now_ts())
+        caller = current_caller()
+        return await self._write(_insert_group, group, tasks, self.owner, now_ts(),
+                                 None if caller is None else caller.user)
 
     async def get_group(self, id_or_name: str) -> GroupRecord:
         """The group with this id, else the most recent group with this name.
 
+        Only groups the current caller may see (their own; all for an admin or on stdio).
+
         Raises:
             NotFoundError: neither matches.
         """
-        return await self._run(_get_group, id_or_name)
+        return await self._run(_get_group, id_or_name, restricted_to())
 
     async def list_groups(self, limit: int = 50, status: str | None = None) -> list[GroupRecord]:
         """Most recent first."""
-        params: tuple[Any, ...] = (limit,)
-        sql = f"SELECT {_GROUP_COLS} FROM groups ORDER BY created_at DESC, rowid DESC LIMIT ?"
-        if status is not None:
-            sql = f"SELECT {_GROUP_COLS} FROM groups WHERE status = ? ORDER BY created_at DESC, rowid DESC LIMIT ?"
-            params = (status, limit)
+        user = restricted_to()
+        where = ("(CAST(?1 AS TEXT) IS NULL OR status = ?1)"
+                 " AND (CAST(?2 AS TEXT) IS NULL OR user_name IS NULL OR user_name = ?2)")
+        sql = f"SELECT {_GROUP_COLS} FROM groups WHERE {where} ORDER BY created_at DESC, rowid DESC LIMIT ?3"
+        params: tuple[Any, ...] = (status, user, limit)
         rows = await self._run(lambda c: c.execute(sql, params).fetchall())
         return [_group(r) for r in rows]
 
