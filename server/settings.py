@@ -70,6 +70,10 @@ class Settings:
     http_host: str = "127.0.0.1"
     http_port: int = 8765
     log_level: str = "INFO"
+    # Workspace context (server/context): where repository indexes are cached, and extra glob
+    # patterns of files never sent to a model (PWM_CONTEXT_EXCLUDE, `:`-separated, + config).
+    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / APP_NAME)
+    context_exclude: tuple[str, ...] = ()
     # The process environment, kept for API-key look-ups at call time; never printed.
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -176,6 +180,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     server_cfg = config.get("server", {})
     routing_cfg = config.get("routing", {})
     overlay = env.get("PWM_MANIFESTS") or config.get("manifests_dir")
+    context_cfg = config.get("context", {})
+    exclude = [str(p) for p in context_cfg.get("exclude", [])]
+    exclude += [p for p in env.get("PWM_CONTEXT_EXCLUDE", "").split(os.pathsep) if p.strip()]
 
     values: dict[str, Any] = dict(
         data_dir=data_dir,
@@ -198,6 +205,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         http_host=str(server_cfg.get("host", "127.0.0.1")),
         http_port=int(server_cfg.get("port", 8765)),
         log_level=str(env.get("PWM_LOG_LEVEL") or server_cfg.get("log_level", "INFO")).upper(),
+        cache_dir=_xdg(env, "XDG_CACHE_HOME", ".cache"),
+        context_exclude=tuple(exclude),
         env=env,
     )
     values.update(overrides)
