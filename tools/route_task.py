@@ -8,6 +8,7 @@ descriptions and constraints, and a bad argument is reported with the field's na
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import inspect
 from typing import Annotated, Any, Literal
@@ -18,10 +19,13 @@ from mcp_types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from server.analysis import TASK_TYPES, TaskHints, analyze, token_counter_status
-from server.errors import NoRouteError
+from server.context import ContextOptions, default_budget, select_context
+from server.errors import InputError, NoRouteError
 from server.routing import Router, RouteRequest, parse_agent_type
 from server.state import AppState
+from server.validation import allowed_roots, confine_path
 from tools._shared import app_state, expected_errors
+from tools.validate_workspace import client_roots
 
 __all__ = ["RouteTaskInput", "RouteTaskOutput", "register", "route_task"]
 
@@ -83,7 +87,17 @@ class RouteTaskInput(BaseModel):
     files: list[str] = Field(
         default_factory=list,
         max_length=10_000,
-        description="Files the task touches; their count sets the scope (and ~1500 tokens each if no context_tokens).",
+        description="Files the task touches, each optionally with a line range ('src/app/auth.py:40-120'); their "
+        "count sets the scope (and ~1500 tokens each if no context_tokens). With a workspace they are shown first.",
+    )
+    workspace: str | None = Field(
+        None, max_length=4096,
+        description="The task's git repository (inside the allowed roots): the answer then says which code the "
+        "model would be shown from it, under 'context'.",
+    )
+    context_budget_tokens: int | None = Field(
+        None, ge=64, le=2_000_000,
+        description="Tokens of workspace code the model may be shown (default: from the model's window and the policy).",
     )
     budget_mode: Literal["normal", "local_only", "free_only"] = Field(
         "normal", description="local_only: only local models; free_only: no paid models."
@@ -96,6 +110,23 @@ class RouteTaskInput(BaseModel):
     )
     complexity: int | None = Field(None, ge=1, le=10, description="Explicit complexity 1-10; overrides the analysis.")
     task_type: TaskType | None = Field(None, description="Explicit kind of work; overrides the analysis.")
+
+
+class ContextFileOut(BaseModel):
+    path: str = Field(description="Relative to the repository root.")
+    start_line: int = Field(ge=1, description="First line shown (1-based).")
+    end_line: int = Field(ge=1, description="Last line shown (inclusive); a whole file has its full range.")
+    tokens: int = Field(ge=0, description="Tokens this piece takes in the prompt.")
+    reason: str = Field(description="requested, symbol, ranked, neighbour or whole_file.")
+
+
+class ContextOut(BaseModel):
+    files: list[ContextFileOut]
+    total_tokens: int = Field(description="Tokens of all pieces plus the repository map; never above the budget.")
+    budget_tokens: int
+    repo_map_tokens: int = Field(0, description="Tokens of the map of paths and signatures in the room left.")
+    repo_tokens: int = Field(0, description="Estimated tokens of the whole repository's candidate files.")
+    commit: str | None = Field(None, description="The commit read; None for the working tree.")
 
 
 class RouteTaskOutput(BaseModel):
@@ -124,6 +155,8 @@ class RouteTaskOutput(BaseModel):
     strategy: str
     policy: str | None
     notes: list[str] = Field(description="Anything else worth knowing (budget mode, provider not configured).")
+    context: ContextOut | None = Field(
+        None, description="With a workspace: the code the model would see, in rank order, within the budget.")
 
 
 def _router(state: AppState) -> Router:
@@ -226,7 +259,28 @@ async def route_task(ctx: Context[AppState, Any], **arguments: Any) -> RouteTask
     except ValidationError as exc:  # the schema already checked these; kept for direct callers
         raise ToolError(str(exc)) from exc
     with expected_errors():
-        return plan_route(app_state(ctx), args)
+        state = app_state(ctx)
+        if args.context_budget_tokens is not None and args.workspace is None:
+            raise InputError("context_budget_tokens", "needs a workspace to take code from",
+                             "set workspace to the task's git repository, or drop context_budget_tokens")
+        out = plan_route(state, args)
+        if args.workspace is None:
+            return out
+        roots = allowed_roots(await client_roots(ctx), state.settings.allowed_roots)
+        workspace = confine_path(args.workspace, roots, field="workspace")
+        model = state.catalog.models[out.recommended_model]
+        policy = state.catalog.policies.get(out.policy) if out.policy else None
+        budget = args.context_budget_tokens or default_budget(
+            model.context_window, model.max_output_tokens, policy.max_tokens if policy else None)
+        options = ContextOptions(state.settings.cache_dir, state.settings.context_exclude)
+        selection = await asyncio.to_thread(select_context, workspace, args.task_description, args.files, budget, options)
+        out.context = ContextOut(
+            files=[ContextFileOut(path=i.path, start_line=i.start_line, end_line=i.end_line, tokens=i.tokens,
+                                  reason=i.reason) for i in selection.items],
+            total_tokens=selection.total_tokens, budget_tokens=selection.budget_tokens,
+            repo_map_tokens=selection.repo_map_tokens, repo_tokens=selection.repo_tokens, commit=selection.commit,
+        )
+        return out
 
 
 def _signature_from(model: type[BaseModel]) -> tuple[list[inspect.Parameter], dict[str, Any]]:

@@ -69,10 +69,23 @@ class TaskSpec(BaseModel):
     production_code: bool = False
     performance_target: str | None = Field(None, max_length=50)
     context_tokens: int | None = Field(None, ge=0, le=10_000_000)
-    files: list[str] = Field(default_factory=list, max_length=10_000)
+    files: list[str] = Field(
+        default_factory=list, max_length=10_000,
+        description="Files that matter, relative to the workspace, each optionally with a line range "
+        "('src/app/auth.py:40-120'). With a workspace they are shown to the model first.",
+    )
+    context_budget_tokens: int | None = Field(
+        None, ge=64, le=2_000_000,
+        description="Tokens of workspace code the model may be shown (default: from the model's context "
+        "window and the policy). Needs workspace.",
+    )
     complexity: int | None = Field(None, ge=1, le=10, description="Explicit complexity 1-10.")
     task_type: str | None = Field(None, max_length=50)
-    workspace: str | None = Field(None, max_length=4096, description="Project directory the task is about (stored).")
+    workspace: str | None = Field(
+        None, max_length=4096,
+        description="The git repository the task is about (inside the allowed roots). The server picks the "
+        "code the model sees from it: the files named first, then the most relevant parts, within the budget.",
+    )
     validate_: dict[str, Any] | bool | None = Field(
         None, alias="validate", description="Validation to run on the workspace after the task (stored)."
     )
@@ -123,12 +136,17 @@ def build_group_input(
         raise InputError("tasks", f"{len(tasks)} tasks is more than this server accepts per group",
                          f"1 to {max_tasks} (server setting max_tasks_per_group)")
     converted = []
-    for spec in tasks:
+    for index, spec in enumerate(tasks):
+        if spec.context_budget_tokens is not None and spec.workspace is None:
+            raise InputError(f"tasks[{index}].context_budget_tokens", "needs a workspace to take code from",
+                             "set workspace to the task's git repository, or drop context_budget_tokens")
         data = spec.model_dump(by_alias=True)
         hints = {name: data[name] for name in _HINT_NAMES if data.get(name) not in (None, False, [])}
         extra = dict(spec.model_extra or {})
         if spec.workspace is not None:
             extra["workspace"] = spec.workspace
+        if spec.context_budget_tokens is not None:
+            extra["context_budget_tokens"] = spec.context_budget_tokens
         validate = spec.validate_
         converted.append(TaskInput(
             agent_type=(spec.agent_type or "").strip(), description=spec.task_description, key=spec.id,
@@ -180,12 +198,15 @@ async def confine_workspaces(group: GroupInput, ctx: Context[AppState, Any]) -> 
     Raises:
         WorkspaceError: a workspace outside the client's (or configured) roots.
     """
-    if not any(t.validate for t in group.tasks):
+    if not any(t.validate or t.context.get("workspace") for t in group.tasks):
         return group
     state = app_state(ctx)
     roots = allowed_roots(await client_roots(ctx), state.settings.allowed_roots)
     tasks = []
     for index, task in enumerate(group.tasks):
+        if task.context.get("workspace"):
+            resolved = confine_path(str(task.context["workspace"]), roots, field=f"tasks[{index}].workspace")
+            task = dataclasses.replace(task, context={**task.context, "workspace": str(resolved)})
         spec = dict(task.validate or {})
         workspace = task.context.get("workspace") or spec.get("workspace")
         if workspace is not None and spec.get("enabled", True) is not False:

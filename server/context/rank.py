@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from server.context.index import ChunkRow, Snapshot
-from server.context.terms import STOPWORDS, identifiers, query_terms, split_identifier
+from server.context.terms import STOPWORDS, code_marked, identifiers, query_terms, split_identifier
 
 __all__ = ["RankParams", "Ranked", "mentioned_names", "rank"]
 
@@ -80,8 +80,9 @@ def mentioned_names(text: str) -> list[str]:
     """Names a text mentions that could be code: identifiers with `_`, inner capitals or digits,
     dotted paths' parts, and plain words of 3+ letters (the index decides which are defined)."""
     names: dict[str, None] = {}
+    marked = code_marked(text)
     for name in identifiers(text):
-        if len(name) >= 3 and name.lower() not in STOPWORDS:
+        if len(name) >= 3 and (name in marked or name.lower() not in STOPWORDS):
             names.setdefault(name, None)
     return list(names)
 
@@ -90,8 +91,8 @@ def _specificity(n_definitions: int) -> float:
     return 1.0 / (1.0 + math.log2(n_definitions)) if n_definitions else 0.0
 
 
-def _is_code_like(name: str) -> bool:
-    return "_" in name or any(c.isupper() for c in name[1:]) or any(c.isdigit() for c in name)
+def _is_code_like(name: str, marked: set[str] = frozenset()) -> bool:  # type: ignore[assignment]
+    return name in marked or "_" in name or any(c.isupper() for c in name[1:]) or any(c.isdigit() for c in name)
 
 
 def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params: RankParams | None = None,
@@ -106,8 +107,9 @@ def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params:
 
     # Symbol graph: names in the task count fully; names the caller's files mention count less.
     wanted: dict[str, float] = {}
+    marked = code_marked(task)
     for name in mentioned_names(task):
-        wanted[name] = 1.0 if _is_code_like(name) else params.plain_word_symbol
+        wanted[name] = 1.0 if _is_code_like(name, marked) else params.plain_word_symbol
     for text in named_texts:
         for name in mentioned_names(text):
             if _is_code_like(name):

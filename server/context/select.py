@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from server.context.index import ChunkRow, Snapshot
-from server.context.rank import Ranked, RankParams, rank
+from server.context.rank import Ranked, RankParams, file_prior, rank
 from server.context.render import piece_tokens
 from server.context.repomap import build_repo_map
 from server.context.types import ContextItem, FileRequest, Selection
@@ -130,8 +130,10 @@ def select_from_snapshot(
         for a, b in _minus(start, end, secret_ranges.get(doc, [])):
             if not take(doc, a, b, "requested"):
                 requested_docs.append(doc)  # too big whole: its best chunks compete first below
-    # 2. Ranked chunks.
+    # 2. Ranked chunks; a repository about the size of the budget is all candidate.
     ranked = rank(snapshot, task, named_texts, params.rank)
+    if sum(d.chars for d in snapshot.docs.values()) // 4 <= 2 * budget:
+        ranked = ranked + _everything_else(snapshot, ranked, params)
     if ranked:
         _fill(snapshot, ranked, requested_docs, params, take, int(budget * (1 - params.map_share)), lambda: used)
     # 3. The repository map in the room left.
@@ -194,6 +196,18 @@ def _fill(snapshot: Snapshot, ranked: list[Ranked], requested_docs: list[int], p
         for j, share in ((i - 1, params.neighbour), (i + 1, params.neighbour), (0, params.header)):
             if 0 <= j < len(rows) and rows[j].id not in done and share > 0:
                 heapq.heappush(heap, (-(score * share), rows[j].start_line, rows[j].id, "neighbour"))
+
+
+def _everything_else(snapshot: Snapshot, ranked: list[Ranked], params: SelectParams) -> list[Ranked]:
+    """Every chunk the ranking left out, source files first, each below every ranked one."""
+    seen = {r.chunk.id for r in ranked}
+    floor = min((r.score for r in ranked), default=1.0) * 0.01
+    rest: list[Ranked] = []
+    for doc, rows in snapshot.chunks_of(snapshot.docs).items():
+        prior = file_prior(snapshot.docs[doc].path, params.rank)
+        rest.extend(Ranked(row, floor * prior, "ranked") for row in rows if row.id not in seen and not row.secret)
+    rest.sort(key=lambda r: (-r.score, r.chunk.doc, r.chunk.start_line))
+    return rest
 
 
 def _secret_ranges(snapshot: Snapshot, docs: list[int]) -> dict[int, list[tuple[int, int]]]:

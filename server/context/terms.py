@@ -13,7 +13,7 @@ import functools
 import re
 from collections.abc import Iterable, Iterator
 
-__all__ = ["STOPWORDS", "identifiers", "query_terms", "split_identifier", "text_terms"]
+__all__ = ["STOPWORDS", "code_marked", "identifiers", "query_terms", "split_identifier", "text_terms"]
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Boundaries inside an identifier: lower->Upper, Upper->Upper+lower (HTTPServer), letter<->digit.
@@ -66,9 +66,21 @@ def text_terms(text: str) -> list[str]:
     return out
 
 
+_CODE_MARKED = re.compile(r"`([^`\n]+)`|([A-Za-z_][A-Za-z0-9_]*)\(|\b([A-Za-z_]\w*\.[A-Za-z_][\w.]*)")
+
+
+def code_marked(text: str) -> set[str]:
+    """Identifiers the text writes as code: in backticks, called (`add()`), or dotted (`a.b`).
+    These are never stop words: `add()` names a function even though "add" is a common verb."""
+    marked: set[str] = set()
+    for match in _CODE_MARKED.finditer(text):
+        marked.update(identifiers(next(g for g in match.groups() if g)))
+    return marked
+
+
 def query_terms(text: str, extra_stopwords: Iterable[str] = ()) -> list[str]:
     """Distinct search terms of a task, stop words and one-letter words dropped, first seen first."""
-    stop = STOPWORDS | frozenset(extra_stopwords)
+    stop = (STOPWORDS | frozenset(extra_stopwords)) - {t for name in code_marked(text) for t in _terms_of(name)}
     seen: dict[str, None] = {}
     for name in identifiers(text):
         for term in _terms_of(name):

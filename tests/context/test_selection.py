@@ -24,12 +24,12 @@ def options(tmp_path: Path) -> Iterator[ContextOptions]:
 
 
 def test_the_function_a_task_names_is_selected_first(repo: Path, options: ContextOptions) -> None:
-    sel = select_context(repo, "apply_discount gives the discount at exactly 100 too", [], 2000, options)
+    sel = select_context(repo, "apply_discount gives the discount at exactly 100 too", [], 400, options)
     first = sel.items[0]
     text = (repo / first.path).read_text().split("\n")[first.start_line - 1:first.end_line]
     assert first.path == "shop/pricing.py"
     assert any("def apply_discount" in line for line in text)
-    assert sel.total_tokens <= 2000
+    assert sel.total_tokens <= 400
     assert sel.repo_tokens > sel.total_tokens
 
 
