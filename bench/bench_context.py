@@ -7,8 +7,8 @@ the parent tree as the workspace; `score.py` from that folder scores the selecti
 chunks overlapping by 20, greedy fill) and whole-file BM25 (greedy fill), both through SQLite
 FTS5's bm25() over plain words. Figures are printed per repository and overall.
 
-Speed: a repository of 2,000 real Python source files (copied from the installed packages into
-a temporary git repository): first index, re-index after one file changed, selection p95 on a
+Speed: a repository of 2,000 real Python source files (copied from the installed packages and
+the standard library into a temporary git repository): first index, re-index after one file changed, selection p95 on a
 warm index, index size on disk; min and median over --runs runs.
 
     python bench/bench_context.py [--quality-only | --speed-only] [--runs N] [--budgets 8000,32000]
@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from server.analysis.tokens import count_tokens  # noqa: E402
 from server.context import ContextOptions, close_indexes, select_context  # noqa: E402
-from server.context.files import decode_text, worktree_listing  # noqa: E402
+from server.context.files import decode_text, is_excluded, worktree_listing  # noqa: E402
 from server.context.select import SelectParams  # noqa: E402
 
 Items = list[dict[str, object]]
@@ -196,18 +196,21 @@ def quality(args: argparse.Namespace, params: SelectParams | None = None) -> dic
 # -- speed -----------------------------------------------------------------------------------------
 
 def speed_repo(root: Path, n_files: int) -> Path:
-    """A git repository of `n_files` real Python files taken from the installed packages."""
-    site = Path(sysconfig.get_paths()["purelib"])
+    """A git repository of `n_files` real Python files: the installed packages', then the standard library's."""
     repo = root / "repo"
     repo.mkdir()
     count = 0
-    for src in sorted(site.rglob("*.py")):
+    sources = [(name, Path(sysconfig.get_paths()[key])) for name, key in (("pkg", "purelib"), ("std", "stdlib"))]
+    for src, prefix, site in ((f, n, s) for n, s in sources for f in sorted(s.rglob("*.py"))):
         if count >= n_files:
             break
-        size = src.stat().st_size
-        if not 500 <= size <= 60_000 or ".venv" in src.parts[len(site.parts):]:
+        if prefix == "std" and "site-packages" in src.parts:
             continue
-        dest = repo / "pkg" / src.relative_to(site)
+        size = src.stat().st_size
+        rel = prefix + "/" + src.relative_to(site).as_posix()
+        if not 500 <= size <= 60_000 or is_excluded(rel):
+            continue
+        dest = repo / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dest)
         count += 1
@@ -256,6 +259,7 @@ def speed(args: argparse.Namespace) -> None:
     show("re-index one changed file + sel.", reindex, "s", "target <= 0.5 s")
     show("selection p95, warm index", [p * 1000 for p in p95s], "ms", "target <= 200 ms")
     show("index size on disk", sizes, "MB", f"source {total_bytes / 1e6:.1f} MB")
+    print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 def main() -> None:

@@ -72,6 +72,9 @@ class TaskStatusOut(BaseModel):
     )
     error: str | None
     error_class: str | None
+    context: dict[str, Any] | None = Field(
+        None, description="With a workspace: the code the model was shown (files with path, start_line, end_line, "
+        "tokens, reason; total_tokens, budget_tokens, repo_tokens, commit).")
 
 
 class GroupStatusOutput(BaseModel):
@@ -123,7 +126,7 @@ def shape(view: GroupView) -> GroupStatusOutput:
                                validation=a.validation)
                     for a in t.attempts
                 ],
-                execution_time=t.execution_time,
+                execution_time=t.execution_time, context=t.context,
                 cost_data=CostData(input_tokens=t.input_tokens, output_tokens=t.output_tokens,
                                    total_cost=t.total_cost, cost_source=t.cost_source),
                 estimated_cost=t.estimated_cost, result=t.result, result_truncated=t.result_truncated,

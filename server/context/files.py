@@ -13,11 +13,13 @@ git runs as an argument list with hooks and fsmonitor switched off.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import os
+import re
 import subprocess
 from collections.abc import Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from server.context.secrets import is_secret_path
 from server.context.types import SourceFile
@@ -66,13 +68,16 @@ def git(repo: Path, *args: str, input_bytes: bytes | None = None) -> bytes:
     ).stdout
 
 
-def is_excluded(path: str, extra_patterns: Sequence[str] = ()) -> bool:
+_EXCLUDED_NAME = re.compile("|".join(fnmatch.translate(p) for p in _EXCLUDED_NAMES))
+
+
+@functools.lru_cache(maxsize=100_000)
+def is_excluded(path: str, extra_patterns: tuple[str, ...] = ()) -> bool:
     """True when `path` is never a candidate: vendored/generated/tool dir, generated or secret name."""
-    pure = PurePosixPath(path)
-    if any(part in _EXCLUDED_DIRS for part in pure.parts[:-1]):
+    parts = path.split("/")
+    if any(part in _EXCLUDED_DIRS for part in parts[:-1]):
         return True
-    name = pure.name.lower()
-    if any(fnmatch.fnmatchcase(name, pattern) for pattern in _EXCLUDED_NAMES):
+    if _EXCLUDED_NAME.match(parts[-1].lower()):
         return True
     return is_secret_path(path, extra_patterns)
 
@@ -113,7 +118,7 @@ def commit_files(repo: Path, commit: str, extra_patterns: Sequence[str] = (),
         path = path_b.decode("utf-8", "replace")
         if kind != b"blob" or mode == b"120000" or size == b"-" or int(size) > max_bytes:
             continue
-        if is_excluded(path, extra_patterns):
+        if is_excluded(path, tuple(extra_patterns)):
             continue
         out.append(SourceFile(path, blob.decode(), int(size)))
     return out
@@ -123,7 +128,8 @@ def worktree_listing(repo: Path, extra_patterns: Sequence[str] = ()) -> list[str
     """Paths of tracked and untracked-but-not-ignored files of the working tree, not excluded."""
     raw = git(repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--deduplicate")
     paths = sorted({p.decode("utf-8", "replace") for p in raw.split(b"\0") if p})
-    return [p for p in paths if not is_excluded(p, extra_patterns)]
+    patterns = tuple(extra_patterns)
+    return [p for p in paths if not is_excluded(p, patterns)]
 
 
 def read_blobs(repo: Path, blobs: Sequence[str]) -> dict[str, bytes]:

@@ -18,12 +18,13 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from server.context.chunking import chunk_file
+from server.context.analyse import Analysed, analyse_many
 from server.context.files import (
     MAX_FILE_BYTES,
     blob_id,
@@ -32,9 +33,7 @@ from server.context.files import (
     read_blobs,
     worktree_listing,
 )
-from server.context.secrets import secret_offsets
-from server.context.terms import split_identifier, text_terms
-from server.context.types import Chunk
+from server.context.terms import split_identifier
 
 __all__ = ["ChunkRow", "DocRow", "RepoIndex", "Snapshot", "index_path"]
 
@@ -94,14 +93,6 @@ def _path_terms(path: str) -> str:
     return " ".join(parts)
 
 
-def _secret_lines(text: str) -> set[int]:
-    """1-based numbers of the lines where a secret starts (a secret block spans from there)."""
-    offsets = secret_offsets(text)
-    if not offsets:
-        return set()
-    return {text.count("\n", 0, offset) + 1 for offset in offsets}
-
-
 def _fts_query(terms: Iterable[str]) -> str:
     return " OR ".join('"' + t.replace('"', "") + '"' for t in terms if t)
 
@@ -158,6 +149,7 @@ class RepoIndex:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
+        self._chunk_cache: dict[int, list[ChunkRow]] = {}
 
     def close(self) -> None:
         self.db.close()
@@ -176,9 +168,10 @@ class RepoIndex:
             known = {(p, b): i for i, p, b in self.db.execute("SELECT id, path, blob FROM docs")}
             missing = [(p, b) for p, b in files if (p, b) not in known]
             contents = self._contents(commit, missing)
+            analysed = analyse_many([(p, contents.get((p, b)) or b"") for p, b in missing])
             doc_ids = [known[(p, b)] for p, b in files if (p, b) in known]
-            for path, blob in missing:
-                doc_ids.append(self._add_doc(path, blob, contents.get((path, blob))))
+            for (path, blob), found in zip(missing, analysed, strict=True):
+                doc_ids.append(self._add_doc(path, blob, found))
             old = {d for (d,) in self.db.execute("SELECT doc FROM snap_docs WHERE snap = ?", (key,))}
             new = set(doc_ids)
             if old != new:
@@ -200,20 +193,22 @@ class RepoIndex:
         pairs: list[tuple[str, str]] = []
         updates: list[tuple[str, int, int, str]] = []
         self._fresh: dict[tuple[str, str], bytes] = {}
+        base = str(self.repo) + os.sep
         for path in worktree_listing(self.repo, self.exclude):
-            full = self.repo / path
+            full = base + path
             try:
                 st = os.stat(full, follow_symlinks=False)
             except OSError:
                 continue  # deleted but still in the index
-            if not os.path.isfile(full) or os.path.islink(full) or st.st_size > self.max_file_bytes:
+            if not stat.S_ISREG(st.st_mode) or st.st_size > self.max_file_bytes:
                 continue
             seen = stats.get(path)
             if seen is not None and seen[0] == st.st_size and seen[1] == st.st_mtime_ns:
                 pairs.append((path, seen[2]))
                 continue
             try:
-                data = full.read_bytes()
+                with open(full, "rb") as handle:
+                    data = handle.read()
             except OSError:
                 continue
             blob = blob_id(data)
@@ -240,46 +235,33 @@ class RepoIndex:
         by_blob = read_blobs(self.repo, sorted({b for _, b in missing}))
         return {(p, b): by_blob.get(b, b"") for p, b in missing}
 
-    def _add_doc(self, path: str, blob: str, data: bytes | None) -> int:
-        text = decode_text(data or b"")
-        n_lines = 0 if text is None else len(text.split("\n")) - (1 if text.endswith("\n") else 0)
+    def _add_doc(self, path: str, blob: str, found: Analysed) -> int:
         cur = self.db.execute(
             "INSERT INTO docs(path, blob, n_lines, chars, binary) VALUES (?, ?, ?, ?, ?)",
-            (path, blob, n_lines, len(text or ""), int(text is None)),
+            (path, blob, found.n_lines, found.chars, int(found.binary)),
         )
         doc = int(cur.lastrowid or 0)
-        if text is None or not text.strip():
+        if not found.chunks:
             return doc
-        lines = text.split("\n")
-        line_terms = [text_terms(line) for line in lines]
-        secret_lines = _secret_lines(text)
         path_terms = _path_terms(path)
-        all_names: list[str] = []
-        for chunk in chunk_file(path, text):
-            self._add_chunk(doc, path_terms, chunk, lines, line_terms, secret_lines)
-            all_names.extend(chunk.defines)
-        names = " ".join(w for n in all_names for w in text_terms(n))
-        self.db.execute("INSERT INTO file_fts(rowid, path, names, body) VALUES (?, ?, ?, ?)",
-                        (doc, path_terms, names, " ".join(t for terms in line_terms for t in terms)))
-        return doc
-
-    def _add_chunk(self, doc: int, path_terms: str, chunk: Chunk, lines: list[str], line_terms: list[list[str]],
-                   secret_lines: set[int]) -> None:
-        first, last = chunk.start_line, chunk.end_line
-        chars = sum(len(line) + 1 for line in lines[first - 1:last])
-        secret = any(first <= n <= last for n in secret_lines)
-        cur = self.db.execute(
-            "INSERT INTO chunks(doc, start, end, kind, name, signature, defines, secret, chars)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (doc, first, last, chunk.kind, chunk.name, chunk.signature, " ".join(chunk.defines), int(secret), chars),
-        )
-        chunk_id = int(cur.lastrowid or 0)
-        names = " ".join(text_terms(chunk.name + " " + " ".join(chunk.defines)))
-        body = " ".join(t for terms in line_terms[first - 1:last] for t in terms)
-        self.db.execute("INSERT INTO chunk_fts(rowid, path, names, body) VALUES (?, ?, ?, ?)",
-                        (chunk_id, path_terms, names, body))
+        rows = [(doc, c.start_line, c.end_line, c.kind, c.name, c.signature, " ".join(c.defines), int(secret), chars)
+                for c, chars, secret, _, _ in found.chunks]
+        first_id = None
+        for row in rows:  # ids of one file's chunks are consecutive
+            cur = self.db.execute(
+                "INSERT INTO chunks(doc, start, end, kind, name, signature, defines, secret, chars)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+            first_id = first_id if first_id is not None else int(cur.lastrowid or 0)
+        assert first_id is not None
+        ids = range(first_id, first_id + len(rows))
+        self.db.executemany("INSERT INTO chunk_fts(rowid, path, names, body) VALUES (?, ?, ?, ?)",
+                            [(i, path_terms, names, body) for i, (_, _, _, names, body) in zip(ids, found.chunks, strict=True)])
         self.db.executemany("INSERT INTO symbols(name, chunk, doc) VALUES (?, ?, ?)",
-                            [(n, chunk_id, doc) for n in set(chunk.defines)])
+                            [(n, i, doc) for i, (c, *_) in zip(ids, found.chunks, strict=True) for n in set(c.defines)])
+        names = " ".join(n for *_, n, _ in found.chunks)
+        self.db.execute("INSERT INTO file_fts(rowid, path, names, body) VALUES (?, ?, ?, ?)",
+                        (doc, path_terms, names, ""))
+        return doc
 
     def _collect_garbage(self) -> None:
         stale = [k for (k,) in self.db.execute("SELECT key FROM snaps ORDER BY used DESC LIMIT -1 OFFSET ?",
@@ -290,6 +272,7 @@ class RepoIndex:
         orphans = [d for (d,) in self.db.execute(
             "SELECT id FROM docs WHERE NOT EXISTS (SELECT 1 FROM snap_docs s WHERE s.doc = docs.id)")]
         for doc in orphans:
+            self._chunk_cache.pop(doc, None)
             chunk_ids = [(c,) for (c,) in self.db.execute("SELECT id FROM chunks WHERE doc = ?", (doc,))]
             self.db.executemany("DELETE FROM chunk_fts WHERE rowid = ?", chunk_ids)
             self.db.execute("DELETE FROM file_fts WHERE rowid = ?", (doc,))
@@ -327,12 +310,16 @@ class RepoIndex:
         return [ChunkRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], tuple(r[7].split()), bool(r[8]), r[9]) for r in rows]
 
     def _chunks_of(self, doc_ids: list[int]) -> dict[int, list[ChunkRow]]:
-        out: dict[int, list[ChunkRow]] = {d: [] for d in doc_ids}
-        for start in range(0, len(doc_ids), 500):
-            part = doc_ids[start:start + 500]
+        # A doc's chunks never change (docs are per content), so they are kept once read.
+        cache = self._chunk_cache
+        missing = [d for d in doc_ids if d not in cache]
+        for start in range(0, len(missing), 500):
+            part = missing[start:start + 500]
+            for d in part:
+                cache[d] = []
             for row in self._chunks_where(f"doc IN ({','.join('?' * len(part))})", part):
-                out[row.doc].append(row)
-        return out
+                cache[row.doc].append(row)
+        return {d: cache[d] for d in doc_ids}
 
     def _definitions(self, key: str, names: list[str]) -> dict[str, list[tuple[int, int]]]:
         out: dict[str, list[tuple[int, int]]] = {}

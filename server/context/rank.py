@@ -12,6 +12,7 @@ A prior scales the result by the kind of file: source code first, tests and docs
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -165,12 +166,10 @@ def _path_scores(snapshot: Snapshot, terms: Sequence[str]) -> dict[int, float]:
     """Query terms found among a file's path words, each weighted by how few paths hold it
     (the file's own name counts double): `fix(tags): ...` points at `tags.py`."""
     wanted = {_plural(t) for t in terms}
-    words_of: dict[int, tuple[set[str], set[str]]] = {}
+    words_of: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
     holders: dict[str, int] = {}
     for doc in snapshot.docs.values():
-        pure = PurePosixPath(doc.path)
-        stem = {_plural(w) for w in split_identifier(pure.stem)} | {_plural(pure.stem.lower().replace("_", ""))}
-        dirs = {_plural(w) for part in pure.parts[:-1] for w in split_identifier(part)}
+        stem, dirs = _path_words(doc.path)
         found = (stem | dirs) & wanted
         if found:
             words_of[doc.id] = (stem & wanted, dirs & wanted)
@@ -178,9 +177,18 @@ def _path_scores(snapshot: Snapshot, terms: Sequence[str]) -> dict[int, float]:
                 holders[w] = holders.get(w, 0) + 1
     n = max(1, len(snapshot.docs))
     out: dict[int, float] = {}
-    for doc_id, (stem, dirs) in words_of.items():
-        out[doc_id] = sum(2 * math.log(1 + n / holders[w]) for w in stem) + sum(math.log(1 + n / holders[w]) for w in dirs - stem)
+    for doc_id, (in_stem, in_dirs) in words_of.items():
+        out[doc_id] = (sum(2 * math.log(1 + n / holders[w]) for w in in_stem)
+                       + sum(math.log(1 + n / holders[w]) for w in in_dirs - in_stem))
     return out
+
+
+@functools.lru_cache(maxsize=100_000)
+def _path_words(path: str) -> tuple[frozenset[str], frozenset[str]]:
+    pure = PurePosixPath(path)
+    stem = {_plural(w) for w in split_identifier(pure.stem)} | {_plural(pure.stem.lower().replace("_", ""))}
+    dirs = {_plural(w) for part in pure.parts[:-1] for w in split_identifier(part)}
+    return frozenset(stem), frozenset(dirs)
 
 
 def _plural(word: str) -> str:

@@ -83,7 +83,7 @@ def check_requests(specs: Sequence[str], workspace: Path, root: Path, snapshot: 
             if not exists:
                 raise InputError(name, f"{rel!r} does not exist in {where}",
                                  "a file path relative to the workspace, as `git ls-files` shows it")
-            why = "vendored or generated" if is_excluded(rel, exclude) else "ignored by .gitignore, binary or too large"
+            why = "vendored or generated" if is_excluded(rel, tuple(exclude)) else "ignored by .gitignore, binary or too large"
             raise InputError(name, f"{rel!r} cannot be sent: it is {why}", "a tracked text source file")
         if req.end_line is not None and req.end_line > doc.n_lines:
             raise InputError(name, f"line range {req.start_line}-{req.end_line} passes the end of {rel!r} "

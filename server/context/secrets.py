@@ -15,7 +15,6 @@ import fnmatch
 import math
 import re
 from collections.abc import Sequence
-from pathlib import PurePosixPath
 
 __all__ = ["SECRET_FILE_PATTERNS", "has_secret", "is_secret_path", "secret_offsets"]
 
@@ -51,26 +50,26 @@ _TOKEN_PATTERNS = tuple(
         r"://[^/\s:@'\"]+:[^/\s@'\"]{3,}@[^\s'\"]+",  # URL with a password
     )
 )
-_SECRET_WORD = re.compile(r"(?i)key|secret|token|passw|pwd|credential|auth")
-# name = "literal" where the name says it holds a secret.
-_ASSIGNED = re.compile(
-    r"""(?ix)
-    ([A-Za-z0-9_.\-]*(?:key|secret|token|passwd|password|pwd|credential|auth)[A-Za-z0-9_.\-]*)
-    ["']?\s*(?:=|:|=>|:=)\s*[bru]?["']([^"'\s]{12,})["']
-    """
+# A quoted literal of 12+ characters with no space: the only candidates for an assigned secret.
+_LITERAL = re.compile(r"""["']([^"'\s]{12,})["']""")
+# ... assigned to a name that says it holds a secret (what precedes the literal on its line).
+_ASSIGNED_TO = re.compile(
+    r"""(?i)(?:key|secret|token|passwd|password|pwd|credential|auth)[A-Za-z0-9_.\-]*["']?\s*(?:=|:|=>|:=)\s*[bru]?$"""
 )
 _PLACEHOLDER = re.compile(r"(?i)^(?:x+|\*+|\.+|<.*>|\$\{.*\}|\{\{.*\}\}|%\(.*\)s|your[_-].*|example.*|change.?me.*|dummy.*|test.*|fake.*)$")
 
 
+_SECRET_NAME = re.compile("|".join(fnmatch.translate(p) for p in SECRET_FILE_PATTERNS))
+
+
 def is_secret_path(path: str, extra_patterns: Sequence[str] = ()) -> bool:
     """True when `path` (relative, `/`-separated) names a secret file or matches an extra glob."""
-    pure = PurePosixPath(path)
-    name = pure.name.lower()
-    if any(part in _SECRET_DIRS for part in pure.parts[:-1]):
+    parts = path.split("/")
+    if any(part in _SECRET_DIRS for part in parts[:-1]):
         return True
-    if any(fnmatch.fnmatchcase(name, pattern) for pattern in SECRET_FILE_PATTERNS):
+    if _SECRET_NAME.match(parts[-1].lower()):
         return True
-    return any(fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(pure.name, p) for p in extra_patterns)
+    return any(fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(parts[-1], p) for p in extra_patterns)
 
 
 def _entropy(value: str) -> float:
@@ -96,16 +95,12 @@ def secret_offsets(text: str) -> list[int]:
         if m.start() == 0 or pattern is _TOKEN_PATTERNS[-1] or not (text[m.start() - 1].isalnum()
                                                                      or text[m.start() - 1] == "_")
     ]
-    # Assignments: only lines holding a secret-sounding word are examined, each once.
-    seen: set[int] = set()
-    for word in _SECRET_WORD.finditer(text):
-        line_start = text.rfind("\n", 0, word.start()) + 1
-        if line_start in seen:
+    # Assignments: a random-looking literal whose line names a secret just before it.
+    for m in _LITERAL.finditer(text):
+        if not _looks_random(m.group(1)):
             continue
-        seen.add(line_start)
-        line_end = text.find("\n", word.end())
-        line = text[line_start:line_end if line_end >= 0 else len(text)]
-        if any(_looks_random(m.group(2)) for m in _ASSIGNED.finditer(line)):
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        if _ASSIGNED_TO.search(text, line_start, m.start()):
             found.append(line_start)
     return sorted(set(found))
 

@@ -13,7 +13,7 @@ import functools
 import re
 from collections.abc import Iterable, Iterator
 
-__all__ = ["STOPWORDS", "code_marked", "identifiers", "query_terms", "split_identifier", "text_terms"]
+__all__ = ["STOPWORDS", "code_marked", "identifiers", "joined_terms", "query_terms", "split_identifier", "text_terms"]
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Boundaries inside an identifier: lower->Upper, Upper->Upper+lower (HTTPServer), letter<->digit.
@@ -56,6 +56,14 @@ def identifiers(text: str) -> Iterator[str]:
 def _terms_of(name: str) -> tuple[str, ...]:
     words = split_identifier(name)
     return (*words, "".join(words)) if len(words) > 1 else tuple(words)
+
+
+def joined_terms(text: str) -> str:
+    """`text_terms(text)` joined by spaces, computed per distinct identifier (the fast path
+    for indexing whole files)."""
+    names = _IDENT.findall(text)
+    table = {name: " ".join(_terms_of(name)) for name in set(names)}
+    return " ".join(map(table.__getitem__, names))
 
 
 def text_terms(text: str) -> list[str]:

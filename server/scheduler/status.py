@@ -70,6 +70,7 @@ class TaskView:
     result_next_offset: int | None
     error: str | None
     error_class: str | None
+    context: dict[str, Any] | None = None  # the workspace code the model was shown (server/context)
 
 
 @dataclass(frozen=True)
@@ -153,8 +154,13 @@ def _task_view(
         total_cost=task.cost_usd, cost_source=_cost_source(attempts), estimated_cost=plan.estimated_cost,
         result=result, result_chars=total, result_truncated=truncated,
         result_next_offset=len(result) if truncated and result is not None else None,
-        error=task.error, error_class=task.error_class,
+        error=task.error, error_class=task.error_class, context=_workspace_context(task.context_json),
     )
+
+
+def _workspace_context(context_json: str | None) -> dict[str, Any] | None:
+    stored = json.loads(context_json).get("workspace_context") if context_json else None
+    return stored.get("selection") if isinstance(stored, dict) else None
 
 
 async def group_view(
