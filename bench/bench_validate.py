@@ -5,7 +5,10 @@ Builds a small real Python project in a temporary git repository (a package, a f
 do real work for a noticeable time, ruff-clean code), then:
   1. runs each check kind alone, uncached, and takes the slowest check's duration;
   2. calls the `validate_workspace` tool twice through an in-process MCP client;
-  3. prints both runs and the ratio second-run / slowest-check-alone.
+  3. prints both runs and the ratio second-run / slowest-check-alone;
+  4. prints what the subreaper supervisor (which kills daemonized descendants) costs per
+     command: 20 sequential `true` runs supervised against the same unsupervised, min and median
+     of 5 rounds, as a ratio.
 
 Run: python bench/bench_validate.py
 """
@@ -14,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -29,6 +34,7 @@ from server.app import TOOL_MODULES, build_server
 from server.settings import Settings, load_settings
 from server.state import AppState, open_app_state
 from server.validation import ALL_KINDS, ValidationOptions, validate_path
+from server.validation.procs import child_env, run_process
 from tools.validate_workspace import register
 
 __all__ = ["main"]
@@ -141,9 +147,32 @@ async def run(tmp: Path) -> float:
     return ratio
 
 
+async def supervisor_cost(tmp: Path, commands: int = 20, rounds: int = 5) -> float:
+    """Median seconds per command supervised / unsupervised (`true`, sequentially)."""
+    true = shutil.which("true") or "/bin/true"
+    env = child_env(os.environ)
+    loop = asyncio.get_running_loop()
+    per: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(rounds):
+        for supervise in (False, True):
+            t0 = time.perf_counter()
+            for _ in range(commands):
+                proc = await run_process([true], cwd=tmp, env=env, deadline=loop.time() + 30, supervise=supervise)
+                assert proc.exit_code == 0
+            per[supervise].append((time.perf_counter() - t0) / commands)
+    for supervise, label in ((False, "direct"), (True, "supervised")):
+        times = per[supervise]
+        print(f"{label:>10} command: min {min(times) * 1000:.1f} ms, median {statistics.median(times) * 1000:.1f} ms")
+    ratio = statistics.median(per[True]) / statistics.median(per[False])
+    extra = (statistics.median(per[True]) - statistics.median(per[False])) * 1000
+    print(f"RATIO supervised / direct per command (median) = {ratio:.2f} (+{extra:.1f} ms a command)")
+    return ratio
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pwm-bench-validate-") as tmp:
         asyncio.run(run(Path(tmp).resolve()))
+        asyncio.run(supervisor_cost(Path(tmp).resolve()))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ first request, so a client's first `tools/list` never waits for it.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -22,21 +21,11 @@ from server import __version__
 from server.client_logging import register_set_level
 from server.settings import Settings
 from server.state import AppState, open_app_state
+from tools.surface import TOOL_MODULES, ToolServer, register_tools
 
 __all__ = ["RECENT_GROUP_RESOURCES", "TOOL_MODULES", "PWMServer", "build_server"]
 
 log = logging.getLogger(__name__)
-
-# Each module exposes `register(mcp)`; the order is the order tools are listed.
-TOOL_MODULES: tuple[str, ...] = (
-    "tools.submit_parallel_tasks",
-    "tools.get_parallel_group_status",
-    "tools.cancel_parallel_group",
-    "tools.route_task",
-    "tools.validate_workspace",
-    "tools.apply_validated_patch",
-    "tools.performance",
-)
 
 INSTRUCTIONS = (
     "parallel-work-manager routes coding tasks to the right model. Call route_task to see where a "
@@ -50,7 +39,7 @@ RECENT_GROUP_RESOURCES = 20
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-class PWMServer(MCPServer[AppState]):
+class PWMServer(ToolServer):
     """`MCPServer` whose `resources/list` names the concrete resources, not only the templates.
 
     A template with only query variables (`pwm://models{?tier}`) is listed by its bare URI, and
@@ -110,7 +99,7 @@ async def _warm_tokenizer() -> None:
         log.debug("tokenizer warm-up failed", exc_info=True)
 
 
-def build_server(settings: Settings, *, http: bool = False) -> PWMServer:
+def build_server(settings: Settings, *, http: bool = False, token_verifier: Any = None, auth: Any = None) -> PWMServer:
     """A server whose lifespan opens (and closes) the engine built from `settings`.
 
     `http=True` adds the dashboard routes (served beside `/mcp` by `run("streamable-http")`).
@@ -135,10 +124,11 @@ def build_server(settings: Settings, *, http: bool = False) -> PWMServer:
         log_level=settings.log_level if settings.log_level in _LEVELS else "INFO",
         middleware=[_WarmAfterFirstAnswer()],
         state_of=lambda: holder.get("state"),
+        token_verifier=token_verifier,  # bearer tokens over HTTP (server/http_auth.py)
+        auth=auth,
     )
     register_set_level(mcp)
-    for module_name in TOOL_MODULES:
-        importlib.import_module(module_name).register(mcp)
+    register_tools(mcp, settings.tools)
     if http:
         from server.dashboard import register_dashboard
 

@@ -31,6 +31,8 @@ OPS_COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("server.ops.models_cmd", "list, test and sync the model catalogue"),
     "doctor": ("server.ops.doctor", "check keys, providers, database and tokenizer"),
     "validate": ("server.ops.validate_cmd", "run validate_workspace's checks on a path"),
+    "tokens": ("server.ops.tokens_cmd", "issue or revoke bearer tokens for the HTTP transport"),
+    "migrate": ("server.ops.migrate_cmd", "move a store's history into another (e.g. SQLite to PostgreSQL)"),
 }
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -53,7 +55,7 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"parallel-work-manager {__version__}")
     parser.add_argument("--config", type=Path, help="config file (default: $XDG_CONFIG_HOME/parallel-work-manager/config.toml)")
-    parser.add_argument("--db", type=Path, help="SQLite database (default: $PWM_DB, else the XDG data dir)")
+    parser.add_argument("--db", help="the store: SQLite path or postgresql:// URL (default: $PWM_DB, else the XDG data dir)")
     parser.add_argument("--manifests", type=Path, help="overlay manifests directory (overrides/adds entries)")
     parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="stderr log level")
     # With no command the server runs on stdio, as MCP clients launch it.
@@ -107,9 +109,7 @@ def _first_command(argv: Sequence[str]) -> str | None:
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:
-    import os
-
-    env = dict(os.environ)
+    env: dict[str, str] = {}  # command-line options, applied over the process environment
     if args.config:
         env["PWM_CONFIG"] = str(args.config)
     if args.db:
@@ -123,7 +123,7 @@ def _settings_from(args: argparse.Namespace) -> Settings:
         overrides["http_host"] = args.host
     if getattr(args, "port", None):
         overrides["http_port"] = args.port
-    return load_settings(env, **overrides)
+    return load_settings(env_updates=env, **overrides)
 
 
 def _transport_security(settings: Settings, args: argparse.Namespace) -> Any:
@@ -143,7 +143,17 @@ def _transport_security(settings: Settings, args: argparse.Namespace) -> Any:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from server.app import build_server
 
-    mcp = build_server(settings, http=args.http)
+    if args.http:  # tokens decide: required once one exists, else loopback only (server/http_auth.py)
+        import dataclasses
+
+        from server.http_auth import auth_for
+
+        access = auth_for(settings, LOOPBACK_HOSTS)
+        (log.warning if access.host != settings.http_host else log.info)("%s", access.reason)
+        settings = dataclasses.replace(settings, http_host=access.host)
+        mcp = build_server(settings, http=True, token_verifier=access.verifier, auth=access.auth)
+    else:
+        mcp = build_server(settings, http=False)
     if not args.http:
         log.info("serving MCP on stdio (database %s)", settings.db_path)
         mcp.run("stdio")

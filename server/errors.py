@@ -6,9 +6,11 @@
     ├── InputError                a caller's argument is wrong (field, accepted values)
     ├── NotFoundError             an unknown group / task id or name
     ├── BudgetExceeded            a call would pass a budget or a per-task cap
+    │   └── BudgetRefused         the ledger refused a paid call: which budget, limit, spent, reserved
     ├── NoRouteError              no configured, healthy provider can serve a task
     ├── StoreError                the database cannot be read or written
     ├── WorkspaceError            a path outside the allowed roots, not a directory, dirty tree
+    │   └── PatchApplyError       a patch is empty or does not apply (git's own explanation)
     └── BackendError              a model call failed; `retryable` says whether to try again
         ├── BackendTimeout        connect / read timeout, or a stream that stalled
         │   └── BackendCallTimeout  the call's own first-byte / stall / total limit: try elsewhere
@@ -35,6 +37,7 @@ __all__ = [
     "BackendRateLimited",
     "BackendTimeout",
     "BudgetExceeded",
+    "BudgetRefused",
     "ConfigError",
     "ContextTooLarge",
     "InputError",
@@ -42,6 +45,7 @@ __all__ = [
     "NoRouteError",
     "NotFoundError",
     "PWMError",
+    "PatchApplyError",
     "StoreError",
     "WorkspaceError",
 ]
@@ -80,6 +84,22 @@ class BudgetExceeded(PWMError):
     """A call would pass a budget (daily / weekly / monthly / group) or a per-task cap."""
 
 
+class BudgetRefused(BudgetExceeded):
+    """A paid call refused by the ledger; says which budget and the figures."""
+
+    def __init__(self, budget: str, limit: float, spent: float, reserved: float, estimate: float,
+                 stop_at: float) -> None:
+        self.budget, self.limit, self.spent = budget, limit, spent
+        self.reserved, self.estimate, self.stop_at = reserved, estimate, stop_at
+        stop = f" (paused at {stop_at:.0%})" if stop_at != 1.0 else ""
+        super().__init__(
+            f"{budget} budget reached: limit ${limit:.4f}{stop}, spent ${spent:.4f}, reserved"
+            f" ${reserved:.4f} by calls in flight, this call's estimate ${estimate:.4f}. Paid models"
+            " are paused for it; free and local models still run. Raise the limit or wait for the"
+            " period to reset."
+        )
+
+
 class NoRouteError(PWMError):
     """No configured, healthy provider can serve a task; the message lists why each was left out."""
 
@@ -90,6 +110,10 @@ class StoreError(PWMError):
 
 class WorkspaceError(PWMError):
     """A workspace path is outside the allowed roots, missing, or in the wrong state."""
+
+
+class PatchApplyError(WorkspaceError):
+    """A patch does not apply; the message carries git's own explanation."""
 
 
 class BackendError(PWMError):

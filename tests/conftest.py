@@ -21,6 +21,7 @@ def isolated_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         "XDG_DATA_HOME": str(tmp_path / "data"),
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
         "PWM_DB": str(tmp_path / "pwm.db"),
+        "PWM_TOOLS": "all",  # every tool, not only the four core ones offered by default
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     env.update(extra)

@@ -35,11 +35,10 @@ async def cancel_parallel_group(
 ) -> CancelOutput:
     """Cancel a running group: stop its calls in flight and mark unfinished tasks cancelled."""
     state = app_state(ctx)
-    engine = state.require_engine()
+    engine = state.engine
     with expected_errors():
         if not (group_id or group_name):
             raise InputError("group_id", "give group_id or group_name")
-        assert state.store is not None
         record, moved = await engine.cancel(group_id or group_name or "")
         tasks = await state.store.list_tasks(record.id, preview_chars=1)
     keys = {t.id: t.key for t in tasks}

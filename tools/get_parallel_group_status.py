@@ -1,7 +1,10 @@
 """The `get_parallel_group_status` and `get_task_result` tools (both read-only).
 
-Status: per task its status, variant, model used, the path of attempts, time, tokens, cost and
-result (cut to the server's `max_result_chars`); group totals, progress and budget warnings.
+Status: group counts, totals, progress and budget warnings always; then one page of tasks
+(`limit` from `offset`, by default every status with those needing attention first, or only
+`task_status`), each with its variant, model used, path of attempts, time, tokens, cost and
+result (cut to the server's `max_result_chars`). The reply's text is a short summary; the data
+is in the structured content only, so the reply stays small whatever the group's size.
 `wait_seconds` returns as soon as something changes (no polling loop: the engine signals each
 committed change) or the group finishes. Budget warnings also go out as an MCP log message
 when the client opted in to logging, and progress as MCP progress notifications when the
@@ -13,16 +16,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp_types import ToolAnnotations
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from server.client_logging import send_client_log
 from server.errors import InputError
 from server.scheduler.status import GroupView, group_view
 from server.state import AppState
+from server.store import TASK_STATUSES
 from tools._shared import app_state, expected_errors
 
-__all__ = ["GroupStatusOutput", "register"]
+__all__ = ["MAX_SLICE_CHARS", "GroupStatusOutput", "register"]
+
+# One get_task_result slice: at most ~20k tokens even for dense text, well under clients' limits.
+MAX_SLICE_CHARS = 60_000
 
 
 class AttemptOut(BaseModel):
@@ -72,9 +79,15 @@ class TaskStatusOut(BaseModel):
     )
     error: str | None
     error_class: str | None
-    context: dict[str, Any] | None = Field(
-        None, description="With a workspace: the code the model was shown (files with path, start_line, end_line, "
-        "tokens, reason; total_tokens, budget_tokens, repo_tokens, commit).")
+    context: dict[str, Any] | None = Field(None, description="Workspace code shown to the model.")
+
+
+class LeaseOut(BaseModel):
+    owner: str = Field(description="The server instance (store owner id) running the group.")
+    host: str | None
+    lease_until: float | None = Field(description="Unix time the lease ends unless renewed.")
+    lease_seconds: float | None = Field(description="Lease length; another instance takes over after it.")
+    poll_seconds: float = Field(description="How often instances renew leases and look for groups to take over.")
 
 
 class GroupStatusOutput(BaseModel):
@@ -94,7 +107,14 @@ class GroupStatusOutput(BaseModel):
     max_concurrent: int
     budget_state: str = Field(description="ok, warn, or stop (paid models paused).")
     budget_warnings: list[str]
-    tasks: list[TaskStatusOut]
+    tasks: list[TaskStatusOut] = Field(description="One page of tasks (see tasks_matching, next_offset).")
+    tasks_matching: int = Field(0, description="Tasks the page was taken from.")
+    next_offset: int | None = Field(None, description="Offset of the next page; None: last page.")
+    shared_files: dict[str, list[str]] = Field(
+        default_factory=dict, description="Files more than one task's patch changes: apply those one by one.")
+    lease: LeaseOut | None = Field(
+        None, description="While running: the server instance running the group and its lease."
+    )
 
 
 class TaskResultOutput(BaseModel):
@@ -112,7 +132,9 @@ def shape(view: GroupView) -> GroupStatusOutput:
         input_tokens=view.input_tokens, output_tokens=view.output_tokens, attempts=view.attempts,
         elapsed_seconds=view.elapsed_seconds, strategy=view.strategy, policy=view.policy,
         max_concurrent=view.max_concurrent, budget_state=view.budget_state,
-        budget_warnings=view.budget_warnings,
+        budget_warnings=view.budget_warnings, tasks_matching=view.tasks_matching,
+        next_offset=view.tasks_next_offset, shared_files=view.shared_files,
+        lease=None if view.lease is None else LeaseOut.model_validate(view.lease),
         tasks=[
             TaskStatusOut(
                 id=t.id, task_id=t.task_id, status=t.status, agent_type=t.agent_type, agent_name=t.agent_name,
@@ -150,37 +172,61 @@ async def get_parallel_group_status(
         max_length=200, description="Or the group's name (the most recent group with that name).",
     )] = None,
     wait_seconds: Annotated[float, Field(
-        ge=0, le=300, description="Wait up to this long for a change (or the end) before answering; 0 = now.",
+        ge=0, le=300, description="Wait up to this long for a change or the end; 0 = answer now. Capped at the "
+        "server's tool_time_limit_s (default 45): clients cut a call at about 60 s.",
     )] = 0,
-) -> GroupStatusOutput:
-    """Where each task of a group stands: status, model, attempts, time, cost and result.
+    task_status: Annotated[str | None, Field(
+        max_length=20, description="Only tasks in this status. Default: all, those needing attention first.",
+    )] = None,
+    offset: Annotated[int, Field(ge=0, description="Tasks to skip (next_offset of the last reply).")] = 0,
+    limit: Annotated[int, Field(ge=1, le=100, description="Tasks per reply.")] = 20,
+) -> Annotated[CallToolResult, GroupStatusOutput]:
+    """Where a group stands: counts, cost, progress, and a page of its tasks (status, model,
+    attempts, time, cost, result).
 
     With wait_seconds, answers as soon as something changes or the group finishes. Results
     longer than the server's limit are cut; get_task_result returns the rest.
     """
     state = app_state(ctx)
-    engine = state.require_engine()
+    engine = state.engine
     with expected_errors():
         if not (group_id or group_name):
             raise InputError("group_id", "give group_id or group_name")
-        assert state.store is not None
+        if task_status is not None and task_status not in TASK_STATUSES:
+            raise InputError("task_status", f"unknown task status {task_status!r}", ", ".join(TASK_STATUSES))
         record = await state.store.get_group(group_id or group_name or "")
         if wait_seconds > 0 and engine.is_running(record.id):
             await ctx.report_progress(*_progress(await _view(state, record.id, tasks=False)))
-            await engine.wait_for_change(record.id, wait_seconds)
-        view = await _view(state, record.id, tasks=True)
+            await engine.wait_for_change(record.id, min(wait_seconds, state.settings.tool_time_limit_s))
+        view = await _view(state, record.id, tasks=True, task_status=task_status, offset=offset, limit=limit)
     await ctx.report_progress(*_progress(view))
     for text in view.budget_warnings:
         await _log_warning(ctx, text)
-    return shape(view)
+    output = shape(view)
+    return CallToolResult(content=[TextContent(text=summary(view))],
+                          structured_content=output.model_dump(mode="json"))
 
 
-async def _view(state: AppState, group_id: str, *, tasks: bool) -> GroupView:
-    assert state.store is not None and state.engine is not None
+def summary(view: GroupView) -> str:
+    """The reply's text: a few lines; the data is in the structured content."""
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(view.counts.items()))
+    lines = [f"Group {view.group_name} ({view.group_id}): {view.status}; {counts}; "
+             f"${view.total_cost:.4f} over {view.attempts} calls."]
+    if view.tasks:
+        last = view.tasks_offset + len(view.tasks)
+        lines.append(f"Tasks {view.tasks_offset + 1}-{last} of {view.tasks_matching} in the structured content"
+                     + (f"; next_offset {view.tasks_next_offset}." if view.tasks_next_offset is not None else "."))
+    lines.extend(view.budget_warnings)
+    return "\n".join(lines)
+
+
+async def _view(
+    state: AppState, group_id: str, *, tasks: bool, task_status: str | None = None, offset: int = 0, limit: int = 20,
+) -> GroupView:
     record = await state.store.get_group(group_id)
     limits = state.engine.budget_limits(record.budget_usd, record.policy)
     return await group_view(state.store, record, limits, max_result_chars=state.settings.max_result_chars,
-                            include_tasks=tasks)
+                            include_tasks=tasks, task_status=task_status, offset=offset, limit=limit)
 
 
 def _progress(view: GroupView) -> tuple[float, float, str]:
@@ -194,13 +240,12 @@ async def get_task_result(
     task_id: Annotated[str, Field(min_length=1, max_length=100, description="The task_id from the group status.")],
     offset: Annotated[int, Field(ge=0, description="Character offset to start from (result_next_offset).")] = 0,
     limit: Annotated[int | None, Field(
-        ge=1, le=1_000_000, description="Characters to return (default: the server's max_result_chars).",
+        ge=1, le=MAX_SLICE_CHARS, description="Characters to return (default: the server's max_result_chars).",
     )] = None,
 ) -> TaskResultOutput:
     """A slice of one task's full result, for results longer than the status shows."""
     state = app_state(ctx)
     with expected_errors():
-        assert state.store is not None
         part = await state.store.task_result(task_id, offset, limit or state.settings.max_result_chars)
     return TaskResultOutput(task_id=part.task_id, text=part.text, offset=part.offset,
                             total_chars=part.total_chars, next_offset=part.next_offset)
@@ -212,5 +257,7 @@ def register(mcp: MCPServer[AppState]) -> None:
                                 open_world_hint=False)
     mcp.add_tool(get_parallel_group_status, name="get_parallel_group_status", title="Status of a task group",
                  annotations=read_only.model_copy(update={"title": "Status of a task group"}))
+    # Claude Code keeps a tool result inline up to this size (it spills larger ones to a file).
     mcp.add_tool(get_task_result, name="get_task_result", title="Read a task's full result",
-                 annotations=read_only.model_copy(update={"title": "Read a task's full result"}))
+                 annotations=read_only.model_copy(update={"title": "Read a task's full result"}),
+                 meta={"anthropic/maxResultSizeChars": MAX_SLICE_CHARS + 2_000})

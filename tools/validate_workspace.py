@@ -1,5 +1,11 @@
 """The `validate_workspace` tool: check a project's syntax, build, lint and tests with its own
-tools, inside the allowed roots, and return a structured, bounded report."""
+tools, inside the allowed roots, and return a structured, bounded report.
+
+No call blocks longer than the server's `tool_time_limit_s` (45 s by default: clients cut tool
+calls at about 60 s). A validation still running then answers with the checks finished so far,
+`finished: false` and its `validation_id`; the caller waits on it again by passing that id (and
+`wait_seconds`). While a call waits, each finished check is sent as a progress notification
+when the client sent a progress token."""
 
 from __future__ import annotations
 
@@ -12,18 +18,17 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from server.errors import InputError
 from server.validation import (
     ALL_KINDS,
-    ResultCache,
     ValidationOptions,
     ValidationReport,
+    ValidationRun,
     allowed_roots,
     confine_path,
     roots_from_uris,
-    validate_path,
 )
 from tools._shared import app_state, expected_errors
 
@@ -37,20 +42,23 @@ __all__ = [
     "client_roots",
     "register",
     "report_to_output",
+    "run_to_output",
     "validate_workspace",
 ]
 
 log = logging.getLogger(__name__)
 
-CACHE_KEY = "validation_cache"
 Kind = Literal["syntax", "build", "lint", "test"]
 
-_PATH = "Directory to validate: absolute, or relative to the first allowed root. It must lie inside the client's roots (or the server's configured roots)."
-_CHECKS = "Which checks to run: syntax, build, lint, test. Default: every one that applies to the projects found."
-_CHANGED = "Limit syntax and lint checks to files changed against HEAD plus untracked files (needs git)."
-_SCOPE = "'all' reports every lint finding; 'new' only those the uncommitted change introduced (HEAD is linted too)."
-_TIMEOUT = "Time limit in seconds shared by all checks; a check still running then is killed and reported timed_out."
-_CACHE = "Reuse results of checks whose inputs (files, tool, arguments) are unchanged since an earlier run."
+_PATH = "Directory inside the allowed roots (absolute or relative to the first root)."
+_CHECKS = "Default: all that apply."
+_CHANGED = "Syntax and lint only on files changed against HEAD or untracked."
+_SCOPE = "'new': only lint findings the uncommitted change introduced."
+_TIMEOUT = "Seconds for all checks; one still running then is killed (timed_out)."
+_CACHE = "Reuse results whose inputs (files, tool, arguments) are unchanged."
+_ID = "Wait on the validation an earlier call returned unfinished (same path)."
+_WAIT = ("Longest wait before answering with what finished so far; default and cap: the server's "
+         "tool_time_limit_s, 45 s (clients cut calls at ~60 s).")
 
 
 class ValidateWorkspaceInput(BaseModel):
@@ -60,6 +68,8 @@ class ValidateWorkspaceInput(BaseModel):
     lint_scope: Literal["all", "new"] = Field(default="all", description=_SCOPE)
     timeout_s: float = Field(default=120.0, ge=1.0, le=1800.0, description=_TIMEOUT)
     use_cache: bool = Field(default=True, description=_CACHE)
+    validation_id: str | None = Field(default=None, description=_ID, min_length=1, max_length=100)
+    wait_seconds: float | None = Field(default=None, ge=0.0, description=_WAIT)
 
     @field_validator("checks")
     @classmethod
@@ -69,70 +79,100 @@ class ValidateWorkspaceInput(BaseModel):
         return list(dict.fromkeys(value)) if value else value
 
 
-class DiagnosticOut(BaseModel):
-    file: str | None = Field(description="File relative to the workspace (absolute if outside it).")
-    line: int | None = Field(description="1-based line, when the tool reported one.")
-    column: int | None = Field(description="1-based column, when the tool reported one.")
-    severity: str = Field(description="error, warning or info.")
-    code: str | None = Field(description="The tool's rule or error code (F401, TS2322, E0308...).")
+def _no_titles(schema: dict[str, Any]) -> None:
+    """Drop pydantic's generated titles: they repeat the names and cost every client context tokens."""
+    schema.pop("title", None)
+    for prop in schema.get("properties", {}).values():
+        prop.pop("title", None)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(json_schema_extra=_no_titles)
+
+
+class DiagnosticOut(_Out):
+    file: str | None
+    line: int | None
+    column: int | None
+    severity: str
+    code: str | None
     message: str
 
 
-class CheckOut(BaseModel):
-    name: str = Field(description="Check name: python-syntax, python-compile, ruff, pytest, node-check, tsc, npm-test, cargo-check, ...")
+class CheckOut(_Out):
+    name: str
     kind: Kind
-    project: str = Field(description="Project directory relative to the workspace ('.' is the workspace).")
+    project: str
     language: str
     status: Literal["passed", "failed", "skipped", "timed_out", "error"] = Field(
-        description="timed_out: killed at the time limit (not a failure verdict); skipped: tool missing or nothing to check."
+        description="skipped: tool missing or nothing to check; timed_out: killed at the limit."
     )
     duration_s: float
-    command: list[str] = Field(description="The command run, as an argument list.")
+    command: list[str]
     exit_code: int | None
     diagnostics: list[DiagnosticOut]
-    diagnostics_dropped: int = Field(description="Diagnostics left out to keep the report bounded.")
-    output_tail: str = Field(description="The end of what the command printed (bounded).")
+    diagnostics_dropped: int
+    output_tail: str
     output_truncated: bool
     skipped_reason: str | None
-    cached: bool = Field(description="True when this result was reused because nothing it depends on changed.")
+    cached: bool
 
 
-class DiffStatOut(BaseModel):
+class DiffStatOut(_Out):
     files: int
     insertions: int
     deletions: int
 
 
-class GitFactsOut(BaseModel):
+class GitFactsOut(_Out):
     repo_root: str
-    branch: str | None = Field(description="Current branch; null when HEAD is detached.")
+    branch: str | None
     detached: bool
-    head: str | None = Field(description="HEAD commit; null in a repository without commits.")
-    changed: list[str] = Field(description="Files changed against HEAD (staged and unstaged), workspace-relative.")
+    head: str | None
+    changed: list[str]
     untracked: list[str]
     diff_stat: DiffStatOut
     files_dropped: int
 
 
-class ProjectOut(BaseModel):
+class ProjectOut(_Out):
     path: str
     language: str
     markers: list[str]
 
 
-class ValidateWorkspaceResult(BaseModel):
-    passed: bool = Field(description="True when no check failed, timed out or errored (skipped checks do not count).")
-    status: Literal["passed", "failed", "timed_out", "error"]
+class ValidateWorkspaceResult(_Out):
+    validation_id: str
+    finished: bool = Field(description="false: still running; pass validation_id back to wait.")
+    passed: bool
+    status: Literal["passed", "failed", "timed_out", "error", "running"]
     workspace: str
     projects: list[ProjectOut]
     checks: list[CheckOut]
-    git: GitFactsOut | None = Field(description="Git facts; null when the workspace is not in a repository.")
+    pending: list[str]
+    git: GitFactsOut | None
     duration_s: float
     notes: list[str]
 
 
-def report_to_output(report: ValidationReport) -> ValidateWorkspaceResult:
-    return ValidateWorkspaceResult.model_validate(dataclasses.asdict(report))
+def report_to_output(report: ValidationReport, validation_id: str = "") -> ValidateWorkspaceResult:
+    return ValidateWorkspaceResult.model_validate(
+        {**dataclasses.asdict(report), "validation_id": validation_id, "finished": True, "pending": []}
+    )
+
+
+def run_to_output(run: ValidationRun) -> ValidateWorkspaceResult:
+    """The report when the run is over, else what finished so far."""
+    if run.report is not None:
+        return report_to_output(run.report, run.id)
+    return ValidateWorkspaceResult.model_validate({
+        "validation_id": run.id, "finished": run.finished, "passed": False,
+        "status": "error" if run.failure else "running", "workspace": str(run.workspace),
+        "projects": [dataclasses.asdict(p) for p in run.projects],
+        "checks": [dataclasses.asdict(c) for c in run.done],
+        "pending": [] if run.failure else run.pending(), "git": None, "duration_s": run.elapsed_s(),
+        "notes": [f"validation ended without a report: {run.failure}"] if run.failure else [],
+    })
 
 
 async def client_roots(ctx: Context[Any, Any]) -> list[Path] | None:
@@ -151,43 +191,74 @@ async def client_roots(ctx: Context[Any, Any]) -> list[Path] | None:
     return roots_from_uris(str(root.uri) for root in result.roots)
 
 
+def _progress_reporter(ctx: Context[Any, Any]) -> Any:
+    async def report(run: ValidationRun) -> None:
+        total = len(run.planned)
+        done = len(run.done)
+        running = ", ".join(run.pending()[:3])
+        message = f"{run.workspace.name or run.workspace}: {done}/{total} checks finished"
+        await ctx.report_progress(float(done), float(total) if total else None,
+                                  message + (f"; running {running}" if running else ""))
+
+    return report
+
+
 async def validate_workspace(
-    path: Annotated[str, Field(description=_PATH, min_length=1)],
     ctx: Context[Any, Any],
+    path: Annotated[str, Field(description=_PATH, min_length=1)],
     checks: Annotated[list[Kind] | None, Field(description=_CHECKS)] = None,
     changed_only: Annotated[bool, Field(description=_CHANGED)] = False,
     lint_scope: Annotated[Literal["all", "new"], Field(description=_SCOPE)] = "all",
     timeout_s: Annotated[float, Field(ge=1.0, le=1800.0, description=_TIMEOUT)] = 120.0,
     use_cache: Annotated[bool, Field(description=_CACHE)] = True,
+    validation_id: Annotated[str | None, Field(description=_ID, min_length=1, max_length=100)] = None,
+    wait_seconds: Annotated[float | None, Field(ge=0.0, description=_WAIT)] = None,
 ) -> ValidateWorkspaceResult:
-    """Check a workspace with each project's own tools: syntax (parse), build (byte-compile,
-    tsc, cargo check, go build), lint (ruff, eslint, clippy, go vet) and tests (pytest, npm test,
-    cargo test, go test). Finds Python, Node/TypeScript, Rust and Go projects under `path`; a
-    tool that is not installed gives a `skipped` check, never a failure. Returns overall
-    pass/fail, per-check status, command, duration and file/line diagnostics, plus git facts."""
+    """Run each project's own checks under `path` (Python, Node/TypeScript, Rust, Go): syntax,
+    build (py_compile, tsc, cargo check, go build), lint (ruff, eslint, clippy, go vet), tests
+    (pytest, npm test, cargo test, go test). A missing tool gives `skipped`, never a failure.
+    Diagnostics carry workspace-relative file and line; git facts are included. Unfinished
+    within the time limit: finished=false with the checks done so far; call again with
+    validation_id and the same path to wait for the rest."""
     state = app_state(ctx)
     with expected_errors():
         try:
             args = ValidateWorkspaceInput(
                 path=path, checks=checks, changed_only=changed_only, lint_scope=lint_scope,
-                timeout_s=timeout_s, use_cache=use_cache,
+                timeout_s=timeout_s, use_cache=use_cache, validation_id=validation_id, wait_seconds=wait_seconds,
             )
         except ValidationError as exc:
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"]) or "input"
             raise InputError(field, str(first["msg"]).removeprefix("Value error, "), "syntax, build, lint, test") from None
+        runs = state.validation_runs
         roots = allowed_roots(await client_roots(ctx), state.settings.allowed_roots)
         workspace = confine_path(args.path, roots, field="path")
-        cache = state.extras.setdefault(CACHE_KEY, ResultCache())
-        options = ValidationOptions(
-            checks=tuple(args.checks) if args.checks else ALL_KINDS,
-            changed_only=args.changed_only,
-            lint_scope=args.lint_scope,
-            timeout_s=args.timeout_s,
-            use_cache=args.use_cache,
-        )
-        report = await validate_path(workspace, options, base_env=state.settings.env, cache=cache)
-    return report_to_output(report)
+        if args.validation_id is not None:
+            run = runs.get(args.validation_id)
+            if run is None:
+                raise InputError(
+                    "validation_id", f"no validation {args.validation_id!r} on this server (it restarted, or the "
+                    "run is too old); omit validation_id to start a new one",
+                )
+            if run.workspace != workspace:
+                raise InputError("path", f"validation {run.id} is of {run.workspace}, not {workspace}",
+                                 str(run.workspace))
+        else:
+            cache = state.validation_cache
+            options = ValidationOptions(
+                checks=tuple(args.checks) if args.checks else ALL_KINDS,
+                changed_only=args.changed_only,
+                lint_scope=args.lint_scope,
+                timeout_s=args.timeout_s,
+                use_cache=args.use_cache,
+            )
+            run = runs.start(workspace, options, base_env=state.settings.env, cache=cache)
+        limit = state.settings.tool_time_limit_s
+        wait = limit if args.wait_seconds is None else min(args.wait_seconds, limit)
+        report = _progress_reporter(ctx)
+        await run.wait(wait, on_change=report)
+    return run_to_output(run)
 
 
 def register(mcp: MCPServer[Any]) -> None:

@@ -8,7 +8,7 @@
 (confined to the worktree), `loop.py` runs the conversation under its bounds.
 """
 
-from server.agent.loop import AgentBounds, AgentReply, AgentResult, AgentStep, ChatFn, ToolCall, run_agent
+from server.agent.loop import AgentBounds, AgentReply, AgentResult, AgentStep, ChatFn, run_agent
 from server.agent.tools import TOOL_SPECS, AgentTools, ToolOutcome
 from server.agent.worktree import AgentWorkspace
 
@@ -21,7 +21,6 @@ __all__ = [
     "AgentTools",
     "AgentWorkspace",
     "ChatFn",
-    "ToolCall",
     "ToolOutcome",
     "run_agent",
 ]

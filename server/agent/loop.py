@@ -3,10 +3,8 @@ back, until it declares it is done or a bound stops it.
 
 The model is reached through a `ChatFn` (the scheduler supplies one that reserves and settles
 each turn's cost against the task's and the budget's limits and raises `BudgetExceeded` when it
-may not spend more). Messages use one neutral shape that the backends map to their wire:
-
-    {"role": "assistant", "content": text, "tool_calls": [{"id", "name", "arguments"}]}
-    {"role": "tool", "tool_call_id": id, "name": name, "content": output}
+may not spend more). The conversation is a list of the backends' `ChatMessage`s, which each
+wire protocol maps to its own tool-calling shape.
 """
 
 from __future__ import annotations
@@ -15,21 +13,15 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
-from server.agent.tools import TOOL_SPECS, AgentTools, short_arguments
+from server.agent.tools import TOOL_SPECS, AgentTools, ToolOutcome, short_arguments
+from server.backends.base import ChatMessage, ToolCall, ToolSpec
 from server.errors import BudgetExceeded
 
-__all__ = ["AgentBounds", "AgentReply", "AgentResult", "AgentStep", "ChatFn", "StopReason", "ToolCall", "run_agent"]
+__all__ = ["AgentBounds", "AgentReply", "AgentResult", "AgentStep", "ChatFn", "StopReason", "run_agent"]
 
 StopReason = Literal["done", "turns", "tokens", "cost", "wall_time", "budget"]
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    id: str
-    name: str
-    arguments: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -41,7 +33,7 @@ class AgentReply:
     cost_usd: float = 0.0
 
 
-ChatFn = Callable[[list[dict[str, Any]], Sequence[dict[str, Any]]], Awaitable[AgentReply]]
+ChatFn = Callable[[list[ChatMessage], Sequence[ToolSpec]], Awaitable[AgentReply]]
 
 
 @dataclass(frozen=True)
@@ -86,7 +78,7 @@ _NUDGE = ("Use the tools to inspect and change the repository, run_checks to tes
 async def run_agent(
     chat: ChatFn,
     tools: AgentTools,
-    messages: list[dict[str, Any]],
+    messages: list[ChatMessage],
     bounds: AgentBounds = AgentBounds(),
     *,
     on_step: Callable[[AgentStep], Awaitable[None]] | None = None,
@@ -113,26 +105,28 @@ async def run_agent(
         result.input_tokens += reply.input_tokens
         result.output_tokens += reply.output_tokens
         result.cost_usd += reply.cost_usd
-        messages.append({
-            "role": "assistant",
-            "content": reply.text,
-            "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in reply.tool_calls],
-        })
+        messages.append(ChatMessage("assistant", reply.text, tool_calls=reply.tool_calls))
         if not reply.tool_calls:
             idle_replies += 1
             if idle_replies >= 2:  # twice without a tool call: the model considers itself finished
                 result.summary = reply.text[:500]
                 stop = "done"
                 break
-            messages.append({"role": "user", "content": _NUDGE})
+            messages.append(ChatMessage("user", _NUDGE))
             continue
         idle_replies = 0
         turn_tokens = reply.input_tokens + reply.output_tokens
         for call in reply.tool_calls:
             t0 = time.perf_counter()
-            outcome = await tools.call(call.name, call.arguments)
+            try:
+                arguments = call.parsed_arguments()
+            except ValueError as exc:
+                arguments = {}
+                outcome = ToolOutcome(f"error: the arguments are not a JSON object ({exc})", ok=False)
+            else:
+                outcome = await tools.call(call.name, arguments)
             step = AgentStep(
-                turn=result.turns, tool=call.name, arguments=short_arguments(call.arguments),
+                turn=result.turns, tool=call.name, arguments=short_arguments(arguments),
                 outcome=(outcome.output.splitlines() or [""])[0][:160], ok=outcome.ok,
                 tokens=turn_tokens, cost_usd=reply.cost_usd, elapsed_ms=(time.perf_counter() - t0) * 1000,
             )
@@ -141,7 +135,8 @@ async def run_agent(
             del result.steps[: -bounds.max_steps_kept]
             if outcome.checks_passed is not None:
                 result.checks_passed = outcome.checks_passed
-            messages.append({"role": "tool", "tool_call_id": call.id, "name": call.name, "content": outcome.output})
+            messages.append(ChatMessage("tool", outcome.output, tool_call_id=call.id, name=call.name,
+                                        is_error=not outcome.ok))
             if on_step is not None:
                 await on_step(step)
             if outcome.done:

@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from server.agent.worktree import AgentWorkspace, git
+from server.backends.base import ToolSpec
 from server.validation import ValidationOptions, diagnostics_feedback, validate_path
 from server.validation.model import CheckKind
 
@@ -29,7 +30,7 @@ Searcher = Callable[[Path, str, int], Awaitable[list[str]]]
 _SECRET_GLOBS = (".env", ".env.*", "*.pem", "*.key", "id_rsa*", "id_ed25519*", "id_ecdsa*", "*.p12",
                  "*.pfx", ".netrc", ".npmrc", ".pypirc", "credentials*", ".git-credentials")
 
-TOOL_SPECS: tuple[dict[str, Any], ...] = (
+_SPECS: tuple[dict[str, Any], ...] = (
     {"name": "read_file", "description": "Read a file, or lines start_line..end_line (1-based, inclusive).",
      "parameters": {"type": "object", "properties": {
          "path": {"type": "string"}, "start_line": {"type": "integer"}, "end_line": {"type": "integer"}},
@@ -49,6 +50,9 @@ TOOL_SPECS: tuple[dict[str, Any], ...] = (
      "parameters": {"type": "object", "properties": {}}},
     {"name": "done", "description": "Declare the task finished; your changes are the result.",
      "parameters": {"type": "object", "properties": {"summary": {"type": "string"}}}},
+)
+TOOL_SPECS: tuple[ToolSpec, ...] = tuple(
+    ToolSpec(str(s["name"]), str(s["description"]), s["parameters"]) for s in _SPECS
 )
 
 

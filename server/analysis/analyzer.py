@@ -1,37 +1,40 @@
 """`analyze(description, hints)`: read a coding task's signals and score its complexity 1-10.
 
-The score is built from what the work is, not how long its description is:
+The score comes from a learned prior (`server.analysis.prior`): a small linear model trained on
+public, externally labelled task complexity (Task Master reports, see bench/routing_eval/), over
+hashed words of the description and the keyword signals read here. One of its features is the
+hand-set keyword score below (kept as a signal; its weight in the final score is learned):
 
-    base(kind of work)                       e.g. docs 1.5, crud 2.5, integration 4, architecture 5.5
-  + other kinds of work it also involves     e.g. a UI task that also touches auth
-  + risk categories                          payment, auth, security, concurrency, migration, ...
-  + hard / easy markers                      "scalable", "engine" / "basic", "add a flag"
-  + breadth                                  "with A, B and C" lists, several subtasks
-  + scope                                    one function .. system-wide
-  capped at 2 when a trivial marker is found ("typo", "bump", "tooltip")
+    base(kind of work) + other kinds + risk categories + hard / easy markers + breadth + scope
 
-then explicit hints win: `complexity` replaces the score, `estimated_effort` clamps it into its
-band, `task_type` replaces the kind. The function is pure and takes well under a millisecond.
+Two rules stay on top of the model: a trivial marker ("typo", "bump", "tooltip") with no risk caps
+the score at 2, and explicit hints win: `complexity` replaces the score, `estimated_effort`
+clamps it into its band, `task_type` replaces the kind. Named files widen the scope (and so the
+keyword score). The function is pure and takes well under a millisecond.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import cast
 
 from server.analysis import signals as sig
+from server.analysis.prior import load_prior
 from server.analysis.subtasks import split_subtasks
 from server.analysis.tokens import count_tokens
 from server.analysis.types import EFFORT_BANDS, TASK_TYPES, Scope, TaskAnalysis, TaskHints
 from server.errors import InputError
 
-__all__ = ["analyze", "estimate_output_tokens"]
+__all__ = ["TRIVIAL_CAP", "analyze", "estimate_output_tokens", "keyword_score"]
 
 # Tokens assumed per attached file when the caller gives files but no context size.
 TOKENS_PER_FILE = 1500
+# A trivial marker ("typo", "bump", "tooltip") with no risk caps the learned score here.
+TRIVIAL_CAP = 2
 
 
 def _kinds(text: str) -> dict[str, float]:
-    found: dict[str, float] = {}
+    found: dict[str, float] = {}  # in sig.KINDS order, which `prior.signal_names` follows too
     for signal in sig.KINDS:
         hits = len(signal.pattern.findall(text))
         if hits:
@@ -77,24 +80,27 @@ def estimate_output_tokens(task_type: str, complexity: int, subtasks: int = 0) -
     return int(base * scale * (1 + 0.25 * max(0, subtasks - 1)))
 
 
-def analyze(description: str, hints: TaskHints | None = None) -> TaskAnalysis:
-    """Analyse one task description with the caller's hints.
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """What the keyword signals say about one description."""
 
-    Raises:
-        InputError: the description is empty, or an explicit `complexity` / `task_type` hint is
-            out of range.
-    """
-    hints = hints or TaskHints()
-    text = description.strip()
-    if not text:
-        raise InputError("task_description", "must not be empty", "a sentence describing the coding task")
-    if hints.complexity is not None and not 1 <= hints.complexity <= 10:
-        raise InputError("complexity", f"must be within 1-10, got {hints.complexity}", "integers 1-10")
-    if hints.task_type is not None and hints.task_type not in TASK_TYPES:
-        raise InputError("task_type", f"unknown task type {hints.task_type!r}", ", ".join(TASK_TYPES))
+    kind: str
+    agent_kind: str | None
+    found: dict[str, float]
+    signals: tuple[str, ...]
+    risks: tuple[str, ...]
+    score: float  # the hand-set keyword score (a feature of the learned prior)
+    trivial: bool
+    prior_signals: tuple[str, ...]  # the signals as the prior's feature names (`prior.signal_names`)
+    items: int
+    scope: str
+    subtasks: tuple[str, ...]
 
+
+def _read(text: str, hints: TaskHints) -> _Reading:
     signals: list[str] = []
     found = _kinds(text)
+    matched = list(found)
     agent_kind = _agent_kind(hints.agent_type)
     kind = hints.task_type or _primary_kind(found, agent_kind)
     signals.append(f"kind:{kind}" + (" (explicit)" if hints.task_type else ""))
@@ -123,9 +129,11 @@ def analyze(description: str, hints: TaskHints | None = None) -> TaskAnalysis:
         top = max(r.weight for r in sig.RISKS if r.name in risks)
         score += damp * (top + 0.5 * (risk_points - top))
 
+    markers: list[str] = []
     for marker in (*sig.HARD_MARKERS, *sig.EASY_MARKERS):
         if marker.pattern.search(text):
             score += marker.weight
+            markers.append(marker.name)
             signals.append(f"{'hard' if marker.weight > 0 else 'easy'}:{marker.name}")
 
     items = sig.enumeration_items(text)
@@ -141,12 +149,53 @@ def analyze(description: str, hints: TaskHints | None = None) -> TaskAnalysis:
     score += sig.SCOPE_WEIGHT[scope]
     signals.append(f"scope:{scope}")
 
-    if sig.TRIVIAL_MARKERS.search(text) and not risks:
+    trivial_word = bool(sig.TRIVIAL_MARKERS.search(text))
+    trivial = trivial_word and not risks
+    if trivial:
         score = min(score, 1.5)
         signals.append("easy:trivial")
+    prior_signals = tuple(
+        [f"k:{name}" for name in matched]
+        + [f"r:{name}" for name in risks]
+        + [f"m:{name}" for name in markers]
+        + (["m:trivial"] if trivial_word else [])
+    )
+    return _Reading(
+        kind, agent_kind, found, tuple(signals), tuple(risks), score, trivial, prior_signals, items, scope, subtasks
+    )
 
-    complexity = max(1, min(10, round(score)))
-    confidence = min(0.9, 0.45 + 0.08 * len(signals)) if found else 0.35
+
+def keyword_score(description: str, hints: TaskHints | None = None) -> float:
+    """The hand-set keyword score of a description (one feature of the learned prior)."""
+    return _read(description.strip(), hints or TaskHints()).score
+
+
+def analyze(description: str, hints: TaskHints | None = None) -> TaskAnalysis:
+    """Analyse one task description with the caller's hints.
+
+    Raises:
+        InputError: the description is empty, or an explicit `complexity` / `task_type` hint is
+            out of range.
+    """
+    hints = hints or TaskHints()
+    text = description.strip()
+    if not text:
+        raise InputError("task_description", "must not be empty", "a sentence describing the coding task")
+    if hints.complexity is not None and not 1 <= hints.complexity <= 10:
+        raise InputError("complexity", f"must be within 1-10, got {hints.complexity}", "integers 1-10")
+    if hints.task_type is not None and hints.task_type not in TASK_TYPES:
+        raise InputError("task_type", f"unknown task type {hints.task_type!r}", ", ".join(TASK_TYPES))
+
+    reading = _read(text, hints)
+    kind, risks_found = reading.kind, reading.risks
+    signals = list(reading.signals)
+    learned = load_prior().predict(text, reading.agent_kind, reading.score, reading.prior_signals, reading.items)
+    if reading.trivial:
+        learned = min(learned, TRIVIAL_CAP)
+    complexity = max(1, min(10, round(learned)))
+    signals.append(f"prior:{learned:.1f}")
+    confidence = min(0.9, 0.45 + 0.08 * len(signals)) if reading.found else 0.35
+    risks = list(risks_found)
     if hints.severity in ("high", "critical"):
         risks.append(f"severity:{hints.severity}")
     if hints.complexity is not None:
@@ -165,9 +214,9 @@ def analyze(description: str, hints: TaskHints | None = None) -> TaskAnalysis:
         complexity=complexity,
         confidence=round(confidence, 2),
         input_tokens=count_tokens(text) + max(0, context),
-        output_tokens=estimate_output_tokens(kind, complexity, len(subtasks)),
+        output_tokens=estimate_output_tokens(kind, complexity, len(reading.subtasks)),
         signals=tuple(signals),
         risks=tuple(risks),
-        scope=cast(Scope, scope),
-        subtasks=subtasks,
+        scope=cast(Scope, reading.scope),
+        subtasks=reading.subtasks,
     )

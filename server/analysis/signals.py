@@ -84,6 +84,9 @@ SECONDARY_KIND_WEIGHT: dict[str, float] = {
 RISKS: tuple[Signal, ...] = (
     Signal("payment", 2.5, _rx(r"payments?\b", r"stripe\b", r"billing\b", r"checkout\b", r"refunds?\b", r"invoic", r"subscription", r"revenue\b", r"pricing\b")),
     Signal("auth", 1.0, _rx(r"auth(?:entication|orization)?\b", r"oauth2?\b", r"jwt\b", r"login\b", r"sessions?\b", r"password", r"rbac\b", r"access control\b", r"roles?\b", r"api keys?\b")),
+    # Handling secrets themselves (hashing passwords, signing tokens, storing keys): a mistake
+    # leaks every account, so it is high-stakes where a login form alone is not.
+    Signal("credentials", 1.0, _rx(r"password", r"hash(?:es|ed|ing)?\b", r"jwt\b", r"api keys?\b", r"secrets?\b", r"credentials?\b", r"private keys?\b", r"token (?:signing|rotation|storage)\b", r"encrypt", r"mfa\b", r"2fa\b")),
     Signal("security", 1.5, _rx(r"secur(?:e|ity)\b", r"vulnerabilit", r"encrypt", r"injection\b", r"xss\b", r"csrf\b", r"mfa\b", r"key rotation\b", r"virus\b", r"audit logging\b")),
     Signal("concurrency", 3.0, _rx(r"race condition", r"concurren(?:t|cy)\b", r"lock-free\b", r"deadlock", r"thread-safe\b", r"worker pools?\b", r"processed twice\b", r"exactly-once\b", r"idempoten", r"parallel\b", r"atomic\b")),
     Signal("migration", 2.0, _rx(r"migrat(?:e|ion)\b[\w\s]{0,40}\b(?:database|data|production|postgres\w*|mysql|version)", r"data migration\b", r"backfill", r"upgrade\b[\w\s]{0,20}\bfrom\b")),

@@ -1,14 +1,16 @@
 """The analysis contract: what a caller may tell us about a task, and what the analysis returns.
 
-Both are frozen dataclasses (plain data inside the engine; the MCP tool converts its pydantic
-input into `TaskHints`). Every hint is optional; an explicit hint always wins over what the
-analyzer reads from the description.
+Both are frozen dataclasses (plain data inside the engine). The tools declare the same hints once
+as a pydantic model (`tools._inputs.CallerHints`); its dump is kept with the task and turned into
+`TaskHints` by `TaskHints.from_mapping`, the one conversion. Every hint is optional; an explicit
+hint always wins over what the analyzer reads from the description.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Literal
 
 __all__ = [
     "BUDGET_MODES",
@@ -22,6 +24,7 @@ __all__ = [
     "Effort",
     "QualityRequirement",
     "Scope",
+    "VariantFloor",
     "Severity",
     "TaskAnalysis",
     "TaskHints",
@@ -32,6 +35,7 @@ Effort = Literal["trivial", "simple", "moderate", "complex", "very_complex"]
 QualityRequirement = Literal["low", "standard", "high", "enterprise"]
 BudgetMode = Literal["normal", "local_only", "free_only"]
 Scope = Literal["function", "file", "multi_file", "system"]
+VariantFloor = Literal["speed", "balanced", "quality"]
 
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
 EFFORTS: tuple[str, ...] = ("trivial", "simple", "moderate", "complex", "very_complex")
@@ -87,6 +91,18 @@ class TaskHints:
     budget_mode: BudgetMode = "normal"
     complexity: int | None = None  # explicit 1-10 override
     task_type: str | None = None  # explicit override, one of TASK_TYPES
+    min_variant: VariantFloor | None = None  # never route below this variant
+    max_cost: float | None = None  # the caller's per-task cap in USD
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], agent_type: str | None = None) -> TaskHints:
+        """The hints from a task's stored hint mapping (unknown keys and None values ignored)."""
+        known = {f.name for f in fields(cls)}
+        kept = {k: v for k, v in values.items() if k in known and v is not None}
+        if "files" in kept:
+            kept["files"] = tuple(kept["files"])
+        kept["agent_type"] = agent_type or None
+        return cls(**kept)
 
     @property
     def enterprise(self) -> bool:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from server.backends.base import ChatMessage, CompletionRequest, Usage
+from server.backends.base import CompletionRequest, Usage
 from server.backends.classify import BackendBadRequest, attach_rate_limits, redact
 from server.backends.exchange import Answer, HTTPBackend, int_or_zero
 from server.errors import (
@@ -74,13 +74,7 @@ def anthropic_messages(request: CompletionRequest) -> tuple[str, list[dict[str, 
     """(system text, messages) in the Messages API's shape."""
     system: list[str] = []
     messages: list[dict[str, Any]] = []
-    for raw in request.messages:
-        if not isinstance(raw, ChatMessage):
-            if raw.get("role") == "system":
-                system.append(raw["content"])
-            else:
-                messages.append({"role": raw["role"], "content": raw["content"]})
-            continue
+    for raw in request.chat():
         if raw.role == "system":
             system.append(raw.content)
         elif raw.role == "tool":

@@ -4,16 +4,17 @@ A backend speaks one wire protocol (OpenAI-compatible chat completions, Anthropi
 Ollama's native chat) over a shared `httpx.AsyncClient`. It raises only `server.errors.BackendError`
 subclasses; the scheduler decides what to do with them.
 
-Messages are plain `{"role", "content"}` dicts or `ChatMessage` records; a `ChatMessage` can carry
-what tool calling needs (an assistant's `tool_calls`, a tool result's `tool_call_id`). Tools are
-offered with `ToolSpec`s and come back as `ToolCall`s on the `Completion`, whatever the protocol.
+Messages are `ChatMessage` records or dicts of the same fields (`{"role", "content"}`, plus for
+tool calling an assistant's `tool_calls` as `{"id", "name", "arguments"}` with the arguments as an
+object or JSON text, and a tool result's `tool_call_id` / `name`: the agent loop's shape). Tools
+are offered with `ToolSpec`s and come back as `ToolCall`s on the `Completion`, whatever the protocol.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -34,6 +35,7 @@ __all__ = [
     "ToolSpec",
     "Usage",
     "as_message",
+    "tool_specs",
 ]
 
 # Called with each streamed text delta (for progress and stall detection).
@@ -50,6 +52,20 @@ class ToolSpec:
     name: str
     description: str
     parameters: Mapping[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+def tool_specs(specs: Iterable[ToolSpec | Mapping[str, Any]]) -> tuple[ToolSpec, ...]:
+    """`ToolSpec`s from records or `{"name", "description", "parameters"}` dicts."""
+    return tuple(
+        spec
+        if isinstance(spec, ToolSpec)
+        else ToolSpec(
+            str(spec["name"]),
+            str(spec.get("description", "")),
+            spec.get("parameters") or {"type": "object", "properties": {}},
+        )
+        for spec in specs
+    )
 
 
 @dataclass(frozen=True)
@@ -85,17 +101,34 @@ class ChatMessage:
     is_error: bool = False  # tool: the result is an error (Anthropic marks it)
 
 
-Message = ChatMessage | Mapping[str, str]
+Message = ChatMessage | Mapping[str, Any]
+_ROLES = ("system", "user", "assistant", "tool")
 
 
 def as_message(message: Message) -> ChatMessage:
-    """A `ChatMessage` from either form (a plain dict has a role and a content)."""
+    """A `ChatMessage` from either form (see the module docstring for the dict shape)."""
     if isinstance(message, ChatMessage):
         return message
-    role = message.get("role", "user")
-    if role not in ("system", "user", "assistant", "tool"):
-        role = "user"
-    return ChatMessage(role=role, content=str(message.get("content") or ""))  # type: ignore[arg-type]
+    role = message.get("role")
+    calls = message.get("tool_calls") or ()
+    call_id, name = message.get("tool_call_id"), message.get("name")
+    return ChatMessage(
+        role=role if role in _ROLES else "user",
+        content=str(message.get("content") or ""),
+        tool_calls=tuple(_tool_call(c, n) for n, c in enumerate(calls) if isinstance(c, Mapping)),
+        tool_call_id=call_id if isinstance(call_id, str) else None,
+        name=name if isinstance(name, str) else None,
+        is_error=bool(message.get("is_error", False)),
+    )
+
+
+def _tool_call(raw: Mapping[str, Any], number: int) -> ToolCall:
+    """`{"id", "name", "arguments"}`, or OpenAI's `{"id", "function": {"name", "arguments"}}`."""
+    function = raw.get("function")
+    source = function if isinstance(function, Mapping) else raw
+    arguments = source.get("arguments")
+    text = arguments if isinstance(arguments, str) else json.dumps(arguments if arguments is not None else {})
+    return ToolCall(id=str(raw.get("id") or f"call_{number}"), name=str(source.get("name") or ""), arguments=text)
 
 
 @dataclass(frozen=True)
@@ -127,7 +160,7 @@ class CompletionRequest:
     provider: ProviderSpec
     base_url: str
     api_key: str | None
-    messages: Sequence[Message]  # {"role": "system"|"user"|"assistant", "content": "..."} or ChatMessage
+    messages: Sequence[Message]  # ChatMessage, or {"role": "system"|"user"|"assistant"|"tool", "content": ...}
     max_tokens: int
     temperature: float = 0.2
     stream: bool = True
@@ -136,7 +169,7 @@ class CompletionRequest:
     first_byte_timeout_s: float | None = None  # until the first streamed event; None = stall_timeout_s
     context_tokens: int | None = None  # prompt + max_tokens, for servers whose window we set (Ollama)
     on_chunk: ChunkCallback | None = None
-    tools: tuple[ToolSpec, ...] = ()
+    tools: tuple[ToolSpec, ...] = ()  # `tool_specs(...)` makes them from dicts
     tool_choice: ToolChoice | None = None  # None = the provider's default ("auto" when tools are given)
 
     def with_timeouts(self, timeouts: CallTimeouts) -> CompletionRequest:

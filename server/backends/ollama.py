@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from server.backends.base import ChatMessage, CompletionRequest, Usage
+from server.backends.base import CompletionRequest, Usage
 from server.backends.classify import redact
 from server.backends.exchange import Answer, HTTPBackend, int_or_zero
 from server.backends.openai_compat import openai_tools
@@ -61,10 +61,8 @@ def context_size(request: CompletionRequest) -> int:
 def _wire_messages(request: CompletionRequest) -> list[dict[str, Any]]:
     names: dict[str, str] = {}  # tool call id -> tool name, for results that do not say
     wire: list[dict[str, Any]] = []
-    for message in request.messages:
-        if not isinstance(message, ChatMessage):
-            wire.append(dict(message))
-        elif message.role == "tool":
+    for message in request.chat():
+        if message.role == "tool":
             name = message.name or names.get(message.tool_call_id or "", "")
             wire.append({"role": "tool", "content": message.content, "tool_name": name})
         else:

@@ -105,9 +105,7 @@ class OpenAICompatBackend(HTTPBackend):
     def body(self, request: CompletionRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": request.model.model_name,
-            "messages": [
-                _wire_message(m) if isinstance(m, ChatMessage) else dict(m) for m in request.messages
-            ],
+            "messages": [_wire_message(m) for m in request.chat()],
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "stream": request.stream,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -82,26 +82,14 @@ def _ollama_name(name: str) -> str:
 
 
 class ProviderRegistry:
-    """Providers from the catalogue plus the user's custom OpenAI-compatible endpoints."""
+    """The catalogue's providers (shipped, overlaid, and the config file's, merged by the loader)."""
 
     def __init__(self, catalog: Catalog, settings: Settings, http_client: httpx.AsyncClient) -> None:
         self._catalog = catalog
         self._settings = settings
         self._client = http_client
+        # The catalogue already holds the user's custom providers, merged once by the loader.
         self.providers: dict[str, ProviderSpec] = dict(catalog.providers)
-        for custom in settings.custom_providers:
-            if custom.name in self.providers:
-                log.warning("custom provider %r replaces the shipped provider of that name", custom.name)
-            self.providers[custom.name] = ProviderSpec.model_validate(
-                {
-                    "name": custom.name,
-                    "protocol": "openai",
-                    "base_url": custom.base_url,
-                    "key_env": custom.key_env,
-                    "local": custom.local,
-                    "max_concurrent": custom.max_concurrent,
-                }
-            )
         self._backends: dict[str, Backend] = {}
         self._misconfigured: dict[str, str] = {}
         self._unreachable: dict[str, str] = {}
@@ -140,18 +128,17 @@ class ProviderRegistry:
         return spec
 
     def base_url(self, provider: ProviderSpec) -> str:
-        """`<PROVIDER>_BASE_URL` (or the manifest's base_url_env), then OLLAMA_HOST, config, manifest."""
-        env = self._settings.env
+        """`<PROVIDER>_BASE_URL` (or the manifest's base_url_env), then OLLAMA_HOST, then the
+        catalogue's base_url (the config file's entry merged in)."""
+        settings = self._settings
+        override = settings.base_url_override(provider.name, provider.base_url_env)
         if self.protocol(provider) != "ollama":
-            return self._settings.base_url_for(provider.name, provider.base_url, provider.base_url_env)
-        env_name = provider.base_url_env or f"{provider.name.upper().replace('-', '_')}_BASE_URL"
-        if env.get(env_name, "").strip():
-            return ollama_root(env[env_name].strip())
-        if provider.name == "ollama" and env.get("OLLAMA_HOST", "").strip():
-            return ollama_root(parse_ollama_host(env["OLLAMA_HOST"]))
-        return ollama_root(
-            self._settings.base_url_for(provider.name, provider.base_url, provider.base_url_env)
-        )
+            return override or provider.base_url
+        if override:
+            return ollama_root(override)
+        if provider.name == "ollama" and settings.ollama_host:
+            return ollama_root(parse_ollama_host(settings.ollama_host))
+        return ollama_root(provider.base_url)
 
     def resolve(self, model: ModelSpec | str) -> tuple[ProviderSpec, str, str | None]:
         """(provider spec, base URL, API key or None) for a model."""
@@ -162,7 +149,7 @@ class ProviderRegistry:
     def request_for(
         self,
         model: ModelSpec | str,
-        messages: list[Message],
+        messages: Sequence[Message],
         *,
         max_tokens: int,
         temperature: float = 0.2,
@@ -285,10 +272,3 @@ class ProviderRegistry:
                         names.add(_ollama_name(item[key]))
         return names
 
-    # -- cost ------------------------------------------------------------------------------
-
-    def reconcile_cost(self, model: ModelSpec | str, generation_id: str) -> Awaitable[float | None] | None:
-        """For providers that report cost (OpenRouter), a coroutine fetching the final figure
-        (the model's backend decides: `Backend.reconcile_cost`)."""
-        request = self.request_for(model, [], max_tokens=1)
-        return self.backend_for(request.provider.name).reconcile_cost(request, generation_id)

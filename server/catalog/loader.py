@@ -5,23 +5,34 @@ Every `*.toml` file in a manifests directory may hold any of the top-level array
 `name` otherwise). An overlay entry with a known key is merged field by field over the shipped
 one; an unknown key adds an entry, which must then be complete. Any problem raises
 `ManifestError` naming the file, the entry key and what is wrong.
+
+The config file's provider entries (`Settings.provider_overrides`) are merged last, by the same
+rule: the user's fields win one by one over the shipped provider of that name, and a new name
+starts from `ProviderOverride.NEW_PROVIDER_DEFAULTS`. This is the only place custom providers
+are merged: the gate, the rate limiters and the backends all read the merged catalogue.
 """
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
 from server.catalog.schema import AgentSpec, Catalog, ModelSpec, PolicySpec, ProviderSpec, StrategySpec
 from server.errors import ManifestError
 
-__all__ = ["load_catalog", "shipped_manifests_dir"]
+if TYPE_CHECKING:
+    from server.settings import ProviderOverride
+
+__all__ = ["load_catalog", "merge_provider", "shipped_manifests_dir"]
+
+log = logging.getLogger(__name__)
 
 _SECTIONS: dict[str, tuple[type[BaseModel], str]] = {
     "providers": (ProviderSpec, "name"),
@@ -46,12 +57,12 @@ def shipped_manifests_dir() -> Path:
 def load_catalog(
     overlay: Path | None = None,
     base: Path | None = None,
-    extra_providers: Sequence[ProviderSpec] = (),
+    provider_overrides: Sequence[ProviderOverride] = (),
 ) -> Catalog:
-    """Read the shipped manifests, merge `overlay` over them, validate, and return the catalogue.
+    """Read the shipped manifests, merge `overlay` and then `provider_overrides` (the config
+    file's provider entries) over them, validate, and return the catalogue.
 
-    `extra_providers` (the config file's custom OpenAI-compatible endpoints) are added before
-    validation, so overlay models may name them.
+    Overrides are merged before validation, so overlay models may name a custom provider.
 
     Raises:
         ManifestError: a file does not parse, an entry is invalid, or a reference is unknown.
@@ -63,10 +74,8 @@ def load_catalog(
             raise ManifestError(f"{overlay}: manifests overlay directory does not exist")
         _read_dir(overlay, entries, overlay=True)
 
-    for provider in extra_providers:
-        entries["providers"].setdefault(
-            provider.name, _Entry(provider.model_dump(), Path("<config custom_providers>"))
-        )
+    for override in provider_overrides:
+        merge_provider(entries["providers"], override)
 
     built: dict[str, dict[str, Any]] = {}
     for section, (model_cls, _key_field) in _SECTIONS.items():
@@ -81,6 +90,15 @@ def load_catalog(
         return Catalog.model_validate(built)
     except ValidationError as exc:  # the cross-checks above should have caught it
         raise ManifestError(f"catalogue: {exc}") from None
+
+
+def merge_provider(providers: dict[str, _Entry], override: ProviderOverride) -> None:
+    """Merge the user's entry over the provider of that name: their fields win, one by one."""
+    existing = providers.get(override.name)
+    base = existing.data if existing is not None else dict(override.NEW_PROVIDER_DEFAULTS)
+    if existing is not None:
+        log.debug("config %s overrides %s of the shipped provider", override.source, ", ".join(override.fields))
+    providers[override.name] = _Entry({**base, **override.fields}, Path(f"<config {override.source}>"))
 
 
 def _read_dir(directory: Path, entries: dict[str, dict[str, _Entry]], *, overlay: bool) -> None:

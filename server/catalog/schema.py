@@ -39,8 +39,9 @@ class ProviderSpec(_Strict):
     """A backend endpoint: how to reach it and how hard we may push it."""
 
     name: str
-    protocol: Literal["openai", "anthropic", "ollama"] = Field(
-        description="Wire protocol: OpenAI-compatible chat completions, Anthropic Messages, or Ollama's native chat."
+    protocol: str = Field(
+        description="Wire protocol, a key of server.backends.registry.BACKENDS: 'openai' (OpenAI-compatible "
+        "chat completions), 'anthropic' (Messages) or 'ollama' (native chat)."
     )
     base_url: str
     key_env: str | None = Field(None, description="Environment variable holding the API key; None = no key.")
@@ -54,6 +55,16 @@ class ProviderSpec(_Strict):
     tokens_per_minute: float | None = Field(None, gt=0)
     reports_cost: bool = Field(False, description="The provider returns its own cost in usage (OpenRouter).")
     extra_headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("protocol")
+    @classmethod
+    def _known_protocol(cls, value: str) -> str:
+        # The backends' own table is the one list of protocols (imported late: it imports this module).
+        from server.backends.registry import BACKENDS
+
+        if value not in BACKENDS:
+            raise ValueError(f"unknown protocol {value!r}; accepted: {', '.join(sorted(BACKENDS))}")
+        return value
 
 
 class ModelSpec(_Strict):

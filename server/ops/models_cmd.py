@@ -177,7 +177,7 @@ async def _test(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _sync(args: argparse.Namespace, settings: Settings) -> int:
-    catalog = load_catalog(settings.manifests_overlay)
+    catalog = load_catalog(settings.manifests_overlay, provider_overrides=settings.provider_overrides)
     provider = catalog.providers.get("openrouter")
     if provider is None:
         raise InputError("providers", "no 'openrouter' provider in the catalogue to sync from")

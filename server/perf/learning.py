@@ -247,6 +247,8 @@ class Learner:
             table[variant] = {
                 "success": round(success, 4),
                 "evidence": round(cell.evidence, 2),
+                "decayed_successes": round(cell.successes, 3),
+                "decayed_failures": round(cell.failures, 3),
                 "calls": float(cell.calls),
                 "mean_cost_usd": None if cost is None else round(cost, 8),
                 "cost_per_success_usd": None if cost is None else round(cost / success, 8),

@@ -165,5 +165,5 @@ def load_catalog_with_cache(settings: Settings) -> Catalog:
     Raises:
         ManifestError: a manifest is broken.  ConfigError: the cache file is unreadable.
     """
-    catalog = load_catalog(settings.manifests_overlay, extra_providers=settings.custom_provider_specs())
+    catalog = load_catalog(settings.manifests_overlay, provider_overrides=settings.provider_overrides)
     return apply_price_cache(catalog, load_price_cache(cache_path(settings.data_dir)))[0]

@@ -167,17 +167,24 @@ class PerfReader:
 
     async def running_groups(self, limit: int = 20) -> list[dict[str, Any]]:
         """Groups still running, newest first, with task counts by status and spend so far."""
+        return await self.recent_groups(limit, running_only=True)
+
+    async def recent_groups(self, limit: int = 20, *, running_only: bool = False) -> list[dict[str, Any]]:
+        """The most recent groups (finished ones too unless `running_only`), newest first, with
+        their status, task counts by status and spend so far."""
+        where = "WHERE g.status = 'running'" if running_only else ""
         rows = await self._rows(
-            """
+            f"""
             SELECT g.id, g.name, g.strategy, g.policy, g.created_at,
                    COUNT(t.id),
                    SUM(t.status IN ('succeeded', 'failed', 'cancelled', 'timed_out', 'skipped')),
                    SUM(t.status = 'running'), SUM(t.status = 'succeeded'),
                    SUM(t.status IN ('failed', 'timed_out')),
                    (SELECT COALESCE(SUM(a.charged_usd + a.reserved_usd), 0) FROM attempts a
-                     WHERE a.group_id = g.id)
+                     WHERE a.group_id = g.id),
+                   g.status, g.finished_at
             FROM groups g LEFT JOIN tasks t ON t.group_id = g.id
-            WHERE g.status = 'running'
+            {where}
             GROUP BY g.id ORDER BY g.created_at DESC LIMIT ?
             """,
             (limit,),
@@ -193,6 +200,7 @@ class PerfReader:
                     "succeeded": int(r[8] or 0), "failed": int(r[9] or 0),
                     "progress": round(done / total, 4) if total else 0.0,
                     "cost_usd": round(float(r[10] or 0.0), 6),
+                    "status": r[11], "finished_at": r[12],
                 }
             )
         return groups

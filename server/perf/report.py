@@ -9,6 +9,12 @@ The saving is measured against running the same work on the strategy's quality m
 attempt's own tokens (input, cached input, output) priced at the first model of its agent's
 `quality` chain. Attempts with no agent use the quality model most agents name; attempts whose
 baseline model has no known price are left out of the comparison and counted.
+
+Free tiers make that saving look like 100% where the quality model is free too, or say nothing
+about what the routing would save once the free quota is gone; `at_paid_prices` gives the same
+comparison with every model at a paid price (a free or local model priced as the cheapest paid
+model of its family in the catalogue; attempts with no such price on either side are counted
+and left out).
 """
 
 from __future__ import annotations
@@ -26,7 +32,15 @@ from server.perf.recommend import recommendations
 from server.perf.stats import Aggregate, AttemptFact
 from server.perf.tracker import PerformanceTracker
 
-__all__ = ["GROUP_BY_CHOICES", "Baseline", "build_report", "check_report_args", "group_key", "price_tokens"]
+__all__ = [
+    "GROUP_BY_CHOICES",
+    "Baseline",
+    "build_report",
+    "check_report_args",
+    "group_key",
+    "paid_equivalent",
+    "price_tokens",
+]
 
 GROUP_BY_CHOICES: tuple[str, ...] = ("model", "agent", "policy", "group", "day", "provider", "variant", "task_type")
 MAX_DAYS = 366.0
@@ -63,6 +77,17 @@ def price_tokens(model: ModelSpec, fact: AttemptFact) -> float | None:
     )
 
 
+def paid_equivalent(model: ModelSpec | None, catalog: Catalog) -> ModelSpec | None:
+    """`model` itself when paid, else the cheapest paid model of its family with known prices."""
+    if model is None or model.tier == "paid":
+        return model
+    paid = [
+        m for m in catalog.models.values()
+        if m.family == model.family and m.tier == "paid" and m.input_per_mtok is not None and m.output_per_mtok is not None
+    ]
+    return min(paid, key=lambda m: (m.input_per_mtok or 0.0) + (m.output_per_mtok or 0.0), default=None)
+
+
 class Baseline:
     """Prices attempts on their agent's quality model."""
 
@@ -84,6 +109,17 @@ class Baseline:
         model = self.model_for(fact)
         return None if model is None else price_tokens(model, fact)
 
+    def paid_costs(self, fact: AttemptFact) -> tuple[float, float] | None:
+        """(routed, quality baseline) for `fact`'s tokens, both at paid prices; None if either is unknown."""
+        routed_model = paid_equivalent(self.catalog.models.get(fact.model_id), self.catalog)
+        base_model = paid_equivalent(self.model_for(fact), self.catalog)
+        if routed_model is None or base_model is None:
+            return None
+        routed, base = price_tokens(routed_model, fact), price_tokens(base_model, fact)
+        if routed is None or base is None:
+            return None
+        return routed, base
+
 
 _UNSET: Any = object()
 
@@ -94,6 +130,9 @@ class _Row:
     baseline: float = 0.0
     compared_spend: float = 0.0  # spend of the attempts that have a baseline price
     unpriced: int = 0
+    paid_spend: float = 0.0  # the same attempts at paid prices
+    paid_baseline: float = 0.0
+    paid_unpriced: int = 0
 
     def as_dict(self, key: str | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {} if key is None else {"key": key}
@@ -103,6 +142,14 @@ class _Row:
         out["saving_usd"] = round(saving, 6)
         out["saving_pct"] = round(100.0 * saving / self.baseline, 2) if self.baseline > 0 else None
         out["baseline_unpriced_calls"] = self.unpriced
+        paid_saving = self.paid_baseline - self.paid_spend
+        out["at_paid_prices"] = {
+            "spend_usd": round(self.paid_spend, 6),
+            "quality_baseline_usd": round(self.paid_baseline, 6),
+            "saving_usd": round(paid_saving, 6),
+            "saving_pct": round(100.0 * paid_saving / self.paid_baseline, 2) if self.paid_baseline > 0 else None,
+            "unpriced_calls": self.paid_unpriced,
+        }
         return out
 
 
@@ -138,7 +185,13 @@ def build_report(
         if row is None:
             row = rows[key] = _Row(Aggregate())
         base = baseline.cost(fact)
+        paid = baseline.paid_costs(fact)
         for target in (total, row):
+            if paid is None:
+                target.paid_unpriced += 1
+            else:
+                target.paid_spend += paid[0]
+                target.paid_baseline += paid[1]
             target.agg.add(fact)
             if base is None:
                 target.unpriced += 1

@@ -143,15 +143,7 @@ class PerfServices:
 
 
 def perf_services(state: Any) -> PerfServices:
-    """The process's `PerfServices`, kept in `state.extras["perf"]` (an `AppState`).
-
-    The lifespan should build it (so the Router and scheduler share its tracker); if it did not,
-    one is made here on first use with the state's store, when it has one.
-    """
-    services = state.extras.get("perf")
-    if not isinstance(services, PerfServices):
-        store = getattr(state, "store", None) or state.extras.get("store")
-        services = PerfServices.create(state.settings, state.catalog, store if isinstance(store, Store) else None)
-        state.extras["perf"] = services
-        state.exit_stack.push_async_callback(services.aclose)
+    """The process's `PerfServices` (the `perf` field of an `AppState`)."""
+    services = state.perf
+    assert isinstance(services, PerfServices)
     return services

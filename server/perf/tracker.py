@@ -142,6 +142,18 @@ class PerformanceTracker:
         """The variant that has succeeded at the lowest weighed cost for `task_type`, if known."""
         return self.learner.best_variant(task_type, strategy, self.clock())
 
+    def variant_evidence(self, task_type: str, variant: str, repo: str | None = None) -> tuple[float, float] | None:
+        """Decayed (successes, failures) of `variant` on `task_type` tasks, or None if never tried.
+
+        Attempts do not record their workspace yet, so `repo` is accepted and the answer is the
+        kind-of-task figure across repositories.
+        """
+        cell = self.learner.variant_cells.get((task_type, variant))
+        if cell is None:
+            return None
+        cell.decay_to(self.clock(), self.config.learning.half_life_s)
+        return cell.successes, cell.failures
+
     # -- scheduler hooks ---------------------------------------------------------------------
 
     def begin_call(self, model_id: str) -> bool:

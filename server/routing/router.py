@@ -12,6 +12,13 @@ Choosing the model inside the chosen variant:
 4. If the whole chain is left out: the agent's other variants (going up first), then the best
    allowed models in the catalogue for the agent's capability.
 
+Choosing the variant: the strategy's rules (`variants.choose_variant`), the high-stakes floor,
+the caller's `min_variant`; then, unless the caller pinned a variant, what was learned: a task
+whose answer will be checked starts where try-check-escalate is cheapest in expectation
+(`escalation.plan_by_checks`, with pass rates learned per kind of task and variant), and an
+unchecked task starts above a variant that keeps failing its kind (`escalation.learned_raise`,
+towards the tracker's `preferred_variant`).
+
 Everything that does not depend on the request is computed once in `__init__`, so a routing
 decision touches only the handful of models in the chains it considers.
 """
@@ -26,8 +33,22 @@ from server.catalog.schema import VARIANTS, AgentSpec, Catalog, ModelSpec, Polic
 from server.errors import InputError, NoRouteError
 from server.routing.agents import accepted_agent_names
 from server.routing.costs import estimate_cost, estimate_time
+from server.routing.escalation import (
+    CheckDecision,
+    VariantOption,
+    learned_raise,
+    pass_rate,
+    plan_by_checks,
+    prior_pass_rate,
+)
 from server.routing.types import AgentRef, Availability, PerformanceView, Plan, RouteRequest
-from server.routing.variants import choose_variant, raise_to_floor
+from server.routing.variants import (
+    HIGH_STAKES_RISKS,
+    RISK_FLOOR,
+    apply_risk_floor,
+    choose_variant,
+    raise_to_floor,
+)
 
 __all__ = ["ADEQUACY_MARGIN", "MESSAGE_OVERHEAD_TOKENS", "Router"]
 
@@ -158,13 +179,18 @@ class Router:
         if agent is None:
             raise InputError("agent_type", f"unknown agent type {ref.agent!r}", accepted_agent_names(self.catalog))
 
+        pinned = ref.variant is not None
         if ref.variant is not None:
             variant, why = ref.variant, "explicit variant in agent_type"
         else:
             variant, why = choose_variant(strategy, analysis, hints, agent.name)
+            variant, why = apply_risk_floor(variant, why, analysis)
         floored = raise_to_floor(variant, request.min_variant)
         if floored != variant:
             variant, why = floored, f"{why}; raised to min_variant {floored}"
+        lowest: Variant = request.min_variant or VARIANTS[0]
+        if not pinned and HIGH_STAKES_RISKS.intersection(analysis.risks):
+            lowest = raise_to_floor(lowest, RISK_FLOOR)
 
         if request.local_only or hints.budget_mode == "local_only":
             tier_key, tier_why = "local", "budget_mode local_only: only local models"
@@ -210,7 +236,7 @@ class Router:
                         break
             if self._performance is not None and len(found) > 1:
                 perf = self._performance
-                found.sort(key=lambda c: -perf.score_adjustment(c.model.id, analysis.task_type))
+                found.sort(key=lambda c: -perf.score_adjustment(c.model.id, analysis.task_type, strategy))
             if strategy.name == "cost_optimized" and found:
                 # Cheapest first among the adequate: within ADEQUACY_MARGIN of the chain's first
                 # choice on the agent's capability; the chain's weaker tail keeps its place after.
@@ -221,6 +247,34 @@ class Router:
             return found
 
         chains = self._chains[agent.name]
+        check: CheckDecision | None = None
+        if not pinned:
+            rates = self._pass_rates(analysis.task_type, analysis.complexity, request.repo)
+            if request.checked:
+                options = []
+                for option_variant in VARIANTS[VARIANTS.index(lowest) :]:
+                    heads = rank(chains[option_variant], 1)
+                    if heads:
+                        head = heads[0]
+                        rate, evidence = rates[option_variant]
+                        options.append(
+                            VariantOption(
+                                option_variant, head.cost, estimate_time(head.model, head.output_tokens), rate, evidence
+                            )
+                        )
+                if options:
+                    check = plan_by_checks(options)
+                    if check.start != variant:
+                        why = f"{why}; checked: start at {check.start} instead"
+                    variant = check.start
+            else:
+                raised = learned_raise(variant, rates)
+                if raised is not None:
+                    target, reason = raised
+                    advice = self._preferred(analysis.task_type, strategy)
+                    if advice in VARIANTS and VARIANTS.index(advice) > VARIANTS.index(target):
+                        target, reason = advice, f"{reason}; {advice} is the learned preference for this kind"
+                    variant, why = target, f"{why}; {reason}"
         stages: list[tuple[str, Sequence[ModelSpec], int | None]] = [(f"{agent.name}_{variant} chain", chains[variant], None)]
         stages += [(f"{agent.name}_{other} chain", chains[other], None) for other in _OTHER_VARIANTS[variant]]
         stages.append(("catalogue", self._pools[(agent.capability, tier_key)], _FILL_IN_KEEP))
@@ -282,6 +336,8 @@ class Router:
         )
         if notes:
             rationale += f" ({notes[0]})"
+        if check is not None:
+            rationale += f"; {check.rationale}"
         return Plan(
             agent=agent.name,
             variant=variant,
@@ -301,4 +357,28 @@ class Router:
             temperature=policy.temperature if policy else None,
             variant_reason=why,
             notes=tuple(notes),
+            checked=check is not None,
+            expected_check_cost=round(check.expected_cost, 6) if check is not None else None,
         )
+
+    # -- learned pass rates --------------------------------------------------------------
+
+    def _pass_rates(self, task_type: str, complexity: int, repo: str | None) -> dict[Variant, tuple[float, float]]:
+        """Per variant: (pass rate, decayed evidence) for this kind of task, prior by complexity."""
+        lookup = getattr(self._performance, "variant_evidence", None)
+        rates: dict[Variant, tuple[float, float]] = {}
+        for variant in VARIANTS:
+            prior = prior_pass_rate(variant, complexity)
+            seen = lookup(task_type, variant, repo) if lookup is not None else None
+            if seen is None:
+                rates[variant] = (prior, 0.0)
+            else:
+                successes, failures = seen
+                rates[variant] = (pass_rate(prior, successes, failures), successes + failures)
+        return rates
+
+    def _preferred(self, task_type: str, strategy: StrategySpec) -> str | None:
+        advise = getattr(self._performance, "preferred_variant", None)
+        advice = advise(task_type, strategy) if advise is not None else None
+        variant = getattr(advice, "variant", None)
+        return variant if isinstance(variant, str) else None

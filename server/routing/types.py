@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from server.analysis.types import TaskAnalysis, TaskHints
-from server.catalog.schema import ModelSpec, Variant
+from server.catalog.schema import ModelSpec, StrategySpec, Variant
 
-__all__ = ["AgentRef", "Availability", "PerformanceView", "Plan", "RouteRequest"]
+__all__ = ["AgentRef", "Availability", "PerformanceView", "Plan", "RouteRequest", "VariantEvidence"]
 
 # Returns why a model's provider cannot be used right now (no key, unreachable), or None.
 Availability = Callable[[ModelSpec], "str | None"]
@@ -24,9 +24,22 @@ class PerformanceView(Protocol):
     precomputed figures, never from the database.
     """
 
-    def score_adjustment(self, model_id: str, task_type: str) -> float: ...
+    def score_adjustment(self, model_id: str, task_type: str, strategy: StrategySpec | None = None) -> float: ...
 
     def note(self, model_id: str, task_type: str) -> str | None: ...
+
+
+class VariantEvidence(Protocol):
+    """Optional on a PerformanceView: what was learned per kind of task and variant.
+
+    `variant_evidence` returns decayed (successes, failures) of `variant` on `task_type` tasks
+    (in `repo` when given and known), or None when nothing was recorded. `preferred_variant`
+    is the perf tracker's advice (an object with a `variant` attribute) or None.
+    """
+
+    def variant_evidence(self, task_type: str, variant: str, repo: str | None = None) -> tuple[float, float] | None: ...
+
+    def preferred_variant(self, task_type: str, strategy: StrategySpec | None = None) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +67,8 @@ class RouteRequest:
     budget_paused: bool = False  # over budget: paid models are not allowed
     max_cost: float | None = None  # per-task cap in USD (tighter of this and the policy's)
     require_available: bool = False  # exclude models whose provider is unusable right now
+    checked: bool = False  # the answer will be checked (validate, or a workspace with tests)
+    repo: str | None = None  # the workspace, when known (learned pass rates per repository)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,3 +93,5 @@ class Plan:
     temperature: float | None = None
     variant_reason: str = ""
     notes: tuple[str, ...] = ()
+    checked: bool = False  # planned as try-check-escalate
+    expected_check_cost: float | None = None  # USD expected over the escalation chain, when checked

@@ -18,6 +18,11 @@ The seed's rules (000, examples 1-3), with each strategy's thresholds read from 
                     complexity > q -> quality; complexity <= s -> speed unless the work is
                     quality-critical, enterprise or critical; else d.
 
+High-stakes risks (money, secrets, security holes, data loss, migrations, concurrency,
+distribution: `HIGH_STAKES_RISKS`) keep a floor of `balanced` under every strategy
+(`apply_risk_floor`); only an explicit variant in the agent name goes below it. Other risks (a
+login flow, roles) carry no floor, and the reason says so rather than "no risk".
+
 An explicit variant in the agent name always wins; the caller's `min_variant` is a floor.
 """
 
@@ -26,9 +31,13 @@ from __future__ import annotations
 from server.analysis.types import TaskAnalysis, TaskHints
 from server.catalog.schema import VARIANTS, StrategySpec, Variant
 
-__all__ = ["HIGH_STAKES_RISKS", "choose_variant", "raise_to_floor", "variant_rank"]
+__all__ = ["HIGH_STAKES_RISKS", "RISK_FLOOR", "apply_risk_floor", "choose_variant", "raise_to_floor", "variant_rank"]
 
-HIGH_STAKES_RISKS = frozenset({"payment", "data_loss", "concurrency", "distributed", "migration"})
+HIGH_STAKES_RISKS = frozenset(
+    {"payment", "credentials", "security", "data_loss", "concurrency", "distributed", "migration"}
+)
+# The lowest variant a task with a high-stakes risk starts at, whatever the strategy.
+RISK_FLOOR: Variant = "balanced"
 _DESIGN_KINDS = frozenset({"architecture", "schema"})
 _RANK = {variant: index for index, variant in enumerate(VARIANTS)}
 
@@ -41,6 +50,19 @@ def raise_to_floor(variant: Variant, floor: Variant | None) -> Variant:
     if floor is not None and _RANK[floor] > _RANK[variant]:
         return floor
     return variant
+
+
+def _unfloored(analysis: TaskAnalysis) -> str:
+    other = sorted(r for r in analysis.risks if r not in HIGH_STAKES_RISKS and not r.startswith("severity:"))
+    return f"; risk {', '.join(other)} carries no variant floor" if other else ""
+
+
+def apply_risk_floor(variant: Variant, why: str, analysis: TaskAnalysis) -> tuple[Variant, str]:
+    """Raise `variant` to `RISK_FLOOR` when the task carries a high-stakes risk."""
+    stakes = sorted(HIGH_STAKES_RISKS.intersection(analysis.risks))
+    if stakes and _RANK[variant] < _RANK[RISK_FLOOR]:
+        return RISK_FLOOR, f"{why}; raised to {RISK_FLOOR}: high-stakes risk ({', '.join(stakes)})"
+    return variant, why
 
 
 def _is_frontend(agent: str, analysis: TaskAnalysis) -> bool:
@@ -66,7 +88,7 @@ def choose_variant(
         if analysis.task_type in _DESIGN_KINDS:
             return "quality", f"{analysis.task_type} design work at complexity {c}"
         if hints.wants_speed or hints.performance_target == "speed_critical":
-            return "speed", f"urgent, complexity {c} <= {q} and no high-stakes risk"
+            return "speed", f"urgent, complexity {c} <= {q}" + _unfloored(analysis)
         return d, f"complexity {c} between {s} and {q}: strategy default"
     if name == "cost_optimized":
         if hints.severity == "critical":

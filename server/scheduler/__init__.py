@@ -1,7 +1,7 @@
 """The scheduler: runs groups of tasks over the providers.
 
     engine.py     owns running groups, the only writer of task state; submit / cancel / resume
-    planner.py    routes every task of a submission (also `route_task`'s dry run)
+    planner.py    routes every task of a submission; `plan_task` is also `route_task`'s dry run
     runner.py     one task's attempt loop: candidates, permits, calls, retries, escalation
     gate.py       who may call now: concurrency, rate limiters, cool-downs, priority order
     dag.py        dependency validation and readiness bookkeeping

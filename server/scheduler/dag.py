@@ -179,6 +179,10 @@ class TaskGraph:
     def done(self) -> bool:
         return self._terminal == len(self.status)
 
+    def all_met_but(self, task_id: str, dependency: str) -> bool:
+        """Every dependency of `task_id` succeeded except, perhaps, `dependency` (about to)."""
+        return self._unmet.get(task_id, 0) - (self.status.get(dependency) != SUCCESS) == 0
+
     def all_succeeded_but(self, task_id: str) -> bool:
         """Every task other than `task_id` succeeded."""
         return self._succeeded - (self.status.get(task_id) == SUCCESS) == len(self.status) - 1

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import heapq
 import json
 import logging
 import random
@@ -28,13 +29,13 @@ from server.formatting import usd
 from server.routing.router import Router
 from server.scheduler.dag import SUCCESS, TERMINAL, TaskGraph, bottom_levels
 from server.scheduler.gate import CallGate, Limits
-from server.scheduler.planner import estimate_makespan, plan_group, select_task_contexts
+from server.scheduler.planner import estimate_makespan, plan_group, select_task_contexts, task_cost_cap
 from server.scheduler.ports import CallObserver, Providers
 from server.scheduler.prompt import PER_DEPENDENCY_CHARS, DependencyOutput, build_messages
 from server.scheduler.runner import Job, Outcome, RunnerConfig, TaskRunner
 from server.scheduler.types import GroupInput, PlannedTask, SubmitResult, TaskPlan
 from server.settings import Settings
-from server.store import BudgetLimits, GroupRecord, NewGroup, NewTask, Store, TaskMove, TaskRecord
+from server.store import BudgetLimits, GroupRecord, NewGroup, NewTask, Store, TaskMove
 
 __all__ = ["Engine", "EngineConfig", "TaskTiming"]
 
@@ -47,6 +48,8 @@ class EngineConfig:
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     # Length of a rate-limit "minute"; benchmarks compress time by shortening it.
     rate_window_s: float = 60.0
+    # A task with other candidates leaves a model it would wait longer than this for.
+    move_after_s: float = 0.5
 
 
 @dataclass
@@ -64,20 +67,26 @@ class TaskTiming:
 
 @dataclass(eq=False)
 class _Run:
-    """One group this engine is running."""
+    """One group this engine is running: per task only what scheduling needs (a task's plan,
+    description and its dependencies' results are read from the store when it is dispatched)."""
 
     record: GroupRecord
     graph: TaskGraph
-    tasks: dict[str, TaskRecord]  # by key
-    plans: dict[str, TaskPlan]
+    ids: dict[str, str]  # task key -> task id
+    priority: dict[str, int]
+    position: dict[str, int]
     depth: dict[str, int]
     limits: BudgetLimits
-    outputs: dict[str, str] = field(default_factory=dict)  # succeeded tasks' output heads, by key
-    workers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
-    jobs: dict[str, Job] = field(default_factory=dict)
+    concurrency: int
+    # Ready tasks, best first: (-priority, -depth, position, key).
+    ready: list[tuple[int, int, int, str]] = field(default_factory=list)
+    workers: set[asyncio.Task[None]] = field(default_factory=set)
+    jobs: dict[str, Job] = field(default_factory=dict)  # the tasks being run, by key
     cancelled: bool = False
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+    # Outcomes of one group are written one at a time, so the last one knows it is the last.
+    writing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class Engine:
@@ -103,7 +112,7 @@ class Engine:
         self.config = config or EngineConfig(max_concurrent=settings.max_concurrent)
         self.gate = CallGate(
             self.config.max_concurrent, provider_limits=self._limits_of, model_limits=self._model_limits_of,
-            rate_window_s=self.config.rate_window_s,
+            rate_window_s=self.config.rate_window_s, move_after_s=self.config.move_after_s,
         )
         self.runner = TaskRunner(
             catalog=catalog, store=store, providers=providers, gate=self.gate, config=self.config.runner,
@@ -130,13 +139,10 @@ class Engine:
     def budget_limits(self, group_budget: float | None, policy: str | None) -> BudgetLimits:
         """Settings' budgets, the group's own budget and the tighter per-task cap."""
         budgets = self.settings.budgets
-        per_task = budgets.per_task
-        spec = self.catalog.policies.get(policy or "")
-        if spec is not None:
-            per_task = spec.max_cost_per_task if per_task is None else min(per_task, spec.max_cost_per_task)
         return BudgetLimits(
             daily=budgets.daily, weekly=budgets.weekly, monthly=budgets.monthly, group=group_budget,
-            per_task=per_task, stop_at=budgets.stop_at, warn_at=budgets.warn_at,
+            per_task=task_cost_cap(budgets.per_task, self.catalog.policies.get(policy or "")),
+            stop_at=budgets.stop_at, warn_at=budgets.warn_at,
         )
 
     # -- submission --------------------------------------------------------------------------
@@ -202,7 +208,7 @@ class Engine:
         )
         run = await self._start(record)
         tasks = tuple(
-            PlannedTask(k, run.tasks[k].id, t.agent_type, p, t.depends_on, t.priority)
+            PlannedTask(k, run.ids[k], t.agent_type, p, t.depends_on, t.priority)
             for k, t, p in zip(planned.keys, group.tasks, planned.plans, strict=True)
         )
         return SubmitResult(record.id, record.name, "running", tasks=tasks, **common)  # type: ignore[arg-type]
@@ -217,16 +223,18 @@ class Engine:
         return resumed
 
     async def _start(self, record: GroupRecord) -> _Run:
-        tasks = {t.key: t for t in await self.store.list_tasks(record.id, preview_chars=PER_DEPENDENCY_CHARS)}
-        depends = {k: t.depends_on for k, t in tasks.items()}
+        await self.store.queue_roots(record.id)
+        index = await self.store.task_index(record.id)
+        depends = {t.key: t.depends_on for t in index}
         run = _Run(
             record=record,
-            graph=TaskGraph.build(depends, {k: t.status for k, t in tasks.items()}),
-            tasks=tasks,
-            plans={k: TaskPlan.from_json(t.plan_json) for k, t in tasks.items()},
-            depth=bottom_levels(list(tasks), depends),
+            graph=TaskGraph.build(depends, {t.key: t.status for t in index}),
+            ids={t.key: t.id for t in index},
+            priority={t.key: t.priority for t in index},
+            position={t.key: t.position for t in index},
+            depth=bottom_levels(list(depends), depends),
             limits=self.budget_limits(record.budget_usd, record.policy),
-            outputs={k: t.result_preview or "" for k, t in tasks.items() if t.status == "succeeded"},
+            concurrency=max(1, min(record.max_concurrent, self.config.max_concurrent)),
         )
         self._runs[record.id] = run
         self.gate.set_group_limit(record.id, record.max_concurrent)
@@ -234,9 +242,9 @@ class Engine:
         if run.graph.done():
             await self._finish(run)
         else:
-            for key in tasks:
+            for key in depends:
                 if run.graph.is_ready(key):
-                    self._spawn(run, key)
+                    self._make_ready(run, key)
         return run
 
     # -- running -----------------------------------------------------------------------------
@@ -255,29 +263,40 @@ class Engine:
             if ok:
                 run.graph.mark(key, "skipped")
 
-    def _spawn(self, run: _Run, key: str) -> None:
-        worker = asyncio.create_task(self._work(run, key), name=f"pwm-task-{run.tasks[key].id}")
-        run.workers[key] = worker
+    def _make_ready(self, run: _Run, key: str) -> None:
+        """Queue a ready task; start a worker while the group has fewer than its concurrency."""
+        heapq.heappush(run.ready, (-run.priority[key], -run.depth[key], run.position[key], key))
+        if len(run.workers) < run.concurrency:
+            worker = asyncio.create_task(self._worker(run), name=f"pwm-worker-{run.record.id}")
+            run.workers.add(worker)
+            worker.add_done_callback(run.workers.discard)
+
+    async def _worker(self, run: _Run) -> None:
+        """Run the group's ready tasks, best first, until none is left."""
+        while run.ready and not run.cancelled:
+            key = heapq.heappop(run.ready)[3]
+            if run.graph.status[key] not in TERMINAL and key not in run.jobs:
+                await self._work(run, key)
 
     async def _work(self, run: _Run, key: str) -> None:
-        task = run.tasks[key]
+        task_id = run.ids[key]
         ready_at = time.perf_counter()
         try:
-            plan = run.plans[key]
-            deps = [
-                DependencyOutput(d, run.tasks[d].description, run.outputs.get(d, "")) for d in task.depends_on
-            ]
+            task, deps = await self.store.dispatch_view(task_id, PER_DEPENDENCY_CHARS)
+            plan = TaskPlan.from_json(task.plan_json)
             agent = self.catalog.agents.get(plan.agent)
+            validation = _validation_spec(task.validate_json)
             job = Job(
-                key=key, task_id=task.id, group_id=run.record.id, priority=task.priority, depth=run.depth[key],
+                key=key, task_id=task_id, group_id=run.record.id, priority=task.priority, depth=run.depth[key],
                 timeout_s=task.timeout_s, plan=plan,
                 messages=_with_patch_request(
-                    build_messages(agent.role_prompt if agent else "", task.description, deps,
+                    build_messages(agent.role_prompt if agent else "", task.description,
+                                   [DependencyOutput(d.key, d.description, d.result_head) for d in deps],
                                    workspace_context=self._workspace_text(task.context_json, plan)),
-                    _validation_spec(task.validate_json),
+                    validation,
                 ),
                 limits=run.limits,
-                validation=_validation_spec(task.validate_json),
+                validation=validation,
             )
             run.jobs[key] = job
             try:
@@ -286,18 +305,17 @@ class Engine:
                 await asyncio.shield(self._interrupted(run, key))
                 raise
             if self.timings is not None:
-                self.timings[task.id] = TaskTiming(ready_at, time.perf_counter(), outcome.call_seconds)
+                self.timings[task_id] = TaskTiming(ready_at, time.perf_counter(), outcome.call_seconds)
         except asyncio.CancelledError:
             raise
         except Exception:  # a bug or a dead database: record what we can, never hang the group
-            log.exception("task %s crashed", task.id)
+            log.exception("task %s crashed", task_id)
             try:
                 await self._record(run, key, Outcome("failed", error="internal error (see server log)",
                                                      error_class="internal"))
             except Exception:
-                log.exception("could not record the failure of task %s", task.id)
+                log.exception("could not record the failure of task %s", task_id)
         finally:
-            run.workers.pop(key, None)
             run.jobs.pop(key, None)
 
     def _workspace_text(self, context_json: str | None, plan: TaskPlan) -> str:
@@ -328,6 +346,11 @@ class Engine:
             run.graph.mark(job.key, "running")
             self._notify(run)
 
+    async def progress(self, job: Job) -> None:
+        run = self._runs.get(job.group_id)
+        if run is not None:
+            self._notify(run)
+
     async def finished(self, job: Job, outcome: Outcome) -> None:
         run = self._runs.get(job.group_id)
         if run is not None:
@@ -336,20 +359,28 @@ class Engine:
     async def _record(self, run: _Run, key: str, outcome: Outcome) -> None:
         """Write a task's outcome, the skips it causes and, when it is the group's last, the
         group's end, in one transaction; only then wake waiters and start what became ready."""
-        task = run.tasks[key]
+        async with run.writing:
+            await self._record_locked(run, key, outcome)
+
+    async def _record_locked(self, run: _Run, key: str, outcome: Outcome) -> None:
         status = outcome.status
         fields: dict[str, object] = {"error": outcome.error, "error_class": outcome.error_class}
         if outcome.text is not None:
             fields["result"] = outcome.text
-        moves = [TaskMove(task.id, ("queued", "running"), status, fields)]
+        moves = [TaskMove(run.ids[key], ("queued", "running"), status, fields)]
         keys = [key]
+        graph = run.graph
         if status != SUCCESS:
-            for child, parent in run.graph.blocked_behind(key):
+            for child, parent in graph.blocked_behind(key):
                 moves.append(_skip_move(run, child, parent, status if parent == key else "skipped"))
                 keys.append(child)
-        graph = run.graph
+        elif not run.cancelled:  # children whose last dependency this was: queued in the same write
+            for child in graph.children(key):
+                if graph.status[child] == "pending" and graph.all_met_but(child, key):
+                    moves.append(TaskMove(run.ids[child], ("pending",), "queued"))
+                    keys.append(child)
         final: str | None = None
-        if graph.finished_count() + len(moves) == len(graph.status):
+        if graph.finished_count() + sum(m.to_status in TERMINAL for m in moves) == len(graph.status):
             all_succeeded = status == SUCCESS and graph.all_succeeded_but(key)
             final = "cancelled" if run.cancelled else ("succeeded" if all_succeeded else "failed")
         applied = await self.store.move_tasks(moves, (run.record.id, final) if final else None)
@@ -358,8 +389,6 @@ class Engine:
         for moved_key, move, ok in zip(keys, moves, applied, strict=True):
             if ok:
                 graph.mark(moved_key, move.to_status)
-        if status == SUCCESS and outcome.text is not None:
-            run.outputs[key] = outcome.text[:PER_DEPENDENCY_CHARS]
         if final is not None and all(applied):
             self._ended(run)
             return
@@ -368,12 +397,12 @@ class Engine:
             return
         if status == SUCCESS and not run.cancelled:
             for child in graph.children(key):
-                if child not in run.workers and graph.is_ready(child):
-                    self._spawn(run, child)
+                if graph.is_ready(child) and child not in run.jobs:
+                    self._make_ready(run, child)
         self._notify(run)
 
     async def _interrupted(self, run: _Run, key: str) -> None:
-        task_id = run.tasks[key].id
+        task_id = run.ids[key]
         if run.cancelled:
             if await self.store.transition_task(task_id, ("pending", "queued", "running"), "cancelled",
                                                 error="cancelled by the user", error_class="cancelled"):
@@ -414,7 +443,7 @@ class Engine:
         before = {t.id for t in await self.store.list_tasks(record.id, preview_chars=1) if t.status not in TERMINAL}
         if run is not None:
             run.cancelled = True
-            workers = list(run.workers.values())
+            workers = list(run.workers)
             for job in run.jobs.values():
                 job.cancelled_by_user = True
             for worker in workers:
@@ -427,8 +456,8 @@ class Engine:
         after = {t.id: t.status for t in await self.store.list_tasks(record.id, preview_chars=1)}
         cancelled = [task_id for task_id in before if after.get(task_id) == "cancelled"]
         if run is not None:
-            for key, task in run.tasks.items():
-                run.graph.mark(key, after.get(task.id, "cancelled"))
+            for key, task_id in run.ids.items():
+                run.graph.mark(key, after.get(task_id, "cancelled"))
             if not run.finished.is_set():
                 await self._finish(run)
         elif record.status == "running":
@@ -453,7 +482,7 @@ class Engine:
 
     async def aclose(self) -> None:
         """Stop background work; interrupted tasks go back to `queued` for the next start."""
-        workers = [w for run in self._runs.values() for w in run.workers.values()]
+        workers = [w for run in self._runs.values() for w in run.workers]
         for worker in workers:
             worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
@@ -463,7 +492,7 @@ class Engine:
 
 def _skip_move(run: _Run, key: str, blocker: str, blocker_status: str | None) -> TaskMove:
     state = blocker_status or run.graph.status[blocker]
-    return TaskMove(run.tasks[key].id, ("pending", "queued"), "skipped",
+    return TaskMove(run.ids[key], ("pending", "queued"), "skipped",
                     {"error": f"dependency {blocker!r} {state}", "error_class": "dependency"})
 
 
@@ -484,7 +513,7 @@ PATCH_REQUEST = (
 
 def _with_patch_request(messages: list[dict[str, str]], spec: dict[str, Any] | None) -> list[dict[str, str]]:
     """Ask for a patch when the answer will be validated (the checks run on the applied diff)."""
-    if spec is None:
+    if spec is None or spec.get("mode") == "agent":  # an agent changes files through its tools
         return messages
     last = dict(messages[-1])
     last["content"] += PATCH_REQUEST.format(checks=", ".join(spec.get("checks") or ["all that apply"]))

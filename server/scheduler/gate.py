@@ -5,10 +5,16 @@ permit is granted only when all of these have room: the global limit, the group'
 `max_concurrent`, the provider's `max_concurrent`, the (provider, model) limit (Ollama serves
 one request per model at a time), the provider's and the model's rate limiters, and the
 (provider, model) cool-down. The gate owns the rate limiters (one per provider, one per model
-with a manifest limit) and the cool-downs; `observe` feeds them a response's headers. Waiters are served best first (priority, then the longest chain
+with a manifest limit or rate-limit headers seen) and the cool-downs; `observe` feeds a
+response's headers to its model's limiter. Waiters are served best first (priority, then the longest chain
 of work behind the task, then arrival); a waiter that cannot go yet does not block others
 bound elsewhere, but does block lower-ranked waiters for the same provider so a large request
 is not starved by a stream of small ones.
+
+A waiter that has somewhere else to go (`movable`: its task has other candidate models) waits
+at most `move_after_s` for its (provider, model) — held by a cool-down, a rate limiter, the
+provider's or the model's concurrency limit, or the queue in front of it there: its wait then
+ends with `Busy`, and the task moves on to its next candidate. Only a task with nowhere else to go waits.
 
 Grants are decided in one pass scheduled with `call_soon`, so tasks that become ready in the
 same loop turn are ranked together; when only time can unblock a waiter (rate limit,
@@ -26,7 +32,15 @@ from dataclasses import dataclass, field
 from server.backends.base import RateLimitInfo
 from server.scheduler.ratelimit import Cooldowns, RateLimiter
 
-__all__ = ["CallGate", "Limits", "Permit"]
+__all__ = ["Busy", "CallGate", "Limits", "Permit"]
+
+
+class Busy(Exception):
+    """A movable waiter's (provider, model) cannot be called for `wait_s` more seconds."""
+
+    def __init__(self, provider: str, model: str, wait_s: float) -> None:
+        super().__init__(f"{provider}/{model} is cooling down or rate limited for {wait_s:.1f}s")
+        self.wait_s = wait_s
 
 
 @dataclass(frozen=True)
@@ -46,8 +60,11 @@ class Permit:
     model: str
     tokens: int
     rank: tuple[float, float, int]
+    movable: bool = False
+    enqueued_at: float = 0.0
     granted_at: float = 0.0
     future: asyncio.Future[None] | None = field(default=None, repr=False)
+    granted: bool = False
     released: bool = False
 
 
@@ -61,10 +78,12 @@ class CallGate:
         provider_limits: Callable[[str], Limits] | None = None,
         model_limits: Callable[[str, str], Limits] | None = None,
         rate_window_s: float = 60.0,
+        move_after_s: float = 0.5,
         cooldowns: Cooldowns | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.max_concurrent = max(1, max_concurrent)
+        self.move_after_s = move_after_s
         self._provider_limits = provider_limits or (lambda _p: Limits())
         self._model_limits = model_limits or (lambda _p, _m: Limits())
         self._rate_window_s = rate_window_s
@@ -113,11 +132,16 @@ class CallGate:
         return self._model_limiters[key]
 
     def observe(self, permit: Permit, info: RateLimitInfo) -> None:
-        """Tighten the limiters from the rate-limit headers of the response to `permit`'s call."""
-        now = self.now()
-        for limiter in (self.provider_limiter(permit.provider), self.model_limiter(permit.provider, permit.model)):
-            if limiter is not None:
-                limiter.observe(info, now, sent_at=permit.granted_at)
+        """Tighten the model's limiter from the rate-limit headers of the response to `permit`'s call.
+
+        Providers state these limits per model (OpenAI, Groq, Anthropic's model classes), so they
+        hold back that model alone; the provider's own limits come from its manifest entry.
+        """
+        key = (permit.provider, permit.model)
+        limiter = self.model_limiter(*key)
+        if limiter is None:
+            limiter = self._model_limiters[key] = RateLimiter(window_s=self._rate_window_s)
+        limiter.observe(info, self.now(), sent_at=permit.granted_at)
         self._schedule_pump()
 
     def cool_down(self, provider: str, model: str, seconds: float) -> None:
@@ -126,18 +150,27 @@ class CallGate:
         self._schedule_pump()
 
     def enqueue(
-        self, group_id: str, provider: str, model: str, *, priority: float, depth: float = 0, tokens: int = 0
+        self, group_id: str, provider: str, model: str, *, priority: float, depth: float = 0, tokens: int = 0,
+        movable: bool = False,
     ) -> Permit:
-        """Join the queue now (synchronously, so arrival order is the caller's); then `wait`."""
+        """Join the queue now (synchronously, so arrival order is the caller's); then `wait`.
+
+        `movable`: the caller has other models to try, so its wait ends with `Busy` rather than
+        sit out a cool-down or rate limit longer than `move_after_s`.
+        """
         rank = (-priority, -depth, next(self._seq))
-        permit = Permit(group_id, provider, model, tokens, rank)
+        permit = Permit(group_id, provider, model, tokens, rank, movable, self.now())
         permit.future = asyncio.get_running_loop().create_future()
         bisect.insort(self._waiting, (rank, permit), key=lambda item: item[0])
         self._schedule_pump()
         return permit
 
     async def wait(self, permit: Permit) -> None:
-        """Wait until `permit` is granted; on cancellation it is withdrawn (or given back)."""
+        """Wait until `permit` is granted; on cancellation it is withdrawn (or given back).
+
+        Raises:
+            Busy: a movable permit's model cannot be called for a while; try another.
+        """
         assert permit.future is not None
         try:
             await permit.future
@@ -148,15 +181,15 @@ class CallGate:
     def withdraw(self, permit: Permit) -> None:
         """Leave the queue, or give the permit back if it was already granted."""
         assert permit.future is not None
-        if permit.future.done() and not permit.future.cancelled():
+        if permit.granted:
             self.release(permit)
         else:
             permit.future.cancel()
             self._remove(permit)
 
     def release(self, permit: Permit) -> None:
-        """Give a permit back (idempotent)."""
-        if permit.released:
+        """Give a permit back (idempotent; a permit never granted holds nothing)."""
+        if permit.released or not permit.granted:
             return
         permit.released = True
         self.running -= 1
@@ -200,6 +233,18 @@ class CallGate:
                 keep.extend(self._waiting[index:])
                 break
             key = (permit.provider, permit.model)
+            if permit.movable:
+                wait = self._time_wait(permit, now)
+                held = (wait > 0 or permit.provider in held_providers or key in held_models
+                        or not self._provider_has_room(permit))
+                if held:
+                    if wait > self.move_after_s or now - permit.enqueued_at >= self.move_after_s:
+                        assert permit.future is not None
+                        if not permit.future.done():
+                            permit.future.set_exception(Busy(permit.provider, permit.model, wait))
+                        continue
+                    until = permit.enqueued_at + self.move_after_s
+                    wake_at = until if wake_at is None else min(wake_at, until)
             if permit.provider in held_providers or key in held_models or not self._has_room(permit):
                 keep.append((rank, permit))
                 continue
@@ -227,10 +272,32 @@ class CallGate:
         if wake_at is not None and self._waiting:
             self._timer = asyncio.get_running_loop().call_later(wake_at - now, self._schedule_pump)
 
+    def _time_wait(self, permit: Permit, now: float) -> float:
+        """How long only time keeps this permit back: cool-down and rate limiters."""
+        model_limiter = self.model_limiter(permit.provider, permit.model)
+        return max(
+            self.cooldowns.remaining(permit.provider, permit.model, now),
+            self.provider_limiter(permit.provider).delay(now, permit.tokens),
+            model_limiter.delay(now, permit.tokens) if model_limiter else 0.0,
+        )
+
+    def cooling(self, provider: str, model: str) -> float:
+        """Seconds until (provider, model) may be called again as far as time is concerned."""
+        now = self.now()
+        model_limiter = self.model_limiter(provider, model)
+        return max(
+            self.cooldowns.remaining(provider, model, now),
+            self.provider_limiter(provider).delay(now),
+            model_limiter.delay(now) if model_limiter else 0.0,
+        )
+
     def _has_room(self, permit: Permit) -> bool:
         group_limit = self._group_limits.get(permit.group_id)
         if group_limit is not None and self._by_group.get(permit.group_id, 0) >= group_limit:
             return False
+        return self._provider_has_room(permit)
+
+    def _provider_has_room(self, permit: Permit) -> bool:
         limits = self._provider_limits(permit.provider)
         if limits.max_concurrent is not None and self._by_provider.get(permit.provider, 0) >= limits.max_concurrent:
             return False
@@ -238,6 +305,7 @@ class CallGate:
         return per_model is None or self._by_model.get((permit.provider, permit.model), 0) < per_model
 
     def _grant(self, permit: Permit, now: float) -> None:
+        permit.granted = True
         self.running += 1
         self._by_group[permit.group_id] = self._by_group.get(permit.group_id, 0) + 1
         self._by_provider[permit.provider] = self._by_provider.get(permit.provider, 0) + 1

@@ -1,5 +1,9 @@
 """Turn a submission into routed task plans, before anything is stored.
 
+`plan_task` is the one planning step: `submit_parallel_tasks` runs it for every task of a group
+(through `plan_group`), and `route_task` runs it for one task as a preview, so the two cannot
+disagree. `task_cost_cap` is the one place the per-task cost cap is computed.
+
 Checks the whole group first (strategy, policy, ids, dependency graph, every agent type) so
 a bad submission stores nothing; then analyses and routes each task. When budgets have paused
 paid models, tasks are routed to local / free models; a task only paid models can serve keeps
@@ -15,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from server.analysis.analyzer import analyze
-from server.analysis.types import TaskHints
-from server.catalog.schema import Catalog
+from server.analysis.types import TaskAnalysis, TaskHints
+from server.catalog.schema import Catalog, PolicySpec
 from server.context import ContextOptions, default_budget, render_selection, select_context
 from server.errors import InputError, NoRouteError
 from server.routing.agents import parse_agent_type
@@ -25,9 +29,19 @@ from server.routing.types import Plan, RouteRequest
 from server.scheduler.dag import bottom_levels, validate_dag
 from server.scheduler.types import GroupInput, TaskInput, TaskPlan
 
-__all__ = ["PlannedGroup", "estimate_makespan", "hints_of", "plan_group", "select_task_contexts", "task_keys"]
-
-_HINT_FIELDS = frozenset(f.name for f in dataclasses.fields(TaskHints))
+__all__ = [
+    "PlanContext",
+    "PlannedGroup",
+    "RoutedTask",
+    "context_budget",
+    "estimate_makespan",
+    "plan_context",
+    "plan_group",
+    "plan_task",
+    "select_task_contexts",
+    "task_cost_cap",
+    "task_keys",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +51,33 @@ class PlannedGroup:
     keys: tuple[str, ...]
     plans: tuple[TaskPlan, ...]
     depth: dict[str, int]
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanContext:
+    """What every task of one submission is planned under (checked once for the group)."""
+
+    strategy: str
+    policy: str
+    policy_spec: PolicySpec | None
+    per_task_cap: float | None  # the configured per-task budget (settings)
+    budget_paused: bool
+    local_only: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class RoutedTask:
+    """One task's analysis, the router's plan, and the plan the runner keeps."""
+
+    analysis: TaskAnalysis
+    route: Plan
+    plan: TaskPlan
+
+
+def task_cost_cap(configured: float | None, policy: PolicySpec | None, caller: float | None = None) -> float | None:
+    """The per-task cost cap: the tightest of the configured one, the policy's and the caller's."""
+    caps = [c for c in (configured, policy.max_cost_per_task if policy else None, caller) if c is not None]
+    return min(caps) if caps else None
 
 
 def task_keys(tasks: Sequence[TaskInput]) -> list[str]:
@@ -55,12 +96,59 @@ def task_keys(tasks: Sequence[TaskInput]) -> list[str]:
     return keys
 
 
-def hints_of(task: TaskInput) -> TaskHints:
-    values: dict[str, Any] = {k: v for k, v in task.hints.items() if k in _HINT_FIELDS and v is not None}
-    if "files" in values:
-        values["files"] = tuple(values["files"])
-    values["agent_type"] = task.agent_type or None
-    return TaskHints(**values)
+def plan_context(
+    router: Router,
+    *,
+    strategy: str | None,
+    policy: str | None,
+    default_strategy: str,
+    default_policy: str,
+    per_task_cap: float | None,
+    budget_paused: bool,
+    local_only: bool = False,
+) -> PlanContext:
+    """Resolve the strategy and policy (the caller's, else the configured defaults).
+
+    Raises:
+        InputError: unknown strategy or policy (naming `routing_strategy` / `policy`).
+    """
+    name = policy or default_policy
+    return PlanContext(
+        strategy=router.strategy(strategy or default_strategy).name, policy=name,
+        policy_spec=router.policy(name), per_task_cap=per_task_cap, budget_paused=budget_paused,
+        local_only=local_only,
+    )
+
+
+def plan_task(
+    task: TaskInput, context: PlanContext, *, catalog: Catalog, router: Router, require_available: bool = True
+) -> RoutedTask:
+    """Analyse and route one task: the single planning step behind `submit` and `route_task`.
+
+    When the budget has paused paid models and only paid models fit, the paid plan is kept (the
+    ledger refuses the call at run time with the budget's own reason).
+
+    Raises:
+        InputError: unknown agent type (field `agent_type`) or another bad hint.
+        NoRouteError: no usable model; the message lists why each was left out.
+    """
+    ref = parse_agent_type(task.agent_type, catalog) if task.agent_type else None
+    hints = TaskHints.from_mapping(task.hints, task.agent_type)
+    request = RouteRequest(
+        analysis=analyze(task.description, hints), agent=ref, strategy=context.strategy,
+        policy=context.policy, hints=hints, min_variant=hints.min_variant, local_only=context.local_only,
+        budget_paused=context.budget_paused,
+        max_cost=task_cost_cap(context.per_task_cap, context.policy_spec, hints.max_cost),
+        require_available=require_available, checked=task.validate is not None,
+    )
+    try:
+        route = router.route(request)
+    except NoRouteError:
+        if not context.budget_paused:
+            raise
+        route = router.route(dataclasses.replace(request, budget_paused=False))
+    temperature = context.policy_spec.temperature if context.policy_spec is not None else 0.2
+    return RoutedTask(request.analysis, route, _task_plan(route, temperature, request.analysis.task_type))
 
 
 def plan_group(
@@ -81,44 +169,29 @@ def plan_group(
             or a cycle (naming the task).
         NoRouteError: some task has no usable model; the message lists why each was left out.
     """
-    strategy = router.strategy(group.strategy or default_strategy).name
-    policy_name = group.policy or default_policy
-    policy = router.policy(policy_name)
+    context = plan_context(
+        router, strategy=group.strategy, policy=group.policy, default_strategy=default_strategy,
+        default_policy=default_policy, per_task_cap=per_task_cap, budget_paused=budget_paused,
+        local_only=local_only,
+    )
     keys = task_keys(group.tasks)
     validate_dag(keys, {k: t.depends_on for k, t in zip(keys, group.tasks, strict=True)})
-    refs = []
-    for index, task in enumerate(group.tasks):
+    for index, task in enumerate(group.tasks):  # every agent type checked before any routing
         try:
-            refs.append(parse_agent_type(task.agent_type, catalog) if task.agent_type else None)
+            if task.agent_type:
+                parse_agent_type(task.agent_type, catalog)
         except InputError as exc:
             raise InputError(f"tasks[{index}].agent_type", exc.problem, exc.accepted) from None
-    cap = per_task_cap
-    if policy is not None:
-        cap = policy.max_cost_per_task if cap is None else min(cap, policy.max_cost_per_task)
     plans: list[TaskPlan] = []
-    for index, (task, ref) in enumerate(zip(group.tasks, refs, strict=True)):
-        hints = hints_of(task)
-        request = RouteRequest(
-            analysis=analyze(task.description, hints), agent=ref, strategy=strategy, policy=policy_name,
-            hints=hints, local_only=local_only, budget_paused=budget_paused, max_cost=cap,
-            require_available=True,
-        )
+    for index, task in enumerate(group.tasks):
         try:
-            plan = router.route(request)
-            task_type = request.analysis.task_type
+            plans.append(plan_task(task, context, catalog=catalog, router=router).plan)
         except NoRouteError as exc:
-            if not budget_paused:
-                raise NoRouteError(f"tasks[{index}] ({task.agent_type or 'auto'}): {exc}") from None
-            try:  # only paid models fit: plan them; the budget refuses the call with its reason
-                plan = router.route(dataclasses.replace(request, budget_paused=False))
-                task_type = request.analysis.task_type
-            except NoRouteError as again:
-                raise NoRouteError(f"tasks[{index}] ({task.agent_type or 'auto'}): {again}") from None
+            raise NoRouteError(f"tasks[{index}] ({task.agent_type or 'auto'}): {exc}") from None
         except InputError as exc:
             raise InputError(f"tasks[{index}].{exc.field}", exc.problem, exc.accepted) from None
-        plans.append(_task_plan(plan, policy.temperature if policy is not None else 0.2, task_type))
     depends = {k: t.depends_on for k, t in zip(keys, group.tasks, strict=True)}
-    return PlannedGroup(strategy, policy_name, tuple(keys), tuple(plans), bottom_levels(keys, depends))
+    return PlannedGroup(context.strategy, context.policy, tuple(keys), tuple(plans), bottom_levels(keys, depends))
 
 
 def _task_plan(plan: Plan, default_temperature: float, task_type: str = "") -> TaskPlan:
@@ -141,13 +214,12 @@ def _task_plan(plan: Plan, default_temperature: float, task_type: str = "") -> T
     )
 
 
-def context_budget(catalog: Catalog, plan: TaskPlan, policy: str | None, explicit: int | None) -> int:
-    """The task's workspace budget: the caller's, else from its first model's window and the policy."""
+def context_budget(catalog: Catalog, model_id: str, policy: PolicySpec | None, explicit: int | None) -> int:
+    """A task's workspace budget: the caller's, else from its first model's window and the policy."""
     if explicit is not None:
         return int(explicit)
-    model = catalog.models[plan.model_id]
-    spec = catalog.policies.get(policy) if policy else None
-    return default_budget(model.context_window, model.max_output_tokens, spec.max_tokens if spec else None)
+    model = catalog.models[model_id]
+    return default_budget(model.context_window, model.max_output_tokens, policy.max_tokens if policy else None)
 
 
 async def select_task_contexts(
@@ -161,12 +233,13 @@ async def select_task_contexts(
         InputError / WorkspaceError: a bad `files` entry, budget or workspace (naming the task).
     """
     out: list[dict[str, Any] | None] = []
+    policy = catalog.policies.get(planned.policy)
     for index, (task, plan) in enumerate(zip(group.tasks, planned.plans, strict=True)):
         workspace = task.context.get("workspace")
         if not workspace:
             out.append(None)
             continue
-        budget = context_budget(catalog, plan, planned.policy, task.context.get("context_budget_tokens"))
+        budget = context_budget(catalog, plan.model_id, policy, task.context.get("context_budget_tokens"))
         selection = await asyncio.to_thread(
             select_context, Path(str(workspace)), task.description, list(task.hints.get("files") or ()), budget,
             options, at_head=bool(task.validate and task.validate.get("workspace")), field_prefix=f"tasks[{index}].",

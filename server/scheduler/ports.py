@@ -67,3 +67,7 @@ class TaskEvents(Protocol):
     async def finished(self, job: Job, outcome: Outcome) -> None:
         """The task reached an outcome (not `interrupted`: that one is the engine's own)."""
         ...
+
+    async def progress(self, job: Job) -> None:
+        """Something visible changed while the task runs (an agent's step): wake its waiters."""
+        ...

@@ -8,26 +8,50 @@ call the backend, and settle the attempt from the provider's usage. Failures fol
 cancelled (the user cancelled the group) or interrupted (the server is shutting down; the
 task is re-queued and resumes on the next start).
 
-The per-task timeout starts with the task's first call and covers waiting, retries and calls.
+A model that cannot be called now (cooling down after a 429, or held by a rate limit) never
+holds a task that another candidate could serve: the task leaves it (`_Defer`) for the next
+candidate in chain order, and comes back to the one whose cool-down ends first only when
+every other candidate is used up or cooling too. A call that timed out (hung, stalled) moves
+on the same way to the next candidate of its tier rather than retrying the model that hung
+(into another tier, e.g. free to paid, only once its retries are used up, as for any failure).
+
+Two clocks bound a task. Its `timeout_s` counts time spent in calls only: waiting for a
+permit or a backoff does not count, so a throttled task does not time out in the queue. Its
+overall deadline, `overall_timeout_factor` x `timeout_s` from its first call, bounds the whole
+run including waits, retries and validation. Each call has its own limits (first
+byte, stall, total: `CallTimeouts`), the total at most a share of the task's timeout and never
+more than the execution time left.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.backends.base import Completion, CompletionRequest, Usage
+from server.agent import AgentReply, AgentResult
+from server.backends.base import (
+    CallTimeouts,
+    ChatMessage,
+    Completion,
+    CompletionRequest,
+    Message,
+    ToolSpec,
+    Usage,
+)
 from server.backends.pricing import compute_cost
 from server.catalog.schema import Catalog, ModelSpec
-from server.errors import BackendError, BackendRateLimited, BudgetExceeded
+from server.errors import BackendError, BackendRateLimited, BackendTimeout, BudgetExceeded
 from server.perf.stats import AttemptFact
 from server.routing.costs import reservation_estimate
-from server.scheduler.gate import CallGate
+from server.scheduler.agent_mode import agent_reply, count_chat_tokens, run_agent_attempt, with_agent_report
+from server.scheduler.gate import Busy, CallGate
 from server.scheduler.ports import CallObserver, Providers, TaskEvents
 from server.scheduler.prompt import count_tokens, fit_max_tokens
 from server.scheduler.retry import Candidate, RetryPolicy, candidate_chain, classify
@@ -43,7 +67,10 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class RunnerConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    stall_timeout_s: float = 60.0
+    stall_timeout_s: float = 60.0  # the longest silence inside a stream (also until its first event)
+    # One call's limits by phase, narrowed to each task (`CallTimeouts.within`) and to its time left.
+    call_timeouts: CallTimeouts = field(default_factory=CallTimeouts)
+    overall_timeout_factor: float = 3.0  # the whole run, from the first call: this x timeout_s
     allow_unknown_prices: bool = False
     collect_timings: bool = False
     # The environment validation checks start from (allow-listed again before any child runs).
@@ -87,6 +114,40 @@ class _Progress:
     started: bool = False
 
 
+class _Clock:
+    """The task's execution clock: runs during calls only (see the module docstring)."""
+
+    def __init__(self, execution: asyncio.Timeout, overall: asyncio.Timeout, budget_s: float, factor: float) -> None:
+        self._execution = execution
+        self._overall = overall
+        self.budget_s = budget_s
+        self.left = budget_s
+        self._factor = factor
+        self._since: float | None = None
+        self.call_seconds = 0.0
+
+    def start_overall(self) -> None:
+        self._overall.reschedule(asyncio.get_running_loop().time() + self.budget_s * self._factor)
+
+    def run(self) -> None:
+        self._since = asyncio.get_running_loop().time()
+        self._execution.reschedule(self._since + self.left)
+
+    def pause(self) -> None:
+        if self._since is not None:
+            self.left -= asyncio.get_running_loop().time() - self._since
+            self._since = None
+        self._execution.reschedule(None)
+
+    def expired(self) -> bool:
+        return self._execution.expired() or self._overall.expired()
+
+    def timeout_message(self) -> str:
+        if self._overall.expired() and not self._execution.expired():
+            return f"task passed its overall deadline ({self.budget_s * self._factor:g}s)"
+        return f"task timed out after {self.budget_s:g}s"
+
+
 class _Next(Exception):
     """Give up on this candidate and move to the next one."""
 
@@ -94,6 +155,10 @@ class _Next(Exception):
         super().__init__(reason)
         self.reason = reason
         self.error_class = error_class
+
+
+class _Defer(_Next):
+    """Leave this candidate for now (cooling down, or its call hung); it may be tried again."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +169,14 @@ class _Call:
     agent: str
     variant: str
     provider: str
+
+
+@dataclass
+class _Tries:
+    """Per model: failed tries and rate-limit waits so far (they bound coming back to it)."""
+
+    retries: dict[str, int] = field(default_factory=dict)
+    rate_waits: dict[str, int] = field(default_factory=dict)
 
 
 class TaskRunner:
@@ -142,38 +215,62 @@ class TaskRunner:
     async def _run(self, job: Job, events: TaskEvents) -> Outcome:
         plan = job.plan
         chain = candidate_chain(plan.variant, plan.model_id, plan.fallback_model_ids, plan.escalation)
+        order = {c.model_id: i for i, c in enumerate(chain)}
+        pending = deque(chain)
+        deferred: dict[str, Candidate] = {}  # left for now, by model id, in chain order
         prompt_tokens = count_tokens(job.messages)
         reasons: list[str] = []
         last_class: str | None = None
-        timing = [0.0]
         state = _Progress()
+        tries = _Tries()
+        rounds = 0
         try:
-            async with asyncio.timeout(None) as deadline:
-                rounds = 0
-                skip_variant: str | None = None
-                for index, candidate in enumerate(chain):
-                    if skip_variant is not None and candidate.variant == skip_variant:
-                        continue  # after a failed check, escalate past the variant that failed it
-                    skip_variant = None
+            async with asyncio.timeout(None) as overall, asyncio.timeout(None) as execution:
+                clock = _Clock(execution, overall, job.timeout_s, self.config.overall_timeout_factor)
+                while pending or deferred:
+                    if pending:
+                        candidate, movable = pending.popleft(), True
+                    else:
+                        # Every model left is cooling: sleep until the first frees (not on the task's
+                        # clock), then take it, still free to leave it unless it is the last.
+                        candidate, wait = self._soonest(deferred)
+                        if wait > self.gate.move_after_s:
+                            await asyncio.sleep(wait)
+                            candidate, wait = self._soonest(deferred)
+                        movable = len(deferred) > 1
+                    deferred.pop(candidate.model_id, None)
+                    alternatives = [*pending, *deferred.values()]
                     try:
-                        text, model_id = await self._candidate(
-                            job, events, candidate, chain[index + 1 :], prompt_tokens, deadline, state, timing
-                        )
+                        if job.validation is not None and job.validation.get("mode") == "agent":
+                            text, model_id, agent = await self._agent(job, events, candidate, clock, state, tries)
+                        else:
+                            completion, model_id = await self._candidate(
+                                job, events, candidate, movable, alternatives, prompt_tokens, clock, state, tries
+                            )
+                            text, agent = completion.text, None
+                    except _Defer as leave:
+                        deferred[candidate.model_id] = candidate
+                        deferred = dict(sorted(deferred.items(), key=lambda item: order[item[0]]))
+                        last_class = leave.error_class
+                        if not reasons or reasons[-1] != f"{candidate.model_id}: {leave.reason}":
+                            reasons.append(f"{candidate.model_id}: {leave.reason}")
+                        continue
                     except _Next as skip:
                         reasons.append(f"{candidate.model_id}: {skip.reason}")
                         last_class = skip.error_class
                         continue
                     if job.validation is None:
-                        return Outcome("succeeded", text=text, model_used=model_id, call_seconds=timing[0])
+                        return Outcome("succeeded", text=text, model_used=model_id, call_seconds=clock.call_seconds)
                     verdict = await check_answer(text, job.validation, self.config.validation_env)
                     if job.last_attempt_id is not None:
                         await self.store.record_validation(
                             job.last_attempt_id, job.task_id, job.group_id, passed=verdict.passed,
                             status=verdict.status, base_commit=verdict.base_commit,
-                            report_json=verdict.report_json,
+                            report_json=with_agent_report(verdict.report_json, agent),
                         )
                     if verdict.passed:
-                        return Outcome("succeeded", text=verdict.patch, model_used=model_id, call_seconds=timing[0])
+                        return Outcome("succeeded", text=verdict.patch, model_used=model_id,
+                                       call_seconds=clock.call_seconds)
                     rounds += 1
                     reasons.append(f"{model_id}: checks {verdict.status}")
                     last_class = "validation_failed"
@@ -181,31 +278,71 @@ class TaskRunner:
                         break
                     job.messages = job.messages + feedback_messages(text, verdict.feedback)
                     prompt_tokens = count_tokens(job.messages)
-                    if any(c.variant != candidate.variant for c in chain[index + 1 :]):
-                        skip_variant = candidate.variant
+                    # Escalate past the variant whose answer failed the checks, when there is another.
+                    if any(c.variant != candidate.variant for c in pending):
+                        pending = deque(c for c in pending if c.variant != candidate.variant)
+                        deferred = {m: c for m, c in deferred.items() if c.variant != candidate.variant}
         except TimeoutError:
             return Outcome(
                 "timed_out",
-                error=f"task timed out after {job.timeout_s:g}s; path: " + ("; ".join(reasons) or "first call"),
+                error=f"{clock.timeout_message()}; path: " + ("; ".join(reasons) or "first call"),
                 error_class="timeout",
-                call_seconds=timing[0],
+                call_seconds=clock.call_seconds,
             )
         except asyncio.CancelledError:
             raise
         summary = "; ".join(reasons) or "no candidate model"
-        return Outcome("failed", error=f"every model failed: {summary}", error_class=last_class, call_seconds=timing[0])
+        return Outcome("failed", error=f"every model failed: {summary}", error_class=last_class,
+                       call_seconds=clock.call_seconds)
+
+    def _same_tier(self, model: ModelSpec, candidates: list[Candidate]) -> bool:
+        """Another candidate of the model's tier (a hung call moves there at once; crossing
+        into another tier waits until this model's retries are used up)."""
+        for candidate in candidates:
+            other = self.catalog.models.get(candidate.model_id)
+            if other is not None and other.tier == model.tier and self.providers.availability(other) is None:
+                return True
+        return False
+
+    def _call_timeouts(self, job: Job, clock: _Clock) -> CallTimeouts:
+        """One call's limits: well below the task's, so a hung call leaves time to try elsewhere."""
+        base = self.config.call_timeouts
+        stall = min(base.stall_s, self.config.stall_timeout_s)
+        limits = dataclasses.replace(base, stall_s=stall, first_byte_s=min(base.first_byte_s, stall))
+        limits = limits.within(job.timeout_s)
+        total = max(0.5, min(limits.total_s, clock.left))
+        return dataclasses.replace(limits, total_s=total, first_byte_s=min(limits.first_byte_s, total),
+                                   stall_s=min(limits.stall_s, total))
+
+    def _soonest(self, deferred: dict[str, Candidate]) -> tuple[Candidate, float]:
+        """Of the models left for now (in chain order), the one that may be called first, and
+        how long until it may."""
+        best: tuple[Candidate, float] | None = None
+        for candidate in deferred.values():
+            model = self.catalog.models.get(candidate.model_id)
+            seconds = self.gate.cooling(model.provider, model.id) if model is not None else 0.0
+            if best is None or round(seconds, 1) < round(best[1], 1):
+                best = (candidate, seconds)
+        assert best is not None
+        return best
 
     async def _candidate(
         self,
         job: Job,
         events: TaskEvents,
         candidate: Candidate,
-        rest: list[Candidate],
+        movable: bool,
+        alternatives: list[Candidate],
         prompt_tokens: int,
-        deadline: asyncio.Timeout,
+        clock: _Clock,
         state: _Progress,
-        timing: list[float],
-    ) -> tuple[str, str]:
+        tries: _Tries,
+        *,
+        messages: Sequence[Message] | None = None,
+        tools: tuple[ToolSpec, ...] = (),
+    ) -> tuple[Completion, str]:
+        """One call of `candidate` (retried as the policy says) on the job's messages, or on
+        `messages` with `tools` offered (an agent's turn); the completion and the model's id."""
         model = self.catalog.models.get(candidate.model_id)
         if model is None:
             raise _Next("not in the catalogue", "not_found")
@@ -225,25 +362,27 @@ class TaskRunner:
             raise _Next("price unknown (set allow_unknown_prices to use it)", "unknown_price")
         spec, base_url, api_key = self.providers.resolve(model)
         backend = self.providers.backend_for(spec.name)
-        retries = rate_waits = 0
         policy = self.config.retry
         while True:
             permit = self.gate.enqueue(
                 job.group_id, spec.name, model.id, priority=job.priority, depth=job.depth,
                 tokens=prompt_tokens + min(max_tokens, job.plan.output_tokens or max_tokens),
+                movable=movable,
             )
             try:
                 if not state.queued:  # once in the queue: record it while waiting
                     state.queued = True
                     await events.queued(job)
                 await self.gate.wait(permit)
+            except Busy as busy:
+                raise _Defer(f"cooling down ({busy.wait_s:.1f}s left)", "rate_limited") from None
             except BaseException:
                 self.gate.withdraw(permit)
                 raise
             try:
                 if not state.started:
                     state.started = True
-                    deadline.reschedule(asyncio.get_running_loop().time() + job.timeout_s)
+                    clock.start_overall()
                     await events.started(job)
                 try:
                     attempt = await self.store.begin_attempt(
@@ -258,28 +397,30 @@ class TaskRunner:
                 call = _Call(job.plan.task_type, job.plan.agent, candidate.variant, spec.name)
                 request = CompletionRequest(
                     model=model, provider=spec, base_url=base_url, api_key=api_key,
-                    messages=job.messages, max_tokens=max_tokens, temperature=job.plan.temperature,
-                    stream=True, timeout_s=max(1.0, job.timeout_s),
-                    stall_timeout_s=self.config.stall_timeout_s,
-                    context_tokens=prompt_tokens + max_tokens,
-                )
+                    messages=job.messages if messages is None else messages, tools=tools,
+                    max_tokens=max_tokens, temperature=job.plan.temperature,
+                    stream=True, context_tokens=prompt_tokens + max_tokens,
+                ).with_timeouts(self._call_timeouts(job, clock))
                 t0 = time.perf_counter()
+                clock.run()
                 try:
                     completion = await backend.complete(request)
                 except BackendError as exc:
-                    timing[0] += time.perf_counter() - t0
+                    clock.pause()
+                    clock.call_seconds += time.perf_counter() - t0
                     await self._settle_failure(attempt.id, exc, t0, model, call)
                     failure = exc
                 except asyncio.CancelledError:
-                    timing[0] += time.perf_counter() - t0
-                    await self._settle_cancel(job, attempt.id, deadline, t0, model, call)
+                    clock.call_seconds += time.perf_counter() - t0
+                    await self._settle_cancel(job, attempt.id, clock, t0, model, call)
                     raise
                 else:
-                    timing[0] += time.perf_counter() - t0
+                    clock.pause()
+                    clock.call_seconds += time.perf_counter() - t0
                     await self._settle_success(attempt.id, model, completion, prompt_tokens, call)
                     if completion.rate_limits is not None:
                         self.gate.observe(permit, completion.rate_limits)
-                    return completion.text, model.id
+                    return completion, model.id
             finally:
                 self.gate.release(permit)
             # The call failed: decide by class (outside the permit, so others may go meanwhile).
@@ -291,29 +432,48 @@ class TaskRunner:
                 raise _Next(str(failure), failure.error_class)
             if kind == "rate_limited":
                 assert isinstance(failure, BackendRateLimited)
-                self.gate.cool_down(spec.name, model.id, policy.retry_after(failure))
-                rate_waits += 1
-                if rate_waits > policy.max_rate_limit_waits or self._alternative(model, rest):
-                    raise _Next(f"rate limited ({failure})", failure.error_class)
-                continue  # the gate holds the retry until the cool-down ends
-            retries += 1
+                cool_s = policy.retry_after(failure)
+                self.gate.cool_down(spec.name, model.id, cool_s)
+                waits = tries.rate_waits[model.id] = tries.rate_waits.get(model.id, 0) + 1
+                if waits > policy.max_rate_limit_waits:
+                    raise _Next(f"rate limited {waits} times ({failure})", failure.error_class)
+                if alternatives and cool_s > self.gate.move_after_s:
+                    raise _Defer(f"rate limited ({failure})", failure.error_class)
+                continue  # nowhere else to go: the gate holds the retry until the cool-down ends
+            retries = tries.retries[model.id] = tries.retries.get(model.id, 0) + 1
             if retries > policy.max_retries:
                 raise _Next(f"{failure.error_class} after {retries} tries ({failure})", failure.error_class)
+            if isinstance(failure, BackendTimeout) and self._same_tier(model, alternatives):
+                raise _Defer(f"{failure.error_class} ({failure})", failure.error_class)
             await asyncio.sleep(policy.backoff(retries, self._rng))
 
-    def _alternative(self, model: ModelSpec, rest: list[Candidate]) -> bool:
-        """Another provider of the same tier later in the chain that is usable and not cooling down."""
-        now = self.gate.now()
-        for candidate in rest:
-            other = self.catalog.models.get(candidate.model_id)
-            if other is None or other.provider == model.provider or other.tier != model.tier:
-                continue
-            if self.providers.availability(other) is None and not self.gate.cooldowns.remaining(
-                other.provider, other.id, now
-            ):
-                return True
-        return False
+    async def _agent(
+        self, job: Job, events: TaskEvents, candidate: Candidate, clock: _Clock, state: _Progress, tries: _Tries
+    ) -> tuple[str, str, AgentResult]:
+        """Run `candidate` as a coding agent in its own worktree; its diff is the answer. A turn
+        that is rate limited waits for the model (moving mid-run would throw its work away)."""
+        model = self.catalog.models.get(candidate.model_id)
+        if model is not None and not model.tool_calling:
+            raise _Next("no tool calling, so not used for agent mode", "unsupported")
+        assert job.validation is not None
 
+        async def turn(messages: list[ChatMessage], specs: Sequence[ToolSpec]) -> AgentReply:
+            try:
+                completion, _ = await self._candidate(
+                    job, events, candidate, False, [], count_chat_tokens(messages), clock, state, tries,
+                    messages=messages, tools=tuple(specs),
+                )
+            except _Next as skip:
+                if skip.error_class == "budget":
+                    raise BudgetExceeded(skip.reason) from None
+                raise
+            return agent_reply(completion, model)
+
+        result = await run_agent_attempt(
+            job.validation, job.messages, turn, env=self.config.validation_env,
+            task_id=f"{job.task_id}-{candidate.variant}", on_step=lambda _step: events.progress(job),
+        )
+        return result.diff, candidate.model_id, result
 
     async def aclose(self) -> None:
         """Stop cost reconciliations still waiting on a provider."""
@@ -323,10 +483,12 @@ class TaskRunner:
 
     def _reconcile_later(self, attempt_id: int, model: ModelSpec, generation_id: str | None) -> None:
         """Ask a provider that bills per generation (OpenRouter) for the final cost, off the hot path."""
-        reconcile = getattr(self.providers, "reconcile_cost", None)
-        if generation_id is None or reconcile is None:
+        if generation_id is None:
             return
-        fetch = reconcile(model, generation_id)
+        spec, base_url, api_key = self.providers.resolve(model)
+        request = CompletionRequest(model=model, provider=spec, base_url=base_url, api_key=api_key, messages=[],
+                                    max_tokens=1)
+        fetch = self.providers.backend_for(spec.name).reconcile_cost(request, generation_id)
         if fetch is None:
             return
 
@@ -390,10 +552,10 @@ class TaskRunner:
         self._tell(model, call, "failed", latency_ms, error_class=exc.error_class, http_status=exc.status)
 
     async def _settle_cancel(
-        self, job: Job, attempt_id: int, deadline: asyncio.Timeout, t0: float, model: ModelSpec, call: _Call
+        self, job: Job, attempt_id: int, clock: _Clock, t0: float, model: ModelSpec, call: _Call
     ) -> None:
-        if deadline.expired():
-            status, error_class, message = "failed", "timeout", f"task timeout ({job.timeout_s:g}s)"
+        if clock.expired():
+            status, error_class, message = "failed", "timeout", clock.timeout_message()
         elif job.cancelled_by_user:
             status, error_class, message = "cancelled", "cancelled", "cancelled by the user"
         else:

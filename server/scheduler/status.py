@@ -1,7 +1,8 @@
 """A group's status as plain records: per task its path and cost, totals, progress, budget.
 
 Read from the store (the truth, also for groups another process ran or that finished before a
-restart). Results are cut to `max_result_chars`; `result_next_offset` says where the rest
+restart). Counts and totals are SQL aggregates; tasks come one page at a time, so a reply's size
+does not grow with the group. Results are cut to `max_result_chars`; `result_next_offset` says where the rest
 starts (`get_task_result` reads it).
 """
 
@@ -91,7 +92,14 @@ class GroupView:
     elapsed_seconds: float
     budget_state: str
     budget_warnings: list[str]
-    tasks: list[TaskView] = field(default_factory=list)
+    tasks: list[TaskView] = field(default_factory=list)  # one page
+    tasks_matching: int = 0  # tasks the page was cut from
+    tasks_offset: int = 0
+    tasks_next_offset: int | None = None  # where the next page starts; None: this is the last
+    # file -> the tasks whose passing patches change it (only files more than one task changed)
+    shared_files: dict[str, list[str]] = field(default_factory=dict)
+    # While running: the instance running it and its lease (store/leases.py).
+    lease: dict[str, object] | None = None
 
 
 def budget_warnings(budget: BudgetStatus) -> list[str]:
@@ -124,8 +132,13 @@ def _validation_summary(report_json: str) -> dict[str, Any]:
                          for d in c.get("diagnostics", [])[:10]]}
         for c in data.get("checks", [])
     ]
-    return {"status": data.get("status"), "passed": data.get("passed", False), "checks": checks,
-            "base_commit": data.get("base_commit"), "error": data.get("error")}
+    summary = {"status": data.get("status"), "passed": data.get("passed", False), "checks": checks,
+               "base_commit": data.get("base_commit"), "error": data.get("error")}
+    if "files_changed" in data:
+        summary["files_changed"] = data["files_changed"]
+    if "agent" in data:  # agent mode: its steps (already bounded) and why it stopped
+        summary["agent"] = data["agent"]
+    return summary
 
 
 def _task_view(
@@ -158,47 +171,74 @@ def _task_view(
     )
 
 
+_CONTEXT_PIECES_SHOWN = 12
+
+
 def _workspace_context(context_json: str | None) -> dict[str, Any] | None:
+    """A compact view of the selection stored with the task (the full one stays in the store)."""
     stored = json.loads(context_json).get("workspace_context") if context_json else None
-    return stored.get("selection") if isinstance(stored, dict) else None
+    selection = stored.get("selection") if isinstance(stored, dict) else None
+    if not isinstance(selection, dict):
+        return None
+    files = selection.get("files") or []
+    return {
+        "pieces": [f"{f['path']}:{f['start_line']}-{f['end_line']}" for f in files[:_CONTEXT_PIECES_SHOWN]],
+        "piece_count": len(files),
+        **{k: selection.get(k) for k in ("total_tokens", "budget_tokens", "repo_tokens", "commit")},
+    }
 
 
 async def group_view(
     store: Store, record: GroupRecord, limits: BudgetLimits, *, max_result_chars: int,
-    include_tasks: bool = True,
+    include_tasks: bool = True, task_status: str | None = None, offset: int = 0, limit: int = 20,
 ) -> GroupView:
-    """The status of one group, read from the store.
+    """The status of one group, read from the store: counts and totals always, and one page of
+    its tasks (`limit` from `offset`; those in `task_status`, else all, needing attention first).
 
-    The tasks are read before the group: the engine stores a group's end in the transaction
-    that finishes its last task, so a reply in which every task is final says the group is.
-    When that transaction lands between the two reads, the tasks are read again, so a
-    finished group never shows a task still running.
+    The group, its totals and the page are one snapshot, and the engine stores a group's end in
+    the transaction that finishes its last task: a reply in which every task is final says the
+    group is, and a finished group never shows a task still running.
     """
-    tasks = await store.list_tasks(record.id, preview_chars=max_result_chars + 1)
-    record = await store.get_group(record.id)
-    if record.status in GROUP_FINISHED_STATUSES and any(t.status not in TERMINAL for t in tasks):
-        tasks = await store.list_tasks(record.id, preview_chars=max_result_chars + 1)
-    attempts = await store.list_attempts(group_id=record.id) if include_tasks else []
-    reports = (
-        {v.attempt_id: v.report_json for v in await store.list_validations(group_id=record.id)}
-        if include_tasks else {}
+    record, totals, page, matching = await store.status_snapshot(
+        record.id, status=task_status, offset=offset, limit=limit if include_tasks else 0,
+        preview_chars=max_result_chars + 1,
     )
-    by_task: dict[str, list[AttemptRecord]] = {}
-    for attempt in attempts:
-        by_task.setdefault(attempt.task_id or "", []).append(attempt)
-    counts: dict[str, int] = {}
-    for task in tasks:
-        counts[task.status] = counts.get(task.status, 0) + 1
-    done = sum(1 for t in tasks if t.status in TERMINAL)
+    done = sum(n for status, n in totals.by_status.items() if status in TERMINAL)
+    views = []
+    for task in page:
+        attempts = await store.list_attempts(task_id=task.id)
+        reports = {v.attempt_id: v.report_json for v in await store.list_validations(task_id=task.id)}
+        views.append(_task_view(task, attempts, max_result_chars, reports))
     budget = await store.budget_status(limits, record.id)
     end = record.finished_at or time.time()
+    held = await store.group_lease(record.id) if record.status == "running" else None
+    lease: dict[str, object] | None = None if held is None else {
+        "owner": held.owner, "host": held.host, "lease_until": held.lease_until,
+        "lease_seconds": held.lease_s, "poll_seconds": store.poll_s,
+    }
     return GroupView(
         group_id=record.id, group_name=record.name, status=record.status, strategy=record.strategy,
         policy=record.policy, max_concurrent=record.max_concurrent,
-        finished=record.status in ("succeeded", "failed", "cancelled"), counts=counts,
-        progress=done / len(tasks) if tasks else 1.0, total_cost=sum(t.cost_usd for t in tasks),
-        input_tokens=sum(t.input_tokens for t in tasks), output_tokens=sum(t.output_tokens for t in tasks),
-        attempts=sum(t.attempts for t in tasks), elapsed_seconds=max(0.0, end - record.created_at),
-        budget_state=budget.state, budget_warnings=budget_warnings(budget),
-        tasks=[_task_view(t, by_task.get(t.id, []), max_result_chars, reports) for t in tasks] if include_tasks else [],
+        finished=record.status in GROUP_FINISHED_STATUSES, counts=dict(totals.by_status),
+        progress=done / totals.tasks if totals.tasks else 1.0, total_cost=totals.cost_usd,
+        input_tokens=totals.input_tokens, output_tokens=totals.output_tokens,
+        attempts=totals.attempts, elapsed_seconds=max(0.0, end - record.created_at),
+        budget_state=budget.state, budget_warnings=budget_warnings(budget), tasks=views,
+        tasks_matching=matching, tasks_offset=offset,
+        tasks_next_offset=offset + len(page) if include_tasks and offset + len(page) < matching else None,
+        shared_files=await _shared_files(store, record.id) if include_tasks else {},
+        lease=lease,
     )
+
+
+async def _shared_files(store: Store, group_id: str) -> dict[str, list[str]]:
+    """Files that the passing patches of more than one task change (they may conflict when applied),
+    with those tasks' keys. Reads the group's validations only, not its tasks."""
+    touched: dict[str, set[str]] = {}
+    for v in await store.list_validations(group_id=group_id):
+        if v.passed:
+            for path in json.loads(v.report_json).get("files_changed", ()):
+                touched.setdefault(path, set()).add(v.task_id)
+    shared = {path: ids for path, ids in sorted(touched.items()) if len(ids) > 1}
+    keys = {task_id: (await store.get_task(task_id)).key for task_id in set().union(*shared.values())}
+    return {path: sorted(keys[i] for i in ids) for path, ids in shared.items()}

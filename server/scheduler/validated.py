@@ -22,6 +22,7 @@ from server.validation import (
     extract_unified_diff,
     validate_path,
 )
+from server.validation.worktree import diff_files
 
 __all__ = ["Verdict", "check_answer", "feedback_messages"]
 
@@ -57,9 +58,10 @@ async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str
             timeout_s=float(spec.get("timeout_s", 300.0)),
             use_cache=False,
         )
-        report = await validate_path(handle.path, options, base_env=env)
+        report = await validate_path(handle.workspace, options, base_env=env)
     data = dataclasses.asdict(report)
     data["base_commit"] = handle.base_commit
+    data["files_changed"] = list(diff_files(patch))
     feedback = "" if report.passed else diagnostics_feedback(report)
     return Verdict(report.passed, report.status, json.dumps(data, default=str), feedback, patch, handle.base_commit)
 

@@ -1,6 +1,8 @@
-"""SQLite state: groups, tasks, attempts (one row per model call) and the budget ledger.
+"""The state: groups, tasks, attempts (one row per model call) and the budget ledger.
 
-    store = await Store.open(path)       # WAL, migrations, owner registration
+SQLite by default, PostgreSQL for a team (`Store.open("postgresql://...")`), same interface.
+
+    store = await Store.open(path)       # WAL, migrations, owner registration and lease
     await store.recover()                # settle what a crashed server left running
     group = await store.create_group(NewGroup(...), [NewTask(...), ...])
     attempt = await store.begin_attempt(task_id, group_id, model, provider, variant,
@@ -11,6 +13,7 @@
 Everything raises `StoreError` when the database cannot be read or written.
 """
 
+from server.store.leases import DEFAULT_LEASE_S, DEFAULT_POLL_S, LeaseInfo, LeaseKeeper
 from server.store.ledger import BudgetRefused, period_bounds
 from server.store.migrations import MIGRATIONS
 from server.store.records import (
@@ -25,6 +28,7 @@ from server.store.records import (
     AttemptRecord,
     BudgetLimits,
     BudgetStatus,
+    DependencyView,
     GroupRecord,
     GroupTotals,
     NewGroup,
@@ -32,6 +36,7 @@ from server.store.records import (
     PeriodStatus,
     RecoveryReport,
     ResultSlice,
+    TaskIndexRow,
     TaskMove,
     TaskRecord,
     final_group_status,
@@ -41,6 +46,8 @@ from server.store.store import Store
 
 __all__ = [
     "ATTEMPT_SETTLED_STATUSES",
+    "DEFAULT_LEASE_S",
+    "DEFAULT_POLL_S",
     "ATTEMPT_STATUSES",
     "GROUP_BY",
     "GROUP_FINISHED_STATUSES",
@@ -54,14 +61,18 @@ __all__ = [
     "BudgetLimits",
     "BudgetRefused",
     "BudgetStatus",
+    "DependencyView",
     "GroupRecord",
     "GroupTotals",
+    "LeaseInfo",
+    "LeaseKeeper",
     "NewGroup",
     "NewTask",
     "PeriodStatus",
     "RecoveryReport",
     "ResultSlice",
     "Store",
+    "TaskIndexRow",
     "TaskMove",
     "TaskRecord",
     "final_group_status",

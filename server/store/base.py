@@ -1,7 +1,8 @@
 """The connection every store operation runs on, and the two ways to use it.
 
-One aiosqlite connection per Store: aiosqlite runs it on one worker thread. Each operation is
-a plain synchronous function of a `sqlite3.Connection` handed to that thread whole, so
+One connection per Store, run on one worker thread (aiosqlite's for SQLite, our own for
+PostgreSQL, whose connection presents the same `sqlite3.Connection` subset: see `postgres.py`).
+Each operation is a plain synchronous function of that connection handed to the thread whole, so
 
 - a transaction is one round trip between the event loop and the thread, not one per
   statement (the per-task overhead target is a millisecond), and
@@ -9,8 +10,9 @@ a plain synchronous function of a `sqlite3.Connection` handed to that thread who
   happen if `BEGIN ... COMMIT` were issued as separate awaits on a shared connection.
 
 Writes use `BEGIN IMMEDIATE`: the write lock is taken before anything is read, so a budget
-check and the reservation it allows are one atomic step even across processes. Any SQLite
-failure surfaces as `StoreError`.
+check and the reservation it allows are one atomic step even across processes (on PostgreSQL
+the same statement takes a transaction-scoped advisory lock: one writer at a time across every
+machine). Any database failure surfaces as `StoreError`.
 """
 
 from __future__ import annotations
@@ -20,13 +22,11 @@ import time
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
-
-import aiosqlite
+from typing import Any, Protocol, TypeVar
 
 from server.errors import StoreError
 
-__all__ = ["StoreBase", "day_key", "local_midnight", "now_ts"]
+__all__ = ["Backend", "StoreBase", "day_key", "in_read_transaction", "in_transaction", "local_midnight", "now_ts"]
 
 T = TypeVar("T")
 
@@ -44,38 +44,50 @@ def local_midnight(d: date) -> float:
     return datetime(d.year, d.month, d.day).timestamp()
 
 
+class Backend(Protocol):
+    """One database connection and the ways to run a transaction body on it (see the backends)."""
+
+    kind: str  # "sqlite" | "postgresql"
+    where: str  # the database, for messages (a path, or a URL without its password)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T: ...
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T: ...
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T: ...
+
+    async def owner_alive(self, owner: str) -> bool: ...
+
+    def forget_owner(self, owner: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
 class StoreBase:
     path: Path
     owner: str
-    _db: aiosqlite.Connection | None
+    _backend: Backend | None
+
+    def _live(self) -> Backend:
+        backend = self._backend
+        if backend is None:
+            raise StoreError(f"state database {self.path} is closed")
+        return backend
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(conn, *args)` on the connection's thread, in autocommit mode."""
-        db = self._db
-        if db is None:
-            raise StoreError(f"state database {self.path} is closed")
-        try:
-            conn = db._conn
-            # aiosqlite's own queue to its worker thread: one round trip for the whole function.
-            result: T = await db._execute(fn, conn, *args)
-        except sqlite3.Error as exc:
-            raise StoreError(f"state database {self.path}: {exc}") from exc
-        except ValueError as exc:
-            if "connection" in str(exc).lower():
-                raise StoreError(f"state database {self.path} is closed") from exc
-            raise
-        return result
+        return await self._live().run(fn, *args)
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(conn, *args)` inside one `BEGIN IMMEDIATE` transaction."""
-        return await self._run(_in_transaction, fn, *args)
+        """Run `fn(conn, *args)` inside one write transaction (one writer at a time)."""
+        return await self._live().write(fn, *args)
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(conn, *args)` inside one read transaction (a consistent snapshot)."""
-        return await self._run(_in_read_transaction, fn, *args)
+        return await self._live().read(fn, *args)
 
 
-def _in_transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
+def in_transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
     conn.execute("BEGIN IMMEDIATE")
     try:
         result = fn(conn, *args)
@@ -87,7 +99,7 @@ def _in_transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) 
     return result
 
 
-def _in_read_transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
+def in_read_transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
     conn.execute("BEGIN")
     try:
         return fn(conn, *args)

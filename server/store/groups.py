@@ -18,11 +18,13 @@ from server.store.records import (
     GROUP_FINISHED_STATUSES,
     TASK_FINAL_STATUSES,
     TASK_STATUSES,
+    DependencyView,
     GroupRecord,
     GroupTotals,
     NewGroup,
     NewTask,
     ResultSlice,
+    TaskIndexRow,
     TaskMove,
     TaskRecord,
 )
@@ -186,6 +188,70 @@ def _move_tasks(
     return done
 
 
+def _task_index(conn: sqlite3.Connection, group_id: str) -> list[TaskIndexRow]:
+    rows = conn.execute(
+        "SELECT id, key, position, priority, status, depends_on_json FROM tasks WHERE group_id = ?"
+        " ORDER BY position", (group_id,)
+    ).fetchall()
+    return [TaskIndexRow(i, k, p, pr, st, tuple(json.loads(d))) for i, k, p, pr, st, d in rows]
+
+
+def _dispatch(
+    conn: sqlite3.Connection, task_id: str, head_chars: int
+) -> tuple[TaskRecord, list[DependencyView]]:
+    task = _get_task(conn, task_id, 0)
+    deps: list[DependencyView] = []
+    if task.depends_on:
+        marks = ", ".join("?" * len(task.depends_on))
+        found = {
+            key: DependencyView(key, description, head or "")
+            for key, description, head in conn.execute(
+                f"SELECT key, description, substr(result, 1, ?) FROM tasks WHERE group_id = ? AND key IN ({marks})",
+                (head_chars, task.group_id, *task.depends_on),
+            )
+        }
+        deps = [found[k] for k in task.depends_on if k in found]
+    return task, deps
+
+
+# Tasks needing attention first: failures, then what stopped, then what runs, then what waits.
+_ATTENTION_ORDER = (
+    "CASE status WHEN 'failed' THEN 0 WHEN 'timed_out' THEN 0 WHEN 'cancelled' THEN 1"
+    " WHEN 'skipped' THEN 1 WHEN 'running' THEN 2 WHEN 'queued' THEN 3 WHEN 'pending' THEN 4 ELSE 5 END"
+)
+
+
+def _task_page(
+    conn: sqlite3.Connection, group_id: str, status: str | None, offset: int, limit: int, preview: int
+) -> tuple[list[TaskRecord], int]:
+    where, params = "group_id = ?", [group_id]
+    order = f"{_ATTENTION_ORDER}, position"
+    if status is not None:
+        where, order = where + " AND status = ?", "position"
+        params.append(status)
+    total = conn.execute(f"SELECT count(*) FROM tasks WHERE {where}", params).fetchone()[0]
+    rows = conn.execute(
+        f"SELECT {_TASK_COLS} FROM tasks WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+        (preview, *params, limit, offset),
+    ).fetchall()
+    return [_task(r) for r in rows], int(total)
+
+
+def _status_snapshot(
+    conn: sqlite3.Connection, group_id: str, status: str | None, offset: int, limit: int, preview: int
+) -> tuple[GroupRecord, GroupTotals, list[TaskRecord], int]:
+    record = _get_group(conn, group_id)
+    page, matching = _task_page(conn, group_id, status, offset, limit, preview) if limit > 0 else ([], 0)
+    return record, _totals(conn, group_id), page, matching
+
+
+def _queue_roots(conn: sqlite3.Connection, group_id: str, now: float) -> int:
+    return conn.execute(
+        "UPDATE tasks SET status = 'queued', queued_at = ?, updated_at = ? WHERE group_id = ?"
+        " AND status = 'pending' AND depends_on_json = '[]'", (now, now, group_id)
+    ).rowcount
+
+
 def _result_slice(conn: sqlite3.Connection, task_id: str, offset: int, limit: int) -> ResultSlice:
     row = conn.execute(
         "SELECT substr(result, ? + 1, ?), result_chars FROM tasks WHERE id = ?",
@@ -313,6 +379,36 @@ class GroupsMixin(StoreBase):
         sql = (f"UPDATE tasks SET {clause} WHERE group_id = ? AND status IN"
                f" ({', '.join('?' * len(froms))}) RETURNING id")
         return await self._run(_moved_ids, sql, (*params, group_id, *froms))
+
+    async def task_index(self, group_id: str) -> list[TaskIndexRow]:
+        """A group's tasks, only what scheduling needs, in submission order."""
+        return await self._read(_task_index, group_id)
+
+    async def dispatch_view(self, task_id: str, head_chars: int) -> tuple[TaskRecord, list[DependencyView]]:
+        """A task about to run (no result) and its dependencies with `head_chars` of their results.
+
+        Raises:
+            NotFoundError: unknown task.
+        """
+        return await self._read(_dispatch, task_id, head_chars)
+
+    async def status_snapshot(
+        self, group_id: str, *, status: str | None = None, offset: int = 0, limit: int = 20,
+        preview_chars: int = DEFAULT_PREVIEW_CHARS,
+    ) -> tuple[GroupRecord, GroupTotals, list[TaskRecord], int]:
+        """In one read transaction (a consistent snapshot): the group, its totals, one page of its
+        tasks and how many match. The page: tasks in `status`, in submission order, or (None)
+        all of them, those needing attention first (failed, timed out, cancelled, skipped,
+        running, queued, pending, then succeeded). `limit` 0 reads no task.
+
+        Raises:
+            NotFoundError: no such group.
+        """
+        return await self._read(_status_snapshot, group_id, status, offset, limit, preview_chars)
+
+    async def queue_roots(self, group_id: str) -> int:
+        """Move a group's pending tasks without dependencies to `queued`, in one statement."""
+        return await self._run(_queue_roots, group_id, now_ts())
 
     async def task_result(self, task_id: str, offset: int = 0, limit: int = DEFAULT_PREVIEW_CHARS) -> ResultSlice:
         """`limit` characters of a task's full result from `offset` (characters, not bytes).

@@ -21,7 +21,8 @@ reported cost). `update_attempt_cost` later corrects the charge.
 
 Learning: each settled call with a known cost moves its model's ratio (cost / estimate) and
 mean cost. A higher observation is taken at once, a lower one is approached by a fifth, so
-reservations catch up with a price rise on the first call and relax slowly.
+reservations catch up with a price rise on the first call and relax slowly; a rise also raises
+the reservations of that model's calls still in flight (in every process: they are rows).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from server.errors import BudgetExceeded, InputError, NotFoundError
+from server.errors import BudgetRefused, InputError, NotFoundError
 from server.store.base import StoreBase, day_key, local_midnight, now_ts
 from server.store.records import (
     ATTEMPT_SETTLED_STATUSES,
@@ -51,22 +52,6 @@ BILLED_WITHOUT_FIGURE = frozenset({"succeeded", "interrupted", "cancelled"})
 
 # Slack for float sums: 50 calls of $0.01 must fit a $0.50 budget.
 _EPS = 1e-9
-
-
-class BudgetRefused(BudgetExceeded):
-    """A paid call refused by the ledger; says which budget and the figures."""
-
-    def __init__(self, budget: str, limit: float, spent: float, reserved: float, estimate: float,
-                 stop_at: float) -> None:
-        self.budget, self.limit, self.spent = budget, limit, spent
-        self.reserved, self.estimate, self.stop_at = reserved, estimate, stop_at
-        stop = f" (paused at {stop_at:.0%})" if stop_at != 1.0 else ""
-        super().__init__(
-            f"{budget} budget reached: limit ${limit:.4f}{stop}, spent ${spent:.4f}, reserved"
-            f" ${reserved:.4f} by calls in flight, this call's estimate ${estimate:.4f}. Paid models"
-            " are paused for it; free and local models still run. Raise the limit or wait for the"
-            " period to reset."
-        )
 
 
 def period_bounds(now: float) -> dict[str, tuple[float, float]]:
@@ -148,6 +133,14 @@ def _learn(conn: sqlite3.Connection, model_id: str, provider: str, estimate: flo
         seen = cost / estimate
         ratio = seen if (not ratio_samples or seen > ratio) else ratio + LEARNING_RATE * (seen - ratio)
         ratio_samples += 1
+    if ratio_samples and ratio > old.ratio + _EPS:
+        # Calls of this model still in flight were reserved at the old ratio: raise them too, so
+        # every process's next budget check counts them at what they will really cost.
+        conn.execute(
+            "UPDATE attempts SET reserved_usd = estimate_usd * ?1 WHERE model_id = ?2 AND status = 'running'"
+            " AND estimate_usd * ?1 > reserved_usd",
+            (ratio, model_id),
+        )
     mean = old.mean_cost
     mean = cost if (not old.cost_samples or cost > mean) else mean + LEARNING_RATE * (cost - mean)
     conn.execute(
@@ -214,12 +207,37 @@ def _refusal(usage: list[tuple[str, float, float, float]], reserve: float,
     return None
 
 
+def _caller_budgets(conn: sqlite3.Connection, group_id: str | None,
+                    day: str) -> tuple[str | None, str | None, list[tuple[str, float, float, float]]]:
+    """(user, team, usage rows) of the user a group runs for: their own and their team's daily budget."""
+    if group_id is None:
+        return None, None, []
+    row = conn.execute(
+        "SELECT g.user_name, u.team, u.budget_usd, t.budget_usd FROM groups g"
+        " LEFT JOIN users u ON u.name = g.user_name LEFT JOIN teams t ON t.name = u.team WHERE g.id = ?",
+        (group_id,),
+    ).fetchone()
+    if row is None or row[0] is None:
+        return None, None, []
+    user, team, user_budget, team_budget = row
+    out: list[tuple[str, float, float, float]] = []
+    for label, column, key, budget in (("user", "user_name", user, user_budget), ("team", "team", team, team_budget)):
+        if key is not None and budget is not None:
+            spent, reserved = conn.execute(
+                f"SELECT coalesce(sum(charged_usd), 0), coalesce(sum(reserved_usd), 0) FROM attempts"
+                f" WHERE {column} = ? AND day = ?", (key, day),
+            ).fetchone()
+            out.append((f"{label} {key} daily", float(budget), float(spent), float(reserved)))
+    return user, team, out
+
+
 def _begin(conn: sqlite3.Connection, call: _Call, limits: BudgetLimits) -> tuple[int, float]:
     learned = read_learned(conn, call.model_id, call.provider)
     holds = _holds(call, learned)
     reserve = holds[-1]
+    user, team, caller_usage = _caller_budgets(conn, call.group_id, call.day)
     if call.paid or learned.mean_cost > 0:  # every model known to charge meets the budgets
-        usage = _usage(conn, limits, call.task_id, call.group_id, call.now)
+        usage = caller_usage + _usage(conn, limits, call.task_id, call.group_id, call.now)
         refused: BudgetRefused | None = None
         for reserve in holds:
             refused = _refusal(usage, reserve, limits)
@@ -230,10 +248,10 @@ def _begin(conn: sqlite3.Connection, call: _Call, limits: BudgetLimits) -> tuple
     try:
         attempt_id: int = conn.execute(
             "INSERT INTO attempts (task_id, group_id, owner, model_id, provider, variant, paid, status,"
-            " reserved_usd, estimate_usd, day, started_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?) RETURNING id",
+            " reserved_usd, estimate_usd, day, started_at, user_name, team)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?) RETURNING id",
             (call.task_id, call.group_id, call.owner, call.model_id, call.provider, call.variant,
-             int(call.paid), reserve, call.estimate, call.day, call.now),
+             int(call.paid), reserve, call.estimate, call.day, call.now, user, team),
         ).fetchone()[0]
     except sqlite3.IntegrityError as exc:  # the foreign keys: an unknown task or group
         raise NotFoundError(f"no task {call.task_id!r} in group {call.group_id!r}") from exc
@@ -248,7 +266,8 @@ def _begin(conn: sqlite3.Connection, call: _Call, limits: BudgetLimits) -> tuple
 def _book(conn: sqlite3.Connection, day: str, amount: float, calls: int) -> None:
     conn.execute(
         "INSERT INTO ledger_days (day, settled_usd, calls) VALUES (?, ?, ?) ON CONFLICT (day) DO UPDATE"
-        " SET settled_usd = settled_usd + excluded.settled_usd, calls = calls + excluded.calls",
+        " SET settled_usd = ledger_days.settled_usd + excluded.settled_usd,"
+        " calls = ledger_days.calls + excluded.calls",
         (day, amount, calls),
     )
 

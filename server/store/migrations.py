@@ -7,7 +7,8 @@ that has shipped is never edited: change the schema by appending a new function.
 Tables: `groups`, `tasks`, `attempts` (one row per model call: the ledger of reservations and
 settled costs), `ledger_days` (settled spend per local calendar day, so a monthly budget check
 reads at most 31 rows), `owners` (the Store instances that have the file open), `validations`
-(the checks run on a model's patch), `model_costs` (each model's learned actual/estimate ratio).
+(the checks run on a model's patch), `model_costs` (each model's learned actual/estimate ratio),
+`teams`, `users`, `tokens` (who calls over HTTP; tokens stored hashed).
 """
 
 from __future__ import annotations
@@ -178,6 +179,50 @@ def m003_cost_learning(conn: sqlite3.Connection) -> None:
             updated_at REAL NOT NULL
         )"""
     )
+
+
+@migration
+def m004_owner_leases(conn: sqlite3.Connection) -> None:
+    # Each owner renews its lease every poll interval; one whose lease ran out is taken as dead
+    # even if its liveness lock is still held (a hung process), so its groups move on.
+    conn.execute("ALTER TABLE owners ADD COLUMN lease_until REAL")
+    conn.execute("ALTER TABLE owners ADD COLUMN lease_s REAL")
+
+
+@migration
+def m005_users_and_tokens(conn: sqlite3.Connection) -> None:
+    # Who calls (server/store/tokens.py): teams, users, bearer tokens stored as their SHA-256.
+    conn.execute(
+        """CREATE TABLE teams (
+            name TEXT PRIMARY KEY,
+            budget_usd REAL,
+            created_at REAL NOT NULL
+        )"""
+    )
+    conn.execute(
+        """CREATE TABLE users (
+            name TEXT PRIMARY KEY,
+            team TEXT REFERENCES teams(name),
+            role TEXT NOT NULL DEFAULT 'user',
+            budget_usd REAL,
+            created_at REAL NOT NULL
+        )"""
+    )
+    conn.execute(
+        """CREATE TABLE tokens (
+            id TEXT PRIMARY KEY,
+            hash TEXT NOT NULL UNIQUE,
+            user_name TEXT NOT NULL REFERENCES users(name),
+            created_at REAL NOT NULL,
+            revoked_at REAL
+        )"""
+    )
+    # Whose group, and whose call: per-user and per-team budgets sum a user's calls of a day.
+    conn.execute("ALTER TABLE groups ADD COLUMN user_name TEXT")
+    conn.execute("ALTER TABLE attempts ADD COLUMN user_name TEXT")
+    conn.execute("ALTER TABLE attempts ADD COLUMN team TEXT")
+    conn.execute("CREATE INDEX attempts_user_day ON attempts(user_name, day)")
+    conn.execute("CREATE INDEX attempts_team_day ON attempts(team, day)")
 
 
 def applied_migrations(conn: sqlite3.Connection) -> list[str]:

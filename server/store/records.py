@@ -33,6 +33,8 @@ __all__ = [
     "PeriodStatus",
     "RecoveryReport",
     "ResultSlice",
+    "DependencyView",
+    "TaskIndexRow",
     "TaskMove",
     "TaskRecord",
     "final_group_status",
@@ -100,6 +102,27 @@ class TaskMove:
     from_statuses: tuple[str, ...]
     to_status: str
     fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskIndexRow:
+    """What scheduling a task needs before it runs (its plan and text are read on dispatch)."""
+
+    id: str
+    key: str
+    position: int
+    priority: int
+    status: str
+    depends_on: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DependencyView:
+    """A dependency of a task about to run: its key, description and the head of its result."""
+
+    key: str
+    description: str
+    result_head: str
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Crash recovery: settle the calls of dead owners once and hand their groups to this store.
 
-An owner is a Store instance (one per server process). It is dead when its lock file is free
-(see `liveness`). For each dead owner, in one transaction: its running attempts become
+An owner is a Store instance (one per server process). It is dead when its liveness lock is free
+(a lock file next to a SQLite database, see `liveness`; a session advisory lock on PostgreSQL). For each dead owner, in one transaction: its running attempts become
 `interrupted` and are charged their reservation (the provider served, and bills, a call that
 was in flight: an interrupted call is never booked at $0, and is charged once); the
 `running` and `queued` tasks of its running groups go back to `queued`; those groups pass to
@@ -15,7 +15,6 @@ import sqlite3
 
 from server.store.base import StoreBase, now_ts
 from server.store.ledger import settle_row
-from server.store.liveness import owner_is_alive, remove_lock_file
 from server.store.records import RecoveryReport
 
 __all__ = ["RecoveryMixin"]
@@ -29,14 +28,17 @@ _INTERRUPTED = {
 }
 
 
-def _owners(conn: sqlite3.Connection, me: str) -> list[str]:
+def _owners(conn: sqlite3.Connection, me: str) -> dict[str, float | None]:
+    """Every other owner with something on record, and its lease end (None: none recorded)."""
     rows = conn.execute(
-        "SELECT id FROM owners WHERE id != ?1"
-        " UNION SELECT owner FROM attempts WHERE status = 'running' AND owner != ?1"
+        "SELECT owner FROM attempts WHERE status = 'running' AND owner != ?1"
         " UNION SELECT owner FROM groups WHERE status = 'running' AND owner != ?1",
         (me,),
     ).fetchall()
-    return [r[0] for r in rows]
+    found: dict[str, float | None] = {r[0]: None for r in rows}
+    for owner, lease_until in conn.execute("SELECT id, lease_until FROM owners WHERE id != ?", (me,)):
+        found[owner] = lease_until
+    return found
 
 
 def _recover(conn: sqlite3.Connection, dead: list[str], me: str, now: float) -> RecoveryReport:
@@ -70,10 +72,15 @@ class RecoveryMixin(StoreBase):
         Call once at start-up, then resume `unfinished_groups()`.
         """
         candidates = await self._run(_owners, self.owner)
-        dead = [o for o in candidates if not owner_is_alive(self.path, o)]
+        backend = self._live()
+        now = now_ts()
+        # Dead: its liveness lock is free (the process is gone), or its lease ran out (it stopped
+        # renewing: hung, or cut off from the database; see `leases`).
+        dead = [o for o, lease_until in candidates.items()
+                if (lease_until is not None and lease_until < now) or not await backend.owner_alive(o)]
         if not dead:
             return RecoveryReport(0, 0, 0.0, 0, 0)
-        report = await self._write(_recover, dead, self.owner, now_ts())
+        report = await self._write(_recover, dead, self.owner, now)
         for owner in dead:
-            remove_lock_file(self.path, owner)
+            backend.forget_owner(owner)
         return report

@@ -95,8 +95,8 @@ class ReportsMixin(StoreBase):
         key, join = _key(group_by)
         where, params = _window(since, until)
         sql = (
-            f"SELECT {key} AS k, count(*), sum(a.status = 'succeeded'),"
-            " sum(a.status NOT IN ('succeeded', 'running')), sum(a.charged_usd), sum(a.reserved_usd),"
+            f"SELECT {key} AS k, count(*), sum(CASE WHEN a.status = 'succeeded' THEN 1 ELSE 0 END),"
+            " sum(CASE WHEN a.status NOT IN ('succeeded', 'running') THEN 1 ELSE 0 END), sum(a.charged_usd), sum(a.reserved_usd),"
             " sum(a.input_tokens), sum(a.output_tokens), sum(a.cached_tokens), sum(a.reasoning_tokens),"
             " avg(a.latency_ms)"
             f" FROM attempts a{join} WHERE {where} GROUP BY k ORDER BY sum(a.charged_usd) DESC, k"

@@ -25,8 +25,11 @@ class ValidationRecord:
 
 def _insert(conn: sqlite3.Connection, row: tuple[object, ...]) -> None:
     conn.execute(
-        "INSERT OR REPLACE INTO validations (attempt_id, task_id, group_id, passed, status, base_commit,"
-        " report_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO validations (attempt_id, task_id, group_id, passed, status, base_commit,"
+        " report_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (attempt_id) DO UPDATE SET"
+        " task_id = excluded.task_id, group_id = excluded.group_id, passed = excluded.passed,"
+        " status = excluded.status, base_commit = excluded.base_commit,"
+        " report_json = excluded.report_json, created_at = excluded.created_at",
         row,
     )
 

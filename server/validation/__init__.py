@@ -2,13 +2,18 @@
 and the patch building blocks (temporary worktrees, applying a validated patch).
 
     roots.py         confine a client-given path to the allowed roots
-    detect.py        find Python, Node/TypeScript, Rust and Go projects under a workspace
-    procs.py         run a command safely (allowlisted env, capped output, process-group kill)
-    *_checks.py      each language's checks, run with the project's own tools
+    detect.py        find the projects of each known language under a workspace
+    languages.py     the known languages: one LanguageSpec record each (markers, suffixes, planner)
+    checks_base.py   what every language's checks share (LanguageSpec, PlannedCheck, command_check)
+    *_checks.py      each language's record and checks, run with the project's own tools
+    ruff_lint.py     Python lint with ruff
     lint_new.py      lint findings the change introduced (HEAD vs working version)
+    procs.py         run a command safely (allowlisted env, capped output, every descendant killed)
+    reaper.py        the subreaper supervisor a command runs under (a script, stdlib only)
     gitfacts.py      branch, changed / untracked files, diff stat
     cache.py         results keyed by a fingerprint of their inputs
     engine.py        validate_path(): plan, run concurrently, report
+    runs.py          validations running in the background under an id, waited on in turns
     worktree.py      extract a model's diff, try it in a worktree, apply it to the user's tree
     feedback.py      a failed report as retry feedback
 """
@@ -33,6 +38,7 @@ from server.validation.model import (
     ValidationReport,
 )
 from server.validation.roots import allowed_roots, confine_path, roots_from_uris
+from server.validation.runs import ValidationRun, ValidationRuns
 from server.validation.worktree import (
     AppliedPatch,
     PatchApplyError,
@@ -58,6 +64,8 @@ __all__ = [
     "ResultCache",
     "ValidationOptions",
     "ValidationReport",
+    "ValidationRun",
+    "ValidationRuns",
     "WorktreeHandle",
     "allowed_roots",
     "apply_patch_in_worktree",

@@ -4,7 +4,8 @@ gather a bounded `ValidationReport`.
 
     validate_path(workspace, ValidationOptions(...), base_env=settings.env, cache=ResultCache())
 
-The workspace must already be confined (`roots.confine_path`) or be a directory the server
+A `ValidationListener` hears the plan and each check as it finishes (`runs.py` uses it to answer
+"what finished so far" while a long validation goes on). The workspace must already be confined (`roots.confine_path`) or be a directory the server
 created itself (a temporary worktree).
 """
 
@@ -17,6 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from server.validation.cache import ResultCache, environment_digest, tool_identity
 from server.validation.checks_base import PlannedCheck, RunContext
@@ -28,12 +30,13 @@ from server.validation.model import (
     CheckKind,
     CheckResult,
     LintScope,
+    ProjectInfo,
     ValidationReport,
     overall_status,
 )
 from server.validation.procs import child_env
 
-__all__ = ["ValidationOptions", "validate_path"]
+__all__ = ["ValidationListener", "ValidationOptions", "validate_path"]
 
 _PLANNERS = {language.name: language.plan for language in LANGUAGES}
 
@@ -47,6 +50,14 @@ class ValidationOptions:
     max_diagnostics: int = 50  # per check; the rest are counted in `diagnostics_dropped`
     use_cache: bool = True
     max_parallel: int | None = None  # default: the number of CPUs, at least 2
+
+
+class ValidationListener(Protocol):
+    def checks_planned(self, projects: list[ProjectInfo], checks: list[tuple[str, str]]) -> None:
+        """The projects found and every check that will report, as (name, project)."""
+
+    def check_finished(self, result: CheckResult) -> None:
+        """One check's final result (already capped), as soon as it is known."""
 
 
 def _cap(result: CheckResult, limit: int) -> CheckResult:
@@ -82,7 +93,9 @@ async def _run_one(
             return check.blank("error", output_tail=f"{type(exc).__name__}: {exc}")
         if not result.duration_s:
             result.duration_s = round(time.monotonic() - started, 3)
-    if cache is not None and key is not None:
+    # A check found skipped only when it ran (a rustup shim without a toolchain) is not cached:
+    # installing the tool changes nothing the key covers.
+    if cache is not None and key is not None and result.status != "skipped":
         cache.put(key, result)
     return result
 
@@ -120,6 +133,7 @@ async def validate_path(
     *,
     base_env: Mapping[str, str],
     cache: ResultCache | None = None,
+    listener: ValidationListener | None = None,
 ) -> ValidationReport:
     """Validate every project under `workspace` (an existing, already confined directory)."""
     loop = asyncio.get_running_loop()
@@ -163,10 +177,16 @@ async def validate_path(
         use_cache = cache if options.use_cache else None
         keys = await _keys(planned, detection.projects, use_cache, env) if use_cache else [None] * len(planned)
         gate = asyncio.Semaphore(options.max_parallel or max(2, os.cpu_count() or 2))
-        results = await asyncio.gather(
-            *(_run_one(check, ctx, gate, use_cache, key) for check, key in zip(planned, keys, strict=True))
-        )
-    results = [_cap(r, options.max_diagnostics) for r in results]
+        if listener is not None:
+            listener.checks_planned([p.info() for p in detection.projects], [(c.name, c.project.rel) for c in planned])
+
+        async def one(check: PlannedCheck, key: str | None) -> CheckResult:
+            result = _cap(await _run_one(check, ctx, gate, use_cache, key), options.max_diagnostics)
+            if listener is not None:
+                listener.check_finished(result)
+            return result
+
+        results = await asyncio.gather(*(one(check, key) for check, key in zip(planned, keys, strict=True)))
     if not detection.projects:
         names = ", ".join(language.name for language in LANGUAGES)
         notes.append(f"no project of a known language ({names}) found under the workspace")

@@ -78,7 +78,9 @@ def _syntax_check(project: Project, ctx: RunContext) -> PlannedCheck:
 
         async def one(name: str) -> ProcResult:
             async with gate:
-                return await run_for(check, ctx, [node, "--check", name])
+                # `node --check` only parses (it runs none of the project's code), and runs once per
+                # file: the supervisor that catches daemonized descendants would only add its start-up.
+                return await run_for(check, ctx, [node, "--check", name], supervise=False)
 
         procs = await asyncio.gather(*(one(name) for name in rel))
         diags = [

@@ -134,9 +134,9 @@ def _signal_group(pgid: int, sig: signal.Signals) -> bool:
     return True
 
 
-async def _kill_tree(proc: asyncio.subprocess.Process) -> None:
+async def _kill_tree(proc: asyncio.subprocess.Process, supervised: bool) -> None:
     """SIGTERM, a grace, then SIGKILL: through the supervisor when there is one, else the group."""
-    if _USE_REAPER:
+    if supervised:
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signal.SIGTERM)
         with contextlib.suppress(asyncio.TimeoutError):
@@ -167,8 +167,12 @@ async def run_process(
     stdin: bytes | None = None,
     stdout_cap: int = DEFAULT_STREAM_CAP,
     stderr_cap: int = DEFAULT_STREAM_CAP,
+    supervise: bool = True,
 ) -> ProcResult:
     """Run `argv` (never through a shell) until it exits or `deadline` (loop time) passes.
+
+    `supervise=False` skips the subreaper supervisor (only the process group is killed then):
+    for benchmarks measuring what the supervisor costs.
 
     Raises:
         FileNotFoundError / PermissionError: the executable cannot be started.
@@ -176,7 +180,8 @@ async def run_process(
     loop = asyncio.get_running_loop()
     started = time.monotonic()
     command = list(argv)
-    if _USE_REAPER:
+    supervised = supervise and _USE_REAPER
+    if supervised:
         program = command[0]
         if os.sep in program and not os.path.isabs(program):
             program = os.path.join(cwd, program)
@@ -204,7 +209,7 @@ async def run_process(
             await asyncio.wait_for(proc.wait(), max(0.0, deadline - loop.time()))
         except TimeoutError:
             timed_out = True
-            await _kill_tree(proc)
+            await _kill_tree(proc, supervised)
         # Sweep what the command left behind in its group (the supervisor has killed the rest;
         # background grandchildren would otherwise outlive the check and hold the pipes open),
         # then drain the pipes.
@@ -213,7 +218,7 @@ async def run_process(
     finally:
         if proc.returncode is None:  # cancelled: still kill everything it started
             with contextlib.suppress(Exception):
-                await asyncio.shield(_kill_tree(proc))
+                await asyncio.shield(_kill_tree(proc, supervised))
         _signal_group(proc.pid, signal.SIGKILL)
         for pump in pumps:
             pump.cancel()

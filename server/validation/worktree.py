@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from server.errors import WorkspaceError
+from server.errors import PatchApplyError, WorkspaceError
 from server.validation.procs import ProcResult, child_env, run_process
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "WorktreeHandle",
     "apply_patch_in_worktree",
     "apply_patch_to_tree",
+    "diff_files",
     "extract_unified_diff",
     "patch_strip_level",
 ]
@@ -44,10 +45,6 @@ _DIFF_LINE = re.compile(
     r"old mode|new mode|similarity index|dissimilarity index|rename from|rename to|copy from|copy to|"
     r"Binary files)"
 )
-
-
-class PatchApplyError(WorkspaceError):
-    """A patch does not apply; the message carries git's own explanation."""
 
 
 def _has_diff(text: str) -> bool:
@@ -100,6 +97,20 @@ def patch_strip_level(diff: str) -> int:
     return 1
 
 
+def diff_files(diff: str) -> tuple[str, ...]:
+    """The paths a unified diff changes (relative, without a/ b/ prefixes), in order."""
+    files: list[str] = []
+    for line in diff.splitlines():
+        if line.startswith(("--- ", "+++ ")):
+            name = line[4:].split("\t")[0].strip()
+            if name == "/dev/null":
+                continue
+            name = name[2:] if name.startswith(("a/", "b/")) else name
+            if name not in files:
+                files.append(name)
+    return tuple(files)
+
+
 async def _git(
     args: list[str], cwd: Path, env: Mapping[str, str], stdin: bytes | None = None
 ) -> ProcResult:
@@ -132,11 +143,16 @@ async def _rev(repo: Path, rev: str, env: Mapping[str, str]) -> str:
 
 @dataclass
 class WorktreeHandle:
-    """A temporary worktree at `base_commit` with a patch applied; `cleanup()` removes it."""
+    """A temporary worktree at `base_commit` with a patch applied; `cleanup()` removes it.
+
+    `path` is the worktree's root; `workspace` is the directory in it that stands for the
+    workspace the worktree was made from (the same subdirectory when that lies below the
+    repository root): validate that one, so a subdirectory workspace keeps its scope."""
 
     repo_root: Path
     path: Path
     base_commit: str
+    workspace: Path = Path()
     _env: dict[str, str] = field(repr=False, default_factory=dict)
     _closed: bool = False
 
@@ -172,7 +188,10 @@ async def apply_patch_in_worktree(
     root = await _repo_root(repo_path, child)
     sha = await _rev(root, base, child)
     parent = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="pwm-worktree-"))
-    handle = WorktreeHandle(repo_root=root, path=parent / "tree", base_commit=sha, _env=child)
+    tree = parent / "tree"
+    asked, top = await asyncio.to_thread(repo_path.resolve), await asyncio.to_thread(root.resolve)
+    inside = asked.relative_to(top) if top in asked.parents else Path()
+    handle = WorktreeHandle(repo_root=root, path=tree, base_commit=sha, workspace=tree / inside, _env=child)
     added = await _git(["worktree", "add", "--detach", "--quiet", str(handle.path), sha], root, child)
     if added.exit_code != 0:
         await asyncio.to_thread(shutil.rmtree, parent, True)

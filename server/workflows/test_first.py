@@ -16,8 +16,9 @@ from pathlib import Path
 from server.errors import WorkspaceError
 from server.validation import ValidationOptions, apply_patch_in_worktree, validate_path
 from server.validation.model import ValidationReport
+from server.validation.worktree import diff_files
 
-__all__ = ["TestFirstVerdict", "check_tests_fail_first", "diff_files", "diff_touches"]
+__all__ = ["TestFirstVerdict", "check_tests_fail_first", "diff_touches"]
 
 # pytest's exit codes: 1 tests failed, 2 interrupted (a collection error), 5 nothing collected.
 _FAILED, _COLLECTION_ERROR = 1, 2
@@ -30,20 +31,6 @@ class TestFirstVerdict:
     test_files: tuple[str, ...]
     failing_tests: tuple[str, ...] = ()
     base_commit: str | None = None
-
-
-def diff_files(diff: str) -> tuple[str, ...]:
-    """The paths a unified diff changes (relative, without a/ b/ prefixes)."""
-    files: list[str] = []
-    for line in diff.splitlines():
-        if line.startswith(("--- ", "+++ ")):
-            name = line[4:].split("\t")[0].strip()
-            if name == "/dev/null":
-                continue
-            name = name[2:] if name.startswith(("a/", "b/")) else name
-            if name not in files:
-                files.append(name)
-    return tuple(files)
 
 
 def diff_touches(diff: str, protected: Iterable[str]) -> tuple[str, ...]:

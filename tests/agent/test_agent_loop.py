@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from server.agent import AgentBounds, AgentReply, AgentTools, AgentWorkspace, ToolCall, run_agent
+from server.agent import AgentBounds, AgentReply, AgentTools, AgentWorkspace, run_agent
+from server.backends.base import ChatMessage, ToolCall, ToolSpec
 from tests.validation.helpers import base_env, make_repo
 
 PROJECT = {
@@ -27,21 +29,21 @@ class Script:
 
     def __init__(self, replies: Sequence[AgentReply]) -> None:
         self.replies = list(replies)
-        self.seen: list[list[dict[str, Any]]] = []
+        self.seen: list[list[ChatMessage]] = []
 
-    async def __call__(self, messages: list[dict[str, Any]], tools: Sequence[dict[str, Any]]) -> AgentReply:
-        self.seen.append([dict(m) for m in messages])
+    async def __call__(self, messages: list[ChatMessage], tools: Sequence[ToolSpec]) -> AgentReply:
+        self.seen.append(list(messages))
         if not self.replies:
-            return AgentReply("", (ToolCall("x", "list_dir", {"path": ""}),), 10, 5, 0.001)
+            return AgentReply("", (ToolCall("x", "list_dir", json.dumps({"path": ""})),), 10, 5, 0.001)
         return self.replies.pop(0)
 
 
 def call(name: str, n: int, **arguments: Any) -> AgentReply:
-    return AgentReply("", (ToolCall(f"c{n}", name, arguments),), input_tokens=100, output_tokens=20, cost_usd=0.0001)
+    return AgentReply("", (ToolCall(f"c{n}", name, json.dumps(arguments)),), input_tokens=100, output_tokens=20, cost_usd=0.0001)
 
 
-def last_tool_output(messages: list[dict[str, Any]]) -> str:
-    return next(m["content"] for m in reversed(messages) if m["role"] == "tool")
+def last_tool_output(messages: list[ChatMessage]) -> str:
+    return next(m.content for m in reversed(messages) if m.role == "tool")
 
 
 async def test_an_agent_reads_edits_sees_the_failure_fixes_it_and_ends_with_a_passing_patch(tmp_path: Path) -> None:
@@ -56,7 +58,7 @@ async def test_an_agent_reads_edits_sees_the_failure_fixes_it_and_ends_with_a_pa
     ])
     async with await AgentWorkspace.create(repo, task_id="t-fix", env=base_env()) as ws:
         tools = AgentTools(ws, checks=("test",), base_env=base_env())
-        messages = [{"role": "user", "content": "Make discount() apply its percentage."}]
+        messages = [ChatMessage("user", "Make discount() apply its percentage.")]
         result = await run_agent(script, tools, messages, AgentBounds(max_turns=10))
     assert result.stop_reason == "done"
     assert result.checks_passed is True
@@ -93,8 +95,8 @@ async def test_an_agent_cannot_escape_its_worktree(tmp_path: Path) -> None:
         call("done", 8),
     ])
     async with await AgentWorkspace.create(repo, task_id="t-escape", env=base_env()) as ws:
-        result = await run_agent(script, AgentTools(ws, base_env=base_env()), [{"role": "user", "content": "x"}])
-    outputs = [m["content"] for m in script.seen[-1] if m["role"] == "tool"]
+        result = await run_agent(script, AgentTools(ws, base_env=base_env()), [ChatMessage("user", "x")])
+    outputs = [m.content for m in script.seen[-1] if m.role == "tool"]
     assert all(o.startswith("refused") for o in outputs[:6]), outputs
     assert "sk-canary" not in "".join(outputs)
     assert outside.read_text() == "keep me\n"
@@ -106,7 +108,7 @@ async def test_an_agent_that_never_finishes_stops_at_its_turn_bound_and_says_so(
     repo = make_repo(tmp_path / "repo", PROJECT)
     script = Script([])  # lists the root forever
     async with await AgentWorkspace.create(repo, task_id="t-loop", env=base_env()) as ws:
-        result = await run_agent(script, AgentTools(ws), [{"role": "user", "content": "x"}], AgentBounds(max_turns=4))
+        result = await run_agent(script, AgentTools(ws), [ChatMessage("user", "x")], AgentBounds(max_turns=4))
     assert result.stop_reason == "turns"
     assert result.turns == 4 and result.steps_total == 4
 
@@ -115,7 +117,7 @@ async def test_an_agent_stops_at_its_cost_bound(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", PROJECT)
     script = Script([])
     async with await AgentWorkspace.create(repo, task_id="t-cost", env=base_env()) as ws:
-        result = await run_agent(script, AgentTools(ws), [{"role": "user", "content": "x"}],
+        result = await run_agent(script, AgentTools(ws), [ChatMessage("user", "x")],
                                  AgentBounds(max_turns=50, max_cost_usd=0.0025))
     assert result.stop_reason == "cost"
     assert result.turns == 3
@@ -130,7 +132,7 @@ async def test_two_parallel_agents_on_one_file_each_work_in_their_own_worktree(t
             call("done", 2),
         ])
         async with await AgentWorkspace.create(repo, task_id=task_id, env=base_env()) as ws:
-            result = await run_agent(script, AgentTools(ws), [{"role": "user", "content": "x"}])
+            result = await run_agent(script, AgentTools(ws), [ChatMessage("user", "x")])
             return ws.branch, result.diff
 
     (b1, d1), (b2, d2) = await asyncio.gather(

@@ -72,12 +72,12 @@ async def test_steady_but_slow_stream_fails_at_the_total_limit(
 async def test_plain_answer_is_bound_by_the_total_limit_only(
     lp: LoopbackProvider, client: httpx.AsyncClient, protocol: str
 ) -> None:
-    lp.script("model-x", [Hang(0.4), Hang(30)])
+    lp.script("model-x", [Hang(0.3), Hang(30)])
     # Slower than the first-byte limit, within the total: a plain answer arrives in one piece.
     request = protocol_request(lp, protocol, stream=False, first_byte_timeout_s=0.1, timeout_s=5)
     done = await backend(protocol, client).complete(request)
     assert done.text == "ok"
-    request = protocol_request(lp, protocol, stream=False, first_byte_timeout_s=0.1, timeout_s=0.5)
+    request = protocol_request(lp, protocol, stream=False, first_byte_timeout_s=0.1, timeout_s=0.3)
     with pytest.raises(BackendCallTimeout) as caught:
         await backend(protocol, client).complete(request)
     assert caught.value.phase == "total"

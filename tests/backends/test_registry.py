@@ -13,7 +13,7 @@ from server.backends.anthropic import AnthropicBackend
 from server.backends.ollama import OllamaBackend
 from server.backends.openai_compat import OpenAICompatBackend
 from server.backends.registry import BACKENDS, ProviderRegistry, parse_ollama_host
-from server.catalog.loader import shipped_manifests_dir
+from server.catalog.loader import load_catalog, shipped_manifests_dir
 from server.catalog.schema import Catalog, ProviderSpec
 from server.errors import InputError
 from server.settings import Settings, load_settings
@@ -98,11 +98,11 @@ async def test_provider_base_url_env_overrides_manifest_and_config(
     tmp_path: Path, http: httpx.AsyncClient
 ) -> None:
     config = '[providers.groq]\nbase_url = "http://config-host/v1"\n'
-    from_config = ProviderRegistry(catalog(), settings(tmp_path, config), http)
+    configured = settings(tmp_path, config)
+    from_config = ProviderRegistry(load_catalog(provider_overrides=configured.provider_overrides), configured, http)
     assert from_config.resolve("groq/llama-3.1-8b-instant")[1] == "http://config-host/v1"
-    from_env = ProviderRegistry(
-        catalog(), settings(tmp_path, config, GROQ_BASE_URL="http://env-host/v1"), http
-    )
+    with_env = settings(tmp_path, config, GROQ_BASE_URL="http://env-host/v1")
+    from_env = ProviderRegistry(load_catalog(provider_overrides=with_env.provider_overrides), with_env, http)
     assert from_env.resolve("groq/llama-3.1-8b-instant")[1] == "http://env-host/v1"
 
 
@@ -140,7 +140,8 @@ async def test_custom_provider_from_settings_is_openai_compatible_and_callable(
     config = (
         f'[[custom_providers]]\nname = "lmstudio"\nbase_url = "{lp.openai_url}"\nkey_env = "LMSTUDIO_KEY"\n'
     )
-    registry = ProviderRegistry(catalog(), settings(tmp_path, config, LMSTUDIO_KEY=KEY), http)
+    configured = settings(tmp_path, config, LMSTUDIO_KEY=KEY)
+    registry = ProviderRegistry(load_catalog(provider_overrides=configured.provider_overrides), configured, http)
     provider = registry.provider("lmstudio")
     assert (provider.protocol, provider.local, provider.key_env) == ("openai", True, "LMSTUDIO_KEY")
     # The catalogue's models may name it (an overlay declares them).

@@ -9,7 +9,7 @@ import json
 import httpx
 import pytest
 
-from server.backends.base import ChatMessage, ToolCall, ToolSpec
+from server.backends.base import ChatMessage, ToolCall, ToolSpec, tool_specs
 from tests.backends.helpers import PROTOCOLS, backend, protocol_request
 from tests.support import LoopbackProvider, Reply
 
@@ -155,3 +155,30 @@ def test_arguments_that_are_not_an_object_are_reported() -> None:
         ToolCall("c", "t", "[1, 2]").parsed_arguments()
     with pytest.raises(ValueError):
         ToolCall("c", "t", '{"path": ').parsed_arguments()
+
+
+# The agent loop's own dict shape (server/agent/loop.py): arguments as an object, results named.
+AGENT_CONVERSATION = [
+    {"role": "system", "content": "You edit code."},
+    {"role": "user", "content": "Fix the handler"},
+    {
+        "role": "assistant",
+        "content": "Reading.",
+        "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.parsed_arguments()} for c in CALLS],
+    },
+    {"role": "tool", "tool_call_id": "call_a", "name": "read_file", "content": "def handler(): pass"},
+    {"role": "tool", "tool_call_id": "call_b", "name": "search", "content": "no match", "is_error": True},
+]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_dict_messages_in_the_agent_shape_go_out_like_chat_messages(
+    lp: LoopbackProvider, client: httpx.AsyncClient, protocol: str
+) -> None:
+    speaker = backend(protocol, client)
+    specs = [{"name": READ.name, "description": READ.description, "parameters": dict(READ.parameters)}]
+    await speaker.complete(protocol_request(lp, protocol, messages=CONVERSATION, tools=(READ,)))
+    await speaker.complete(protocol_request(lp, protocol, messages=AGENT_CONVERSATION, tools=tool_specs(specs)))
+    records = lp.requests
+    assert records[1].json["messages"] == records[0].json["messages"]
+    assert records[1].json["tools"] == records[0].json["tools"]

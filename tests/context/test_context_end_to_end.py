@@ -47,8 +47,11 @@ async def test_a_planted_canary_key_never_reaches_the_provider(tmp_path: Path) -
     assert sent and all("REGION" in p for p in sent)  # the file was shown ...
     # the status records exactly what was shown, and every recorded piece is in the prompt
     recorded = task["context"]
-    assert recorded["files"][0]["path"] == "shop/settings.py" and recorded["total_tokens"] <= recorded["budget_tokens"]
-    assert all(f"### {f['path']} (lines {f['start_line']}-{f['end_line']})" in sent[0] for f in recorded["files"])
+    assert recorded["pieces"][0].startswith("shop/settings.py:") and recorded["total_tokens"] <= recorded["budget_tokens"]
+    assert len(recorded["pieces"]) == recorded["piece_count"]
+    for piece in recorded["pieces"]:
+        path, lines = piece.rsplit(":", 1)
+        assert f"### {path} (lines {lines})" in sent[0]
     assert not any(CANARY in p for p in sent)  # ... without the line holding the key
     assert not any(CANARY in json.dumps(r.json) for r in lp.requests)
 

@@ -4,6 +4,7 @@ seeded database (the SVG bars and labels carry the seeded models and totals)."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import re
 import shutil
@@ -20,8 +21,9 @@ from mcp.server.mcpserver import MCPServer
 
 from server.catalog import Catalog
 from server.dashboard import register_dashboard
+from server.dashboard.data import axis_ticks
 from server.settings import Settings
-from server.state import AppState
+from server.state import AppState, open_app_state
 from server.store import NewGroup, NewTask, Store
 from tests.perf.catalog_fixture import write_catalog
 from tests.perf.seed import SeedAttempt, seed
@@ -48,6 +50,10 @@ async def _seed(catalog: Catalog, settings: Settings, now: float) -> None:
         group = await store.create_group(NewGroup("nightly-docs", "balanced", "code", 2), tasks)
         for task in (await store.list_tasks(group.id))[:3]:
             await store.update_task(task.id, status="succeeded")
+        done = await store.create_group(NewGroup("finished-refactor", "balanced", "code", 2), tasks[:2])
+        for task in await store.list_tasks(done.id):
+            await store.update_task(task.id, status="succeeded")
+        await store.finish_group(done.id, "succeeded")
     finally:
         await store.close()
 
@@ -56,7 +62,7 @@ async def _seed(catalog: Catalog, settings: Settings, now: float) -> None:
 async def _serve(catalog: Catalog, settings: Settings) -> AsyncIterator[str]:
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        state = AppState(settings=settings, catalog=catalog)
+        state = await open_app_state(settings, catalog)
         try:
             yield state
         finally:
@@ -87,8 +93,8 @@ def catalog(tmp_path: Path) -> Catalog:
 
 async def test_dashboard_data_matches_the_seeded_database(catalog: Catalog, settings: Settings) -> None:
     now = time.time()
-    await _seed(catalog, settings, now)
     async with _serve(catalog, settings) as base, httpx.AsyncClient(timeout=10) as http:
+        await _seed(catalog, settings, now)  # after start: the engine resumes none of these stand-in groups
         data = (await http.get(f"{base}/dashboard/data?days=7")).json()
         page = await http.get(f"{base}/dashboard")
         script = await http.get(f"{base}/dashboard/app.js")
@@ -106,13 +112,38 @@ async def test_dashboard_data_matches_the_seeded_database(catalog: Catalog, sett
     assert sum(d["calls"] for d in data["spend_per_day"]) == 20
     assert [g["name"] for g in data["running_groups"]] == ["nightly-docs"]
     assert data["running_groups"][0]["progress"] == pytest.approx(0.75)
+    # Finished groups are listed too, newest first, with their state.
+    groups = {g["name"]: g for g in data["groups"]}
+    assert [g["name"] for g in data["groups"]][:2] == ["finished-refactor", "nightly-docs"]
+    assert groups["finished-refactor"]["status"] == "succeeded" and groups["finished-refactor"]["progress"] == 1.0
+    # Every calendar day of the period has a slot, so the time axis is even.
+    days = [dt.date.fromisoformat(d["day"]) for d in data["spend_per_day"]]
+    assert all(b - a == dt.timedelta(days=1) for a, b in zip(days, days[1:], strict=False))
+    assert len(days) in (7, 8) and days[-1] == dt.date.fromtimestamp(now)
+    # Value ticks: evenly spaced round amounts from 0 covering the busiest day.
+    ticks = data["spend_axis"]
+    steps = {round(b - a, 12) for a, b in zip(ticks, ticks[1:], strict=False)}
+    assert ticks[0] == 0 and len(steps) == 1 and ticks[-1] >= max(d["spend_usd"] for d in data["spend_per_day"])
+    (step,) = steps
+    assert f"{step:.1e}"[0] in "125"  # 1, 2, 2.5 or 5 times a power of ten
+
+
+@pytest.mark.parametrize(("top", "ticks"), [
+    (0.0123, [0.0, 0.005, 0.01, 0.015, 0.02]),
+    (7.3, [0.0, 2.0, 4.0, 6.0, 8.0]),
+    (0.004, [0.0, 0.001, 0.002, 0.003, 0.004]),
+    (1234.5, [0.0, 500.0, 1000.0, 1500.0, 2000.0]),
+    (0.0, [0.0, 0.0025, 0.005, 0.0075, 0.01]),
+])
+def test_axis_ticks_are_round_and_evenly_spaced(top: float, ticks: list[float]) -> None:
+    assert axis_ticks(top) == ticks
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium)")
 async def test_chromium_draws_the_seeded_data(catalog: Catalog, settings: Settings, tmp_path: Path) -> None:
     now = time.time()
-    await _seed(catalog, settings, now)
     async with _serve(catalog, settings) as base:
+        await _seed(catalog, settings, now)  # after start: the engine resumes none of these stand-in groups
         async with httpx.AsyncClient(timeout=10) as http:
             data = (await http.get(f"{base}/dashboard/data?days=30")).json()
         assert CHROMIUM is not None
@@ -138,6 +169,12 @@ async def test_chromium_draws_the_seeded_data(catalog: Catalog, settings: Settin
     day_bars = re.findall(r'data-day="([0-9-]+)" data-spend="([0-9.]+)"', dom)
     assert sum(float(s) for _, s in day_bars) == pytest.approx(data["totals"]["spend_usd"], abs=1e-5)
     assert 'data-tile="Calls"><div class="k">Calls</div><div class="v">20</div>' in dom
-    # Running groups with progress.
-    assert "nightly-docs" in dom and "3/4" in dom
+    # Recent groups with their state and progress, the finished one included.
+    assert "nightly-docs" in dom and "running · 3/4" in dom
+    assert "finished-refactor" in dom and "succeeded · 2/2" in dom
+    # The value axis carries the server's even ticks; the day axis is labelled at even steps.
+    drawn = [float(t) for t in re.findall(r'data-tick="([0-9.e-]+)"', dom)]
+    assert drawn == data["spend_axis"]
+    day_ticks = [dt.date.fromisoformat(d) for d in re.findall(r'data-day-tick="([0-9-]+)"', dom)]
+    assert len({(b - a).days for a, b in zip(day_ticks, day_ticks[1:], strict=False)}) == 1
     assert json.dumps(data)  # the data endpoint is plain JSON

@@ -14,7 +14,7 @@ from mcp.server.mcpserver import MCPServer
 import tools.performance
 from server.catalog import Catalog
 from server.settings import Settings
-from server.state import AppState
+from server.state import AppState, open_app_state
 from server.store import Store
 from tests.perf.catalog_fixture import write_catalog
 from tests.perf.seed import SeedAttempt, seed
@@ -23,7 +23,7 @@ from tests.perf.seed import SeedAttempt, seed
 def _server(catalog: Catalog, settings: Settings, store: Store) -> MCPServer[AppState]:
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        state = AppState(settings=settings, catalog=catalog, extras={"store": store})
+        state = await open_app_state(settings, catalog)
         try:
             yield state
         finally:

@@ -147,3 +147,27 @@ def test_bad_days_or_grouping_name_the_field(catalog: Catalog) -> None:
         build_report([], catalog, days=0)
     with pytest.raises(InputError, match="group_by.*accepted: model"):
         build_report([], catalog, group_by="colour")
+
+
+def test_the_saving_is_also_given_at_paid_prices_with_free_models_priced_as_their_paid_family() -> None:
+    from server.catalog import load_catalog
+    from server.perf.report import paid_equivalent
+    from server.perf.stats import AttemptFact
+
+    shipped = load_catalog()
+    pairs = [
+        (m, paid_equivalent(m, shipped)) for m in shipped.models.values()
+        if m.tier == "free" and paid_equivalent(m, shipped) is not None
+    ]
+    assert pairs, "the shipped catalogue has free models whose family also has a paid model"
+    free, paid = pairs[0]
+    assert paid is not None and paid.tier == "paid" and paid.family == free.family
+    fact = AttemptFact(free.id, "succeeded", time.time() - 10, provider=free.provider, agent="aria_coder",
+                       input_tokens=100_000, output_tokens=20_000, cost=0.0, charged=0.0)
+    report = build_report([fact], shipped, days=1)
+    at_paid = report["totals"]["at_paid_prices"]
+    expected_spend = (100_000 * (paid.input_per_mtok or 0.0) + 20_000 * (paid.output_per_mtok or 0.0)) / 1e6
+    assert report["totals"]["spend_usd"] == 0.0  # free tier: nothing charged ...
+    assert at_paid["spend_usd"] == pytest.approx(expected_spend, abs=1e-6)  # ... but not free at paid prices
+    assert at_paid["quality_baseline_usd"] > at_paid["spend_usd"] > 0
+    assert at_paid["saving_pct"] < 100.0 and at_paid["unpriced_calls"] == 0

@@ -12,6 +12,7 @@ import pytest
 
 from server.analysis import TaskHints, analyze
 from server.catalog import Catalog, ModelSpec, load_catalog
+from server.catalog.schema import StrategySpec
 from server.errors import InputError, NoRouteError
 from server.routing import AgentRef, Plan, Router, RouteRequest, estimate_cost
 
@@ -174,15 +175,21 @@ def test_unavailable_providers_are_excluded_only_when_availability_is_required(f
 class DemoteCerebras:
     """A performance view in which Cerebras has been failing lately."""
 
-    def score_adjustment(self, model_id: str, task_type: str) -> float:
+    def __init__(self) -> None:
+        self.strategies: list[str | None] = []
+
+    def score_adjustment(self, model_id: str, task_type: str, strategy: StrategySpec | None = None) -> float:
+        self.strategies.append(strategy.name if strategy else None)
         return -1.0 if model_id.startswith("cerebras/") else 0.0
 
     def note(self, model_id: str, task_type: str) -> str | None:
         return f"{model_id}: no recent failures"
 
 
-def test_performance_evidence_reorders_the_chain(fixture_catalog: Catalog) -> None:
-    plan = route(Router(fixture_catalog, performance=DemoteCerebras()), variant="speed")
+def test_performance_evidence_reorders_the_chain_weighed_by_the_strategy(fixture_catalog: Catalog) -> None:
+    view = DemoteCerebras()
+    plan = route(Router(fixture_catalog, performance=view), variant="speed")
+    assert set(view.strategies) == {plan.strategy}  # score_adjustment is told the strategy
     assert plan.model_id == "groq/llama-3.1-8b-instant"
     assert plan.fallback_model_ids[-1] == "cerebras/llama3.1-8b"
     assert "groq/llama-3.1-8b-instant: no recent failures" in plan.notes

@@ -1,10 +1,8 @@
-"""The seed's routing cases (../shared/routing-cases/seed_examples.jsonl): at least 15 of 16 must
-get their expected variant, routed over the shipped catalogue the way route_task does."""
+"""The seed's routing cases (see `tests.routing.cases` for where they are read): at least 15 of 16
+must get their expected variant, routed over the shipped catalogue the way route_task does."""
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +11,9 @@ import pytest
 from server.analysis import TaskHints, analyze
 from server.catalog import Catalog
 from server.routing import Router, RouteRequest, parse_agent_type
+from tests.routing.cases import load_cases
 
-CASES = Path(
-    os.environ.get(
-        "PWM_ROUTING_CASES",
-        Path(__file__).resolve().parents[3] / "shared" / "routing-cases" / "seed_examples.jsonl",
-    )
-)
 HINT_FIELDS = set(TaskHints.__dataclass_fields__)
-
-
-def load_cases() -> list[dict[str, Any]]:
-    if not CASES.is_file():
-        pytest.skip(f"routing cases not found at {CASES} (set PWM_ROUTING_CASES)")
-    return [json.loads(line) for line in CASES.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def routed_variant(router: Router, catalog: Catalog, case: dict[str, Any]) -> str:
@@ -60,3 +47,11 @@ def test_at_least_15_of_the_16_seed_cases_get_their_expected_variant(
     ]
     assert len(cases) == 16
     assert len(misses) <= 1, misses
+
+
+def test_missing_seed_cases_fail_the_test_instead_of_skipping(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PWM_ROUTING_CASES", str(tmp_path / "absent.jsonl"))
+    with pytest.raises(pytest.fail.Exception, match="PWM_ROUTING_CASES"):
+        load_cases()

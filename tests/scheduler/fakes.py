@@ -53,6 +53,10 @@ class FakeBackend:
                 await self._arrived.wait()
                 self._arrived = None
 
+    def reconcile_cost(self, request: CompletionRequest, generation_id: str) -> None:
+        """A fake provider settles every cost at once: nothing to reconcile later."""
+        return None
+
     def script(self, model_id: str, behaviours: Iterable[Behaviour], default: Behaviour | None = None) -> None:
         self.scripts.setdefault(model_id, deque()).extend(behaviours)
         if default is not None:

@@ -4,6 +4,8 @@
     loopa/mid                             paid      (balanced)
     loopa/best                            paid      (quality)
     loopa/tiny                            free, a 700-token window (too small for big prompts)
+
+Every model but loopa/fast2 takes tool calls (agent mode).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ first_token_seconds = 0.1
 quality = {{ code = 6.0, general = 6.0 }}
 price_source = "test"
 price_date = 2025-01-01
+tool_calling = {tools}
 """
 
 
@@ -64,7 +67,8 @@ def write_overlay(
     text = _PROVIDER.format(name="loopa", env="LOOPA", extra=provider_extra)
     text += _PROVIDER.format(name="loopb", env="LOOPB", extra=provider_extra)
     for model_id, (provider, name, tier, inp, out, ctx) in MODELS.items():
-        text += _MODEL.format(id=model_id, provider=provider, name=name, tier=tier, inp=inp, out=out, ctx=ctx)
+        text += _MODEL.format(id=model_id, provider=provider, name=name, tier=tier, inp=inp, out=out, ctx=ctx,
+                              tools="false" if model_id == "loopa/fast2" else "true")
 
     def chain(models: tuple[str, ...]) -> str:
         return "[" + ", ".join(f'"{m}"' for m in models) + "]"

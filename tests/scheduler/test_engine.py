@@ -76,6 +76,8 @@ async def test_transient_failures_retry_then_fall_back_then_escalate(tmp_path: P
             h.backend.defaults[model] = BackendBadResponse("HTTP 502", status=502)
         h.backend.defaults["loopb/fast"] = BackendTimeout("stalled")
         group_id = await h.run(tasks({"key": "x"}))
+        # Retried on the same model, then the next: the last free one (loopb/fast) has no other
+        # free model to move to after a hang, so it is retried too before escalating to paid.
         assert h.backend.models_called() == ["loopa/fast"] * 3 + ["loopa/fast2"] * 3 + ["loopb/fast"] * 3 + ["loopa/mid"]
         attempts = await h.store.list_attempts(group_id=group_id)
         assert [a.status for a in attempts] == ["failed"] * 9 + ["succeeded"]
@@ -83,6 +85,25 @@ async def test_transient_failures_retry_then_fall_back_then_escalate(tmp_path: P
         assert {a.error_class for a in attempts[:9]} == {"bad_response", "timeout"}
         task = (await h.store.list_tasks(group_id))[0]
         assert task.status == "succeeded" and task.model_used == "loopa/mid" and task.attempts == 10
+
+
+async def test_a_hung_call_moves_to_another_model_of_its_tier_at_once(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        h.backend.script("loopa/fast", [BackendTimeout("no first byte")])
+        group_id = await h.run(tasks({"key": "x"}))
+        assert h.backend.models_called() == ["loopa/fast", "loopa/fast2"]
+        assert await h.statuses(group_id) == {"x": "succeeded"}
+
+
+async def test_a_model_that_keeps_hanging_is_retried_when_nothing_else_is_left(tmp_path: Path) -> None:
+    async with harness(tmp_path, overlay={"speed": ("loopa/fast", "loopb/fast"), "balanced": ("loopb/fast",),
+                                          "quality": ("loopb/fast",)}) as h:
+        h.backend.script("loopa/fast", [BackendTimeout("stalled"), BackendTimeout("stalled")])
+        h.backend.defaults["loopb/fast"] = BackendTimeout("stalled")
+        group_id = await h.run(tasks({"key": "x"}))
+        assert h.backend.models_called()[:2] == ["loopa/fast", "loopb/fast"]
+        assert h.backend.models_called()[-1] == "loopa/fast"
+        assert await h.statuses(group_id) == {"x": "succeeded"}
 
 
 async def test_auth_error_marks_the_model_misconfigured_and_is_not_retried(tmp_path: Path) -> None:
@@ -204,3 +225,22 @@ async def test_a_running_group_name_cannot_be_reused(tmp_path: Path) -> None:
         await h.engine.submit(tasks({"key": "a"}, name="nightly"))
         with pytest.raises(InputError, match="group_name"):
             await h.engine.submit(tasks({"key": "a"}, name="nightly"))
+
+
+async def test_a_cooling_model_never_holds_tasks_another_model_could_serve(tmp_path: Path) -> None:
+    async with harness(tmp_path, max_concurrent=2) as h:
+        h.backend.script("loopa/fast", [BackendRateLimited("429", status=429, retry_after=30)])
+        h.backend.defaults["loopa/fast2"] = Sleep(0.01)
+        group_id = await h.run(tasks(*({"key": f"t{i}"} for i in range(8))), timeout=5)
+        assert set((await h.statuses(group_id)).values()) == {"succeeded"}
+        # Only the calls already in flight when the 429 came (the concurrency) reached the cooling model.
+        assert h.backend.models_called().count("loopa/fast") <= 2
+        assert h.engine.gate.cooldowns.remaining("loopb", "loopb/fast", h.engine.gate.now()) == 0
+
+
+async def test_waiting_out_a_cool_down_does_not_count_against_the_task_timeout(tmp_path: Path) -> None:
+    async with harness(tmp_path, overlay={"speed": ("loopa/fast",)}) as h:
+        h.backend.script("loopa/fast", [BackendRateLimited("429", status=429, retry_after=0.45), "done"])
+        group_id = await h.run(tasks({"key": "x", "timeout_s": 0.3}))
+        assert h.backend.models_called() == ["loopa/fast", "loopa/fast"]
+        assert await h.statuses(group_id) == {"x": "succeeded"}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from server.scheduler.gate import CallGate, Limits, Permit
+import pytest
+
+from server.scheduler.gate import Busy, CallGate, Limits, Permit
 
 
 async def _settle() -> None:
@@ -121,3 +123,19 @@ async def test_cancelled_waiter_leaves_nothing_held() -> None:
     gate.release(holder.result())
     await _settle()
     assert gate.running == 0 and granted == ["holder"]
+
+
+async def test_movable_waiter_leaves_a_cooling_model_and_a_fixed_one_waits() -> None:
+    now = [100.0]
+    gate = CallGate(4, clock=lambda: now[0], move_after_s=0.5)
+    gate.cooldowns.extend("p", "hot", 110.0)
+    movable = gate.enqueue("g", "p", "hot", priority=5, movable=True)
+    fixed = gate.enqueue("g", "p", "hot", priority=5)
+    await _settle()
+    with pytest.raises(Busy):
+        await gate.wait(movable)
+    assert gate.waiting == 1 and gate.running == 0
+    now[0] = 111.0
+    gate.wake()
+    await gate.wait(fixed)
+    assert gate.running == 1

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 
@@ -38,7 +37,7 @@ class Spend:
 
 
 async def _spend(job: Spend, worker: int) -> int:
-    store = await Store.open(Path(job.db))
+    store = await Store.open(job.db)
     limits = BudgetLimits(daily=job.daily)
     counter = itertools.count()
     made = 0

@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from multiprocessing.synchronize import Event
 from pathlib import Path
+from typing import Any
 
 from server.errors import BudgetExceeded
 from server.store import BudgetLimits, NewGroup, NewTask, Store
 
-__all__ = ["crash_mid_group", "new_group", "new_tasks", "reserve_many"]
+__all__ = ["crash_mid_group", "new_group", "new_tasks", "pg_schema_url", "query", "reserve_many"]
+
+
+def pg_schema_url(base: str, schema: str) -> str:
+    """`base` with its search_path set to `schema` (so each test has tables of its own)."""
+    joiner = "&" if "?" in base else "?"
+    return f"{base}{joiner}options=-csearch_path%3D{schema}"
+
+
+def query(db: str | Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+    """Rows of one statement run straight on the database (SQLite file or PostgreSQL URL)."""
+    if isinstance(db, str) and db.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(db, autocommit=True) as conn:
+            return [tuple(r) for r in conn.execute(sql.replace("?", "%s"), params).fetchall()]  # type: ignore[arg-type]
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return [tuple(r) for r in conn.execute(sql, params).fetchall()]
 
 
 def new_group(name: str | None = "g", *, budget: float | None = None, dry_run: bool = False) -> NewGroup:
@@ -27,7 +47,7 @@ def new_tasks(n: int, keys: list[str] | None = None) -> list[NewTask]:
     ]
 
 
-async def _reserve_many(db: Path, calls: int, estimate: float, daily: float) -> int:
+async def _reserve_many(db: str | Path, calls: int, estimate: float, daily: float) -> int:
     store = await Store.open(db)
     limits = BudgetLimits(daily=daily)
 
@@ -48,12 +68,12 @@ async def _reserve_many(db: Path, calls: int, estimate: float, daily: float) -> 
         await store.close()
 
 
-def reserve_many(db: Path, calls: int, estimate: float, daily: float) -> None:
+def reserve_many(db: str | Path, calls: int, estimate: float, daily: float) -> None:
     """Child process: `calls` concurrent paid calls, each reserving and settling `estimate`."""
     asyncio.run(_reserve_many(db, calls, estimate, daily))
 
 
-async def _crash_mid_group(db: Path, ready: Event) -> None:
+async def _crash_mid_group(db: str | Path, ready: Event) -> None:
     store = await Store.open(db)
     group = await store.create_group(new_group("crashy"), new_tasks(4))
     tasks = await store.list_tasks(group.id)
@@ -66,6 +86,6 @@ async def _crash_mid_group(db: Path, ready: Event) -> None:
     await asyncio.Event().wait()  # until SIGKILL
 
 
-def crash_mid_group(db: Path, ready: Event) -> None:
+def crash_mid_group(db: str | Path, ready: Event) -> None:
     """Child process: leaves 2 running tasks with running attempts, 1 queued, 1 pending; then waits."""
     asyncio.run(_crash_mid_group(db, ready))

@@ -22,14 +22,14 @@ async def _call(store: Store, estimate: float, cost: float | None, *, cap: float
 
 
 async def test_a_model_that_costs_five_times_its_catalogue_price_reserves_five_times_after_one_call(
-    store: Store, db_path: Path
+    store: Store, db: str | Path
 ) -> None:
     await _call(store, 0.01, 0.05)
     assert (await store.learned_costs("gpt-x", "openai")).ratio == pytest.approx(5.0)
     held = await store.begin_attempt(None, None, "gpt-x", "openai", "speed", 0.02, True, ROOMY, cap_usd=1.0)
     assert held.reserved_usd == pytest.approx(0.10)
     await store.close()
-    reopened = await Store.open(db_path)  # learned figures are persisted in the database
+    reopened = await Store.open(db)  # learned figures are persisted in the database
     try:
         assert (await reopened.learned_costs("gpt-x", "openai")).ratio == pytest.approx(5.0)
     finally:
@@ -106,3 +106,11 @@ async def test_a_call_cut_by_a_cancel_or_shutdown_is_charged_its_reservation_nev
     await store.settle_attempt(ids[2], status="failed", error_class="server_error", http_status=500)
     rows = {a.id: a.charged_usd for a in await store.attempts_since(0)}
     assert [rows[i] for i in ids] == [pytest.approx(0.02), pytest.approx(0.02), 0.0]
+
+
+async def test_learning_a_higher_price_raises_the_reservations_of_calls_still_in_flight(store: Store) -> None:
+    waiting = await store.begin_attempt(None, None, "gpt-x", "openai", "speed", 0.01, True, ROOMY)
+    await _call(store, 0.01, 0.05)  # another call of the same model shows it costs 5x
+    status = await store.budget_status(ROOMY)
+    assert status.periods[0].reserved == pytest.approx(0.05)  # the waiting call now holds 5x
+    assert await store.settle_attempt(waiting.id, status="succeeded", cost=0.05, cost_source="provider_reported")

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from server.store import Store
 from tests.conftest import REPO
 from tests.e2e.helpers import call
 from tests.scheduler.overlay import loop_env
+from tests.store.helpers import query
 from tests.support.loopback_provider import Hang, LoopbackProvider, Reply
 
 PRICE = 0.001  # what the provider bills per call
@@ -34,14 +34,13 @@ def _server(env: dict[str, str]) -> StdioServerParameters:
     return StdioServerParameters(command=sys.executable, args=["-m", "server", "serve"], env=env, cwd=str(REPO))
 
 
-def _running_calls(db: Path) -> tuple[list[int], int]:
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        pids = [row[0] for row in conn.execute("SELECT pid FROM owners")]
-        running = conn.execute("SELECT count(*) FROM attempts WHERE status = 'running'").fetchone()[0]
+def _running_calls(db: str | Path) -> tuple[list[int], int]:
+    pids = [row[0] for row in query(db, "SELECT pid FROM owners")]
+    ((running,),) = query(db, "SELECT count(*) FROM attempts WHERE status = 'running'")
     return pids, running
 
 
-async def _wait_for_four_in_flight(db: Path, lp: LoopbackProvider) -> int:
+async def _wait_for_four_in_flight(db: str | Path, lp: LoopbackProvider) -> int:
     async with asyncio.timeout(30):
         while True:
             pids, running = await asyncio.to_thread(_running_calls, db)
@@ -50,12 +49,14 @@ async def _wait_for_four_in_flight(db: Path, lp: LoopbackProvider) -> int:
             await asyncio.sleep(0.02)
 
 
-async def test_sigkill_with_four_paid_calls_in_flight_charges_them_and_matches_the_provider(tmp_path: Path) -> None:
+async def test_sigkill_with_four_paid_calls_in_flight_charges_them_and_matches_the_provider(
+    tmp_path: Path, db: str | Path
+) -> None:
     with LoopbackProvider() as lp:
         lp.script("mid-a", [Reply("done", cost=PRICE), Reply("done", cost=PRICE)], default=Hang(60))
         env = loop_env(tmp_path, lp.openai_url, PWM_LOG_LEVEL="WARNING")
         env["PWM_STALL_TIMEOUT_S"] = "60"  # the hung calls stay in flight until the kill
-        db = Path(env["PWM_DB"])
+        env["PWM_DB"] = str(db)
         tasks = [{"id": f"t{i}", "agent_type": "tcoder_balanced", "task_description": f"Write module {i}"}
                  for i in range(6)]
         killed = False

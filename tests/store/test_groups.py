@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from server.errors import InputError, NotFoundError
 from server.store import Store, final_group_status
-from tests.store.helpers import new_group, new_tasks
+from tests.store.helpers import new_group, new_tasks, query
 
 
 async def test_create_group_stores_the_group_and_its_tasks_pending(store: Store) -> None:
@@ -22,12 +21,11 @@ async def test_create_group_stores_the_group_and_its_tasks_pending(store: Store)
     assert tasks[0].tags == ["x"] and tasks[0].depends_on == [] and tasks[0].plan_json == '{"chain": ["m1"]}'
 
 
-async def test_a_failure_midway_through_create_group_leaves_nothing(store: Store, db_path: Path) -> None:
+async def test_a_failure_midway_through_create_group_leaves_nothing(store: Store, db: str | Path) -> None:
     with pytest.raises(InputError, match=r"tasks\[\]\.id.*'a'"):
         await store.create_group(new_group("dup"), new_tasks(3, keys=["a", "b", "a"]))
-    with sqlite3.connect(db_path) as conn:
-        assert conn.execute("SELECT count(*) FROM groups").fetchone()[0] == 0
-        assert conn.execute("SELECT count(*) FROM tasks").fetchone()[0] == 0
+    assert query(db, "SELECT count(*) FROM groups") == [(0,)]
+    assert query(db, "SELECT count(*) FROM tasks") == [(0,)]
     # The name is still free.
     await store.create_group(new_group("dup"), new_tasks(1))
 

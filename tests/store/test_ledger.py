@@ -9,14 +9,13 @@ import pytest
 
 from server.errors import BudgetExceeded, StoreError
 from server.store import BudgetLimits, BudgetRefused, Store, period_bounds
-from tests.store.helpers import new_group, new_tasks
+from tests.store.helpers import new_group, new_tasks, query
 
 DAILY = BudgetLimits(daily=0.50)
 
 
-def _count_attempts(db_path: Path) -> int:
-    with sqlite3.connect(db_path) as conn:
-        return int(conn.execute("SELECT count(*) FROM attempts").fetchone()[0])
+def _count_attempts(db: str | Path) -> int:
+    return int(query(db, "SELECT count(*) FROM attempts")[0][0])
 
 
 async def _paid(store: Store, estimate: float, limits: BudgetLimits = DAILY, task_id: str | None = None,
@@ -26,7 +25,7 @@ async def _paid(store: Store, estimate: float, limits: BudgetLimits = DAILY, tas
 
 
 async def test_a_paid_call_past_the_daily_limit_is_refused_and_nothing_is_stored(
-    store: Store, db_path: Path
+    store: Store, db: str | Path
 ) -> None:
     first = await _paid(store, 0.40)
     await store.settle_attempt(first, status="succeeded", cost=0.40, cost_source="catalog")
@@ -36,7 +35,7 @@ async def test_a_paid_call_past_the_daily_limit_is_refused_and_nothing_is_stored
     for figure in ("daily", "$0.5000", "spent $0.4000", "reserved $0.0000", "estimate $0.2000"):
         assert figure in message
     assert isinstance(err.value, BudgetRefused) and err.value.budget == "daily"
-    assert _count_attempts(db_path) == 1
+    assert _count_attempts(db) == 1
 
 
 async def test_free_and_local_calls_are_never_blocked_by_money(store: Store) -> None:
@@ -133,7 +132,7 @@ async def test_periods_follow_the_local_calendar(store: Store) -> None:
     assert periods["daily"].resets_at == bounds["daily"][1]
 
 
-async def test_when_the_database_cannot_be_written_no_attempt_is_started(db_path: Path) -> None:
+async def test_when_a_sqlite_file_cannot_be_written_no_attempt_is_started(db_path: Path) -> None:
     store = await Store.open(db_path, busy_timeout_ms=50)
     blocker = sqlite3.connect(db_path, isolation_level=None)
     try:

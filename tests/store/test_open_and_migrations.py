@@ -23,26 +23,25 @@ async def test_first_open_creates_parent_dirs_and_applies_every_migration_once(d
     assert mode == "wal"
 
 
-async def test_reopening_applies_nothing_and_keeps_the_data(db_path: Path) -> None:
-    from tests.store.helpers import new_group, new_tasks
+async def test_reopening_applies_nothing_and_keeps_the_data(db: str | Path) -> None:
+    from tests.store.helpers import new_group, new_tasks, query
 
-    first = await Store.open(db_path)
+    first = await Store.open(db)
     group = await first.create_group(new_group(), new_tasks(2))
     await first.close()
-    second = await Store.open(db_path)
+    second = await Store.open(db)
     try:
         assert second.applied_migrations == []
         assert (await second.get_group(group.id)).name == "g"
     finally:
         await second.close()
-    with sqlite3.connect(db_path) as conn:
-        assert conn.execute("SELECT count(*) FROM _migrations").fetchone()[0] == len(MIGRATIONS)
+    assert query(db, "SELECT count(*) FROM _migrations") == [(len(MIGRATIONS),)]
 
 
-async def test_two_stores_opening_a_new_file_at_once_migrate_it_once(db_path: Path) -> None:
+async def test_two_stores_opening_a_new_database_at_once_migrate_it_once(db: str | Path) -> None:
     import asyncio
 
-    a, b = await asyncio.gather(Store.open(db_path), Store.open(db_path))
+    a, b = await asyncio.gather(Store.open(db), Store.open(db))
     try:
         assert sorted([a.applied_migrations, b.applied_migrations], key=len) == [
             [], [m.__name__ for m in MIGRATIONS]
@@ -71,9 +70,44 @@ async def test_a_read_only_directory_raises_store_error(tmp_path: Path) -> None:
         ro.chmod(0o700)
 
 
-async def test_a_closed_store_raises_store_error(db_path: Path) -> None:
-    store = await Store.open(db_path)
+async def test_a_closed_store_raises_store_error(db: str | Path) -> None:
+    store = await Store.open(db)
     await store.close()
     await store.close()  # idempotent
     with pytest.raises(StoreError, match="closed"):
         await store.list_groups()
+
+
+async def test_first_open_on_postgresql_creates_the_same_tables_and_records_every_migration(pg_url: str) -> None:
+    from tests.store.helpers import query
+
+    store = await Store.open(pg_url)
+    await store.close()
+    assert store.applied_migrations == [m.__name__ for m in MIGRATIONS]
+    assert [r[0] for r in query(pg_url, "SELECT name FROM _migrations ORDER BY applied_at")] == store.applied_migrations
+    tables = {r[0] for r in query(pg_url, "SELECT table_name FROM information_schema.tables"
+                                          " WHERE table_schema = current_schema()")}
+    with sqlite3.connect(":memory:") as mem:
+        from server.store.migrations import apply_migrations
+
+        mem.isolation_level = None
+        apply_migrations(mem)
+        sqlite_tables = {r[0] for r in mem.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == sqlite_tables
+
+
+@pytest.mark.parametrize("url", ["mysql://u@h/db", "postgresq://x", "redis://localhost:6379"])
+async def test_an_unsupported_database_url_is_a_clear_error_and_creates_no_file(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoreError, match="not supported.*postgresql://"):
+        await Store.open(url)
+    assert os.listdir(tmp_path) == []
+
+
+async def test_a_sqlite_url_opens_that_file(tmp_path: Path) -> None:
+    target = tmp_path / "x" / "pwm.db"
+    store = await Store.open(f"sqlite://{target}")
+    await store.close()
+    assert target.is_file() and store.kind == "sqlite"

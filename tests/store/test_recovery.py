@@ -18,9 +18,9 @@ async def _start_group(store: Store) -> tuple[str, int]:
     return group.id, attempt.id
 
 
-async def test_recover_leaves_a_live_store_sharing_the_file_alone(db_path: Path) -> None:
-    live = await Store.open(db_path)
-    other = await Store.open(db_path)
+async def test_recover_leaves_a_live_store_sharing_the_file_alone(db: str | Path) -> None:
+    live = await Store.open(db)
+    other = await Store.open(db)
     try:
         group_id, attempt_id = await _start_group(live)
         report = await other.recover()
@@ -33,11 +33,11 @@ async def test_recover_leaves_a_live_store_sharing_the_file_alone(db_path: Path)
         await other.close()
 
 
-async def test_a_call_settled_by_recovery_is_not_charged_again_by_a_late_settle(db_path: Path) -> None:
-    crashed = await Store.open(db_path)
+async def test_a_call_settled_by_recovery_is_not_charged_again_by_a_late_settle(db: str | Path) -> None:
+    crashed = await Store.open(db)
     group_id, attempt_id = await _start_group(crashed)
     await crashed.close()  # its lock is gone: to everyone else it is dead
-    store = await Store.open(db_path)
+    store = await Store.open(db)
     try:
         report = await store.recover()
         assert (report.interrupted_attempts, report.requeued_tasks, report.resumed_groups) == (1, 1, 1)
@@ -53,12 +53,12 @@ async def test_a_call_settled_by_recovery_is_not_charged_again_by_a_late_settle(
         await store.close()
 
 
-async def test_a_clean_close_with_nothing_running_leaves_nothing_to_recover(db_path: Path) -> None:
-    first = await Store.open(db_path)
+async def test_a_clean_close_with_nothing_running_leaves_nothing_to_recover(db: str | Path) -> None:
+    first = await Store.open(db)
     group = await first.create_group(new_group(), new_tasks(1))
     await first.finish_group(group.id, "succeeded")
     await first.close()
-    second = await Store.open(db_path)
+    second = await Store.open(db)
     try:
         assert (await second.recover()).dead_owners == 0
     finally:

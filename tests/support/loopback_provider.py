@@ -15,8 +15,9 @@ One uvicorn server (raw ASGI app, no per-request threads) runs in a background t
         assert lp.count_429 == 1
 
 Each model has a queue of behaviours, then a default (`Reply()` unless set). Optional per model
-or server-wide: a fixed latency, a seeded failure probability, and an enforced requests-per-minute
-limit (a sliding window: 429 with Retry-After once full; x-ratelimit-* headers on every answer).
+or server-wide: a fixed latency, a seeded failure probability (or, server-wide, a `fault_mix` of
+(probability, behaviour) pairs), and an enforced requests-per-minute limit (a sliding window:
+429 with Retry-After once full; x-ratelimit-* headers on every answer).
 Every request is recorded (path, headers, JSON body, time, status, peer address) for assertions;
 `connections` counts the TCP connections the server has accepted (one per distinct peer).
 
@@ -68,10 +69,16 @@ __all__ = [
     "RecordedRequest",
     "Reply",
     "Respond",
+    "STORM",
     "Status",
     "StreamError",
     "Truncate",
 ]
+
+# The misbehaviour of real providers under load, as a `fault_mix`.
+STORM: tuple[tuple[float, Behaviour], ...] = (
+    (0.10, Status(503)), (0.05, Hang(3600)), (0.05, Truncate(after_chunks=1)), (0.05, Malformed()),
+)
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -150,6 +157,7 @@ class LoopbackProvider:
         rpm_window_s: float = 60.0,
         fail_probability: float = 0.0,
         fail_with: Behaviour | None = None,
+        fault_mix: Iterable[tuple[float, Behaviour]] = (),
         seed: int = 0,
         api_key: str | None = None,
         models: Iterable[str] = (),
@@ -161,6 +169,8 @@ class LoopbackProvider:
         self.latency = latency
         self.fail_probability = fail_probability
         self.fail_with: Behaviour = fail_with or Status(500)
+        # (probability, behaviour) pairs drawn once per request after the rate limit: a fault mix.
+        self.fault_mix: list[tuple[float, Behaviour]] = list(fault_mix)
         self.api_key = api_key  # when set, requests without it get 401 (echoing what was sent)
         self.record = record
         self._rpm_window_s = rpm_window_s
@@ -450,6 +460,13 @@ class LoopbackProvider:
             probability = entry.fail_probability or self.fail_probability
             if probability and self._rng.random() < probability:
                 behaviour = entry.fail_with if entry.fail_probability else self.fail_with
+            elif self.fault_mix:
+                draw = self._rng.random()
+                for chance, fault in self.fault_mix:
+                    if draw < chance:
+                        behaviour = fault
+                        break
+                    draw -= chance
             latency = entry.latency if entry.latency is not None else self.latency
         for _ in range(8):
             if not isinstance(behaviour, Respond):
@@ -561,18 +578,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--text", default="ok")
     parser.add_argument("--chunks", type=int, default=3)
+    parser.add_argument("--models", default="", help="comma-separated model names for --model-rpm")
+    parser.add_argument("--model-rpm", type=float, default=None, help="enforced requests per minute per model")
+    parser.add_argument("--storm", action="store_true",
+                        help="fault mix: 10%% 503, 5%% hangs, 5%% cut streams, 5%% garbage bodies")
     args = parser.parse_args(argv)
     provider = LoopbackProvider(
         latency=args.latency,
         rpm=args.rpm,
         rpm_window_s=args.rpm_window,
         fail_probability=args.fail_probability,
+        fault_mix=STORM if args.storm else (),
         seed=args.seed,
         host=args.host,
         port=args.port,
         record=False,
     )
     provider.set_default(Reply(args.text, chunks=args.chunks))
+    for name in filter(None, args.models.split(",")):
+        provider.configure(name, rpm=args.model_rpm)
     with provider:
         print(f"LOOPBACK_URL {provider.base_url}", flush=True)
         stop = threading.Event()

@@ -41,3 +41,22 @@ async def test_wait_returns_when_something_changes_and_reports_progress(tmp_path
             assert not status["finished"] and status["progress"] == 0.5
             await call(client, "cancel_parallel_group", {"group_id": submitted["group_id"]})
     assert progress and progress[-1][1] == 2.0
+
+
+async def test_a_long_wait_is_cut_at_the_tool_time_limit(tmp_path: Path) -> None:
+    with LoopbackProvider() as lp:
+        lp.set_default(Hang(30), model="fast-a")
+        env = loop_env(tmp_path, lp.openai_url, PWM_TOOL_TIME_LIMIT_S="0.5")
+        async with Client(build_server(load_settings(env))) as client:
+            submitted = await call(client, "submit_parallel_tasks", {"tasks": [
+                {"id": "stuck", "agent_type": "tcoder_speed", "task_description": "Write b"},
+            ]})
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            async with asyncio.timeout(10):  # far below the 300 s asked for
+                status = await call(client, "get_parallel_group_status",
+                                    {"group_id": submitted["group_id"], "wait_seconds": 300})
+            waited = loop.time() - started
+            await call(client, "cancel_parallel_group", {"group_id": submitted["group_id"]})
+    assert not status["finished"]
+    assert 0.4 <= waited < 10

@@ -106,14 +106,17 @@ async def test_diagnostics_are_capped_and_counted(tmp_path: Path) -> None:
     assert len(ruff.diagnostics) == 5 and ruff.diagnostics_dropped >= 25
 
 
-async def test_a_hanging_test_is_timed_out_not_failed_and_its_process_group_is_gone(tmp_path: Path) -> None:
+async def test_a_hanging_test_is_timed_out_not_failed_and_what_it_started_in_a_new_session_is_gone(
+    tmp_path: Path,
+) -> None:
     pid_file = tmp_path / "grandchild.pid"
     make_repo(
         tmp_path / "repo",
         {
             "test_hang.py": (
                 "import subprocess, sys, time\n\n\ndef test_hangs():\n"
-                "    g = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+                "    g = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'],\n"
+                "                         start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
                 f"    open({str(pid_file)!r}, 'w').write(str(g.pid))\n"
                 "    print('about to hang', flush=True)\n"
                 "    time.sleep(120)\n"

@@ -155,3 +155,39 @@ async def test_a_command_keeps_its_exit_code_and_a_missing_one_cannot_start(tmp_
         except FileNotFoundError:
             continue
         raise AssertionError(f"{missing} started")
+
+
+REPO_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+async def test_when_the_server_is_killed_its_running_checks_daemons_are_killed_too(tmp_path: Path) -> None:
+    pid_file = tmp_path / "daemon.pid"
+    check = DAEMONIZE + "time.sleep(120)\n"
+    # A stand-in server: runs the check through run_process, prints the daemon's pid once it is
+    # up, and is SIGKILLed mid-check.
+    server = (
+        "import asyncio, os, sys\n"
+        "from pathlib import Path\n"
+        "from server.validation.procs import child_env, run_process\n"
+        "async def main():\n"
+        "    loop = asyncio.get_running_loop()\n"
+        f"    check = asyncio.ensure_future(run_process([sys.executable, '-c', {check!r}, {str(pid_file)!r}],\n"
+        f"        cwd=Path({str(tmp_path)!r}), env=child_env(os.environ), deadline=loop.time() + 120))\n"
+        f"    while not os.path.exists({str(pid_file)!r}):\n"
+        "        await asyncio.sleep(0.02)\n"
+        f"    print(open({str(pid_file)!r}).read(), flush=True)\n"
+        "    await check\n"
+        "asyncio.run(main())\n"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", server, env={**os.environ, "PYTHONPATH": REPO_ROOT},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdout is not None
+        async with asyncio.timeout(30):
+            daemon = int(await proc.stdout.readline())
+    finally:
+        proc.kill()
+        await proc.wait()
+    assert await wait_gone(daemon, within_s=10)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -36,8 +38,10 @@ def _server(settings: Settings) -> MCPServer[AppState]:
     return mcp
 
 
-def _settings(tmp_path: Path, *roots: Path) -> Settings:
-    return load_settings(isolated_env(tmp_path), allowed_roots=tuple(r.resolve() for r in roots))
+def _settings(tmp_path: Path, *roots: Path, time_limit_s: float = 45.0) -> Settings:
+    return load_settings(
+        isolated_env(tmp_path), allowed_roots=tuple(r.resolve() for r in roots), tool_time_limit_s=time_limit_s
+    )
 
 
 def _roots_callback(*roots: Path) -> Any:
@@ -60,9 +64,11 @@ async def test_tool_is_listed_read_only_with_bounded_inputs(tmp_path: Path) -> N
     assert tool.annotations.open_world_hint is False
     props = tool.input_schema["properties"]
     assert props["timeout_s"]["minimum"] == 1.0 and props["timeout_s"]["maximum"] == 1800.0
-    assert props["checks"]["anyOf"][0]["items"]["enum"] == ["syntax", "build", "lint", "test"]
+    assert props["checks"]["items"]["enum"] == ["syntax", "build", "lint", "test"]
     assert props["lint_scope"]["enum"] == ["all", "new"]
     assert tool.input_schema["required"] == ["path"]
+    assert props["wait_seconds"]["minimum"] == 0 and "validation_id" in props
+    assert "running" in tool.output_schema["properties"]["status"]["enum"]
     assert tool.output_schema is not None and "checks" in tool.output_schema["properties"]
 
 
@@ -109,3 +115,66 @@ async def test_without_client_roots_the_configured_roots_apply_and_results_are_c
     assert bad_checks.is_error and "checks" in _text(bad_checks)
     assert bad_timeout.is_error and "timeout_s" in _text(bad_timeout)
     json.dumps(first.structured_content)  # plain JSON all the way down
+
+
+# A project whose test suite runs until the test releases it (a file appears): a validation
+# that outlasts the tool's time limit for as long as the test wants, without sleeping.
+def _slow_project(release: Path) -> dict[str, str]:
+    return {
+        "pyproject.toml": '[project]\nname = "slow"\nversion = "0"\n',
+        "slow.py": "VALUE = 1\n",
+        "tests/test_slow.py": (
+            "import pathlib, time\n\n\ndef test_waits_for_release():\n"
+            f"    release = pathlib.Path({str(release)!r})\n"
+            "    deadline = time.monotonic() + 60\n"
+            "    while not release.exists() and time.monotonic() < deadline:\n"
+            "        time.sleep(0.05)\n"
+            "    assert release.exists()\n"
+        ),
+    }
+
+
+async def test_a_validation_longer_than_the_time_limit_answers_early_and_is_waited_on_by_id(tmp_path: Path) -> None:
+    release = tmp_path / "release"
+    repo = make_repo(tmp_path / "repo", _slow_project(release))
+    progress: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append((done, total, message))
+
+    async with Client(_server(_settings(tmp_path, tmp_path, time_limit_s=2.0))) as client:
+        started = time.monotonic()
+        first = await client.call_tool(
+            "validate_workspace", {"path": str(repo), "checks": ["syntax", "test"]}, progress_callback=on_progress
+        )
+        first_took = time.monotonic() - started
+        assert not first.is_error, _text(first)
+        early = first.structured_content or {}
+        assert early["finished"] is False and early["status"] == "running" and early["passed"] is False
+        assert {c["name"]: c["status"] for c in early["checks"]} == {"python-syntax": "passed"}
+        assert early["pending"] == ["pytest (.)"]
+        # Nothing ends it meanwhile: waiting again is bounded by the limit too, whatever was asked.
+        again = await client.call_tool(
+            "validate_workspace", {"path": str(repo), "validation_id": early["validation_id"], "wait_seconds": 600},
+        )
+        assert (again.structured_content or {})["finished"] is False
+        release.touch()
+        async with asyncio.timeout(60):
+            while True:
+                result = await client.call_tool(
+                    "validate_workspace",
+                    {"path": str(repo), "validation_id": early["validation_id"], "wait_seconds": 30},
+                    progress_callback=on_progress,
+                )
+                done = result.structured_content or {}
+                if done["finished"]:
+                    break
+        unknown = await client.call_tool("validate_workspace", {"path": str(repo), "validation_id": "val_nope"})
+
+    assert first_took < 10, first_took
+    assert done["validation_id"] == early["validation_id"] and done["pending"] == []
+    assert done["passed"] is True and done["status"] == "passed"
+    assert {c["name"]: c["status"] for c in done["checks"]} == {"python-syntax": "passed", "pytest": "passed"}
+    assert done["git"]["branch"] == "main"
+    assert progress and progress[0][1] == 2.0 and progress[-1][0] == 2.0  # 1 of 2, then 2 of 2
+    assert unknown.is_error and "validation_id" in _text(unknown)

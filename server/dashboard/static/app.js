@@ -13,7 +13,11 @@
   }
   function money(v) {
     if (v === null || v === undefined) return "–";
-    if (v !== 0 && Math.abs(v) < 0.01) return "$" + v.toFixed(4);
+    // Below a cent, two significant digits (a $0.004 budget reads "$0.004"), as the CLI prints it.
+    if (v !== 0 && Math.abs(v) < 0.01) {
+      const decimals = Math.min(10, 1 - Math.floor(Math.log10(Math.abs(v))));
+      return (v < 0 ? "-$" : "$") + Math.abs(v).toFixed(decimals).replace(/0+$/, "");
+    }
     return "$" + v.toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   }
   function pct(v) { return v === null || v === undefined ? "–" : (100 * v).toFixed(1) + "%"; }
@@ -30,7 +34,7 @@
     const items = [
       ["Spend", money(t.spend_usd)], ["Calls", t.calls.toLocaleString()], ["Success", pct(t.success_rate)],
       ["Latency p95", ms(t.latency_ms.p95)], ["Saved vs quality model", money(t.saving_usd)],
-      ["Running groups", String(data.running_groups.length)],
+      ["Running groups", String(data.groups.filter((g) => g.status === "running").length)],
     ];
     $("tiles").replaceChildren(...items.map(([k, v]) => {
       const d = document.createElement("div");
@@ -43,18 +47,19 @@
     }));
   }
 
-  // Vertical bars: spend per day.
-  function dayChart(rows) {
+  // Vertical bars: spend per day. Every day of the period has a slot (the time axis is even) and
+  // the value axis uses the server's round, evenly spaced ticks (`spend_axis`).
+  function dayChart(rows, ticks) {
     const target = $("chart-days");
-    if (!rows.length) return empty(target, "No calls in this period.");
+    if (!rows.some((r) => r.calls > 0)) return empty(target, "No calls in this period.");
     const W = 900, H = 240, L = 56, B = 34, T = 14;
-    const max = Math.max(...rows.map((r) => r.spend_usd), 1e-9);
+    const max = ticks[ticks.length - 1];
     const svg = svgBox(W, H, "Spend per day");
-    for (let i = 0; i <= 4; i++) {
-      const y = T + (H - T - B) * (1 - i / 4);
+    ticks.forEach((tick) => {
+      const y = T + (H - T - B) * (1 - tick / max);
       svg.append(el("line", { class: "grid", x1: L, x2: W - 6, y1: y, y2: y }));
-      svg.append(el("text", { class: "axis", x: L - 6, y: y + 4, "text-anchor": "end" }, money((max * i) / 4)));
-    }
+      svg.append(el("text", { class: "axis", x: L - 6, y: y + 4, "text-anchor": "end", "data-tick": String(tick) }, money(tick)));
+    });
     const slot = (W - L - 6) / rows.length;
     const every = Math.ceil(rows.length / 12);
     rows.forEach((r, i) => {
@@ -62,9 +67,9 @@
       const x = L + i * slot + slot * 0.15;
       const bar = el("rect", { class: "bar", x, y: H - B - h, width: Math.max(slot * 0.7, 1), height: Math.max(h, 0.5),
         "data-day": r.day, "data-spend": r.spend_usd.toFixed(6) });
-      bar.append(el("title", {}, `${r.day}: ${money(r.spend_usd)} over ${r.calls} calls`));
+      bar.append(el("title", {}, `${r.day}: ${money(r.spend_usd)} over ${r.calls} call${r.calls === 1 ? "" : "s"}`));
       svg.append(bar);
-      if (i % every === 0) svg.append(el("text", { class: "axis", x: x + slot * 0.35, y: H - B + 16, "text-anchor": "middle" }, r.day.slice(5)));
+      if (i % every === 0) svg.append(el("text", { class: "axis", x: x + slot * 0.35, y: H - B + 16, "text-anchor": "middle", "data-day-tick": r.day }, r.day.slice(5)));
     });
     target.replaceChildren(svg);
   }
@@ -112,12 +117,13 @@
     target.replaceChildren(svg);
   }
 
+  // Recent groups, running and finished, newest first.
   function groupsChart(groups) {
     hbars("groups", groups, {
-      title: "Running groups", emptyText: "No group is running.", max: 1,
+      title: "Recent groups", emptyText: "No group yet.", max: 1,
       name: (g) => g.name, value: (g) => g.progress,
-      label: (g) => `${g.done}/${g.tasks} · ${money(g.cost_usd)}`,
-      cls: (g) => (g.failed ? "warn" : "good"),
+      label: (g) => `${g.status} · ${g.done}/${g.tasks} · ${money(g.cost_usd)}`,
+      cls: (g) => (g.status === "running" ? "running" : g.failed ? "warn" : "good"),
     });
   }
 
@@ -146,7 +152,7 @@
 
   function render(data) {
     tiles(data);
-    dayChart(data.spend_per_day);
+    dayChart(data.spend_per_day, data.spend_axis);
     hbars("chart-models", data.models, {
       title: "Spend per model", name: (m) => m.model_id, value: (m) => m.spend_usd,
       label: (m) => money(m.spend_usd),
@@ -157,7 +163,7 @@
       cls: (m) => (m.success_rate < 0.8 ? "bad" : m.success_rate < 0.95 ? "warn" : "good"),
     });
     latencyChart(data.models);
-    groupsChart(data.running_groups);
+    groupsChart(data.groups);
     budgetChart(data.budget);
     recs(data.recommendations);
     $("updated").textContent = "updated " + new Date(data.generated_at * 1000).toLocaleTimeString();

@@ -1,0 +1,1 @@
+"""Routing quality evaluation on public, externally labelled data (see README.md here)."""

@@ -1,0 +1,176 @@
+"""Frozen copy of server/analysis/analyzer.py at commit facf8dd (the hand-set analyzer), kept only
+so the routing benchmark can measure it beside the learned prior.
+
+`analyze(description, hints)`: read a coding task's signals and score its complexity 1-10.
+
+The score is built from what the work is, not how long its description is:
+
+    base(kind of work)                       e.g. docs 1.5, crud 2.5, integration 4, architecture 5.5
+  + other kinds of work it also involves     e.g. a UI task that also touches auth
+  + risk categories                          payment, auth, security, concurrency, migration, ...
+  + hard / easy markers                      "scalable", "engine" / "basic", "add a flag"
+  + breadth                                  "with A, B and C" lists, several subtasks
+  + scope                                    one function .. system-wide
+  capped at 2 when a trivial marker is found ("typo", "bump", "tooltip")
+
+then explicit hints win: `complexity` replaces the score, `estimated_effort` clamps it into its
+band, `task_type` replaces the kind. The function is pure and takes well under a millisecond.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from bench.routing_eval.legacy import signals as sig
+from server.analysis.subtasks import split_subtasks
+from server.analysis.tokens import count_tokens
+from server.analysis.types import EFFORT_BANDS, TASK_TYPES, Scope, TaskAnalysis, TaskHints
+from server.errors import InputError
+
+__all__ = ["analyze", "estimate_output_tokens"]
+
+# Tokens assumed per attached file when the caller gives files but no context size.
+TOKENS_PER_FILE = 1500
+
+
+def _kinds(text: str) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for signal in sig.KINDS:
+        hits = len(signal.pattern.findall(text))
+        if hits:
+            found[signal.name] = signal.weight + 0.25 * (hits - 1)
+    return found
+
+
+def _primary_kind(found: dict[str, float], agent_kind: str | None) -> str:
+    if not found:
+        return agent_kind or "general"
+    best = max(found.values())
+    for name in sig.KIND_PRIORITY:
+        if found.get(name) == best:
+            return name
+    return "general"  # pragma: no cover - every kind is in KIND_PRIORITY
+
+
+def _agent_kind(agent_type: str | None) -> str | None:
+    if not agent_type:
+        return None
+    lowered = agent_type.lower()
+    for needle, kind in sig.AGENT_KIND_HINTS:
+        if needle in lowered:
+            return kind
+    return None
+
+
+def _scope(text: str, kind: str, files: int) -> str:
+    if files > 20:
+        return "system"
+    if files > 1:
+        return "multi_file"
+    for name, pattern in sig.SCOPE_PATTERNS:
+        if pattern.search(text):
+            return name
+    return sig.SCOPE_DEFAULT.get(kind, "file")
+
+
+def estimate_output_tokens(task_type: str, complexity: int, subtasks: int = 0) -> int:
+    """Expected answer length: the kind's typical length scaled by complexity and pieces."""
+    base = sig.OUTPUT_TOKENS.get(task_type, sig.OUTPUT_TOKENS["general"])
+    scale = 0.4 + 0.12 * complexity  # complexity 5 -> 1.0x, 1 -> 0.52x, 10 -> 1.6x
+    return int(base * scale * (1 + 0.25 * max(0, subtasks - 1)))
+
+
+def analyze(description: str, hints: TaskHints | None = None) -> TaskAnalysis:
+    """Analyse one task description with the caller's hints.
+
+    Raises:
+        InputError: the description is empty, or an explicit `complexity` / `task_type` hint is
+            out of range.
+    """
+    hints = hints or TaskHints()
+    text = description.strip()
+    if not text:
+        raise InputError("task_description", "must not be empty", "a sentence describing the coding task")
+    if hints.complexity is not None and not 1 <= hints.complexity <= 10:
+        raise InputError("complexity", f"must be within 1-10, got {hints.complexity}", "integers 1-10")
+    if hints.task_type is not None and hints.task_type not in TASK_TYPES:
+        raise InputError("task_type", f"unknown task type {hints.task_type!r}", ", ".join(TASK_TYPES))
+
+    signals: list[str] = []
+    found = _kinds(text)
+    agent_kind = _agent_kind(hints.agent_type)
+    kind = hints.task_type or _primary_kind(found, agent_kind)
+    signals.append(f"kind:{kind}" + (" (explicit)" if hints.task_type else ""))
+    if agent_kind and agent_kind != kind:
+        found.setdefault(agent_kind, 0.0)
+
+    score = sig.BASE_COMPLEXITY.get(kind, sig.BASE_COMPLEXITY["general"])
+    secondary = 0.0
+    for other in found:
+        if other != kind:
+            secondary += sig.SECONDARY_KIND_WEIGHT.get(other, 0.0)
+            signals.append(f"also:{other}")
+    # Writing tests or docs about risky code is less risky than writing the code itself.
+    damp = 0.5 if kind in ("docs", "tests") else 1.0
+    score += damp * min(secondary, 2.0)
+
+    risks: list[str] = []
+    risk_points = 0.0
+    for risk in sig.RISKS:
+        if risk.pattern.search(text):
+            risks.append(risk.name)
+            risk_points += risk.weight
+            signals.append(f"risk:{risk.name}")
+    # The second and later risk categories add less: risks overlap (payment implies security).
+    if risks:
+        top = max(r.weight for r in sig.RISKS if r.name in risks)
+        score += damp * (top + 0.5 * (risk_points - top))
+
+    for marker in (*sig.HARD_MARKERS, *sig.EASY_MARKERS):
+        if marker.pattern.search(text):
+            score += marker.weight
+            signals.append(f"{'hard' if marker.weight > 0 else 'easy'}:{marker.name}")
+
+    items = sig.enumeration_items(text)
+    if items:
+        score += min(0.4 * (items - 1), 1.2)
+        signals.append(f"breadth:{items} items")
+    subtasks = split_subtasks(text)
+    if subtasks:
+        score += min(0.75 * (len(subtasks) - 1), 2.0)
+        signals.append(f"subtasks:{len(subtasks)}")
+
+    scope = _scope(text, kind, len(hints.files))
+    score += sig.SCOPE_WEIGHT[scope]
+    signals.append(f"scope:{scope}")
+
+    if sig.TRIVIAL_MARKERS.search(text) and not risks:
+        score = min(score, 1.5)
+        signals.append("easy:trivial")
+
+    complexity = max(1, min(10, round(score)))
+    confidence = min(0.9, 0.45 + 0.08 * len(signals)) if found else 0.35
+    if hints.severity in ("high", "critical"):
+        risks.append(f"severity:{hints.severity}")
+    if hints.complexity is not None:
+        complexity = hints.complexity
+        confidence = 1.0
+        signals.append("hint:complexity")
+    elif hints.estimated_effort is not None:
+        low, high = EFFORT_BANDS[hints.estimated_effort]
+        complexity = max(low, min(high, complexity))
+        confidence = min(0.95, confidence + 0.15)
+        signals.append(f"hint:estimated_effort={hints.estimated_effort}")
+
+    context = hints.context_tokens if hints.context_tokens is not None else TOKENS_PER_FILE * len(hints.files)
+    return TaskAnalysis(
+        task_type=kind,
+        complexity=complexity,
+        confidence=round(confidence, 2),
+        input_tokens=count_tokens(text) + max(0, context),
+        output_tokens=estimate_output_tokens(kind, complexity, len(subtasks)),
+        signals=tuple(signals),
+        risks=tuple(risks),
+        scope=cast(Scope, scope),
+        subtasks=subtasks,
+    )

@@ -1,0 +1,56 @@
+"""The learned complexity prior: shipped weights, features shared with training, hints still win."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from server.analysis import TaskHints, analyze
+from server.analysis.analyzer import TRIVIAL_CAP, _read
+from server.analysis.prior import FEATURE_BUCKETS, features, load_prior, signal_names
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "bench" / "data" / "taskmaster_complexity.jsonl"
+EXCLUDED_OWNERS = {"BiscuitNick", "Chious", "AlexKucera", "AieatAssam"}
+
+
+def test_the_shipped_weights_load_and_say_what_they_were_trained_on() -> None:
+    prior = load_prior()
+    assert prior.weights and all(0 <= key < FEATURE_BUCKETS for key in prior.weights)
+    assert "Task Master" in prior.source
+    assert prior.scale > 0
+
+
+def test_the_analyzer_feeds_the_prior_exactly_what_training_computes_from_the_text() -> None:
+    texts = [json.loads(line)["title"] for line in DATA.read_text(encoding="utf-8").splitlines()][:120]
+    texts += ["Fix typo in README", "JWT auth + password hashing, with tests for the login flow and the API"]
+    for text in texts:
+        reading = _read(text, TaskHints())
+        assert sorted(reading.prior_signals) == sorted(signal_names(text))
+        assert features(text, None, reading.score) == features(
+            text, None, reading.score, reading.prior_signals, reading.items
+        )
+
+
+def test_the_training_data_never_comes_from_the_held_out_owners() -> None:
+    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(rows) >= 400
+    assert not {row["repo"].split("/")[0] for row in rows} & EXCLUDED_OWNERS
+    assert all(row["commit"] and row["path"].endswith("task-complexity-report.json") for row in rows)
+
+
+def test_bigger_work_scores_above_smaller_work_of_the_same_kind() -> None:
+    small = analyze("Add a loading spinner to the save button")
+    big = analyze("Implement real-time collaborative editing with conflict resolution and offline sync")
+    assert big.complexity > small.complexity
+
+
+def test_a_trivial_change_is_capped_and_says_the_prior_was_read() -> None:
+    analysis = analyze("Fix typo in the README")
+    assert analysis.complexity <= TRIVIAL_CAP
+    assert any(signal.startswith("prior:") for signal in analysis.signals)
+
+
+def test_explicit_hints_still_win_over_the_prior() -> None:
+    assert analyze("Implement a distributed consensus protocol", TaskHints(complexity=2)).complexity == 2
+    assert analyze("Implement a distributed consensus protocol", TaskHints(estimated_effort="simple")).complexity <= 3

@@ -1,0 +1,180 @@
+"""Agent mode over MCP against the loopback provider scripted to return tool calls: each task
+works in its own worktree with tools and hands back a patch that passed the project's checks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from mcp import Client
+
+from server.app import build_server
+from server.backends.base import ToolCall
+from server.settings import load_settings
+from tests.e2e.helpers import call, wait_finished
+from tests.scheduler.overlay import loop_env, write_overlay
+from tests.support.loopback_provider import LoopbackProvider, Reply
+
+BUGGY = "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a - b\n"
+TEST = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args], cwd=repo, check=True,
+                   capture_output=True)
+
+
+def _project(root: Path) -> Path:
+    repo = root / "calc"
+    repo.mkdir()
+    (repo / "calc.py").write_text(BUGGY)
+    (repo / "test_calc.py").write_text(TEST)
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "buggy add")
+    return repo
+
+
+def tool(name: str, n: int, **arguments: Any) -> Reply:
+    return Reply("", tool_calls=(ToolCall(f"call_{n}", name, json.dumps(arguments)),))
+
+
+def tool_results(request_json: dict[str, Any]) -> list[str]:
+    return [m["content"] for m in request_json["messages"] if m.get("role") == "tool"]
+
+
+async def test_an_agent_reads_edits_sees_its_test_fail_fixes_it_and_hands_back_a_passing_patch(
+    tmp_path: Path,
+) -> None:
+    repo = _project(tmp_path)
+    with LoopbackProvider() as lp:
+        lp.script("fast-a", [
+            tool("read_file", 1, path="calc.py", start_line=1, end_line=2),
+            tool("replace_text", 2, path="calc.py", old="def add(a, b):\n    return a - b",
+                 new="def add(a, b):\n    return a * b"),
+            tool("run_checks", 3),
+            tool("replace_text", 4, path="calc.py", old="return a * b", new="return a + b"),
+            tool("run_checks", 5),
+            tool("done", 6, summary="add() adds"),
+        ])
+        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
+        async with Client(build_server(settings)) as client:
+            submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
+                "agent_type": "tcoder_speed", "task_description": "Fix add() in calc.py so the tests pass",
+                "workspace": str(repo), "mode": "agent", "validate": {"checks": ["test"]},
+            }]})
+            status = await wait_finished(client, submitted["group_id"])
+        requests = [r.json for r in lp.requests_for("fast-a")]
+    (task,) = status["tasks"]
+    assert task["status"] == "succeeded", task
+    assert task["model_used"] == "loopa/fast"
+    assert "+    return a + b" in task["result"] and "a * b" not in task["result"]
+    # every turn offered the tools; the model was shown the function and, later, the failing test
+    assert len(requests) == 6 and all({t["function"]["name"] for t in r["tools"]} >= {"read_file", "done"}
+                                      for r in requests)
+    assert "return a - b" in tool_results(requests[1])[0]
+    assert "test_add" in tool_results(requests[3])[-1]
+    (attempt,) = [a for a in task["attempts"] if a.get("validation")]
+    agent = attempt["validation"]["agent"]
+    assert agent["stop_reason"] == "done" and agent["checks_passed"] is True
+    assert [s["tool"] for s in agent["steps"]] == ["read_file", "replace_text", "run_checks", "replace_text",
+                                                   "run_checks", "done"]
+    assert attempt["validation"]["files_changed"] == ["calc.py"]
+    assert (repo / "calc.py").read_text() == BUGGY  # the user's tree waits for apply_validated_patch
+
+
+async def test_an_agent_whose_patch_fails_the_checks_escalates_with_the_diagnostics(tmp_path: Path) -> None:
+    repo = _project(tmp_path)
+    with LoopbackProvider() as lp:
+        lp.script("fast-a", [
+            tool("replace_text", 1, path="calc.py", old="def add(a, b):\n    return a - b",
+                 new="def add(a, b):\n    return 0"),
+            tool("done", 2),
+        ])
+        lp.script("mid-a", [
+            tool("replace_text", 1, path="calc.py", old="def add(a, b):\n    return a - b",
+                 new="def add(a, b):\n    return a + b"),
+            tool("done", 2),
+        ])
+        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
+        async with Client(build_server(settings)) as client:
+            submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
+                "agent_type": "tcoder_speed", "task_description": "Fix add() in calc.py so the tests pass",
+                "workspace": str(repo), "mode": "agent", "validate": {"checks": ["test"], "max_rounds": 2},
+            }]})
+            status = await wait_finished(client, submitted["group_id"])
+        mid_first = lp.requests_for("mid-a")[0].json
+    (task,) = status["tasks"]
+    assert task["status"] == "succeeded", task
+    assert task["model_used"] == "loopa/mid"
+    assert "+    return a + b" in task["result"]
+    # the stronger agent started from a fresh worktree, told what the first attempt's checks said
+    assert any("test_add" in str(m.get("content")) for m in mid_first["messages"])
+
+
+async def test_a_model_without_tool_calling_is_passed_over_in_agent_mode(tmp_path: Path) -> None:
+    repo = _project(tmp_path)
+    with LoopbackProvider() as lp:
+        lp.script("fast-a", [
+            tool("replace_text", 1, path="calc.py", old="return a - b\n\n\ndef sub",
+                 new="return a + b\n\n\ndef sub"),
+            tool("done", 2),
+        ])
+        env = loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path))
+        write_overlay(tmp_path / "manifests", speed=("loopa/fast2", "loopa/fast"))  # fast2 takes no tools
+        async with Client(build_server(load_settings(env))) as client:
+            submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
+                "agent_type": "tcoder_speed", "task_description": "Fix add() in calc.py so the tests pass",
+                "workspace": str(repo), "mode": "agent", "validate": {"checks": ["test"]},
+            }]})
+            status = await wait_finished(client, submitted["group_id"])
+        assert lp.requests_for("fast-a2") == []
+    (task,) = status["tasks"]
+    assert task["status"] == "succeeded" and task["model_used"] == "loopa/fast", task
+
+
+async def test_agent_mode_without_a_workspace_is_refused_naming_the_field(tmp_path: Path) -> None:
+    with LoopbackProvider() as lp:
+        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
+        async with Client(build_server(settings)) as client:
+            result = await client.call_tool("submit_parallel_tasks", {"tasks": [{
+                "agent_type": "tcoder_speed", "task_description": "Fix it", "mode": "agent",
+            }]})
+    assert result.is_error
+    assert "tasks[0].workspace" in result.content[0].text
+
+
+async def test_two_parallel_agents_editing_one_file_are_flagged_and_applied_one_by_one(tmp_path: Path) -> None:
+    repo = _project(tmp_path)
+    with LoopbackProvider() as lp:
+        lp.script("fast-a", [
+            tool("replace_text", 1, path="calc.py", old="def add(a, b):\n    return a - b",
+                 new="def add(a, b):\n    return a + b"),
+            tool("done", 2),
+        ])
+        lp.script("mid-a", [
+            tool("replace_text", 1, path="calc.py", old="def add(a, b):\n    return a - b",
+                 new="def add(a, b):\n    return b + a"),
+            tool("done", 2),
+        ])
+        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
+        async with Client(build_server(settings)) as client:
+            submitted = await call(client, "submit_parallel_tasks", {"tasks": [
+                {"id": "one", "agent_type": "tcoder_speed", "task_description": "Fix add()",
+                 "workspace": str(repo), "mode": "agent", "validate": {"checks": ["test"]}},
+                {"id": "two", "agent_type": "tcoder_balanced", "task_description": "Fix add() too",
+                 "workspace": str(repo), "mode": "agent", "validate": {"checks": ["test"]}},
+            ]})
+            status = await wait_finished(client, submitted["group_id"])
+            ids = [t["task_id"] for t in status["tasks"]]
+            refused = await client.call_tool("apply_validated_patch", {"task_id": ids})
+            untouched = (repo / "calc.py").read_text()
+            applied = await call(client, "apply_validated_patch", {"task_id": ids[:1]})
+    assert [t["status"] for t in status["tasks"]] == ["succeeded", "succeeded"], status["tasks"]
+    assert status["shared_files"] == {"calc.py": ["one", "two"]}
+    message = refused.content[0].text
+    assert refused.is_error and "conflicts with task(s)" in message and "nothing was applied" in message, message
+    assert untouched == BUGGY
+    assert applied["applied"] == ids[:1] and "return a + b" in (repo / "calc.py").read_text()

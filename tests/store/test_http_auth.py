@@ -1,0 +1,85 @@
+"""Bearer tokens on the HTTP transport: once one exists, every request needs one (401 without)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import REPO, isolated_env
+
+INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+    "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "probe", "version": "0"}}}
+HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def _server(env: dict[str, str], *extra: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "server", "serve", "--http", "--port", str(port), *extra],
+                               env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise AssertionError(process.stderr.read().decode() if process.stderr else "server exited")
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("HTTP server did not start within 30 s")
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        process.wait(timeout=30)
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+def _tokens_create(env: dict[str, str], user: str) -> dict[str, str]:
+    proc = subprocess.run([sys.executable, "-m", "server", "tokens", "create", "--user", user, "--json"],
+                          env=env, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    out: dict[str, str] = json.loads(proc.stdout)
+    return out
+
+
+def test_once_a_token_exists_every_http_request_needs_it(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    issued = _tokens_create(env, "ana")
+    assert issued["user"] == "ana" and issued["token"].startswith("pwm_")
+    with _server(env) as (url, _):
+        bare = httpx.post(f"{url}/mcp", json=INIT, headers=HEADERS, timeout=30)
+        wrong = httpx.post(f"{url}/mcp", json=INIT, headers={**HEADERS, "Authorization": "Bearer pwm_nope"},
+                           timeout=30)
+        good = httpx.post(f"{url}/mcp", json=INIT, headers={**HEADERS, "Authorization": f"Bearer {issued['token']}"},
+                          timeout=30)
+        metadata = httpx.get(f"{url}/.well-known/oauth-protected-resource/mcp", timeout=30)
+    assert (bare.status_code, wrong.status_code, good.status_code) == (401, 401, 200)
+    assert "resource_metadata=" in bare.headers.get("www-authenticate", "")
+    assert metadata.status_code == 200 and metadata.json()["resource"].endswith("/mcp")
+
+
+def test_with_no_token_the_http_server_binds_loopback_only_and_says_why(tmp_path: Path) -> None:
+    with _server(isolated_env(tmp_path), "--host", "0.0.0.0") as (url, process):
+        answer = httpx.post(f"{url}/mcp", json=INIT, headers=HEADERS, timeout=30)
+        process.terminate()
+        _, err = process.communicate(timeout=30)
+    assert answer.status_code == 200
+    assert "loopback only" in err.decode() and "tokens create" in err.decode()
+

@@ -1,0 +1,37 @@
+"""Arguments of the wrong type read like every other input error: the field, the problem and the
+accepted values, without pydantic's raw text or its links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from server.app import build_server
+from server.settings import Settings
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "expected"),
+    [
+        ("route_task", {"task_description": "Fix a bug", "urgent": "very"}, "urgent: Input should be a valid boolean"),
+        ("route_task", {"task_description": "Fix a bug", "complexity": "high"}, "complexity: "),
+        ("route_task", {"task_description": "Fix a bug", "colour": "red"}, "colour: Extra inputs are not permitted"),
+        ("route_task", {"task_description": "Fix a bug", "budget_mode": "cheap"},
+         "(accepted: 'normal', 'local_only' or 'free_only')"),
+        ("submit_parallel_tasks", {"tasks": "write a parser"}, "tasks: Input should be a valid list (accepted: a list)"),
+        ("submit_parallel_tasks", {"tasks": [{"task_description": "x", "priority": 11}]},
+         "tasks.0.priority: Input should be less than or equal to 10 (accepted: <= 10)"),
+        ("get_parallel_group_status", {"group_id": "g", "wait_seconds": "soon"}, "wait_seconds: "),
+    ],
+)
+async def test_a_wrong_argument_names_the_field_the_problem_and_what_is_accepted(
+    settings: Settings, tool: str, arguments: dict[str, Any], expected: str
+) -> None:
+    async with Client(build_server(settings)) as client:
+        result = await client.call_tool(tool, arguments)
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert result.is_error is True
+    assert expected in text, text
+    assert "pydantic.dev" not in text and "validation error for" not in text and "input_value" not in text

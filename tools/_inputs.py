@@ -1,0 +1,66 @@
+"""Input pieces several tools share: the caller's hints about a task, and the routing choices.
+
+`CallerHints` is the one declaration of the hints (`submit_parallel_tasks` tasks and `route_task`
+both inherit it); the engine keeps `caller_hints(...)`'s mapping with the task and turns it
+into `TaskHints` in one place (`TaskHints.from_mapping`). The hints are documented once, in
+`HINTS_DOC`, rather than on every property: that keeps the schemas the client reads small.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from server.analysis.types import TASK_TYPES, BudgetMode, Effort, QualityRequirement, Severity, VariantFloor
+
+__all__ = [
+    "AGENT_TYPE_DOC", "CONTEXT_BUDGET_DOC", "HINTS_DOC", "POLICY_DOC", "STRATEGY_DOC", "WORKSPACE_DOC", "CallerHints",
+    "caller_hints",
+]
+
+TaskType = Literal[TASK_TYPES]  # type: ignore[valid-type]
+
+HINTS_DOC = (
+    "Optional hints (an explicit hint wins over what is read from the description): urgent / "
+    "time_sensitive (needed soon), severity (bugs), estimated_effort (clamps complexity), "
+    "quality_requirement, cost_sensitive, enterprise_requirements, quality_critical, production_code, "
+    "performance_target (e.g. speed_critical), context_tokens (context sent along), files (touched; "
+    "~1500 tokens each without context_tokens; with a workspace, path[:start-end] shown first), complexity (1-10 override), task_type (override), "
+    "budget_mode (local_only / free_only), min_variant (floor), max_cost (USD cap per task)."
+)
+AGENT_TYPE_DOC = (
+    "e.g. aria_coder_backend; a _speed/_balanced/_quality suffix pins the variant, a trailing _N is a "
+    "worker label. Omit to pick by the kind of work."
+)
+STRATEGY_DOC = "speed_first, cost_optimized, quality_first, balanced (= intelligent_auto). Default: server's."
+POLICY_DOC = "normal, deep_research, code or ops: per-task cost and token caps. Default: server's."
+WORKSPACE_DOC = "Git repository (in the allowed roots) whose relevant code the model is shown."
+CONTEXT_BUDGET_DOC = "Max tokens of that code (default: from the model's window and the policy)."
+
+
+class CallerHints(BaseModel):
+    """What a caller may say about a task beyond its description (see `HINTS_DOC`)."""
+
+    urgent: bool = False
+    time_sensitive: bool = False
+    severity: Severity | None = None
+    estimated_effort: Effort | None = None
+    quality_requirement: QualityRequirement | None = None
+    cost_sensitive: bool = False
+    enterprise_requirements: bool = False
+    quality_critical: bool = False
+    production_code: bool = False
+    performance_target: str | None = Field(None, max_length=50)
+    context_tokens: int | None = Field(None, ge=0, le=10_000_000)
+    files: list[str] = Field(default_factory=list, max_length=10_000)
+    complexity: int | None = Field(None, ge=1, le=10)
+    task_type: TaskType | None = None
+    budget_mode: BudgetMode = "normal"
+    min_variant: VariantFloor | None = None
+    max_cost: float | None = Field(None, gt=0, le=1000)
+
+
+def caller_hints(model: CallerHints) -> dict[str, Any]:
+    """The hints the caller set, as the plain mapping the engine stores with a task."""
+    return model.model_dump(include=set(CallerHints.model_fields), exclude_defaults=True)

@@ -1,0 +1,157 @@
+"""What the client sees of the server: which tools are offered, and argument errors in our words.
+
+`TOOL_MODULES` lists the modules that register tools (each has `register(mcp)`), in the order
+`tools/list` shows them. `register_tools` registers them all, then keeps the four core tools
+plus what `Settings.tools` enables (`PWM_TOOLS`, `[server] tools`): "all", or tool names.
+
+`ToolServer` is the SDK's `MCPServer` with three additions: a tool may take its arguments as one
+pydantic model (`add_model_tool`: the model is the published input schema, flat, as the client
+sends it); the offered tools' schemas are compacted (`tools._schema`) so `tools/list` stays
+small; and an argument that fails validation is reported like every other input error (field,
+problem, accepted values) instead of pydantic's raw text with its links.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.context import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
+from mcp_types import CallToolResult, InputRequiredResult, ToolAnnotations
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from server.errors import ConfigError
+from server.state import AppState
+from tools._schema import compact_schema
+
+__all__ = ["CORE_TOOLS", "TOOL_MODULES", "ToolServer", "describe_validation_error", "register_tools"]
+
+# Each module exposes `register(mcp)`; the order is the order tools are listed.
+TOOL_MODULES: tuple[str, ...] = (
+    "tools.submit_parallel_tasks",
+    "tools.get_parallel_group_status",
+    "tools.list_groups",
+    "tools.cancel_parallel_group",
+    "tools.route_task",
+    "tools.validate_workspace",
+    "tools.apply_validated_patch",
+    "tools.performance",
+)
+CORE_TOOLS: tuple[str, ...] = (
+    "submit_parallel_tasks", "get_parallel_group_status", "route_task", "validate_workspace",
+)
+
+
+class _ModelArguments(ArgModelBase):
+    """Arguments validated as the tool's input model and handed to it whole, as `args`."""
+
+    def model_dump_one_level(self) -> dict[str, Any]:
+        return {"args": self}
+
+
+class ToolServer(MCPServer[AppState]):
+    """`MCPServer` whose tools may take one input model and whose argument errors read plainly."""
+
+    def add_model_tool(
+        self, fn: Callable[..., Any], input_model: type[BaseModel], *, name: str, title: str,
+        annotations: ToolAnnotations, meta: dict[str, Any] | None = None,
+    ) -> None:
+        """Add `fn(ctx, args: input_model)` with `input_model`'s fields as the tool's arguments."""
+        self.add_tool(fn, name=name, title=title, annotations=annotations, meta=meta, structured_output=True)
+        tool = self._tool_manager.get_tool(name)
+        assert tool is not None
+        arguments: type[ArgModelBase] = type(
+            f"{input_model.__name__}Arguments", (input_model, _ModelArguments),
+            {"model_config": ConfigDict(title=f"{name}Arguments"), "__module__": input_model.__module__,
+             "__doc__": input_model.__doc__},
+        )
+        # FuncMetadata reads arg_model at each call ("reassigning them later takes effect").
+        tool.fn_metadata.arg_model = arguments
+        tool.parameters = arguments.model_json_schema(by_alias=True)
+
+    def offer_only(self, enabled: tuple[str, ...]) -> None:
+        """Keep the core tools plus the `enabled` names ("all": every tool), in compact form.
+
+        Raises:
+            ConfigError: `enabled` names a tool that does not exist.
+        """
+        tools = self._tool_manager.list_tools()
+        everything = [t.name for t in tools]
+        wanted = set(enabled) - {"core", "all"}
+        unknown = sorted(wanted - set(everything))
+        if unknown:
+            raise ConfigError(
+                f"tools (PWM_TOOLS): unknown tool {unknown[0]!r}; accepted: core, all, {', '.join(everything)}"
+            )
+        for tool in tools:
+            if "all" not in enabled and tool.name not in CORE_TOOLS and tool.name not in wanted:
+                self.remove_tool(tool.name)
+                continue
+            tool.description = inspect.cleandoc(tool.description)
+            tool.parameters = compact_schema(tool.parameters)
+            # Read (and cached) by `tools/list` only after this; structured results are validated
+            # against the output model, not this schema.
+            tool.fn_metadata.output_schema = compact_schema(tool.fn_metadata.output_schema, output=True)
+            tool.__dict__.pop("output_schema", None)
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if isinstance(exc.__cause__, ValidationError):
+                raise ToolError(f"Error executing tool {name}: {describe_validation_error(exc.__cause__)}") from exc
+            raise
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Each problem as `field: problem (accepted: ...)`, without pydantic's links or input echo."""
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(p) for p in error["loc"]) or "arguments"
+        problem = str(error["msg"]).removeprefix("Value error, ")
+        accepted = _accepted(error)
+        parts.append(f"{field}: {problem}" + (f" (accepted: {accepted})" if accepted else ""))
+    return "invalid arguments: " + "; ".join(parts)
+
+
+def _accepted(error: Any) -> str | None:
+    ctx = error.get("ctx") or {}
+    kind = error["type"]
+    if "expected" in ctx:
+        return str(ctx["expected"])
+    bounds = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+    found = [f"{sign} {ctx[key]}" for key, sign in bounds.items() if key in ctx]
+    if found:
+        return " and ".join(found)
+    if kind == "string_too_long":
+        return f"at most {ctx.get('max_length')} characters"
+    if kind == "string_too_short":
+        return f"at least {ctx.get('min_length')} character(s)"
+    if kind in ("too_long", "too_short"):
+        return f"{ctx.get('min_length', 0)} to {ctx.get('max_length', 'any number of')} items"
+    if kind == "extra_forbidden":
+        return "only the documented arguments"
+    if kind == "string_pattern_mismatch":
+        return f"text matching {ctx.get('pattern')}"
+    return {"bool_type": "true or false", "bool_parsing": "true or false", "int_type": "an integer",
+            "int_parsing": "an integer", "float_type": "a number", "float_parsing": "a number",
+            "string_type": "a string", "list_type": "a list", "dict_type": "an object",
+            "model_type": "an object", "missing": None}.get(kind)
+
+
+def register_tools(mcp: ToolServer, enabled: tuple[str, ...] = ("core",)) -> None:
+    """Register every tool, then keep the core ones plus those `enabled` names ("all": every tool).
+
+    Raises:
+        ConfigError: `enabled` names a tool that does not exist.
+    """
+    for module_name in TOOL_MODULES:
+        importlib.import_module(module_name).register(mcp)
+    mcp.offer_only(enabled)
