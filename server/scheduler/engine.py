@@ -166,7 +166,8 @@ class Engine:
         contexts = await select_task_contexts(group, planned, catalog=self.catalog, options=ContextOptions(
             self.settings.cache_dir, self.settings.context_exclude))
         group = dataclasses.replace(group, tasks=tuple(
-            t if c is None else dataclasses.replace(t, context={**t.context, "workspace_context": c})
+            t if c is None else dataclasses.replace(t, context={**t.context, "workspace_context": c},
+                                                    validate=_checked_at(t.validate, c["selection"]["commit"]))
             for t, c in zip(group.tasks, contexts, strict=True)))
         concurrency = min(group.max_concurrent or self.config.max_concurrent, self.config.max_concurrent)
         depends = {k: t.depends_on for k, t in zip(planned.keys, group.tasks, strict=True)}
@@ -494,6 +495,13 @@ def _skip_move(run: _Run, key: str, blocker: str, blocker_status: str | None) ->
     state = blocker_status or run.graph.status[blocker]
     return TaskMove(run.ids[key], ("pending", "queued"), "skipped",
                     {"error": f"dependency {blocker!r} {state}", "error_class": "dependency"})
+
+
+def _checked_at(validate: dict[str, Any] | None, commit: str | None) -> dict[str, Any] | None:
+    """A validated task's patch is checked on the commit its context was read from."""
+    if not validate or not validate.get("workspace") or not commit:
+        return validate
+    return {**validate, "base": commit}
 
 
 def _validation_spec(validate_json: str | None) -> dict[str, Any] | None:

@@ -109,6 +109,9 @@ async def test_a_validated_task_sees_the_function_it_must_change_and_its_patch_p
     (task,) = status["tasks"]
     assert task["status"] == "succeeded", (task.get("error"), shown[0][:3000])
     assert "+    return a + b" in task["result"]
+    # the patch was checked on the very commit the model's context was read from
+    assert task["context"]["commit"] is not None
+    assert task["attempts"][-1]["validation"]["base_commit"] == task["context"]["commit"]
     context = routed["context"]
     # tokens sent beside the whole repository's
     assert 0 < context["total_tokens"] <= context["budget_tokens"]
