@@ -8,9 +8,9 @@ into `TaskHints` in one place (`TaskHints.from_mapping`). The hints are document
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from server.analysis.types import TASK_TYPES, BudgetMode, Effort, QualityRequirement, Severity, VariantFloor
 
@@ -19,22 +19,16 @@ __all__ = [
     "caller_hints",
 ]
 
-TaskType = Literal[TASK_TYPES]  # type: ignore[valid-type]
-
 HINTS_DOC = (
-    "Optional hints (an explicit hint wins over what is read from the description): urgent / "
-    "time_sensitive (needed soon), severity (bugs), estimated_effort (clamps complexity), "
-    "quality_requirement, cost_sensitive, enterprise_requirements, quality_critical, production_code, "
-    "performance_target (e.g. speed_critical), context_tokens (context sent along), files (touched; "
-    "~1500 tokens each without context_tokens; with a workspace, path[:start-end] shown first), complexity (1-10 override), task_type (override), "
-    "budget_mode (local_only / free_only), min_variant (floor), max_cost (USD cap per task)."
+    "Hints win over what is read from the description: estimated_effort clamps the complexity; "
+    "context_tokens = context sent along (else ~1500 per file in files; with a workspace, files "
+    "(path[:start-end]) are shown first); complexity (1-10) and task_type "
+    "(crud, ui, api, bug_fix, security, tests, docs, refactor, ...) override the analysis; budget_mode "
+    "local_only / free_only limits the tiers; min_variant is a floor; max_cost is a USD cap per task."
 )
-AGENT_TYPE_DOC = (
-    "e.g. aria_coder_backend; a _speed/_balanced/_quality suffix pins the variant, a trailing _N is a "
-    "worker label. Omit to pick by the kind of work."
-)
-STRATEGY_DOC = "speed_first, cost_optimized, quality_first, balanced (= intelligent_auto). Default: server's."
-POLICY_DOC = "normal, deep_research, code or ops: per-task cost and token caps. Default: server's."
+AGENT_TYPE_DOC = "e.g. aria_coder_backend; _speed/_balanced/_quality pins the variant, _N is a worker label."
+STRATEGY_DOC = "speed_first, cost_optimized, quality_first or balanced (= intelligent_auto)."
+POLICY_DOC = "normal, deep_research, code or ops (per-task cost and token caps)."
 WORKSPACE_DOC = "Git repository (in the allowed roots) whose relevant code the model is shown."
 CONTEXT_BUDGET_DOC = "Max tokens of that code (default: from the model's window and the policy)."
 
@@ -55,10 +49,19 @@ class CallerHints(BaseModel):
     context_tokens: int | None = Field(None, ge=0, le=10_000_000)
     files: list[str] = Field(default_factory=list, max_length=10_000)
     complexity: int | None = Field(None, ge=1, le=10)
-    task_type: TaskType | None = None
+    task_type: str | None = Field(None, max_length=50)  # one of TASK_TYPES, checked below
     budget_mode: BudgetMode = "normal"
     min_variant: VariantFloor | None = None
     max_cost: float | None = Field(None, gt=0, le=1000)
+
+
+    @field_validator("task_type")
+    @classmethod
+    def _known_task_type(cls, value: str | None) -> str | None:
+        # Checked here rather than as an enum in the schema: the list is long and rarely needed.
+        if value is not None and value not in TASK_TYPES:
+            raise ValueError(f"unknown task type {value!r}; accepted: {', '.join(TASK_TYPES)}")
+        return value
 
 
 def caller_hints(model: CallerHints) -> dict[str, Any]:

@@ -5,7 +5,8 @@ turn. Pydantic's schemas carry words no client needs: a generated `title` on eve
 `"default": null` / `false` on every optional field or flag, and `anyOf: [X, {"type": "null"}]`
 for each `X | None`. `compact_schema` drops the first two (annotations only, they validate
 nothing) and writes the third as `X` with `"null"` added to its type (or, for an enum, to the
-enum alone), which accepts exactly the same values.
+enum alone): the same values pass. An explicit `"additionalProperties": true` stays: it tells
+the client's model that keys beyond the listed ones are welcome.
 """
 
 from __future__ import annotations
@@ -17,14 +18,17 @@ __all__ = ["compact_schema"]
 # Keywords whose value maps names to subschemas (the names themselves are data, kept as they are).
 _SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties")
 _NULL = {"type": "null"}
+# Ranges of result fields: the result model enforces them before sending; the client only reads.
+_OUTPUT_ONLY_DOCS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 
 
 def compact_schema(schema: Any, *, output: bool = False) -> Any:
     """A copy of `schema` without generated titles and null defaults, with nullable types folded.
 
-    `output=True` (a tool's output schema) also drops `required`: every field of our results is
-    always present, the server validates them against their model before sending, and listing
-    each name again costs more than it tells the client's model.
+    `output=True` (a tool's output schema) also drops `required`, value ranges and the fields'
+    descriptions: every field of our results is always present and in range (the server validates
+    each result against its model before sending), and what the fields mean is said once, in the
+    tool's description and the result model's own description, rather than on every property.
     """
     if isinstance(schema, list):
         return [compact_schema(item, output=output) for item in schema]
@@ -36,13 +40,21 @@ def compact_schema(schema: Any, *, output: bool = False) -> Any:
             continue
         if key == "default" and (value is None or value is False):
             continue
-        if key == "required" and output and isinstance(value, list):
+        if output and (key in _OUTPUT_ONLY_DOCS or (key == "required" and isinstance(value, list))):
             continue
-        if key in _SCHEMA_MAPS and isinstance(value, dict):
+        if key == "properties" and output and isinstance(value, dict):
+            out[key] = {name: _without_description(compact_schema(sub, output=output)) for name, sub in value.items()}
+        elif key in _SCHEMA_MAPS and isinstance(value, dict):
             out[key] = {name: compact_schema(sub, output=output) for name, sub in value.items()}
         else:
             out[key] = compact_schema(value, output=output)
     return _fold_nullable(out)
+
+
+def _without_description(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: v for k, v in schema.items() if k != "description"}
+    return schema
 
 
 def _fold_nullable(schema: dict[str, Any]) -> dict[str, Any]:

@@ -91,6 +91,10 @@ class LeaseOut(BaseModel):
 
 
 class GroupStatusOutput(BaseModel):
+    """Costs in USD, times in seconds. Task status: pending, queued, running, succeeded, failed,
+    cancelled, timed_out or skipped; attempts: every model call in order. A cut result
+    (result_truncated) continues via get_task_result from result_next_offset."""
+
     group_id: str
     group_name: str
     status: str = Field(description="running, succeeded, failed or cancelled.")
@@ -167,13 +171,13 @@ async def _log_warning(ctx: Context[AppState, Any], text: str) -> None:
 
 async def get_parallel_group_status(
     ctx: Context[AppState, Any],
-    group_id: Annotated[str | None, Field(max_length=200, description="The id submit_parallel_tasks returned.")] = None,
+    group_id: Annotated[str | None, Field(max_length=200, description="From submit_parallel_tasks.")] = None,
     group_name: Annotated[str | None, Field(
-        max_length=200, description="Or the group's name (the most recent group with that name).",
+        max_length=200, description="Or its name (the latest such group).",
     )] = None,
     wait_seconds: Annotated[float, Field(
-        ge=0, le=300, description="Wait up to this long for a change or the end; 0 = answer now. Capped at the "
-        "server's tool_time_limit_s (default 45): clients cut a call at about 60 s.",
+        ge=0, le=300, description="Wait for a change or the end; 0 = now. At most the server's tool_time_limit_s "
+        "(45 s): clients cut calls at ~60 s.",
     )] = 0,
     task_status: Annotated[str | None, Field(
         max_length=20, description="Only tasks in this status. Default: all, those needing attention first.",
@@ -181,11 +185,9 @@ async def get_parallel_group_status(
     offset: Annotated[int, Field(ge=0, description="Tasks to skip (next_offset of the last reply).")] = 0,
     limit: Annotated[int, Field(ge=1, le=100, description="Tasks per reply.")] = 20,
 ) -> Annotated[CallToolResult, GroupStatusOutput]:
-    """Where a group stands: counts, cost, progress, and a page of its tasks (status, model,
-    attempts, time, cost, result).
+    """Where a group stands: counts, cost, progress and a page of its tasks.
 
-    With wait_seconds, answers as soon as something changes or the group finishes. Results
-    longer than the server's limit are cut; get_task_result returns the rest.
+    With wait_seconds, answers as soon as something changes or the group finishes.
     """
     state = app_state(ctx)
     engine = state.engine

@@ -54,7 +54,9 @@ class RouteTaskInput(CallerHints):
 
 
 class RouteTaskOutput(BaseModel):
-    """Where the task goes and why (costs in USD, times in seconds, for one call)."""
+    """Where the task goes and why; cost (USD) and time (s) of one call on recommended_model.
+    fallback_models: next in the same variant; escalation: higher variants' models;
+    excluded_models: model -> why left out; token_counter: tiktoken:cl100k_base or estimate."""
 
     task_type: str
     complexity_score: int = Field(ge=1, le=10)

@@ -34,11 +34,17 @@ from tools.validate_workspace import client_roots
 __all__ = ["SubmitOutput", "TaskSpec", "build_group_input", "register", "submit_parallel_tasks"]
 
 
-class TaskSpec(CallerHints):
-    """One task. Hint fields as in route_task. Other keys (model_routing, quality_gates, ...) are
-    kept with the task."""
+def _hints_documented_once(schema: dict[str, Any]) -> None:
+    """The hints are checked like route_task's but published only there (see `HINTS_DOC`): a task
+    accepts extra keys, so the schema without them still accepts every valid task."""
+    for name in CallerHints.model_fields:
+        schema["properties"].pop(name, None)
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+class TaskSpec(CallerHints):
+    """One task; also takes route_task's hints. Other keys (model_routing, ...) are kept with it."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, json_schema_extra=_hints_documented_once)
 
     agent_type: str | None = Field(None, min_length=1, max_length=200, description=AGENT_TYPE_DOC)
     task_description: str = Field(
@@ -63,8 +69,8 @@ class TaskSpec(CallerHints):
         None, alias="validate", description="Check the answer's patch in the workspace: true, or {checks, max_rounds}."
     )
     mode: Literal["patch", "agent"] | None = Field(
-        None, description="agent: work as a tool-using agent in an own worktree of `workspace`; the final "
-        "diff is validated like a patch (bounds in validate.agent: max_turns, wall_time_s, max_cost_usd).",
+        None, description="agent: a tool-using agent in its own worktree of workspace; its diff is validated "
+        "(limits: validate.agent max_turns, wall_time_s, max_cost_usd).",
     )
 
 
@@ -238,11 +244,10 @@ async def submit_parallel_tasks(
     budget_usd: Annotated[float | None, Field(gt=0, le=100_000, description="Paid calls stop at it.")] = None,
     dry_run: Annotated[bool, Field(description="Plan only: store nothing, run nothing.")] = False,
 ) -> Annotated[CallToolResult, SubmitOutput]:
-    """Run coding tasks in parallel in the background, each on the model its planning picks.
+    """Run coding tasks in parallel in the background; returns the group id and each task's plan.
 
-    Returns at once with the group id and each task's plan. Tasks run by priority as their
-    dependencies succeed, within concurrency, rate and budget limits, retrying, falling back and
-    escalating on failure. Follow with get_parallel_group_status.
+    Tasks run by priority once their dependencies succeed, retrying, falling back and escalating
+    on failure. Follow with get_parallel_group_status.
     """
     state = app_state(ctx)
     with expected_errors():

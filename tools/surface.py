@@ -93,6 +93,8 @@ class ToolServer(MCPServer[AppState]):
                 self.remove_tool(tool.name)
                 continue
             tool.description = inspect.cleandoc(tool.description)
+            if tool.annotations is not None and tool.annotations.title == tool.title:
+                tool.annotations = tool.annotations.model_copy(update={"title": None})  # said once, as the tool's
             tool.parameters = compact_schema(tool.parameters)
             # Read (and cached) by `tools/list` only after this; structured results are validated
             # against the output model, not this schema.

@@ -37,9 +37,11 @@ async def test_route_task_is_listed_read_only_with_input_and_output_schemas(sett
     assert tool.input_schema["required"] == ["task_description"]
     assert properties["task_description"]["minLength"] == 1
     assert properties["complexity"]["maximum"] == 10
-    # The shared hints are documented once, in the schema's description, not on every property.
-    hints = [name for name, spec in properties.items() if not spec.get("description") and name != "task_description"]
-    assert hints and all(name in tool.input_schema["description"] for name in hints)
+    # The shared hints are explained once, in the schema's description, not on every property.
+    explained = ["estimated_effort", "context_tokens", "complexity", "task_type", "budget_mode", "min_variant",
+                 "max_cost"]
+    assert all(name in tool.input_schema["description"] and name in properties for name in explained)
+    assert not any(properties[name].get("description") for name in explained)
     assert tool.output_schema is not None
     assert {"complexity_score", "recommended_variant", "agent_name", "recommended_model", "estimated_cost"} <= set(
         tool.output_schema["properties"]
