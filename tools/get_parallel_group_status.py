@@ -79,6 +79,7 @@ class TaskStatusOut(BaseModel):
     )
     error: str | None
     error_class: str | None
+    context: dict[str, Any] | None = Field(None, description="Workspace code shown to the model.")
 
 
 class LeaseOut(BaseModel):
@@ -151,7 +152,7 @@ def shape(view: GroupView) -> GroupStatusOutput:
                                validation=a.validation)
                     for a in t.attempts
                 ],
-                execution_time=t.execution_time,
+                execution_time=t.execution_time, context=t.context,
                 cost_data=CostData(input_tokens=t.input_tokens, output_tokens=t.output_tokens,
                                    total_cost=t.total_cost, cost_source=t.cost_source),
                 estimated_cost=t.estimated_cost, result=t.result, result_truncated=t.result_truncated,

@@ -71,6 +71,7 @@ class TaskView:
     result_next_offset: int | None
     error: str | None
     error_class: str | None
+    context: dict[str, Any] | None = None  # the workspace code the model was shown (server/context)
 
 
 @dataclass(frozen=True)
@@ -166,8 +167,25 @@ def _task_view(
         total_cost=task.cost_usd, cost_source=_cost_source(attempts), estimated_cost=plan.estimated_cost,
         result=result, result_chars=total, result_truncated=truncated,
         result_next_offset=len(result) if truncated and result is not None else None,
-        error=task.error, error_class=task.error_class,
+        error=task.error, error_class=task.error_class, context=_workspace_context(task.context_json),
     )
+
+
+_CONTEXT_PIECES_SHOWN = 12
+
+
+def _workspace_context(context_json: str | None) -> dict[str, Any] | None:
+    """A compact view of the selection stored with the task (the full one stays in the store)."""
+    stored = json.loads(context_json).get("workspace_context") if context_json else None
+    selection = stored.get("selection") if isinstance(stored, dict) else None
+    if not isinstance(selection, dict):
+        return None
+    files = selection.get("files") or []
+    return {
+        "pieces": [f"{f['path']}:{f['start_line']}-{f['end_line']}" for f in files[:_CONTEXT_PIECES_SHOWN]],
+        "piece_count": len(files),
+        **{k: selection.get(k) for k in ("total_tokens", "budget_tokens", "repo_tokens", "commit")},
+    }
 
 
 async def group_view(
