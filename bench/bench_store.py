@@ -1,13 +1,15 @@
 """Benchmark of the SQLite store: per-task persistence cost, and report queries on a month of data.
 
-    python bench/bench_store.py [--tasks 2000] [--attempts 10000] [--dir DIR]
+    python bench/bench_store.py [--tasks 2000] [--attempts 10000] [--dir DIR] [--pg URL] [--runs 3]
 
 Prints:
 1. the per-task cost of persisting a task's life with every state change committed
    (queued -> running, begin_attempt with daily/weekly/monthly budgets checked, settle_attempt,
    running -> succeeded with a 2 KB result): p50 / p99, sequentially and with 16 tasks in
    flight, next to a plain one-row aiosqlite INSERT measured in the same run (the ratio);
-2. the time of the report queries and the database size for a simulated month of attempts.
+2. the time of the report queries and the database size for a simulated month of attempts;
+3. with `--pg URL` (default `$PWM_TEST_PG_URL`): the per-task cost on PostgreSQL beside SQLite,
+   measured in the same run (each backend `--runs` times, min and median of the p50s), as a ratio.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import os
 import random
 import statistics
 import tempfile
@@ -165,15 +168,59 @@ async def bench_month(db: Path, attempts: int) -> None:
     print(f"  database size after checkpoint: {size / 1e6:.2f} MB  (target < 20 MB)")
 
 
+async def _sequential_p50(target: str | Path, n: int) -> float:
+    store = await Store.open(target)
+    try:
+        group_id, ids, _ = await _queued_group(store, "seq", n)
+        return statistics.median([await _life(store, tid, group_id) for tid in ids])
+    finally:
+        await store.close()
+
+
+def bench_backends(tmp: Path, pg_url: str, n: int, runs: int) -> None:
+    import uuid
+
+    import psycopg
+
+    sqlite_p50: list[float] = []
+    pg_p50: list[float] = []
+    for run in range(runs):
+        sqlite_p50.append(asyncio.run(_sequential_p50(tmp / f"backend-{run}.db", n)))
+        schema = f"bench_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+        try:
+            joiner = "&" if "?" in pg_url else "?"
+            pg_p50.append(asyncio.run(_sequential_p50(f"{pg_url}{joiner}options=-csearch_path%3D{schema}", n)))
+        finally:
+            with psycopg.connect(pg_url, autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    s_min, s_med = min(sqlite_p50), statistics.median(sqlite_p50)
+    p_min, p_med = min(pg_p50), statistics.median(pg_p50)
+    print(f"per-task persistence by backend ({n} tasks sequential, 4 commits each, {runs} runs, p50 per run):")
+    print(f"  SQLite       min {s_min:.3f} ms   median {s_med:.3f} ms")
+    print(f"  PostgreSQL   min {p_min:.3f} ms   median {p_med:.3f} ms")
+    print(f"  ratio PostgreSQL / SQLite: min {p_min / s_min:.2f}x   median {p_med / s_med:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=2000)
     parser.add_argument("--attempts", type=int, default=10_000)
     parser.add_argument("--dir", type=Path, default=None, help="where to put the databases (default: a temp dir)")
+    parser.add_argument("--pg", default=os.environ.get("PWM_TEST_PG_URL"),
+                        help="a PostgreSQL URL to compare the per-task cost with (default $PWM_TEST_PG_URL)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per backend for the comparison")
+    parser.add_argument("--only-backends", action="store_true", help="run only the backend comparison")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        asyncio.run(bench_overhead(Path(tmp) / "overhead.db", args.tasks))
-        asyncio.run(bench_month(Path(tmp) / "month.db", args.attempts))
+        if not args.only_backends:
+            asyncio.run(bench_overhead(Path(tmp) / "overhead.db", args.tasks))
+            asyncio.run(bench_month(Path(tmp) / "month.db", args.attempts))
+        if args.pg:
+            bench_backends(Path(tmp), args.pg, min(args.tasks, 1000), args.runs)
+        else:
+            print("PostgreSQL comparison skipped: pass --pg URL or set PWM_TEST_PG_URL")
 
 
 if __name__ == "__main__":

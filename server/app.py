@@ -76,6 +76,12 @@ class PWMServer(ToolServer):
         ]
 
 
+def _caller_from_token() -> Any:
+    from server.http_auth import CallerFromToken
+
+    return CallerFromToken()
+
+
 class _WarmAfterFirstAnswer:
     """Middleware: once the first request after `initialize` is answered, warm the tokenizer."""
 
@@ -122,7 +128,7 @@ def build_server(settings: Settings, *, http: bool = False, token_verifier: Any 
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         log_level=settings.log_level if settings.log_level in _LEVELS else "INFO",
-        middleware=[_WarmAfterFirstAnswer()],
+        middleware=[_WarmAfterFirstAnswer(), *([_caller_from_token()] if token_verifier is not None else [])],
         state_of=lambda: holder.get("state"),
         token_verifier=token_verifier,  # bearer tokens over HTTP (server/http_auth.py)
         auth=auth,

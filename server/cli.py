@@ -152,7 +152,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         (log.warning if access.host != settings.http_host else log.info)("%s", access.reason)
         settings = dataclasses.replace(settings, http_host=access.host)
         mcp = build_server(settings, http=True, token_verifier=access.verifier, auth=access.auth)
-    else:
+    else:  # on stdio the caller is PWM_USER, else the OS user (their groups and budgets)
+        import getpass
+
+        from server.store.tokens import Caller, set_process_caller
+
+        set_process_caller(Caller(user=settings.stdio_user or getpass.getuser()))
         mcp = build_server(settings, http=False)
     if not args.http:
         log.info("serving MCP on stdio (database %s)", settings.db_path)

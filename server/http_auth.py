@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
@@ -21,9 +22,9 @@ from mcp.server.auth.settings import AuthSettings
 
 from server.settings import Settings
 from server.store import Store
-from server.store.tokens import Caller
+from server.store.tokens import CALLER, Caller
 
-__all__ = ["HttpAuth", "StoreTokenVerifier", "auth_for", "current_caller"]
+__all__ = ["CallerFromToken", "HttpAuth", "StoreTokenVerifier", "auth_for", "current_caller"]
 
 
 class StoreTokenVerifier:
@@ -98,3 +99,17 @@ def current_caller() -> Caller | None:
     claims = token.claims or {}
     return Caller(user=token.client_id, team=claims.get("team"), role=str(claims.get("role") or "user"),
                   budget_usd=claims.get("budget_usd"), team_budget_usd=claims.get("team_budget_usd"))
+
+
+class CallerFromToken:
+    """Server middleware: each request runs as the user its bearer token was issued to."""
+
+    async def __call__(self, ctx: Any, call_next: Any) -> Any:
+        caller = current_caller()
+        if caller is None:
+            return await call_next(ctx)
+        reset = CALLER.set(caller)
+        try:
+            return await call_next(ctx)
+        finally:
+            CALLER.reset(reset)

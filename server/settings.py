@@ -101,6 +101,8 @@ class Settings:
     # unrenewed, and how often every instance renews it and looks for groups to take over.
     lease_seconds: float = 30.0
     poll_seconds: float = 5.0
+    # Who the stdio server acts for (PWM_USER; empty: the OS user): their groups and budgets.
+    stdio_user: str = ""
     # The process environment, kept for API-key look-ups at call time and for child processes;
     # never printed.
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -254,6 +256,7 @@ def load_settings(
         db_url=db_url,
         lease_seconds=lease_s,
         poll_seconds=poll_s,
+        stdio_user=str(env.get("PWM_USER") or ""),
         config_path=config_path if config_path.is_file() else None,
         manifests_overlay=Path(overlay).expanduser() if overlay else None,
         allowed_roots=tuple(Path(r).expanduser().resolve() for r in roots_cfg if r),

@@ -3,7 +3,10 @@
 `features(text, agent_kind)` turns a task description into sparse features: hashed word unigrams
 and bigrams, the keyword signals of `server.analysis.signals` (kinds, risks, markers) as
 indicators, and the description's length. `ComplexityPrior.predict` is a dot product with the
-weights shipped in `prior_weights.json`, mapped onto this project's 1-10 scale.
+weights shipped in `prior_weights.json`, mapped onto this project's 1-10 scale. Descriptions longer
+than the titles it was trained on are handled by `beyond_trained_length`: the model's deviation
+from the mean is held to the spread it was calibrated on, plus an optional length term (shipped at
+0: chosen on GSM8K outcomes it did not carry over to MMLU, see bench/routing_eval/README.md).
 
 The weights are trained by `bench/routing_eval/train_prior.py` on public Task Master complexity
 reports (titles with a model-judged complexityScore, see bench/data/taskmaster_complexity.jsonl
@@ -24,7 +27,16 @@ from importlib import resources
 
 from server.analysis import signals as sig
 
-__all__ = ["FEATURE_BUCKETS", "ComplexityPrior", "features", "load_prior", "signal_names"]
+__all__ = [
+    "FEATURE_BUCKETS",
+    "ComplexityPrior",
+    "beyond_trained_length",
+    "features",
+    "length_units",
+    "load_prior",
+    "signal_names",
+    "word_count",
+]
 
 FEATURE_BUCKETS = 1 << 14
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -85,6 +97,35 @@ def features(
     return out
 
 
+def word_count(text: str) -> int:
+    """Words as the prior's features count them."""
+    return len(_WORD.findall(text))
+
+
+def length_units(text: str, from_words: int) -> float:
+    """Doublings of the description's word count beyond `from_words` (0 up to `from_words` words)."""
+    if from_words <= 0:
+        return 0.0
+    words = word_count(text)
+    return math.log2(words / from_words) if words > from_words else 0.0
+
+
+def beyond_trained_length(deviation: float, text: str, from_words: int, per_doubling: float) -> float:
+    """The model's deviation from its mean, adjusted for a description longer than its training titles.
+
+    The prior sums one weight per word. Trained and calibrated on titles of at most `from_words`
+    words, its deviation on a paragraph spreads wider by about sqrt(words / from_words) - noise
+    the calibration never saw - so it is scaled back by that factor. `per_doubling` adds points
+    per doubling of the length (titles cannot teach it). Both are exactly 0 effect up to
+    `from_words` words, so the fit on the training titles is untouched. Training's evaluation and
+    inference both call this.
+    """
+    units = length_units(text, from_words)
+    if units <= 0:
+        return deviation
+    return deviation * 2.0 ** (-units / 2.0) + per_doubling * units
+
+
 @dataclass(frozen=True)
 class ComplexityPrior:
     """Weights of the linear model plus the affine map onto this project's 1-10 scale."""
@@ -95,6 +136,8 @@ class ComplexityPrior:
     center: float
     target_mean: float  # where `center` lands on this project's scale
     source: str  # what it was trained on (for the rationale and the report)
+    length_from_words: int = 0  # longest trained title (words); 0: no length handling
+    length_per_doubling: float = 0.0  # points per doubling of the word count beyond it
 
     def raw(self, feats: dict[int, float]) -> float:
         """The model's prediction on the Task Master scale."""
@@ -111,7 +154,10 @@ class ComplexityPrior:
     ) -> float:
         """Complexity on this project's scale (not rounded, not clamped)."""
         raw = self.raw(features(text, agent_kind, keyword_score, signals, items))
-        return self.target_mean + self.scale * (raw - self.center)
+        deviation = self.scale * (raw - self.center)
+        return self.target_mean + beyond_trained_length(
+            deviation, text, self.length_from_words, self.length_per_doubling
+        )
 
 
 @lru_cache(maxsize=1)
@@ -122,6 +168,7 @@ def load_prior() -> ComplexityPrior:
     if data.get("buckets") != FEATURE_BUCKETS:
         raise ValueError(f"prior_weights.json was trained for {data.get('buckets')} buckets, not {FEATURE_BUCKETS}")
     calibration = data["calibration"]
+    length = data.get("length_term", {})
     return ComplexityPrior(
         bias=float(data["bias"]),
         weights={int(k): float(v) for k, v in data["weights"].items()},
@@ -129,4 +176,6 @@ def load_prior() -> ComplexityPrior:
         center=float(calibration["center"]),
         target_mean=float(calibration["target_mean"]),
         source=str(data.get("source", "")),
+        length_from_words=int(length.get("from_words", 0)),
+        length_per_doubling=float(length.get("per_doubling", 0.0)),
     )

@@ -70,6 +70,12 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _needs_token(request: Request) -> bool:
+    # With tokens (server/http_auth.py) the SDK's authentication middleware sets scope["user"].
+    user = request.scope.get("user")
+    return user is not None and not user.is_authenticated
+
+
 def register_dashboard(mcp: Any, get_state: Callable[[], AppState | None] | None = None) -> None:
     """Add the dashboard routes to `mcp` (an `MCPServer`); see the module docstring."""
     state_of = get_state or (lambda: _session_state(mcp))
@@ -77,6 +83,8 @@ def register_dashboard(mcp: Any, get_state: Callable[[], AppState | None] | None
     async def page(request: Request) -> Response:
         if not _host_allowed(request, state_of()):
             return Response("unknown host", status_code=421)
+        if _needs_token(request):
+            return Response("a bearer token is required", status_code=401, headers={"WWW-Authenticate": "Bearer"})
         name = request.path_params.get("name", "index.html")
         if name not in _STATIC:
             return Response("not found", status_code=404)
@@ -86,6 +94,8 @@ def register_dashboard(mcp: Any, get_state: Callable[[], AppState | None] | None
         state = state_of()
         if not _host_allowed(request, state):
             return Response("unknown host", status_code=421)
+        if _needs_token(request):
+            return Response("a bearer token is required", status_code=401, headers={"WWW-Authenticate": "Bearer"})
         if state is None:
             return JSONResponse({"error": "the server is starting"}, status_code=503)
         try:

@@ -55,9 +55,10 @@ async def read_budget(
     limits = budget_limits(settings)
     if store is not None:
         return budget_dict(await store.budget_status(limits, group_id))
-    if not settings.db_path.is_file():
+    on_postgres = settings.db_url.startswith("postgresql://")
+    if not on_postgres and not settings.db_path.is_file():
         return None
-    opened = await Store.open(settings.db_path)
+    opened = await Store.open(settings.db_url if on_postgres else settings.db_path)
     try:
         return budget_dict(await opened.budget_status(limits))
     finally:

@@ -1,10 +1,14 @@
 """The engine: owns every running group, its background tasks and the call gate; the only
 writer of task state (the runner reports queued / started / finished through `TaskEvents`).
 
-`submit` plans a group, stores it in one transaction and returns at once; each task runs in
-its own asyncio task as soon as its dependencies succeed (a task whose dependency finished
-any other way is `skipped`, and so are its own dependents). A state change is committed to the
-store before anyone is told about it (`wait_for_change` wakes on each one). `cancel` stops
+`submit` plans a group, stores it in one transaction and returns at once. A task becomes
+ready (`queued`) when its dependencies have succeeded (a task whose dependency finished any
+other way is `skipped`, and so are its own dependents); at most the group's `max_concurrent`
+workers take ready tasks from a heap (priority, then the longest chain behind the task), each
+reading its task's plan and its dependencies' results from the store on dispatch, so memory
+and per-task work do not grow with the group. A state change is committed to the store before
+anyone is told about it (`wait_for_change` wakes on each one): a task's outcome, the skips or
+readiness it causes and, for the group's last task, the group's end are one transaction. `cancel` stops
 running calls (their attempts settle `cancelled`) and marks what had not run `cancelled`.
 `aclose` stops the background work without losing it: interrupted calls settle as such and
 their tasks go back to `queued`, so `resume` (called on the next start, after
@@ -87,6 +91,7 @@ class _Run:
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     # Outcomes of one group are written one at a time, so the last one knows it is the last.
     writing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    writes: set[asyncio.Future[None]] = field(default_factory=set)  # `running` writes in flight
 
 
 class Engine:
@@ -340,10 +345,23 @@ class Engine:
             self._notify(run)
 
     async def started(self, job: Job) -> None:
+        """Record `running` without holding the call back: the store runs its statements in
+        order, so this write lands before the attempt's and the outcome's; waiters are told
+        once it has."""
         run = self._runs.get(job.group_id)
         if run is None:
             return
-        if await self.store.transition_task(job.task_id, ("pending", "queued"), "running"):
+        write = asyncio.ensure_future(self._mark_running(run, job))
+        run.writes.add(write)
+        write.add_done_callback(run.writes.discard)
+
+    async def _mark_running(self, run: _Run, job: Job) -> None:
+        try:
+            moved = await self.store.transition_task(job.task_id, ("pending", "queued"), "running")
+        except Exception:  # the outcome's write will say what the store can; never crash the loop
+            log.exception("could not record that task %s started", job.task_id)
+            return
+        if moved and run.graph.status[job.key] not in TERMINAL:
             run.graph.mark(job.key, "running")
             self._notify(run)
 
@@ -487,6 +505,7 @@ class Engine:
         for worker in workers:
             worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
+        await asyncio.gather(*(w for run in self._runs.values() for w in run.writes), return_exceptions=True)
         await self.runner.aclose()
         self._runs.clear()
 

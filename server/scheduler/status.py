@@ -199,16 +199,19 @@ async def group_view(
     the transaction that finishes its last task: a reply in which every task is final says the
     group is, and a finished group never shows a task still running.
     """
-    record, totals, page, matching = await store.status_snapshot(
+    snap = await store.status_snapshot(
         record.id, status=task_status, offset=offset, limit=limit if include_tasks else 0,
         preview_chars=max_result_chars + 1,
     )
+    record, totals, page, matching = snap.group, snap.totals, snap.page, snap.matching
     done = sum(n for status, n in totals.by_status.items() if status in TERMINAL)
     views = []
     for task in page:
-        attempts = await store.list_attempts(task_id=task.id)
-        reports = {v.attempt_id: v.report_json for v in await store.list_validations(task_id=task.id)}
-        views.append(_task_view(task, attempts, max_result_chars, reports))
+        reports = (
+            {v.attempt_id: v.report_json for v in await store.list_validations(task_id=task.id)}
+            if task.validate_json else {}
+        )
+        views.append(_task_view(task, snap.attempts.get(task.id, []), max_result_chars, reports))
     budget = await store.budget_status(limits, record.id)
     end = record.finished_at or time.time()
     held = await store.group_lease(record.id) if record.status == "running" else None

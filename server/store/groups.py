@@ -18,16 +18,21 @@ from server.store.records import (
     GROUP_FINISHED_STATUSES,
     TASK_FINAL_STATUSES,
     TASK_STATUSES,
+    AttemptRecord,
     DependencyView,
     GroupRecord,
     GroupTotals,
     NewGroup,
     NewTask,
     ResultSlice,
+    StatusSnapshot,
     TaskIndexRow,
     TaskMove,
     TaskRecord,
 )
+from server.store.reports import _ATTEMPT_COLS as ATTEMPT_COLUMNS
+from server.store.reports import _attempt as attempt_record
+from server.store.tokens import current_caller, restricted_to
 
 __all__ = ["GroupsMixin", "TASK_UPDATABLE_FIELDS"]
 
@@ -100,7 +105,8 @@ def _set_clause(status: str | None, fields: dict[str, Any], now: float) -> tuple
 
 
 def _insert_group(
-    conn: sqlite3.Connection, group: NewGroup, tasks: list[NewTask], owner: str, now: float
+    conn: sqlite3.Connection, group: NewGroup, tasks: list[NewTask], owner: str, now: float,
+    user: str | None = None,
 ) -> GroupRecord:
     gid = new_id()
     name = group.name or gid
@@ -119,6 +125,8 @@ def _insert_group(
             "group_name", f"a group named {name!r} is already running (id {other[0] if other else '?'})",
             "another name, or cancel or wait for the running group",
         ) from exc
+    if user is not None:  # whose group: its budgets, and who may see it
+        conn.execute("UPDATE groups SET user_name = ? WHERE id = ?", (user, gid))
     rows = [
         (
             new_id(), gid, t.key, t.position, t.agent_type, t.agent, t.variant, t.agent_name,
@@ -136,12 +144,17 @@ def _insert_group(
     return _group(row)
 
 
-def _get_group(conn: sqlite3.Connection, id_or_name: str) -> GroupRecord:
-    row = conn.execute(f"SELECT {_GROUP_COLS} FROM groups WHERE id = ?", (id_or_name,)).fetchone()
+# Another user's group is looked up exactly like an unknown one (tokens.py: who is calling).
+_VISIBLE = " AND (CAST(?2 AS TEXT) IS NULL OR user_name IS NULL OR user_name = ?2)"
+
+
+def _get_group(conn: sqlite3.Connection, id_or_name: str, user: str | None = None) -> GroupRecord:
+    row = conn.execute(f"SELECT {_GROUP_COLS} FROM groups WHERE id = ?1" + _VISIBLE, (id_or_name, user)).fetchone()
     if row is None:
         row = conn.execute(
-            f"SELECT {_GROUP_COLS} FROM groups WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
-            (id_or_name,),
+            f"SELECT {_GROUP_COLS} FROM groups WHERE name = ?1" + _VISIBLE
+            + " ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            (id_or_name, user),
         ).fetchone()
     if row is None:
         raise NotFoundError(f"no group with id or name {id_or_name!r}")
@@ -215,34 +228,58 @@ def _dispatch(
 
 
 # Tasks needing attention first: failures, then what stopped, then what runs, then what waits.
-_ATTENTION_ORDER = (
-    "CASE status WHEN 'failed' THEN 0 WHEN 'timed_out' THEN 0 WHEN 'cancelled' THEN 1"
-    " WHEN 'skipped' THEN 1 WHEN 'running' THEN 2 WHEN 'queued' THEN 3 WHEN 'pending' THEN 4 ELSE 5 END"
-)
+ATTENTION_ORDER = ("failed", "timed_out", "cancelled", "skipped", "running", "queued", "pending", "succeeded")
 
 
 def _task_page(
-    conn: sqlite3.Connection, group_id: str, status: str | None, offset: int, limit: int, preview: int
+    conn: sqlite3.Connection, group_id: str, status: str | None, offset: int, limit: int, preview: int,
+    by_status: dict[str, int],
 ) -> tuple[list[TaskRecord], int]:
-    where, params = "group_id = ?", [group_id]
-    order = f"{_ATTENTION_ORDER}, position"
-    if status is not None:
-        where, order = where + " AND status = ?", "position"
-        params.append(status)
-    total = conn.execute(f"SELECT count(*) FROM tasks WHERE {where}", params).fetchone()[0]
+    # Walk the statuses' ranges of the (group, status, position) index: O(page), not O(group).
+    buckets = [status] if status is not None else [s for s in ATTENTION_ORDER if by_status.get(s)]
+    total = sum(by_status.get(s, 0) for s in buckets)
+    ids: list[str] = []
+    skip = offset
+    for bucket in buckets:
+        size = by_status.get(bucket, 0)
+        if skip >= size:
+            skip -= size
+            continue
+        ids += [r[0] for r in conn.execute(
+            "SELECT id FROM tasks WHERE group_id = ? AND status = ? ORDER BY position LIMIT ? OFFSET ?",
+            (group_id, bucket, limit - len(ids), skip),
+        )]
+        skip = 0
+        if len(ids) >= limit:
+            break
+    if not ids:
+        return [], total
+    rank = {task_id: index for index, task_id in enumerate(ids)}
     rows = conn.execute(
-        f"SELECT {_TASK_COLS} FROM tasks WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
-        (preview, *params, limit, offset),
+        f"SELECT {_TASK_COLS} FROM tasks WHERE id IN ({', '.join('?' * len(ids))})", (preview, *ids)
     ).fetchall()
-    return [_task(r) for r in rows], int(total)
+    return sorted((_task(r) for r in rows), key=lambda t: rank[t.id]), total
 
 
 def _status_snapshot(
     conn: sqlite3.Connection, group_id: str, status: str | None, offset: int, limit: int, preview: int
-) -> tuple[GroupRecord, GroupTotals, list[TaskRecord], int]:
+) -> StatusSnapshot:
     record = _get_group(conn, group_id)
-    page, matching = _task_page(conn, group_id, status, offset, limit, preview) if limit > 0 else ([], 0)
-    return record, _totals(conn, group_id), page, matching
+    totals = _totals(conn, group_id)
+    page, matching = (
+        _task_page(conn, group_id, status, offset, limit, preview, totals.by_status) if limit > 0 else ([], 0)
+    )
+    attempts: dict[str, list[AttemptRecord]] = {t.id: [] for t in page}
+    if page:
+        marks = ", ".join("?" * len(page))
+        rows = conn.execute(
+            f"SELECT {ATTEMPT_COLUMNS} FROM attempts a WHERE a.task_id IN ({marks}) ORDER BY a.id",
+            [t.id for t in page],
+        ).fetchall()
+        for row in rows:
+            attempt = attempt_record(row)
+            attempts[attempt.task_id or ""].append(attempt)
+    return StatusSnapshot(record, totals, page, matching, attempts)
 
 
 def _queue_roots(conn: sqlite3.Connection, group_id: str, now: float) -> int:
@@ -288,23 +325,27 @@ class GroupsMixin(StoreBase):
             InputError: `group_name` already running, or duplicate task keys.
             StoreError: the database cannot be written.
         """
-        return await self._write(_insert_group, group, tasks, self.owner, now_ts())
+        caller = current_caller()
+        return await self._write(_insert_group, group, tasks, self.owner, now_ts(),
+                                 None if caller is None else caller.user)
 
     async def get_group(self, id_or_name: str) -> GroupRecord:
         """The group with this id, else the most recent group with this name.
 
+        Only groups the current caller may see (their own; all for an admin or on stdio).
+
         Raises:
             NotFoundError: neither matches.
         """
-        return await self._run(_get_group, id_or_name)
+        return await self._run(_get_group, id_or_name, restricted_to())
 
     async def list_groups(self, limit: int = 50, status: str | None = None) -> list[GroupRecord]:
         """Most recent first."""
-        params: tuple[Any, ...] = (limit,)
-        sql = f"SELECT {_GROUP_COLS} FROM groups ORDER BY created_at DESC, rowid DESC LIMIT ?"
-        if status is not None:
-            sql = f"SELECT {_GROUP_COLS} FROM groups WHERE status = ? ORDER BY created_at DESC, rowid DESC LIMIT ?"
-            params = (status, limit)
+        user = restricted_to()
+        where = ("(CAST(?1 AS TEXT) IS NULL OR status = ?1)"
+                 " AND (CAST(?2 AS TEXT) IS NULL OR user_name IS NULL OR user_name = ?2)")
+        sql = f"SELECT {_GROUP_COLS} FROM groups WHERE {where} ORDER BY created_at DESC, rowid DESC LIMIT ?3"
+        params: tuple[Any, ...] = (status, user, limit)
         rows = await self._run(lambda c: c.execute(sql, params).fetchall())
         return [_group(r) for r in rows]
 
@@ -395,9 +436,9 @@ class GroupsMixin(StoreBase):
     async def status_snapshot(
         self, group_id: str, *, status: str | None = None, offset: int = 0, limit: int = 20,
         preview_chars: int = DEFAULT_PREVIEW_CHARS,
-    ) -> tuple[GroupRecord, GroupTotals, list[TaskRecord], int]:
+    ) -> StatusSnapshot:
         """In one read transaction (a consistent snapshot): the group, its totals, one page of its
-        tasks and how many match. The page: tasks in `status`, in submission order, or (None)
+        tasks with their attempts, and how many tasks match. The page: tasks in `status`, in submission order, or (None)
         all of them, those needing attention first (failed, timed out, cancelled, skipped,
         running, queued, pending, then succeeded). `limit` 0 reads no task.
 

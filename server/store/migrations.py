@@ -225,6 +225,16 @@ def m005_users_and_tokens(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX attempts_team_day ON attempts(team, day)")
 
 
+@migration
+def m006_task_status_index(conn: sqlite3.Connection) -> None:
+    # A group's status reads its counts and totals, and ranks a page of tasks by status, from
+    # this index alone (no pass over 10,000 full task rows with their results).
+    conn.execute(
+        "CREATE INDEX tasks_group_status ON tasks"
+        " (group_id, status, position, attempts, input_tokens, output_tokens, cost_usd)"
+    )
+
+
 def applied_migrations(conn: sqlite3.Connection) -> list[str]:
     """Names of the migrations recorded in the database, in the order they were applied."""
     conn.execute(

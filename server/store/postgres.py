@@ -113,9 +113,8 @@ class PgConnection:
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> psycopg.Cursor[Any]:
         statement = sql.strip()
-        if statement == "BEGIN IMMEDIATE":
-            self.raw.execute("BEGIN")
-            return self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_KEY,))
+        if statement == "BEGIN IMMEDIATE":  # one round trip: no parameters, so both go as one query
+            return self.raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_KEY})")
         if statement == "BEGIN":
             return self.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         text, numbered = translate(sql)
@@ -144,15 +143,14 @@ class PgConnection:
             raise sqlite3.IntegrityError(str(exc)) from exc
 
     def _guarded(self, run: Callable[[], psycopg.Cursor[Any]]) -> psycopg.Cursor[Any]:
-        # A savepoint, so a violation the caller catches leaves the transaction usable.
+        # A savepoint, so a violation the caller catches leaves the transaction usable. It is not
+        # released (a round trip saved): it simply ends with the transaction.
         self.raw.execute("SAVEPOINT pwm_insert")
         try:
-            cursor = run()
+            return run()
         except psycopg.errors.IntegrityError as exc:
             self.raw.execute("ROLLBACK TO SAVEPOINT pwm_insert")
             raise sqlite3.IntegrityError(str(exc)) from exc
-        self.raw.execute("RELEASE SAVEPOINT pwm_insert")
-        return cursor
 
 
 def _prepare(conn: PgConnection, owner: str) -> list[str]:

@@ -291,3 +291,15 @@ class AggregateRow:
     cached_tokens: int
     reasoning_tokens: int
     avg_latency_ms: float | None
+
+
+@dataclass
+class StatusSnapshot:
+    """A group's status read in one transaction: the group, its totals, one page of tasks (with
+    their attempts, by task id) and how many tasks the page was taken from."""
+
+    group: GroupRecord
+    totals: GroupTotals
+    page: list[TaskRecord]
+    matching: int
+    attempts: dict[str, list[AttemptRecord]]

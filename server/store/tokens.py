@@ -14,12 +14,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 import sqlite3
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from server.errors import InputError
 from server.store.base import StoreBase, now_ts
 
-__all__ = ["Caller", "IssuedToken", "TokensMixin", "hash_token"]
+__all__ = ["CALLER", "Caller", "IssuedToken", "TokensMixin", "current_caller", "hash_token", "restricted_to",
+           "set_process_caller"]
 
 TOKEN_PREFIX = "pwm_"
 ROLES = ("user", "admin")
@@ -38,6 +40,27 @@ class Caller:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+
+# Who the current request acts for: set per request by the HTTP edge (server/http_auth.py);
+# else the process's caller (on stdio: PWM_USER, else the OS user); None: unrestricted.
+CALLER: ContextVar[Caller | None] = ContextVar("pwm_caller", default=None)
+_process_caller: list[Caller | None] = [None]
+
+
+def set_process_caller(caller: Caller | None) -> None:
+    """The caller of everything this process does outside an authenticated request (stdio)."""
+    _process_caller[0] = caller
+
+
+def current_caller() -> Caller | None:
+    return CALLER.get() or _process_caller[0]
+
+
+def restricted_to() -> str | None:
+    """The user whose groups alone the current caller may see; None when they may see all."""
+    caller = current_caller()
+    return None if caller is None or caller.is_admin else caller.user
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,15 @@ from pathlib import Path
 
 from server.analysis import TaskHints, analyze
 from server.analysis.analyzer import TRIVIAL_CAP, _read
-from server.analysis.prior import FEATURE_BUCKETS, features, load_prior, signal_names
+from server.analysis.prior import (
+    FEATURE_BUCKETS,
+    beyond_trained_length,
+    features,
+    length_units,
+    load_prior,
+    signal_names,
+    word_count,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "bench" / "data" / "taskmaster_complexity.jsonl"
@@ -54,3 +62,26 @@ def test_a_trivial_change_is_capped_and_says_the_prior_was_read() -> None:
 def test_explicit_hints_still_win_over_the_prior() -> None:
     assert analyze("Implement a distributed consensus protocol", TaskHints(complexity=2)).complexity == 2
     assert analyze("Implement a distributed consensus protocol", TaskHints(estimated_effort="simple")).complexity <= 3
+
+
+def test_descriptions_as_short_as_the_training_titles_are_scored_by_the_model_alone() -> None:
+    prior = load_prior()
+    title = "Design scalable database schema for products, orders, and users"
+    assert word_count(title) <= prior.length_from_words
+    assert beyond_trained_length(1.7, title, prior.length_from_words, 2.0) == 1.7
+    assert length_units(title, prior.length_from_words) == 0.0
+
+
+def test_a_description_four_times_the_longest_title_keeps_the_spread_the_model_was_calibrated_on() -> None:
+    text = " ".join(["word"] * 44)
+    assert length_units(text, 11) == 2.0
+    assert beyond_trained_length(3.0, text, 11, 0.0) == 1.5
+    assert beyond_trained_length(-3.0, text, 11, 0.5) == -0.5
+
+
+def test_the_shipped_length_handling_starts_beyond_the_training_titles_and_adds_no_length_points() -> None:
+    titles = [json.loads(line)["title"] for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
+    prior = load_prior()
+    longer = sum(word_count(title) > prior.length_from_words for title in titles)
+    assert 0 < longer <= 0.01 * len(titles) + 1
+    assert prior.length_per_doubling == 0.0

@@ -51,8 +51,8 @@ def _server(env: dict[str, str], *extra: str) -> Iterator[tuple[str, subprocess.
             process.stderr.close()
 
 
-def _tokens_create(env: dict[str, str], user: str) -> dict[str, str]:
-    proc = subprocess.run([sys.executable, "-m", "server", "tokens", "create", "--user", user, "--json"],
+def _tokens_create(env: dict[str, str], user: str, *extra: str) -> dict[str, str]:
+    proc = subprocess.run([sys.executable, "-m", "server", "tokens", "create", "--user", user, "--json", *extra],
                           env=env, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     out: dict[str, str] = json.loads(proc.stdout)
@@ -70,9 +70,13 @@ def test_once_a_token_exists_every_http_request_needs_it(tmp_path: Path) -> None
         good = httpx.post(f"{url}/mcp", json=INIT, headers={**HEADERS, "Authorization": f"Bearer {issued['token']}"},
                           timeout=30)
         metadata = httpx.get(f"{url}/.well-known/oauth-protected-resource/mcp", timeout=30)
+        dashboard = httpx.get(f"{url}/dashboard/data", timeout=30)
+        dashboard_ok = httpx.get(f"{url}/dashboard/data", timeout=30,
+                                 headers={"Authorization": f"Bearer {issued['token']}"})
     assert (bare.status_code, wrong.status_code, good.status_code) == (401, 401, 200)
     assert "resource_metadata=" in bare.headers.get("www-authenticate", "")
     assert metadata.status_code == 200 and metadata.json()["resource"].endswith("/mcp")
+    assert dashboard.status_code == 401 and dashboard_ok.status_code != 401  # the dashboard needs one too
 
 
 def test_with_no_token_the_http_server_binds_loopback_only_and_says_why(tmp_path: Path) -> None:
@@ -83,3 +87,49 @@ def test_with_no_token_the_http_server_binds_loopback_only_and_says_why(tmp_path
     assert answer.status_code == 200
     assert "loopback only" in err.decode() and "tokens create" in err.decode()
 
+
+async def _tool(url: str, token: str, tool: str, arguments: dict[str, object]) -> tuple[bool, str, object]:
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
+    async with http, Client(streamable_http_client(f"{url}/mcp", http_client=http), read_timeout_seconds=30) as client:
+        result = await client.call_tool(tool, arguments)
+    text = " ".join(getattr(c, "text", "") for c in result.content)
+    return result.is_error, text, result.structured_content
+
+
+async def test_a_second_users_token_can_neither_read_nor_cancel_the_first_users_group(tmp_path: Path) -> None:
+    import asyncio
+
+    from tests.scheduler.overlay import loop_env
+    from tests.support.loopback_provider import Hang, LoopbackProvider
+
+    with LoopbackProvider() as lp:
+        lp.set_default(Hang(30))
+        env = loop_env(tmp_path, lp.openai_url, PWM_LOG_LEVEL="WARNING")
+        ana = (await asyncio.to_thread(_tokens_create, env, "ana"))["token"]
+        bo = (await asyncio.to_thread(_tokens_create, env, "bo"))["token"]
+        admin = (await asyncio.to_thread(_tokens_create, env, "root", "--admin"))["token"]
+        with _server(env) as (url, _):
+            tasks = {"tasks": [{"agent_type": "tcoder_speed", "task_description": "Write a function"}],
+                     "group_name": "ana-work"}
+            error, text, submitted = await _tool(url, ana, "submit_parallel_tasks", tasks)
+            assert not error, text
+            assert isinstance(submitted, dict)
+            group_id = submitted["group_id"]
+            mine = await _tool(url, ana, "get_parallel_group_status", {"group_id": group_id})
+            theirs = await _tool(url, bo, "get_parallel_group_status", {"group_id": group_id})
+            unknown = await _tool(url, bo, "get_parallel_group_status", {"group_id": "000000000000"})
+            cancel = await _tool(url, bo, "cancel_parallel_group", {"group_id": group_id})
+            cancel_unknown = await _tool(url, bo, "cancel_parallel_group", {"group_id": "000000000000"})
+            by_name = await _tool(url, bo, "get_parallel_group_status", {"group_name": "ana-work"})
+            seen_by_admin = await _tool(url, admin, "get_parallel_group_status", {"group_id": group_id})
+            after = await _tool(url, ana, "get_parallel_group_status", {"group_id": group_id})
+    assert not mine[0] and not seen_by_admin[0]
+    assert isinstance(after[2], dict) and after[2]["status"] == "running"  # bo's cancel did nothing
+    assert theirs[0] and unknown[0] and by_name[0] and cancel[0] and cancel_unknown[0]
+    # Exactly like an unknown group: the same answer with only the id differing.
+    assert theirs[1].replace(group_id, "X") == unknown[1].replace("000000000000", "X")
+    assert cancel[1].replace(group_id, "X") == cancel_unknown[1].replace("000000000000", "X")
