@@ -7,7 +7,8 @@ with its built-in `bm25()` (through the standard library's `sqlite3`): an increm
 full-text index, with no extra dependency and no index code of our own. Documents are stored as
 identifier-split terms (`server.context.terms`) in three columns — path, defined names, body —
 so the ranking can weight a match in a path or a definition above one in the body; FTS5's
-`porter` tokenizer folds `sorting`/`sorted` to `sort`.
+`porter` tokenizer folds `sorting`/`sorted` to `sort`. The FTS tables keep per-column counts
+only (`detail=column`): bm25() scores the same without term positions, in less space.
 
 Old snapshots are dropped beyond the most recent `KEEP_SNAPSHOTS`, and with them the files
 only they used.
@@ -20,7 +21,7 @@ import os
 import sqlite3
 import stat
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -38,6 +39,8 @@ from server.context.terms import split_identifier
 __all__ = ["ChunkRow", "DocRow", "RepoIndex", "Snapshot", "index_path"]
 
 KEEP_SNAPSHOTS = 8
+# Part of the file name: an index written by another layout is never opened.
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs(
     id INTEGER PRIMARY KEY, path TEXT NOT NULL, blob TEXT NOT NULL, n_lines INTEGER NOT NULL,
@@ -50,8 +53,8 @@ CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc);
 CREATE TABLE IF NOT EXISTS symbols(name TEXT NOT NULL, chunk INTEGER NOT NULL, doc INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS symbols_name ON symbols(name);
 CREATE INDEX IF NOT EXISTS symbols_doc ON symbols(doc);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5(path, names, body, tokenize='porter ascii');
-CREATE VIRTUAL TABLE IF NOT EXISTS file_fts USING fts5(path, names, body, tokenize='porter ascii');
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5(path, names, body, tokenize='porter ascii', detail=column);
+CREATE VIRTUAL TABLE IF NOT EXISTS file_fts USING fts5(path, names, body, tokenize='porter ascii', detail=column);
 CREATE TABLE IF NOT EXISTS snaps(key TEXT PRIMARY KEY, used REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS snap_docs(snap TEXT NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY(snap, doc)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS snap_docs_doc ON snap_docs(doc);
@@ -62,7 +65,7 @@ CREATE TABLE IF NOT EXISTS wt_stat(path TEXT PRIMARY KEY, size INTEGER, mtime_ns
 def index_path(cache_dir: Path, repo: Path) -> Path:
     """Where the index of `repo` lives under `cache_dir`."""
     digest = hashlib.sha256(str(repo.resolve()).encode()).hexdigest()[:20]
-    return cache_dir / "context" / f"{repo.name[:40]}-{digest}.sqlite"
+    return cache_dir / "context" / f"{repo.name[:40]}-{digest}.v{SCHEMA_VERSION}.sqlite"
 
 
 @dataclass(frozen=True)
@@ -108,11 +111,11 @@ class Snapshot:
 
     def rank_chunks(self, terms: Sequence[str], weights: tuple[float, float, float], limit: int) -> list[tuple[int, float]]:
         """(chunk id, score > 0) of the best-matching chunks, best first."""
-        return self.index._rank("chunk_fts", "chunks", self.key, terms, weights, limit)
+        return self.index._rank("chunk_fts", "chunks", self.docs, terms, weights, limit)
 
     def rank_files(self, terms: Sequence[str], weights: tuple[float, float, float], limit: int) -> list[tuple[int, float]]:
         """(doc id, score > 0) of the best-matching files, best first."""
-        return self.index._rank("file_fts", "docs", self.key, terms, weights, limit)
+        return self.index._rank("file_fts", "docs", self.docs, terms, weights, limit)
 
     def chunks_of(self, doc_ids: Iterable[int]) -> dict[int, list[ChunkRow]]:
         return self.index._chunks_of(list(doc_ids))
@@ -288,20 +291,27 @@ class RepoIndex:
             " WHERE s.snap = ? AND d.binary = 0", (key,))
         return {r[0]: DocRow(*r) for r in rows}
 
-    def _rank(self, fts: str, table: str, key: str, terms: Sequence[str], weights: tuple[float, float, float],
-              limit: int) -> list[tuple[int, float]]:
+    def _rank(self, fts: str, table: str, docs: Mapping[int, DocRow], terms: Sequence[str],
+              weights: tuple[float, float, float], limit: int) -> list[tuple[int, float]]:
         query = _fts_query(terms)
         if not query:
             return []
-        doc_col = "doc" if table == "chunks" else "id"
-        sql = (f"SELECT f.rowid, -bm25({fts}, ?, ?, ?) AS score FROM {fts} f"
-               f" JOIN {table} t ON t.id = f.rowid JOIN snap_docs s ON s.doc = t.{doc_col} AND s.snap = ?"
-               f" WHERE {fts} MATCH ? ORDER BY score DESC LIMIT ?")
+        # FTS alone (no join: it would be paid on every match); rows of files outside the
+        # snapshot (other commits kept in the cache) are dropped after, from a wider cut.
+        sql = f"SELECT rowid, -bm25({fts}, ?, ?, ?) AS score FROM {fts} WHERE {fts} MATCH ? ORDER BY score DESC LIMIT ?"
         try:
-            rows = self.db.execute(sql, (*weights, key, query, limit)).fetchall()
+            rows = self.db.execute(sql, (*weights, query, limit * 2)).fetchall()
         except sqlite3.OperationalError:
             return []  # a query FTS5 cannot parse ranks nothing rather than failing the task
-        return [(int(r), float(s)) for r, s in rows if s > 0]
+        hits = [(int(r), float(score)) for r, score in rows if score > 0]
+        if table == "docs":
+            return [(r, score) for r, score in hits if r in docs][:limit]
+        doc_of: dict[int, int] = {}
+        ids = [r for r, _ in hits]
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            doc_of.update(self.db.execute(f"SELECT id, doc FROM chunks WHERE id IN ({','.join('?' * len(part))})", part))
+        return [(r, score) for r, score in hits if doc_of.get(r) in docs][:limit]
 
     def _chunks_where(self, where: str, params: Sequence[object]) -> list[ChunkRow]:
         rows = self.db.execute(

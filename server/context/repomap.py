@@ -20,6 +20,11 @@ _MIN_ROOM = 40
 _MAX_SIGNATURES = 12
 
 
+def _estimate(text: str) -> int:
+    """A slight over-estimate of cl100k tokens for paths and signatures (about 3 characters each)."""
+    return len(text) // 3 + 2
+
+
 def build_repo_map(snapshot: Snapshot, ranked: Sequence[Ranked], room: int) -> tuple[str, int]:
     """The map text and its tokens (0 and "" when `room` is too small for anything useful)."""
     if room < _MIN_ROOM:
@@ -38,12 +43,12 @@ def build_repo_map(snapshot: Snapshot, ranked: Sequence[Ranked], room: int) -> t
         sigs = [r.signature for r in signatures.get(doc, []) if r.signature and "." not in r.name and not r.secret]
         for sig in sigs[:_MAX_SIGNATURES]:
             entry += f"  {sig}\n"
-        cost = count_tokens(entry)
+        cost = _estimate(entry)  # exact count once, at the end
         if used + cost > room:
-            cost = count_tokens(snapshot.docs[doc].path + "\n")
+            entry = snapshot.docs[doc].path + "\n"
+            cost = _estimate(entry)
             if used + cost > room:
                 break
-            entry = snapshot.docs[doc].path + "\n"
         lines.append(entry)
         used += cost
     if len(lines) == 1:

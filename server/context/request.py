@@ -23,12 +23,18 @@ __all__ = ["check_requests", "parse_file_spec", "repository_root"]
 _RANGE = re.compile(r"^(?P<path>.+?):(?P<start>\d+)(?:-(?P<end>\d+))?$")
 
 
+_roots: dict[Path, Path] = {}
+
+
 def repository_root(workspace: Path, field: str = "workspace") -> Path:
-    """The top of the git repository `workspace` lies in.
+    """The top of the git repository `workspace` lies in (remembered while its `.git` exists).
 
     Raises:
         WorkspaceError: `workspace` is not inside a git repository (or git is missing).
     """
+    known = _roots.get(workspace)
+    if known is not None and (known / ".git").exists():
+        return known
     try:
         top = git(workspace, "rev-parse", "--show-toplevel").decode().strip()
     except (subprocess.CalledProcessError, FileNotFoundError, NotADirectoryError):
@@ -36,7 +42,9 @@ def repository_root(workspace: Path, field: str = "workspace") -> Path:
             f"{field}: {str(workspace)!r} is not inside a git repository; pass the directory of a git "
             "checkout (or run `git init` there and commit the files)"
         ) from None
-    return Path(top).resolve()
+    root = Path(top).resolve()
+    _roots[workspace] = root
+    return root
 
 
 def parse_file_spec(spec: str, field: str) -> FileRequest:

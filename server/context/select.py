@@ -62,6 +62,21 @@ class _Texts:
     def piece(self, doc: int, start: int, end: int) -> str:
         return "\n".join(self.lines(doc)[start - 1:end]) + "\n"
 
+    def tokens(self, doc: int, start: int, end: int) -> int:
+        """Tokens of the rendered piece; a file's content never changes under its doc id, so
+        counts are kept across selections."""
+        key = (self.snapshot.index.db_path, doc, start, end)
+        found = _TOKEN_COUNTS.get(key)
+        if found is None:
+            found = piece_tokens(self.snapshot.docs[doc].path, start, end, self.piece(doc, start, end))
+            if len(_TOKEN_COUNTS) > 200_000:
+                _TOKEN_COUNTS.clear()
+            _TOKEN_COUNTS[key] = found
+        return found
+
+
+_TOKEN_COUNTS: dict[tuple[object, int, int, int], int] = {}
+
 
 def _merge(taken: list[_Taken]) -> list[_Taken]:
     """Overlapping or touching pieces of one file become one, keeping the best rank."""
@@ -109,7 +124,7 @@ def select_from_snapshot(
         nonlocal used, rank_counter
         if is_covered(doc, start, end):
             return True
-        cost = piece_tokens(snapshot.docs[doc].path, start, end, texts.piece(doc, start, end))
+        cost = texts.tokens(doc, start, end)
         if used + cost > budget:
             return False
         used += cost
@@ -144,7 +159,7 @@ def select_from_snapshot(
     for t in _merge(taken):
         path = snapshot.docs[t.doc].path
         text = texts.piece(t.doc, t.start, t.end)
-        tokens = piece_tokens(path, t.start, t.end, text)
+        tokens = texts.tokens(t.doc, t.start, t.end)
         if total + tokens + map_tokens > budget:
             continue  # merging can shift a count by a token; never pass the budget
         total += tokens
