@@ -13,7 +13,7 @@ used, 0 tasks stuck `queued` or `running`.
 
 `--window` is the length of a "minute" for the provider and the engine alike: by default time
 is compressed six-fold, so 60 requests per "minute" is 10 per model every 10 s and the run
-needs ~35 s of the provider's capacity (printed as the bound). `--window 60 --model-rpm 20` is
+needs ~25 s of the provider's capacity after the first window's burst (printed as the bound). `--window 60 --model-rpm 20` is
 the issue's setting in real time; five models cannot serve ~175 calls within 60 s at that rate.
 """
 
@@ -107,10 +107,14 @@ async def main_async(args: argparse.Namespace) -> int:
     print(_summary("baseline", calm))
     ratio = statistics.median(r["seconds"] for r in storm) / statistics.median(r["seconds"] for r in calm)
     print(f"storm / baseline time (median): {ratio:.2f}x")
-    # No scheduler can beat the provider's capacity: the calls the work needs, at 5 models x N/min.
-    capacity = statistics.median(r["calls"] for r in calm) / (len(MODELS) * args.model_rpm / args.window)
+    # No scheduler beats the provider's capacity: the calls the work needs (the baseline's), less
+    # the first window's burst, at N/min on each of the five models the chains use.
+    models = 5
+    burst = models * int(args.model_rpm * args.window / 60.0)
+    calls = statistics.median(r["calls"] for r in calm)
+    capacity = max(0.0, calls - burst) / (models * args.model_rpm / 60.0)
     print(f"provider capacity bound: {capacity:.1f}s; storm median / bound: "
-          f"{statistics.median(r['seconds'] for r in storm) / capacity:.2f}x")
+          f"{statistics.median(r['seconds'] for r in storm) / max(capacity, 1e-9):.2f}x")
     ok = all(
         r["terminal"] == args.tasks and r["succeeded"] >= args.tasks - 10 and r["seconds"] <= 60
         and r["stuck"] == 0 and r["providers"] == ["loopa", "loopb"]

@@ -91,6 +91,10 @@ class Settings:
     http_host: str = "127.0.0.1"
     http_port: int = 8765
     log_level: str = "INFO"
+    # Workspace context (server/context): where repository indexes are cached, and extra glob
+    # patterns of files never sent to a model (PWM_CONTEXT_EXCLUDE, `:`-separated, + config).
+    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / APP_NAME)
+    context_exclude: tuple[str, ...] = ()
     # Where the store lives: the SQLite path, or a postgresql:// URL (PWM_DB or [store] db).
     db_url: str = ""
     # Leases (server/store/leases.py): how long an instance's claim on its groups lasts
@@ -234,6 +238,9 @@ def load_settings(
     server_cfg = config.get("server", {})
     routing_cfg = config.get("routing", {})
     overlay = env.get("PWM_MANIFESTS") or config.get("manifests_dir")
+    context_cfg = config.get("context", {})
+    exclude = [str(p) for p in context_cfg.get("exclude", [])]
+    exclude += [p for p in env.get("PWM_CONTEXT_EXCLUDE", "").split(os.pathsep) if p.strip()]
 
     db_path, db_url = _database(env, config, data_dir)
     store_cfg = config.get("store", {})
@@ -273,6 +280,8 @@ def load_settings(
         http_host=str(server_cfg.get("host", "127.0.0.1")),
         http_port=int(server_cfg.get("port", 8765)),
         log_level=str(env.get("PWM_LOG_LEVEL") or server_cfg.get("log_level", "INFO")).upper(),
+        cache_dir=_xdg(env, "XDG_CACHE_HOME", ".cache"),
+        context_exclude=tuple(exclude),
         env=env,
     )
     values.update(overrides)

@@ -82,7 +82,7 @@ async def test_every_tool_together_stays_within_7500_tokens(settings: Settings) 
     names, wire, spaced = await tools_list_tokens(settings)
     assert len(names) == 13
     # 6k / 7.5k for the eleven tools before the workflows; plan_milestone and continue_task add ~600.
-    assert wire <= 6_150 and spaced <= 8_000, (wire, spaced)
+    assert wire <= 6_250 and spaced <= 8_100, (wire, spaced)
 
 
 async def test_pwm_tools_adds_named_tools_to_the_core_ones_and_rejects_unknown_names(tmp_path: Path) -> None:

@@ -14,17 +14,23 @@ from pydantic import BaseModel, Field, field_validator
 
 from server.analysis.types import TASK_TYPES, BudgetMode, Effort, QualityRequirement, Severity, VariantFloor
 
-__all__ = ["AGENT_TYPE_DOC", "HINTS_DOC", "POLICY_DOC", "STRATEGY_DOC", "CallerHints", "caller_hints"]
+__all__ = [
+    "AGENT_TYPE_DOC", "CONTEXT_BUDGET_DOC", "HINTS_DOC", "POLICY_DOC", "STRATEGY_DOC", "WORKSPACE_DOC", "CallerHints",
+    "caller_hints",
+]
 
 HINTS_DOC = (
     "Hints win over what is read from the description: estimated_effort clamps the complexity; "
-    "context_tokens = context sent along (else ~1500 per file in files); complexity (1-10) and task_type "
+    "context_tokens = context sent along (else ~1500 per file in files; with a workspace, files "
+    "(path[:start-end]) are shown first); complexity (1-10) and task_type "
     "(crud, ui, api, bug_fix, security, tests, docs, refactor, ...) override the analysis; budget_mode "
     "local_only / free_only limits the tiers; min_variant is a floor; max_cost is a USD cap per task."
 )
 AGENT_TYPE_DOC = "e.g. aria_coder_backend; _speed/_balanced/_quality pins the variant, _N is a worker label."
 STRATEGY_DOC = "speed_first, cost_optimized, quality_first or balanced (= intelligent_auto)."
 POLICY_DOC = "normal, deep_research, code or ops (per-task cost and token caps)."
+WORKSPACE_DOC = "Git repository (in the allowed roots) whose relevant code the model is shown."
+CONTEXT_BUDGET_DOC = "Max tokens of that code (default: from the model's window and the policy)."
 
 
 class CallerHints(BaseModel):

@@ -81,6 +81,7 @@ class TaskStatusOut(BaseModel):
     error_class: str | None
     blocked_by: list[str] = Field(default_factory=list, description="Dependencies not (yet) succeeded.")
     follow_ups: int = 0
+    context: dict[str, Any] | None = Field(None, description="Workspace code shown to the model.")
 
 
 class LeaseOut(BaseModel):
@@ -153,7 +154,7 @@ def shape(view: GroupView) -> GroupStatusOutput:
                                validation=a.validation)
                     for a in t.attempts
                 ],
-                execution_time=t.execution_time,
+                execution_time=t.execution_time, context=t.context,
                 cost_data=CostData(input_tokens=t.input_tokens, output_tokens=t.output_tokens,
                                    total_cost=t.total_cost, cost_source=t.cost_source),
                 estimated_cost=t.estimated_cost, result=t.result, result_truncated=t.result_truncated,

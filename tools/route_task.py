@@ -9,6 +9,8 @@ that a submission would be refused now.
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any, Literal
 
 from mcp.server.mcpserver import Context
@@ -16,13 +18,25 @@ from mcp_types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from server.analysis import token_counter_status
-from server.errors import NoRouteError
-from server.scheduler.planner import plan_context, plan_task
+from server.context import ContextOptions, select_context
+from server.errors import InputError, NoRouteError
+from server.scheduler.planner import context_budget, plan_context, plan_task
 from server.scheduler.types import TaskInput
 from server.state import AppState
-from tools._inputs import AGENT_TYPE_DOC, HINTS_DOC, POLICY_DOC, STRATEGY_DOC, CallerHints, caller_hints
+from server.validation import allowed_roots, confine_path
+from tools._inputs import (
+    AGENT_TYPE_DOC,
+    CONTEXT_BUDGET_DOC,
+    HINTS_DOC,
+    POLICY_DOC,
+    STRATEGY_DOC,
+    WORKSPACE_DOC,
+    CallerHints,
+    caller_hints,
+)
 from tools._shared import app_state, expected_errors
 from tools.surface import ToolServer
+from tools.validate_workspace import client_roots
 
 __all__ = ["RouteTaskInput", "RouteTaskOutput", "preview_route", "register", "route_task"]
 
@@ -35,6 +49,8 @@ class RouteTaskInput(CallerHints):
     agent_type: str | None = Field(None, max_length=200, description=AGENT_TYPE_DOC)
     routing_strategy: str | None = Field(None, max_length=50, description=STRATEGY_DOC)
     policy: str | None = Field(None, max_length=50, description=POLICY_DOC)
+    workspace: str | None = Field(None, max_length=4096, description=WORKSPACE_DOC)
+    context_budget_tokens: int | None = Field(None, ge=64, le=2_000_000, description=CONTEXT_BUDGET_DOC)
 
 
 class RouteTaskOutput(BaseModel):
@@ -65,6 +81,9 @@ class RouteTaskOutput(BaseModel):
     strategy: str
     policy: str | None
     notes: list[str]
+    context: dict[str, Any] | None = Field(
+        None, description="With a workspace: files [{path, start_line, end_line, tokens, reason}], total_tokens, "
+        "budget_tokens, repo_tokens, commit.")
 
 
 async def preview_route(state: AppState, args: RouteTaskInput) -> RouteTaskOutput:
@@ -125,7 +144,29 @@ async def route_task(ctx: Context[AppState, Any], args: RouteTaskInput) -> Route
     A dry run of submit_parallel_tasks' planning (same analysis, strategy, caps, budget); calls no model.
     """
     with expected_errors():
-        return await preview_route(app_state(ctx), args)
+        state = app_state(ctx)
+        if args.context_budget_tokens is not None and args.workspace is None:
+            raise InputError("context_budget_tokens", "needs a workspace to take code from",
+                             "set workspace to the task's git repository, or drop context_budget_tokens")
+        out = await preview_route(state, args)
+        if args.workspace is not None:
+            roots = allowed_roots(await client_roots(ctx), state.settings.allowed_roots)
+            out.context = await preview_context(state, args, out, confine_path(args.workspace, roots, field="workspace"))
+        return out
+
+
+async def preview_context(state: AppState, args: RouteTaskInput, out: RouteTaskOutput,
+                          workspace: Path) -> dict[str, Any]:
+    """What the recommended model would be shown of `workspace` (confined already).
+
+    Raises:
+        InputError / WorkspaceError: a bad `files` entry or a workspace that is not a git repository.
+    """
+    budget = context_budget(state.catalog, out.recommended_model, state.catalog.policies.get(out.policy or ""),
+                            args.context_budget_tokens)
+    options = ContextOptions(state.settings.cache_dir, state.settings.context_exclude)
+    selection = await asyncio.to_thread(select_context, workspace, args.task_description, args.files, budget, options)
+    return {**selection.as_dict(), "repo_tokens": selection.repo_tokens, "commit": selection.commit}
 
 
 def register(mcp: ToolServer) -> None:

@@ -19,7 +19,15 @@ from server.errors import InputError
 from server.scheduler.types import GroupInput, SubmitResult, TaskInput
 from server.state import AppState
 from server.validation import ALL_KINDS, allowed_roots, confine_path
-from tools._inputs import AGENT_TYPE_DOC, POLICY_DOC, STRATEGY_DOC, CallerHints, caller_hints
+from tools._inputs import (
+    AGENT_TYPE_DOC,
+    CONTEXT_BUDGET_DOC,
+    POLICY_DOC,
+    STRATEGY_DOC,
+    WORKSPACE_DOC,
+    CallerHints,
+    caller_hints,
+)
 from tools._shared import app_state, expected_errors
 from tools.validate_workspace import client_roots
 
@@ -55,7 +63,8 @@ class TaskSpec(CallerHints):
     priority: int = Field(5, ge=0, le=10, description="Higher runs first.")
     timeout_seconds: float = Field(300, ge=1, le=86_400, description="From the task's first call.")
     tags: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=50)
-    workspace: str | None = Field(None, max_length=4096, description="Project directory the task is about.")
+    workspace: str | None = Field(None, max_length=4096, description=WORKSPACE_DOC)
+    context_budget_tokens: int | None = Field(None, ge=64, le=2_000_000, description=CONTEXT_BUDGET_DOC)
     validate_: dict[str, Any] | bool | None = Field(
         None, alias="validate", description="Check the answer's patch in the workspace: true, or {checks, max_rounds}."
     )
@@ -63,8 +72,6 @@ class TaskSpec(CallerHints):
         None, description="agent: a tool-using agent in its own worktree of workspace; its diff is validated "
         "(limits: validate.agent max_turns, wall_time_s, max_cost_usd).",
     )
-    test_first: bool = Field(
-        False, description="Write tests first (they must fail now); the implementation must pass them unedited.")
 
 
 class PlannedTaskOut(BaseModel):
@@ -115,15 +122,24 @@ def build_group_input(
         raise InputError("tasks", f"{len(tasks)} tasks is more than this server accepts per group",
                          f"1 to {max_tasks} (server setting max_tasks_per_group)")
     converted = []
-    for spec in tasks:
+    for index, spec in enumerate(tasks):
+        if spec.context_budget_tokens is not None and spec.workspace is None:
+            raise InputError(f"tasks[{index}].context_budget_tokens", "needs a workspace to take code from",
+                             "set workspace to the task's git repository, or drop context_budget_tokens")
         hints = caller_hints(spec)
         extra = dict(spec.model_extra or {})
         if spec.workspace is not None:
             extra["workspace"] = spec.workspace
+        if spec.context_budget_tokens is not None:
+            extra["context_budget_tokens"] = spec.context_budget_tokens
         validate = spec.validate_
         if spec.mode == "agent":
             validate = {**(validate if isinstance(validate, dict) else {}), "mode": "agent"}
-        if spec.test_first:
+        # "test_first": true (kept out of the schema, like the other extra keys: see the README)
+        test_first = extra.pop("test_first", None)
+        if test_first not in (None, True, False):
+            raise InputError(f"tasks[{index}].test_first", f"{test_first!r} is not a boolean", "true or false")
+        if test_first:
             validate = {**(validate if isinstance(validate, dict) else {}), "test_first": True}
         converted.append(TaskInput(
             agent_type=(spec.agent_type or "").strip(), description=spec.task_description, key=spec.id,
@@ -189,12 +205,15 @@ async def confine_workspaces(group: GroupInput, ctx: Context[AppState, Any]) -> 
     Raises:
         WorkspaceError: a workspace outside the client's (or configured) roots.
     """
-    if not any(t.validate for t in group.tasks):
+    if not any(t.validate or t.context.get("workspace") for t in group.tasks):
         return group
     state = app_state(ctx)
     roots = allowed_roots(await client_roots(ctx), state.settings.allowed_roots)
     tasks = []
     for index, task in enumerate(group.tasks):
+        if task.context.get("workspace"):  # the code the model is shown comes from here
+            resolved = confine_path(str(task.context["workspace"]), roots, field=f"tasks[{index}].workspace")
+            task = dataclasses.replace(task, context={**task.context, "workspace": str(resolved)})
         spec = dict(task.validate or {})
         workspace = task.context.get("workspace") or spec.get("workspace")
         if spec.get("mode") == "agent" and workspace is None:

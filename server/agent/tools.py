@@ -9,7 +9,6 @@ through the validation engine (allow-listed environment, process-tree kill on ti
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 
 from server.agent.worktree import AgentWorkspace, git
 from server.backends.base import ToolSpec
+from server.context.secrets import has_secret, is_secret_path
 from server.validation import ValidationOptions, diagnostics_feedback, validate_path
 from server.validation.model import CheckKind
 
@@ -25,10 +25,6 @@ __all__ = ["TOOL_SPECS", "AgentTools", "Searcher", "ToolOutcome"]
 
 # (worktree root, query, limit) -> lines "path:line: text"
 Searcher = Callable[[Path, str, int], Awaitable[list[str]]]
-
-# Never handed to a model, whatever the task says (the context selector keeps its own, larger list).
-_SECRET_GLOBS = (".env", ".env.*", "*.pem", "*.key", "id_rsa*", "id_ed25519*", "id_ecdsa*", "*.p12",
-                 "*.pfx", ".netrc", ".npmrc", ".pypirc", "credentials*", ".git-credentials")
 
 _SPECS: tuple[dict[str, Any], ...] = (
     {"name": "read_file", "description": "Read a file, or lines start_line..end_line (1-based, inclusive).",
@@ -101,7 +97,7 @@ class AgentTools:
         self.base_env = dict(base_env or workspace.env)
         self.searcher = searcher
         self.max_output_chars = max_output_chars
-        self.exclude_globs = (*_SECRET_GLOBS, *exclude_globs)
+        self.exclude_globs = tuple(exclude_globs)  # beside the workspace context's secret files
 
     # -- confinement -------------------------------------------------------------------------
     def _resolve(self, raw: object, *, must_exist: bool = True) -> Path:
@@ -114,8 +110,7 @@ class AgentTools:
             raise ToolRefused(f"{raw}: '..' is not allowed; stay inside the repository")
         if ".git" in rel.parts:
             raise ToolRefused(f"{raw}: the .git directory is off limits")
-        name = rel.name
-        if any(fnmatch.fnmatch(name, g) or fnmatch.fnmatch(str(rel), g) for g in self.exclude_globs):
+        if is_secret_path(str(rel), self.exclude_globs):
             raise ToolRefused(f"{raw}: secret-looking files are not available")
         target = (self.root / rel).resolve()
         if target != self.root and self.root not in target.parents:
@@ -152,6 +147,9 @@ class AgentTools:
         if start < 1 or start > max(len(lines), 1) or end < start:
             raise ToolRefused(f"lines {start}-{end}: the file has {len(lines)} lines")
         end = min(end, len(lines))
+        if has_secret("\n".join(lines[start - 1 : end])):
+            raise ToolRefused(f"lines {start}-{end} of {args.get('path')} hold a secret-looking token; "
+                              "read around them")
         body = "\n".join(f"{n:>5}  {lines[n - 1]}" for n in range(start, end + 1))
         return ToolOutcome(f"{args.get('path')} lines {start}-{end} of {len(lines)}\n{body}", ok=True)
 
@@ -168,7 +166,7 @@ class AgentTools:
         query = str(args.get("query") or "").strip()
         if not query:
             raise ToolRefused("query is empty")
-        hits = [h for h in await self.searcher(self.root, query, 40) if not self._secret_hit(h)]
+        hits = [h for h in await self.searcher(self.root, query, 40) if not self._secret_hit(h) and not has_secret(h)]
         return ToolOutcome("\n".join(hits) or "no matches", ok=True)
 
     def _secret_hit(self, hit: str) -> bool:

@@ -18,6 +18,7 @@ their tasks go back to `queued`, so `resume` (called on the next start, after
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import heapq
 import json
 import logging
@@ -27,12 +28,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.catalog.schema import Catalog
+from server.context import ContextOptions, workspace_text_allowed
 from server.formatting import usd
 from server.routing.router import Router
 from server.scheduler.answer_checks import with_dependency_patches
 from server.scheduler.dag import SUCCESS, TERMINAL, TaskGraph, bottom_levels
 from server.scheduler.gate import CallGate, Limits
-from server.scheduler.planner import estimate_makespan, plan_group, task_cost_cap
+from server.scheduler.planner import estimate_makespan, plan_group, select_task_contexts, task_cost_cap
 from server.scheduler.ports import CallObserver, Providers
 from server.scheduler.prompt import PER_DEPENDENCY_CHARS, DependencyOutput, build_messages
 from server.scheduler.runner import Job, Outcome, RunnerConfig, TaskRunner
@@ -168,6 +170,12 @@ class Engine:
             per_task_cap=self.settings.budgets.per_task, budget_paused=budget.state == "stop",
             local_only=self.settings.local_only,
         )
+        contexts = await select_task_contexts(group, planned, catalog=self.catalog, options=ContextOptions(
+            self.settings.cache_dir, self.settings.context_exclude))
+        group = dataclasses.replace(group, tasks=tuple(
+            t if c is None else dataclasses.replace(t, context={**t.context, "workspace_context": c},
+                                                    validate=_checked_at(t.validate, c["selection"]["commit"]))
+            for t, c in zip(group.tasks, contexts, strict=True)))
         concurrency = min(group.max_concurrent or self.config.max_concurrent, self.config.max_concurrent)
         depends = {k: t.depends_on for k, t in zip(planned.keys, group.tasks, strict=True)}
         durations = {k: p.estimated_time for k, p in zip(planned.keys, planned.plans, strict=True)}
@@ -291,7 +299,8 @@ class Engine:
                 timeout_s=task.timeout_s, plan=plan,
                 messages=_with_patch_request(
                     build_messages(agent.role_prompt if agent else "", task.description,
-                                   [DependencyOutput(d.key, d.description, d.result_head) for d in deps]),
+                                   [DependencyOutput(d.key, d.description, d.result_head) for d in deps],
+                                   workspace_context=self._workspace_text(task.context_json, plan)),
                     validation,
                 ),
                 limits=run.limits,
@@ -326,6 +335,16 @@ class Engine:
 
     async def _full_result(self, task_id: str) -> str:
         return (await self.store.task_result(task_id, 0, 10_000_000)).text
+
+    def _workspace_text(self, context_json: str | None, plan: TaskPlan) -> str:
+        """The workspace code selected for the task at submission, unless local-only forbids it."""
+        stored = json.loads(context_json).get("workspace_context") if context_json else None
+        if not stored:
+            return ""
+        chain = [plan.model_id, *plan.fallback_model_ids, *(m for _, ms in plan.escalation for m in ms)]
+        if not workspace_text_allowed(chain, self.catalog, self.settings.local_only):
+            return ""
+        return str(stored.get("prompt") or "")
 
     # -- task events (the runner reports; the engine alone writes task state) -----------------
 
@@ -521,6 +540,13 @@ def _skip_move(run: _Run, key: str, blocker: str, blocker_status: str | None) ->
     state = blocker_status or run.graph.status[blocker]
     return TaskMove(run.ids[key], ("pending", "queued"), "skipped",
                     {"error": f"dependency {blocker!r} {state}", "error_class": "dependency"})
+
+
+def _checked_at(validate: dict[str, Any] | None, commit: str | None) -> dict[str, Any] | None:
+    """A validated task's patch is checked on the commit its context was read from."""
+    if not validate or not validate.get("workspace") or not commit:
+        return validate
+    return {**validate, "base": commit}
 
 
 def _validation_spec(validate_json: str | None) -> dict[str, Any] | None:

@@ -12,12 +12,16 @@ its paid plan and fails at run time with the budget's own error, so the user see
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 from server.analysis.analyzer import analyze
 from server.analysis.types import TaskAnalysis, TaskHints
 from server.catalog.schema import Catalog, PolicySpec
+from server.context import ContextOptions, default_budget, render_selection, select_context
 from server.errors import InputError, NoRouteError
 from server.routing.agents import parse_agent_type
 from server.routing.router import Router
@@ -29,10 +33,12 @@ __all__ = [
     "PlanContext",
     "PlannedGroup",
     "RoutedTask",
+    "context_budget",
     "estimate_makespan",
     "plan_context",
     "plan_group",
     "plan_task",
+    "select_task_contexts",
     "task_cost_cap",
     "task_keys",
 ]
@@ -206,6 +212,41 @@ def _task_plan(plan: Plan, default_temperature: float, task_type: str = "") -> T
         excluded=dict(plan.excluded),
         task_type=task_type,
     )
+
+
+def context_budget(catalog: Catalog, model_id: str, policy: PolicySpec | None, explicit: int | None) -> int:
+    """A task's workspace budget: the caller's, else from its first model's window and the policy."""
+    if explicit is not None:
+        return int(explicit)
+    model = catalog.models[model_id]
+    return default_budget(model.context_window, model.max_output_tokens, policy.max_tokens if policy else None)
+
+
+async def select_task_contexts(
+    group: GroupInput, planned: PlannedGroup, *, catalog: Catalog, options: ContextOptions,
+) -> list[dict[str, Any] | None]:
+    """For each task naming a (confined) `workspace`: what its model will see, as stored with the
+    task — `{"selection": {...}, "prompt": rendered text}`; None for a task without one.
+    A validated task reads the committed tree at HEAD, which its check worktree is made from.
+
+    Raises:
+        InputError / WorkspaceError: a bad `files` entry, budget or workspace (naming the task).
+    """
+    out: list[dict[str, Any] | None] = []
+    policy = catalog.policies.get(planned.policy)
+    for index, (task, plan) in enumerate(zip(group.tasks, planned.plans, strict=True)):
+        workspace = task.context.get("workspace")
+        if not workspace:
+            out.append(None)
+            continue
+        budget = context_budget(catalog, plan.model_id, policy, task.context.get("context_budget_tokens"))
+        selection = await asyncio.to_thread(
+            select_context, Path(str(workspace)), task.description, list(task.hints.get("files") or ()), budget,
+            options, at_head=bool(task.validate and task.validate.get("workspace")), field_prefix=f"tasks[{index}].",
+        )
+        record = {**selection.as_dict(), "commit": selection.commit, "repo_tokens": selection.repo_tokens}
+        out.append({"selection": record, "prompt": render_selection(selection)})
+    return out
 
 
 def estimate_makespan(

@@ -1,7 +1,9 @@
 """The messages one task sends, and how many tokens they take.
 
 The system message is the agent's role prompt; the user message is the task description,
-followed by the outputs of the tasks it depends on (each cut to a bounded size, the whole
+then the workspace code selected for the task (`server.context`, rendered there with each
+piece's path and line numbers — exactly the selection the task records), then the outputs of
+the tasks it depends on (each cut to a bounded size, the whole
 block too, so a wide fan-in cannot blow a model's context window). Token counts use `server.analysis.tokens`
 (cl100k) as an estimate for every model (provider usage is the truth, recorded after).
 """
@@ -36,9 +38,14 @@ def build_messages(
     *,
     per_dependency_chars: int = PER_DEPENDENCY_CHARS,
     total_chars: int = ALL_DEPENDENCIES_CHARS,
+    workspace_context: str = "",
 ) -> list[dict[str, str]]:
-    """System + user messages for a task, with its dependencies' outputs as bounded context."""
+    """System + user messages for a task, with the workspace code chosen for it
+    (`workspace_context`, from `server.context.render_selection`) and its dependencies'
+    outputs as bounded context."""
     user = description.strip()
+    if workspace_context.strip():
+        user += "\n\n" + workspace_context.strip()
     if dependencies:
         budget = total_chars
         parts: list[str] = []

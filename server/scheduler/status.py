@@ -73,6 +73,7 @@ class TaskView:
     error_class: str | None
     blocked_by: list[str] = field(default_factory=list)  # dependencies that have not succeeded (yet)
     follow_ups: int = 0  # continue_task turns so far (a finished task can be continued)
+    context: dict[str, Any] | None = None  # the workspace code the model was shown (server/context)
 
 
 @dataclass(frozen=True)
@@ -169,10 +170,27 @@ def _task_view(
         total_cost=task.cost_usd, cost_source=_cost_source(attempts), estimated_cost=plan.estimated_cost,
         result=result, result_chars=total, result_truncated=truncated,
         result_next_offset=len(result) if truncated and result is not None else None,
-        error=task.error, error_class=task.error_class,
+        error=task.error, error_class=task.error_class, context=_workspace_context(task.context_json),
         blocked_by=[d for d in task.depends_on if (statuses or {}).get(d, "succeeded") != "succeeded"],
         follow_ups=follow_ups,
     )
+
+
+_CONTEXT_PIECES_SHOWN = 12
+
+
+def _workspace_context(context_json: str | None) -> dict[str, Any] | None:
+    """A compact view of the selection stored with the task (the full one stays in the store)."""
+    stored = json.loads(context_json).get("workspace_context") if context_json else None
+    selection = stored.get("selection") if isinstance(stored, dict) else None
+    if not isinstance(selection, dict):
+        return None
+    files = selection.get("files") or []
+    return {
+        "pieces": [f"{f['path']}:{f['start_line']}-{f['end_line']}" for f in files[:_CONTEXT_PIECES_SHOWN]],
+        "piece_count": len(files),
+        **{k: selection.get(k) for k in ("total_tokens", "budget_tokens", "repo_tokens", "commit")},
+    }
 
 
 async def group_view(

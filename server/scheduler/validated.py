@@ -47,7 +47,8 @@ async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str
         return Verdict(False, "no_patch", json.dumps({"status": "no_patch"}), feedback, None, None)
     workspace = Path(str(spec["workspace"]))
     try:
-        handle = await apply_patch_in_worktree(workspace, patch, env=env)
+        # the commit the task's context was read from (server/context), else HEAD
+        handle = await apply_patch_in_worktree(workspace, patch, base=str(spec.get("base") or "HEAD"), env=env)
     except WorkspaceError as exc:
         feedback = f"Your patch did not apply to the repository at HEAD:\n{exc}\nSend a corrected patch."
         failure = {"status": "patch_failed", "error": str(exc)}

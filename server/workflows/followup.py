@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from server.context import workspace_text_allowed
 from server.errors import InputError
 from server.scheduler.prompt import build_messages, count_tokens
 from server.scheduler.retry import candidate_chain
@@ -172,6 +173,9 @@ async def continue_task(
     workspace = _workspace_of(task)
     if select is not None and workspace is not None:
         selected = await select(workspace, message, files)
+    model_id = next_model(plan, task.model_used, stronger or task.status != "succeeded")
+    if not workspace_text_allowed([model_id], engine.catalog, engine.settings.local_only):
+        selected = []  # local-only: workspace code goes to local models only
     new = [p for p in selected if not _covered(p.key, sent)]
     skipped = tuple(p.key for p in selected if _covered(p.key, sent))
     turn = thread.turns + 1
@@ -179,7 +183,6 @@ async def continue_task(
     if new:
         content += "\n\n## More code from the workspace\n\n" + "\n".join(p.text for p in new)
     messages = [*_history(engine, task, plan, thread, sent), {"role": "user", "content": content}]
-    model_id = next_model(plan, task.model_used, stronger or task.status != "succeeded")
     group = await store.get_group(task.group_id)
     job = Job(
         key=task.key, task_id=task.id, group_id=task.group_id, priority=task.priority, depth=0,

@@ -78,7 +78,9 @@ async def test_an_agent_reads_edits_sees_the_failure_fixes_it_and_ends_with_a_pa
 async def test_an_agent_cannot_escape_its_worktree(tmp_path: Path) -> None:
     outside = tmp_path / "outside.txt"
     outside.write_text("keep me\n")
-    repo = make_repo(tmp_path / "repo", {**PROJECT, ".env": "API_KEY=sk-canary-123\n"})
+    token = "ghp_" + "Zq8" * 12  # a token-shaped secret inside an ordinary source file
+    repo = make_repo(tmp_path / "repo", {**PROJECT, ".env": "API_KEY=sk-canary-123\n",
+                                         "shop/settings.py": f"DEBUG = True\nGITHUB_TOKEN = '{token}'\n"})
     os.symlink(outside, repo / "link.txt")
     from tests.validation.helpers import commit_all
 
@@ -92,13 +94,19 @@ async def test_an_agent_cannot_escape_its_worktree(tmp_path: Path) -> None:
         call("apply_diff", 5, diff=escape_diff),
         call("read_file", 6, path=".env"),
         call("search", 7, query="canary"),
-        call("done", 8),
+        call("read_file", 8, path="shop/settings.py"),
+        call("search", 9, query="GITHUB_TOKEN"),
+        call("read_file", 10, path="shop/settings.py", start_line=1, end_line=1),
+        call("done", 11),
     ])
     async with await AgentWorkspace.create(repo, task_id="t-escape", env=base_env()) as ws:
         result = await run_agent(script, AgentTools(ws, base_env=base_env()), [ChatMessage("user", "x")])
     outputs = [m.content for m in script.seen[-1] if m.role == "tool"]
     assert all(o.startswith("refused") for o in outputs[:6]), outputs
-    assert "sk-canary" not in "".join(outputs)
+    assert "sk-canary" not in "".join(outputs) and token not in "".join(outputs)
+    assert outputs[7].startswith("refused") and "secret" in outputs[7]
+    assert outputs[8] == "no matches"
+    assert "DEBUG = True" in outputs[9]
     assert outside.read_text() == "keep me\n"
     assert result.diff == ""
     assert [s.ok for s in result.steps][:6] == [False] * 6

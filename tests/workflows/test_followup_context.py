@@ -1,10 +1,12 @@
 """Differential context on a real engine: a follow-up names the workspace code already sent in the
 thread instead of sending it again, adds only the pieces new to the thread, and a later follow-up
-does not resend those either. The selector is an injected fake standing in for workspace context."""
+does not resend those either. The first turn's context is the real selection; the follow-up's
+selector is an injected fake, so the pieces it offers are known."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,9 +18,15 @@ from server.workflows.followup import ContextPiece, continue_task, next_model
 from tests.scheduler.real import open_engine
 from tests.support.loopback_provider import LoopbackProvider, Reply
 
-SENT_FIRST = {"selection": {"files": [{"path": "calc.py", "start_line": 1, "end_line": 40, "tokens": 900,
-                                       "reason": "ranked"}], "total_tokens": 900, "budget_tokens": 4000},
-              "prompt": "## Code from the workspace\n### calc.py (lines 1-40)\n..."}
+
+def _repo(root: Path) -> Path:
+    repo = root / "calc"
+    repo.mkdir()
+    (repo / "calc.py").write_text("".join(f"def f{i}(x):\n    return x + {i}\n\n\n" for i in range(10)))
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "calc"]):
+        subprocess.run(["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args], cwd=repo, check=True,
+                       capture_output=True)
+    return repo
 
 
 class Selector:
@@ -33,8 +41,6 @@ class Selector:
         return self.answers.pop(0)
 
 
-OLD = ContextPiece("calc.py:1-40", "### calc.py (lines 1-40)\n```python\nOLD PIECE\n```\n", 900)
-INSIDE_OLD = ContextPiece("calc.py:5-12", "### calc.py (lines 5-12)\n```python\nOLD PART\n```\n", 200)
 NEW = ContextPiece("util.py:1-9", "### util.py (lines 1-9)\n```python\nNEW PIECE\n```\n", 60)
 
 
@@ -42,15 +48,20 @@ async def test_a_follow_up_sends_only_pieces_not_sent_before_and_names_the_rest(
     with LoopbackProvider() as lp:
         lp.script("fast-a", [Reply("first answer"), Reply("second"), Reply("third")])
         async with open_engine(tmp_path, lp.openai_url, concurrency=2) as engine:
-            task = TaskInput(agent_type="tcoder_speed", description="Explain calc.py",
-                             context={"workspace": str(tmp_path), "workspace_context": SENT_FIRST})
+            task = TaskInput(agent_type="tcoder_speed", description="Explain f3 in calc.py",
+                             context={"workspace": str(_repo(tmp_path))})
             submitted = await engine.submit(GroupInput(tasks=(task,)))
             assert submitted.group_id is not None
             while engine.is_running(submitted.group_id):
                 await engine.wait_for_change(submitted.group_id, 10)
             task_id = submitted.tasks[0].task_id
             assert task_id is not None
-            select = Selector([OLD, NEW], [INSIDE_OLD, NEW])
+            stored = json.loads((await engine.store.get_task(task_id)).context_json or "{}")["workspace_context"]
+            (first_piece, *_) = stored["selection"]["files"]  # what the first turn showed of calc.py
+            start, end = first_piece["start_line"], first_piece["end_line"]
+            old = ContextPiece(f"calc.py:{start}-{end}", "### calc.py\n```python\nOLD PIECE\n```\n", 90)
+            inside = ContextPiece(f"calc.py:{start}-{start}", "### calc.py\n```python\nOLD PART\n```\n", 9)
+            select = Selector([old, NEW], [inside, NEW])
             first = await continue_task(engine, task_id, "And util?", select=select)
             second = await continue_task(engine, task_id, "Anything else?", select=select)
             with pytest.raises(NotFoundError):
@@ -58,10 +69,11 @@ async def test_a_follow_up_sends_only_pieces_not_sent_before_and_names_the_rest(
             with pytest.raises(InputError, match="message"):
                 await continue_task(engine, task_id, "  ")
         prompts = [json.dumps(r.json["messages"]) for r in lp.requests_for("fast-a")]
-    assert (first.context_sent, first.context_skipped, first.context_tokens) == (("util.py:1-9",), ("calc.py:1-40",), 60)
+    assert (first.context_sent, first.context_skipped, first.context_tokens) == (("util.py:1-9",), (old.key,), 60)
     assert "NEW PIECE" in prompts[1] and "OLD PIECE" not in prompts[1]
-    assert "already shown in this conversation: calc.py lines 1-40" in prompts[1]
-    assert (second.context_sent, second.context_skipped, second.context_tokens) == ((), ("calc.py:5-12", "util.py:1-9"), 0)
+    assert f"already shown in this conversation: calc.py lines {start}-{end}" in prompts[1]
+    assert "return x + 3" in prompts[0] and "return x + 3" not in prompts[1]  # the code itself is not resent
+    assert (second.context_sent, second.context_skipped, second.context_tokens) == ((), (inside.key, "util.py:1-9"), 0)
     assert prompts[2].count("NEW PIECE") == 1 and "OLD PART" not in prompts[2]  # a part of a piece sent is sent
     assert second.turn == 2 and select.asked == ["And util?", "Anything else?"]
 

@@ -1,0 +1,282 @@
+"""Context selection: changed-line coverage on the development cases, and indexing speed.
+
+Quality: for each of the 60 cases in the context-dev folder (real commits of three public
+Python repositories; see its README) the selector is given the commit message as the task and
+the parent tree as the workspace; `score.py` from that folder scores the selections at 8k and
+32k tokens. Two baselines run in the same process on the same files: chunk-level BM25 (80-line
+chunks overlapping by 20, greedy fill) and whole-file BM25 (greedy fill), both through SQLite
+FTS5's bm25() over plain words. Figures are printed per repository and overall.
+
+Speed: a repository of 2,000 real Python source files (copied from the installed packages and
+the standard library into a temporary git repository): first index, re-index after one file changed, selection p95 on a
+warm index, index size on disk; min and median over --runs runs.
+
+    python bench/bench_context.py [--quality-only | --speed-only] [--runs N] [--budgets 8000,32000]
+
+The dev folder is $PWM_CONTEXT_DEV, default ../shared/context-dev relative to the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from server.analysis.tokens import count_tokens  # noqa: E402
+from server.context import ContextOptions, close_indexes, select_context  # noqa: E402
+from server.context.files import decode_text, is_excluded, worktree_listing  # noqa: E402
+from server.context.select import SelectParams  # noqa: E402
+
+Items = list[dict[str, object]]
+PY_ONLY = os.environ.get("BASELINE_FILES", "py") == "py"
+
+
+def dev_dir() -> Path:
+    return Path(os.environ.get("PWM_CONTEXT_DEV") or REPO.parent / "shared" / "context-dev").resolve()
+
+
+def run_git(*args: str) -> None:
+    subprocess.run(["git", *args], check=True, capture_output=True)
+
+
+def materialize(dev: Path, work: Path) -> list[dict[str, object]]:
+    cases = [json.loads(line) for line in (dev / "cases.jsonl").read_text().splitlines() if line.strip()]
+    for case in cases:
+        name = str(case["repo"]).replace("/", "+")
+        store = work / "store" / f"{name}.git"
+        if not store.exists():
+            run_git("clone", "-q", "--mirror", str(dev / "repos" / f"{name}.bundle"), str(store))
+        ws = work / "ws" / str(case["id"])
+        if not ws.exists():
+            run_git("clone", "-q", "--shared", "--no-checkout", str(store), str(ws))
+            run_git("-C", str(ws), "-c", "advice.detachedHead=false", "checkout", "-q", "-B", "main",
+                    f"p/{case['parent']}")
+        case["ws"] = str(ws)
+    return cases
+
+
+# -- baselines: plain BM25 over words, SQLite FTS5 -----------------------------------------------
+
+def _words_query(task: str) -> str:
+    words = sorted({w.lower() for w in re.findall(r"[A-Za-z0-9]+", task)})
+    return " OR ".join(f'"{w}"' for w in words)
+
+
+def _read_files(ws: Path) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for path in worktree_listing(ws):
+        if PY_ONLY and not path.endswith(".py"):
+            continue
+        full = ws / path
+        if full.is_file() and not full.is_symlink() and full.stat().st_size <= 256 * 1024:
+            text = decode_text(full.read_bytes())
+            if text:
+                lines = text.split("\n")
+                out[path] = lines[:-1] if lines[-1] == "" else lines
+    return out
+
+
+def baseline(ws: Path, task: str, budgets: list[int], whole_files: bool) -> dict[int, Items]:
+    files = _read_files(ws)
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE VIRTUAL TABLE t USING fts5(body, tokenize='unicode61')")
+    pieces: list[tuple[str, int, int]] = []
+    for path, lines in files.items():
+        spans = [(1, len(lines))] if whole_files else [
+            (s + 1, min(len(lines), s + 80)) for s in range(0, max(1, len(lines) - 20), 60)]
+        for a, b in spans:
+            pieces.append((path, a, b))
+            db.execute("INSERT INTO t(rowid, body) VALUES (?, ?)",
+                       (len(pieces), path + "\n" + "\n".join(lines[a - 1:b])))
+    ranked = [r for (r,) in db.execute("SELECT rowid FROM t WHERE t MATCH ? ORDER BY bm25(t)", (_words_query(task),))]
+    out: dict[int, Items] = {}
+    costs: dict[int, int] = {}
+    for budget in budgets:
+        items: Items = []
+        used = 0
+        for rowid in ranked:
+            path, a, b = pieces[rowid - 1]
+            if rowid not in costs:
+                costs[rowid] = count_tokens("\n".join(files[path][a - 1:b]) + "\n")
+            if used + costs[rowid] <= budget:
+                used += costs[rowid]
+                items.append({"path": path, "start_line": a, "end_line": b, "tokens": costs[rowid]})
+        out[budget] = items
+    return out
+
+
+# -- ours ------------------------------------------------------------------------------------------
+
+def ours(ws: Path, task: str, budgets: list[int], cache: Path, params: SelectParams | None) -> dict[int, Items]:
+    out: dict[int, Items] = {}
+    for budget in budgets:
+        sel = select_context(ws, task, [], budget, ContextOptions(cache), params=params)
+        items: Items = [{"path": i.path, "start_line": i.start_line, "end_line": i.end_line, "tokens": i.tokens}
+                        for i in sel.items]
+        out[budget] = items
+        # the map's tokens count against the budget too
+        if sel.repo_map_tokens:
+            items.append({"path": "(repository map)", "start_line": 1, "end_line": 1, "tokens": sel.repo_map_tokens})
+    return out
+
+
+def score(dev: Path, selections: dict[str, Items], budget: int, work: Path, name: str) -> dict[str, tuple[float, float]]:
+    path = work / f"{name}-{budget}.jsonl"
+    with path.open("w") as f:
+        for case_id, items in selections.items():
+            f.write(json.dumps({"id": case_id, "items": items}) + "\n")
+    result = subprocess.run([sys.executable, str(dev / "score.py"), str(dev), str(path), str(budget)],
+                            check=True, capture_output=True, text=True).stdout
+    rows: dict[str, tuple[float, float]] = {}
+    for line in result.splitlines():
+        parts = line.split()
+        if len(parts) == 7 and parts[1].isdigit():
+            rows[parts[0]] = (float(parts[2]), float(parts[3]))
+    return rows
+
+
+def quality(args: argparse.Namespace, params: SelectParams | None = None) -> dict[str, dict[int, dict[str, tuple[float, float]]]]:
+    dev = dev_dir()
+    if not (dev / "cases.jsonl").is_file():
+        sys.exit(f"no development cases at {dev}; set PWM_CONTEXT_DEV")
+    budgets = [int(b) for b in args.budgets.split(",")]
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="pwm-context-bench-"))
+    cases = materialize(dev, work)
+    methods: dict[str, Callable[[Path, str], dict[int, Items]]] = {
+        "ours": lambda ws, task: ours(ws, task, budgets, work / "cache", params),
+        "chunk-bm25": lambda ws, task: baseline(ws, task, budgets, whole_files=False),
+        "file-bm25": lambda ws, task: baseline(ws, task, budgets, whole_files=True),
+    }
+    results: dict[str, dict[int, dict[str, tuple[float, float]]]] = {}
+    for name, method in methods.items():
+        if args.only and name not in args.only.split(","):
+            continue
+        per_budget: dict[int, dict[str, Items]] = {b: {} for b in budgets}
+        for case in cases:
+            got = method(Path(str(case["ws"])), str(case["task"]))
+            for b in budgets:
+                per_budget[b][str(case["id"])] = got[b]
+        results[name] = {b: score(dev, per_budget[b], b, work, name) for b in budgets}
+    close_indexes()
+    repos = sorted({r for by_b in results.values() for rows in by_b.values() for r in rows if r != "mean"}) + ["mean"]
+    print("changed-line coverage (file recall) per repository; dev cases:", dev)
+    header = f"{'repository':24s}" + "".join(f"{m + '@' + str(b // 1000) + 'k':>20s}" for m in results for b in budgets)
+    print(header)
+    for repo in repos:
+        row = f"{repo:24s}"
+        for m in results:
+            for b in budgets:
+                cov, rec = results[m][b].get(repo, (0.0, 0.0))
+                row += f"{cov:>12.3f} ({rec:.2f})"
+        print(row)
+    for b in budgets:
+        base = results.get("chunk-bm25", {}).get(b, {}).get("mean", (0.0, 0.0))[0]
+        mine = results.get("ours", {}).get(b, {}).get("mean", (0.0, 0.0))[0]
+        if base:
+            print(f"ours / chunk-bm25 at {b}: {mine / base:.2f}x")
+    if not args.work:
+        shutil.rmtree(work, ignore_errors=True)
+    return results
+
+
+# -- speed -----------------------------------------------------------------------------------------
+
+def speed_repo(root: Path, n_files: int) -> Path:
+    """A git repository of `n_files` real Python files: the installed packages', then the standard library's."""
+    repo = root / "repo"
+    repo.mkdir()
+    count = 0
+    sources = [(name, Path(sysconfig.get_paths()[key])) for name, key in (("pkg", "purelib"), ("std", "stdlib"))]
+    for src, prefix, site in ((f, n, s) for n, s in sources for f in sorted(s.rglob("*.py"))):
+        if count >= n_files:
+            break
+        if prefix == "std" and "site-packages" in src.parts:
+            continue
+        size = src.stat().st_size
+        rel = prefix + "/" + src.relative_to(site).as_posix()
+        if not 500 <= size <= 60_000 or is_excluded(rel):
+            continue
+        dest = repo / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dest)
+        count += 1
+    run_git("-C", str(repo), "init", "-q")
+    run_git("-C", str(repo), "add", "-A")
+    run_git("-C", str(repo), "-c", "user.name=bench", "-c", "user.email=b@example.com", "commit", "-q", "-m", "init")
+    return repo
+
+
+def speed(args: argparse.Namespace) -> None:
+    tasks = ["Fix the retry loop so a timeout in the HTTP client is not swallowed",
+             "Add validation of the model_config field names in the schema generator",
+             "parse_header should accept quoted strings with escaped commas",
+             "Speed up the tokenizer cache eviction", "Rename the JSON encoder hook and update its callers"]
+    first, reindex, p95s, sizes = [], [], [], []
+    with tempfile.TemporaryDirectory(prefix="pwm-context-speed-") as tmp:
+        repo = speed_repo(Path(tmp), args.files)
+        files = worktree_listing(repo)
+        total_bytes = sum((repo / f).stat().st_size for f in files)
+        print(f"speed repository: {len(files)} files, {total_bytes / 1e6:.1f} MB")
+        count_tokens("warm the tokenizer")
+        for run in range(args.runs):
+            cache = Path(tmp) / f"cache{run}"
+            t = time.perf_counter()
+            select_context(repo, tasks[0], [], 8000, ContextOptions(cache))
+            first.append(time.perf_counter() - t)
+            target = repo / files[run % len(files)]
+            target.write_text(target.read_text() + f"\n# edited {run}\n")
+            t = time.perf_counter()
+            select_context(repo, tasks[1], [], 8000, ContextOptions(cache))
+            reindex.append(time.perf_counter() - t)
+            times = []
+            for k in range(40):
+                t = time.perf_counter()
+                select_context(repo, tasks[k % len(tasks)] + f" {k}", [], 8000, ContextOptions(cache))
+                times.append(time.perf_counter() - t)
+            times.sort()
+            p95s.append(times[int(len(times) * 0.95) - 1])
+            close_indexes()
+            sizes.append(sum(p.stat().st_size for p in cache.rglob("*") if p.is_file()) / 1e6)
+
+    def show(name: str, values: list[float], unit: str, target: str) -> None:
+        print(f"{name:34s} min {min(values):8.3f} {unit}  median {statistics.median(values):8.3f} {unit}  ({target})")
+
+    show("first index + selection", first, "s", "target <= 10 s")
+    show("re-index one changed file + sel.", reindex, "s", "target <= 0.5 s")
+    show("selection p95, warm index", [p * 1000 for p in p95s], "ms", "target <= 200 ms")
+    show("index size on disk", sizes, "MB", f"source {total_bytes / 1e6:.1f} MB")
+    print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quality-only", action="store_true")
+    parser.add_argument("--speed-only", action="store_true")
+    parser.add_argument("--budgets", default="8000,32000")
+    parser.add_argument("--only", default="", help="comma-separated methods: ours, chunk-bm25, file-bm25")
+    parser.add_argument("--work", default="", help="keep checkouts here (reused between runs)")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--files", type=int, default=2000)
+    args = parser.parse_args()
+    if not args.speed_only:
+        quality(args)
+    if not args.quality_only:
+        speed(args)
+
+
+if __name__ == "__main__":
+    main()

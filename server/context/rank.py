@@ -1,0 +1,207 @@
+"""Score every chunk of a snapshot against a task: lexical match, file match and symbol graph.
+
+Three signals, each scaled to 0..1 by its best value, then summed with weights:
+- chunk BM25 over identifier-split terms (path, defined names and body as separate columns);
+- file BM25 of the chunk's file, so a chunk in the file the task is about outranks a lone
+  lucky match elsewhere (file-level and chunk-level fusion);
+- the symbol graph: a chunk that defines a name the task (or a file the caller named) mentions
+  scores by how specific that name is (one definition in the repository: full weight), and its
+  file shares the credit; a chunk that only uses such a name gets it through BM25.
+A prior scales the result by the kind of file: source code first, tests and docs after.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from server.context.index import ChunkRow, Snapshot
+from server.context.terms import STOPWORDS, code_marked, identifiers, query_terms, split_identifier
+
+__all__ = ["RankParams", "Ranked", "mentioned_names", "rank"]
+
+_CODE = frozenset({
+    ".py", ".pyi", ".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts", ".go", ".rs", ".c", ".h",
+    ".cc", ".cpp", ".hpp", ".java", ".kt", ".rb", ".php", ".cs", ".swift", ".scala", ".sh", ".lua", ".pyx",
+    ".vue", ".svelte", ".sql",
+})
+_CONFIG = frozenset({".toml", ".cfg", ".ini", ".yaml", ".yml", ".json", ".mod"})
+_TEST_PART = re.compile(r"(^|/)(tests?|testing|testsuite|__tests__|spec|specs)(/|$)")
+_TEST_NAME = re.compile(r"(^test_.*|.*_test|.*\.test|.*\.spec|conftest)$")
+
+
+@dataclass(frozen=True)
+class RankParams:
+    chunk_weights: tuple[float, float, float] = (1.5, 3.0, 1.0)  # path, names, body
+    file_weights: tuple[float, float, float] = (3.0, 2.0, 1.0)
+    w_chunk: float = 1.5
+    w_file: float = 0.25
+    w_file_chunks: float = 0.5
+    w_path: float = 0.6
+    w_symbol: float = 1.5
+    w_symbol_file: float = 0.4
+    plain_word_symbol: float = 0.2
+    prior_test: float = 0.5
+    prior_doc: float = 0.25
+    prior_config: float = 0.6
+    prior_other: float = 0.5
+    chunk_limit: int = 400
+    file_limit: int = 60
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A chunk with its score and the signal that put it highest."""
+
+    chunk: ChunkRow
+    score: float
+    reason: str  # symbol | ranked
+
+
+def file_prior(path: str, params: RankParams) -> float:
+    pure = PurePosixPath(path)
+    suffix = pure.suffix.lower()
+    if suffix in _CODE:
+        if _TEST_PART.search(str(pure.parent)) or _TEST_NAME.match(pure.stem):
+            return params.prior_test
+        return 1.0
+    if suffix in _CONFIG:
+        return params.prior_config
+    if suffix in (".md", ".rst", ".txt", ".adoc", "") or pure.name.isupper():
+        return params.prior_doc
+    return params.prior_other
+
+
+def mentioned_names(text: str) -> list[str]:
+    """Names a text mentions that could be code: identifiers with `_`, inner capitals or digits,
+    dotted paths' parts, and plain words of 3+ letters (the index decides which are defined)."""
+    names: dict[str, None] = {}
+    marked = code_marked(text)
+    for name in identifiers(text):
+        if len(name) >= 3 and (name in marked or name.lower() not in STOPWORDS):
+            names.setdefault(name, None)
+    return list(names)
+
+
+def _specificity(n_definitions: int) -> float:
+    return 1.0 / (1.0 + math.log2(n_definitions)) if n_definitions else 0.0
+
+
+def _is_code_like(name: str, marked: set[str] = frozenset()) -> bool:  # type: ignore[assignment]
+    return name in marked or "_" in name or any(c.isupper() for c in name[1:]) or any(c.isdigit() for c in name)
+
+
+def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params: RankParams | None = None,
+         skip_docs: Iterable[int] = ()) -> list[Ranked]:
+    """Every chunk worth showing for `task`, best first (secret chunks left out)."""
+    params = params or RankParams()
+    terms = query_terms(task)
+    chunk_hits = dict(snapshot.rank_chunks(terms, params.chunk_weights, params.chunk_limit))
+    file_hits = dict(snapshot.rank_files(terms, params.file_weights, params.file_limit))
+    best_chunk = max(chunk_hits.values(), default=1.0)
+    best_file = max(file_hits.values(), default=1.0)
+
+    # Symbol graph: names in the task count fully; names the caller's files mention count less.
+    wanted: dict[str, float] = {}
+    marked = code_marked(task)
+    for name in mentioned_names(task):
+        wanted[name] = 1.0 if _is_code_like(name, marked) else params.plain_word_symbol
+    for text in named_texts:
+        for name in mentioned_names(text):
+            if _is_code_like(name):
+                wanted.setdefault(name, 0.15)
+    definitions = snapshot.definitions(wanted)
+    symbol_chunk: dict[int, float] = {}
+    symbol_file: dict[int, float] = {}
+    for name, places in definitions.items():
+        weight = wanted[name] * _specificity(len(places))
+        for chunk_id, doc in places:
+            symbol_chunk[chunk_id] = symbol_chunk.get(chunk_id, 0.0) + weight
+            symbol_file[doc] = symbol_file.get(doc, 0.0) + weight
+    best_symbol = max([1.0, *symbol_chunk.values()])
+    best_symbol_file = max([1.0, *symbol_file.values()])
+    path_score = _path_scores(snapshot, terms)
+    # A file's chunks vouch for it: its best chunk, plus half its second, a quarter its third.
+    chunk_sums: dict[int, list[float]] = {}
+
+    skip = set(skip_docs)
+    docs = [d for d in (set(file_hits) | symbol_file.keys() | path_score.keys()) if d in snapshot.docs and d not in skip]
+    chunk_docs = set()
+    for chunk_id in list(chunk_hits) + list(symbol_chunk):
+        chunk_docs.add(chunk_id)
+    rows_by_doc = snapshot.chunks_of(set(docs) | _docs_of(snapshot, chunk_docs, skip))
+    for doc, rows in rows_by_doc.items():
+        top = sorted((chunk_hits.get(r.id, 0.0) for r in rows), reverse=True)[:3]
+        chunk_sums[doc] = top
+    file_chunks = {d: sum(v * w for v, w in zip(top, (1.0, 0.5, 0.25), strict=False)) for d, top in chunk_sums.items()}
+    best_file_chunks = max(file_chunks.values(), default=0.0) or 1.0
+    best_path = max(path_score.values(), default=0.0) or 1.0
+    out: list[Ranked] = []
+    for doc, rows in rows_by_doc.items():
+        if doc not in snapshot.docs or doc in skip:
+            continue
+        prior = file_prior(snapshot.docs[doc].path, params)
+        file_part = params.w_file * file_hits.get(doc, 0.0) / best_file
+        file_part += params.w_file_chunks * file_chunks.get(doc, 0.0) / best_file_chunks
+        file_part += params.w_path * path_score.get(doc, 0.0) / best_path
+        file_part += params.w_symbol_file * symbol_file.get(doc, 0.0) / best_symbol_file
+        for row in rows:
+            if row.secret:
+                continue
+            lexical = params.w_chunk * chunk_hits.get(row.id, 0.0) / best_chunk
+            symbol = params.w_symbol * symbol_chunk.get(row.id, 0.0) / best_symbol
+            score = prior * (lexical + symbol + file_part)
+            if score > 0:
+                out.append(Ranked(row, score, "symbol" if symbol > lexical else "ranked"))
+    out.sort(key=lambda r: (-r.score, r.chunk.doc, r.chunk.start_line))
+    return out
+
+
+def _path_scores(snapshot: Snapshot, terms: Sequence[str]) -> dict[int, float]:
+    """Query terms found among a file's path words, each weighted by how few paths hold it
+    (the file's own name counts double): `fix(tags): ...` points at `tags.py`."""
+    wanted = {_plural(t) for t in terms}
+    words_of: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
+    holders: dict[str, int] = {}
+    for doc in snapshot.docs.values():
+        stem, dirs = _path_words(doc.path)
+        found = (stem | dirs) & wanted
+        if found:
+            words_of[doc.id] = (stem & wanted, dirs & wanted)
+            for w in found:
+                holders[w] = holders.get(w, 0) + 1
+    n = max(1, len(snapshot.docs))
+    out: dict[int, float] = {}
+    for doc_id, (in_stem, in_dirs) in words_of.items():
+        out[doc_id] = (sum(2 * math.log(1 + n / holders[w]) for w in in_stem)
+                       + sum(math.log(1 + n / holders[w]) for w in in_dirs - in_stem))
+    return out
+
+
+@functools.lru_cache(maxsize=100_000)
+def _path_words(path: str) -> tuple[frozenset[str], frozenset[str]]:
+    pure = PurePosixPath(path)
+    stem = {_plural(w) for w in split_identifier(pure.stem)} | {_plural(pure.stem.lower().replace("_", ""))}
+    dirs = {_plural(w) for part in pure.parts[:-1] for w in split_identifier(part)}
+    return frozenset(stem), frozenset(dirs)
+
+
+def _plural(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def _docs_of(snapshot: Snapshot, chunk_ids: set[int], skip: set[int]) -> set[int]:
+    if not chunk_ids:
+        return set()
+    ids = list(chunk_ids)
+    docs: set[int] = set()
+    db = snapshot.index.db
+    for start in range(0, len(ids), 500):
+        part = ids[start:start + 500]
+        docs.update(d for (d,) in db.execute(f"SELECT DISTINCT doc FROM chunks WHERE id IN ({','.join('?' * len(part))})", part))
+    return docs - skip

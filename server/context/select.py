@@ -1,0 +1,234 @@
+"""Choose what a task's model sees from a repository, within a token budget.
+
+Order of filling: the files and ranges the caller named; then ranked chunks (see
+`server.context.rank`), where taking a chunk lifts its neighbours and its file's header
+(imports) a little, and a small file whose best chunk is taken comes whole; then a compact
+repository map (paths and top-level signatures) in the room left. Adjacent pieces of one
+file are merged. The total never exceeds the budget: every count is of the exact text the
+prompt will carry (`server.context.render`).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from server.context.index import ChunkRow, Snapshot
+from server.context.rank import Ranked, RankParams, file_prior, rank
+from server.context.render import piece_tokens
+from server.context.repomap import build_repo_map
+from server.context.types import ContextItem, FileRequest, Selection
+
+__all__ = ["SelectParams", "select_from_snapshot"]
+
+
+@dataclass(frozen=True)
+class SelectParams:
+    neighbour: float = 0.35  # a taken chunk's neighbours score this share of its score
+    header: float = 0.3  # ... and its file's first chunk this share
+    small_file_tokens: int = 1500  # a file this small comes whole once any of it is taken
+    stop_ratio: float = 0.0  # stop taking chunks scoring below this share of the best
+    map_share: float = 0.04  # room kept for the repository map (share of the budget)
+    rank: RankParams = field(default_factory=RankParams)
+
+
+@dataclass
+class _Taken:
+    doc: int
+    start: int
+    end: int
+    rank: int
+    reason: str
+
+
+def _lines(text: str) -> list[str]:
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+class _Texts:
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self.cache: dict[int, list[str]] = {}
+
+    def lines(self, doc: int) -> list[str]:
+        if doc not in self.cache:
+            self.cache[doc] = _lines(self.snapshot.text(doc))
+        return self.cache[doc]
+
+    def piece(self, doc: int, start: int, end: int) -> str:
+        return "\n".join(self.lines(doc)[start - 1:end]) + "\n"
+
+
+def _merge(taken: list[_Taken]) -> list[_Taken]:
+    """Overlapping or touching pieces of one file become one, keeping the best rank."""
+    by_doc: dict[int, list[_Taken]] = {}
+    for t in taken:
+        by_doc.setdefault(t.doc, []).append(t)
+    merged: list[_Taken] = []
+    for pieces in by_doc.values():
+        pieces.sort(key=lambda t: t.start)
+        current = pieces[0]
+        for t in pieces[1:]:
+            if t.start <= current.end + 1:
+                if t.rank < current.rank:
+                    current.reason = t.reason
+                current.end = max(current.end, t.end)
+                current.rank = min(current.rank, t.rank)
+            else:
+                merged.append(current)
+                current = t
+        merged.append(current)
+    merged.sort(key=lambda t: t.rank)
+    return merged
+
+
+def select_from_snapshot(
+    snapshot: Snapshot,
+    task: str,
+    requested: Sequence[FileRequest],
+    budget: int,
+    params: SelectParams | None = None,
+) -> Selection:
+    """The selection for `task` from `snapshot` (requests already validated against it)."""
+    params = params or SelectParams()
+    texts = _Texts(snapshot)
+    by_path = {d.path: d.id for d in snapshot.docs.values()}
+    taken: list[_Taken] = []
+    used = 0
+    rank_counter = 0
+    covered: dict[int, list[tuple[int, int]]] = {}
+
+    def is_covered(doc: int, start: int, end: int) -> bool:
+        return any(a <= start and end <= b for a, b in covered.get(doc, ()))
+
+    def take(doc: int, start: int, end: int, reason: str) -> bool:
+        nonlocal used, rank_counter
+        if is_covered(doc, start, end):
+            return True
+        cost = piece_tokens(snapshot.docs[doc].path, start, end, texts.piece(doc, start, end))
+        if used + cost > budget:
+            return False
+        used += cost
+        taken.append(_Taken(doc, start, end, rank_counter, reason))
+        rank_counter += 1
+        covered.setdefault(doc, []).append((start, end))
+        return True
+
+    # 1. What the caller named.
+    requested_docs: list[int] = []
+    named_texts: list[str] = []
+    secret_ranges = _secret_ranges(snapshot, [by_path[r.path] for r in requested if r.path in by_path])
+    for req in requested:
+        doc = by_path[req.path]
+        n = snapshot.docs[doc].n_lines
+        start, end = req.start_line or 1, req.end_line or n
+        named_texts.append(texts.piece(doc, start, end))
+        for a, b in _minus(start, end, secret_ranges.get(doc, [])):
+            if not take(doc, a, b, "requested"):
+                requested_docs.append(doc)  # too big whole: its best chunks compete first below
+    # 2. Ranked chunks; a repository about the size of the budget is all candidate.
+    ranked = rank(snapshot, task, named_texts, params.rank)
+    if sum(d.chars for d in snapshot.docs.values()) // 4 <= 2 * budget:
+        ranked = ranked + _everything_else(snapshot, ranked, params)
+    if ranked:
+        _fill(snapshot, ranked, requested_docs, params, take, int(budget * (1 - params.map_share)), lambda: used)
+    # 3. The repository map in the room left.
+    repo_map, map_tokens = build_repo_map(snapshot, ranked, budget - used)
+    items: list[ContextItem] = []
+    out_texts: list[str] = []
+    total = 0
+    for t in _merge(taken):
+        path = snapshot.docs[t.doc].path
+        text = texts.piece(t.doc, t.start, t.end)
+        tokens = piece_tokens(path, t.start, t.end, text)
+        if total + tokens + map_tokens > budget:
+            continue  # merging can shift a count by a token; never pass the budget
+        total += tokens
+        items.append(ContextItem(path, t.start, t.end, tokens, t.reason))
+        out_texts.append(text)
+    return Selection(tuple(items), total + map_tokens, budget, snapshot.commit,
+                     texts=tuple(out_texts), repo_map=repo_map, repo_map_tokens=map_tokens)
+
+
+def _fill(snapshot: Snapshot, ranked: list[Ranked], requested_docs: list[int], params: SelectParams,
+          take: object, budget: int, used: object) -> None:
+    assert callable(take) and callable(used)
+    rows_of: dict[int, list[ChunkRow]] = {}
+    for r in ranked:
+        rows_of.setdefault(r.chunk.doc, [])
+    rows_of.update(snapshot.chunks_of(rows_of.keys() | set(requested_docs)))
+    position = {row.id: (doc, i) for doc, rows in rows_of.items() for i, row in enumerate(rows)}
+    best = ranked[0].score
+    heap: list[tuple[float, int, int, str]] = []
+    boost = best * 10
+    for r in ranked:
+        lift = boost if r.chunk.doc in requested_docs else 0.0
+        heapq.heappush(heap, (-(r.score + lift), r.chunk.start_line, r.chunk.id, r.reason))
+    done: set[int] = set()
+    whole_done: set[int] = set()
+    while heap and used() < budget:
+        neg, _, chunk_id, reason = heapq.heappop(heap)
+        score = -neg
+        if chunk_id in done or score < params.stop_ratio * best:
+            continue
+        doc, i = position[chunk_id]
+        rows = rows_of[doc]
+        row = rows[i]
+        if row.secret:
+            continue
+        done.add(chunk_id)
+        file_tokens = snapshot.docs[doc].chars // 3
+        if doc not in whole_done and file_tokens <= params.small_file_tokens:
+            whole_done.add(doc)
+            for other in rows:
+                if not other.secret:
+                    take(doc, other.start_line, other.end_line, "whole_file")
+                    done.add(other.id)
+            continue
+        if not take(doc, row.start_line, row.end_line, reason):
+            continue
+        if reason == "neighbour":
+            continue  # only a chunk ranked on its own lifts its neighbours: no chain through a file
+        for j, share in ((i - 1, params.neighbour), (i + 1, params.neighbour), (0, params.header)):
+            if 0 <= j < len(rows) and rows[j].id not in done and share > 0:
+                heapq.heappush(heap, (-(score * share), rows[j].start_line, rows[j].id, "neighbour"))
+
+
+def _everything_else(snapshot: Snapshot, ranked: list[Ranked], params: SelectParams) -> list[Ranked]:
+    """Every chunk the ranking left out, source files first, each below every ranked one."""
+    seen = {r.chunk.id for r in ranked}
+    floor = min((r.score for r in ranked), default=1.0) * 0.01
+    rest: list[Ranked] = []
+    for doc, rows in snapshot.chunks_of(snapshot.docs).items():
+        prior = file_prior(snapshot.docs[doc].path, params.rank)
+        rest.extend(Ranked(row, floor * prior, "ranked") for row in rows if row.id not in seen and not row.secret)
+    rest.sort(key=lambda r: (-r.score, r.chunk.doc, r.chunk.start_line))
+    return rest
+
+
+def _secret_ranges(snapshot: Snapshot, docs: list[int]) -> dict[int, list[tuple[int, int]]]:
+    out: dict[int, list[tuple[int, int]]] = {}
+    for doc, rows in snapshot.chunks_of(docs).items():
+        out[doc] = [(r.start_line, r.end_line) for r in rows if r.secret]
+    return out
+
+
+def _minus(start: int, end: int, holes: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """`start..end` without the lines in `holes`."""
+    pieces = [(start, end)]
+    for a, b in holes:
+        nxt: list[tuple[int, int]] = []
+        for s, e in pieces:
+            if b < s or a > e:
+                nxt.append((s, e))
+                continue
+            if s < a:
+                nxt.append((s, a - 1))
+            if b < e:
+                nxt.append((b + 1, e))
+        pieces = nxt
+    return pieces

@@ -1,0 +1,98 @@
+"""The one entry point: a task, a workspace, named files and a budget in; a `Selection` out.
+
+Indexes are opened once per repository and kept for the process (each behind a lock: SQLite
+connections are not shared across threads at once). Callers in async code run
+`select_context` in a worker thread; it is CPU and disk bound.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from server.context.files import MAX_FILE_BYTES, resolve_commit
+from server.context.index import RepoIndex, index_path
+from server.context.request import check_requests, repository_root
+from server.context.select import SelectParams, select_from_snapshot
+from server.context.types import Selection
+from server.errors import InputError
+
+__all__ = ["ContextOptions", "close_indexes", "select_context"]
+
+_MIN_BUDGET = 64
+
+
+@dataclass(frozen=True)
+class ContextOptions:
+    cache_dir: Path
+    exclude: tuple[str, ...] = ()
+    max_file_bytes: int = MAX_FILE_BYTES
+
+
+_lock = threading.Lock()
+_indexes: dict[Path, tuple[RepoIndex, threading.Lock]] = {}
+
+
+def _open(root: Path, options: ContextOptions) -> tuple[RepoIndex, threading.Lock]:
+    db = index_path(options.cache_dir, root)
+    with _lock:
+        found = _indexes.get(db)
+        if found is not None and found[0].exclude == options.exclude and found[0].max_file_bytes == options.max_file_bytes:
+            return found
+        if found is not None:
+            found[0].close()
+        entry = (RepoIndex(root, db, exclude=options.exclude, max_file_bytes=options.max_file_bytes), threading.Lock())
+        _indexes[db] = entry
+        return entry
+
+
+def close_indexes() -> None:
+    """Close every open index (tests and shutdown)."""
+    with _lock:
+        for index, _ in _indexes.values():
+            index.close()
+        _indexes.clear()
+
+
+def select_context(
+    workspace: Path,
+    task: str,
+    files: Sequence[str],
+    budget_tokens: int,
+    options: ContextOptions,
+    *,
+    at_head: bool = False,
+    field_prefix: str = "",
+    params: SelectParams | None = None,
+) -> Selection:
+    """What the model sees for `task` in `workspace` (already confined to the allowed roots).
+
+    `at_head`: read the committed tree at HEAD (what a validated task's worktree is made from)
+    instead of the working tree with its uncommitted edits.
+
+    Raises:
+        WorkspaceError: `workspace` is not in a git repository, or `at_head` and it has no commit.
+        InputError: a bad `files` entry or budget (the field is named).
+    """
+    if budget_tokens < _MIN_BUDGET:
+        raise InputError(f"{field_prefix}context_budget_tokens", f"{budget_tokens} is too small to show any code",
+                         f"at least {_MIN_BUDGET}, or omit it to follow the model's context window")
+    root = repository_root(workspace, f"{field_prefix}workspace")
+    commit = None
+    if at_head:
+        commit = resolve_commit(root)
+        if commit is None:
+            from server.errors import WorkspaceError
+
+            raise WorkspaceError(f"{field_prefix}workspace: {str(root)!r} has no commit yet; commit the files first")
+    index, lock = _open(root, options)
+    with lock:
+        snapshot = index.snapshot(commit)
+        requested = check_requests(files, workspace, root, snapshot, options.exclude, f"{field_prefix}files")
+        selection = select_from_snapshot(snapshot, task, requested, budget_tokens, params)
+        repo_tokens = sum(d.chars for d in snapshot.docs.values()) // 4
+    from dataclasses import replace
+
+    return replace(selection, repo_tokens=repo_tokens)

@@ -1,0 +1,97 @@
+"""Identifier-split terms: the words a task and a piece of code are compared by.
+
+`snake_case`, `CamelCase`, `HTTPServer`, `path/to/file.py` and dotted names are split into
+their lower-case words; a compound identifier also yields its parts joined (`parse_tag` ->
+`parse`, `tag`, `parsetag`), so an exact name in a task matches its definition far more
+strongly than the common words it is made of. Common English and commit-message words are
+dropped from queries (not from documents: BM25's IDF already discounts them there).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Iterator
+
+__all__ = ["STOPWORDS", "code_marked", "identifiers", "joined_terms", "query_terms", "split_identifier", "text_terms"]
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Boundaries inside an identifier: lower->Upper, Upper->Upper+lower (HTTPServer), letter<->digit.
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+
+STOPWORDS = frozenset(
+    """
+    a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing done down during each else ever
+    every few for from further had has have having he her here hers him his how however i if in
+    into is it its itself just less let like ll made make makes many may me might more most much
+    must my need needs new no nor not now of off on once one only or other our out over own
+    per please rather re same see seems she should since so some still such than that the their
+    them then there these they this those though through thus to too under until up upon us use
+    used uses using ve very via was way we well were what when where whether which while who
+    whom why will with within without would yet you your
+    add added adds adding change changed changes changing fix fixed fixes fixing
+    update updated updates updating remove removed removes removing improve improved
+    make made get got instead now currently properly correctly correct
+    feat chore perf docs doc refactor style ci build test tests wip
+    """.split()
+)
+
+
+def split_identifier(name: str) -> list[str]:
+    """Lower-case words of one identifier: `parseHTTPHeader_v2` -> parse, http, header, v, 2."""
+    words: list[str] = []
+    for part in name.split("_"):
+        if part:
+            words.extend(w.lower() for w in _CAMEL.findall(part))
+    return words
+
+
+def identifiers(text: str) -> Iterator[str]:
+    """Every identifier-shaped token of `text`, as written."""
+    return (m.group() for m in _IDENT.finditer(text))
+
+
+@functools.lru_cache(maxsize=200_000)
+def _terms_of(name: str) -> tuple[str, ...]:
+    words = split_identifier(name)
+    return (*words, "".join(words)) if len(words) > 1 else tuple(words)
+
+
+def joined_terms(text: str) -> str:
+    """`text_terms(text)` joined by spaces, computed per distinct identifier (the fast path
+    for indexing whole files)."""
+    names = _IDENT.findall(text)
+    table = {name: " ".join(_terms_of(name)) for name in set(names)}
+    return " ".join(map(table.__getitem__, names))
+
+
+def text_terms(text: str) -> list[str]:
+    """Index terms of a document: split identifiers plus joined compounds, in order."""
+    out: list[str] = []
+    for name in _IDENT.findall(text):
+        out.extend(_terms_of(name))
+    return out
+
+
+_CODE_MARKED = re.compile(r"`([^`\n]+)`|([A-Za-z_][A-Za-z0-9_]*)\(|\b([A-Za-z_]\w*\.[A-Za-z_][\w.]*)")
+
+
+def code_marked(text: str) -> set[str]:
+    """Identifiers the text writes as code: in backticks, called (`add()`), or dotted (`a.b`).
+    These are never stop words: `add()` names a function even though "add" is a common verb."""
+    marked: set[str] = set()
+    for match in _CODE_MARKED.finditer(text):
+        marked.update(identifiers(next(g for g in match.groups() if g)))
+    return marked
+
+
+def query_terms(text: str, extra_stopwords: Iterable[str] = ()) -> list[str]:
+    """Distinct search terms of a task, stop words and one-letter words dropped, first seen first."""
+    stop = (STOPWORDS | frozenset(extra_stopwords)) - {t for name in code_marked(text) for t in _terms_of(name)}
+    seen: dict[str, None] = {}
+    for name in identifiers(text):
+        for term in _terms_of(name):
+            if len(term) > 1 and term not in stop and not term.isdigit():
+                seen.setdefault(term, None)
+    return list(seen)

@@ -1,0 +1,122 @@
+"""Selecting what a task's model sees, on a real temporary git repository."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from server.context import ContextOptions, close_indexes, render_selection, select_context
+from server.errors import InputError, WorkspaceError
+from tests.context.helpers import CANARY, commit_all, make_context_repo
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return make_context_repo(tmp_path / "repo")
+
+
+@pytest.fixture
+def options(tmp_path: Path) -> Iterator[ContextOptions]:
+    yield ContextOptions(tmp_path / "cache")
+    close_indexes()
+
+
+def test_the_function_a_task_names_is_selected_first(repo: Path, options: ContextOptions) -> None:
+    sel = select_context(repo, "apply_discount gives the discount at exactly 100 too", [], 400, options)
+    first = sel.items[0]
+    text = (repo / first.path).read_text().split("\n")[first.start_line - 1:first.end_line]
+    assert first.path == "shop/pricing.py"
+    assert any("def apply_discount" in line for line in text)
+    assert sel.total_tokens <= 400
+    assert sel.repo_tokens > sel.total_tokens
+
+
+def test_named_files_and_ranges_come_first_in_the_order_given(repo: Path, options: ContextOptions) -> None:
+    sel = select_context(repo, "make the cart view show a currency", ["web/cart.js:5-9", "shop/cart.py"], 4000, options)
+    first, second = sel.items[:2]
+    # a ranked piece touching a requested range merges into it, keeping the requested rank
+    assert (first.path, first.reason) == ("web/cart.js", "requested")
+    assert first.start_line <= 5 and first.end_line >= 9
+    assert (second.path, second.start_line, second.end_line, second.reason) == ("shop/cart.py", 1, 12, "requested")
+
+
+@pytest.mark.parametrize("budget", [120, 300, 900, 5000])
+def test_the_total_never_exceeds_the_budget(repo: Path, options: ContextOptions, budget: int) -> None:
+    sel = select_context(repo, "helper value apply_discount ShoppingCart total price", ["shop/cart.py"], budget, options)
+    assert sel.total_tokens <= budget
+    assert sum(i.tokens for i in sel.items) + sel.repo_map_tokens == sel.total_tokens
+
+
+def test_secrets_ignored_vendored_generated_and_binary_files_are_never_selected(repo: Path, options: ContextOptions) -> None:
+    sel = select_context(repo, "aws key region apply_discount applyDiscount discount notes", [], 50_000, options)
+    paths = {i.path for i in sel.items}
+    assert paths.isdisjoint({".env", "vendor/lib/discount.py", "web/app.min.js", "ignored/discount_notes.py",
+                             "shop/logo.bin"})
+    rendered = render_selection(sel)
+    assert CANARY not in rendered
+    assert "REGION" in rendered  # the rest of the file with the key is still usable
+
+
+def test_uncommitted_edits_are_seen_and_head_reads_the_commit(repo: Path, options: ContextOptions) -> None:
+    (repo / "shop" / "pricing.py").write_text("def apply_discount(amount):\n    return amount - loyalty_bonus()\n")
+    tree = select_context(repo, "loyalty_bonus in apply_discount", [], 2000, options)
+    head = select_context(repo, "loyalty_bonus in apply_discount", [], 2000, options, at_head=True)
+    assert "loyalty_bonus()" in render_selection(tree)
+    assert "loyalty_bonus()" not in render_selection(head)
+    assert head.commit is not None and tree.commit is None
+
+
+def test_a_changed_file_is_the_only_one_read_again(repo: Path, options: ContextOptions) -> None:
+    select_context(repo, "discount", [], 2000, options)
+    from server.context.service import _open
+
+    index, _ = _open(repo, options)
+    before = {p: i for i, p in index.db.execute("SELECT id, path FROM docs")}
+    (repo / "shop" / "cart.py").write_text("class ShoppingCart:\n    pass\n")
+    select_context(repo, "discount", [], 2000, options)
+    after = {p: i for i, p in index.db.execute("SELECT id, path FROM docs")}
+    changed = {p for p in after if after[p] != before.get(p)}
+    assert changed == {"shop/cart.py"}
+
+
+def test_a_commit_already_indexed_is_not_read_again(repo: Path, options: ContextOptions) -> None:
+    select_context(repo, "discount", [], 2000, options, at_head=True)
+    (repo / "NOTES.md").write_text("discount notes\n")
+    commit_all(repo, "notes")
+    sel = select_context(repo, "discount notes", [], 2000, options, at_head=True)
+    assert sel.commit is not None
+
+
+@pytest.mark.parametrize(("files", "field", "fix"), [
+    (["shop/missing.py"], "files[0]", "does not exist"),
+    (["../outside.py"], "files[0]", "outside the repository"),
+    (["shop/cart.py", "shop/pricing.py:5-99"], "files[1]", "passes the end"),
+    (["shop/cart.py:9-3"], "files[0]", "start <= end"),
+    ([".env"], "files[0]", "secret"),
+    (["vendor/lib/discount.py"], "files[0]", "vendored or generated"),
+    (["ignored/discount_notes.py"], "files[0]", "ignored by .gitignore"),
+])
+def test_a_bad_files_entry_names_the_field_and_the_fix(repo: Path, options: ContextOptions, files: list[str],
+                                                       field: str, fix: str) -> None:
+    with pytest.raises(InputError) as err:
+        select_context(repo, "discount", files, 2000, options)
+    assert err.value.field == field
+    assert fix in str(err.value)
+
+
+def test_a_directory_that_is_not_a_git_repository_is_refused(tmp_path: Path, options: ContextOptions) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    with pytest.raises(WorkspaceError, match="workspace: .* is not inside a git repository"):
+        select_context(plain, "discount", [], 2000, options)
+
+
+def test_exclude_patterns_from_settings_keep_matching_files_out(repo: Path, tmp_path: Path) -> None:
+    options = ContextOptions(tmp_path / "cache2", exclude=("shop/pricing.py",))
+    try:
+        sel = select_context(repo, "apply_discount", [], 5000, options)
+    finally:
+        close_indexes()
+    assert "shop/pricing.py" not in {i.path for i in sel.items}
