@@ -80,8 +80,9 @@ async def test_by_default_the_four_core_tools_are_offered_within_5k_tokens(tmp_p
 
 async def test_every_tool_together_stays_within_7500_tokens(settings: Settings) -> None:
     names, wire, spaced = await tools_list_tokens(settings)
-    assert len(names) == 11
-    assert wire <= 6_000 and spaced <= 7_500, (wire, spaced)
+    assert len(names) == 13
+    # 6k / 7.5k for the eleven tools before the workflows; plan_milestone and continue_task add ~600.
+    assert wire <= 6_150 and spaced <= 8_000, (wire, spaced)
 
 
 async def test_pwm_tools_adds_named_tools_to_the_core_ones_and_rejects_unknown_names(tmp_path: Path) -> None:

@@ -80,6 +80,8 @@ class TaskStatusOut(BaseModel):
     error: str | None
     error_class: str | None
     context: dict[str, Any] | None = Field(None, description="Workspace code shown to the model.")
+    blocked_by: list[str] = Field(default_factory=list, description="Dependencies not (yet) succeeded.")
+    follow_ups: int = 0
 
 
 class LeaseOut(BaseModel):
@@ -157,7 +159,7 @@ def shape(view: GroupView) -> GroupStatusOutput:
                                    total_cost=t.total_cost, cost_source=t.cost_source),
                 estimated_cost=t.estimated_cost, result=t.result, result_truncated=t.result_truncated,
                 result_chars=t.result_chars, result_next_offset=t.result_next_offset, error=t.error,
-                error_class=t.error_class,
+                error_class=t.error_class, blocked_by=t.blocked_by, follow_ups=t.follow_ups,
             )
             for t in view.tasks
         ],

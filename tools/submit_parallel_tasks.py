@@ -72,6 +72,8 @@ class TaskSpec(CallerHints):
         None, description="agent: a tool-using agent in its own worktree of workspace; its diff is validated "
         "(limits: validate.agent max_turns, wall_time_s, max_cost_usd).",
     )
+    test_first: bool = Field(
+        False, description="Write tests first (they must fail now); the implementation must pass them unedited.")
 
 
 class PlannedTaskOut(BaseModel):
@@ -135,6 +137,8 @@ def build_group_input(
         validate = spec.validate_
         if spec.mode == "agent":
             validate = {**(validate if isinstance(validate, dict) else {}), "mode": "agent"}
+        if spec.test_first:
+            validate = {**(validate if isinstance(validate, dict) else {}), "test_first": True}
         converted.append(TaskInput(
             agent_type=(spec.agent_type or "").strip(), description=spec.task_description, key=spec.id,
             priority=spec.priority, timeout_s=float(spec.timeout_seconds), tags=tuple(spec.tags),
@@ -213,6 +217,9 @@ async def confine_workspaces(group: GroupInput, ctx: Context[AppState, Any]) -> 
         if spec.get("mode") == "agent" and workspace is None:
             raise InputError(f"tasks[{index}].workspace", "agent mode works in a git repository",
                              "the path of a repository inside the allowed roots")
+        if spec.get("test_first") and (workspace is None or spec.get("mode") == "agent"):
+            raise InputError(f"tasks[{index}].test_first", "test-first needs a workspace and patch mode",
+                             "set workspace to the task's git repository (and leave mode unset)")
         if workspace is not None and spec.get("enabled", True) is not False:
             path = confine_path(str(workspace), roots, field=f"tasks[{index}].workspace")
             checks = spec.get("checks") or list(ALL_KINDS)
@@ -224,8 +231,9 @@ async def confine_workspaces(group: GroupInput, ctx: Context[AppState, Any]) -> 
             if not isinstance(rounds, int) or not 1 <= rounds <= 10:
                 raise InputError(f"tasks[{index}].validate.max_rounds", f"{rounds!r} is out of range", "1 to 10")
             agent = {"mode": "agent", "agent": dict(spec.get("agent") or {})} if spec.get("mode") == "agent" else {}
+            first = {"test_first": True} if spec.get("test_first") else {}
             spec = {"workspace": str(path), "checks": list(checks), "max_rounds": rounds,
-                    "timeout_s": float(spec.get("timeout_s", 300.0)), **agent}
+                    "timeout_s": float(spec.get("timeout_s", 300.0)), **agent, **first}
             task = dataclasses.replace(task, validate=spec)
         tasks.append(task)
     return dataclasses.replace(group, tasks=tuple(tasks))

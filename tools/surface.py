@@ -41,6 +41,8 @@ TOOL_MODULES: tuple[str, ...] = (
     "tools.validate_workspace",
     "tools.apply_validated_patch",
     "tools.performance",
+    "tools.plan_milestone",
+    "tools.continue_task",
 )
 CORE_TOOLS: tuple[str, ...] = (
     "submit_parallel_tasks", "get_parallel_group_status", "route_task", "validate_workspace",

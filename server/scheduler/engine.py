@@ -31,12 +31,14 @@ from server.catalog.schema import Catalog
 from server.context import ContextOptions, workspace_text_allowed
 from server.formatting import usd
 from server.routing.router import Router
+from server.scheduler.answer_checks import with_dependency_patches
 from server.scheduler.dag import SUCCESS, TERMINAL, TaskGraph, bottom_levels
 from server.scheduler.gate import CallGate, Limits
 from server.scheduler.planner import estimate_makespan, plan_group, select_task_contexts, task_cost_cap
 from server.scheduler.ports import CallObserver, Providers
 from server.scheduler.prompt import PER_DEPENDENCY_CHARS, DependencyOutput, build_messages
 from server.scheduler.runner import Job, Outcome, RunnerConfig, TaskRunner
+from server.scheduler.test_first_run import run_test_first
 from server.scheduler.types import GroupInput, PlannedTask, SubmitResult, TaskPlan
 from server.settings import Settings
 from server.store import BudgetLimits, GroupRecord, NewGroup, NewTask, Store, TaskMove
@@ -304,9 +306,16 @@ class Engine:
                 limits=run.limits,
                 validation=validation,
             )
+            if job.validation is not None and task.depends_on:
+                ancestors = [await self.store.get_task(run.ids[k], preview_chars=1) for k in _ancestors(run, key)]
+                job.validation = await with_dependency_patches(
+                    job.validation, [(t.id, t.validate_json) for t in ancestors], self._full_result)
             run.jobs[key] = job
             try:
-                outcome = await self.runner.run(job, self)
+                if job.validation is not None and job.validation.get("test_first"):
+                    outcome = await run_test_first(self.runner, job, self, cheap_tests=not self.settings.local_only)
+                else:
+                    outcome = await self.runner.run(job, self)
             except asyncio.CancelledError:
                 await asyncio.shield(self._interrupted(run, key))
                 raise
@@ -333,6 +342,9 @@ class Engine:
         if not workspace_text_allowed(chain, self.catalog, self.settings.local_only):
             return ""
         return str(stored.get("prompt") or "")
+
+    async def _full_result(self, task_id: str) -> str:
+        return (await self.store.task_result(task_id, 0, 10_000_000)).text
 
     # -- task events (the runner reports; the engine alone writes task state) -----------------
 
@@ -508,6 +520,20 @@ class Engine:
         await asyncio.gather(*(w for run in self._runs.values() for w in run.writes), return_exceptions=True)
         await self.runner.aclose()
         self._runs.clear()
+
+
+def _ancestors(run: _Run, key: str) -> list[str]:
+    """Every task `key` depends on, directly or not, each after its own dependencies."""
+    order: list[str] = []
+
+    def visit(k: str) -> None:
+        for dep in run.graph.depends_on[k]:
+            if dep not in order:
+                visit(dep)
+                order.append(dep)
+
+    visit(key)
+    return order
 
 
 def _skip_move(run: _Run, key: str, blocker: str, blocker_status: str | None) -> TaskMove:

@@ -51,12 +51,13 @@ from server.errors import BackendError, BackendRateLimited, BackendTimeout, Budg
 from server.perf.stats import AttemptFact
 from server.routing.costs import reservation_estimate
 from server.scheduler.agent_mode import agent_reply, count_chat_tokens, run_agent_attempt, with_agent_report
+from server.scheduler.answer_checks import check_task_answer
 from server.scheduler.gate import Busy, CallGate
 from server.scheduler.ports import CallObserver, Providers, TaskEvents
 from server.scheduler.prompt import count_tokens, fit_max_tokens
 from server.scheduler.retry import Candidate, RetryPolicy, candidate_chain, classify
 from server.scheduler.types import TaskPlan
-from server.scheduler.validated import check_answer, feedback_messages
+from server.scheduler.validated import feedback_messages
 from server.store import BudgetLimits, Store
 
 __all__ = ["Job", "Outcome", "RunnerConfig", "TaskRunner"]
@@ -261,7 +262,7 @@ class TaskRunner:
                         continue
                     if job.validation is None:
                         return Outcome("succeeded", text=text, model_used=model_id, call_seconds=clock.call_seconds)
-                    verdict = await check_answer(text, job.validation, self.config.validation_env)
+                    verdict = await check_task_answer(text, job.validation, self.config.validation_env)
                     if job.last_attempt_id is not None:
                         await self.store.record_validation(
                             job.last_attempt_id, job.task_id, job.group_id, passed=verdict.passed,

@@ -72,6 +72,8 @@ class TaskView:
     error: str | None
     error_class: str | None
     context: dict[str, Any] | None = None  # the workspace code the model was shown (server/context)
+    blocked_by: list[str] = field(default_factory=list)  # dependencies that have not succeeded (yet)
+    follow_ups: int = 0  # continue_task turns so far (a finished task can be continued)
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,8 @@ def _validation_summary(report_json: str) -> dict[str, Any]:
 
 
 def _task_view(
-    task: TaskRecord, attempts: list[AttemptRecord], max_chars: int, reports: dict[int, str] | None = None
+    task: TaskRecord, attempts: list[AttemptRecord], max_chars: int, reports: dict[int, str] | None = None,
+    statuses: dict[str, str] | None = None, follow_ups: int = 0,
 ) -> TaskView:
     plan = TaskPlan.from_json(task.plan_json)
     result = task.result_preview
@@ -168,6 +171,8 @@ def _task_view(
         result=result, result_chars=total, result_truncated=truncated,
         result_next_offset=len(result) if truncated and result is not None else None,
         error=task.error, error_class=task.error_class, context=_workspace_context(task.context_json),
+        blocked_by=[d for d in task.depends_on if (statuses or {}).get(d, "succeeded") != "succeeded"],
+        follow_ups=follow_ups,
     )
 
 
@@ -206,12 +211,18 @@ async def group_view(
     record, totals, page, matching = snap.group, snap.totals, snap.page, snap.matching
     done = sum(n for status, n in totals.by_status.items() if status in TERMINAL)
     views = []
+    statuses: dict[str, str] = {}
+    wanted = sorted({d for t in page for d in t.depends_on})
+    if wanted:  # each item's blockers: its dependencies not succeeded
+        statuses = await store.task_statuses(record.id, wanted)
+    threads = await store.thread_turns([t.id for t in page])
     for task in page:
         reports = (
             {v.attempt_id: v.report_json for v in await store.list_validations(task_id=task.id)}
             if task.validate_json else {}
         )
-        views.append(_task_view(task, snap.attempts.get(task.id, []), max_result_chars, reports))
+        views.append(_task_view(task, snap.attempts.get(task.id, []), max_result_chars, reports, statuses,
+                                threads.get(task.id, 0)))
     budget = await store.budget_status(limits, record.id)
     end = record.finished_at or time.time()
     held = await store.group_lease(record.id) if record.status == "running" else None

@@ -8,7 +8,8 @@ Tables: `groups`, `tasks`, `attempts` (one row per model call: the ledger of res
 settled costs), `ledger_days` (settled spend per local calendar day, so a monthly budget check
 reads at most 31 rows), `owners` (the Store instances that have the file open), `validations`
 (the checks run on a model's patch), `model_costs` (each model's learned actual/estimate ratio),
-`teams`, `users`, `tokens` (who calls over HTTP; tokens stored hashed).
+`teams`, `users`, `tokens` (who calls over HTTP; tokens stored hashed), `thread_messages` /
+`thread_context` (a finished task's follow-up turns and the context they sent).
 """
 
 from __future__ import annotations
@@ -232,6 +233,34 @@ def m006_task_status_index(conn: sqlite3.Connection) -> None:
     conn.execute(
         "CREATE INDEX tasks_group_status ON tasks"
         " (group_id, status, position, attempts, input_tokens, output_tokens, cost_usd)"
+    )
+
+
+@migration
+def m007_task_threads(conn: sqlite3.Connection) -> None:
+    # A finished task's follow-up conversation (continue_task): its turns, and which pieces of
+    # workspace context were already sent in it (so a follow-up sends only what is new).
+    conn.execute(
+        """CREATE TABLE thread_messages (
+            id INTEGER PRIMARY KEY,
+            task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+            turn INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            content TEXT NOT NULL,
+            model_id TEXT,
+            context_tokens INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX thread_messages_task ON thread_messages (task_id, id)")
+    conn.execute(
+        """CREATE TABLE thread_context (
+            task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+            piece TEXT NOT NULL,
+            tokens INTEGER NOT NULL,
+            turn INTEGER NOT NULL,
+            PRIMARY KEY (task_id, piece)
+        ) WITHOUT ROWID"""
     )
 
 

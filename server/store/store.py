@@ -22,6 +22,7 @@ from server.store.recovery import RecoveryMixin
 from server.store.reports import ReportsMixin
 from server.store.sqlite_backend import SqliteBackend
 from server.store.target import DbTarget, parse_db_target
+from server.store.threads import ThreadsMixin
 from server.store.tokens import TokensMixin
 from server.store.validations import ValidationsMixin
 
@@ -40,7 +41,8 @@ def _forget_owner(conn: sqlite3.Connection, owner: str) -> None:
     )
 
 
-class Store(GroupsMixin, LedgerMixin, ReportsMixin, RecoveryMixin, ValidationsMixin, LeasesMixin, TokensMixin):
+class Store(GroupsMixin, LedgerMixin, ReportsMixin, RecoveryMixin, ValidationsMixin, LeasesMixin, TokensMixin,
+            ThreadsMixin):
     """Use `await Store.open(path_or_url)`; `await store.close()` when done."""
 
     def __init__(self, target: DbTarget, backend: Backend, owner: str) -> None:

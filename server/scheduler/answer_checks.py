@@ -1,0 +1,147 @@
+"""The checks a validated task's answer must pass, read from the task's stored validation spec.
+
+`check_answer` (validated.py) runs the project's checks on the answer's patch. The workflows
+add, all as data in the spec so a restarted server checks the same way:
+
+    "protected": [paths]     the tests written first: a patch touching them fails (test-first)
+    "base_patch": diff       applied before the answer's patch (the tests written first); the
+                             passing patch handed back is both together
+    "must_change": [paths]   a checklist item's files: a patch that leaves one unchanged fails
+    "command": [argv]        a checklist item's project command, run in the patched worktree
+                             (no shell, the validation engine's allow-listed environment)
+    "after_patches": [diffs]  the passing patches of the validated tasks it depends on, applied
+                             first (a dependent of "fix the build" is checked on the fixed
+                             build); the patch handed back is its own only
+    "phase": "tests"         test-first's first phase: the answer is tests, which must be
+                             collected and fail on the current code
+
+    verdict = await check_task_answer(text, spec, env)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from server.errors import WorkspaceError
+from server.scheduler.validated import Verdict, check_answer
+from server.validation import apply_patch_in_worktree, extract_unified_diff
+from server.validation.procs import child_env, run_process
+from server.validation.worktree import diff_files
+from server.workflows.test_first import check_tests_fail_first, diff_touches
+
+__all__ = ["check_task_answer", "run_item_command", "with_dependency_patches"]
+
+_OUTPUT_TAIL = 3000
+
+
+def _fail(status: str, feedback: str, patch: str | None, **report: Any) -> Verdict:
+    return Verdict(False, status, json.dumps({"status": status, "passed": False, "error": feedback, **report}),
+                   feedback, patch, None)
+
+
+async def check_task_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str]) -> Verdict:
+    """Check `text` against every rule of `spec` (see the module docstring), cheapest first."""
+    if spec.get("phase") == "tests":
+        return await _check_tests_first(text, spec, env)
+    patch = extract_unified_diff(text)
+    protected = tuple(str(p) for p in spec.get("protected") or ())
+    if patch is not None and protected:
+        touched = diff_touches(patch, protected)
+        if touched:
+            return _fail("edits_tests", f"Your patch edits {', '.join(touched)}, the tests written first; they "
+                         "are the check and may not change. Change only the implementation.", patch,
+                         files_changed=list(diff_files(patch)))
+    must = [str(p) for p in spec.get("must_change") or ()]
+    if patch is not None and must:
+        missing = [p for p in must if p not in diff_files(patch)]
+        if missing:
+            return _fail("files_unchanged", f"This item is done only when these files change: "
+                         f"{', '.join(missing)}. Your patch does not change them.", patch,
+                         files_changed=list(diff_files(patch)))
+    own = patch
+    base = str(spec.get("base_patch") or "")
+    if patch is not None and base:
+        own = base.rstrip("\n") + "\n" + patch.rstrip("\n") + "\n"
+    before = [str(p) for p in spec.get("after_patches") or ()]
+    if own is not None and (base or before):
+        text = "```diff\n" + "".join(p.rstrip("\n") + "\n" for p in [*before, own]) + "```"
+    verdict = await check_answer(text, spec, env)
+    if before and own is not None and verdict.patch is not None:
+        verdict = _own_patch(verdict, own)
+    command = [str(a) for a in spec.get("command") or ()]
+    if not verdict.passed or not command or verdict.patch is None:
+        return verdict
+    ok, output = await run_item_command(Path(str(spec["workspace"])), verdict.patch, command, env,
+                                        timeout_s=float(spec.get("timeout_s", 300.0)))
+    if ok:
+        return verdict
+    data = json.loads(verdict.report_json)
+    data.update(status="failed", passed=False, command={"argv": command, "output": output})
+    feedback = f"The item's check `{' '.join(command)}` failed on your patch:\n{output}\nSend a corrected patch."
+    return Verdict(False, "failed", json.dumps(data, default=str), feedback, verdict.patch, verdict.base_commit)
+
+
+def _own_patch(verdict: Verdict, own: str) -> Verdict:
+    """The verdict on the answer's own patch, checked on top of its dependencies' patches."""
+    data = json.loads(verdict.report_json)
+    data["files_changed"] = list(diff_files(own))
+    data["checked_after_dependencies"] = True
+    return dataclasses.replace(verdict, patch=own, report_json=json.dumps(data, default=str))
+
+
+async def with_dependency_patches(
+    spec: dict[str, Any], ancestors: Sequence[tuple[str, str | None]], result_of: Callable[[str], Awaitable[str]],
+) -> dict[str, Any]:
+    """`spec` with the passing patches of the validated tasks it depends on (directly or not,
+    dependencies first) to apply before its own: `ancestors` is (task id, validate_json) each."""
+    patches = []
+    for task_id, validate_json in ancestors:
+        other = json.loads(validate_json) if validate_json else {}
+        if not isinstance(other, dict) or other.get("workspace") != spec.get("workspace"):
+            continue
+        patch = extract_unified_diff(await result_of(task_id))
+        if patch is not None:
+            patches.append(patch)
+    return {**spec, "after_patches": patches} if patches else spec
+
+
+async def run_item_command(
+    repo: Path, patch: str, argv: Sequence[str], env: Mapping[str, str], *, timeout_s: float
+) -> tuple[bool, str]:
+    """Run `argv` (never through a shell) in a temporary worktree with `patch` applied; whether
+    it exited 0, and the tail of its output."""
+    try:
+        handle = await apply_patch_in_worktree(repo, patch, env=env)
+    except WorkspaceError as exc:
+        return False, f"the patch does not apply: {exc}"
+    async with handle:
+        try:
+            result = await run_process(list(argv), cwd=handle.workspace, env=child_env(env),
+                                       deadline=asyncio.get_running_loop().time() + timeout_s)
+        except (FileNotFoundError, PermissionError) as exc:
+            return False, f"cannot run {argv[0]!r}: {exc}"
+    output = (result.stdout + result.stderr)[-_OUTPUT_TAIL:]
+    if result.timed_out:
+        return False, f"timed out after {timeout_s:g}s\n{output}"
+    return result.exit_code == 0, output
+
+
+async def _check_tests_first(text: str, spec: Mapping[str, Any], env: Mapping[str, str]) -> Verdict:
+    patch = extract_unified_diff(text)
+    if patch is None:
+        return _fail("no_patch", "Your answer contained no unified diff. Answer with the new test file(s) as "
+                     "one patch in a ```diff block (--- /dev/null, +++ b/tests/test_x.py).", None)
+    verdict = await check_tests_fail_first(Path(str(spec["workspace"])), patch, env=env,
+                                           timeout_s=float(spec.get("timeout_s", 300.0)))
+    report = {"status": "passed" if verdict.ok else "tests_rejected", "passed": verdict.ok,
+              "error": verdict.reason or None, "base_commit": verdict.base_commit,
+              "files_changed": list(verdict.test_files), "failing_tests": list(verdict.failing_tests)}
+    if not verdict.ok:
+        feedback = f"Those tests were rejected: {verdict.reason}. Send a corrected patch with the tests."
+        return Verdict(False, "tests_rejected", json.dumps(report), feedback, patch, verdict.base_commit)
+    return Verdict(True, "passed", json.dumps(report), "", patch, verdict.base_commit)

@@ -1,0 +1,69 @@
+"""Follow-ups over MCP: continue_task continues a finished task's conversation on its model or a
+stronger one, the cost lands on the same task, and the thread survives a restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mcp import Client
+
+from server.app import build_server
+from server.settings import load_settings
+from tests.e2e.helpers import call, wait_finished
+from tests.scheduler.overlay import loop_env
+from tests.support.loopback_provider import LoopbackProvider, Reply
+
+
+def roles(request_json: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(m["role"], str(m["content"])[:40]) for m in request_json["messages"]]
+
+
+async def test_a_follow_up_continues_the_thread_on_a_stronger_model_and_survives_a_restart(tmp_path: Path) -> None:
+    with LoopbackProvider() as lp:
+        lp.script("fast-a", [Reply("def greet(): return 'hi'"), Reply("def greet():\n    '''Hi.'''")])
+        lp.script("mid-a", [Reply("def greet(name): return f'hi {name}'"), Reply("final")])
+        settings = load_settings(loop_env(tmp_path, lp.openai_url))
+        async with Client(build_server(settings)) as client:
+            submitted = await call(client, "submit_parallel_tasks", {"tasks": [
+                {"agent_type": "tcoder_speed", "task_description": "FIRST: write greet()"}]})
+            (task,) = (await wait_finished(client, submitted["group_id"]))["tasks"]
+            first = await call(client, "continue_task", {"task_id": task["task_id"], "message": "FOLLOW-1: docstring"})
+            second = await call(client, "continue_task", {"task_id": task["task_id"], "message": "FOLLOW-2: a name",
+                                                          "stronger": True})
+        async with Client(build_server(settings)) as client:  # a restarted server, same database
+            third = await call(client, "continue_task", {"task_id": task["task_id"], "message": "FOLLOW-3: done?"})
+            status = await call(client, "get_parallel_group_status", {"group_id": submitted["group_id"]})
+        fast, mid = [r.json for r in lp.requests_for("fast-a")], [r.json for r in lp.requests_for("mid-a")]
+    assert (first["status"], first["model"], first["turn"]) == ("succeeded", "loopa/fast", 1)
+    assert roles(fast[1])[1:] == [("user", "FIRST: write greet()"), ("assistant", "def greet(): return 'hi'"),
+                                  ("user", "FOLLOW-1: docstring")]
+    assert (second["model"], second["turn"], second["answer"]) == ("loopa/mid", 2, "def greet(name): return f'hi {name}'")
+    assert second["cost"] > 0
+    # after the restart the thread is all there, and the follow-up stays on the model that answered last
+    assert third["turn"] == 3 and third["model"] == "loopa/mid"
+    assert [r for r, _ in roles(mid[1])] == ["system", "user", "assistant", "user", "assistant", "user", "assistant",
+                                             "user"]
+    assert "FOLLOW-2" in mid[1]["messages"][5]["content"] and "FOLLOW-3" in mid[1]["messages"][7]["content"]
+    (entry,) = status["tasks"]
+    assert entry["status"] == "succeeded" and entry["follow_ups"] == 3
+    assert [a["model"] for a in entry["attempts"]] == ["loopa/fast", "loopa/fast", "loopa/mid", "loopa/mid"]
+    assert entry["cost_data"]["total_cost"] >= second["cost"] + third["cost"] > 0
+    assert entry["result"] == "def greet(): return 'hi'"  # the task's own answer is kept
+
+
+async def test_continue_task_refuses_an_unknown_and_a_still_running_task(tmp_path: Path) -> None:
+    with LoopbackProvider() as lp:
+        lp.script("fast-a", [Reply("slow answer", chunks=3, chunk_delay=1.0)])
+        settings = load_settings(loop_env(tmp_path, lp.openai_url))
+        async with Client(build_server(settings)) as client:
+            unknown = await client.call_tool("continue_task", {"task_id": "nope", "message": "go on"})
+            submitted = await call(client, "submit_parallel_tasks", {"tasks": [
+                {"agent_type": "tcoder_speed", "task_description": "slow"}]})
+            running = await client.call_tool("continue_task", {"task_id": submitted["tasks"][0]["task_id"],
+                                                               "message": "go on"})
+            await wait_finished(client, submitted["group_id"])
+    assert unknown.is_error and "nope" in unknown.content[0].text
+    assert running.is_error
+    text = running.content[0].text
+    assert "task_id" in text and "still" in text
