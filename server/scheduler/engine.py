@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.catalog.schema import Catalog
+from server.catalog.schema import Catalog, PolicySpec
 from server.context import ContextOptions, workspace_text_allowed
 from server.formatting import usd
 from server.routing.router import Router
@@ -293,7 +293,8 @@ class Engine:
             task, deps = await self.store.dispatch_view(task_id, PER_DEPENDENCY_CHARS)
             plan = TaskPlan.from_json(task.plan_json)
             agent = self.catalog.agents.get(plan.agent)
-            validation = _validation_spec(task.validate_json)
+            validation = _default_mode(_validation_spec(task.validate_json), plan,
+                                       self.catalog.policies.get(run.record.policy))
             job = Job(
                 key=key, task_id=task_id, group_id=run.record.id, priority=task.priority, depth=run.depth[key],
                 timeout_s=task.timeout_s, plan=plan,
@@ -547,6 +548,14 @@ def _checked_at(validate: dict[str, Any] | None, commit: str | None) -> dict[str
     if not validate or not validate.get("workspace") or not commit:
         return validate
     return {**validate, "base": commit}
+
+
+def _default_mode(spec: dict[str, Any] | None, plan: TaskPlan, policy: PolicySpec | None) -> dict[str, Any] | None:
+    """Agent mode where the policy makes it the default for this kind of work and the task chose
+    no mode of its own."""
+    if spec is None or "mode" in spec or policy is None or plan.task_type not in policy.agent_task_types:
+        return spec
+    return {**spec, "mode": "agent"}
 
 
 def _validation_spec(validate_json: str | None) -> dict[str, Any] | None:

@@ -138,6 +138,7 @@ def _validation_summary(report_json: str) -> dict[str, Any]:
                "base_commit": data.get("base_commit"), "error": data.get("error")}
     if "files_changed" in data:
         summary["files_changed"] = data["files_changed"]
+        summary["diff_stat"] = data.get("diff_stat")
     if "agent" in data:  # agent mode: its steps (already bounded) and why it stopped
         summary["agent"] = data["agent"]
     return summary

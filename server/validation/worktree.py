@@ -32,6 +32,7 @@ __all__ = [
     "apply_patch_in_worktree",
     "apply_patch_to_tree",
     "diff_files",
+    "diff_stat",
     "extract_unified_diff",
     "patch_strip_level",
 ]
@@ -108,6 +109,13 @@ def diff_files(diff: str) -> tuple[str, ...]:
             if name not in files:
                 files.append(name)
     return tuple(files)
+
+
+def diff_stat(diff: str) -> dict[str, int]:
+    """Files, inserted and deleted lines of a unified diff (what `git diff --shortstat` counts)."""
+    body = [line for line in diff.splitlines() if not line.startswith(("--- ", "+++ "))]
+    return {"files": len(diff_files(diff)), "insertions": sum(1 for line in body if line.startswith("+")),
+            "deletions": sum(1 for line in body if line.startswith("-"))}
 
 
 async def _git(
