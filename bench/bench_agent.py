@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -61,7 +62,7 @@ class Instant:
 
 async def one_run(repo: Path, turns: int) -> tuple[float, float, float]:
     t0 = time.perf_counter()
-    ws = await AgentWorkspace.create(repo, task_id=f"bench-{time.monotonic_ns()}")
+    ws = await AgentWorkspace.create(repo, task_id=f"bench-{time.monotonic_ns()}", env=dict(os.environ))
     setup_ms = (time.perf_counter() - t0) * 1000
     try:
         model = Instant()

@@ -79,9 +79,9 @@ class TaskStatusOut(BaseModel):
     )
     error: str | None
     error_class: str | None
+    context: dict[str, Any] | None = Field(None, description="Workspace code shown to the model.")
     blocked_by: list[str] = Field(default_factory=list, description="Dependencies not (yet) succeeded.")
     follow_ups: int = 0
-    context: dict[str, Any] | None = Field(None, description="Workspace code shown to the model.")
 
 
 class LeaseOut(BaseModel):

@@ -133,8 +133,8 @@ def build_group_input(
         if spec.context_budget_tokens is not None:
             extra["context_budget_tokens"] = spec.context_budget_tokens
         validate = spec.validate_
-        if spec.mode == "agent":
-            validate = {**(validate if isinstance(validate, dict) else {}), "mode": "agent"}
+        if spec.mode is not None:  # recorded, so a policy's default mode never overrides the caller's
+            validate = {**(validate if isinstance(validate, dict) else {}), "mode": spec.mode}
         # "test_first": true (kept out of the schema, like the other extra keys: see the README)
         test_first = extra.pop("test_first", None)
         if test_first not in (None, True, False):
@@ -232,7 +232,8 @@ async def confine_workspaces(group: GroupInput, ctx: Context[AppState, Any]) -> 
             rounds = spec.get("max_rounds", 3)
             if not isinstance(rounds, int) or not 1 <= rounds <= 10:
                 raise InputError(f"tasks[{index}].validate.max_rounds", f"{rounds!r} is out of range", "1 to 10")
-            agent = {"mode": "agent", "agent": dict(spec.get("agent") or {})} if spec.get("mode") == "agent" else {}
+            agent = ({"mode": "agent", "agent": dict(spec.get("agent") or {})} if spec.get("mode") == "agent"
+                     else {"mode": spec["mode"]} if spec.get("mode") else {})
             first = {"test_first": True} if spec.get("test_first") else {}
             spec = {"workspace": str(path), "checks": list(checks), "max_rounds": rounds,
                     "timeout_s": float(spec.get("timeout_s", 300.0)), **agent, **first}

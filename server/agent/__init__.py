@@ -1,6 +1,6 @@
 """Delegated coding agents: a bounded tool loop in the task's own git worktree.
 
-    workspace = await AgentWorkspace.create(repo, task_id="t1")        # own worktree + branch
+    workspace = await AgentWorkspace.create(repo, task_id="t1", env=settings.env)  # own worktree + branch
     result = await run_agent(chat, workspace, prompt, AgentBounds(max_turns=12))
     result.diff, result.stop_reason, result.steps
 

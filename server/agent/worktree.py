@@ -9,7 +9,6 @@ never touched.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import shutil
 import tempfile
@@ -61,10 +60,10 @@ class AgentWorkspace:
 
     @classmethod
     async def create(
-        cls, repo_path: Path, *, task_id: str, base: str = "HEAD", env: Mapping[str, str] | None = None
+        cls, repo_path: Path, *, task_id: str, env: Mapping[str, str], base: str = "HEAD"
     ) -> AgentWorkspace:
         """Raises: WorkspaceError (not a repository, `base` not a commit, worktree not creatable)."""
-        child = child_env(os.environ if env is None else env)
+        child = child_env(env)
         top = await git(["rev-parse", "--show-toplevel"], repo_path, child)
         if top.exit_code != 0:
             raise WorkspaceError(f"workspace: {repo_path} is not inside a git repository")

@@ -164,6 +164,11 @@ class PolicySpec(_Strict):
     max_tokens: int = Field(gt=0)
     temperature: float = Field(ge=0, le=2)
     preferred_models: list[str] = Field(default_factory=list)
+    agent_task_types: list[str] = Field(
+        default_factory=list,
+        description="Kinds of work that run in agent mode by default when the task names a workspace "
+        "(a task's own mode wins).",
+    )
 
 
 class Catalog(_Strict):

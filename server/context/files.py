@@ -15,7 +15,6 @@ from __future__ import annotations
 import fnmatch
 import functools
 import hashlib
-import os
 import re
 import subprocess
 from collections.abc import Sequence
@@ -63,8 +62,8 @@ def git(repo: Path, *args: str, input_bytes: bytes | None = None) -> bytes:
         subprocess.CalledProcessError: git failed (its stderr is on the exception).
     """
     return subprocess.run(
-        ["git", *_SAFE, "-C", str(repo), *args], input=input_bytes, capture_output=True, check=True,
-        env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"},
+        ["git", "--no-optional-locks", *_SAFE, "-C", str(repo), *args], input=input_bytes, capture_output=True,
+        check=True,
     ).stdout
 
 

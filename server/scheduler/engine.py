@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.catalog.schema import Catalog
+from server.catalog.schema import Catalog, PolicySpec
 from server.context import ContextOptions, workspace_text_allowed
 from server.formatting import usd
 from server.routing.router import Router
@@ -293,7 +293,8 @@ class Engine:
             task, deps = await self.store.dispatch_view(task_id, PER_DEPENDENCY_CHARS)
             plan = TaskPlan.from_json(task.plan_json)
             agent = self.catalog.agents.get(plan.agent)
-            validation = _validation_spec(task.validate_json)
+            validation = _default_mode(_validation_spec(task.validate_json), plan,
+                                       self.catalog.policies.get(run.record.policy))
             job = Job(
                 key=key, task_id=task_id, group_id=run.record.id, priority=task.priority, depth=run.depth[key],
                 timeout_s=task.timeout_s, plan=plan,
@@ -333,9 +334,6 @@ class Engine:
         finally:
             run.jobs.pop(key, None)
 
-    async def _full_result(self, task_id: str) -> str:
-        return (await self.store.task_result(task_id, 0, 10_000_000)).text
-
     def _workspace_text(self, context_json: str | None, plan: TaskPlan) -> str:
         """The workspace code selected for the task at submission, unless local-only forbids it."""
         stored = json.loads(context_json).get("workspace_context") if context_json else None
@@ -345,6 +343,9 @@ class Engine:
         if not workspace_text_allowed(chain, self.catalog, self.settings.local_only):
             return ""
         return str(stored.get("prompt") or "")
+
+    async def _full_result(self, task_id: str) -> str:
+        return (await self.store.task_result(task_id, 0, 10_000_000)).text
 
     # -- task events (the runner reports; the engine alone writes task state) -----------------
 
@@ -547,6 +548,14 @@ def _checked_at(validate: dict[str, Any] | None, commit: str | None) -> dict[str
     if not validate or not validate.get("workspace") or not commit:
         return validate
     return {**validate, "base": commit}
+
+
+def _default_mode(spec: dict[str, Any] | None, plan: TaskPlan, policy: PolicySpec | None) -> dict[str, Any] | None:
+    """Agent mode where the policy makes it the default for this kind of work and the task chose
+    no mode of its own."""
+    if spec is None or "mode" in spec or policy is None or plan.task_type not in policy.agent_task_types:
+        return spec
+    return {**spec, "mode": "agent"}
 
 
 def _validation_spec(validate_json: str | None) -> dict[str, Any] | None:

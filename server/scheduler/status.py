@@ -71,9 +71,9 @@ class TaskView:
     result_next_offset: int | None
     error: str | None
     error_class: str | None
+    context: dict[str, Any] | None = None  # the workspace code the model was shown (server/context)
     blocked_by: list[str] = field(default_factory=list)  # dependencies that have not succeeded (yet)
     follow_ups: int = 0  # continue_task turns so far (a finished task can be continued)
-    context: dict[str, Any] | None = None  # the workspace code the model was shown (server/context)
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,7 @@ def _validation_summary(report_json: str) -> dict[str, Any]:
                "base_commit": data.get("base_commit"), "error": data.get("error")}
     if "files_changed" in data:
         summary["files_changed"] = data["files_changed"]
+        summary["diff_stat"] = data.get("diff_stat")
     if "agent" in data:  # agent mode: its steps (already bounded) and why it stopped
         summary["agent"] = data["agent"]
     return summary

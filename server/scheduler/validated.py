@@ -22,7 +22,7 @@ from server.validation import (
     extract_unified_diff,
     validate_path,
 )
-from server.validation.worktree import diff_files
+from server.validation.worktree import diff_files, diff_stat
 
 __all__ = ["Verdict", "check_answer", "feedback_messages"]
 
@@ -63,6 +63,7 @@ async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str
     data = dataclasses.asdict(report)
     data["base_commit"] = handle.base_commit
     data["files_changed"] = list(diff_files(patch))
+    data["diff_stat"] = diff_stat(patch)
     feedback = "" if report.passed else diagnostics_feedback(report)
     return Verdict(report.passed, report.status, json.dumps(data, default=str), feedback, patch, handle.base_commit)
 

@@ -33,7 +33,7 @@ class PatchToApply:
 
 
 async def apply_patches_to_tree(
-    repo_path: Path, patches: Sequence[PatchToApply], *, env: Mapping[str, str] | None = None
+    repo_path: Path, patches: Sequence[PatchToApply], *, env: Mapping[str, str]
 ) -> list[AppliedPatch]:
     """Apply `patches` in order; on a conflict nothing stays applied.
 

@@ -3,9 +3,9 @@
 apply a validated patch to the user's tree, refusing a dirty or diverged one.
 
     diff = extract_unified_diff(model_reply)
-    async with await apply_patch_in_worktree(repo, diff) as wt:   # wt.path, wt.base_commit
+    async with await apply_patch_in_worktree(repo, diff, env=settings.env) as wt:   # wt.path, wt.base_commit
         report = await validate_path(wt.path, options, base_env=env)
-    await apply_patch_to_tree(repo, diff, base_commit=wt.base_commit)
+    await apply_patch_to_tree(repo, diff, base_commit=wt.base_commit, env=settings.env)
 
 git runs as an argument list with the diff on stdin, with hooks and fsmonitor switched off so a
 repository's own configuration cannot make it run other programs.
@@ -14,7 +14,6 @@ repository's own configuration cannot make it run other programs.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import shutil
 import tempfile
@@ -33,6 +32,7 @@ __all__ = [
     "apply_patch_in_worktree",
     "apply_patch_to_tree",
     "diff_files",
+    "diff_stat",
     "extract_unified_diff",
     "patch_strip_level",
 ]
@@ -111,6 +111,13 @@ def diff_files(diff: str) -> tuple[str, ...]:
     return tuple(files)
 
 
+def diff_stat(diff: str) -> dict[str, int]:
+    """Files, inserted and deleted lines of a unified diff (what `git diff --shortstat` counts)."""
+    body = [line for line in diff.splitlines() if not line.startswith(("--- ", "+++ "))]
+    return {"files": len(diff_files(diff)), "insertions": sum(1 for line in body if line.startswith("+")),
+            "deletions": sum(1 for line in body if line.startswith("-"))}
+
+
 async def _git(
     args: list[str], cwd: Path, env: Mapping[str, str], stdin: bytes | None = None
 ) -> ProcResult:
@@ -123,8 +130,9 @@ async def _git(
         raise WorkspaceError("git is not installed") from None
 
 
-def _env(env: Mapping[str, str] | None) -> dict[str, str]:
-    return child_env(os.environ if env is None else env)
+def _env(env: Mapping[str, str]) -> dict[str, str]:
+    """The allow-listed environment git runs with, from the server's settings' environment."""
+    return child_env(env)
 
 
 async def _repo_root(path: Path, env: Mapping[str, str]) -> Path:
@@ -174,7 +182,7 @@ class WorktreeHandle:
 
 
 async def apply_patch_in_worktree(
-    repo_path: Path, unified_diff: str, *, base: str = "HEAD", env: Mapping[str, str] | None = None
+    repo_path: Path, unified_diff: str, *, base: str = "HEAD", env: Mapping[str, str]
 ) -> WorktreeHandle:
     """Create a temporary worktree of `repo_path` at `base` and apply `unified_diff` there.
 
@@ -217,7 +225,7 @@ class AppliedPatch:
 
 
 async def apply_patch_to_tree(
-    repo_path: Path, diff: str, *, base_commit: str, env: Mapping[str, str] | None = None
+    repo_path: Path, diff: str, *, base_commit: str, env: Mapping[str, str]
 ) -> AppliedPatch:
     """Apply a validated patch to the user's own working tree — only when it is clean and still
     at `base_commit`, the commit the patch was made and validated against.

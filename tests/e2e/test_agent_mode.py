@@ -82,6 +82,7 @@ async def test_an_agent_reads_edits_sees_its_test_fail_fixes_it_and_hands_back_a
     assert [s["tool"] for s in agent["steps"]] == ["read_file", "replace_text", "run_checks", "replace_text",
                                                    "run_checks", "done"]
     assert attempt["validation"]["files_changed"] == ["calc.py"]
+    assert attempt["validation"]["diff_stat"] == {"files": 1, "insertions": 1, "deletions": 1}
     assert (repo / "calc.py").read_text() == BUGGY  # the user's tree waits for apply_validated_patch
 
 
@@ -178,3 +179,34 @@ async def test_two_parallel_agents_editing_one_file_are_flagged_and_applied_one_
     assert refused.is_error and "conflicts with task(s)" in message and "nothing was applied" in message, message
     assert untouched == BUGGY
     assert applied["applied"] == ids[:1] and "return a + b" in (repo / "calc.py").read_text()
+
+
+async def test_a_policy_makes_agent_mode_the_default_for_its_kinds_of_work_unless_the_task_says_patch(
+    tmp_path: Path,
+) -> None:
+    repo = _project(tmp_path)
+    with LoopbackProvider() as lp:
+        lp.script("fast-a", [
+            tool("replace_text", 1, path="calc.py", old="return a - b\n\n\ndef sub", new="return a + b\n\n\ndef sub"),
+            tool("done", 2),
+        ])
+        lp.script("mid-a", [Reply("```diff\n--- a/calc.py\n+++ b/calc.py\n@@ -1,3 +1,3 @@\n def add(a, b):\n"
+                                  "-    return a - b\n+    return a + b\n \n```")])
+        env = loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path))
+        with (tmp_path / "manifests" / "loop.toml").open("a", encoding="utf-8") as manifest:
+            manifest.write('\n[[policies]]\nname = "agentic"\nmax_cost_per_task = 1.0\nmax_tokens = 2000\n'
+                           'temperature = 0.2\nagent_task_types = ["bug_fix"]\n')
+        async with Client(build_server(load_settings(env))) as client:
+            submitted = await call(client, "submit_parallel_tasks", {"policy": "agentic", "tasks": [
+                {"id": "by-policy", "agent_type": "tcoder_speed", "workspace": str(repo),
+                 "task_description": "Fix add() in calc.py so the tests pass", "validate": {"checks": ["test"]}},
+                {"id": "patch", "agent_type": "tcoder_balanced", "workspace": str(repo), "mode": "patch",
+                 "task_description": "Fix add() in calc.py so the tests pass", "validate": {"checks": ["test"]}},
+            ]})
+            status = await wait_finished(client, submitted["group_id"])
+        speed_requests = [r.json for r in lp.requests_for("fast-a")]
+        mid_requests = [r.json for r in lp.requests_for("mid-a")]
+    assert {t["id"]: t["status"] for t in status["tasks"]} == {"by-policy": "succeeded", "patch": "succeeded"}, [
+        (t["id"], t["error"]) for t in status["tasks"]]
+    assert speed_requests and all("tools" in r for r in speed_requests)  # agent mode by the policy
+    assert mid_requests and all("tools" not in r for r in mid_requests)  # the task's own mode won

@@ -68,7 +68,7 @@ async def test_patch_is_validated_in_a_worktree_and_the_users_tree_is_untouched(
     write_files(root, {"notes.txt": "the user's own uncommitted work\n"})
     before = _status(root)
 
-    async with await apply_patch_in_worktree(root, FIX) as wt:
+    async with await apply_patch_in_worktree(root, FIX, env=base_env()) as wt:
         assert wt.path != root and (wt.path / "calc.py").read_text() == CALC.replace("a - b", "a + b")
         report = await validate_path(wt.path, ValidationOptions(checks=("test",), timeout_s=60), base_env=base_env())
         assert report.passed, report.checks[0].output_tail
@@ -84,18 +84,18 @@ async def test_patch_is_validated_in_a_worktree_and_the_users_tree_is_untouched(
 async def test_patch_that_does_not_apply_raises_gits_message_and_leaves_no_worktree(tmp_path: Path) -> None:
     root = make_repo(tmp_path / "repo", {"calc.py": "something else\n"})
     with pytest.raises(PatchApplyError, match="does not apply"):
-        await apply_patch_in_worktree(root, FIX)
+        await apply_patch_in_worktree(root, FIX, env=base_env())
     with git.Repo(root) as repo:
         assert len(repo.git.worktree("list").splitlines()) == 1
     with pytest.raises(PatchApplyError, match="empty"):
-        await apply_patch_in_worktree(root, "  \n")
+        await apply_patch_in_worktree(root, "  \n", env=base_env())
 
 
 async def test_apply_to_tree_applies_a_clean_patch_at_its_base(tmp_path: Path) -> None:
     root = make_repo(tmp_path / "repo", {"calc.py": CALC})
     with git.Repo(root) as repo:
         base = repo.head.commit.hexsha
-    applied = await apply_patch_to_tree(root, FIX, base_commit=base)
+    applied = await apply_patch_to_tree(root, FIX, base_commit=base, env=base_env())
     assert applied.files == ("calc.py",) and applied.head == base
     assert "a + b" in (root / "calc.py").read_text()
 
@@ -106,7 +106,7 @@ async def test_apply_to_tree_refuses_a_dirty_tree(tmp_path: Path) -> None:
         base = repo.head.commit.hexsha
     write_files(root, {"other.py": "x = 2\n"})
     with pytest.raises(WorkspaceError, match="dirty.*other.py"):
-        await apply_patch_to_tree(root, FIX, base_commit=base)
+        await apply_patch_to_tree(root, FIX, base_commit=base, env=base_env())
     assert (root / "calc.py").read_text() == CALC
 
 
@@ -117,5 +117,5 @@ async def test_apply_to_tree_refuses_a_diverged_tree(tmp_path: Path) -> None:
     write_files(root, {"other.py": "x = 2\n"})
     commit_all(root, "moved on")
     with pytest.raises(WorkspaceError, match="diverged"):
-        await apply_patch_to_tree(root, FIX, base_commit=base)
+        await apply_patch_to_tree(root, FIX, base_commit=base, env=base_env())
     assert (root / "calc.py").read_text() == CALC
