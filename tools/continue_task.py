@@ -6,12 +6,14 @@ The logic lives in `server.workflows.followup`; this wrapper converts errors and
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field
 
+from server.errors import InputError
 from server.state import AppState
 from server.workflows.context_pieces import workspace_selector
 from server.workflows.followup import continue_task as continue_thread
@@ -43,9 +45,14 @@ async def continue_task(
     """Follow up on a finished task on its model (stronger if asked or it failed), sending the
     exchange so far and only code not sent before; cost lands on the task."""
     state = app_state(ctx)
+    limit = state.settings.tool_time_limit_s
     with expected_errors():
-        done = await continue_thread(state.engine, task_id, message, stronger=stronger,
-                                     select=workspace_selector(state.settings))
+        try:  # a client cuts a call at about 60 s: answer within the server's tool time limit
+            done = await asyncio.wait_for(continue_thread(state.engine, task_id, message, stronger=stronger,
+                                                          select=workspace_selector(state.settings)), limit)
+        except TimeoutError:
+            raise InputError("message", f"the model did not answer within {limit:g}s (the server's "
+                             "tool_time_limit_s); the call was stopped and settled — send it again or ask less") from None
     return ContinueTaskOutput(
         turn=done.turn, status=done.status, model=done.model_id, answer=done.text,
         error=done.error, prompt_tokens=done.prompt_tokens, context_tokens=done.context_tokens,

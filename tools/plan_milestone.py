@@ -56,7 +56,8 @@ async def plan_milestone(
     with expected_errors():
         roots = allowed_roots(await client_roots(ctx), state.settings.allowed_roots)
         path = confine_path(workspace, roots, field="workspace")
-        request = MilestoneRequest(milestone=milestone, workspace=path, agent_type=(agent_type or "").strip())
+        request = MilestoneRequest(milestone=milestone, workspace=path, agent_type=(agent_type or "").strip(),
+                                   wait_s=state.settings.tool_time_limit_s)
         drafted = await draft_checklist(state.engine, request)
         task_ids: dict[str, str | None] = {}
         group_id = None

@@ -67,7 +67,7 @@ class MilestoneRequest:
     max_items: int = 12
     allowed_sizes: tuple[str, ...] = ("small", "medium")
     timeout_s: float = 300.0  # each item's task
-    wait_s: float = 120.0  # how long to wait for the planner
+    wait_s: float = 45.0  # how long to wait for the planner, both tries together (a client's patience)
 
 
 @dataclass(frozen=True)
@@ -115,8 +115,10 @@ def validate_plan(text: str, request: MilestoneRequest) -> Checklist:
     return checklist
 
 
-async def _ask_planner(engine: Engine, request: MilestoneRequest, prompt: str) -> tuple[str, str, float, str | None]:
-    """Run the planner's one-task group; its group id, answer, cost and model."""
+async def _ask_planner(
+    engine: Engine, request: MilestoneRequest, prompt: str, deadline: float
+) -> tuple[str, str, float, str | None]:
+    """Run the planner's one-task group until `deadline` (monotonic); its group id, answer, cost, model."""
     task = TaskInput(agent_type=request.agent_type, description=prompt, key="plan",
                      context={"workspace": str(request.workspace)},
                      timeout_s=min(request.wait_s, 300.0))
@@ -124,7 +126,6 @@ async def _ask_planner(engine: Engine, request: MilestoneRequest, prompt: str) -
                                                policy=request.policy, request={"plan_milestone": request.milestone}))
     assert submitted.group_id is not None
     group_id = submitted.group_id
-    deadline = time.monotonic() + request.wait_s
     while engine.is_running(group_id) and time.monotonic() < deadline:
         await engine.wait_for_change(group_id, deadline - time.monotonic())
     (record,) = await engine.store.list_tasks(group_id, preview_chars=1)
@@ -145,13 +146,14 @@ async def draft_checklist(engine: Engine, request: MilestoneRequest) -> DraftedP
     """
     base = PLANNER_PROMPT.format(milestone=request.milestone.strip(), max_items=request.max_items,
                                  programs=", ".join(sorted(ALLOWED_PROGRAMS)))
-    group_id, answer, cost, model = await _ask_planner(engine, request, base)
+    deadline = time.monotonic() + request.wait_s
+    group_id, answer, cost, model = await _ask_planner(engine, request, base, deadline)
     try:
         return DraftedPlan(validate_plan(answer, request), (group_id,), cost, model)
     except PlanProblem as first:
         retry = (f"{base}\n\nYour previous plan was:\n{answer.strip()[:6000]}\n\nIt was rejected for these "
                  "problems:\n- " + "\n- ".join(first.problems) + "\n\nSend the corrected plan.")
-        second_id, answer, second_cost, model = await _ask_planner(engine, request, retry)
+        second_id, answer, second_cost, model = await _ask_planner(engine, request, retry, deadline)
         try:
             checklist = validate_plan(answer, request)
         except PlanProblem as second:
