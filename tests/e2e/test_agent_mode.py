@@ -210,3 +210,35 @@ async def test_a_policy_makes_agent_mode_the_default_for_its_kinds_of_work_unles
         (t["id"], t["error"]) for t in status["tasks"]]
     assert speed_requests and all("tools" in r for r in speed_requests)  # agent mode by the policy
     assert mid_requests and all("tools" not in r for r in mid_requests)  # the task's own mode won
+
+
+async def test_an_agent_that_tries_to_escape_or_never_finishes_is_refused_and_stopped_at_its_turn_bound(
+    tmp_path: Path,
+) -> None:
+    repo = _project(tmp_path)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me\n")
+    escape_diff = "--- a/../outside.txt\n+++ b/../outside.txt\n@@ -1 +1 @@\n-keep me\n+owned\n"
+    with LoopbackProvider() as lp:
+        lp.script("fast-a", [
+            tool("read_file", 1, path="../outside.txt"),
+            tool("replace_text", 2, path=str(outside), old="keep me", new="owned"),
+            tool("apply_diff", 3, diff=escape_diff),
+            tool("replace_text", 4, path=".git/config", old="", new="[core]\n"),
+        ], default=tool("list_dir", 9, path=""))  # then it lists the root forever
+        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
+        async with Client(build_server(settings)) as client:
+            submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
+                "agent_type": "tcoder_speed", "task_description": "Fix add() in calc.py", "workspace": str(repo),
+                "mode": "agent", "validate": {"checks": ["test"], "max_rounds": 1, "agent": {"max_turns": 6}},
+            }]})
+            status = await wait_finished(client, submitted["group_id"])
+        requests = [r.json for r in lp.requests_for("fast-a")]
+    (task,) = status["tasks"]
+    assert task["status"] == "failed"  # nothing changed, so nothing passed its checks
+    agent = next(a["validation"]["agent"] for a in task["attempts"] if a.get("validation"))
+    assert agent["stop_reason"] == "turns" and agent["turns"] == 6
+    assert [s["ok"] for s in agent["steps"]][:4] == [False] * 4
+    assert all(s["outcome"].startswith("refused") for s in agent["steps"][:4])
+    assert len(requests) == 6
+    assert outside.read_text() == "keep me\n" and (repo / "calc.py").read_text() == BUGGY
