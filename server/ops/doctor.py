@@ -26,6 +26,8 @@ from server.formatting import plural
 from server.perf.price_sync import load_catalog_with_cache
 from server.perf.queries import PerfReader
 from server.settings import Settings
+from server.store import Store
+from server.store.target import redact_url
 
 __all__ = ["Check", "add_arguments", "run", "run_checks"]
 
@@ -94,7 +96,26 @@ def _show(url: str) -> str:
     return str(parsed.copy_with(username=None, password=None, query=None))
 
 
+async def _postgres_checks(url: str) -> list[Check]:
+    try:
+        store = await Store.open(url)
+    except PWMError as exc:
+        return [Check("database", redact_url(url), "fail", str(exc))]
+    where = redact_url(url)
+    try:
+        migrations, attempts = await PerfReader.for_store(store).schema_info()
+    except PWMError as exc:
+        return [Check("database", where, "fail", str(exc))]
+    finally:
+        await store.close()
+    last = migrations[-1] if migrations else "none"
+    return [Check("database", where, "ok",
+                  f"reachable; schema {last} ({len(migrations)} migrations); {plural(attempts, 'call')} recorded")]
+
+
 async def _database_checks(settings: Settings) -> list[Check]:
+    if settings.db_url.startswith("postgresql://"):
+        return await _postgres_checks(settings.db_url)
     path = settings.db_path
     if not path.is_file():
         parent = path.parent

@@ -16,6 +16,7 @@ from server.perf.queries import PerfReader
 from server.perf.report import GROUP_BY_CHOICES
 from server.perf.service import cost_report
 from server.settings import Settings
+from server.store import Store
 
 __all__ = ["add_arguments", "render_report", "run"]
 
@@ -94,6 +95,15 @@ def render_report(report: dict[str, Any], *, only_recommendations: bool = False)
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     days = args.days if args.days is not None else (args.days_positional or 7.0)
     catalog = load_catalog_with_cache(settings)
+    if settings.db_url.startswith("postgresql://"):
+        store = await Store.open(settings.db_url)
+        try:
+            report = await cost_report(PerfReader.for_store(store), catalog, settings, days=days,
+                                       group_by=args.group_by, store=store)
+        finally:
+            await store.close()
+        _print(report, args)
+        return 0
     reader = PerfReader(settings.db_path)
     if not reader.exists:
         empty: dict[str, Any] = {"days": days, "database": str(settings.db_path), "rows": [], "recommendations": []}
@@ -104,8 +114,12 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     async with reader:
         report = await cost_report(reader, catalog, settings, days=days, group_by=args.group_by)
+    _print(report, args)
+    return 0
+
+
+def _print(report: dict[str, Any], args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps(report if not args.recommendations else report["recommendations"], indent=2))
     else:
         print(render_report(report, only_recommendations=args.recommendations))
-    return 0

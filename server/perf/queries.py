@@ -7,19 +7,27 @@ connection (WAL lets readers run beside the writer) with `query_only` set. It ne
 Columns other helpers may add later are picked up when present (`PRAGMA table_info`):
 `tasks.task_type` / `attempts.task_type`, and `attempts.validation_passed`; until then the task
 type is read from the routing plan (`tasks.plan_json` → `$.task_type` or `$.analysis.task_type`).
+
+On PostgreSQL there is no file to open: `PerfReader.for_store(store)` runs the same queries on
+that Store's own connection (written portably; the plan's task type is read in Python there),
+so every server sharing the database sees every server's attempts.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
 from server.errors import StoreError
 from server.perf.stats import AttemptFact
+
+if TYPE_CHECKING:
+    from server.store import Store
 
 __all__ = ["OBJECTIVE_FAILURE_CLASSES", "PerfReader", "fact_from_attempt"]
 
@@ -79,8 +87,20 @@ class PerfReader:
 
     def __init__(self, db_path: Path) -> None:
         self.db_path = Path(db_path)
+        self.where = str(self.db_path)  # the database, for reports and messages
         self._db: aiosqlite.Connection | None = None
+        self._store: Store | None = None
         self._columns: dict[str, set[str]] = {}
+
+    @classmethod
+    def for_store(cls, store: Store) -> PerfReader:
+        """A reader of `store`'s database: its own read-only connection to a SQLite file, or, on
+        PostgreSQL, the store's connection (the caller keeps the store open while reading)."""
+        reader = cls(store.path)
+        if store.kind == "postgresql":
+            reader._store = store
+            reader.where = store._live().where
+        return reader
 
     async def __aenter__(self) -> PerfReader:
         await self.open()
@@ -91,10 +111,10 @@ class PerfReader:
 
     @property
     def exists(self) -> bool:
-        return self.db_path.is_file()
+        return self._store is not None or self.db_path.is_file()
 
     async def open(self) -> None:
-        if self._db is not None:
+        if self._db is not None or self._store is not None:
             return
         if not self.db_path.is_file():
             raise StoreError(f"state database {self.db_path} does not exist yet (no task has run)")
@@ -110,6 +130,8 @@ class PerfReader:
             self._db = None
 
     async def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row | tuple[Any, ...]]:
+        if self._store is not None:
+            return await self._store._run(lambda conn: list(conn.execute(sql, params).fetchall()))
         await self.open()
         assert self._db is not None
         try:
@@ -120,7 +142,12 @@ class PerfReader:
 
     async def columns(self, table: str) -> set[str]:
         if table not in self._columns:
-            rows = await self._rows(f"PRAGMA table_info({table})")
+            if self._store is not None:
+                rows = await self._rows(
+                    "SELECT 0, column_name FROM information_schema.columns"
+                    " WHERE table_schema = current_schema() AND table_name = ?", (table,))
+            else:
+                rows = await self._rows(f"PRAGMA table_info({table})")
             self._columns[table] = {str(row[1]) for row in rows}
         return self._columns[table]
 
@@ -129,6 +156,8 @@ class PerfReader:
             return "COALESCE(a.task_type, '')"
         if "task_type" in await self.columns("tasks"):
             return "COALESCE(t.task_type, '')"
+        if self._store is not None:
+            return "t.plan_json"  # read by `_plan_task_type` (a plan is not always valid JSON)
         return (
             "CASE WHEN json_valid(t.plan_json) THEN COALESCE(json_extract(t.plan_json, '$.task_type'),"
             " json_extract(t.plan_json, '$.analysis.task_type'), '') ELSE '' END"
@@ -156,7 +185,10 @@ class PerfReader:
             ORDER BY a.started_at, a.id
         """
         rows = await self._rows(sql, (since, until if until is not None else float("inf")))
+        plan_in_column = self._store is not None and (await self._task_type_expr()) == "t.plan_json"
         facts = [AttemptFact(*row) for row in rows]
+        if plan_in_column:
+            facts = [dataclasses.replace(f, task_type=_plan_task_type(f.task_type)) for f in facts]
         for i, fact in enumerate(facts):
             validation = fact.validation_passed
             if validation is not None:
@@ -177,9 +209,11 @@ class PerfReader:
             f"""
             SELECT g.id, g.name, g.strategy, g.policy, g.created_at,
                    COUNT(t.id),
-                   SUM(t.status IN ('succeeded', 'failed', 'cancelled', 'timed_out', 'skipped')),
-                   SUM(t.status = 'running'), SUM(t.status = 'succeeded'),
-                   SUM(t.status IN ('failed', 'timed_out')),
+                   SUM(CASE WHEN t.status IN ('succeeded', 'failed', 'cancelled', 'timed_out', 'skipped')
+                       THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN t.status = 'running' THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN t.status = 'succeeded' THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN t.status IN ('failed', 'timed_out') THEN 1 ELSE 0 END),
                    (SELECT COALESCE(SUM(a.charged_usd + a.reserved_usd), 0) FROM attempts a
                      WHERE a.group_id = g.id),
                    g.status, g.finished_at
@@ -212,6 +246,23 @@ class PerfReader:
         return migrations, int(count[0][0])
 
     async def integrity_check(self) -> str:
-        """SQLite's own `quick_check` verdict ('ok' when healthy)."""
+        """SQLite's own `quick_check` verdict ('ok' when healthy; PostgreSQL checks itself)."""
+        if self._store is not None:
+            return "ok"
         rows = await self._rows("PRAGMA quick_check")
         return "; ".join(str(r[0]) for r in rows) or "no answer"
+
+
+def _plan_task_type(plan_json: str | None) -> str:
+    """The task type a routing plan names (`task_type` or `analysis.task_type`), else ''."""
+    try:
+        plan = json.loads(plan_json or "")
+    except ValueError:
+        return ""
+    if not isinstance(plan, dict):
+        return ""
+    analysis = plan.get("analysis")
+    found = plan.get("task_type")
+    if found is None and isinstance(analysis, dict):
+        found = analysis.get("task_type")
+    return "" if found is None else str(found)

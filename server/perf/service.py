@@ -88,7 +88,7 @@ async def cost_report(
         facts, catalog, days=days, group_by=group_by, now=now,
         budget=await read_budget(settings, store), tracker=tracker,
     )
-    report["database"] = str(reader.db_path)
+    report["database"] = reader.where
     return report
 
 
@@ -109,10 +109,13 @@ class PerfServices:
     @classmethod
     def create(cls, settings: Settings, catalog: Catalog, store: Store | None = None) -> PerfServices:
         tracker = PerformanceTracker(catalog, PerfConfig.from_settings(settings))
-        return cls(settings, catalog, tracker, PerfReader(settings.db_path), store)
+        # On PostgreSQL the history lives in the shared database, read through the store.
+        on_postgres = store is not None and store.kind == "postgresql"
+        reader = PerfReader.for_store(store) if store is not None and on_postgres else PerfReader(settings.db_path)
+        return cls(settings, catalog, tracker, reader, store)
 
     async def refresh(self) -> int:
-        """Rebuild the tracker from SQLite now (0 when there is no database yet)."""
+        """Rebuild the tracker from the database now (0 when there is no database yet)."""
         if not self.reader.exists:
             return 0
         return await self.tracker.refresh(self.reader.attempt_facts)
