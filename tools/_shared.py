@@ -1,4 +1,5 @@
-"""Helpers every tool wrapper uses: reach the app state, turn expected errors into `ToolError`."""
+"""Helpers every tool wrapper uses: reach the app state, turn expected errors into `ToolError`,
+find a task the caller may see."""
 
 from __future__ import annotations
 
@@ -9,10 +10,26 @@ from typing import Any
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
-from server.errors import PWMError
+from server.errors import NotFoundError, PWMError
 from server.state import AppState
+from server.store import Store, TaskRecord
 
-__all__ = ["app_state", "expected_errors"]
+__all__ = ["app_state", "expected_errors", "visible_task"]
+
+
+async def visible_task(store: Store, task_id: str) -> TaskRecord:
+    """The task, when the caller may see its group; another user's task answers exactly like an
+    unknown one.
+
+    Raises:
+        NotFoundError: no such task, or one of a group the caller may not see.
+    """
+    task = await store.get_task(task_id, preview_chars=1)
+    try:
+        await store.get_group(task.group_id)  # filtered by the caller (server.store.tokens)
+    except NotFoundError:
+        raise NotFoundError(f"no task with id {task_id!r}") from None
+    return task
 
 
 def app_state(ctx: Context[Any, Any]) -> AppState:

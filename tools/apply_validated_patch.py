@@ -20,7 +20,7 @@ from server.state import AppState
 from server.store import Store
 from server.validation import allowed_roots, confine_path
 from server.validation.apply_many import PatchToApply, apply_patches_to_tree
-from tools._shared import app_state, expected_errors
+from tools._shared import app_state, expected_errors, visible_task
 from tools.validate_workspace import client_roots
 
 __all__ = ["ApplyPatchOutput", "register"]
@@ -36,7 +36,7 @@ class ApplyPatchOutput(BaseModel):
 
 async def _validated_patch(store: Store, task_id: str, field: str) -> tuple[str, PatchToApply]:
     """The task's workspace and its passing patch."""
-    task = await store.get_task(task_id)
+    task = await visible_task(store, task_id)
     spec = json.loads(task.validate_json) if task.validate_json else {}
     if not spec.get("workspace"):
         raise InputError(field, f"task {task_id} did not ask for validation (no workspace)")

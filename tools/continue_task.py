@@ -17,7 +17,7 @@ from server.errors import InputError
 from server.state import AppState
 from server.workflows.context_pieces import workspace_selector
 from server.workflows.followup import continue_task as continue_thread
-from tools._shared import app_state, expected_errors
+from tools._shared import app_state, expected_errors, visible_task
 
 __all__ = ["ContinueTaskOutput", "register"]
 
@@ -47,6 +47,7 @@ async def continue_task(
     state = app_state(ctx)
     limit = state.settings.tool_time_limit_s
     with expected_errors():
+        await visible_task(state.engine.store, task_id)
         try:  # a client cuts a call at about 60 s: answer within the server's tool time limit
             done = await asyncio.wait_for(continue_thread(state.engine, task_id, message, stronger=stronger,
                                                           select=workspace_selector(state.settings)), limit)

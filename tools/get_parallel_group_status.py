@@ -24,7 +24,7 @@ from server.errors import InputError
 from server.scheduler.status import GroupView, group_view
 from server.state import AppState
 from server.store import TASK_STATUSES
-from tools._shared import app_state, expected_errors
+from tools._shared import app_state, expected_errors, visible_task
 
 __all__ = ["MAX_SLICE_CHARS", "GroupStatusOutput", "register"]
 
@@ -250,6 +250,7 @@ async def get_task_result(
     """A slice of one task's full result, for results longer than the status shows."""
     state = app_state(ctx)
     with expected_errors():
+        await visible_task(state.store, task_id)
         part = await state.store.task_result(task_id, offset, limit or state.settings.max_result_chars)
     return TaskResultOutput(task_id=part.task_id, text=part.text, offset=part.offset,
                             total_chars=part.total_chars, next_offset=part.next_offset)

@@ -127,9 +127,16 @@ async def test_a_second_users_token_can_neither_read_nor_cancel_the_first_users_
             by_name = await _tool(url, bo, "get_parallel_group_status", {"group_name": "ana-work"})
             seen_by_admin = await _tool(url, admin, "get_parallel_group_status", {"group_id": group_id})
             after = await _tool(url, ana, "get_parallel_group_status", {"group_id": group_id})
+            task_id = submitted["tasks"][0]["task_id"]
+            result_theirs = await _tool(url, bo, "get_task_result", {"task_id": task_id})
+            result_unknown = await _tool(url, bo, "get_task_result", {"task_id": "000000000000"})
+            result_mine = await _tool(url, ana, "get_task_result", {"task_id": task_id})
     assert not mine[0] and not seen_by_admin[0]
     assert isinstance(after[2], dict) and after[2]["status"] == "running"  # bo's cancel did nothing
     assert theirs[0] and unknown[0] and by_name[0] and cancel[0] and cancel_unknown[0]
     # Exactly like an unknown group: the same answer with only the id differing.
     assert theirs[1].replace(group_id, "X") == unknown[1].replace("000000000000", "X")
     assert cancel[1].replace(group_id, "X") == cancel_unknown[1].replace("000000000000", "X")
+    # Another user's task, too: its result answers exactly like an unknown task's.
+    assert not result_mine[0] and result_theirs[0] and result_unknown[0]
+    assert result_theirs[1].replace(task_id, "X") == result_unknown[1].replace("000000000000", "X")
