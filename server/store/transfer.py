@@ -38,7 +38,8 @@ class TransferReport:
 
 def _dump(conn: sqlite3.Connection) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
     out: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {}
-    for table in ("groups", "tasks", "attempts", "validations", "ledger_days", "model_costs"):
+    for table in ("groups", "tasks", "attempts", "validations", "ledger_days", "model_costs",
+                  "thread_messages", "thread_context"):
         cursor = conn.execute(f"SELECT * FROM {table}")
         rows = [tuple(r) for r in cursor.fetchall()]
         out[table] = ([d[0] for d in cursor.description], rows)
@@ -87,6 +88,13 @@ def _load(conn: sqlite3.Connection, data: dict[str, tuple[list[str], list[tuple[
     at = columns.index("attempt_id")
     for row in rows:
         _insert(conn, "validations", columns, tuple(new_ids[v] if i == at else v for i, v in enumerate(row)))
+    columns, rows = data["thread_messages"]  # continue_task's threads: new ids, same order
+    keep = [i for i, c in enumerate(columns) if c != "id"]
+    for row in rows:
+        _insert(conn, "thread_messages", [columns[i] for i in keep], tuple(row[i] for i in keep))
+    columns, rows = data["thread_context"]
+    for row in rows:
+        _insert(conn, "thread_context", columns, row)
     columns, days = data["ledger_days"]
     for row in days:
         day = dict(zip(columns, row, strict=True))

@@ -12,6 +12,7 @@ import pytest
 
 from server.errors import StoreError
 from server.store import BudgetLimits, Store
+from server.store.threads import ThreadMessage
 from server.store.transfer import transfer
 from tests.conftest import REPO, isolated_env
 from tests.store.helpers import new_group, new_tasks
@@ -31,6 +32,8 @@ async def _history(path: Path) -> str:
         await store.record_validation(a.id, task.id, group.id, passed=True, status="passed", base_commit=None,
                                       report_json="{}")
         await store.transition_task(task.id, ["running"], "succeeded", result="done")
+        await store.append_thread(task.id, [ThreadMessage(1, "user", "and the docs?", None, 40),
+                                            ThreadMessage(1, "assistant", "added", "gpt-x")], [("a.py:1-9", 40, 1)])
         await store.finish_group(group.id, "succeeded")
         return group.id
     finally:
@@ -58,6 +61,9 @@ async def test_a_sqlite_history_moves_whole_and_adds_to_the_targets_spend(tmp_pa
         assert [v.attempt_id for v in await target.list_validations(group_id=group_id)] == [attempts[-1].id]
         assert (await target.budget_status(DAY)).periods[0].spent == pytest.approx(0.06)
         assert (await target.learned_costs("gpt-x", "openai")).ratio == pytest.approx(3.0)
+        task = next(t for t in await target.list_tasks(group_id) if t.status == "succeeded")
+        thread = await target.thread(task.id)  # continue_task's thread moved with its task
+        assert [(m.role, m.content) for m in thread.messages] == [("user", "and the docs?"), ("assistant", "added")]
     finally:
         await target.close()
 
