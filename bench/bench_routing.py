@@ -34,7 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.routing_eval.legacy.analyzer import analyze as legacy_analyze  # noqa: E402
+from bench.routing_eval.legacy import legacy_analyze  # noqa: E402
 from server.analysis import TaskHints, analyze, count_tokens, token_counter_status  # noqa: E402
 from server.catalog import Catalog, ModelSpec, load_catalog  # noqa: E402
 from server.errors import NoRouteError  # noqa: E402

@@ -56,7 +56,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 import server.analysis.analyzer as analyzer_module  # noqa: E402
-from bench.routing_eval.legacy.analyzer import analyze as legacy_analyze  # noqa: E402
+from bench.routing_eval.legacy import legacy_analyze  # noqa: E402
 from bench.routing_eval.train_prior import length_from_words  # noqa: E402
 from bench.routing_eval.train_prior import load as load_titles  # noqa: E402
 from server.analysis.analyzer import analyze  # noqa: E402

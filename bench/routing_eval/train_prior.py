@@ -43,7 +43,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from bench.routing_eval.legacy.analyzer import analyze as legacy_analyze  # noqa: E402
+from bench.routing_eval.legacy import legacy_analyze  # noqa: E402
 from server.analysis.analyzer import TRIVIAL_CAP, keyword_score  # noqa: E402
 from server.analysis.prior import FEATURE_BUCKETS, beyond_trained_length, features, word_count  # noqa: E402
 from server.analysis.signals import TRIVIAL_MARKERS  # noqa: E402
