@@ -21,7 +21,7 @@ Scorers, all computed in the same run on the same prompts:
 - `prior_raw`: the learned prior's unrounded prediction (the `prior:` signal), to show what the
   rounding to 1-10 costs;
 - `length`: the prompt's length in characters;
-- `legacy`: the frozen hand-set analyzer (bench/routing_eval/legacy, commit facf8dd);
+- `legacy`: the hand-set analyzer at commit facf8dd (loaded from git by bench/routing_eval/legacy);
 - `random`: the mean (and 5th-95th percentile) over seeded random orderings - the noise floor;
 - `oracle`: prompts the weak model fails but the strong one solves first (the ceiling).
 

@@ -12,7 +12,7 @@ strength chosen by an inner group k-fold on the training owners only. Reported o
 predictions, beside baselines computed in the same run on the same tasks:
 
 - `length`: the title's character count;
-- `legacy`: the hand-set analyzer this prior replaces (frozen copy at commit facf8dd);
+- `legacy`: the hand-set analyzer this prior replaces (loaded from git at commit facf8dd);
 - `learned`: this model.
 
 Figures: Spearman over all held-out tasks pooled, and the mean of per-repository Spearman

@@ -18,29 +18,10 @@ from pathlib import Path
 from types import TracebackType
 
 from server.errors import WorkspaceError
-from server.validation.procs import ProcResult, child_env, run_process
+from server.validation.procs import child_env
+from server.validation.worktree import run_git as git
 
-__all__ = ["AgentWorkspace", "DiffStat"]
-
-_GIT_TIMEOUT_S = 120.0
-# A repository's own configuration must not make git run other programs.
-_SAFE_GIT = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
-
-
-async def git(args: list[str], cwd: Path, env: Mapping[str, str], stdin: bytes | None = None) -> ProcResult:
-    """Run git (never through a shell) with hooks and fsmonitor off."""
-    deadline = asyncio.get_running_loop().time() + _GIT_TIMEOUT_S
-    try:
-        return await run_process(["git", *_SAFE_GIT, *args], cwd=cwd, env=env, deadline=deadline, stdin=stdin)
-    except FileNotFoundError:
-        raise WorkspaceError("git is not installed") from None
-
-
-@dataclass(frozen=True)
-class DiffStat:
-    files: tuple[str, ...]
-    insertions: int
-    deletions: int
+__all__ = ["AgentWorkspace", "git"]
 
 
 def _branch_name(task_id: str) -> str:
@@ -89,18 +70,6 @@ class AgentWorkspace:
         await self._stage()
         proc = await git(["diff", "--cached", "--no-color", "--no-ext-diff", self.base_commit], self.path, self.env)
         return proc.stdout
-
-    async def diff_stat(self) -> DiffStat:
-        await self._stage()
-        proc = await git(["diff", "--cached", "--numstat", self.base_commit], self.path, self.env)
-        files, ins, dels = [], 0, 0
-        for line in proc.stdout.splitlines():
-            parts = line.split("\t", 2)
-            if len(parts) == 3:
-                ins += int(parts[0]) if parts[0].isdigit() else 0
-                dels += int(parts[1]) if parts[1].isdigit() else 0
-                files.append(parts[2])
-        return DiffStat(tuple(files), ins, dels)
 
     async def cleanup(self) -> None:
         if self._closed:

@@ -17,9 +17,9 @@ from server.validation.worktree import (
     AppliedPatch,
     PatchApplyError,
     _env,
-    _git,
     apply_patch_to_tree,
     patch_strip_level,
+    run_git,
 )
 
 __all__ = ["PatchToApply", "apply_patches_to_tree"]
@@ -55,7 +55,7 @@ async def apply_patches_to_tree(
                 "like the tasks before it; re-run it on the current HEAD"
             )
         level = f"-p{patch_strip_level(patch.diff)}"
-        check = await _git(["apply", level, "--check", "-"], root, child, patch.diff.encode())
+        check = await run_git(["apply", level, "--check", "-"], root, child, patch.diff.encode())
         if check.exit_code != 0:
             await _reverse(root, [p for p, _ in done], child)
             earlier = ", ".join(p.task_id for p, _ in done)
@@ -64,8 +64,8 @@ async def apply_patches_to_tree(
                 f"git says: {check.stderr.strip()[-1500:]}. Apply them separately, or re-run "
                 f"{patch.task_id} after applying and committing the others."
             )
-        stat = await _git(["apply", level, "--numstat", "-"], root, child, patch.diff.encode())
-        await _git(["apply", level, "--whitespace=nowarn", "-"], root, child, patch.diff.encode())
+        stat = await run_git(["apply", level, "--numstat", "-"], root, child, patch.diff.encode())
+        await run_git(["apply", level, "--whitespace=nowarn", "-"], root, child, patch.diff.encode())
         files = tuple(line.split("\t", 2)[2] for line in stat.stdout.splitlines() if line.count("\t") >= 2)
         done.append((patch, AppliedPatch(repo_root=root, head=first.head, files=files)))
     return [applied for _, applied in done]
@@ -73,4 +73,4 @@ async def apply_patches_to_tree(
 
 async def _reverse(root: Path, applied: Sequence[PatchToApply], env: Mapping[str, str]) -> None:
     for patch in reversed(applied):
-        await _git(["apply", f"-p{patch_strip_level(patch.diff)}", "-R", "-"], root, env, patch.diff.encode())
+        await run_git(["apply", f"-p{patch_strip_level(patch.diff)}", "-R", "-"], root, env, patch.diff.encode())

@@ -33,6 +33,7 @@ __all__ = [
     "apply_patch_to_tree",
     "diff_files",
     "diff_stat",
+    "run_git",
     "extract_unified_diff",
     "patch_strip_level",
 ]
@@ -118,9 +119,12 @@ def diff_stat(diff: str) -> dict[str, int]:
             "deletions": sum(1 for line in body if line.startswith("-"))}
 
 
-async def _git(
+async def run_git(
     args: list[str], cwd: Path, env: Mapping[str, str], stdin: bytes | None = None
 ) -> ProcResult:
+    """git as an argument list (never a shell), with hooks and fsmonitor off.
+
+    Raises: WorkspaceError: git is not installed."""
     loop = asyncio.get_running_loop()
     try:
         return await run_process(
@@ -136,14 +140,14 @@ def _env(env: Mapping[str, str]) -> dict[str, str]:
 
 
 async def _repo_root(path: Path, env: Mapping[str, str]) -> Path:
-    proc = await _git(["rev-parse", "--show-toplevel"], path, env)
+    proc = await run_git(["rev-parse", "--show-toplevel"], path, env)
     if proc.exit_code != 0:
         raise WorkspaceError(f"{path} is not inside a git repository: {proc.stderr.strip()}")
     return Path(proc.stdout.strip())
 
 
 async def _rev(repo: Path, rev: str, env: Mapping[str, str]) -> str:
-    proc = await _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], repo, env)
+    proc = await run_git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], repo, env)
     if proc.exit_code != 0:
         raise WorkspaceError(f"{rev!r} is not a commit in {repo}")
     return proc.stdout.strip()
@@ -168,9 +172,9 @@ class WorktreeHandle:
         if self._closed:
             return
         self._closed = True
-        await _git(["worktree", "remove", "--force", str(self.path)], self.repo_root, self._env)
+        await run_git(["worktree", "remove", "--force", str(self.path)], self.repo_root, self._env)
         await asyncio.to_thread(shutil.rmtree, self.path.parent, True)
-        await _git(["worktree", "prune"], self.repo_root, self._env)
+        await run_git(["worktree", "prune"], self.repo_root, self._env)
 
     async def __aenter__(self) -> WorktreeHandle:
         return self
@@ -200,13 +204,13 @@ async def apply_patch_in_worktree(
     asked, top = await asyncio.to_thread(repo_path.resolve), await asyncio.to_thread(root.resolve)
     inside = asked.relative_to(top) if top in asked.parents else Path()
     handle = WorktreeHandle(repo_root=root, path=tree, base_commit=sha, workspace=tree / inside, _env=child)
-    added = await _git(["worktree", "add", "--detach", "--quiet", str(handle.path), sha], root, child)
+    added = await run_git(["worktree", "add", "--detach", "--quiet", str(handle.path), sha], root, child)
     if added.exit_code != 0:
         await asyncio.to_thread(shutil.rmtree, parent, True)
         raise WorkspaceError(f"cannot create a worktree of {root}: {added.stderr.strip()}")
     try:
         level = patch_strip_level(unified_diff)
-        applied = await _git(
+        applied = await run_git(
             ["apply", f"-p{level}", "--whitespace=nowarn", "-"], handle.path, child, unified_diff.encode()
         )
         if applied.exit_code != 0:
@@ -246,15 +250,15 @@ async def apply_patch_to_tree(
             f"diverged: HEAD of {root} is {head[:12]} but the patch was validated at {base[:12]}; "
             "re-run the task on the current HEAD"
         )
-    status = await _git(["status", "--porcelain", "--untracked-files=no"], root, child)
+    status = await run_git(["status", "--porcelain", "--untracked-files=no"], root, child)
     if status.exit_code != 0 or status.stdout.strip():
         dirty = ", ".join(line[3:] for line in status.stdout.splitlines()[:10])
         raise WorkspaceError(
             f"dirty: {root} has uncommitted changes ({dirty}); commit or stash them before applying"
         )
     level = patch_strip_level(diff)
-    stat = await _git(["apply", f"-p{level}", "--numstat", "-"], root, child, diff.encode())
-    applied = await _git(["apply", f"-p{level}", "--whitespace=nowarn", "-"], root, child, diff.encode())
+    stat = await run_git(["apply", f"-p{level}", "--numstat", "-"], root, child, diff.encode())
+    applied = await run_git(["apply", f"-p{level}", "--whitespace=nowarn", "-"], root, child, diff.encode())
     if applied.exit_code != 0:
         raise PatchApplyError(f"the patch does not apply to {root}: {applied.stderr.strip()[-2000:]}")
     files = tuple(line.split("\t", 2)[2] for line in stat.stdout.splitlines() if line.count("\t") >= 2)
