@@ -17,7 +17,7 @@ Scorers, all computed in the same run on the same prompts:
 - `route_task`: `server.analysis.analyzer.analyze(prompt).complexity`, the 1-10 score the
   planner routes by (no hints: the eval has none);
 - `rt_before`: the same with the prior's handling of descriptions longer than its training
-  titles switched off (`beyond_trained_length`), i.e. the analyzer before this evaluation;
+  titles switched off (`beyond_trained_length`): the title model alone;
 - `prior_raw`: the learned prior's unrounded prediction (the `prior:` signal), to show what the
   rounding to 1-10 costs;
 - `length`: the prompt's length in characters;
@@ -27,10 +27,11 @@ Scorers, all computed in the same run on the same prompts:
 
 Reported per source (GSM8K, MMLU) and per MMLU subject.
 
-`--tune-length SOURCE` chooses the prior's length term (points per doubling of the word count
-beyond the training titles, `server.analysis.prior.length_units`) on SOURCE's labels only, then
-prints `route_task`'s APGR with each candidate on every source: the other sources are held out.
-The chosen value goes into `train_prior.py`'s LENGTH_PER_DOUBLING and the shipped weights.
+`--tune-length SOURCE` grids the prior's length term (points per doubling of the word count
+beyond the training titles, `server.analysis.prior.length_units`, and how fast the title model's
+deviation fades there) and picks the best cell on SOURCE's labels only, printing `route_task`'s
+APGR for every cell on every source: the other sources are held out. The shipped values live in
+`train_prior.py` (LENGTH_PER_DOUBLING, LENGTH_DAMPING) and the weights file.
 
     python bench/routing_eval/apgr.py                     # table
     python bench/routing_eval/apgr.py --json              # the same figures as JSON
