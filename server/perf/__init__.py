@@ -13,8 +13,8 @@
 from server.perf.health import HealthPolicy, ModelHealth
 from server.perf.learning import Learner, LearningPolicy, VariantAdvice, prior_mean
 from server.perf.queries import OBJECTIVE_FAILURE_CLASSES, PerfReader, fact_from_attempt
-from server.perf.repos import repo_key
 from server.perf.report import GROUP_BY_CHOICES, build_report
+from server.perf.repos import repo_key
 from server.perf.stats import Aggregate, AttemptFact, percentile
 from server.perf.tracker import DEMOTED_PENALTY, PerfConfig, PerformanceTracker
 
