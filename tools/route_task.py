@@ -18,7 +18,8 @@ from mcp_types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from server.analysis import token_counter_status
-from server.context import ContextOptions, select_context
+from server.analysis.tokens import count_tokens
+from server.context import ContextOptions, render_selection, select_context
 from server.errors import InputError, NoRouteError
 from server.scheduler.planner import context_budget, plan_context, plan_task
 from server.scheduler.types import TaskInput
@@ -38,7 +39,7 @@ from tools._shared import app_state, expected_errors
 from tools.surface import ToolServer
 from tools.validate_workspace import client_roots
 
-__all__ = ["RouteTaskInput", "RouteTaskOutput", "preview_route", "register", "route_task"]
+__all__ = ["RouteTaskInput", "RouteTaskOutput", "preview_route", "register", "route_task", "route_with_context"]
 
 
 class RouteTaskInput(CallerHints):
@@ -151,13 +152,37 @@ async def route_task(ctx: Context[AppState, Any], args: RouteTaskInput) -> Route
         out = await preview_route(state, args)
         if args.workspace is not None:
             roots = allowed_roots(await client_roots(ctx), state.settings.allowed_roots)
-            out.context = await preview_context(state, args, out, confine_path(args.workspace, roots, field="workspace"))
+            workspace = confine_path(args.workspace, roots, field="workspace")
+            out = await route_with_context(state, args, out, workspace)
         return out
 
 
+async def route_with_context(state: AppState, args: RouteTaskInput, out: RouteTaskOutput,
+                             workspace: Path) -> RouteTaskOutput:
+    """The plan again with the code the model will be shown counted in its input tokens (and so
+    in its cost), the selection attached. The selection is made for the planned model's budget;
+    if counting it moves the task to another model, once more for that model's.
+
+    Raises:
+        InputError / WorkspaceError: a bad `files` entry or a workspace that is not a git repository.
+    """
+    planned = out
+    for _ in range(2):
+        context, tokens = await preview_context(state, args, planned, workspace)
+        # The selection replaces the per-file guess; context the caller says it adds stays.
+        counted = args.model_copy(update={"context_tokens": (args.context_tokens or 0) + tokens})
+        replanned = await preview_route(state, counted)
+        replanned.context = context
+        if replanned.recommended_model == planned.recommended_model:
+            break
+        planned = replanned
+    return replanned
+
+
 async def preview_context(state: AppState, args: RouteTaskInput, out: RouteTaskOutput,
-                          workspace: Path) -> dict[str, Any]:
-    """What the recommended model would be shown of `workspace` (confined already).
+                          workspace: Path) -> tuple[dict[str, Any], int]:
+    """What the recommended model would be shown of `workspace` (confined already), and the
+    tokens that adds to its prompt.
 
     Raises:
         InputError / WorkspaceError: a bad `files` entry or a workspace that is not a git repository.
@@ -166,7 +191,9 @@ async def preview_context(state: AppState, args: RouteTaskInput, out: RouteTaskO
                             args.context_budget_tokens)
     options = ContextOptions(state.settings.cache_dir, state.settings.context_exclude)
     selection = await asyncio.to_thread(select_context, workspace, args.task_description, args.files, budget, options)
-    return {**selection.as_dict(), "repo_tokens": selection.repo_tokens, "commit": selection.commit}
+    rendered = render_selection(selection)
+    tokens = count_tokens("\n\n" + rendered) if rendered else 0  # as the prompt appends it
+    return {**selection.as_dict(), "repo_tokens": selection.repo_tokens, "commit": selection.commit}, tokens
 
 
 def register(mcp: ToolServer) -> None:
