@@ -21,9 +21,11 @@ from mcp_types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from server.analysis import token_counter_status
-from server.context import ContextOptions, select_context
+from server.analysis.tokens import count_tokens
+from server.context import ContextOptions, render_selection, select_context
 from server.errors import InputError, NoRouteError, WorkspaceError
 from server.scheduler.planner import context_budget, plan_context, plan_task
+from server.scheduler.types import TaskInput
 from server.state import AppState
 from server.validation import allowed_roots
 from tools._inputs import (
@@ -97,12 +99,36 @@ async def preview_route(
 
     `roots`: where a workspace may be (default: the configured allowed roots).
 
+    With a workspace, the plan is made again with the code the model will be shown counted in its
+    input tokens (and so in its cost), and the selection attached. The selection is made for the
+    planned model's budget; if counting it moves the task to another model, once more for that one's.
+
     Raises:
         InputError: unknown agent type, strategy or policy, an empty description, or a bad
             `validate` / `context_budget_tokens`.
         WorkspaceError: a workspace outside the roots, or not a git repository.
         NoRouteError: no model in the catalogue can serve the task under the given constraints.
     """
+    planned, task = await _plan_once(state, args, roots)
+    workspace = task.context.get("workspace")
+    if not workspace:
+        return planned
+    at_head = bool(task.validate and task.validate.get("workspace"))
+    replanned = planned
+    for _ in range(2):
+        context, tokens = await preview_context(state, args, planned, Path(str(workspace)), at_head=at_head)
+        # The selection replaces the per-file guess; context the caller says it adds stays.
+        counted = args.model_copy(update={"context_tokens": (args.context_tokens or 0) + tokens})
+        replanned, _ = await _plan_once(state, counted, roots)
+        replanned.context = context
+        if replanned.recommended_model == planned.recommended_model:
+            break
+        planned = replanned
+    return replanned
+
+
+async def _plan_once(state: AppState, args: RouteTaskInput,
+                     roots: Sequence[Path] | None) -> tuple[RouteTaskOutput, TaskInput]:
     settings = state.settings
     if args.context_budget_tokens is not None and args.workspace is None:
         raise InputError("context_budget_tokens", "needs a workspace to take code from",
@@ -161,11 +187,7 @@ async def preview_route(
         policy=plan.policy,
         notes=[*plan.notes, *notes],
     )
-    workspace = task.context.get("workspace")
-    if workspace:
-        at_head = bool(task.validate and task.validate.get("workspace"))
-        out.context = await preview_context(state, args, out, Path(str(workspace)), at_head=at_head)
-    return out
+    return out, task
 
 
 async def route_task(ctx: Context[AppState, Any], args: RouteTaskInput) -> RouteTaskOutput:
@@ -182,9 +204,9 @@ async def route_task(ctx: Context[AppState, Any], args: RouteTaskInput) -> Route
 
 
 async def preview_context(state: AppState, args: RouteTaskInput, out: RouteTaskOutput,
-                          workspace: Path, *, at_head: bool = False) -> dict[str, Any]:
-    """What the recommended model would be shown of `workspace` (confined already); a validated
-    task is shown the committed tree, as its checks run on it.
+                          workspace: Path, *, at_head: bool = False) -> tuple[dict[str, Any], int]:
+    """What the recommended model would be shown of `workspace` (confined already), and the tokens
+    that adds to its prompt; a validated task is shown the committed tree, as its checks run on it.
 
     Raises:
         InputError / WorkspaceError: a bad `files` entry or a workspace that is not a git repository.
@@ -194,7 +216,9 @@ async def preview_context(state: AppState, args: RouteTaskInput, out: RouteTaskO
     options = ContextOptions(state.settings.cache_dir, state.settings.context_exclude)
     selection = await asyncio.to_thread(select_context, workspace, args.task_description, args.files, budget, options,
                                         at_head=at_head)
-    return {**selection.as_dict(), "repo_tokens": selection.repo_tokens, "commit": selection.commit}
+    rendered = render_selection(selection)
+    tokens = count_tokens("\n\n" + rendered) if rendered else 0  # as the prompt appends it
+    return {**selection.as_dict(), "repo_tokens": selection.repo_tokens, "commit": selection.commit}, tokens
 
 
 def register(mcp: ToolServer) -> None:
