@@ -54,8 +54,9 @@ _TOKEN_PATTERNS = tuple(
 _LITERAL = re.compile(r"""["']([^"'\s]{12,})["']""")
 # ... assigned to a name that says it holds a secret (what precedes the literal on its line).
 _ASSIGNED_TO = re.compile(
-    r"""(?i)(?:key|secret|token|passwd|password|pwd|credential|auth)[A-Za-z0-9_.\-]*["']?\s*(?:=|:|=>|:=)\s*[bru]?$"""
+    r"""(?i)(?:key|secret|token|passwd|password|pwd|credential|auth(?!or))[A-Za-z0-9_.\-]*["']?\s*(?:=|:|=>|:=)\s*[bru]?$"""
 )
+_EMAIL = re.compile(r"^[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+$")
 _PLACEHOLDER = re.compile(r"(?i)^(?:x+|\*+|\.+|<.*>|\$\{.*\}|\{\{.*\}\}|%\(.*\)s|your[_-].*|example.*|change.?me.*|dummy.*|test.*|fake.*)$")
 
 
@@ -81,7 +82,7 @@ def _entropy(value: str) -> float:
 
 
 def _looks_random(value: str) -> bool:
-    if _PLACEHOLDER.match(value) or " " in value:
+    if _PLACEHOLDER.match(value) or _EMAIL.match(value) or " " in value:
         return False
     classes = sum(bool(re.search(p, value)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]"))
     return classes >= 2 and _entropy(value) >= 3.5
