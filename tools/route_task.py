@@ -17,13 +17,11 @@ from mcp.server.mcpserver import Context
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.analysis import token_counter_status
-from server.context import ContextOptions, select_context
+from server.analysis.tokens import token_counter_status
 from server.errors import InputError, NoRouteError
-from server.scheduler.planner import context_budget, plan_context, plan_task
 from server.scheduler.types import TaskInput
 from server.state import AppState
-from server.validation import allowed_roots, confine_path
+from server.validation.roots import allowed_roots, confine_path
 from tools._inputs import (
     AGENT_TYPE_DOC,
     CONTEXT_BUDGET_DOC,
@@ -93,6 +91,8 @@ async def preview_route(state: AppState, args: RouteTaskInput) -> RouteTaskOutpu
         InputError: unknown agent type, strategy or policy, or an empty description.
         NoRouteError: no model in the catalogue can serve the task under the given constraints.
     """
+    from server.scheduler.planner import plan_context, plan_task  # loaded with the engine, not the tool list
+
     settings = state.settings
     policy = args.policy or settings.default_policy
     budget = await state.store.budget_status(state.engine.budget_limits(None, policy))
@@ -162,6 +162,9 @@ async def preview_context(state: AppState, args: RouteTaskInput, out: RouteTaskO
     Raises:
         InputError / WorkspaceError: a bad `files` entry or a workspace that is not a git repository.
     """
+    from server.context import ContextOptions, select_context
+    from server.scheduler.planner import context_budget
+
     budget = context_budget(state.catalog, out.recommended_model, state.catalog.policies.get(out.policy or ""),
                             args.context_budget_tokens)
     options = ContextOptions(state.settings.cache_dir, state.settings.context_exclude)

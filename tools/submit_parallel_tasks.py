@@ -9,16 +9,16 @@ once with the group id and each task's plan; follow it with `get_parallel_group_
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from server.errors import InputError
-from server.scheduler.types import GroupInput, SubmitResult, TaskInput
 from server.state import AppState
-from server.validation import ALL_KINDS, allowed_roots, confine_path
+from server.validation.model import ALL_KINDS
+from server.validation.roots import allowed_roots, confine_path
 from tools._inputs import (
     AGENT_TYPE_DOC,
     CONTEXT_BUDGET_DOC,
@@ -30,6 +30,9 @@ from tools._inputs import (
 )
 from tools._shared import app_state, expected_errors
 from tools.validate_workspace import client_roots
+
+if TYPE_CHECKING:  # loaded with the server's state, not with the tool list
+    from server.scheduler.types import GroupInput, SubmitResult
 
 __all__ = ["SubmitOutput", "TaskSpec", "build_group_input", "register", "submit_parallel_tasks"]
 
@@ -118,6 +121,8 @@ def build_group_input(
     Raises:
         InputError: more tasks than the server's cap.
     """
+    from server.scheduler.types import GroupInput, TaskInput
+
     if len(tasks) > max_tasks:
         raise InputError("tasks", f"{len(tasks)} tasks is more than this server accepts per group",
                          f"1 to {max_tasks} (server setting max_tasks_per_group)")

@@ -86,3 +86,11 @@ async def test_cost_report_insights_reset_and_resources(tmp_path: Path, settings
             assert again is not None and again["cells"] == []
     finally:
         await store.close()
+
+
+def test_cost_report_group_by_choices_are_the_reports_groupings() -> None:
+    from typing import get_args
+
+    from server.perf.report import GROUP_BY_CHOICES
+
+    assert set(get_args(tools.performance.GroupBy)) == set(GROUP_BY_CHOICES)
