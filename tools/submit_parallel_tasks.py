@@ -9,6 +9,8 @@ once with the group id and each task's plan; follow it with `get_parallel_group_
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -34,7 +36,10 @@ from tools.validate_workspace import client_roots
 if TYPE_CHECKING:  # loaded with the server's state, not with the tool list
     from server.scheduler.types import GroupInput, SubmitResult
 
-__all__ = ["SubmitOutput", "TaskSpec", "build_group_input", "register", "submit_parallel_tasks"]
+__all__ = [
+    "SubmitOutput", "TaskSpec", "build_group_input", "confine_group", "confine_workspaces", "register",
+    "submit_parallel_tasks",
+]
 
 
 def _hints_documented_once(schema: dict[str, Any]) -> None:
@@ -213,7 +218,16 @@ async def confine_workspaces(group: GroupInput, ctx: Context[AppState, Any]) -> 
     if not any(t.validate or t.context.get("workspace") for t in group.tasks):
         return group
     state = app_state(ctx)
-    roots = allowed_roots(await client_roots(ctx), state.settings.allowed_roots)
+    return confine_group(group, allowed_roots(await client_roots(ctx), state.settings.allowed_roots))
+
+
+def confine_group(group: GroupInput, roots: Sequence[Path]) -> GroupInput:
+    """`confine_workspaces` within known `roots` (route_task plans a task through this too).
+
+    Raises:
+        WorkspaceError: a workspace outside `roots`.
+        InputError: a bad validate spec (naming the task's field).
+    """
     tasks = []
     for index, task in enumerate(group.tasks):
         if task.context.get("workspace"):  # the code the model is shown comes from here

@@ -95,6 +95,8 @@ class Job:
     # {"workspace", "checks", "max_rounds", "timeout_s"}: the answer's patch must pass these checks.
     validation: dict[str, Any] | None = None
     last_attempt_id: int | None = None
+    # Answered calls of a validated task, told to the observer once the checks' verdict is in.
+    unchecked: list[AttemptFact] = field(default_factory=list)
 
 
 @dataclass
@@ -170,6 +172,8 @@ class _Call:
     agent: str
     variant: str
     provider: str
+    repo: str = ""
+    held: list[AttemptFact] | None = None  # a validated task's answers wait here for the verdict
 
 
 @dataclass
@@ -209,7 +213,10 @@ class TaskRunner:
         Cancelled (the group was cancelled or the server is stopping): every attempt is settled
         and `CancelledError` propagates; the caller records what that means for the task.
         """
-        outcome = await self._run(job, events)
+        try:
+            outcome = await self._run(job, events)
+        finally:
+            self._tell_verdict(job, None)  # answers whose checks never ran: told as they were
         await events.finished(job, outcome)
         return outcome
 
@@ -269,6 +276,7 @@ class TaskRunner:
                             status=verdict.status, base_commit=verdict.base_commit,
                             report_json=with_agent_report(verdict.report_json, agent),
                         )
+                    self._tell_verdict(job, verdict.passed)
                     if verdict.passed:
                         return Outcome("succeeded", text=verdict.patch, model_used=model_id,
                                        call_seconds=clock.call_seconds)
@@ -389,13 +397,15 @@ class TaskRunner:
                     attempt = await self.store.begin_attempt(
                         job.task_id, job.group_id, model.id, spec.name, candidate.variant,
                         reserve, paid, job.limits, cap_usd=None if money is None else money.cap,
+                        repo=job.plan.repo or None,
                     )
                 except BudgetExceeded as exc:
                     raise _Next(f"budget: {exc}", "budget") from None
                 job.last_attempt_id = attempt.id
                 if self.observer is not None:
                     self.observer.begin_call(model.id)
-                call = _Call(job.plan.task_type, job.plan.agent, candidate.variant, spec.name)
+                call = _Call(job.plan.task_type, job.plan.agent, candidate.variant, spec.name, job.plan.repo,
+                             job.unchecked if job.validation is not None else None)
                 request = CompletionRequest(
                     model=model, provider=spec, base_url=base_url, api_key=api_key,
                     messages=job.messages if messages is None else messages, tools=tools,
@@ -509,11 +519,24 @@ class TaskRunner:
     def _tell(self, model: ModelSpec, call: _Call, status: str, latency_ms: float, **fields: Any) -> None:
         if self.observer is None:
             return
-        self.observer.record(AttemptFact(
+        fact = AttemptFact(
             model_id=model.id, status=status, started_at=time.time() - latency_ms / 1000.0,
             provider=call.provider, task_type=call.task_type, variant=call.variant, agent=call.agent,
-            latency_ms=latency_ms, **fields,
-        ))
+            latency_ms=latency_ms, repo=call.repo, **fields,
+        )
+        if call.held is not None and status == "succeeded":
+            call.held.append(fact)  # an answer is a success only once its checks pass
+            return
+        self.observer.record(fact)
+
+    def _tell_verdict(self, job: Job, passed: bool | None) -> None:
+        """Tell the observer a validated task's held answers; the checked one carries `passed`."""
+        held, job.unchecked = job.unchecked, []
+        if self.observer is None:
+            return
+        for fact in held:
+            judged = passed is not None and fact.attempt_id == job.last_attempt_id
+            self.observer.record(dataclasses.replace(fact, validation_passed=passed) if judged else fact)
 
     async def _settle_success(
         self, attempt_id: int, model: ModelSpec, completion: Completion, prompt_tokens: int, call: _Call
@@ -536,7 +559,7 @@ class TaskRunner:
         self._tell(
             model, call, "succeeded", completion.latency_s * 1000.0,
             input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
-            cost=cost.amount, cost_source=cost.source,
+            cost=cost.amount, cost_source=cost.source, attempt_id=attempt_id,
         )
 
     async def _settle_failure(

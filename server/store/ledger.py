@@ -80,6 +80,7 @@ class _Call:
     cap: float | None
     day: str
     now: float
+    repo: str | None = None
 
 
 # How fast a learned figure follows an observation below it (one above is taken at once).
@@ -248,10 +249,10 @@ def _begin(conn: sqlite3.Connection, call: _Call, limits: BudgetLimits) -> tuple
     try:
         attempt_id: int = conn.execute(
             "INSERT INTO attempts (task_id, group_id, owner, model_id, provider, variant, paid, status,"
-            " reserved_usd, estimate_usd, day, started_at, user_name, team)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?) RETURNING id",
+            " reserved_usd, estimate_usd, day, started_at, user_name, team, repo)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (call.task_id, call.group_id, call.owner, call.model_id, call.provider, call.variant,
-             int(call.paid), reserve, call.estimate, call.day, call.now, user, team),
+             int(call.paid), reserve, call.estimate, call.day, call.now, user, team, call.repo),
         ).fetchone()[0]
     except sqlite3.IntegrityError as exc:  # the foreign keys: an unknown task or group
         raise NotFoundError(f"no task {call.task_id!r} in group {call.group_id!r}") from exc
@@ -369,14 +370,15 @@ class LedgerMixin(StoreBase):
     async def begin_attempt(
         self, task_id: str | None, group_id: str | None, model_id: str, provider: str,
         variant: str | None, reserve_usd: float | None, paid: bool, limits: BudgetLimits,
-        *, cap_usd: float | None = None, now: float | None = None,
+        *, cap_usd: float | None = None, now: float | None = None, repo: str | None = None,
     ) -> AttemptRecord:
         """Check the budgets and record a running attempt, atomically; what it holds is learned.
 
         `reserve_usd` is the realistic estimate at catalogue prices, `cap_usd` the estimate at
         the maximum output; the reservation held is `reserve_usd` times the model's learned
         ratio, capped (see the module docstring). Call it before the model call; make the call
-        only if it returns.
+        only if it returns. `repo` is the repository key the task works in (routing learns per
+        repository), None without a workspace.
 
         Raises:
             BudgetExceeded: (a `BudgetRefused`) a paid call would pass a limit; nothing stored.
@@ -387,11 +389,11 @@ class LedgerMixin(StoreBase):
         _check_money("cap_usd", cap_usd)
         ts = now_ts() if now is None else now
         call = _Call(task_id, group_id, self.owner, model_id, provider, variant, paid,
-                     float(reserve_usd or 0.0), cap_usd, day_key(ts), ts)
+                     float(reserve_usd or 0.0), cap_usd, day_key(ts), ts, repo)
         attempt_id, held = await self._write(_begin, call, limits)
         return AttemptRecord(
             attempt_id, task_id, group_id, self.owner, model_id, provider, variant, paid, "running",
-            held, None, 0.0, None, 0, 0, 0, 0, None, None, None, None, None, None, call.day, ts, None,
+            held, None, 0.0, None, 0, 0, 0, 0, None, None, None, None, None, None, call.day, ts, None, repo,
         )
 
     async def settle_attempt(

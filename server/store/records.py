@@ -207,6 +207,7 @@ class AttemptRecord:
     day: str  # local calendar date of started_at, YYYY-MM-DD: the budget bucket
     started_at: float
     finished_at: float | None
+    repo: str | None = None  # the repository key the task worked in (None: no workspace)
 
 
 @dataclass
