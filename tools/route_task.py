@@ -14,20 +14,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mcp.server.mcpserver import Context
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.analysis import token_counter_status
-from server.analysis.tokens import count_tokens
-from server.context import ContextOptions, render_selection, select_context
+from server.analysis.tokens import count_tokens, token_counter_status
 from server.errors import InputError, NoRouteError, WorkspaceError
-from server.scheduler.planner import context_budget, plan_context, plan_task
-from server.scheduler.types import TaskInput
 from server.state import AppState
-from server.validation import allowed_roots
+from server.validation.roots import allowed_roots
 from tools._inputs import (
     AGENT_TYPE_DOC,
     CONTEXT_BUDGET_DOC,
@@ -42,6 +38,9 @@ from tools._shared import app_state, expected_errors
 from tools.submit_parallel_tasks import TaskSpec, build_group_input, confine_group
 from tools.surface import ToolServer
 from tools.validate_workspace import client_roots
+
+if TYPE_CHECKING:
+    from server.scheduler.types import TaskInput
 
 __all__ = ["RouteTaskInput", "RouteTaskOutput", "preview_route", "register", "route_task"]
 
@@ -129,6 +128,8 @@ async def preview_route(
 
 async def _plan_once(state: AppState, args: RouteTaskInput,
                      roots: Sequence[Path] | None) -> tuple[RouteTaskOutput, TaskInput]:
+    from server.scheduler.planner import plan_context, plan_task  # loaded with the engine, not the tool list
+
     settings = state.settings
     if args.context_budget_tokens is not None and args.workspace is None:
         raise InputError("context_budget_tokens", "needs a workspace to take code from",
@@ -211,6 +212,9 @@ async def preview_context(state: AppState, args: RouteTaskInput, out: RouteTaskO
     Raises:
         InputError / WorkspaceError: a bad `files` entry or a workspace that is not a git repository.
     """
+    from server.context import ContextOptions, render_selection, select_context
+    from server.scheduler.planner import context_budget
+
     budget = context_budget(state.catalog, out.recommended_model, state.catalog.policies.get(out.policy or ""),
                             args.context_budget_tokens)
     options = ContextOptions(state.settings.cache_dir, state.settings.context_exclude)

@@ -129,3 +129,11 @@ async def test_insights_per_repository_and_a_reset_named_by_workspace_path(tmp_p
             assert after["task_types"]["crud"]["variants"]["speed"]["evidence"] > 6.5
     finally:
         await store.close()
+
+
+def test_cost_report_group_by_choices_are_the_reports_groupings() -> None:
+    from typing import get_args
+
+    from server.perf.report import GROUP_BY_CHOICES
+
+    assert set(get_args(tools.performance.GroupBy)) == set(GROUP_BY_CHOICES)
