@@ -11,16 +11,15 @@ that a submission would be refused now.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from mcp.server.mcpserver import Context
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.analysis.tokens import count_tokens, token_counter_status
+from server.analysis.tokens import token_counter_status
 from server.errors import InputError, NoRouteError, WorkspaceError
 from server.state import AppState
 from server.validation.roots import allowed_roots
@@ -38,9 +37,6 @@ from tools._shared import app_state, expected_errors
 from tools.submit_parallel_tasks import TaskSpec, build_group_input, confine_group
 from tools.surface import ToolServer
 from tools.validate_workspace import client_roots
-
-if TYPE_CHECKING:
-    from server.scheduler.types import TaskInput
 
 __all__ = ["RouteTaskInput", "RouteTaskOutput", "preview_route", "register", "route_task"]
 
@@ -108,27 +104,11 @@ async def preview_route(
         WorkspaceError: a workspace outside the roots, or not a git repository.
         NoRouteError: no model in the catalogue can serve the task under the given constraints.
     """
-    planned, task = await _plan_once(state, args, roots)
-    workspace = task.context.get("workspace")
-    if not workspace:
-        return planned
-    at_head = bool(task.validate and task.validate.get("workspace"))
-    replanned = planned
-    for _ in range(2):
-        context, tokens = await preview_context(state, args, planned, Path(str(workspace)), at_head=at_head)
-        # The selection replaces the per-file guess; context the caller says it adds stays.
-        counted = args.model_copy(update={"context_tokens": (args.context_tokens or 0) + tokens})
-        replanned, _ = await _plan_once(state, counted, roots)
-        replanned.context = context
-        if replanned.recommended_model == planned.recommended_model:
-            break
-        planned = replanned
-    return replanned
-
-
-async def _plan_once(state: AppState, args: RouteTaskInput,
-                     roots: Sequence[Path] | None) -> tuple[RouteTaskOutput, TaskInput]:
-    from server.scheduler.planner import plan_context, plan_task  # loaded with the engine, not the tool list
+    from server.context import ContextOptions
+    from server.scheduler.planner import (  # loaded with the engine, not the tool list
+        plan_context,
+        plan_with_workspace,
+    )
 
     settings = state.settings
     if args.context_budget_tokens is not None and args.workspace is None:
@@ -157,10 +137,13 @@ async def _plan_once(state: AppState, args: RouteTaskInput,
         raise WorkspaceError(str(exc).removeprefix("tasks[0].")) from None
     (task,) = group.tasks
     notes: list[str] = []
+    options = ContextOptions(settings.cache_dir, settings.context_exclude)
     try:
-        routed = plan_task(task, context, catalog=state.catalog, router=state.router)
+        routed, chosen = await plan_with_workspace(task, context, catalog=state.catalog, router=state.router,
+                                                   options=options)
     except NoRouteError:
-        routed = plan_task(task, context, catalog=state.catalog, router=state.router, require_available=False)
+        routed, chosen = await plan_with_workspace(task, context, catalog=state.catalog, router=state.router,
+                                                   options=options, require_available=False)
         notes.append("no configured provider can serve this task now: submit_parallel_tasks would refuse it")
     analysis, plan = routed.analysis, routed.route
     out = RouteTaskOutput(
@@ -188,7 +171,9 @@ async def _plan_once(state: AppState, args: RouteTaskInput,
         policy=plan.policy,
         notes=[*plan.notes, *notes],
     )
-    return out, task
+    if chosen is not None:
+        out.context = chosen["selection"]
+    return out
 
 
 async def route_task(ctx: Context[AppState, Any], args: RouteTaskInput) -> RouteTaskOutput:
@@ -202,27 +187,6 @@ async def route_task(ctx: Context[AppState, Any], args: RouteTaskInput) -> Route
         if args.workspace is not None or args.validate_ is not None:
             roots = allowed_roots(await client_roots(ctx), state.settings.allowed_roots)
         return await preview_route(state, args, roots)
-
-
-async def preview_context(state: AppState, args: RouteTaskInput, out: RouteTaskOutput,
-                          workspace: Path, *, at_head: bool = False) -> tuple[dict[str, Any], int]:
-    """What the recommended model would be shown of `workspace` (confined already), and the tokens
-    that adds to its prompt; a validated task is shown the committed tree, as its checks run on it.
-
-    Raises:
-        InputError / WorkspaceError: a bad `files` entry or a workspace that is not a git repository.
-    """
-    from server.context import ContextOptions, render_selection, select_context
-    from server.scheduler.planner import context_budget
-
-    budget = context_budget(state.catalog, out.recommended_model, state.catalog.policies.get(out.policy or ""),
-                            args.context_budget_tokens)
-    options = ContextOptions(state.settings.cache_dir, state.settings.context_exclude)
-    selection = await asyncio.to_thread(select_context, workspace, args.task_description, args.files, budget, options,
-                                        at_head=at_head)
-    rendered = render_selection(selection)
-    tokens = count_tokens("\n\n" + rendered) if rendered else 0  # as the prompt appends it
-    return {**selection.as_dict(), "repo_tokens": selection.repo_tokens, "commit": selection.commit}, tokens
 
 
 def register(mcp: ToolServer) -> None:
