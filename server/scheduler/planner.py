@@ -5,8 +5,10 @@
 disagree. `task_cost_cap` is the one place the per-task cost cap is computed.
 
 Checks the whole group first (strategy, policy, ids, dependency graph, every agent type) so
-a bad submission stores nothing; then analyses and routes each task. When budgets have paused
-paid models, tasks are routed to local / free models; a task only paid models can serve keeps
+a bad submission stores nothing; then analyses and routes each task. A task naming a workspace
+is routed with what was learned in its repository (`server.perf.repos.repo_key`), and its plan
+carries that key so each of its attempts records it. When budgets have paused paid models,
+tasks are routed to local / free models; a task only paid models can serve keeps
 its paid plan and fails at run time with the budget's own error, so the user sees why.
 """
 
@@ -23,6 +25,7 @@ from server.analysis.types import TaskAnalysis, TaskHints
 from server.catalog.schema import Catalog, PolicySpec
 from server.context import ContextOptions, default_budget, render_selection, select_context
 from server.errors import InputError, NoRouteError
+from server.perf.repos import repo_key
 from server.routing.agents import parse_agent_type
 from server.routing.router import Router
 from server.routing.types import Plan, RouteRequest
@@ -134,12 +137,17 @@ def plan_task(
     """
     ref = parse_agent_type(task.agent_type, catalog) if task.agent_type else None
     hints = TaskHints.from_mapping(task.hints, task.agent_type)
+    spec = task.validate or {}
+    workspace = task.context.get("workspace") or spec.get("workspace")
     request = RouteRequest(
         analysis=analyze(task.description, hints), agent=ref, strategy=context.strategy,
         policy=context.policy, hints=hints, min_variant=hints.min_variant, local_only=context.local_only,
         budget_paused=context.budget_paused,
         max_cost=task_cost_cap(context.per_task_cap, context.policy_spec, hints.max_cost),
-        require_available=require_available, checked=task.validate is not None,
+        require_available=require_available,
+        # Checked exactly when the engine will validate: a validate request with a workspace.
+        checked=task.validate is not None and spec.get("enabled", True) is not False and bool(workspace),
+        repo=repo_key(workspace) if workspace else None,
     )
     try:
         route = router.route(request)
@@ -211,6 +219,7 @@ def _task_plan(plan: Plan, default_temperature: float, task_type: str = "") -> T
         rationale=plan.rationale,
         excluded=dict(plan.excluded),
         task_type=task_type,
+        repo=plan.repo or "",
     )
 
 
