@@ -2,7 +2,8 @@
 
 Tools: `get_cost_report` (spend, calls, tokens, success, latency, budget, saving, and
 recommendations with evidence), `get_routing_insights` (what routing has learned per task type x
-model, and each model's health), `reset_routing_insights` (forget it).
+model, per task type x variant and per repository, and each model's health),
+`reset_routing_insights` (forget it, optionally one repository's).
 Resources: `pwm://models{?tier}` (the catalogue), `pwm://budget{?group}` (budget status), `pwm://groups/{group}`
 (a group's full results: every task's whole output and every attempt).
 
@@ -12,22 +13,33 @@ The logic lives in `server.perf`; these wrappers validate, convert errors and sh
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from server.errors import InputError, NotFoundError
-from server.perf.report import GROUP_BY_CHOICES
-from server.perf.service import perf_services, read_budget
 from server.state import AppState
+from server.validation.roots import allowed_roots, confine_path
 from tools._shared import app_state, expected_errors
+from tools.validate_workspace import client_roots
+
+if TYPE_CHECKING:
+    from server.perf.service import PerfServices
 
 __all__ = ["CostReport", "RoutingInsights", "register"]
 
+# server.perf.report.GROUP_BY_CHOICES, spelled out so listing the tools does not load the reports
+# (tests/perf/test_performance_tools.py checks they agree).
 GroupBy = Literal["model", "agent", "policy", "group", "day", "provider", "variant", "task_type"]
-assert set(GroupBy.__args__) == set(GROUP_BY_CHOICES)  # type: ignore[attr-defined]
+
+
+def perf_services(state: AppState) -> PerfServices:
+    """`server.perf.service.perf_services`, imported when a tool first runs."""
+    from server.perf.service import perf_services as services_of
+
+    return services_of(state)
 
 
 class CostReport(BaseModel):
@@ -37,7 +49,7 @@ class CostReport(BaseModel):
     group_by: str = Field(description="What each row is: model, agent, policy, group, day, ...")
     totals: dict[str, Any] = Field(
         description="spend_usd, calls, successes, failures, success_rate, tokens, latency_ms p50/p95/p99, "
-        "output_tokens_per_s, error_classes, quality_baseline_usd, saving_usd, saving_pct."
+        "output_tokens_per_s, error_classes, quality_baseline_usd, saving_usd, saving_pct, at_paid_prices."
     )
     rows: list[dict[str, Any]] = Field(description="The same figures per `key` of the grouping.")
     budget: dict[str, Any] | None = Field(description="Budget periods: limit, spent, reserved, state ok|warn|stop.")
@@ -53,9 +65,10 @@ class RoutingInsights(BaseModel):
     window_hours: float
     half_life_hours: float = Field(description="Evidence this old weighs half as much as a call now.")
     prior_strength: float = Field(description="Pseudo-calls the manifest prior is worth in each cell.")
-    models: list[dict[str, Any]] = Field(description="Per model: health state (healthy|demoted|cooled|probe_due|probing), why, events.")
-    cells: list[dict[str, Any]] = Field(description="Per task type x model: decayed successes/failures, cost, latency, score adjustment.")
-    task_types: dict[str, Any] = Field(description="Per task type: each variant's success and cost per success, and the best variant.")
+    models: list[dict[str, Any]] = Field(description="Per model: health (healthy|demoted|cooled|probe_due|probing), why, events.")
+    cells: list[dict[str, Any]] = Field(description="Per task type x model: decayed evidence, cost, latency, score adjustment.")
+    task_types: dict[str, Any] = Field(description="Per task type: each variant's success, cost per success; the best one.")
+    repos: list[dict[str, Any]] = Field(description="Per task type x repository: the same, shrunk towards the task type's.")
     resets: list[dict[str, Any]]
 
 
@@ -63,7 +76,29 @@ class ResetResult(BaseModel):
     reset_cells: int
     task_type: str | None
     model_id: str | None
+    repo: str | None
     at: float
+
+
+REPO_DOC = "Repository key (see insights) or workspace path."
+
+
+async def _repo_key(ctx: Context[AppState, Any], repo: str | None) -> str | None:
+    """The key `repo` names: a workspace path is confined and read; anything else is a key.
+
+    Raises:
+        WorkspaceError: a path outside the allowed roots.
+        InputError: a path that is not inside a git repository.
+    """
+    if repo is None or not repo.startswith(("/", "~", ".")):
+        return repo
+    roots = allowed_roots(await client_roots(ctx), app_state(ctx).settings.allowed_roots)
+    from server.perf.repos import repo_key
+
+    key = repo_key(confine_path(repo, roots, field="repo"))
+    if key is None:
+        raise InputError("repo", f"{repo!r} is not inside a git repository", REPO_DOC)
+    return key
 
 
 async def get_cost_report(
@@ -73,9 +108,8 @@ async def get_cost_report(
         GroupBy, Field(description="One row per model, agent, policy, group, day, provider, variant or task_type.")
     ] = "model",
 ) -> CostReport:
-    """Where the money went: spend, calls, tokens, success rate and latency percentiles per row,
-    budget status, the saving against running the same work on each agent's quality model, and
-    recommendations derived from the data, each with its evidence and estimated saving."""
+    """Where the money went: spend, calls, tokens, success and latency per row; budget; the saving
+    against each agent's quality model (also at paid prices); recommendations with evidence."""
     with expected_errors():
         report = await perf_services(app_state(ctx)).report(days=days, group_by=group_by)
     return CostReport.model_validate(report)
@@ -83,13 +117,12 @@ async def get_cost_report(
 
 async def get_routing_insights(
     ctx: Context[AppState, Any],
-    task_type: Annotated[str | None, Field(max_length=100, description="Only this task type (e.g. 'docs').")] = None,
+    task_type: Annotated[str | None, Field(max_length=100, description="Only this task type.")] = None,
     model_id: Annotated[str | None, Field(max_length=300, description="Only this model id.")] = None,
 ) -> RoutingInsights:
-    """What routing has learned from recorded calls: per task type and model the time-decayed
-    success evidence over its manifest prior, cost and latency, the score adjustment it gives the
-    router; per task type which variant succeeds at the lowest cost; per model its health
-    (demoted models have their fallbacks tried first until a probe call succeeds)."""
+    """What routing learned from recorded calls: per task type x model the decayed evidence,
+    cost, latency, score adjustment; per task type (and repository) the cheapest passing variant
+    and its evidence; per model its health."""
     with expected_errors():
         services = perf_services(app_state(ctx))
         await services.ensure_fresh()
@@ -98,18 +131,25 @@ async def get_routing_insights(
 
 async def reset_routing_insights(
     ctx: Context[AppState, Any],
-    task_type: Annotated[str | None, Field(max_length=100, description="Forget only this task type's evidence.")] = None,
+    task_type: Annotated[str | None, Field(max_length=100, description="Only this task type.")] = None,
     model_id: Annotated[
-        str | None, Field(max_length=300, description="Forget only this model (also clears a demotion).")
+        str | None, Field(max_length=300, description="Only this model (clears a demotion too).")
+    ] = None,
+    repo: Annotated[
+        str | None, Field(max_length=4096, description=REPO_DOC)
     ] = None,
 ) -> ResetResult:
-    """Forget what routing has learned (everything, or one task type and/or model). Recorded
-    calls stay in the database for reports; only their influence on routing is dropped."""
+    """Forget what routing learned: all, or a task type, a model or a repository's own record.
+    Recorded calls stay for reports."""
     with expected_errors():
         services = perf_services(app_state(ctx))
         if model_id is not None and model_id not in services.catalog.models:
             raise InputError("model_id", f"unknown model {model_id!r}", "an id from the pwm://models resource")
-        return ResetResult.model_validate(services.tracker.reset(task_type, model_id))
+        if model_id is not None and repo is not None:
+            raise InputError("repo", "give model_id or repo, not both",
+                             "a repository's record is per variant: drop model_id to forget it")
+        key = await _repo_key(ctx, repo)
+        return ResetResult.model_validate(services.tracker.reset(task_type, model_id, key))
 
 
 async def models_resource(ctx: Context[AppState, Any], tier: str | None = None) -> str:
@@ -132,6 +172,8 @@ async def budget_resource(ctx: Context[AppState, Any], group: str | None = None)
     services = perf_services(state)
     with expected_errors():
         group_id = (await services.store.get_group(group)).id if group and services.store else None
+        from server.perf.service import read_budget
+
         budget = await read_budget(state.settings, services.store, group_id=group_id)
     return json.dumps(budget or {"periods": [], "state": "ok", "note": "no calls recorded yet"}, indent=1)
 

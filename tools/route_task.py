@@ -2,14 +2,16 @@
 
 Read-only and calls no model: it is the planner's dry run for one task. It runs the same
 `plan_task` that `submit_parallel_tasks` runs for each task, under the same strategy, policy,
-per-task cap and budget state, so the preview and the real run cannot disagree. Only when no
+per-task cap and budget state, on the task as submit would build it (its workspace confined and
+its `validate` normalised by submit's own code), so the preview and the real run cannot disagree:
+a validated task shows its try-check-escalate plan here too. Only when no
 configured provider can serve the task does it still advise from the whole catalogue, and says
 that a submission would be refused now.
 """
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,13 +19,10 @@ from mcp.server.mcpserver import Context
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.analysis import token_counter_status
-from server.context import ContextOptions, select_context
-from server.errors import InputError, NoRouteError
-from server.scheduler.planner import context_budget, plan_context, plan_task
-from server.scheduler.types import TaskInput
+from server.analysis.tokens import token_counter_status
+from server.errors import InputError, NoRouteError, WorkspaceError
 from server.state import AppState
-from server.validation import allowed_roots, confine_path
+from server.validation.roots import allowed_roots
 from tools._inputs import (
     AGENT_TYPE_DOC,
     CONTEXT_BUDGET_DOC,
@@ -35,6 +34,7 @@ from tools._inputs import (
     caller_hints,
 )
 from tools._shared import app_state, expected_errors
+from tools.submit_parallel_tasks import TaskSpec, build_group_input, confine_group
 from tools.surface import ToolServer
 from tools.validate_workspace import client_roots
 
@@ -43,7 +43,7 @@ __all__ = ["RouteTaskInput", "RouteTaskOutput", "preview_route", "register", "ro
 
 class RouteTaskInput(CallerHints):
     __doc__ = HINTS_DOC
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     task_description: str = Field(min_length=1, max_length=50_000)
     agent_type: str | None = Field(None, max_length=200, description=AGENT_TYPE_DOC)
@@ -51,12 +51,13 @@ class RouteTaskInput(CallerHints):
     policy: str | None = Field(None, max_length=50, description=POLICY_DOC)
     workspace: str | None = Field(None, max_length=4096, description=WORKSPACE_DOC)
     context_budget_tokens: int | None = Field(None, ge=64, le=2_000_000, description=CONTEXT_BUDGET_DOC)
+    validate_: dict[str, Any] | bool | None = Field(
+        None, alias="validate", description="As in submit: plans try-check-escalate."
+    )
 
 
 class RouteTaskOutput(BaseModel):
-    """Where the task goes and why; cost (USD) and time (s) of one call on recommended_model.
-    fallback_models: next in the same variant; escalation: higher variants' models;
-    excluded_models: model -> why left out; token_counter: tiktoken:cl100k_base or estimate."""
+    """Where the task goes and why; cost (USD) and time (s) of one call on recommended_model."""
 
     task_type: str
     complexity_score: int = Field(ge=1, le=10)
@@ -76,7 +77,7 @@ class RouteTaskOutput(BaseModel):
     estimated_cost: float = Field(ge=0)
     estimated_time: float = Field(ge=0)
     rationale: str
-    subtasks: list[str] = Field(description="Independent pieces, when the description joins several.")
+    subtasks: list[str] = Field(description="Independent pieces of a joined description.")
     excluded_models: dict[str, str] = Field(description="Model -> why it was left out.")
     strategy: str
     policy: str | None
@@ -86,14 +87,33 @@ class RouteTaskOutput(BaseModel):
         "budget_tokens, repo_tokens, commit.")
 
 
-async def preview_route(state: AppState, args: RouteTaskInput) -> RouteTaskOutput:
+async def preview_route(
+    state: AppState, args: RouteTaskInput, roots: Sequence[Path] | None = None
+) -> RouteTaskOutput:
     """Plan one task as a submission would (the tool's body, callable without MCP).
 
+    `roots`: where a workspace may be (default: the configured allowed roots).
+
+    With a workspace, the plan is made again with the code the model will be shown counted in its
+    input tokens (and so in its cost), and the selection attached. The selection is made for the
+    planned model's budget; if counting it moves the task to another model, once more for that one's.
+
     Raises:
-        InputError: unknown agent type, strategy or policy, or an empty description.
+        InputError: unknown agent type, strategy or policy, an empty description, or a bad
+            `validate` / `context_budget_tokens`.
+        WorkspaceError: a workspace outside the roots, or not a git repository.
         NoRouteError: no model in the catalogue can serve the task under the given constraints.
     """
+    from server.context import ContextOptions
+    from server.scheduler.planner import (  # loaded with the engine, not the tool list
+        plan_context,
+        plan_with_workspace,
+    )
+
     settings = state.settings
+    if args.context_budget_tokens is not None and args.workspace is None:
+        raise InputError("context_budget_tokens", "needs a workspace to take code from",
+                         "set workspace to the task's git repository, or drop context_budget_tokens")
     policy = args.policy or settings.default_policy
     budget = await state.store.budget_status(state.engine.budget_limits(None, policy))
     context = plan_context(
@@ -102,16 +122,31 @@ async def preview_route(state: AppState, args: RouteTaskInput) -> RouteTaskOutpu
         per_task_cap=settings.budgets.per_task, budget_paused=budget.state == "stop",
         local_only=settings.local_only,
     )
-    task = TaskInput(agent_type=(args.agent_type or "").strip(), description=args.task_description,
-                     hints=caller_hints(args))
-    notes: list[str] = []
+    spec = TaskSpec.model_validate({
+        "agent_type": args.agent_type or None, "task_description": args.task_description,
+        "workspace": args.workspace, "context_budget_tokens": args.context_budget_tokens,
+        "validate": args.validate_, **caller_hints(args),
+    })
+    group = build_group_input([spec], group_name=None, routing_strategy=args.routing_strategy, policy=args.policy,
+                              max_concurrent=None, budget_usd=None, dry_run=True, max_tasks=1)
     try:
-        routed = plan_task(task, context, catalog=state.catalog, router=state.router)
+        group = confine_group(group, roots if roots is not None else allowed_roots(None, settings.allowed_roots))
+    except InputError as exc:  # submit's code names `tasks[0].<field>`: here it is `<field>`
+        raise InputError(exc.field.removeprefix("tasks[0]."), exc.problem, exc.accepted) from None
+    except WorkspaceError as exc:
+        raise WorkspaceError(str(exc).removeprefix("tasks[0].")) from None
+    (task,) = group.tasks
+    notes: list[str] = []
+    options = ContextOptions(settings.cache_dir, settings.context_exclude)
+    try:
+        routed, chosen = await plan_with_workspace(task, context, catalog=state.catalog, router=state.router,
+                                                   options=options)
     except NoRouteError:
-        routed = plan_task(task, context, catalog=state.catalog, router=state.router, require_available=False)
+        routed, chosen = await plan_with_workspace(task, context, catalog=state.catalog, router=state.router,
+                                                   options=options, require_available=False)
         notes.append("no configured provider can serve this task now: submit_parallel_tasks would refuse it")
     analysis, plan = routed.analysis, routed.route
-    return RouteTaskOutput(
+    out = RouteTaskOutput(
         task_type=analysis.task_type,
         complexity_score=analysis.complexity,
         confidence=analysis.confidence,
@@ -136,6 +171,9 @@ async def preview_route(state: AppState, args: RouteTaskInput) -> RouteTaskOutpu
         policy=plan.policy,
         notes=[*plan.notes, *notes],
     )
+    if chosen is not None:
+        out.context = chosen["selection"]
+    return out
 
 
 async def route_task(ctx: Context[AppState, Any], args: RouteTaskInput) -> RouteTaskOutput:
@@ -145,28 +183,10 @@ async def route_task(ctx: Context[AppState, Any], args: RouteTaskInput) -> Route
     """
     with expected_errors():
         state = app_state(ctx)
-        if args.context_budget_tokens is not None and args.workspace is None:
-            raise InputError("context_budget_tokens", "needs a workspace to take code from",
-                             "set workspace to the task's git repository, or drop context_budget_tokens")
-        out = await preview_route(state, args)
-        if args.workspace is not None:
+        roots = None
+        if args.workspace is not None or args.validate_ is not None:
             roots = allowed_roots(await client_roots(ctx), state.settings.allowed_roots)
-            out.context = await preview_context(state, args, out, confine_path(args.workspace, roots, field="workspace"))
-        return out
-
-
-async def preview_context(state: AppState, args: RouteTaskInput, out: RouteTaskOutput,
-                          workspace: Path) -> dict[str, Any]:
-    """What the recommended model would be shown of `workspace` (confined already).
-
-    Raises:
-        InputError / WorkspaceError: a bad `files` entry or a workspace that is not a git repository.
-    """
-    budget = context_budget(state.catalog, out.recommended_model, state.catalog.policies.get(out.policy or ""),
-                            args.context_budget_tokens)
-    options = ContextOptions(state.settings.cache_dir, state.settings.context_exclude)
-    selection = await asyncio.to_thread(select_context, workspace, args.task_description, args.files, budget, options)
-    return {**selection.as_dict(), "repo_tokens": selection.repo_tokens, "commit": selection.commit}
+        return await preview_route(state, args, roots)
 
 
 def register(mcp: ToolServer) -> None:

@@ -9,16 +9,18 @@ once with the group id and each task's plan; follow it with `get_parallel_group_
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Any, Literal
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from server.errors import InputError
-from server.scheduler.types import GroupInput, SubmitResult, TaskInput
 from server.state import AppState
-from server.validation import ALL_KINDS, allowed_roots, confine_path
+from server.validation.model import ALL_KINDS
+from server.validation.roots import allowed_roots, confine_path
 from tools._inputs import (
     AGENT_TYPE_DOC,
     CONTEXT_BUDGET_DOC,
@@ -31,7 +33,13 @@ from tools._inputs import (
 from tools._shared import app_state, expected_errors
 from tools.validate_workspace import client_roots
 
-__all__ = ["SubmitOutput", "TaskSpec", "build_group_input", "register", "submit_parallel_tasks"]
+if TYPE_CHECKING:  # loaded with the server's state, not with the tool list
+    from server.scheduler.types import GroupInput, SubmitResult
+
+__all__ = [
+    "SubmitOutput", "TaskSpec", "build_group_input", "confine_group", "confine_workspaces", "register",
+    "submit_parallel_tasks",
+]
 
 
 def _hints_documented_once(schema: dict[str, Any]) -> None:
@@ -118,6 +126,8 @@ def build_group_input(
     Raises:
         InputError: more tasks than the server's cap.
     """
+    from server.scheduler.types import GroupInput, TaskInput
+
     if len(tasks) > max_tasks:
         raise InputError("tasks", f"{len(tasks)} tasks is more than this server accepts per group",
                          f"1 to {max_tasks} (server setting max_tasks_per_group)")
@@ -208,7 +218,16 @@ async def confine_workspaces(group: GroupInput, ctx: Context[AppState, Any]) -> 
     if not any(t.validate or t.context.get("workspace") for t in group.tasks):
         return group
     state = app_state(ctx)
-    roots = allowed_roots(await client_roots(ctx), state.settings.allowed_roots)
+    return confine_group(group, allowed_roots(await client_roots(ctx), state.settings.allowed_roots))
+
+
+def confine_group(group: GroupInput, roots: Sequence[Path]) -> GroupInput:
+    """`confine_workspaces` within known `roots` (route_task plans a task through this too).
+
+    Raises:
+        WorkspaceError: a workspace outside `roots`.
+        InputError: a bad validate spec (naming the task's field).
+    """
     tasks = []
     for index, task in enumerate(group.tasks):
         if task.context.get("workspace"):  # the code the model is shown comes from here

@@ -17,7 +17,7 @@ Scorers, all computed in the same run on the same prompts:
 - `route_task`: `server.analysis.analyzer.analyze(prompt).complexity`, the 1-10 score the
   planner routes by (no hints: the eval has none);
 - `rt_before`: the same with the prior's handling of descriptions longer than its training
-  titles switched off (`beyond_trained_length`), i.e. the analyzer before this evaluation;
+  titles switched off (`beyond_trained_length`): the title model alone;
 - `prior_raw`: the learned prior's unrounded prediction (the `prior:` signal), to show what the
   rounding to 1-10 costs;
 - `length`: the prompt's length in characters;
@@ -27,10 +27,11 @@ Scorers, all computed in the same run on the same prompts:
 
 Reported per source (GSM8K, MMLU) and per MMLU subject.
 
-`--tune-length SOURCE` chooses the prior's length term (points per doubling of the word count
-beyond the training titles, `server.analysis.prior.length_units`) on SOURCE's labels only, then
-prints `route_task`'s APGR with each candidate on every source: the other sources are held out.
-The chosen value goes into `train_prior.py`'s LENGTH_PER_DOUBLING and the shipped weights.
+`--tune-length SOURCE` grids the prior's length term (points per doubling of the word count
+beyond the training titles, `server.analysis.prior.length_units`, and how fast the title model's
+deviation fades there) and picks the best cell on SOURCE's labels only, printing `route_task`'s
+APGR for every cell on every source: the other sources are held out. The shipped values live in
+`train_prior.py` (LENGTH_PER_DOUBLING, LENGTH_DAMPING) and the weights file.
 
     python bench/routing_eval/apgr.py                     # table
     python bench/routing_eval/apgr.py --json              # the same figures as JSON
@@ -66,6 +67,7 @@ DATA = REPO / "bench" / "data" / "routellm_outcomes.jsonl"
 EXCLUDED_OWNERS = frozenset({"BiscuitNick", "Chious", "AlexKucera", "AieatAssam"})
 RANDOM_DRAWS = 2000
 TUNE_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+DAMPING_GRID = (0.5, 1.0, 2.0)
 
 
 @dataclass(frozen=True)
@@ -188,29 +190,35 @@ def evaluate(rows: list[Outcome], seed: int) -> list[dict[str, object]]:
 
 
 def tune_length(rows: list[Outcome], source: str) -> None:
-    """Choose the length term's points per doubling on `source` only; print every source."""
+    """Choose the length term (points per doubling x damping) on `source` only; print every source."""
     if source not in {r.source for r in rows}:
         raise SystemExit(f"--tune-length: unknown source {source!r}; one of {sorted({r.source for r in rows})}")
     from_words = length_from_words(load_titles())
     shipped = load_prior()
     sources = sorted({r.source for r in rows})
-    results: dict[float, dict[str, float]] = {}
-    for per_doubling in TUNE_GRID:
-        candidate = dataclasses.replace(shipped, length_from_words=from_words, length_per_doubling=per_doubling)
-        results[per_doubling] = {}
-        with analyzer_prior(candidate):
-            for name in sources:
-                part = [r for r in rows if r.source == name]
-                scores = [float(analyze(r.prompt).complexity) for r in part]
-                results[per_doubling][name] = apgr(scores, [r.strong for r in part], [r.weak for r in part])
-    best = max(TUNE_GRID, key=lambda value: (round(results[value][source], 6), -value))
-    print(f"length term from {from_words} words; route_task APGR by points per doubling (chosen on {source} only)")
-    print(f"{'per_doubling':>12} " + " ".join(f"{name:>8}" for name in sources))
-    for value in TUNE_GRID:
-        mark = "  <- chosen" if value == best else ""
-        print(f"{value:>12.2f} " + " ".join(f"{results[value][name]:>8.3f}" for name in sources) + mark)
+    results: dict[tuple[float, float], dict[str, float]] = {}
+    for damping in DAMPING_GRID:
+        for per_doubling in TUNE_GRID:
+            candidate = dataclasses.replace(shipped, length_from_words=from_words, length_per_doubling=per_doubling,
+                                            length_damping=damping)
+            key = (per_doubling, damping)
+            results[key] = {}
+            with analyzer_prior(candidate):
+                for name in sources:
+                    part = [r for r in rows if r.source == name]
+                    scores = [float(analyze(r.prompt).complexity) for r in part]
+                    results[key][name] = apgr(scores, [r.strong for r in part], [r.weak for r in part])
+    best = max(results, key=lambda k: (round(results[k][source], 6), -k[0], -k[1]))
+    print(f"length term from {from_words} words; route_task APGR by points per doubling and damping "
+          f"(chosen on {source} only)")
+    print(f"{'per_doubling':>12} {'damping':>8} " + " ".join(f"{name:>8}" for name in sources))
+    for key in sorted(results, key=lambda k: (k[1], k[0])):
+        mark = "  <- chosen" if key == best else ""
+        print(f"{key[0]:>12.2f} {key[1]:>8.2f} " + " ".join(f"{results[key][name]:>8.3f}" for name in sources)
+              + mark)
     held = ", ".join(f"{name} {results[best][name]:.3f}" for name in sources if name != source)
-    print(f"chosen {best} on {source} ({results[best][source]:.3f}); held out: {held}")
+    print(f"chosen per_doubling {best[0]}, damping {best[1]} on {source} ({results[best][source]:.3f}); "
+          f"held out: {held}")
 
 
 def main() -> None:

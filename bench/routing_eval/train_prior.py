@@ -56,13 +56,17 @@ LAMBDAS = (3.0, 10.0, 30.0, 100.0, 300.0)
 # work. The prior's mean is moved down by this much on the 1-10 scale. It changes no rank-based
 # figure; it keeps the strategies' thresholds (speed <= 3, quality >= 7) meaningful.
 SCALE_SHIFT = 2.0
-# Beyond the longest titles trained on (their 99th percentile, `length_from_words`), the prior's
-# deviation is held to the trained spread and may get a length term
-# (`server.analysis.prior.beyond_trained_length`). Titles cannot teach the term's size; chosen on
-# one source of recorded strong/weak outcomes only (RouteLLM's GSM8K,
-# `python bench/routing_eval/apgr.py --tune-length gsm8k`) it was 3.0 and bought nothing held
-# out on MMLU (0.490 against 0.488 without it), so it ships at 0.
-LENGTH_PER_DOUBLING = 0.0
+# Beyond the longest titles trained on (their 99th percentile, `length_from_words`), the title
+# model's deviation fades as (words / from_words) ** -LENGTH_DAMPING and each doubling of the length
+# adds LENGTH_PER_DOUBLING points (`server.analysis.prior.beyond_trained_length`). Titles cannot
+# teach either. Recorded strong/weak outcomes (RouteLLM, `apgr.py --tune-length`) are too few to
+# choose them reliably (tuned on one source they do not carry over to the other; see
+# bench/routing_eval/README.md), so they are set by what they must do: a 1-point step per doubling
+# spreads descriptions of 11 to ~500 words over the upper half of the 1-10 scale without piling
+# them up at 10, and damping 1 lets the title model's evidence thin out in proportion to the
+# words it never saw.
+LENGTH_PER_DOUBLING = 1.0
+LENGTH_DAMPING = 1.0
 
 Row = dict[str, object]
 Sparse = dict[int, float]
@@ -178,22 +182,6 @@ def per_repo(rows: list[Row], scores: list[float], labels: list[float]) -> tuple
     return (statistics.fmean(values) if values else float("nan")), len(values)
 
 
-def centred_labels(rows: list[Row]) -> list[float]:
-    """Labels with each repository's mean moved to the global mean.
-
-    Task Master scores are relative within a project (one project rates everything 7-9, another
-    3-6); training on the within-project differences removes that per-project offset, which no
-    title can predict.
-    """
-    ys = [float(r["complexity"]) for r in rows]  # type: ignore[arg-type]
-    by_repo: dict[str, list[float]] = defaultdict(list)
-    for row, y in zip(rows, ys, strict=True):
-        by_repo[str(row["repo"])].append(y)
-    overall = statistics.fmean(ys)
-    means = {repo: statistics.fmean(values) for repo, values in by_repo.items()}
-    return [y - means[str(r["repo"])] + overall for r, y in zip(rows, ys, strict=True)]
-
-
 def length_from_words(rows: list[Row]) -> int:
     """The 99th percentile of the training titles' word counts: the length term starts beyond it."""
     counts = sorted(word_count(str(r["title"])) for r in rows)
@@ -209,7 +197,7 @@ def row_features(row: Row) -> Sparse:
 def evaluate(rows: list[Row], k: int, seed: int) -> dict[str, object]:
     xs = [row_features(r) for r in rows]
     ys = [float(r["complexity"]) for r in rows]  # type: ignore[arg-type]
-    targets = centred_labels(rows)  # what the model is fitted to; it is scored on `ys`
+    targets = ys  # raw labels: a project's level carries over (compare_priors.py, pooled Spearman)
     groups = [owner(r) for r in rows]
     learned = [0.0] * len(rows)
     lambdas = []
@@ -246,18 +234,19 @@ def evaluate(rows: list[Row], k: int, seed: int) -> dict[str, object]:
     # Before and after the handling of descriptions longer than the training titles.
     variants = (("learned_as_returned", 0, 0.0), ("learned_as_returned_with_length_handling", from_words,
                                                    LENGTH_PER_DOUBLING))
-    for name, beyond, per_doubling in variants:
+    for name, beyond, per_doubling in variants:  # titles: the length handling must change nothing
         as_returned = []
         for row, raw in zip(rows, learned, strict=True):
             title = str(row["title"])
-            value = target + beyond_trained_length(stretch * (raw - mean_p), title, beyond, per_doubling)
+            value = target + beyond_trained_length(stretch * (raw - mean_p), title, beyond, per_doubling,
+                                                   LENGTH_DAMPING)
             if TRIVIAL_MARKERS.search(title):
                 value = min(value, TRIVIAL_CAP)
             as_returned.append(float(max(1, min(10, round(value)))))
         repo_mean, repo_n = per_repo(rows, as_returned, ys)
         report[name] = {"spearman_pooled": round(spearman(as_returned, ys), 3),
                         "spearman_per_repo_mean": round(repo_mean, 3), "repos_scored": repo_n}
-    report["length_term"] = {"from_words": from_words, "per_doubling": LENGTH_PER_DOUBLING}
+    report["length_term"] = {"from_words": from_words, "per_doubling": LENGTH_PER_DOUBLING, "damping": LENGTH_DAMPING}
     report["_cv_predictions"] = learned
     return report
 
@@ -265,7 +254,7 @@ def evaluate(rows: list[Row], k: int, seed: int) -> dict[str, object]:
 def write_weights(rows: list[Row], cv_predictions: list[float], seed: int) -> None:
     xs = [row_features(r) for r in rows]
     ys = [float(r["complexity"]) for r in rows]  # type: ignore[arg-type]
-    targets = centred_labels(rows)
+    targets = ys
     groups = [owner(r) for r in rows]
     lam = choose_lambda(xs, targets, groups, seed)
     bias, weights = fit_ridge(xs, targets, lam)
@@ -288,7 +277,8 @@ def write_weights(rows: list[Row], cv_predictions: list[float], seed: int) -> No
         "ridge_lambda": lam,
         "bias": round(bias, 6),
         "calibration": calibration,
-        "length_term": {"from_words": length_from_words(rows), "per_doubling": LENGTH_PER_DOUBLING},
+        "length_term": {"from_words": length_from_words(rows), "per_doubling": LENGTH_PER_DOUBLING,
+                        "damping": LENGTH_DAMPING},
         "weights": kept,
     }
     WEIGHTS.write_text(json.dumps(data, separators=(",", ":")) + "\n", encoding="utf-8")
@@ -300,9 +290,10 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--write", action="store_true", help="fit on all data and write the weights file")
+    parser.add_argument("--data", type=Path, default=DATA, help="the task file (default: %(default)s)")
     args = parser.parse_args()
     started = time.perf_counter()
-    rows = load()
+    rows = load(args.data)
     report = evaluate(rows, args.folds, args.seed)
     cv = report.pop("_cv_predictions")
     print(json.dumps(report, indent=2))

@@ -1,12 +1,13 @@
 """The learned complexity prior: a small linear model over hashed words and the analyzer's signals.
 
-`features(text, agent_kind)` turns a task description into sparse features: hashed word unigrams
-and bigrams, the keyword signals of `server.analysis.signals` (kinds, risks, markers) as
-indicators, and the description's length. `ComplexityPrior.predict` is a dot product with the
+`features(text, agent_kind)` turns a task description into sparse features: hashed word unigrams,
+bigrams and 5-letter word prefixes, the keyword signals of `server.analysis.signals` (kinds, risks,
+markers) as indicators, and the description's length. `ComplexityPrior.predict` is a dot product with the
 weights shipped in `prior_weights.json`, mapped onto this project's 1-10 scale. Descriptions longer
 than the titles it was trained on are handled by `beyond_trained_length`: the model's deviation
-from the mean is held to the spread it was calibrated on, plus an optional length term (shipped at
-0: chosen on GSM8K outcomes it did not carry over to MMLU, see bench/routing_eval/README.md).
+from the mean fades with the words it never saw, and each doubling of the length adds a point
+(longer prompts gain more from a strong model in recorded outcomes; see
+bench/routing_eval/README.md for the figures and how the two numbers were set).
 
 The weights are trained by `bench/routing_eval/train_prior.py` on public Task Master complexity
 reports (titles with a model-judged complexityScore, see bench/data/taskmaster_complexity.jsonl
@@ -39,6 +40,7 @@ __all__ = [
 ]
 
 FEATURE_BUCKETS = 1 << 14
+PREFIX_LETTERS = 5  # word-prefix features (chosen held out, bench/routing_eval/compare_priors.py)
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # Words so common in task titles that they say nothing on their own (bigrams keep them).
 _STOP = frozenset({"a", "an", "the", "and", "or", "of", "for", "to", "in", "on", "with", "by", "from"})
@@ -64,12 +66,15 @@ def features(
     keyword_score: float | None = None,
     signals: tuple[str, ...] | None = None,
     items: int | None = None,
+    *,
+    prefixes: bool = True,
 ) -> dict[int, float]:
     """Sparse features of one description (bucket -> value); the same for training and inference.
 
     `keyword_score` is the analyzer's hand-set keyword score (`analyzer.keyword_score`), one
     feature among the others; its weight is learned like theirs. `signals` (`signal_names`) and
     `items` (`signals.enumeration_items`) may be passed when already read, to skip the regexes.
+    `prefixes=False` leaves out the word-prefix features (only for comparing models).
     """
     words = [w.lower() for w in _WORD.findall(text)]
     out: dict[int, float] = {}
@@ -81,6 +86,9 @@ def features(
     for word in words:
         if word not in _STOP and not word.isdigit():
             put("w:" + word)
+        if prefixes and len(word) > PREFIX_LETTERS:
+            # A crude stemmer: "authentication" and "authenticate" share "authe".
+            put("p:" + word[:PREFIX_LETTERS])
     for left, right in zip(words, words[1:], strict=False):
         put(f"b:{left}_{right}")
     for name in signal_names(text) if signals is None else signals:
@@ -110,20 +118,24 @@ def length_units(text: str, from_words: int) -> float:
     return math.log2(words / from_words) if words > from_words else 0.0
 
 
-def beyond_trained_length(deviation: float, text: str, from_words: int, per_doubling: float) -> float:
+def beyond_trained_length(
+    deviation: float, text: str, from_words: int, per_doubling: float, damping: float = 0.5
+) -> float:
     """The model's deviation from its mean, adjusted for a description longer than its training titles.
 
     The prior sums one weight per word. Trained and calibrated on titles of at most `from_words`
     words, its deviation on a paragraph spreads wider by about sqrt(words / from_words) - noise
-    the calibration never saw - so it is scaled back by that factor. `per_doubling` adds points
-    per doubling of the length (titles cannot teach it). Both are exactly 0 effect up to
-    `from_words` words, so the fit on the training titles is untouched. Training's evaluation and
-    inference both call this.
+    the calibration never saw - so it is scaled back by (words / from_words) ** -damping (0.5:
+    back to the trained spread; more: the title model counts less the longer the text).
+    `per_doubling` adds points per doubling of the length (titles cannot teach it; chosen on
+    recorded strong/weak outcomes, see bench/routing_eval/README.md). Both are exactly 0 effect
+    up to `from_words` words, so the fit on the training titles is untouched. Training's
+    evaluation and inference both call this.
     """
     units = length_units(text, from_words)
     if units <= 0:
         return deviation
-    return deviation * 2.0 ** (-units / 2.0) + per_doubling * units
+    return deviation * 2.0 ** (-units * damping) + per_doubling * units
 
 
 @dataclass(frozen=True)
@@ -138,6 +150,7 @@ class ComplexityPrior:
     source: str  # what it was trained on (for the rationale and the report)
     length_from_words: int = 0  # longest trained title (words); 0: no length handling
     length_per_doubling: float = 0.0  # points per doubling of the word count beyond it
+    length_damping: float = 0.5  # how fast the title model's deviation fades beyond it
 
     def raw(self, feats: dict[int, float]) -> float:
         """The model's prediction on the Task Master scale."""
@@ -156,7 +169,7 @@ class ComplexityPrior:
         raw = self.raw(features(text, agent_kind, keyword_score, signals, items))
         deviation = self.scale * (raw - self.center)
         return self.target_mean + beyond_trained_length(
-            deviation, text, self.length_from_words, self.length_per_doubling
+            deviation, text, self.length_from_words, self.length_per_doubling, self.length_damping
         )
 
 
@@ -178,4 +191,5 @@ def load_prior() -> ComplexityPrior:
         source=str(data.get("source", "")),
         length_from_words=int(length.get("from_words", 0)),
         length_per_doubling=float(length.get("per_doubling", 0.0)),
+        length_damping=float(length.get("damping", 0.5)),
     )

@@ -131,6 +131,11 @@ def parse_rate_limits(
     spell it out (Groq's request pair is per day).
     """
     now = time.time() if now is None else now
+    # One pass over the headers keeps only the ones about limits (most answers carry none, and
+    # each case-insensitive look-up of httpx.Headers walks the whole list).
+    headers = {k.lower(): v for k, v in headers.items() if "ratelimit" in k.lower() or "retry-after" in k.lower()}
+    if not headers:
+        return None
     found: dict[str, float] = {}
     requests_window = DAY_S if (provider or "").lower() in _DAILY_REQUEST_PROVIDERS else 60.0
 

@@ -10,6 +10,12 @@ Success is objective (see `server.perf.stats.AttemptFact.success`): the call suc
 check — answer parsing, patch application, validation — said otherwise. The reply's wording is
 never inspected.
 
+Per kind of task and variant the learner also keeps which variant passes (`variant_cells`), and
+the same per repository (`repo_cells`, keyed by the repository key of `server.perf.repos`): a
+repository's variant table shrinks its own record towards the kind's (see
+`server.routing.escalation.repo_pass_rate`), so a handful of tries in one repository moves its
+estimate only part of the way, and a repository with no record of its own gets the kind's.
+
 The router's static score already reflects the manifest; `Learner.adjustment` returns only how
 far observation moves a model away from that prior, in the router's quality-point units (0-10),
 weighed by the strategy: quality weight on the success-rate shift, cost weight on the cost per
@@ -24,6 +30,7 @@ from typing import Any
 
 from server.catalog.schema import ModelSpec, StrategySpec
 from server.perf.stats import AttemptFact
+from server.routing.escalation import repo_pass_rate
 
 __all__ = [
     "CAPABILITY_BY_TASK_TYPE",
@@ -70,6 +77,7 @@ class VariantAdvice:
     cost_per_success: float | None
     evidence: float
     reason: str
+    repo: str | None = None  # the repository whose own record decided it (None: the kind's)
 
 
 def prior_mean(model: ModelSpec | None, task_type: str) -> float:
@@ -169,12 +177,16 @@ class Learner:
         self.cells: dict[tuple[str, str], Cell] = {}
         # (task type, variant) across models: which variant pays off for a kind of work.
         self.variant_cells: dict[tuple[str, str], Cell] = {}
+        # (task type, repository key, variant): the same, in one repository.
+        self.repo_cells: dict[tuple[str, str, str], Cell] = {}
 
     def clear(self) -> None:
         self.cells.clear()
         self.variant_cells.clear()
+        self.repo_cells.clear()
 
-    def add(self, fact: AttemptFact, model: ModelSpec | None) -> None:
+    def add(self, fact: AttemptFact, model: ModelSpec | None, *, per_repo: bool = True) -> None:
+        """Learn from one settled attempt (`per_repo=False`: not in its repository's own record)."""
         if not fact.counted or not fact.task_type:
             return
         key = (fact.task_type, fact.model_id)
@@ -188,6 +200,44 @@ class Learner:
             if vcell is None:
                 vcell = self.variant_cells[vkey] = Cell(fact.task_type, "", t_ref=fact.started_at)
             vcell.add(fact, model, self.policy.half_life_s)
+            if fact.repo and per_repo:
+                rkey = (fact.task_type, fact.repo, fact.variant)
+                rcell = self.repo_cells.get(rkey)
+                if rcell is None:
+                    rcell = self.repo_cells[rkey] = Cell(fact.task_type, "", t_ref=fact.started_at)
+                rcell.add(fact, model, self.policy.half_life_s)
+
+    def forget(self, task_type: str | None = None, repo: str | None = None) -> int:
+        """Drop the variant records of a kind of task and/or a repository; how many were dropped.
+
+        With `repo`, only that repository's own records go (the kind-wide ones keep what every
+        repository taught); without it, the kind's records in every repository go too.
+        """
+        dropped = 0
+        if repo is None:
+            for vkey in [k for k in self.variant_cells if task_type is None or k[0] == task_type]:
+                del self.variant_cells[vkey]
+                dropped += 1
+        for rkey in [k for k in self.repo_cells
+                     if (task_type is None or k[0] == task_type) and (repo is None or k[1] == repo)]:
+            del self.repo_cells[rkey]
+            dropped += 1
+        return dropped
+
+    def repos(self, task_type: str | None = None) -> list[tuple[str, str]]:
+        """The (task type, repository) pairs with a record of their own, sorted."""
+        return sorted({(k[0], k[1]) for k in self.repo_cells if task_type is None or k[0] == task_type})
+
+    def variant_record(self, task_type: str, variant: str, repo: str | None, now: float) -> tuple[Cell, Cell | None] | None:
+        """(kind-wide cell, the repository's cell or None), decayed to `now`; None if never tried."""
+        cell = self.variant_cells.get((task_type, variant))
+        if cell is None:
+            return None
+        cell.decay_to(now, self.policy.half_life_s)
+        rcell = self.repo_cells.get((task_type, repo, variant)) if repo else None
+        if rcell is not None:
+            rcell.decay_to(now, self.policy.half_life_s)
+        return cell, rcell
 
     def forget_model(self, model_id: str) -> None:
         """Drop a model's per-task-type evidence (after it recovered from a demotion)."""
@@ -234,8 +284,15 @@ class Learner:
         return total, parts
 
 
-    def variant_table(self, task_type: str, now: float) -> dict[str, dict[str, float | None]]:
-        """Per variant: posterior success, mean cost, cost and latency per success, evidence."""
+    def variant_table(
+        self, task_type: str, now: float, repo: str | None = None
+    ) -> dict[str, dict[str, float | None]]:
+        """Per variant: posterior success, mean cost, cost and latency per success, evidence.
+
+        With `repo`: each variant's success is the repository's own record shrunk towards the
+        kind's (`repo_evidence` says how much of its own it has); cost and latency are the
+        repository's own when it has them.
+        """
         table: dict[str, dict[str, float | None]] = {}
         for (cell_type, variant), cell in self.variant_cells.items():
             if cell_type != task_type:
@@ -244,21 +301,40 @@ class Learner:
             success = cell.posterior(VARIANT_PRIORS.get(variant, 0.85), self.policy.prior_strength)
             cost = cell.mean_cost
             latency = cell.mean_latency_ms
+            row: dict[str, float | None] = {}
+            if repo:
+                own = self.repo_cells.get((task_type, repo, variant))
+                if own is not None:
+                    own.decay_to(now, self.policy.half_life_s)
+                    success = repo_pass_rate(success, own.successes, own.failures)
+                    cost = own.mean_cost if own.mean_cost is not None else cost
+                    latency = own.mean_latency_ms if own.mean_latency_ms is not None else latency
+                row = {
+                    "repo_evidence": round(own.evidence, 2) if own else 0.0,
+                    "repo_decayed_successes": round(own.successes, 3) if own else 0.0,
+                    "repo_decayed_failures": round(own.failures, 3) if own else 0.0,
+                    "repo_calls": float(own.calls) if own else 0.0,
+                }
             table[variant] = {
                 "success": round(success, 4),
                 "evidence": round(cell.evidence, 2),
                 "decayed_successes": round(cell.successes, 3),
                 "decayed_failures": round(cell.failures, 3),
                 "calls": float(cell.calls),
+                **row,
                 "mean_cost_usd": None if cost is None else round(cost, 8),
                 "cost_per_success_usd": None if cost is None else round(cost / success, 8),
                 "latency_per_success_ms": None if latency is None else round(latency / success, 1),
             }
         return table
 
-    def best_variant(self, task_type: str, strategy: StrategySpec | None, now: float) -> VariantAdvice | None:
-        """The variant worth routing `task_type` to, from evidence alone; None if too little is known."""
-        table = self.variant_table(task_type, now)
+    def best_variant(
+        self, task_type: str, strategy: StrategySpec | None, now: float, repo: str | None = None
+    ) -> VariantAdvice | None:
+        """The variant worth routing `task_type` to (in `repo`, when it has a record of its own),
+        from evidence alone; None if too little is known."""
+        own = bool(repo) and any(k[0] == task_type and k[1] == repo for k in self.repo_cells)
+        table = self.variant_table(task_type, now, repo if own else None)
         candidates = {
             variant: row
             for variant, row in table.items()
@@ -283,6 +359,7 @@ class Learner:
         variant = max(candidates, key=lambda name: score(candidates[name]))
         row = candidates[variant]
         cps = row["cost_per_success_usd"]
+        where = f"; ~{row.get('repo_evidence') or 0:.0f} of them in this repository" if own else ""
         return VariantAdvice(
             task_type=task_type,
             variant=variant,
@@ -291,8 +368,9 @@ class Learner:
             evidence=row["evidence"] or 0.0,
             reason=(
                 f"{variant} succeeded {row['success']:.0%} on {task_type} tasks "
-                f"(~{row['evidence']:.0f} recent calls) at ${cps:.4f} per success"
+                f"(~{row['evidence']:.0f} recent calls{where}) at ${cps:.4f} per success"
             ),
+            repo=repo if own else None,
         )
 
 

@@ -6,7 +6,9 @@ connection (WAL lets readers run beside the writer) with `query_only` set. It ne
 
 Columns other helpers may add later are picked up when present (`PRAGMA table_info`):
 `tasks.task_type` / `attempts.task_type`, and `attempts.validation_passed`; until then the task
-type is read from the routing plan (`tasks.plan_json` → `$.task_type` or `$.analysis.task_type`).
+type is read from the routing plan (`tasks.plan_json` → `$.task_type` or `$.analysis.task_type`)
+and a validated answer's verdict from its `validations` row. `attempts.repo` (m008) is read
+when the database has it (a reader may open a file an older server wrote).
 
 On PostgreSQL there is no file to open: `PerfReader.for_store(store)` runs the same queries on
 that Store's own connection (written portably; the plan's task type is read in Python there),
@@ -79,6 +81,7 @@ def fact_from_attempt(
         policy=policy,
         group_name=group_name,
         day=getattr(attempt, "day", "") or "",
+        repo=getattr(attempt, "repo", None) or "",
     )
 
 
@@ -165,8 +168,11 @@ class PerfReader:
 
     async def _validation_expr(self) -> str:
         if "validation_passed" in await self.columns("attempts"):
-            return "a.validation_passed"
-        return "NULL"
+            return "COALESCE(a.validation_passed, v.passed)"
+        return "v.passed"
+
+    async def _repo_expr(self) -> str:
+        return "COALESCE(a.repo, '')" if "repo" in await self.columns("attempts") else "''"
 
     async def attempt_facts(self, since: float, until: float | None = None) -> list[AttemptFact]:
         """Every settled attempt started in [since, until), oldest first, with its task's facts."""
@@ -177,10 +183,11 @@ class PerfReader:
                    a.input_tokens, a.output_tokens, a.cached_tokens, a.reasoning_tokens, a.cost_usd,
                    a.charged_usd, COALESCE(a.cost_source, ''), a.latency_ms, a.first_token_ms,
                    {await self._validation_expr()}, a.id, a.group_id, COALESCE(g.policy, ''),
-                   COALESCE(g.name, ''), a.day
+                   COALESCE(g.name, ''), a.day, {await self._repo_expr()}
             FROM attempts a
             LEFT JOIN tasks t ON t.id = a.task_id
             LEFT JOIN groups g ON g.id = a.group_id
+            LEFT JOIN validations v ON v.attempt_id = a.id
             WHERE a.started_at >= ? AND a.started_at < ? AND a.status != 'running'
             ORDER BY a.started_at, a.id
         """

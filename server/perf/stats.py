@@ -65,6 +65,7 @@ class AttemptFact:
     policy: str = ""
     group_name: str = ""
     day: str = ""  # local calendar date the store filed the call under (YYYY-MM-DD)
+    repo: str = ""  # the repository key the task worked in (`server.perf.repos`); "" = none
 
     @property
     def counted(self) -> bool:

@@ -1,8 +1,9 @@
 """`PerformanceTracker`: the router's view of how models have really performed.
 
-It implements routing's `PerformanceView` (`score_adjustment`, `note`) from two pieces of state:
-model health (`server.perf.health`: demote, cool down, probe, restore) and learned evidence per
-task type and model (`server.perf.learning`). Both are rebuilt from the attempts in SQLite over
+It implements routing's `PerformanceView` (`score_adjustment`, `note`, `variant_evidence`,
+`preferred_variant`) from two pieces of state: model health (`server.perf.health`: demote, cool
+down, probe, restore) and learned evidence per task type and model, and per task type, variant
+and repository (`server.perf.learning`). Both are rebuilt from the attempts in SQLite over
 the configured window (`refresh`), so they survive restarts and are shared by every process on
 one database, and are updated in memory as each attempt finishes (`record`), so a demotion takes
 effect on the very next routing decision.
@@ -21,12 +22,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from server.catalog.schema import Catalog, StrategySpec
+from server.catalog.schema import VARIANTS, Catalog, StrategySpec, Variant
 from server.perf.health import HealthPolicy, ModelHealth
-from server.perf.learning import Learner, LearningPolicy, VariantAdvice
+from server.perf.learning import Learner, LearningPolicy
 from server.perf.stats import Aggregate, AttemptFact
+from server.routing.escalation import REPO_STRENGTH
+from server.routing.types import VariantPreference, VariantRecord
 
 __all__ = ["DEMOTED_PENALTY", "PROBE_PRIORITY", "PerfConfig", "PerformanceTracker"]
 
@@ -61,12 +64,14 @@ class _Reset:
     at: float
     task_type: str | None
     model_id: str | None
+    repo: str | None = None  # only this repository's own records (the kind-wide ones stay)
 
     def covers(self, fact: AttemptFact) -> bool:
         return (
             fact.started_at <= self.at
             and (self.task_type is None or self.task_type == fact.task_type)
             and (self.model_id is None or self.model_id == fact.model_id)
+            and (self.repo is None or self.repo == fact.repo)
         )
 
 
@@ -138,21 +143,26 @@ class PerformanceTracker:
         health = self.health.get(model_id)
         return health is not None and health.avoid(self.clock())
 
-    def preferred_variant(self, task_type: str, strategy: StrategySpec | None = None) -> VariantAdvice | None:
-        """The variant that has succeeded at the lowest weighed cost for `task_type`, if known."""
-        return self.learner.best_variant(task_type, strategy, self.clock())
-
-    def variant_evidence(self, task_type: str, variant: str, repo: str | None = None) -> tuple[float, float] | None:
-        """Decayed (successes, failures) of `variant` on `task_type` tasks, or None if never tried.
-
-        Attempts do not record their workspace yet, so `repo` is accepted and the answer is the
-        kind-of-task figure across repositories.
-        """
-        cell = self.learner.variant_cells.get((task_type, variant))
-        if cell is None:
+    def preferred_variant(
+        self, task_type: str, strategy: StrategySpec | None = None, repo: str | None = None
+    ) -> VariantPreference | None:
+        """The variant that has succeeded at the lowest weighed cost for `task_type` (in `repo`
+        when that repository has a record of its own), if enough is known."""
+        advice = self.learner.best_variant(task_type, strategy, self.clock(), repo)
+        if advice is None or advice.variant not in VARIANTS:
             return None
-        cell.decay_to(self.clock(), self.config.learning.half_life_s)
-        return cell.successes, cell.failures
+        return VariantPreference(cast(Variant, advice.variant), advice.reason)
+
+    def variant_evidence(self, task_type: str, variant: str, repo: str | None = None) -> VariantRecord | None:
+        """Decayed passes and failures of `variant` on `task_type` tasks, across repositories and
+        (when `repo` is given and has a record) in that repository; None if never tried."""
+        found = self.learner.variant_record(task_type, variant, repo, self.clock())
+        if found is None:
+            return None
+        cell, own = found
+        if own is None:
+            return VariantRecord(cell.successes, cell.failures)
+        return VariantRecord(cell.successes, cell.failures, own.successes, own.failures)
 
     # -- scheduler hooks ---------------------------------------------------------------------
 
@@ -209,8 +219,11 @@ class PerformanceTracker:
 
     # -- visibility and reset ----------------------------------------------------------------
 
-    def insights(self, task_type: str | None = None, model_id: str | None = None) -> dict[str, Any]:
-        """What has been learned, per task type x model and per model's health, JSON-ready."""
+    def insights(
+        self, task_type: str | None = None, model_id: str | None = None, repo: str | None = None
+    ) -> dict[str, Any]:
+        """What has been learned, per task type x model, per task type x variant (and per
+        repository), and per model's health, JSON-ready."""
         now = self.clock()
         cells = []
         for (cell_type, cell_model), _cell in sorted(self.learner.cells.items()):
@@ -242,34 +255,63 @@ class PerformanceTracker:
                 "best_variant": advice.variant if advice else None,
                 "why": advice.reason if advice else "not enough evidence yet",
             }
+        repos = []
+        for name, key in self.learner.repos(task_type):
+            if repo is not None and key != repo:
+                continue
+            advice = self.learner.best_variant(name, None, now, key)
+            table = self.learner.variant_table(name, now, key)
+            repos.append(
+                {
+                    "task_type": name,
+                    "repo": key,
+                    "repo_evidence": round(sum(row.get("repo_evidence") or 0.0 for row in table.values()), 2),
+                    "variants": table,
+                    "best_variant": advice.variant if advice else None,
+                    "why": advice.reason if advice else "not enough evidence yet",
+                }
+            )
         health = [h.as_dict(now) for mid, h in sorted(self.health.items()) if not model_id or mid == model_id]
         return {
             "window_hours": self.config.window_hours,
             "half_life_hours": round(self.config.learning.half_life_s / 3600.0, 2),
             "prior_strength": self.config.learning.prior_strength,
+            "repo_strength": REPO_STRENGTH,
             "refreshed_at": self.refreshed_at,
             "models": health,
             "cells": cells,
             "task_types": variants,
+            "repos": repos,
             "resets": [r.__dict__ for r in self._resets],
         }
 
-    def reset(self, task_type: str | None = None, model_id: str | None = None) -> dict[str, Any]:
-        """Forget what was learned (all of it, or one task type and/or model); persisted."""
-        mark = _Reset(self.clock(), task_type, model_id)
+    def reset(
+        self, task_type: str | None = None, model_id: str | None = None, repo: str | None = None
+    ) -> dict[str, Any]:
+        """Forget what was learned (all of it, or one task type and/or model, or one repository's
+        own records, optionally of one task type); persisted across refreshes and restarts.
+
+        Raises:
+            ValueError: both `model_id` and `repo` (a repository's records are per variant).
+        """
+        if model_id is not None and repo is not None:
+            raise ValueError("reset by model or by repository, not both")
+        mark = _Reset(self.clock(), task_type, model_id, repo)
         self._resets.append(mark)
         self._save_resets()
+        if repo is not None:
+            dropped = self.learner.forget(task_type, repo)
+            return {"reset_cells": dropped, "task_type": task_type, "model_id": None, "repo": repo, "at": mark.at}
         removed = [key for key in self.learner.cells if _matches(key, task_type, model_id)]
         for key in removed:
             del self.learner.cells[key]
         if model_id is None:
-            for vkey in [k for k in self.learner.variant_cells if task_type is None or k[0] == task_type]:
-                del self.learner.variant_cells[vkey]
+            self.learner.forget(task_type)
         if task_type is None:
             for mid, health in self.health.items():
                 if model_id is None or mid == model_id:
                     health.reset()
-        return {"reset_cells": len(removed), "task_type": task_type, "model_id": model_id, "at": mark.at}
+        return {"reset_cells": len(removed), "task_type": task_type, "model_id": model_id, "repo": None, "at": mark.at}
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -278,8 +320,10 @@ class PerformanceTracker:
     ) -> None:
         models.setdefault(fact.model_id, Aggregate()).add(fact)
         covered = [reset for reset in self._resets if reset.covers(fact)]
+        # A repository's reset forgets only that repository's own records.
+        whole = [reset for reset in covered if reset.repo is None]
         # A task-type reset forgets what was learned for that kind of work, not the model's health.
-        if not any(reset.task_type is None for reset in covered):
+        if not any(reset.task_type is None for reset in whole):
             model_health = health.get(fact.model_id)
             if model_health is None:
                 model_health = health[fact.model_id] = ModelHealth(fact.model_id, self.config.health)
@@ -288,8 +332,8 @@ class PerformanceTracker:
             if any(event.event == "restored" for event in model_health.events[before:]):
                 # It recovered (the probe succeeded): the failures that demoted it are history.
                 learner.forget_model(fact.model_id)
-        if not covered:
-            learner.add(fact, self.catalog.models.get(fact.model_id))
+        if not whole:
+            learner.add(fact, self.catalog.models.get(fact.model_id), per_repo=not covered)
 
     def _load_resets(self) -> list[_Reset]:
         path = self.config.state_path
@@ -297,7 +341,10 @@ class PerformanceTracker:
             return []
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return [_Reset(float(r["at"]), r.get("task_type"), r.get("model_id")) for r in data.get("resets", [])]
+            return [
+                _Reset(float(r["at"]), r.get("task_type"), r.get("model_id"), r.get("repo"))
+                for r in data.get("resets", [])
+            ]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("ignoring unreadable routing insights file %s: %s", path, exc)
             return []

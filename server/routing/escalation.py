@@ -13,7 +13,10 @@ skipped: trying it mostly buys a failed check. The arithmetic goes into the plan
 
 Pass rates: a prior by complexity (`prior_pass_rate`), updated by decayed evidence of how that
 variant did on that kind of task (`pass_rate`, a Beta posterior with `PRIOR_STRENGTH`
-pseudo-attempts). `learned_raise` uses the same posterior for unchecked tasks: when the chosen
+pseudo-attempts). In a known repository that kind-wide rate is in turn the prior of the
+repository's own record (`repo_pass_rate`, worth `REPO_STRENGTH` pseudo-attempts): a repository
+with few tries of its own is shrunk towards its kind of task, and one with many speaks for
+itself. `learned_raise` uses the same posterior for unchecked tasks: when the chosen
 variant keeps failing a kind of task, start that kind higher; as the failures decay, the lower
 variant is tried again, and stays if it passes.
 
@@ -22,7 +25,7 @@ Everything here is pure arithmetic over small tuples: no I/O, no clock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from server.catalog.schema import VARIANTS, Variant
@@ -32,6 +35,7 @@ __all__ = [
     "MIN_PASS_RATE",
     "PRIOR_STRENGTH",
     "RAISE_BELOW",
+    "REPO_STRENGTH",
     "CheckDecision",
     "VariantOption",
     "expected_chain",
@@ -39,12 +43,15 @@ __all__ = [
     "pass_rate",
     "plan_by_checks",
     "prior_pass_rate",
+    "repo_pass_rate",
 ]
 
 # A variant that passes less often than this is not worth a try before a check.
 MIN_PASS_RATE = 0.25
 # Pseudo-attempts the complexity prior is worth against observed attempts.
 PRIOR_STRENGTH = 4.0
+# Pseudo-attempts the kind-wide pass rate is worth against one repository's own attempts.
+REPO_STRENGTH = 3.0
 # Decayed observed attempts before learned pass rates may move an unchecked task's variant.
 MIN_EVIDENCE = 3.0
 # An unchecked task starts above a variant whose learned pass rate for its kind is below this.
@@ -70,6 +77,11 @@ def pass_rate(prior: float, successes: float, failures: float) -> float:
     return (prior * PRIOR_STRENGTH + successes) / (PRIOR_STRENGTH + successes + failures)
 
 
+def repo_pass_rate(kind_rate: float, successes: float, failures: float) -> float:
+    """A repository's pass rate: its own decayed record, shrunk towards its kind's `kind_rate`."""
+    return (kind_rate * REPO_STRENGTH + successes) / (REPO_STRENGTH + successes + failures)
+
+
 @dataclass(frozen=True, slots=True)
 class VariantOption:
     """One variant as a step of try-check-escalate."""
@@ -79,6 +91,7 @@ class VariantOption:
     time_s: float  # seconds of one try
     pass_rate: float  # chance one try passes the check
     evidence: float = 0.0  # decayed observed attempts behind `pass_rate` (0: prior only)
+    repo_evidence: float = 0.0  # of those, in the task's repository
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,18 +137,15 @@ def plan_by_checks(options: Sequence[VariantOption]) -> CheckDecision:
         results.append((option, cost, time_s, passes))
     best = min(results, key=lambda r: (round(r[1], 9), r[2]))
     start, cost, time_s, passes = best
-    steps = ", ".join(
-        f"{o.variant} ${o.cost:.4f} x pass {o.pass_rate:.0%}"
-        + (f" (~{o.evidence:.0f} recent tries)" if o.evidence >= 1 else " (prior)")
-        for o in kept
-    )
+    steps = ", ".join(f"{o.variant} ${o.cost:.4f} x pass {o.pass_rate:.0%}{_basis(o)}" for o in kept)
     by_start = ", ".join(f"from {o.variant} ${c:.4f}" for o, c, _t, _p in results)
     rationale = (
         f"checked task: try-check-escalate from {start.variant} (expected ${cost:.4f}, {time_s:.0f}s, "
         f"passes {passes:.0%}); {steps}; expected cost {by_start}"
     )
     if skipped:
-        rationale += f"; skipped {', '.join(skipped)} (passes under {MIN_PASS_RATE:.0%})"
+        low = ", ".join(f"{o.variant} pass {o.pass_rate:.0%}{_basis(o)}" for o in ordered[:-1] if o.variant in skipped)
+        rationale += f"; skipped {low}: passes under {MIN_PASS_RATE:.0%}"
     return CheckDecision(
         start=start.variant,
         expected_cost=cost,
@@ -147,22 +157,30 @@ def plan_by_checks(options: Sequence[VariantOption]) -> CheckDecision:
     )
 
 
-def learned_raise(
-    variant: Variant, rates: dict[Variant, tuple[float, float]]
-) -> tuple[Variant, str] | None:
+def _basis(option: VariantOption) -> str:
+    if option.evidence < 1:
+        return " (prior)"
+    if option.repo_evidence >= 1:
+        return f" (~{option.evidence:.0f} recent tries, ~{option.repo_evidence:.0f} in this repository)"
+    return f" (~{option.evidence:.0f} recent tries)"
+
+
+def learned_raise(variant: Variant, rates: Mapping[Variant, tuple[float, ...]]) -> tuple[Variant, str] | None:
     """For an unchecked task: the variant to start at instead of `variant`, when evidence says so.
 
-    `rates` maps each variant to (posterior pass rate, decayed evidence) for this kind of task.
-    Returns None when `variant`'s own record is fine or too thin to act on; otherwise the lowest
-    higher variant whose record is not poor, and why.
+    `rates` maps each variant to (posterior pass rate, decayed evidence[, of which in the task's
+    repository]) for this kind of task. Returns None when `variant`'s own record is fine or too
+    thin to act on; otherwise the lowest higher variant whose record is not poor, and why.
     """
-    rate, evidence = rates.get(variant, (1.0, 0.0))
+    rate, evidence, *in_repo = rates.get(variant, (1.0, 0.0))
     if evidence < MIN_EVIDENCE or rate >= RAISE_BELOW:
         return None
+    where = (
+        f"~{evidence:.0f} recent tries of this kind, ~{in_repo[0]:.0f} in this repository"
+        if in_repo and in_repo[0] >= 1 else f"~{evidence:.0f} recent tries of this kind"
+    )
     for higher in VARIANTS[VARIANTS.index(variant) + 1 :]:
-        higher_rate, higher_evidence = rates.get(higher, (1.0, 0.0))
+        higher_rate, higher_evidence, *_ = rates.get(higher, (1.0, 0.0))
         if higher_evidence < MIN_EVIDENCE or higher_rate >= RAISE_BELOW or higher == VARIANTS[-1]:
-            return higher, (
-                f"raised to {higher}: {variant} passed {rate:.0%} of ~{evidence:.0f} recent tries of this kind"
-            )
+            return higher, f"raised to {higher}: {variant} passed {rate:.0%} ({where})"
     return None

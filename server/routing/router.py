@@ -15,9 +15,10 @@ Choosing the model inside the chosen variant:
 Choosing the variant: the strategy's rules (`variants.choose_variant`), the high-stakes floor,
 the caller's `min_variant`; then, unless the caller pinned a variant, what was learned: a task
 whose answer will be checked starts where try-check-escalate is cheapest in expectation
-(`escalation.plan_by_checks`, with pass rates learned per kind of task and variant), and an
-unchecked task starts above a variant that keeps failing its kind (`escalation.learned_raise`,
-towards the tracker's `preferred_variant`).
+(`escalation.plan_by_checks`, with pass rates learned per kind of task and variant, and per
+repository when the task names a workspace), and an unchecked task starts above a variant that
+keeps failing its kind (`escalation.learned_raise`, towards the tracker's `preferred_variant`).
+What was learned comes through the typed `PerformanceView` port (`server.routing.types`).
 
 Everything that does not depend on the request is computed once in `__init__`, so a routing
 decision touches only the handful of models in the chains it considers.
@@ -40,6 +41,7 @@ from server.routing.escalation import (
     pass_rate,
     plan_by_checks,
     prior_pass_rate,
+    repo_pass_rate,
 )
 from server.routing.types import AgentRef, Availability, PerformanceView, Plan, RouteRequest
 from server.routing.variants import (
@@ -256,10 +258,11 @@ class Router:
                     heads = rank(chains[option_variant], 1)
                     if heads:
                         head = heads[0]
-                        rate, evidence = rates[option_variant]
+                        rate, evidence, in_repo = rates[option_variant]
                         options.append(
                             VariantOption(
-                                option_variant, head.cost, estimate_time(head.model, head.output_tokens), rate, evidence
+                                option_variant, head.cost, estimate_time(head.model, head.output_tokens), rate,
+                                evidence, in_repo,
                             )
                         )
                 if options:
@@ -271,8 +274,8 @@ class Router:
                 raised = learned_raise(variant, rates)
                 if raised is not None:
                     target, reason = raised
-                    advice = self._preferred(analysis.task_type, strategy)
-                    if advice in VARIANTS and VARIANTS.index(advice) > VARIANTS.index(target):
+                    advice = self._preferred(analysis.task_type, strategy, request.repo)
+                    if advice is not None and VARIANTS.index(advice) > VARIANTS.index(target):
                         target, reason = advice, f"{reason}; {advice} is the learned preference for this kind"
                     variant, why = target, f"{why}; {reason}"
         stages: list[tuple[str, Sequence[ModelSpec], int | None]] = [(f"{agent.name}_{variant} chain", chains[variant], None)]
@@ -359,26 +362,34 @@ class Router:
             notes=tuple(notes),
             checked=check is not None,
             expected_check_cost=round(check.expected_cost, 6) if check is not None else None,
+            repo=request.repo,
         )
 
     # -- learned pass rates --------------------------------------------------------------
 
-    def _pass_rates(self, task_type: str, complexity: int, repo: str | None) -> dict[Variant, tuple[float, float]]:
-        """Per variant: (pass rate, decayed evidence) for this kind of task, prior by complexity."""
-        lookup = getattr(self._performance, "variant_evidence", None)
-        rates: dict[Variant, tuple[float, float]] = {}
+    def _pass_rates(
+        self, task_type: str, complexity: int, repo: str | None
+    ) -> dict[Variant, tuple[float, float, float]]:
+        """Per variant: (pass rate, decayed evidence, of which in `repo`) for this kind of task.
+
+        The prior comes from the complexity; the kind's record moves it; in a known repository
+        the repository's own record moves it again, shrunk towards the kind's rate.
+        """
+        rates: dict[Variant, tuple[float, float, float]] = {}
         for variant in VARIANTS:
             prior = prior_pass_rate(variant, complexity)
-            seen = lookup(task_type, variant, repo) if lookup is not None else None
+            seen = self._performance.variant_evidence(task_type, variant, repo) if self._performance else None
             if seen is None:
-                rates[variant] = (prior, 0.0)
-            else:
-                successes, failures = seen
-                rates[variant] = (pass_rate(prior, successes, failures), successes + failures)
+                rates[variant] = (prior, 0.0, 0.0)
+                continue
+            rate = pass_rate(prior, seen.successes, seen.failures)
+            if seen.repo_evidence > 0:
+                rate = repo_pass_rate(rate, seen.repo_successes, seen.repo_failures)
+            rates[variant] = (rate, seen.evidence, seen.repo_evidence)
         return rates
 
-    def _preferred(self, task_type: str, strategy: StrategySpec) -> str | None:
-        advise = getattr(self._performance, "preferred_variant", None)
-        advice = advise(task_type, strategy) if advise is not None else None
-        variant = getattr(advice, "variant", None)
-        return variant if isinstance(variant, str) else None
+    def _preferred(self, task_type: str, strategy: StrategySpec, repo: str | None) -> Variant | None:
+        if self._performance is None:
+            return None
+        advice = self._performance.preferred_variant(task_type, strategy, repo)
+        return advice.variant if advice is not None else None

@@ -1,5 +1,6 @@
-"""The engine: owns every running group, its background tasks and the call gate; the only
-writer of task state (the runner reports queued / started / finished through `TaskEvents`).
+"""The engine: owns every running group, its background tasks and the call gate; the writer
+of task state (the runner reports queued / started / finished through `TaskEvents`; a task's
+move to `running` alone is stored by the runner, with its first attempt, in one transaction).
 
 `submit` plans a group, stores it in one transaction and returns at once. A task becomes
 ready (`queued`) when its dependencies have succeeded (a task whose dependency finished any
@@ -7,8 +8,9 @@ other way is `skipped`, and so are its own dependents); at most the group's `max
 workers take ready tasks from a heap (priority, then the longest chain behind the task), each
 reading its task's plan and its dependencies' results from the store on dispatch, so memory
 and per-task work do not grow with the group. A state change is committed to the store before
-anyone is told about it (`wait_for_change` wakes on each one): a task's outcome, the skips or
-readiness it causes and, for the group's last task, the group's end are one transaction. `cancel` stops
+anyone is told about it (`wait_for_change` wakes on each one): a task's outcome, the settlement
+of the call that decided it, the skips or readiness it causes and, for the group's last task,
+the group's end are one transaction. `cancel` stops
 running calls (their attempts settle `cancelled`) and marks what had not run `cancelled`.
 `aclose` stops the background work without losing it: interrupted calls settle as such and
 their tasks go back to `queued`, so `resume` (called on the next start, after
@@ -34,7 +36,7 @@ from server.routing.router import Router
 from server.scheduler.answer_checks import with_dependency_patches
 from server.scheduler.dag import SUCCESS, TERMINAL, TaskGraph, bottom_levels
 from server.scheduler.gate import CallGate, Limits
-from server.scheduler.planner import estimate_makespan, plan_group, select_task_contexts, task_cost_cap
+from server.scheduler.planner import estimate_makespan, plan_group, plan_workspaces, task_cost_cap
 from server.scheduler.ports import CallObserver, Providers
 from server.scheduler.prompt import PER_DEPENDENCY_CHARS, DependencyOutput, build_messages
 from server.scheduler.runner import Job, Outcome, RunnerConfig, TaskRunner
@@ -93,7 +95,6 @@ class _Run:
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     # Outcomes of one group are written one at a time, so the last one knows it is the last.
     writing: asyncio.Lock = field(default_factory=asyncio.Lock)
-    writes: set[asyncio.Future[None]] = field(default_factory=set)  # `running` writes in flight
 
 
 class Engine:
@@ -170,8 +171,9 @@ class Engine:
             per_task_cap=self.settings.budgets.per_task, budget_paused=budget.state == "stop",
             local_only=self.settings.local_only,
         )
-        contexts = await select_task_contexts(group, planned, catalog=self.catalog, options=ContextOptions(
-            self.settings.cache_dir, self.settings.context_exclude))
+        planned, contexts = await plan_workspaces(group, planned, catalog=self.catalog, router=self.router,
+                                                  options=ContextOptions(self.settings.cache_dir,
+                                                                         self.settings.context_exclude))
         group = dataclasses.replace(group, tasks=tuple(
             t if c is None else dataclasses.replace(t, context={**t.context, "workspace_context": c},
                                                     validate=_checked_at(t.validate, c["selection"]["commit"]))
@@ -358,23 +360,9 @@ class Engine:
             self._notify(run)
 
     async def started(self, job: Job) -> None:
-        """Record `running` without holding the call back: the store runs its statements in
-        order, so this write lands before the attempt's and the outcome's; waiters are told
-        once it has."""
+        """The runner stored the task's move to `running` with its first attempt: tell waiters."""
         run = self._runs.get(job.group_id)
-        if run is None:
-            return
-        write = asyncio.ensure_future(self._mark_running(run, job))
-        run.writes.add(write)
-        write.add_done_callback(run.writes.discard)
-
-    async def _mark_running(self, run: _Run, job: Job) -> None:
-        try:
-            moved = await self.store.transition_task(job.task_id, ("pending", "queued"), "running")
-        except Exception:  # the outcome's write will say what the store can; never crash the loop
-            log.exception("could not record that task %s started", job.task_id)
-            return
-        if moved and run.graph.status[job.key] not in TERMINAL:
+        if run is not None and run.graph.status[job.key] in ("pending", "queued"):
             run.graph.mark(job.key, "running")
             self._notify(run)
 
@@ -415,7 +403,9 @@ class Engine:
         if graph.finished_count() + sum(m.to_status in TERMINAL for m in moves) == len(graph.status):
             all_succeeded = status == SUCCESS and graph.all_succeeded_but(key)
             final = "cancelled" if run.cancelled else ("succeeded" if all_succeeded else "failed")
-        applied = await self.store.move_tasks(moves, (run.record.id, final) if final else None)
+        applied = await self.store.move_tasks(moves, (run.record.id, final) if final else None,
+                                              settle=outcome.settlement)
+        outcome.settled = outcome.settlement is not None
         if not applied[0]:
             return
         for moved_key, move, ok in zip(keys, moves, applied, strict=True):
@@ -518,7 +508,6 @@ class Engine:
         for worker in workers:
             worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
-        await asyncio.gather(*(w for run in self._runs.values() for w in run.writes), return_exceptions=True)
         await self.runner.aclose()
         self._runs.clear()
 

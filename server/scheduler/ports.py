@@ -4,9 +4,11 @@
 `server.backends.registry.ProviderRegistry` satisfies it; scheduler unit tests pass a small
 in-memory fake whose backend can be told to answer, sleep or fail (the DESIGN's MockModel).
 `CallObserver`: told about every model call (the performance tracker).
-`TaskEvents`: how the runner reports a task's progress to the engine, the only writer of task
-state: `queued` once it waits for its first permit, `started` once its first call may go,
-and `finished` with its outcome (the runner writes attempt rows, never a task's status).
+`TaskEvents`: how the runner reports a task's progress to the engine, the writer of task
+state: `queued` once it waits for its first permit, `started` once its first attempt is stored
+(which moved the task to `running` in the same transaction: the one status the runner writes),
+and `finished` with its outcome (and the settlement of the call that decided it, to be written
+in the same transaction).
 """
 
 from __future__ import annotations
@@ -61,11 +63,12 @@ class TaskEvents(Protocol):
         ...
 
     async def started(self, job: Job) -> None:
-        """The task's first call got its permit: the task is running."""
+        """The task's first attempt is stored and the task moved to `running` with it."""
         ...
 
     async def finished(self, job: Job, outcome: Outcome) -> None:
-        """The task reached an outcome (not `interrupted`: that one is the engine's own)."""
+        """The task reached an outcome (not `interrupted`: that one is the engine's own). Write
+        `outcome.settlement` (if any) with it and set `outcome.settled`; else the runner settles it."""
         ...
 
     async def progress(self, job: Job) -> None:

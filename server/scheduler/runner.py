@@ -2,8 +2,10 @@
 
 For each candidate model (first choice, fallbacks, then escalation): skip it if the provider
 is unavailable, the prompt does not fit its window, its price is unknown, or paid models are
-paused by a budget; otherwise take a permit from the gate, reserve money (`begin_attempt`),
-call the backend, and settle the attempt from the provider's usage. Failures follow
+paused by a budget; otherwise take a permit from the gate, reserve money (`begin_attempt`;
+the task's first also moves it to `running`), call the backend, and settle the attempt from the
+provider's usage (the call that decides a task's outcome is settled in the outcome's own
+transaction: `Outcome.settlement`). Failures follow
 `server.scheduler.retry`. Every attempt row is settled exactly once: succeeded, failed,
 cancelled (the user cancelled the group) or interrupted (the server is shutting down; the
 task is re-queued and resumes on the next start).
@@ -31,7 +33,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +60,7 @@ from server.scheduler.prompt import count_tokens, fit_max_tokens
 from server.scheduler.retry import Candidate, RetryPolicy, candidate_chain, classify
 from server.scheduler.types import TaskPlan
 from server.scheduler.validated import feedback_messages
-from server.store import BudgetLimits, Store
+from server.store import AttemptSettlement, BudgetLimits, Store
 
 __all__ = ["Job", "Outcome", "RunnerConfig", "TaskRunner"]
 
@@ -95,6 +97,8 @@ class Job:
     # {"workspace", "checks", "max_rounds", "timeout_s"}: the answer's patch must pass these checks.
     validation: dict[str, Any] | None = None
     last_attempt_id: int | None = None
+    # Answered calls of a validated task, told to the observer once the checks' verdict is in.
+    unchecked: list[AttemptFact] = field(default_factory=list)
 
 
 @dataclass
@@ -105,6 +109,12 @@ class Outcome:
     error_class: str | None = None
     model_used: str | None = None
     call_seconds: float = 0.0  # time spent inside backend calls (for the overhead benchmark)
+    # The call that decided a succeeded task's outcome, not yet settled: whoever records the
+    # outcome writes it in the same transaction and sets `settled`; else the runner settles it.
+    settlement: AttemptSettlement | None = None
+    settled: bool = False
+    # What follows a settlement (cost reconciliation, the observer), run once it is written.
+    after_settle: Callable[[], None] | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -112,7 +122,11 @@ class _Progress:
     """What has been reported about the task so far."""
 
     queued: bool = False
-    started: bool = False
+    clock_started: bool = False
+    started: bool = False  # the task's move to `running` is stored
+    # A succeeded call's settlement, left for the outcome's transaction (see `Outcome.settlement`).
+    settlement: AttemptSettlement | None = None
+    after_settle: Callable[[], None] | None = None
 
 
 class _Clock:
@@ -170,6 +184,8 @@ class _Call:
     agent: str
     variant: str
     provider: str
+    repo: str = ""
+    held: list[AttemptFact] | None = None  # a validated task's answers wait here for the verdict
 
 
 @dataclass
@@ -209,9 +225,28 @@ class TaskRunner:
         Cancelled (the group was cancelled or the server is stopping): every attempt is settled
         and `CancelledError` propagates; the caller records what that means for the task.
         """
-        outcome = await self._run(job, events)
-        await events.finished(job, outcome)
+        try:
+            outcome = await self._run(job, events)
+        finally:
+            self._tell_verdict(job, None)  # answers whose checks never ran: told as they were
+        try:
+            await events.finished(job, outcome)
+        finally:
+            if outcome.settlement is not None:
+                await self._settle_left(outcome.settlement, outcome)
         return outcome
+
+    async def _settle_left(self, settlement: AttemptSettlement, outcome: Outcome) -> None:
+        """Settle the deciding call if the outcome's write did not (none, or it failed); then
+        what follows a settlement. A failure here is logged: `recover` settles what is left."""
+        if not outcome.settled:
+            try:
+                await asyncio.shield(self.store.settle_attempt(settlement.attempt_id, **_settle_fields(settlement)))
+            except Exception:
+                log.exception("could not settle attempt %s", settlement.attempt_id)
+                return
+        if outcome.after_settle is not None:
+            outcome.after_settle()
 
     async def _run(self, job: Job, events: TaskEvents) -> Outcome:
         plan = job.plan
@@ -261,7 +296,8 @@ class TaskRunner:
                         last_class = skip.error_class
                         continue
                     if job.validation is None:
-                        return Outcome("succeeded", text=text, model_used=model_id, call_seconds=clock.call_seconds)
+                        return Outcome("succeeded", text=text, model_used=model_id, call_seconds=clock.call_seconds,
+                                       settlement=state.settlement, after_settle=state.after_settle)
                     verdict = await check_task_answer(text, job.validation, self.config.validation_env)
                     if job.last_attempt_id is not None:
                         await self.store.record_validation(
@@ -269,6 +305,7 @@ class TaskRunner:
                             status=verdict.status, base_commit=verdict.base_commit,
                             report_json=with_agent_report(verdict.report_json, agent),
                         )
+                    self._tell_verdict(job, verdict.passed)
                     if verdict.passed:
                         return Outcome("succeeded", text=verdict.patch, model_used=model_id,
                                        call_seconds=clock.call_seconds)
@@ -381,21 +418,27 @@ class TaskRunner:
                 self.gate.withdraw(permit)
                 raise
             try:
-                if not state.started:
-                    state.started = True
+                if not state.clock_started:
+                    state.clock_started = True
                     clock.start_overall()
-                    await events.started(job)
                 try:
-                    attempt = await self.store.begin_attempt(
+                    # The task's first call also moves it to `running`, in the same transaction.
+                    attempt, moved = await self.store.begin_task_attempt(
                         job.task_id, job.group_id, model.id, spec.name, candidate.variant,
                         reserve, paid, job.limits, cap_usd=None if money is None else money.cap,
+                        start_task=not state.started, repo=job.plan.repo or None,
                     )
                 except BudgetExceeded as exc:
                     raise _Next(f"budget: {exc}", "budget") from None
+                if not state.started:
+                    state.started = True
+                    if moved:
+                        await events.started(job)
                 job.last_attempt_id = attempt.id
                 if self.observer is not None:
                     self.observer.begin_call(model.id)
-                call = _Call(job.plan.task_type, job.plan.agent, candidate.variant, spec.name)
+                call = _Call(job.plan.task_type, job.plan.agent, candidate.variant, spec.name, job.plan.repo,
+                             job.unchecked if job.validation is not None else None)
                 request = CompletionRequest(
                     model=model, provider=spec, base_url=base_url, api_key=api_key,
                     messages=job.messages if messages is None else messages, tools=tools,
@@ -418,7 +461,12 @@ class TaskRunner:
                 else:
                     clock.pause()
                     clock.call_seconds += time.perf_counter() - t0
-                    await self._settle_success(attempt.id, model, completion, prompt_tokens, call)
+                    settlement, after = self._success(attempt.id, model, completion, prompt_tokens, call)
+                    if job.validation is None and messages is None:  # this answer is the outcome
+                        state.settlement, state.after_settle = settlement, after
+                    else:
+                        await self.store.settle_attempt(attempt.id, **_settle_fields(settlement))
+                        after()
                     if completion.rate_limits is not None:
                         self.gate.observe(permit, completion.rate_limits)
                     return completion, model.id
@@ -509,35 +557,53 @@ class TaskRunner:
     def _tell(self, model: ModelSpec, call: _Call, status: str, latency_ms: float, **fields: Any) -> None:
         if self.observer is None:
             return
-        self.observer.record(AttemptFact(
+        fact = AttemptFact(
             model_id=model.id, status=status, started_at=time.time() - latency_ms / 1000.0,
             provider=call.provider, task_type=call.task_type, variant=call.variant, agent=call.agent,
-            latency_ms=latency_ms, **fields,
-        ))
+            latency_ms=latency_ms, repo=call.repo, **fields,
+        )
+        if call.held is not None and status == "succeeded":
+            call.held.append(fact)  # an answer is a success only once its checks pass
+            return
+        self.observer.record(fact)
 
-    async def _settle_success(
+    def _tell_verdict(self, job: Job, passed: bool | None) -> None:
+        """Tell the observer a validated task's held answers; the checked one carries `passed`."""
+        held, job.unchecked = job.unchecked, []
+        if self.observer is None:
+            return
+        for fact in held:
+            judged = passed is not None and fact.attempt_id == job.last_attempt_id
+            self.observer.record(dataclasses.replace(fact, validation_passed=passed) if judged else fact)
+
+    def _success(
         self, attempt_id: int, model: ModelSpec, completion: Completion, prompt_tokens: int, call: _Call
-    ) -> None:
+    ) -> tuple[AttemptSettlement, Callable[[], None]]:
+        """A succeeded call's settlement, and what follows once it is written (the later cost
+        figure, the observer)."""
         usage = completion.usage
         if usage is None:  # no usage reported: price our own estimate rather than nothing
             from server.analysis.tokens import count_tokens as count_text
 
             usage = Usage(input_tokens=prompt_tokens, output_tokens=count_text(completion.text))
         cost = compute_cost(model, usage, completion.provider_cost)
-        await self.store.settle_attempt(
-            attempt_id, status="succeeded", input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens, cached_tokens=usage.cached_input_tokens,
-            reasoning_tokens=usage.reasoning_tokens, cost=cost.amount, cost_source=cost.source,
-            latency_ms=completion.latency_s * 1000.0,
+        settlement = AttemptSettlement(
+            attempt_id, "succeeded", input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+            cached_tokens=usage.cached_input_tokens, reasoning_tokens=usage.reasoning_tokens, cost=cost.amount,
+            cost_source=cost.source, latency_ms=completion.latency_s * 1000.0,
             first_token_ms=None if completion.first_token_s is None else completion.first_token_s * 1000.0,
             generation_id=completion.generation_id,
         )
-        self._reconcile_later(attempt_id, model, completion.generation_id)
-        self._tell(
-            model, call, "succeeded", completion.latency_s * 1000.0,
-            input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
-            cost=cost.amount, cost_source=cost.source,
-        )
+
+        def after() -> None:
+            self._reconcile_later(attempt_id, model, completion.generation_id)
+            self._tell(
+                model, call, "succeeded", completion.latency_s * 1000.0,
+                input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+                cost=cost.amount, cost_source=cost.source, attempt_id=attempt_id,
+            )
+
+        return settlement, after
 
     async def _settle_failure(
         self, attempt_id: int, exc: BackendError, t0: float, model: ModelSpec, call: _Call
@@ -569,3 +635,10 @@ class TaskRunner:
         ))
         if status == "failed":  # a task time-out says something about the model; a cancel does not
             self._tell(model, call, status, latency_ms, error_class=error_class)
+
+
+def _settle_fields(settlement: AttemptSettlement) -> dict[str, Any]:
+    """`settle_attempt`'s keyword arguments for a settlement."""
+    fields = dataclasses.asdict(settlement)
+    del fields["attempt_id"]
+    return fields

@@ -59,6 +59,7 @@ class TaskPlan:
     rationale: str = ""
     excluded: dict[str, str] = field(default_factory=dict)
     task_type: str = ""
+    repo: str = ""  # the workspace's repository key (server.perf.repos): attempts record it
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))

@@ -14,11 +14,13 @@ from typing import Any
 
 from server.errors import InputError, NotFoundError
 from server.store.base import StoreBase, now_ts
+from server.store.ledger import settle_row, settlement_values
 from server.store.records import (
     GROUP_FINISHED_STATUSES,
     TASK_FINAL_STATUSES,
     TASK_STATUSES,
     AttemptRecord,
+    AttemptSettlement,
     DependencyView,
     GroupRecord,
     GroupTotals,
@@ -144,6 +146,9 @@ def _insert_group(
     return _group(row)
 
 
+# Up to this many moves (an outcome and the children it readies or skips) are a brief write.
+_BRIEF_MOVES = 16
+
 # Another user's group is looked up exactly like an unknown one (tokens.py: who is calling).
 _VISIBLE = " AND (CAST(?2 AS TEXT) IS NULL OR user_name IS NULL OR user_name = ?2)"
 
@@ -184,8 +189,11 @@ def _moved_ids(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> lis
 
 
 def _move_tasks(
-    conn: sqlite3.Connection, moves: Sequence[TaskMove], finish: tuple[str, str] | None, now: float
+    conn: sqlite3.Connection, moves: Sequence[TaskMove], finish: tuple[str, str] | None, now: float,
+    settle: tuple[int, dict[str, Any]] | None = None,
 ) -> list[bool]:
+    if settle is not None:  # whatever becomes of the moves, the call is settled
+        settle_row(conn, settle[0], settle[1], now)
     done: list[bool] = []
     for index, move in enumerate(moves):
         clause, params = _set_clause(move.to_status, move.fields, now)
@@ -195,7 +203,7 @@ def _move_tasks(
         if index == 0 and not moved:
             return [False] * len(moves)
         done.append(moved)
-    if finish is not None and all(done):
+    if finish is not None and done and all(done):
         conn.execute("UPDATE groups SET status = ?, updated_at = ?, finished_at = ?"
                      " WHERE id = ? AND status IN ('running', 'planned')", (finish[1], now, now, finish[0]))
     return done
@@ -396,20 +404,29 @@ class GroupsMixin(StoreBase):
         return await self._run(_update, sql, (*params, task_id, *froms)) > 0
 
     async def move_tasks(
-        self, moves: Sequence[TaskMove], finish_group: tuple[str, str] | None = None
+        self, moves: Sequence[TaskMove], finish_group: tuple[str, str] | None = None,
+        *, settle: AttemptSettlement | None = None,
     ) -> list[bool]:
         """Apply compare-and-set task moves in one transaction, in order; which ones applied.
 
-        When the first move does not apply (someone else moved that task), nothing is written.
+        When the first move does not apply (someone else moved that task), no move is written.
         `finish_group` = (group id, final status): finish the group in the same transaction when
         every move applied, so no reader sees every task final and the group still running.
+        `settle`: the call that decided the first task's outcome, settled in the same
+        transaction whether or not the moves apply (as `settle_attempt`: once, never twice),
+        so a crash never leaves a task's outcome stored and its call unsettled, or the reverse.
+
+        Raises:
+            InputError: a finish status that is not final, or a settlement `settle_attempt` refuses.
         """
         if finish_group is not None and finish_group[1] not in GROUP_FINISHED_STATUSES:
             raise InputError("status", f"{finish_group[1]!r} is not a finished group status",
                              ", ".join(GROUP_FINISHED_STATUSES))
-        if not moves:
+        settled = None if settle is None else settlement_values(settle)
+        if not moves and settled is None:
             return []
-        return await self._write(_move_tasks, list(moves), finish_group, now_ts())
+        write = self._write_brief if len(moves) <= _BRIEF_MOVES else self._write  # a wide fan-out of skips
+        return await write(_move_tasks, list(moves), finish_group, now_ts(), settled)
 
     async def transition_group_tasks(
         self, group_id: str, from_statuses: Iterable[str], to_status: str, **fields: Any
@@ -431,7 +448,7 @@ class GroupsMixin(StoreBase):
         Raises:
             NotFoundError: unknown task.
         """
-        return await self._read(_dispatch, task_id, head_chars)
+        return await self._read_brief(_dispatch, task_id, head_chars)
 
     async def status_snapshot(
         self, group_id: str, *, status: str | None = None, offset: int = 0, limit: int = 20,

@@ -38,13 +38,14 @@ from server.store.base import StoreBase, day_key, local_midnight, now_ts
 from server.store.records import (
     ATTEMPT_SETTLED_STATUSES,
     AttemptRecord,
+    AttemptSettlement,
     BudgetLimits,
     BudgetStatus,
     PeriodStatus,
 )
 
 __all__ = ["BILLED_WITHOUT_FIGURE", "BudgetRefused", "Learned", "LedgerMixin", "period_bounds", "read_learned",
-           "settle_row"]
+           "settle_row", "settlement_values"]
 
 # Outcomes of a call that reached the provider, which bills it: with no figure, the reservation is
 # charged. A plain failure (an HTTP error, a refused request) is charged only what is reported.
@@ -80,6 +81,7 @@ class _Call:
     cap: float | None
     day: str
     now: float
+    repo: str | None = None
 
 
 # How fast a learned figure follows an observation below it (one above is taken at once).
@@ -231,7 +233,8 @@ def _caller_budgets(conn: sqlite3.Connection, group_id: str | None,
     return user, team, out
 
 
-def _begin(conn: sqlite3.Connection, call: _Call, limits: BudgetLimits) -> tuple[int, float]:
+def _begin(conn: sqlite3.Connection, call: _Call, limits: BudgetLimits,
+           start_task: bool = False) -> tuple[int, float, bool]:
     learned = read_learned(conn, call.model_id, call.provider)
     holds = _holds(call, learned)
     reserve = holds[-1]
@@ -248,19 +251,25 @@ def _begin(conn: sqlite3.Connection, call: _Call, limits: BudgetLimits) -> tuple
     try:
         attempt_id: int = conn.execute(
             "INSERT INTO attempts (task_id, group_id, owner, model_id, provider, variant, paid, status,"
-            " reserved_usd, estimate_usd, day, started_at, user_name, team)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?) RETURNING id",
+            " reserved_usd, estimate_usd, day, started_at, user_name, team, repo)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (call.task_id, call.group_id, call.owner, call.model_id, call.provider, call.variant,
-             int(call.paid), reserve, call.estimate, call.day, call.now, user, team),
+             int(call.paid), reserve, call.estimate, call.day, call.now, user, team, call.repo),
         ).fetchone()[0]
     except sqlite3.IntegrityError as exc:  # the foreign keys: an unknown task or group
         raise NotFoundError(f"no task {call.task_id!r} in group {call.group_id!r}") from exc
+    started = False
     if call.task_id is not None:
         conn.execute(
             "UPDATE tasks SET attempts = attempts + 1, model_used = ?, updated_at = ? WHERE id = ?",
             (call.model_id, call.now, call.task_id),
         )
-    return attempt_id, reserve
+        if start_task:  # the task's first call: it is running from the moment its money is held
+            started = conn.execute(
+                "UPDATE tasks SET status = 'running', started_at = ? WHERE id = ? AND status IN ('pending', 'queued')",
+                (call.now, call.task_id),
+            ).rowcount > 0
+    return attempt_id, reserve, started
 
 
 def _book(conn: sqlite3.Connection, day: str, amount: float, calls: int) -> None:
@@ -311,8 +320,28 @@ def settle_row(conn: sqlite3.Connection, attempt_id: int, values: dict[str, Any]
     return charged
 
 
-def _settle(conn: sqlite3.Connection, attempt_id: int, values: dict[str, Any], now: float) -> bool:
-    return settle_row(conn, attempt_id, values, now) is not None
+def settlement_values(settlement: AttemptSettlement) -> tuple[int, dict[str, Any]]:
+    """(attempt id, the values `settle_row` takes), checked.
+
+    Raises:
+        InputError: a status an attempt cannot settle with, or a negative cost.
+    """
+    if settlement.status not in ATTEMPT_SETTLED_STATUSES:
+        raise InputError("status", f"cannot settle an attempt as {settlement.status!r}",
+                         ", ".join(ATTEMPT_SETTLED_STATUSES))
+    _check_money("cost", settlement.cost)
+    values = {name: getattr(settlement, name) for name in _SETTLED_FIELDS}
+    return settlement.attempt_id, values
+
+
+_SETTLED_FIELDS = (
+    "status", "cost", "cost_source", "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens",
+    "latency_ms", "first_token_ms", "error_class", "error_message", "generation_id", "http_status",
+)
+
+
+def _settle(conn: sqlite3.Connection, settlement: tuple[int, dict[str, Any]], now: float) -> bool:
+    return settle_row(conn, settlement[0], settlement[1], now) is not None
 
 
 def _recost(conn: sqlite3.Connection, attempt_id: int, cost: float, source: str) -> bool:
@@ -369,30 +398,48 @@ class LedgerMixin(StoreBase):
     async def begin_attempt(
         self, task_id: str | None, group_id: str | None, model_id: str, provider: str,
         variant: str | None, reserve_usd: float | None, paid: bool, limits: BudgetLimits,
-        *, cap_usd: float | None = None, now: float | None = None,
+        *, cap_usd: float | None = None, now: float | None = None, repo: str | None = None,
     ) -> AttemptRecord:
         """Check the budgets and record a running attempt, atomically; what it holds is learned.
 
         `reserve_usd` is the realistic estimate at catalogue prices, `cap_usd` the estimate at
         the maximum output; the reservation held is `reserve_usd` times the model's learned
         ratio, capped (see the module docstring). Call it before the model call; make the call
-        only if it returns.
+        only if it returns. `repo` is the repository key the task works in (routing learns per
+        repository), None without a workspace.
 
         Raises:
             BudgetExceeded: (a `BudgetRefused`) a paid call would pass a limit; nothing stored.
             NotFoundError: unknown task or group.
             StoreError: the database cannot be written; do not make the call.
         """
+        attempt, _ = await self.begin_task_attempt(task_id, group_id, model_id, provider, variant, reserve_usd,
+                                                   paid, limits, cap_usd=cap_usd, now=now, repo=repo)
+        return attempt
+
+    async def begin_task_attempt(
+        self, task_id: str | None, group_id: str | None, model_id: str, provider: str,
+        variant: str | None, reserve_usd: float | None, paid: bool, limits: BudgetLimits,
+        *, cap_usd: float | None = None, now: float | None = None, repo: str | None = None,
+        start_task: bool = False,
+    ) -> tuple[AttemptRecord, bool]:
+        """`begin_attempt`, and with `start_task` the task's move from pending or queued to
+        `running` in the same transaction (its first call: one commit instead of two). Returns
+        the attempt and whether the task moved (False: it was in another status, e.g. cancelled).
+
+        Raises:
+            BudgetExceeded, NotFoundError, StoreError: as `begin_attempt`; then nothing is stored.
+        """
         _check_money("reserve_usd", reserve_usd)
         _check_money("cap_usd", cap_usd)
         ts = now_ts() if now is None else now
         call = _Call(task_id, group_id, self.owner, model_id, provider, variant, paid,
-                     float(reserve_usd or 0.0), cap_usd, day_key(ts), ts)
-        attempt_id, held = await self._write(_begin, call, limits)
+                     float(reserve_usd or 0.0), cap_usd, day_key(ts), ts, repo)
+        attempt_id, held, started = await self._write_brief(_begin, call, limits, start_task)
         return AttemptRecord(
             attempt_id, task_id, group_id, self.owner, model_id, provider, variant, paid, "running",
-            held, None, 0.0, None, 0, 0, 0, 0, None, None, None, None, None, None, call.day, ts, None,
-        )
+            held, None, 0.0, None, 0, 0, 0, 0, None, None, None, None, None, None, call.day, ts, None, repo,
+        ), started
 
     async def settle_attempt(
         self, attempt_id: int, *, status: str, input_tokens: int = 0, output_tokens: int = 0,
@@ -406,17 +453,11 @@ class LedgerMixin(StoreBase):
         Returns False (and changes nothing) when the attempt is not running: already settled,
         or settled by `recover()` — a call is never charged twice.
         """
-        if status not in ATTEMPT_SETTLED_STATUSES:
-            raise InputError("status", f"cannot settle an attempt as {status!r}", ", ".join(ATTEMPT_SETTLED_STATUSES))
-        _check_money("cost", cost)
-        values = {
-            "status": status, "cost": cost, "cost_source": cost_source, "input_tokens": input_tokens,
-            "output_tokens": output_tokens, "cached_tokens": cached_tokens,
-            "reasoning_tokens": reasoning_tokens, "latency_ms": latency_ms,
-            "first_token_ms": first_token_ms, "error_class": error_class,
-            "error_message": error_message, "generation_id": generation_id, "http_status": http_status,
-        }
-        return await self._write(_settle, attempt_id, values, now_ts() if now is None else now)
+        settlement = AttemptSettlement(
+            attempt_id, status, input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost, cost_source,
+            latency_ms, first_token_ms, error_class, error_message, generation_id, http_status,
+        )
+        return await self._write_brief(_settle, settlement_values(settlement), now_ts() if now is None else now)
 
     async def update_attempt_cost(self, attempt_id: int, cost: float, source: str) -> bool:
         """Correct a settled attempt's cost (e.g. from OpenRouter's generation endpoint).

@@ -9,7 +9,9 @@ settled costs), `ledger_days` (settled spend per local calendar day, so a monthl
 reads at most 31 rows), `owners` (the Store instances that have the file open), `validations`
 (the checks run on a model's patch), `model_costs` (each model's learned actual/estimate ratio),
 `teams`, `users`, `tokens` (who calls over HTTP; tokens stored hashed), `thread_messages` /
-`thread_context` (a finished task's follow-up turns and the context they sent).
+`thread_context` (a finished task's follow-up turns and the context they sent). Each attempt
+names the repository it worked in (`attempts.repo`, a key from `server.perf.repos`), so routing
+learns per repository.
 """
 
 from __future__ import annotations
@@ -262,6 +264,13 @@ def m007_task_threads(conn: sqlite3.Connection) -> None:
             PRIMARY KEY (task_id, piece)
         ) WITHOUT ROWID"""
     )
+
+
+@migration
+def m008_attempt_repo(conn: sqlite3.Connection) -> None:
+    # The repository an attempt worked in (`server.perf.repos.repo_key`: a normalised remote
+    # without credentials, else the work tree's path); NULL for a task without a workspace.
+    conn.execute("ALTER TABLE attempts ADD COLUMN repo TEXT")
 
 
 def applied_migrations(conn: sqlite3.Connection) -> list[str]:

@@ -24,6 +24,7 @@ __all__ = [
     "TASK_STATUSES",
     "AggregateRow",
     "AttemptRecord",
+    "AttemptSettlement",
     "BudgetLimits",
     "BudgetStatus",
     "GroupRecord",
@@ -92,6 +93,27 @@ class NewTask:
     plan_json: str = "{}"  # routing plan: model chain, estimates
     context_json: str | None = None
     validate_json: str | None = None
+
+
+@dataclass(frozen=True)
+class AttemptSettlement:
+    """How one model call ended, to settle its attempt with (`Store.settle_attempt`, or inside
+    `Store.move_tasks` with the task's outcome)."""
+
+    attempt_id: int
+    status: str  # one of ATTEMPT_SETTLED_STATUSES
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost: float | None = None
+    cost_source: str = "unknown"
+    latency_ms: float | None = None
+    first_token_ms: float | None = None
+    error_class: str | None = None
+    error_message: str | None = None
+    generation_id: str | None = None
+    http_status: int | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +229,7 @@ class AttemptRecord:
     day: str  # local calendar date of started_at, YYYY-MM-DD: the budget bucket
     started_at: float
     finished_at: float | None
+    repo: str | None = None  # the repository key the task worked in (None: no workspace)
 
 
 @dataclass

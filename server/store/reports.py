@@ -21,7 +21,7 @@ _ATTEMPT_COLS = (
     "a.id, a.task_id, a.group_id, a.owner, a.model_id, a.provider, a.variant, a.paid, a.status,"
     " a.reserved_usd, a.cost_usd, a.charged_usd, a.cost_source, a.input_tokens, a.output_tokens,"
     " a.cached_tokens, a.reasoning_tokens, a.latency_ms, a.first_token_ms, a.error_class,"
-    " a.error_message, a.generation_id, a.http_status, a.day, a.started_at, a.finished_at"
+    " a.error_message, a.generation_id, a.http_status, a.day, a.started_at, a.finished_at, a.repo"
 )
 # Key expression per grouping; tasks and groups are joined only when the key needs them.
 GROUP_BY: dict[str, tuple[str, str]] = {

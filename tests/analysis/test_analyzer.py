@@ -55,14 +55,16 @@ def test_system_wide_work_scores_above_the_same_work_in_one_function() -> None:
     assert system.complexity > local.complexity
 
 
-def test_length_alone_does_not_raise_complexity() -> None:
+def test_a_long_trivial_request_stays_below_a_short_hard_one() -> None:
     wordy = analyze(
         "Please, when you get a moment and only if it is convenient for you and the rest of the team, "
         "fix the small typo in the README installation section where it says 'instal' instead of 'install'"
     )
     terse = analyze("Implement a lock-free concurrent hash map in Rust")
     assert wordy.complexity <= 2
-    assert terse.complexity >= 7
+    # Above the balanced tier's floor and far above the wordy trivial request.
+    assert terse.complexity >= 6
+    assert terse.complexity >= wordy.complexity + 4
 
 
 def test_explicit_complexity_wins_with_full_confidence() -> None:

@@ -42,7 +42,7 @@ def test_the_analyzer_feeds_the_prior_exactly_what_training_computes_from_the_te
 
 def test_the_training_data_never_comes_from_the_held_out_owners() -> None:
     rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
-    assert len(rows) >= 400
+    assert len(rows) >= 1500 and len({row["repo"] for row in rows}) >= 150
     assert not {row["repo"].split("/")[0] for row in rows} & EXCLUDED_OWNERS
     assert all(row["commit"] and row["path"].endswith("task-complexity-report.json") for row in rows)
 
@@ -79,9 +79,27 @@ def test_a_description_four_times_the_longest_title_keeps_the_spread_the_model_w
     assert beyond_trained_length(-3.0, text, 11, 0.5) == -0.5
 
 
-def test_the_shipped_length_handling_starts_beyond_the_training_titles_and_adds_no_length_points() -> None:
+def test_damping_one_thins_the_title_model_in_proportion_to_the_words_it_never_saw() -> None:
+    text = " ".join(["word"] * 44)  # four times 11 words: two doublings
+    assert beyond_trained_length(3.0, text, 11, 0.0, damping=1.0) == 0.75
+    assert beyond_trained_length(3.0, text, 11, 1.0, damping=1.0) == 2.75
+
+
+def test_the_shipped_length_handling_starts_beyond_the_training_titles() -> None:
     titles = [json.loads(line)["title"] for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
     prior = load_prior()
     longer = sum(word_count(title) > prior.length_from_words for title in titles)
     assert 0 < longer <= 0.01 * len(titles) + 1
-    assert prior.length_per_doubling == 0.0
+    assert prior.length_per_doubling > 0 and prior.length_damping > 0
+
+
+def test_a_longer_description_of_the_same_work_scores_higher_and_never_past_ten() -> None:
+    base = "Add retry with exponential backoff to the HTTP client used by the payment webhook handler"
+    longer = base + ". " + " ".join(
+        ["The client must respect the Retry-After header, cap the total wait, and log each attempt."] * 4
+    )
+    very_long = longer + " " + " ".join(["Keep the existing timeouts and metrics unchanged."] * 60)
+    short, mid, huge = (analyze(text).complexity for text in (base, longer, very_long))
+    assert mid > short
+    assert huge >= mid
+    assert huge <= 10

@@ -9,12 +9,14 @@ is told. The speed variant's models fail every CRUD task (and nothing else) unti
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 
 from server.analysis.types import TaskAnalysis
 from server.backends.pricing import compute_cost
@@ -22,6 +24,7 @@ from server.backends.registry import ProviderRegistry
 from server.catalog import Catalog
 from server.errors import BackendError
 from server.perf import LearningPolicy, PerfConfig, PerformanceTracker, fact_from_attempt
+from server.perf.stats import AttemptFact
 from server.routing import AgentRef, Plan, Router, RouteRequest
 from server.settings import Settings, load_settings
 from server.store import BudgetLimits, NewGroup, NewTask, Store
@@ -186,3 +189,78 @@ async def test_reset_routing_insights_forgets_what_a_kind_of_task_taught(tmp_pat
                 assert w.plan("crud").variant == "speed"
         finally:
             await store.close()
+
+
+def _fact(at: float, variant: str, passed: bool, repo: str = "", kind: str = "crud") -> AttemptFact:
+    model = {"speed": "cheap", "balanced": "mid", "quality": "best"}.get(variant, "cheap")
+    return AttemptFact(model_id=model, status="succeeded", started_at=at, task_type=kind, variant=variant,
+                       validation_passed=passed, cost=0.001, repo=repo)
+
+
+def test_a_repository_with_little_record_of_its_own_is_shrunk_towards_its_kind(tmp_path: Path) -> None:
+    catalog = write_catalog(tmp_path / "manifests")
+    clock = Clock(time.time())
+    tracker = PerformanceTracker(catalog, PerfConfig(learning=LearningPolicy(half_life_s=HALF_LIFE_S)), clock=clock)
+    router = Router(catalog, performance=tracker)
+    for i in range(6):  # the kind passes at speed in "calm"
+        tracker.record(_fact(clock.now - 60 + i, "speed", True, repo="calm"))
+    tracker.record(_fact(clock.now - 50, "speed", False, repo="rough"))
+
+    def start(repo: str | None) -> Plan:
+        analysis = TaskAnalysis("crud", 3, 0.9, 50, 20, (), (), "function")
+        return router.route(RouteRequest(analysis, AgentRef("aria_docs"), strategy="balanced", checked=True, repo=repo))
+
+    rates = {repo: router._pass_rates("crud", 3, repo)["speed"][0] for repo in ("calm", "rough", "unseen", None)}
+    # One failure moves "rough" only part of the way from the kind's rate; an unseen one gets the kind's.
+    assert rates["rough"] < rates["unseen"] == rates[None] < rates["calm"]
+    assert rates["rough"] > 0.4
+    assert start("rough").variant == "speed"
+    for i in range(6):  # many failures of its own: "rough" speaks for itself
+        tracker.record(_fact(clock.now - 40 + i, "speed", False, repo="rough"))
+    rough = start("rough")
+    assert rough.variant == "balanced" and rough.repo == "rough"
+    assert "in this repository" in rough.rationale
+    assert start("calm").variant == "speed"
+    # An unchecked task in a known repository is raised by that repository's record too.
+    analysis = TaskAnalysis("crud", 3, 0.9, 50, 20, (), (), "function")
+    unchecked = router.route(RouteRequest(analysis, AgentRef("aria_docs"), strategy="balanced", repo="rough"))
+    assert unchecked.variant == "balanced" and "in this repository" in unchecked.rationale
+    assert router.route(RouteRequest(analysis, AgentRef("aria_docs"), strategy="balanced", repo="calm")).variant == "speed"
+    record = tracker.variant_evidence("crud", "speed", "rough")
+    assert record is not None and record.repo_successes == 0
+    assert record.repo_failures == record.failures and 6 < record.failures <= 7  # decayed a little
+    assert 5 < record.successes <= 6
+
+
+def test_insights_show_each_repository_and_a_reset_forgets_only_its_own_record(tmp_path: Path) -> None:
+    catalog = write_catalog(tmp_path / "manifests")
+    clock = Clock(time.time())
+    config = PerfConfig(learning=LearningPolicy(half_life_s=HALF_LIFE_S), state_path=tmp_path / "insights.json")
+    tracker = PerformanceTracker(catalog, config, clock=clock)
+    facts = [_fact(clock.now - 1 + i / 100, "speed", i % 2 == 0, repo="github.com/acme/api") for i in range(4)]
+    facts += [_fact(clock.now - 1 + i / 100, "balanced", True, repo="github.com/acme/web") for i in range(3)]
+    for fact in facts:
+        tracker.record(fact)
+    rows = {(row["task_type"], row["repo"]): row for row in tracker.insights()["repos"]}
+    api = rows[("crud", "github.com/acme/api")]
+    assert api["variants"]["speed"]["repo_evidence"] == pytest.approx(4, abs=0.05)
+    assert api["variants"]["speed"]["repo_decayed_failures"] == pytest.approx(2, abs=0.05)
+    assert rows[("crud", "github.com/acme/web")]["repo_evidence"] == pytest.approx(3, abs=0.05)
+
+    tracker.reset(repo="github.com/acme/api")
+    kind_speed = tracker.variant_evidence("crud", "speed", "github.com/acme/api")
+    assert kind_speed is not None and kind_speed.repo_evidence == 0 and kind_speed.evidence == pytest.approx(4, abs=0.05)
+    assert {row["repo"] for row in tracker.insights()["repos"]} == {"github.com/acme/web"}
+
+    # A restart rebuilds from the recorded attempts and still honours the reset.
+    later = PerformanceTracker(catalog, config, clock=clock)
+
+    async def load(_since: float, _until: float) -> list[AttemptFact]:
+        return facts
+
+    asyncio.run(later.refresh(load))
+    assert {row["repo"] for row in later.insights()["repos"]} == {"github.com/acme/web"}
+    rebuilt = later.variant_evidence("crud", "speed", "github.com/acme/api")
+    assert rebuilt is not None and rebuilt.repo_evidence == 0 and rebuilt.evidence == pytest.approx(4, abs=0.05)
+    with pytest.raises(ValueError):
+        tracker.reset(model_id="cheap", repo="github.com/acme/web")

@@ -14,7 +14,15 @@ from server.analysis import TaskHints, analyze
 from server.catalog import Catalog, ModelSpec, load_catalog
 from server.catalog.schema import StrategySpec
 from server.errors import InputError, NoRouteError
-from server.routing import AgentRef, Plan, Router, RouteRequest, estimate_cost
+from server.routing import (
+    AgentRef,
+    Plan,
+    Router,
+    RouteRequest,
+    VariantPreference,
+    VariantRecord,
+    estimate_cost,
+)
 
 FIXTURE_MANIFESTS = Path(__file__).resolve().parent / "fixtures" / "manifests"
 SIMPLE = "Create product CRUD operations with basic validation"
@@ -184,6 +192,14 @@ class DemoteCerebras:
 
     def note(self, model_id: str, task_type: str) -> str | None:
         return f"{model_id}: no recent failures"
+
+    def variant_evidence(self, task_type: str, variant: str, repo: str | None = None) -> VariantRecord | None:
+        return None
+
+    def preferred_variant(
+        self, task_type: str, strategy: StrategySpec | None = None, repo: str | None = None
+    ) -> VariantPreference | None:
+        return None
 
 
 def test_performance_evidence_reorders_the_chain_weighed_by_the_strategy(fixture_catalog: Catalog) -> None:

@@ -1,0 +1,100 @@
+"""A task's first attempt moves it to running, and its outcome settles the call that decided it,
+each in one transaction: nothing in between for a crash to leave half-written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from server.errors import BudgetExceeded, InputError
+from server.store import AttemptSettlement, BudgetLimits, Store, TaskMove
+from tests.store.helpers import new_group, new_tasks, query
+
+FREE = BudgetLimits()
+
+
+async def _queued_task(store: Store) -> tuple[str, str]:
+    group = await store.create_group(new_group("g"), new_tasks(1))
+    (task,) = await store.list_tasks(group.id)
+    assert await store.transition_task(task.id, ("pending",), "queued")
+    return group.id, task.id
+
+
+async def test_the_first_attempt_moves_a_queued_task_to_running_in_its_own_transaction(
+    store: Store, db: str | Path
+) -> None:
+    group_id, task_id = await _queued_task(store)
+    attempt, moved = await store.begin_task_attempt(task_id, group_id, "m1", "p", "speed", 0.0, False, FREE,
+                                                    start_task=True)
+    assert moved
+    assert query(db, "SELECT status, attempts, model_used, started_at IS NOT NULL FROM tasks") == [
+        ("running", 1, "m1", 1)]
+    again, moved_again = await store.begin_task_attempt(task_id, group_id, "m2", "p", "speed", 0.0, False, FREE,
+                                                        start_task=True)
+    assert not moved_again and again.id != attempt.id
+    assert query(db, "SELECT status, attempts FROM tasks") == [("running", 2)]
+
+
+async def test_a_finished_task_is_not_moved_back_to_running_by_a_follow_up_call(store: Store, db: str | Path) -> None:
+    group_id, task_id = await _queued_task(store)
+    assert await store.transition_task(task_id, ("queued",), "succeeded", result="done")
+    _, moved = await store.begin_task_attempt(task_id, group_id, "m1", "p", "speed", 0.0, False, FREE,
+                                              start_task=True)
+    assert not moved
+    assert query(db, "SELECT status FROM tasks") == [("succeeded",)]
+
+
+async def test_a_first_attempt_refused_by_the_budget_leaves_the_task_queued(store: Store, db: str | Path) -> None:
+    group_id, task_id = await _queued_task(store)
+    with pytest.raises(BudgetExceeded):
+        await store.begin_task_attempt(task_id, group_id, "m1", "p", "speed", 1.0, True, BudgetLimits(daily=0.5),
+                                       start_task=True)
+    assert query(db, "SELECT status, attempts FROM tasks") == [("queued", 0)]
+    assert query(db, "SELECT count(*) FROM attempts") == [(0,)]
+
+
+async def test_an_outcome_written_with_its_settlement_charges_the_call_once(store: Store, db: str | Path) -> None:
+    group_id, task_id = await _queued_task(store)
+    attempt, _ = await store.begin_task_attempt(task_id, group_id, "m1", "p", "speed", 0.01, True, FREE,
+                                                start_task=True)
+    settle = AttemptSettlement(attempt.id, "succeeded", input_tokens=10, output_tokens=5, cost=0.002,
+                               cost_source="catalog")
+    applied = await store.move_tasks([TaskMove(task_id, ("queued", "running"), "succeeded", {"result": "ok"})],
+                                     (group_id, "succeeded"), settle=settle)
+    assert applied == [True]
+    assert query(db, "SELECT status, cost_usd, input_tokens, output_tokens FROM tasks") == [
+        ("succeeded", 0.002, 10, 5)]
+    assert query(db, "SELECT status, charged_usd, reserved_usd FROM attempts") == [("succeeded", 0.002, 0.0)]
+    assert query(db, "SELECT status FROM groups") == [("succeeded",)]
+    # The runner's fallback (or a crash recovery) finds it settled: never charged twice.
+    assert not await store.settle_attempt(attempt.id, status="succeeded", cost=0.002)
+    assert query(db, "SELECT settled_usd, calls FROM ledger_days") == [(0.002, 1)]
+
+
+async def test_a_settlement_is_written_even_when_the_task_was_moved_by_someone_else(
+    store: Store, db: str | Path
+) -> None:
+    group_id, task_id = await _queued_task(store)
+    attempt, _ = await store.begin_task_attempt(task_id, group_id, "m1", "p", "speed", 0.0, False, FREE,
+                                                start_task=True)
+    assert await store.transition_task(task_id, ("running",), "cancelled")
+    applied = await store.move_tasks([TaskMove(task_id, ("queued", "running"), "succeeded", {"result": "ok"})],
+                                     settle=AttemptSettlement(attempt.id, "succeeded", cost=0.0))
+    assert applied == [False]
+    assert query(db, "SELECT status FROM tasks") == [("cancelled",)]
+    assert query(db, "SELECT status FROM attempts") == [("succeeded",)]
+
+
+async def test_a_settlement_with_a_status_an_attempt_cannot_end_in_is_refused_and_nothing_written(
+    store: Store, db: str | Path
+) -> None:
+    group_id, task_id = await _queued_task(store)
+    attempt, _ = await store.begin_task_attempt(task_id, group_id, "m1", "p", "speed", 0.0, False, FREE,
+                                                start_task=True)
+    with pytest.raises(InputError) as err:
+        await store.move_tasks([TaskMove(task_id, ("running",), "succeeded")],
+                               settle=AttemptSettlement(attempt.id, "running"))
+    assert err.value.field == "status"
+    assert query(db, "SELECT status FROM tasks") == [("running",)]
+    assert query(db, "SELECT status FROM attempts") == [("running",)]
