@@ -4,8 +4,13 @@ Order of filling: the files and ranges the caller named; then ranked chunks (see
 `server.context.rank`), where taking a chunk lifts its neighbours and its file's header
 (imports) a little, and a small file whose best chunk is taken comes whole; then a compact
 repository map (paths and top-level signatures) in the room left. Adjacent pieces of one
-file are merged. The total never exceeds the budget: every count is of the exact text the
-prompt will carry (`server.context.render`).
+file are merged, so a piece touching one already taken is charged only for its new lines (a
+whole file replaces its pieces and their charge). The total never exceeds the budget: every
+count is of the exact text the prompt will carry (`server.context.render`), recounted after
+merging.
+
+Measured on the dev cases and kept out: taking the best-ranked file whole (-0.02 to -0.05 at 8k),
+discounting a file's further pieces for breadth (-0.06), weighting the task's first line.
 """
 
 from __future__ import annotations
