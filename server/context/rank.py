@@ -8,7 +8,8 @@ Three signals, each scaled to 0..1 by its best value, then summed with weights:
   scores by how specific that name is (one definition in the repository: full weight), and its
   file shares the credit; a file whose chunks use a compound name the task writes as code
   (`url_decode`) without defining it gains too: "replace uses of X" is about X's callers.
-A prior scales the result by the kind of file: source code first, tests and docs after.
+A prior scales the result by the kind of file: the package's source first, then code under
+examples/, scripts/, bench/, docs/ (rarely what a change is about), tests and docs after.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ _CODE = frozenset({
 })
 _CONFIG = frozenset({".toml", ".cfg", ".ini", ".yaml", ".yml", ".json", ".mod"})
 _TEST_PART = re.compile(r"(^|/)(tests?|testing|testsuite|__tests__|spec|specs)(/|$)")
+_AUX_PART = re.compile(r"(^|/)(examples?|samples?|scripts|bench|benchmarks?|docs?|tools|ext)(/|$)")
 _TEST_NAME = re.compile(r"(^test_.*|.*_test|.*\.test|.*\.spec|conftest)$")
 
 
@@ -55,6 +57,7 @@ class RankParams:
     w_reference_file: float = 0.4  # a file using a name the task writes as code
     plain_word_symbol: float = 0.2
     prior_test: float = 0.5
+    prior_aux: float = 0.6  # code under examples/, scripts/, bench/, docs/, tools/, ext/
     prior_doc: float = 0.25
     prior_config: float = 0.6
     prior_other: float = 0.5
@@ -86,7 +89,7 @@ def _file_kind(path: str) -> str:
     if suffix in _CODE:
         if _TEST_PART.search(str(pure.parent)) or _TEST_NAME.match(pure.stem):
             return "test"
-        return "code"
+        return "aux" if _AUX_PART.search(str(pure.parent)) else "code"
     if suffix in _CONFIG:
         return "config"
     if suffix in (".md", ".rst", ".txt", ".adoc", "") or pure.name.isupper():

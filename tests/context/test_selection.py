@@ -146,3 +146,12 @@ def test_adjacent_pieces_of_a_file_share_one_header_so_the_budget_is_used(tmp_pa
     assert sel.total_tokens <= 1500
     assert {i.path for i in sel.items} == {"pipeline.py"}
     assert sel.total_tokens >= 1500 - 100  # only the room kept for the map and one function go unused
+
+
+@pytest.mark.parametrize("aux", ["examples/shop/cart.py", "scripts/cart.py", "bench/cart.py", "docs/cart.py"])
+def test_code_in_examples_scripts_benchmarks_and_docs_weighs_less_than_the_package(aux: str) -> None:
+    from server.context.rank import RankParams, file_prior
+
+    params = RankParams()
+    assert file_prior(aux, params) < file_prior("shop/cart.py", params) == 1.0
+    assert file_prior(aux, params) > file_prior("tests/test_cart.py", params)
