@@ -192,11 +192,11 @@ def _fill(snapshot: Snapshot, ranked: list[Ranked], requested_docs: list[int], p
     rows_of.update(snapshot.chunks_of(rows_of.keys() | set(requested_docs)))
     position = {row.id: (doc, i) for doc, rows in rows_of.items() for i, row in enumerate(rows)}
     best = ranked[0].score
-    heap: list[tuple[float, int, int, str]] = []
     boost = best * 10
-    for r in ranked:
-        lift = boost if r.chunk.doc in requested_docs else 0.0
-        heapq.heappush(heap, (-(r.score + lift), r.chunk.start_line, r.chunk.id, r.reason))
+    lifted = set(requested_docs)
+    heap = [(-(r.score + (boost if r.chunk.doc in lifted else 0.0)), r.chunk.start_line, r.chunk.id, r.reason)
+            for r in ranked]
+    heapq.heapify(heap)  # keys are unique (chunk id): pops come in the same order as pushing each
     done: set[int] = set()
     whole_tried: set[int] = set()
     while heap and used() < budget:
