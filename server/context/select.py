@@ -23,6 +23,9 @@ from server.context.types import ContextItem, FileRequest, Selection
 __all__ = ["SelectParams", "select_from_snapshot"]
 
 
+_MIN_CANDIDATES = 2000  # ranked chunks the fill may draw on: this many, or one per 4 tokens of budget if more
+
+
 @dataclass(frozen=True)
 class SelectParams:
     neighbour: float = 0.35  # a taken chunk's neighbours score this share of its score
@@ -159,8 +162,10 @@ def select_from_snapshot(
                 requested_docs.append(doc)  # too big whole: its best chunks compete first below
     # 2. Ranked chunks; a repository about the size of the budget is all candidate.
     ranked = rank(snapshot, task, named_texts, params.rank)
-    if sum(d.chars for d in snapshot.docs.values()) // 4 <= 2 * budget:
+    if snapshot.total_chars() // 4 <= 2 * budget:
         ranked = ranked + _everything_else(snapshot, ranked, params)
+    else:  # the budget fills long before the tail of a large repository's ranking (speed)
+        ranked = ranked[:max(_MIN_CANDIDATES, budget // 4)]
     if ranked:
         _fill(snapshot, ranked, requested_docs, params, take, take_whole, int(budget * (1 - params.map_share)),
               lambda: used)
