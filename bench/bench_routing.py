@@ -10,9 +10,10 @@ bench/routing_eval/legacy). Target: p99 under 1 ms.
 
 Savings: the public Task Master titles (bench/data/taskmaster_complexity.jsonl) routed over the
 shipped catalogue under each strategy, against sending every one to its agent's quality variant;
-priced at the catalogue's listed prices (free tiers at $0) and at paid prices (a free-tier model
-priced as the cheapest paid model of its family in the catalogue; tasks with no paid equivalent
-are counted and left out of that figure). Checked tasks are priced at the expected cost of
+priced at the catalogue's listed prices (free tiers at $0) and at paid prices (the cost report's
+rule, `server.perf.report.paid_equivalent`: a free or local model priced as the cheapest paid
+model of its family, else as the cheapest paid model at least as good at code; tasks with no paid
+equivalent are counted and left out of that figure). Checked tasks are priced at the expected cost of
 try-check-escalate.
 
     python bench/bench_routing.py [--requests N] [--models N] [--seed N] [--runs N]
@@ -38,6 +39,7 @@ from bench.routing_eval.legacy import legacy_analyze  # noqa: E402
 from server.analysis import TaskHints, analyze, count_tokens, token_counter_status  # noqa: E402
 from server.catalog import Catalog, ModelSpec, load_catalog  # noqa: E402
 from server.errors import NoRouteError  # noqa: E402
+from server.perf.report import paid_equivalent  # noqa: E402
 from server.routing import AgentRef, Router, RouteRequest  # noqa: E402
 
 EXTRA_DESCRIPTIONS = (
@@ -170,19 +172,11 @@ def p99(timings: list[float]) -> float:
 
 
 def paid_price(model: ModelSpec, catalog: Catalog) -> tuple[float, float] | None:
-    """(input, output) $/Mtok at paid prices: a free-tier model takes its family's cheapest paid price."""
-    if model.tier != "free":
-        if model.input_per_mtok is None or model.output_per_mtok is None:
-            return None
-        return model.input_per_mtok, model.output_per_mtok
-    paid = [
-        m for m in catalog.models.values()
-        if m.family == model.family and m.tier == "paid" and m.input_per_mtok is not None and m.output_per_mtok is not None
-    ]
-    if not paid:
+    """(input, output) $/Mtok at paid prices, by the cost report's own rule (`paid_equivalent`)."""
+    paid = paid_equivalent(model, catalog)
+    if paid is None or paid.input_per_mtok is None or paid.output_per_mtok is None:
         return None
-    best = min(paid, key=lambda m: (m.input_per_mtok or 0.0) + (m.output_per_mtok or 0.0))
-    return best.input_per_mtok or 0.0, best.output_per_mtok or 0.0
+    return paid.input_per_mtok, paid.output_per_mtok
 
 
 def plan_cost(plan: object, catalog: Catalog, paid: bool) -> float | None:

@@ -1,13 +1,17 @@
 """Build the MCP server: the lifespan that owns the engine, and the tool registrations.
 
 Start-up stays light on stdio: the dashboard (and what it pulls in) is registered only for
-HTTP, and the tokenizer is warmed in a background thread once the server has answered its
-first request, so a client's first `tools/list` never waits for it.
+HTTP; the state (catalogue, store, engine: `server.state`) opens in the background once the
+first request after `initialize` is answered, or when a request needs it, or after
+`OPEN_ANYWAY_S` (so unfinished groups resume even with an idle client); and the tokenizer
+warms in a background thread after that. A client's `initialize` and `tools/list` never wait
+for any of them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -15,12 +19,15 @@ from typing import Any
 
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
+from mcp.shared.exceptions import MCPError
+from mcp_types import INTERNAL_ERROR
 from mcp_types import Resource as MCPResource
 
 from server import __version__
 from server.client_logging import register_set_level
+from server.errors import PWMError
 from server.settings import Settings
-from server.state import AppState, open_app_state
+from server.state import AppState, StateOpener
 from tools.surface import TOOL_MODULES, ToolServer, register_tools
 
 __all__ = ["RECENT_GROUP_RESOURCES", "TOOL_MODULES", "PWMServer", "build_server"]
@@ -37,6 +44,14 @@ RECENT_GROUP_RESOURCES = 20
 """How many of the most recent groups `resources/list` names (older ones stay readable by URI)."""
 
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+OPEN_ANYWAY_S = 2.0
+"""On stdio, the state opens at the latest this long after start, even if no request came."""
+
+# The requests whose handlers read the state; every other one (what a client sends while it
+# connects: discovery, initialize, the lists) is answered without it.
+_NEED_STATE = frozenset({"tools/call", "resources/list", "resources/read", "prompts/get", "completion/complete"})
+_CONNECTING = frozenset({"server/discover", "initialize"})
 
 
 class PWMServer(ToolServer):
@@ -82,24 +97,45 @@ def _caller_from_token() -> Any:
     return CallerFromToken()
 
 
-class _WarmAfterFirstAnswer:
-    """Middleware: once the first request after `initialize` is answered, warm the tokenizer."""
+class _StateWhenNeeded:
+    """Middleware: hand each request the open `AppState`, opening it only once it is needed.
+
+    The lifespan yields a `StateOpener`; a request that needs the state waits for it and goes
+    on with a context carrying the `AppState`. The first answer after `initialize` starts the
+    opening in the background, and the tokenizer warms once the state is open.
+    """
 
     def __init__(self) -> None:
         self._started = False
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: Any) -> Any:
-        result = await call_next(ctx)
-        if not self._started and ctx.method not in ("initialize", "notifications/initialized"):
+        opener = ctx.lifespan_context
+        if not isinstance(opener, StateOpener):
+            return await call_next(ctx)
+        if ctx.method not in _NEED_STATE:
+            result = await call_next(ctx)
+            if ctx.method not in _CONNECTING and not ctx.method.startswith("notifications/"):
+                self._start(opener)
+            return result
+        self._start(opener)
+        try:
+            state = await opener.get()
+        except PWMError as exc:
+            raise MCPError(code=INTERNAL_ERROR, message=f"the server could not start: {exc}") from exc
+        return await call_next(dataclasses.replace(ctx, lifespan_context=state))
+
+    def _start(self, opener: StateOpener) -> None:
+        if not self._started:
             self._started = True
-            asyncio.get_running_loop().create_task(_warm_tokenizer(), name="warm-tokenizer")
-        return result
+            opener.start()
+            asyncio.get_running_loop().create_task(_warm_tokenizer(opener), name="warm-tokenizer")
 
 
-async def _warm_tokenizer() -> None:
-    from server.analysis.tokens import count_tokens
-
+async def _warm_tokenizer(opener: StateOpener) -> None:
     try:
+        await opener.get()
+        from server.analysis.tokens import count_tokens
+
         await asyncio.to_thread(count_tokens, "warm the tokenizer")
     except Exception:  # a failed warm-up only means the first real count loads it
         log.debug("tokenizer warm-up failed", exc_info=True)
@@ -110,26 +146,33 @@ def build_server(settings: Settings, *, http: bool = False, token_verifier: Any 
 
     `http=True` adds the dashboard routes (served beside `/mcp` by `run("streamable-http")`).
     """
-    holder: dict[str, AppState] = {}  # the live state, for resources/list and the dashboard
+    openers: list[StateOpener] = []  # the live one, for resources/list and the dashboard
 
     @asynccontextmanager
-    async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        state = await open_app_state(settings)
-        holder["state"] = state
+    async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[StateOpener]:
+        opener = StateOpener(settings)
+        openers.append(opener)
+        if http:
+            opener.start()
+        timer = asyncio.get_running_loop().call_later(OPEN_ANYWAY_S, opener.start)
         try:
-            yield state
+            yield opener
         finally:
-            holder.pop("state", None)
-            await state.aclose()
+            timer.cancel()
+            openers.remove(opener)
+            await opener.aclose()
+
+    def state_of() -> AppState | None:
+        return openers[-1].state if openers else None
 
     mcp = PWMServer(
         name="parallel-work-manager",
         version=__version__,
         instructions=INSTRUCTIONS,
-        lifespan=lifespan,
+        lifespan=lifespan,  # yields a StateOpener: _StateWhenNeeded hands requests the AppState
         log_level=settings.log_level if settings.log_level in _LEVELS else "INFO",
-        middleware=[_WarmAfterFirstAnswer(), *([_caller_from_token()] if token_verifier is not None else [])],
-        state_of=lambda: holder.get("state"),
+        middleware=[_StateWhenNeeded(), *([_caller_from_token()] if token_verifier is not None else [])],
+        state_of=state_of,
         token_verifier=token_verifier,  # bearer tokens over HTTP (server/http_auth.py)
         auth=auth,
     )
@@ -138,5 +181,5 @@ def build_server(settings: Settings, *, http: bool = False, token_verifier: Any 
     if http:
         from server.dashboard import register_dashboard
 
-        register_dashboard(mcp, get_state=lambda: holder.get("state"))
+        register_dashboard(mcp, get_state=state_of)
     return mcp

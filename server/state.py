@@ -9,6 +9,10 @@ stops the engine first, so interrupted calls are settled while the store is stil
 Tools reach them through the MCP request context (`tools._shared.app_state`); the engine
 modules never import this file's consumers, and nothing here knows MCP. Every field is a
 typed, required service: there is no grab-bag of extras.
+
+`StateOpener` opens it in the background when first needed (`server.app` hands each request
+that needs it the open state), so a server answers `initialize` and `tools/list` first; the
+engine's modules are imported only then, in a worker thread, never when this file is.
 """
 
 from __future__ import annotations
@@ -18,23 +22,23 @@ import contextlib
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from server.backends.registry import ProviderRegistry
-from server.catalog import Catalog
-from server.perf.price_sync import load_catalog_with_cache
-from server.perf.service import PerfServices
-from server.routing.router import Router
-from server.scheduler.engine import Engine, EngineConfig
-from server.scheduler.runner import RunnerConfig
 from server.settings import Settings
-from server.store import LeaseKeeper, RecoveryReport, Store
-from server.validation.cache import ResultCache
-from server.validation.runs import ValidationRuns
 
-__all__ = ["AppState", "engine_config", "open_app_state"]
+if TYPE_CHECKING:  # imported when the state is opened, so a server answers `tools/list` without them
+    import httpx
+
+    from server.backends.registry import ProviderRegistry
+    from server.catalog import Catalog
+    from server.perf.service import PerfServices
+    from server.routing.router import Router
+    from server.scheduler.engine import Engine, EngineConfig
+    from server.store import RecoveryReport, Store
+    from server.validation.cache import ResultCache
+    from server.validation.runs import ValidationRuns
+
+__all__ = ["AppState", "StateOpener", "engine_config", "open_app_state"]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,9 @@ class AppState:
 
 def engine_config(settings: Settings) -> EngineConfig:
     """Engine knobs from the settings."""
+    from server.scheduler.engine import EngineConfig
+    from server.scheduler.runner import RunnerConfig
+
     return EngineConfig(
         max_concurrent=settings.max_concurrent,
         runner=RunnerConfig(
@@ -78,7 +85,19 @@ async def open_app_state(settings: Settings, catalog: Catalog | None = None) -> 
         ManifestError: the shipped or overlay manifests are broken.
         StoreError: the state database cannot be opened or written.
     """
-    catalog = catalog or load_catalog_with_cache(settings)
+    # The engine's modules and the catalogue load in a worker thread: the event loop keeps
+    # answering (and writing) while they do.
+    catalog = await asyncio.to_thread(_load_engine_modules, settings, catalog)
+    import httpx
+
+    from server.backends.registry import ProviderRegistry
+    from server.perf.service import PerfServices
+    from server.routing.router import Router
+    from server.scheduler.engine import Engine
+    from server.store import LeaseKeeper, Store
+    from server.validation.cache import ResultCache
+    from server.validation.runs import ValidationRuns
+
     stack = AsyncExitStack()
     try:
         http = await stack.enter_async_context(
@@ -138,3 +157,69 @@ async def _cancel(task: asyncio.Task[Any]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await task
+
+
+def _load_engine_modules(settings: Settings, catalog: Catalog | None) -> Catalog:
+    """Import what running groups needs and load the catalogue (`catalog`, else the configured one)."""
+    import server.backends.registry
+    import server.perf.service
+    import server.scheduler.engine
+    import server.store
+    import server.validation.runs  # noqa: F401
+    from server.perf.price_sync import load_catalog_with_cache
+
+    return catalog or load_catalog_with_cache(settings)
+
+
+class StateOpener:
+    """Opens the `AppState` once, in the background, when first asked; closes it at the end.
+
+    A stdio server answers `initialize` and `tools/list` before its state is open (start-up is
+    what a client waits for); a request that needs the state awaits `get()`. A failed open is
+    raised to every such request (the error names what is broken) and logged once.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._task: asyncio.Task[AppState] | None = None
+
+    def start(self) -> None:
+        """Begin opening (idempotent)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._open(), name="pwm-open-state")
+
+    async def _open(self) -> AppState:
+        try:
+            return await open_app_state(self.settings)
+        except Exception as exc:
+            log.error("the server's state could not be opened: %s", exc)
+            raise
+
+    async def get(self) -> AppState:
+        """The open state (opening it now if nobody has asked yet).
+
+        Raises:
+            ManifestError, StoreError, ConfigError: the state cannot be opened.
+        """
+        self.start()
+        assert self._task is not None
+        return await asyncio.shield(self._task)
+
+    @property
+    def state(self) -> AppState | None:
+        """The state once it is open, else None."""
+        task = self._task
+        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+            return None
+        return task.result()
+
+    async def aclose(self) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        if not task.done():
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        if not task.cancelled() and task.exception() is None:
+            await task.result().aclose()

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
 from server.errors import NotFoundError, PWMError
 from server.state import AppState
-from server.store import Store, TaskRecord
+
+if TYPE_CHECKING:  # the store loads with the server's state, not with the tool list
+    from server.store import Store, TaskRecord
 
 __all__ = ["app_state", "expected_errors", "visible_task"]
 

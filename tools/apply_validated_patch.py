@@ -9,7 +9,7 @@ conflicts with those before it is refused with a message naming both.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import ToolAnnotations
@@ -17,11 +17,13 @@ from pydantic import BaseModel, Field
 
 from server.errors import InputError
 from server.state import AppState
-from server.store import Store
-from server.validation import allowed_roots, confine_path
-from server.validation.apply_many import PatchToApply, apply_patches_to_tree
+from server.validation.roots import allowed_roots, confine_path
 from tools._shared import app_state, expected_errors, visible_task
 from tools.validate_workspace import client_roots
+
+if TYPE_CHECKING:  # loaded when the tool first runs, not with the tool list
+    from server.store import Store
+    from server.validation.apply_many import PatchToApply
 
 __all__ = ["ApplyPatchOutput", "register"]
 
@@ -36,6 +38,8 @@ class ApplyPatchOutput(BaseModel):
 
 async def _validated_patch(store: Store, task_id: str, field: str) -> tuple[str, PatchToApply]:
     """The task's workspace and its passing patch."""
+    from server.validation.apply_many import PatchToApply
+
     task = await visible_task(store, task_id)
     spec = json.loads(task.validate_json) if task.validate_json else {}
     if not spec.get("workspace"):
@@ -56,6 +60,8 @@ async def apply_validated_patch(
     the task's workspace. Refuses a task without a passing validation, a working tree with
     uncommitted changes, one whose HEAD moved since the patch was validated, and (several tasks)
     a patch that conflicts with those applied before it."""
+    from server.validation.apply_many import apply_patches_to_tree
+
     state = app_state(ctx)
     ids = [task_id] if isinstance(task_id, str) else list(task_id)
     with expected_errors():

@@ -15,8 +15,6 @@ from pydantic import BaseModel, Field
 
 from server.errors import InputError
 from server.state import AppState
-from server.workflows.context_pieces import workspace_selector
-from server.workflows.followup import continue_task as continue_thread
 from tools._shared import app_state, expected_errors, visible_task
 
 __all__ = ["ContinueTaskOutput", "register"]
@@ -44,6 +42,9 @@ async def continue_task(
 ) -> ContinueTaskOutput:
     """Follow up on a finished task on its model (stronger if asked or it failed), sending the
     exchange so far and only code not sent before; cost lands on the task."""
+    from server.workflows.context_pieces import workspace_selector  # loaded when first called
+    from server.workflows.followup import continue_task as continue_thread
+
     state = app_state(ctx)
     limit = state.settings.tool_time_limit_s
     with expected_errors():

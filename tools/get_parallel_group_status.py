@@ -13,7 +13,7 @@ client sent a progress token.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
@@ -21,10 +21,11 @@ from pydantic import BaseModel, Field
 
 from server.client_logging import send_client_log
 from server.errors import InputError
-from server.scheduler.status import GroupView, group_view
 from server.state import AppState
-from server.store import TASK_STATUSES
 from tools._shared import app_state, expected_errors, visible_task
+
+if TYPE_CHECKING:  # loaded with the server's state, not with the tool list
+    from server.scheduler.status import GroupView
 
 __all__ = ["MAX_SLICE_CHARS", "GroupStatusOutput", "register"]
 
@@ -191,6 +192,8 @@ async def get_parallel_group_status(
 
     With wait_seconds, answers as soon as something changes or the group finishes.
     """
+    from server.store import TASK_STATUSES
+
     state = app_state(ctx)
     engine = state.engine
     with expected_errors():
@@ -227,6 +230,8 @@ def summary(view: GroupView) -> str:
 async def _view(
     state: AppState, group_id: str, *, tasks: bool, task_status: str | None = None, offset: int = 0, limit: int = 20,
 ) -> GroupView:
+    from server.scheduler.status import group_view
+
     record = await state.store.get_group(group_id)
     limits = state.engine.budget_limits(record.budget_usd, record.policy)
     return await group_view(state.store, record, limits, max_result_chars=state.settings.max_result_chars,

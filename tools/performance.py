@@ -13,25 +13,33 @@ The logic lives in `server.perf`; these wrappers validate, convert errors and sh
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from server.errors import InputError, NotFoundError
-from server.perf.report import GROUP_BY_CHOICES
-from server.perf.repos import repo_key
-from server.perf.service import perf_services, read_budget
 from server.state import AppState
-from server.validation import allowed_roots, confine_path
+from server.validation.roots import allowed_roots, confine_path
 from tools._shared import app_state, expected_errors
 from tools.validate_workspace import client_roots
 
+if TYPE_CHECKING:
+    from server.perf.service import PerfServices
+
 __all__ = ["CostReport", "RoutingInsights", "register"]
 
+# server.perf.report.GROUP_BY_CHOICES, spelled out so listing the tools does not load the reports
+# (tests/perf/test_performance_tools.py checks they agree).
 GroupBy = Literal["model", "agent", "policy", "group", "day", "provider", "variant", "task_type"]
-assert set(GroupBy.__args__) == set(GROUP_BY_CHOICES)  # type: ignore[attr-defined]
+
+
+def perf_services(state: AppState) -> PerfServices:
+    """`server.perf.service.perf_services`, imported when a tool first runs."""
+    from server.perf.service import perf_services as services_of
+
+    return services_of(state)
 
 
 class CostReport(BaseModel):
@@ -85,6 +93,8 @@ async def _repo_key(ctx: Context[AppState, Any], repo: str | None) -> str | None
     if repo is None or not repo.startswith(("/", "~", ".")):
         return repo
     roots = allowed_roots(await client_roots(ctx), app_state(ctx).settings.allowed_roots)
+    from server.perf.repos import repo_key
+
     key = repo_key(confine_path(repo, roots, field="repo"))
     if key is None:
         raise InputError("repo", f"{repo!r} is not inside a git repository", REPO_DOC)
@@ -162,6 +172,8 @@ async def budget_resource(ctx: Context[AppState, Any], group: str | None = None)
     services = perf_services(state)
     with expected_errors():
         group_id = (await services.store.get_group(group)).id if group and services.store else None
+        from server.perf.service import read_budget
+
         budget = await read_budget(state.settings, services.store, group_id=group_id)
     return json.dumps(budget or {"periods": [], "state": "ok", "note": "no calls recorded yet"}, indent=1)
 

@@ -14,8 +14,7 @@ from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from server.state import AppState
-from server.validation import allowed_roots, confine_path
-from server.workflows.milestone import MilestoneRequest, checklist_group, draft_checklist, item_command
+from server.validation.roots import allowed_roots, confine_path
 from tools._shared import app_state, expected_errors
 from tools.validate_workspace import client_roots
 
@@ -52,6 +51,13 @@ async def plan_milestone(
 ) -> PlanMilestoneOutput:
     """A cheap model splits a milestone into small items with dependencies and a check each (tests,
     files to change, a command), validated; submit runs them as validated tasks."""
+    from server.workflows.milestone import (  # loaded when first called, not with the tool list
+        MilestoneRequest,
+        checklist_group,
+        draft_checklist,
+        item_command,
+    )
+
     state = app_state(ctx)
     with expected_errors():
         roots = allowed_roots(await client_roots(ctx), state.settings.allowed_roots)

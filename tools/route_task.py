@@ -11,7 +11,6 @@ that a submission would be refused now.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -20,12 +19,10 @@ from mcp.server.mcpserver import Context
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.analysis import token_counter_status
-from server.context import ContextOptions, select_context
+from server.analysis.tokens import token_counter_status
 from server.errors import InputError, NoRouteError, WorkspaceError
-from server.scheduler.planner import context_budget, plan_context, plan_task
 from server.state import AppState
-from server.validation import allowed_roots
+from server.validation.roots import allowed_roots
 from tools._inputs import (
     AGENT_TYPE_DOC,
     CONTEXT_BUDGET_DOC,
@@ -97,12 +94,22 @@ async def preview_route(
 
     `roots`: where a workspace may be (default: the configured allowed roots).
 
+    With a workspace, the plan is made again with the code the model will be shown counted in its
+    input tokens (and so in its cost), and the selection attached. The selection is made for the
+    planned model's budget; if counting it moves the task to another model, once more for that one's.
+
     Raises:
         InputError: unknown agent type, strategy or policy, an empty description, or a bad
             `validate` / `context_budget_tokens`.
         WorkspaceError: a workspace outside the roots, or not a git repository.
         NoRouteError: no model in the catalogue can serve the task under the given constraints.
     """
+    from server.context import ContextOptions
+    from server.scheduler.planner import (  # loaded with the engine, not the tool list
+        plan_context,
+        plan_with_workspace,
+    )
+
     settings = state.settings
     if args.context_budget_tokens is not None and args.workspace is None:
         raise InputError("context_budget_tokens", "needs a workspace to take code from",
@@ -130,10 +137,13 @@ async def preview_route(
         raise WorkspaceError(str(exc).removeprefix("tasks[0].")) from None
     (task,) = group.tasks
     notes: list[str] = []
+    options = ContextOptions(settings.cache_dir, settings.context_exclude)
     try:
-        routed = plan_task(task, context, catalog=state.catalog, router=state.router)
+        routed, chosen = await plan_with_workspace(task, context, catalog=state.catalog, router=state.router,
+                                                   options=options)
     except NoRouteError:
-        routed = plan_task(task, context, catalog=state.catalog, router=state.router, require_available=False)
+        routed, chosen = await plan_with_workspace(task, context, catalog=state.catalog, router=state.router,
+                                                   options=options, require_available=False)
         notes.append("no configured provider can serve this task now: submit_parallel_tasks would refuse it")
     analysis, plan = routed.analysis, routed.route
     out = RouteTaskOutput(
@@ -161,10 +171,8 @@ async def preview_route(
         policy=plan.policy,
         notes=[*plan.notes, *notes],
     )
-    workspace = task.context.get("workspace")
-    if workspace:
-        at_head = bool(task.validate and task.validate.get("workspace"))
-        out.context = await preview_context(state, args, out, Path(str(workspace)), at_head=at_head)
+    if chosen is not None:
+        out.context = chosen["selection"]
     return out
 
 
@@ -179,22 +187,6 @@ async def route_task(ctx: Context[AppState, Any], args: RouteTaskInput) -> Route
         if args.workspace is not None or args.validate_ is not None:
             roots = allowed_roots(await client_roots(ctx), state.settings.allowed_roots)
         return await preview_route(state, args, roots)
-
-
-async def preview_context(state: AppState, args: RouteTaskInput, out: RouteTaskOutput,
-                          workspace: Path, *, at_head: bool = False) -> dict[str, Any]:
-    """What the recommended model would be shown of `workspace` (confined already); a validated
-    task is shown the committed tree, as its checks run on it.
-
-    Raises:
-        InputError / WorkspaceError: a bad `files` entry or a workspace that is not a git repository.
-    """
-    budget = context_budget(state.catalog, out.recommended_model, state.catalog.policies.get(out.policy or ""),
-                            args.context_budget_tokens)
-    options = ContextOptions(state.settings.cache_dir, state.settings.context_exclude)
-    selection = await asyncio.to_thread(select_context, workspace, args.task_description, args.files, budget, options,
-                                        at_head=at_head)
-    return {**selection.as_dict(), "repo_tokens": selection.repo_tokens, "commit": selection.commit}
 
 
 def register(mcp: ToolServer) -> None:

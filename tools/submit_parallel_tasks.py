@@ -11,16 +11,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from server.errors import InputError
-from server.scheduler.types import GroupInput, SubmitResult, TaskInput
 from server.state import AppState
-from server.validation import ALL_KINDS, allowed_roots, confine_path
+from server.validation.model import ALL_KINDS
+from server.validation.roots import allowed_roots, confine_path
 from tools._inputs import (
     AGENT_TYPE_DOC,
     CONTEXT_BUDGET_DOC,
@@ -32,6 +32,9 @@ from tools._inputs import (
 )
 from tools._shared import app_state, expected_errors
 from tools.validate_workspace import client_roots
+
+if TYPE_CHECKING:  # loaded with the server's state, not with the tool list
+    from server.scheduler.types import GroupInput, SubmitResult
 
 __all__ = [
     "SubmitOutput", "TaskSpec", "build_group_input", "confine_group", "confine_workspaces", "register",
@@ -123,6 +126,8 @@ def build_group_input(
     Raises:
         InputError: more tasks than the server's cap.
     """
+    from server.scheduler.types import GroupInput, TaskInput
+
     if len(tasks) > max_tasks:
         raise InputError("tasks", f"{len(tasks)} tasks is more than this server accepts per group",
                          f"1 to {max_tasks} (server setting max_tasks_per_group)")

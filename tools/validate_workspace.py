@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import warnings
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
@@ -21,16 +21,12 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from server.errors import InputError
-from server.validation import (
-    ALL_KINDS,
-    ValidationOptions,
-    ValidationReport,
-    ValidationRun,
-    allowed_roots,
-    confine_path,
-    roots_from_uris,
-)
+from server.validation.model import ALL_KINDS
+from server.validation.roots import allowed_roots, confine_path, roots_from_uris
 from tools._shared import app_state, expected_errors
+
+if TYPE_CHECKING:  # the runners load when a validation first runs, not with the tool list
+    from server.validation import ValidationReport, ValidationRun
 
 __all__ = [
     "CheckOut",
@@ -246,6 +242,8 @@ async def validate_workspace(
                                  str(run.workspace))
         else:
             cache = state.validation_cache
+            from server.validation.engine import ValidationOptions
+
             options = ValidationOptions(
                 checks=tuple(args.checks) if args.checks else ALL_KINDS,
                 changed_only=args.changed_only,

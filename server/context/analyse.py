@@ -1,14 +1,16 @@
-"""Read one file into what the index stores: its chunks, their terms, and which hold secrets.
+"""Read files into what the index stores: their chunks, their terms, and which hold secrets.
 
-A pure function of (path, bytes); the index only writes its results. It runs in the calling
-thread: a process pool would halve a first index on two idle cores, but spawned workers
-re-import the main module (the MCP server's own entry point) and forked ones inherit the
-event loop's threads, so the first index pays its cost once instead.
+`analyse` is a pure function of (path, bytes); the index only writes its results. Many files
+at once (a first index, a branch switch) are analysed in worker processes, one per core
+(`server.context.analyse_workers`), while the index writes the results in order as they come.
+Below `POOL_MIN_FILES` everything runs in the caller. `PWM_CONTEXT_WORKERS` sets the number
+of workers (0 or 1: none).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from server.context.chunking import chunk_file
@@ -17,7 +19,10 @@ from server.context.secrets import secret_offsets
 from server.context.terms import joined_terms
 from server.context.types import Chunk
 
-__all__ = ["Analysed", "analyse", "analyse_many"]
+__all__ = ["POOL_MIN_FILES", "Analysed", "analyse", "analyse_many", "analyse_stream"]
+
+POOL_MIN_FILES = 300  # below this, starting workers costs more than it saves
+
 
 @dataclass(frozen=True)
 class Analysed:
@@ -46,6 +51,33 @@ def analyse(path: str, data: bytes) -> Analysed:
     return Analysed(n_lines, len(text), False, tuple(out))
 
 
+def _analyse_item(item: tuple[str, bytes]) -> Analysed:
+    return analyse(*item)
+
+
 def analyse_many(items: Sequence[tuple[str, bytes]]) -> list[Analysed]:
     """`analyse` over many files, in order."""
-    return [analyse(p, d) for p, d in items]
+    return list(analyse_stream(items))
+
+
+def workers() -> int:
+    """How many worker processes a large batch gets: `PWM_CONTEXT_WORKERS`, else one per core."""
+    configured = os.environ.get("PWM_CONTEXT_WORKERS", "").strip()
+    if configured.isdigit():
+        return int(configured)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return min(cores, 8)
+
+
+def analyse_stream(items: Sequence[tuple[str, bytes]], min_files: int = POOL_MIN_FILES) -> Iterator[Analysed]:
+    """`analyse` over many files, yielded in order as they are ready (in worker processes when
+    there are at least `min_files`)."""
+    count = workers()
+    if len(items) < max(1, min_files) or count < 2:
+        return map(_analyse_item, items)
+    from server.context.analyse_workers import analyse_in_workers
+
+    return analyse_in_workers(items, count)

@@ -11,8 +11,10 @@ from the caller wins. With `local_only`, workspace text goes to local models onl
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from server.catalog.schema import Catalog
+if TYPE_CHECKING:  # imported for the type only: index worker processes import this package
+    from server.catalog.schema import Catalog
 
 __all__ = ["DEFAULT_POLICY_ANSWER", "default_budget", "workspace_text_allowed"]
 

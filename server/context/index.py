@@ -9,6 +9,16 @@ identifier-split terms (`server.context.terms`) in three columns — path, defin
 so the ranking can weight a match in a path or a definition above one in the body; FTS5's
 `porter` tokenizer folds `sorting`/`sorted` to `sort`.
 
+The FTS5 tables are contentless (`content=''`): bm25 needs only the index and the column
+sizes, so the terms are not stored a second time. Deleting from a contentless table needs the
+values once inserted, so each file's terms are kept zlib-compressed (`doc_terms`), a fifth of
+their size; read back only when the file leaves the index.
+
+Reading is served from memory once loaded (which chunk belongs to which file, where each name
+is defined, each snapshot's files), valid while no other connection writes: SQLite's
+`data_version` says when one did. A working tree whose files' sizes and modification times
+are unchanged is answered without a write.
+
 Old snapshots are dropped beyond the most recent `KEEP_SNAPSHOTS`, and with them the files
 only they used.
 """
@@ -20,11 +30,13 @@ import os
 import sqlite3
 import stat
 import time
+import zlib
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from server.context.analyse import Analysed, analyse_many
+from server.context.analyse import Analysed, analyse_stream
 from server.context.files import (
     MAX_FILE_BYTES,
     blob_id,
@@ -38,6 +50,10 @@ from server.context.terms import split_identifier
 __all__ = ["ChunkRow", "DocRow", "RepoIndex", "Snapshot", "index_path"]
 
 KEEP_SNAPSHOTS = 8
+SCHEMA_VERSION = 2
+_TOUCH_EVERY = 60.0  # seconds between updates of a snapshot's last use (a write)
+_TEXT_CACHE = 256  # decoded files kept per index
+_TABLES = ("docs", "chunks", "symbols", "chunk_fts", "file_fts", "doc_terms", "snaps", "snap_docs", "wt_stat")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs(
     id INTEGER PRIMARY KEY, path TEXT NOT NULL, blob TEXT NOT NULL, n_lines INTEGER NOT NULL,
@@ -47,11 +63,9 @@ CREATE TABLE IF NOT EXISTS chunks(
     kind TEXT NOT NULL, name TEXT NOT NULL, signature TEXT NOT NULL, defines TEXT NOT NULL,
     secret INTEGER NOT NULL, chars INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc);
-CREATE TABLE IF NOT EXISTS symbols(name TEXT NOT NULL, chunk INTEGER NOT NULL, doc INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS symbols_name ON symbols(name);
-CREATE INDEX IF NOT EXISTS symbols_doc ON symbols(doc);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5(path, names, body, tokenize='porter ascii');
-CREATE VIRTUAL TABLE IF NOT EXISTS file_fts USING fts5(path, names, body, tokenize='porter ascii');
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5(path, names, body, tokenize='porter ascii', content='');
+CREATE VIRTUAL TABLE IF NOT EXISTS file_fts USING fts5(path, names, body, tokenize='porter ascii', content='');
+CREATE TABLE IF NOT EXISTS doc_terms(doc INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS snaps(key TEXT PRIMARY KEY, used REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS snap_docs(snap TEXT NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY(snap, doc)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS snap_docs_doc ON snap_docs(doc);
@@ -97,6 +111,31 @@ def _fts_query(terms: Iterable[str]) -> str:
     return " OR ".join('"' + t.replace('"', "") + '"' for t in terms if t)
 
 
+# doc_terms: path terms, the file's names, then each chunk's names and body; terms are
+# lower-case letters, digits and spaces, so these separators never occur inside them.
+_FIELD, _PAIR = "\x00", "\x01"
+
+
+def _pack_terms(path_terms: str, file_names: str, chunks: Sequence[tuple[str, str]]) -> bytes:
+    text = _FIELD.join([path_terms, file_names, *(n + _PAIR + b for n, b in chunks)])
+    return zlib.compress(text.encode(), 1)
+
+
+def _unpack_terms(data: bytes) -> tuple[str, str, list[tuple[str, str]]]:
+    path_terms, file_names, *pairs = zlib.decompress(data).decode().split(_FIELD)
+    chunks = [(n, b) for n, _, b in (p.partition(_PAIR) for p in pairs)]
+    return path_terms, file_names, chunks
+
+
+@dataclass
+class _Meta:
+    """Which chunk is in which file and where each name is defined, over the whole index."""
+
+    doc_of: dict[int, int]  # chunk id -> doc id
+    chunk_count: dict[int, int]  # doc id -> chunks (docs with none are absent: no FTS rows)
+    symbols: dict[str, list[tuple[int, int]]]  # name -> (chunk id, doc id), chunk order
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """The indexed files of one commit (or of the working tree) and queries over them."""
@@ -104,39 +143,61 @@ class Snapshot:
     index: RepoIndex
     key: str
     commit: str | None
-    docs: dict[int, DocRow]
+    docs: dict[int, DocRow]  # in path order
+    _memo: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     def rank_chunks(self, terms: Sequence[str], weights: tuple[float, float, float], limit: int) -> list[tuple[int, float]]:
         """(chunk id, score > 0) of the best-matching chunks, best first."""
-        return self.index._rank("chunk_fts", "chunks", self.key, terms, weights, limit)
+        return self.index._rank("chunk_fts", self, terms, weights, limit)
 
     def rank_files(self, terms: Sequence[str], weights: tuple[float, float, float], limit: int) -> list[tuple[int, float]]:
         """(doc id, score > 0) of the best-matching files, best first."""
-        return self.index._rank("file_fts", "docs", self.key, terms, weights, limit)
+        return self.index._rank("file_fts", self, terms, weights, limit)
 
     def chunks_of(self, doc_ids: Iterable[int]) -> dict[int, list[ChunkRow]]:
         return self.index._chunks_of(list(doc_ids))
 
     def chunk(self, chunk_id: int) -> ChunkRow | None:
-        rows = self.index._chunks_where("id = ?", (chunk_id,))
-        return rows[0] if rows else None
+        doc = self.index._meta().doc_of.get(chunk_id)
+        if doc is None or doc not in self.docs:
+            return None
+        return next((r for r in self.index._chunks_of([doc])[doc] if r.id == chunk_id), None)
 
     def definitions(self, names: Iterable[str]) -> dict[str, list[tuple[int, int]]]:
         """For each name, the (chunk id, doc id) pairs of this snapshot that define it."""
-        return self.index._definitions(self.key, list(names))
+        symbols = self.index._meta().symbols
+        out: dict[str, list[tuple[int, int]]] = {}
+        for name in sorted(set(names)):
+            places = [p for p in symbols.get(name, ()) if p[1] in self.docs]
+            if places:
+                out[name] = places
+        return out
 
     def text(self, doc_id: int) -> str:
         """The text of a file of this snapshot (from git for a commit, from disk for the tree)."""
-        doc = self.docs[doc_id]
-        if self.commit is not None:
-            data = read_blobs(self.index.repo, [doc.blob]).get(doc.blob, b"")
-        else:
-            data = (self.index.repo / doc.path).read_bytes()
-        return decode_text(data) or ""
+        return self.index._text(self, doc_id)
+
+    def total_chars(self) -> int:
+        """Characters of every file of this snapshot."""
+        found = self._memo.get("chars")
+        if found is None:
+            found = self._memo["chars"] = sum(d.chars for d in self.docs.values())
+        assert isinstance(found, int)
+        return found
+
+    def counts(self) -> tuple[int, int]:
+        """(chunks, files with chunks) of this snapshot: how much of the index is its own."""
+        found = self._memo.get("counts")
+        if found is None:
+            count = self.index._meta().chunk_count
+            per_doc = [count[d] for d in self.docs if d in count]
+            found = self._memo["counts"] = (sum(per_doc), len(per_doc))
+        assert isinstance(found, tuple)
+        return found
 
 
 class RepoIndex:
-    """The index of one repository, stored at `db_path`."""
+    """The index of one repository, stored at `db_path`. Not thread-safe: one caller at a time."""
 
     def __init__(self, repo: Path, db_path: Path, *, exclude: Sequence[str] = (),
                  max_file_bytes: int = MAX_FILE_BYTES) -> None:
@@ -148,51 +209,147 @@ class RepoIndex:
         self.db = sqlite3.connect(str(db_path), timeout=30, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(_SCHEMA)
+        self.db.execute("PRAGMA cache_size=-32000")
+        self._migrate()
         self._chunk_cache: dict[int, list[ChunkRow]] = {}
+        self._texts: OrderedDict[int, str] = OrderedDict()
+        self._meta_cache: _Meta | None = None
+        self._row_counts: dict[tuple[str, str], int] = {}
+        self._snapshots: dict[str, Snapshot] = {}
+        self._touched: dict[str, float] = {}
+        self._wt_stat: dict[str, tuple[int, int, str]] | None = None
+        self._version = self._data_version()
+
+    def _migrate(self) -> None:
+        """Create the schema; an index written by another schema version is emptied first
+        (it is a cache: rebuilding it loses nothing)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                for table in _TABLES:
+                    self.db.execute(f"DROP TABLE IF EXISTS {table}")
+                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self.db.execute(statement)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         self.db.close()
+
+    # -- what is held in memory -----------------------------------------------------------
+
+    def _data_version(self) -> int:
+        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+
+    def _forget(self) -> None:
+        """Drop what was read from the database (after a write; the per-content caches stay)."""
+        self._meta_cache = None
+        self._snapshots.clear()
+        self._row_counts.clear()
+
+    def _sync(self) -> None:
+        """Drop everything held in memory when another connection has written since."""
+        version = self._data_version()
+        if version != self._version:
+            self._version = version
+            self._forget()
+            self._chunk_cache.clear()  # ids of deleted rows may have been reused
+            self._texts.clear()
+            self._wt_stat = None
+
+    def _meta(self) -> _Meta:
+        if self._meta_cache is None:
+            doc_of: dict[int, int] = {}
+            count: dict[int, int] = {}
+            symbols: dict[str, list[tuple[int, int]]] = {}
+            for chunk, doc, defines in self.db.execute("SELECT id, doc, defines FROM chunks ORDER BY id"):
+                doc_of[chunk] = doc
+                count[doc] = count.get(doc, 0) + 1
+                if defines:
+                    for name in set(defines.split()):
+                        symbols.setdefault(name, []).append((chunk, doc))
+            self._meta_cache = _Meta(doc_of, count, symbols)
+        return self._meta_cache
 
     # -- building -------------------------------------------------------------------------
 
     def snapshot(self, commit: str | None) -> Snapshot:
         """Index `commit` (None: the working tree, uncommitted edits included) and return it."""
+        self._sync()
         key = f"commit:{commit}" if commit else "worktree"
-        if commit is not None and self.db.execute("SELECT 1 FROM snaps WHERE key = ?", (key,)).fetchone():
-            self.db.execute("UPDATE snaps SET used = ? WHERE key = ?", (time.time(), key))
-            return Snapshot(self, key, commit, self._snap_docs(key))
-        files = self._commit_pairs(commit) if commit else self._worktree_pairs()
+        if commit is not None:
+            cached = self._snapshots.get(key)
+            if cached is None and self.db.execute("SELECT 1 FROM snaps WHERE key = ?", (key,)).fetchone():
+                cached = self._snapshots[key] = Snapshot(self, key, commit, self._snap_docs(key))
+            if cached is not None:
+                self._touch(key)
+                return cached
+            return self._build(key, commit, self._commit_pairs(commit), {}, [])
+        pairs, updates, fresh = self._worktree_pairs()
+        cached = self._snapshots.get(key)
+        if cached is not None and not updates and cached._memo.get("pairs") == pairs:
+            self._touch(key)
+            return cached
+        return self._build(key, None, pairs, fresh, updates)
+
+    def _touch(self, key: str) -> None:
+        now = time.time()
+        if now - self._touched.get(key, 0.0) >= _TOUCH_EVERY:
+            self.db.execute("UPDATE snaps SET used = ? WHERE key = ?", (now, key))
+            self._touched[key] = now
+            self._version = self._data_version()
+
+    def _build(self, key: str, commit: str | None, files: list[tuple[str, str]], fresh: dict[tuple[str, str], bytes],
+               stat_updates: list[tuple[str, int, int, str]]) -> Snapshot:
         self.db.execute("BEGIN IMMEDIATE")
         try:
+            if stat_updates:
+                self.db.executemany("INSERT OR REPLACE INTO wt_stat(path, size, mtime_ns, blob) VALUES (?, ?, ?, ?)",
+                                    stat_updates)
             known = {(p, b): i for i, p, b in self.db.execute("SELECT id, path, blob FROM docs")}
-            missing = [(p, b) for p, b in files if (p, b) not in known]
-            contents = self._contents(commit, missing)
-            analysed = analyse_many([(p, contents.get((p, b)) or b"") for p, b in missing])
+            missing = sorted({(p, b) for p, b in files if (p, b) not in known})
             doc_ids = [known[(p, b)] for p, b in files if (p, b) in known]
-            for (path, blob), found in zip(missing, analysed, strict=True):
+            for (path, blob), found in zip(missing, analyse_stream(self._contents(commit, missing, fresh)), strict=True):
                 doc_ids.append(self._add_doc(path, blob, found))
             old = {d for (d,) in self.db.execute("SELECT doc FROM snap_docs WHERE snap = ?", (key,))}
             new = set(doc_ids)
             if old != new:
                 self.db.executemany("DELETE FROM snap_docs WHERE snap = ? AND doc = ?", [(key, d) for d in old - new])
                 self.db.executemany("INSERT INTO snap_docs(snap, doc) VALUES (?, ?)", [(key, d) for d in new - old])
-            self.db.execute("INSERT OR REPLACE INTO snaps(key, used) VALUES (?, ?)", (key, time.time()))
+            now = time.time()
+            self.db.execute("INSERT OR REPLACE INTO snaps(key, used) VALUES (?, ?)", (key, now))
             self._collect_garbage()
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
+            self._wt_stat = None
+            self._forget()
             raise
-        return Snapshot(self, key, commit, self._snap_docs(key))
+        self._touched[key] = now
+        self._version = self._data_version()
+        self._forget()
+        snapshot = self._snapshots[key] = Snapshot(self, key, commit, self._snap_docs(key))
+        if commit is None:
+            snapshot._memo["pairs"] = files
+        return snapshot
 
     def _commit_pairs(self, commit: str) -> list[tuple[str, str]]:
         return [(f.path, f.blob) for f in commit_files(self.repo, commit, self.exclude, self.max_file_bytes)]
 
-    def _worktree_pairs(self) -> list[tuple[str, str]]:
-        stats = {p: (s, m, b) for p, s, m, b in self.db.execute("SELECT path, size, mtime_ns, blob FROM wt_stat")}
+    def _worktree_pairs(self) -> tuple[list[tuple[str, str]], list[tuple[str, int, int, str]], dict[tuple[str, str], bytes]]:
+        """(path, blob) of every candidate file of the working tree; the wt_stat rows to write
+        for files whose size or modification time changed; and those files' bytes."""
+        if self._wt_stat is None:
+            self._wt_stat = {p: (s, m, b) for p, s, m, b in self.db.execute("SELECT path, size, mtime_ns, blob FROM wt_stat")}
+        stats = self._wt_stat
         pairs: list[tuple[str, str]] = []
         updates: list[tuple[str, int, int, str]] = []
-        self._fresh: dict[tuple[str, str], bytes] = {}
+        fresh: dict[tuple[str, str], bytes] = {}
         base = str(self.repo) + os.sep
         for path in worktree_listing(self.repo, self.exclude):
             full = base + path
@@ -212,28 +369,28 @@ class RepoIndex:
             except OSError:
                 continue
             blob = blob_id(data)
-            self._fresh[(path, blob)] = data
+            fresh[(path, blob)] = data
             pairs.append((path, blob))
             updates.append((path, st.st_size, st.st_mtime_ns, blob))
-        if updates:
-            self.db.executemany("INSERT OR REPLACE INTO wt_stat(path, size, mtime_ns, blob) VALUES (?, ?, ?, ?)", updates)
-        return pairs
+        for path, size, mtime, blob in updates:
+            stats[path] = (size, mtime, blob)  # written by the transaction that uses them
+        return pairs, updates, fresh
 
-    def _contents(self, commit: str | None, missing: list[tuple[str, str]]) -> dict[tuple[str, str], bytes]:
-        if commit is None:
-            fresh = getattr(self, "_fresh", {})
-            out: dict[tuple[str, str], bytes] = {}
-            for path, blob in missing:
-                data = fresh.get((path, blob))
-                if data is None:
-                    try:
-                        data = (self.repo / path).read_bytes()
-                    except OSError:
-                        data = b""
-                out[(path, blob)] = data
-            return out
-        by_blob = read_blobs(self.repo, sorted({b for _, b in missing}))
-        return {(p, b): by_blob.get(b, b"") for p, b in missing}
+    def _contents(self, commit: str | None, missing: list[tuple[str, str]],
+                  fresh: dict[tuple[str, str], bytes]) -> list[tuple[str, bytes]]:
+        if commit is not None:
+            by_blob = read_blobs(self.repo, sorted({b for _, b in missing}))
+            return [(path, by_blob.get(blob, b"")) for path, blob in missing]
+        out: list[tuple[str, bytes]] = []
+        for path, blob in missing:
+            data = fresh.get((path, blob))
+            if data is None:
+                try:
+                    data = (self.repo / path).read_bytes()
+                except OSError:
+                    data = b""
+            out.append((path, data))
+        return out
 
     def _add_doc(self, path: str, blob: str, found: Analysed) -> int:
         cur = self.db.execute(
@@ -256,11 +413,11 @@ class RepoIndex:
         ids = range(first_id, first_id + len(rows))
         self.db.executemany("INSERT INTO chunk_fts(rowid, path, names, body) VALUES (?, ?, ?, ?)",
                             [(i, path_terms, names, body) for i, (_, _, _, names, body) in zip(ids, found.chunks, strict=True)])
-        self.db.executemany("INSERT INTO symbols(name, chunk, doc) VALUES (?, ?, ?)",
-                            [(n, i, doc) for i, (c, *_) in zip(ids, found.chunks, strict=True) for n in set(c.defines)])
         names = " ".join(n for *_, n, _ in found.chunks)
         self.db.execute("INSERT INTO file_fts(rowid, path, names, body) VALUES (?, ?, ?, ?)",
                         (doc, path_terms, names, ""))
+        self.db.execute("INSERT INTO doc_terms(doc, data) VALUES (?, ?)",
+                        (doc, _pack_terms(path_terms, names, [(n, b) for *_, n, b in found.chunks])))
         return doc
 
     def _collect_garbage(self) -> None:
@@ -269,14 +426,23 @@ class RepoIndex:
         for key in stale:
             self.db.execute("DELETE FROM snap_docs WHERE snap = ?", (key,))
             self.db.execute("DELETE FROM snaps WHERE key = ?", (key,))
+            self._touched.pop(key, None)
         orphans = [d for (d,) in self.db.execute(
             "SELECT id FROM docs WHERE NOT EXISTS (SELECT 1 FROM snap_docs s WHERE s.doc = docs.id)")]
         for doc in orphans:
             self._chunk_cache.pop(doc, None)
-            chunk_ids = [(c,) for (c,) in self.db.execute("SELECT id FROM chunks WHERE doc = ?", (doc,))]
-            self.db.executemany("DELETE FROM chunk_fts WHERE rowid = ?", chunk_ids)
-            self.db.execute("DELETE FROM file_fts WHERE rowid = ?", (doc,))
-            self.db.execute("DELETE FROM symbols WHERE doc = ?", (doc,))
+            self._texts.pop(doc, None)
+            chunk_ids = [c for (c,) in self.db.execute("SELECT id FROM chunks WHERE doc = ? ORDER BY id", (doc,))]
+            packed = self.db.execute("SELECT data FROM doc_terms WHERE doc = ?", (doc,)).fetchone()
+            if packed is not None:
+                path_terms, names, chunks = _unpack_terms(packed[0])
+                # A contentless table forgets a row given exactly the values it was given.
+                self.db.executemany(
+                    "INSERT INTO chunk_fts(chunk_fts, rowid, path, names, body) VALUES ('delete', ?, ?, ?, ?)",
+                    [(i, path_terms, n, b) for i, (n, b) in zip(chunk_ids, chunks, strict=True)])
+                self.db.execute("INSERT INTO file_fts(file_fts, rowid, path, names, body) VALUES ('delete', ?, ?, ?, '')",
+                                (doc, path_terms, names))
+                self.db.execute("DELETE FROM doc_terms WHERE doc = ?", (doc,))
             self.db.execute("DELETE FROM chunks WHERE doc = ?", (doc,))
             self.db.execute("DELETE FROM docs WHERE id = ?", (doc,))
 
@@ -285,23 +451,63 @@ class RepoIndex:
     def _snap_docs(self, key: str) -> dict[int, DocRow]:
         rows = self.db.execute(
             "SELECT d.id, d.path, d.blob, d.n_lines, d.chars FROM snap_docs s JOIN docs d ON d.id = s.doc"
-            " WHERE s.snap = ? AND d.binary = 0", (key,))
+            " WHERE s.snap = ? AND d.binary = 0 ORDER BY d.path", (key,))
         return {r[0]: DocRow(*r) for r in rows}
 
-    def _rank(self, fts: str, table: str, key: str, terms: Sequence[str], weights: tuple[float, float, float],
+    def _rank(self, fts: str, snapshot: Snapshot, terms: Sequence[str], weights: tuple[float, float, float],
               limit: int) -> list[tuple[int, float]]:
         query = _fts_query(terms)
         if not query:
             return []
-        doc_col = "doc" if table == "chunks" else "id"
-        sql = (f"SELECT f.rowid, -bm25({fts}, ?, ?, ?) AS score FROM {fts} f"
-               f" JOIN {table} t ON t.id = f.rowid JOIN snap_docs s ON s.doc = t.{doc_col} AND s.snap = ?"
-               f" WHERE {fts} MATCH ? ORDER BY score DESC LIMIT ?")
+        meta = self._meta()
+        own_chunks, own_files = snapshot.counts()
+        docs = snapshot.docs
+        if fts == "chunk_fts":
+            rows, foreign = len(meta.doc_of), len(meta.doc_of) - own_chunks
+            doc_of = meta.doc_of
+
+            def mine(found: list[tuple[int, float]]) -> list[tuple[int, float]]:
+                return [(r, s) for r, s in found if doc_of.get(r) in docs]
+        else:
+            rows, foreign = len(meta.chunk_count), len(meta.chunk_count) - own_files
+
+            def mine(found: list[tuple[int, float]]) -> list[tuple[int, float]]:
+                return [(r, s) for r, s in found if r in docs]
+        # Rows of other snapshots' files are filtered here rather than joined in SQL (the join
+        # costs more than the ranking); asking for as many more rows as there are such rows
+        # keeps the best `limit` of this snapshot exact.
+        best: list[tuple[int, float]] = []
+        strong = [t for t in terms if t and self._row_count(fts, t) * 2 < rows]
+        if strong and len(strong) < len([t for t in terms if t]):
+            # bm25 gives a term found in half the rows or more an IDF of 1e-6: dropping such
+            # terms changes no score by more than 1e-5 but spares scoring every row they match.
+            best = mine(self._bm25(fts, weights, _fts_query(strong), limit + foreign))
+        if len(best) < limit:  # too few rows match the rarer terms: rank by all of them
+            best = mine(self._bm25(fts, weights, query, limit + foreign))
+        return [(int(r), float(s)) for r, s in best[:limit] if s > 0]
+
+    def _row_count(self, fts: str, term: str) -> int:
+        """How many rows of `fts` hold `term` (memoised until the index changes)."""
+        counts = self._row_counts
+        key = (fts, term)
+        found = counts.get(key)
+        if found is None:
+            try:
+                found = int(self.db.execute(f"SELECT count(*) FROM {fts} WHERE {fts} MATCH ?",
+                                            (_fts_query([term]),)).fetchone()[0])
+            except sqlite3.OperationalError:
+                found = 0
+            if len(counts) > 100_000:
+                counts.clear()
+            counts[key] = found
+        return found
+
+    def _bm25(self, fts: str, weights: tuple[float, float, float], query: str, limit: int) -> list[tuple[int, float]]:
+        sql = f"SELECT rowid, -bm25({fts}, ?, ?, ?) AS score FROM {fts} WHERE {fts} MATCH ? ORDER BY score DESC LIMIT ?"
         try:
-            rows = self.db.execute(sql, (*weights, key, query, limit)).fetchall()
+            return self.db.execute(sql, (*weights, query, limit)).fetchall()
         except sqlite3.OperationalError:
             return []  # a query FTS5 cannot parse ranks nothing rather than failing the task
-        return [(int(r), float(s)) for r, s in rows if s > 0]
 
     def _chunks_where(self, where: str, params: Sequence[object]) -> list[ChunkRow]:
         rows = self.db.execute(
@@ -321,13 +527,20 @@ class RepoIndex:
                 cache[row.doc].append(row)
         return {d: cache[d] for d in doc_ids}
 
-    def _definitions(self, key: str, names: list[str]) -> dict[str, list[tuple[int, int]]]:
-        out: dict[str, list[tuple[int, int]]] = {}
-        for start in range(0, len(names), 500):
-            part = names[start:start + 500]
-            rows = self.db.execute(
-                f"SELECT y.name, y.chunk, y.doc FROM symbols y JOIN snap_docs s ON s.doc = y.doc AND s.snap = ?"
-                f" WHERE y.name IN ({','.join('?' * len(part))})", (key, *part))
-            for name, chunk, doc in rows:
-                out.setdefault(name, []).append((chunk, doc))
-        return out
+    def _text(self, snapshot: Snapshot, doc_id: int) -> str:
+        texts = self._texts
+        found = texts.get(doc_id)
+        if found is not None:
+            texts.move_to_end(doc_id)
+            return found
+        doc = snapshot.docs[doc_id]
+        if snapshot.commit is not None:
+            data = read_blobs(self.repo, [doc.blob]).get(doc.blob, b"")
+        else:
+            data = (self.repo / doc.path).read_bytes()
+        text = decode_text(data) or ""
+        if snapshot.commit is not None or blob_id(data) == doc.blob:  # never keep a file edited since
+            texts[doc_id] = text
+            if len(texts) > _TEXT_CACHE:
+                texts.popitem(last=False)
+        return text

@@ -64,17 +64,25 @@ class Ranked:
 
 
 def file_prior(path: str, params: RankParams) -> float:
+    kind = _file_kind(path)
+    if kind == "code":
+        return 1.0
+    return float(getattr(params, f"prior_{kind}"))
+
+
+@functools.lru_cache(maxsize=100_000)
+def _file_kind(path: str) -> str:
     pure = PurePosixPath(path)
     suffix = pure.suffix.lower()
     if suffix in _CODE:
         if _TEST_PART.search(str(pure.parent)) or _TEST_NAME.match(pure.stem):
-            return params.prior_test
-        return 1.0
+            return "test"
+        return "code"
     if suffix in _CONFIG:
-        return params.prior_config
+        return "config"
     if suffix in (".md", ".rst", ".txt", ".adoc", "") or pure.name.isupper():
-        return params.prior_doc
-    return params.prior_other
+        return "doc"
+    return "other"
 
 
 def mentioned_names(text: str) -> list[str]:

@@ -24,10 +24,7 @@ def build_repo_map(snapshot: Snapshot, ranked: Sequence[Ranked], room: int) -> t
     """The map text and its tokens (0 and "" when `room` is too small for anything useful)."""
     if room < _MIN_ROOM:
         return "", 0
-    order: list[int] = []
-    for r in ranked:
-        if r.chunk.doc not in order:
-            order.append(r.chunk.doc)
+    order = list(dict.fromkeys(r.chunk.doc for r in ranked))
     first = set(order)
     order.extend(sorted((d for d in snapshot.docs if d not in first), key=lambda d: snapshot.docs[d].path))
     signatures = snapshot.chunks_of(order[:200])

@@ -54,8 +54,9 @@ _TOKEN_PATTERNS = tuple(
 _LITERAL = re.compile(r"""["']([^"'\s]{12,})["']""")
 # ... assigned to a name that says it holds a secret (what precedes the literal on its line).
 _ASSIGNED_TO = re.compile(
-    r"""(?i)(?:key|secret|token|passwd|password|pwd|credential|auth)[A-Za-z0-9_.\-]*["']?\s*(?:=|:|=>|:=)\s*[bru]?$"""
+    r"""(?i)(?:key|secret|token|passwd|password|pwd|credential|auth(?!or))[A-Za-z0-9_.\-]*["']?\s*(?:=|:|=>|:=)\s*[bru]?$"""
 )
+_EMAIL = re.compile(r"^[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+$")
 _PLACEHOLDER = re.compile(r"(?i)^(?:x+|\*+|\.+|<.*>|\$\{.*\}|\{\{.*\}\}|%\(.*\)s|your[_-].*|example.*|change.?me.*|dummy.*|test.*|fake.*)$")
 
 
@@ -81,26 +82,34 @@ def _entropy(value: str) -> float:
 
 
 def _looks_random(value: str) -> bool:
-    if _PLACEHOLDER.match(value) or " " in value:
+    if _PLACEHOLDER.match(value) or _EMAIL.match(value) or " " in value:
         return False
     classes = sum(bool(re.search(p, value)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]"))
     return classes >= 2 and _entropy(value) >= 3.5
 
 
+# Literals each token pattern needs (same order): a pattern whose literals are all absent from
+# a text cannot match it, and `in` scans far faster than a regex.
+_TOKEN_LITERALS: tuple[tuple[str, ...], ...] = (
+    ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA"), ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    ("github_pat_",), ("glpat-",), ("sk-",), ("xox",), ("AIza",), ("_live_",), ("npm_",), ("pypi-",),
+    ("-----BEGIN ",), ("eyJ",), ("://",),
+)
+
+
 def secret_offsets(text: str) -> list[int]:
     """Character offsets in `text` where a token-shaped secret starts (see the module docstring)."""
     found = [
-        m.start() for pattern in _TOKEN_PATTERNS for m in pattern.finditer(text)
+        m.start() for pattern, literals in zip(_TOKEN_PATTERNS, _TOKEN_LITERALS, strict=True)
+        if any(literal in text for literal in literals) for m in pattern.finditer(text)
         # a token starts a word: `task-...` is not an `sk-` key
         if m.start() == 0 or pattern is _TOKEN_PATTERNS[-1] or not (text[m.start() - 1].isalnum()
                                                                      or text[m.start() - 1] == "_")
     ]
     # Assignments: a random-looking literal whose line names a secret just before it.
     for m in _LITERAL.finditer(text):
-        if not _looks_random(m.group(1)):
-            continue
         line_start = text.rfind("\n", 0, m.start()) + 1
-        if _ASSIGNED_TO.search(text, line_start, m.start()):
+        if _ASSIGNED_TO.search(text, line_start, m.start()) and _looks_random(m.group(1)):
             found.append(line_start)
     return sorted(set(found))
 

@@ -11,7 +11,7 @@ prompt will carry (`server.context.render`).
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from server.context.index import ChunkRow, Snapshot
@@ -28,6 +28,8 @@ class SelectParams:
     neighbour: float = 0.35  # a taken chunk's neighbours score this share of its score
     header: float = 0.3  # ... and its file's first chunk this share
     small_file_tokens: int = 1500  # a file this small comes whole once any of it is taken
+    whole_top: int = 0  # one of the first `whole_top` files comes whole once any of it is taken ...
+    whole_share: float = 0.0  # ... if it fits in this share of the budget
     stop_ratio: float = 0.0  # stop taking chunks scoring below this share of the best
     map_share: float = 0.04  # room kept for the repository map (share of the budget)
     rank: RankParams = field(default_factory=RankParams)
@@ -102,6 +104,8 @@ def select_from_snapshot(
     rank_counter = 0
     covered: dict[int, list[tuple[int, int]]] = {}
 
+    charged: dict[int, int] = {}  # tokens charged per doc, refunded when the whole file replaces its pieces
+
     def is_covered(doc: int, start: int, end: int) -> bool:
         return any(a <= start and end <= b for a, b in covered.get(doc, ()))
 
@@ -113,9 +117,32 @@ def select_from_snapshot(
         if used + cost > budget:
             return False
         used += cost
+        charged[doc] = charged.get(doc, 0) + cost
         taken.append(_Taken(doc, start, end, rank_counter, reason))
         rank_counter += 1
         covered.setdefault(doc, []).append((start, end))
+        return True
+
+    def take_whole(doc: int, holes: list[tuple[int, int]], limit: int) -> bool:
+        """The whole file (less `holes`) in place of its pieces taken so far, if it fits `limit`."""
+        nonlocal used, rank_counter
+        pieces = _minus(1, max(1, snapshot.docs[doc].n_lines), holes)
+        if all(is_covered(doc, a, b) for a, b in pieces):
+            return True
+        path = snapshot.docs[doc].path
+        cost = sum(piece_tokens(path, a, b, texts.piece(doc, a, b)) for a, b in pieces)
+        refund = charged.get(doc, 0)
+        if used - refund + cost > limit:
+            return False
+        before = min((t for t in taken if t.doc == doc), key=lambda t: t.rank, default=None)
+        first, why = (before.rank, before.reason) if before else (rank_counter, "whole_file")
+        taken[:] = [t for t in taken if t.doc != doc]
+        for k, (a, b) in enumerate(pieces):
+            taken.append(_Taken(doc, a, b, first, why) if k == 0 else _Taken(doc, a, b, rank_counter, "whole_file"))
+            rank_counter += 1
+        used += cost - refund
+        charged[doc] = cost
+        covered[doc] = list(pieces)
         return True
 
     # 1. What the caller named.
@@ -135,7 +162,8 @@ def select_from_snapshot(
     if sum(d.chars for d in snapshot.docs.values()) // 4 <= 2 * budget:
         ranked = ranked + _everything_else(snapshot, ranked, params)
     if ranked:
-        _fill(snapshot, ranked, requested_docs, params, take, int(budget * (1 - params.map_share)), lambda: used)
+        _fill(snapshot, ranked, requested_docs, params, take, take_whole, int(budget * (1 - params.map_share)),
+              lambda: used)
     # 3. The repository map in the room left.
     repo_map, map_tokens = build_repo_map(snapshot, ranked, budget - used)
     items: list[ContextItem] = []
@@ -155,11 +183,12 @@ def select_from_snapshot(
 
 
 def _fill(snapshot: Snapshot, ranked: list[Ranked], requested_docs: list[int], params: SelectParams,
-          take: object, budget: int, used: object) -> None:
-    assert callable(take) and callable(used)
+          take: Callable[[int, int, int, str], bool], take_whole: Callable[[int, list[tuple[int, int]], int], bool],
+          budget: int, used: Callable[[], int]) -> None:
     rows_of: dict[int, list[ChunkRow]] = {}
     for r in ranked:
         rows_of.setdefault(r.chunk.doc, [])
+    file_rank = {doc: k for k, doc in enumerate(rows_of)}  # files in the order of their best chunk
     rows_of.update(snapshot.chunks_of(rows_of.keys() | set(requested_docs)))
     position = {row.id: (doc, i) for doc, rows in rows_of.items() for i, row in enumerate(rows)}
     best = ranked[0].score
@@ -169,7 +198,7 @@ def _fill(snapshot: Snapshot, ranked: list[Ranked], requested_docs: list[int], p
         lift = boost if r.chunk.doc in requested_docs else 0.0
         heapq.heappush(heap, (-(r.score + lift), r.chunk.start_line, r.chunk.id, r.reason))
     done: set[int] = set()
-    whole_done: set[int] = set()
+    whole_tried: set[int] = set()
     while heap and used() < budget:
         neg, _, chunk_id, reason = heapq.heappop(heap)
         score = -neg
@@ -181,14 +210,11 @@ def _fill(snapshot: Snapshot, ranked: list[Ranked], requested_docs: list[int], p
         if row.secret:
             continue
         done.add(chunk_id)
-        file_tokens = snapshot.docs[doc].chars // 3
-        if doc not in whole_done and file_tokens <= params.small_file_tokens:
-            whole_done.add(doc)
-            for other in rows:
-                if not other.secret:
-                    take(doc, other.start_line, other.end_line, "whole_file")
-                    done.add(other.id)
-            continue
+        if doc not in whole_tried and _wants_whole(snapshot, doc, file_rank.get(doc, len(file_rank)), budget, params):
+            whole_tried.add(doc)
+            if take_whole(doc, [(r.start_line, r.end_line) for r in rows if r.secret], budget):
+                done.update(r.id for r in rows)
+                continue
         if not take(doc, row.start_line, row.end_line, reason):
             continue
         if reason == "neighbour":
@@ -196,6 +222,15 @@ def _fill(snapshot: Snapshot, ranked: list[Ranked], requested_docs: list[int], p
         for j, share in ((i - 1, params.neighbour), (i + 1, params.neighbour), (0, params.header)):
             if 0 <= j < len(rows) and rows[j].id not in done and share > 0:
                 heapq.heappush(heap, (-(score * share), rows[j].start_line, rows[j].id, "neighbour"))
+
+
+def _wants_whole(snapshot: Snapshot, doc: int, file_rank: int, budget: int, params: SelectParams) -> bool:
+    """A small file comes whole once any of it is taken; so does one of the best-ranked files
+    while it fits in its share of the budget (the change is likely in it, the lines anywhere)."""
+    estimate = snapshot.docs[doc].chars // 4
+    if estimate <= params.small_file_tokens:
+        return True
+    return file_rank < params.whole_top and estimate <= params.whole_share * budget
 
 
 def _everything_else(snapshot: Snapshot, ranked: list[Ranked], params: SelectParams) -> list[Ranked]:

@@ -92,7 +92,7 @@ def select_context(
         snapshot = index.snapshot(commit)
         requested = check_requests(files, workspace, root, snapshot, options.exclude, f"{field_prefix}files")
         selection = select_from_snapshot(snapshot, task, requested, budget_tokens, params)
-        repo_tokens = sum(d.chars for d in snapshot.docs.values()) // 4
+        repo_tokens = snapshot.total_chars() // 4
     from dataclasses import replace
 
     return replace(selection, repo_tokens=repo_tokens)

@@ -58,12 +58,23 @@ def _terms_of(name: str) -> tuple[str, ...]:
     return (*words, "".join(words)) if len(words) > 1 else tuple(words)
 
 
+class _JoinedTerms(dict[str, str]):
+    """name -> its terms joined by spaces, computed on first use (lookups stay in C)."""
+
+    def __missing__(self, name: str) -> str:
+        if len(self) >= 500_000:
+            self.clear()
+        joined = self[name] = " ".join(_terms_of(name))
+        return joined
+
+
+_JOINED = _JoinedTerms()
+
+
 def joined_terms(text: str) -> str:
-    """`text_terms(text)` joined by spaces, computed per distinct identifier (the fast path
-    for indexing whole files)."""
-    names = _IDENT.findall(text)
-    table = {name: " ".join(_terms_of(name)) for name in set(names)}
-    return " ".join(map(table.__getitem__, names))
+    """`text_terms(text)` joined by spaces, computed once per distinct identifier (the fast
+    path for indexing whole files)."""
+    return " ".join(map(_JOINED.__getitem__, _IDENT.findall(text)))
 
 
 def text_terms(text: str) -> list[str]:

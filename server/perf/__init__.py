@@ -7,12 +7,14 @@
     tracker.begin_call(model_id)                          # scheduler: a call starts
     tracker.record(fact_from_attempt(attempt, task_type=...))   # scheduler: a call settled
     report = build_report(await reader.attempt_facts(since, now), catalog, days=7)
+    repo_key(workspace)                                   # the repository key attempts record
 """
 
 from server.perf.health import HealthPolicy, ModelHealth
 from server.perf.learning import Learner, LearningPolicy, VariantAdvice, prior_mean
 from server.perf.queries import OBJECTIVE_FAILURE_CLASSES, PerfReader, fact_from_attempt
 from server.perf.report import GROUP_BY_CHOICES, build_report
+from server.perf.repos import repo_key
 from server.perf.stats import Aggregate, AttemptFact, percentile
 from server.perf.tracker import DEMOTED_PENALTY, PerfConfig, PerformanceTracker
 
@@ -34,4 +36,5 @@ __all__ = [
     "fact_from_attempt",
     "percentile",
     "prior_mean",
+    "repo_key",
 ]

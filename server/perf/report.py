@@ -13,8 +13,8 @@ baseline model has no known price are left out of the comparison and counted.
 Free tiers make that saving look like 100% where the quality model is free too, or say nothing
 about what the routing would save once the free quota is gone; `at_paid_prices` gives the same
 comparison with every model at a paid price (a free or local model priced as the cheapest paid
-model of its family in the catalogue; attempts with no such price on either side are counted
-and left out).
+model of its family in the catalogue, else as the cheapest paid model at least as good at code;
+attempts with no such price on either side are counted and left out).
 """
 
 from __future__ import annotations
@@ -78,14 +78,18 @@ def price_tokens(model: ModelSpec, fact: AttemptFact) -> float | None:
 
 
 def paid_equivalent(model: ModelSpec | None, catalog: Catalog) -> ModelSpec | None:
-    """`model` itself when paid, else the cheapest paid model of its family with known prices."""
+    """`model` itself when paid; else the cheapest paid model of its family with known prices;
+    else the cheapest paid model at least as good at code (what replacing it would cost once its
+    free quota is gone); None when no paid model is as good."""
     if model is None or model.tier == "paid":
         return model
-    paid = [
+    priced = [
         m for m in catalog.models.values()
-        if m.family == model.family and m.tier == "paid" and m.input_per_mtok is not None and m.output_per_mtok is not None
+        if m.tier == "paid" and not m.deprecated and m.input_per_mtok is not None and m.output_per_mtok is not None
     ]
-    return min(paid, key=lambda m: (m.input_per_mtok or 0.0) + (m.output_per_mtok or 0.0), default=None)
+    family = [m for m in priced if m.family == model.family]
+    pool = family or [m for m in priced if m.score("code") >= model.score("code")]
+    return min(pool, key=lambda m: (m.input_per_mtok or 0.0) + (m.output_per_mtok or 0.0), default=None)
 
 
 class Baseline:

@@ -36,7 +36,7 @@ from server.routing.router import Router
 from server.scheduler.answer_checks import with_dependency_patches
 from server.scheduler.dag import SUCCESS, TERMINAL, TaskGraph, bottom_levels
 from server.scheduler.gate import CallGate, Limits
-from server.scheduler.planner import estimate_makespan, plan_group, select_task_contexts, task_cost_cap
+from server.scheduler.planner import estimate_makespan, plan_group, plan_workspaces, task_cost_cap
 from server.scheduler.ports import CallObserver, Providers
 from server.scheduler.prompt import PER_DEPENDENCY_CHARS, DependencyOutput, build_messages
 from server.scheduler.runner import Job, Outcome, RunnerConfig, TaskRunner
@@ -171,8 +171,9 @@ class Engine:
             per_task_cap=self.settings.budgets.per_task, budget_paused=budget.state == "stop",
             local_only=self.settings.local_only,
         )
-        contexts = await select_task_contexts(group, planned, catalog=self.catalog, options=ContextOptions(
-            self.settings.cache_dir, self.settings.context_exclude))
+        planned, contexts = await plan_workspaces(group, planned, catalog=self.catalog, router=self.router,
+                                                  options=ContextOptions(self.settings.cache_dir,
+                                                                         self.settings.context_exclude))
         group = dataclasses.replace(group, tasks=tuple(
             t if c is None else dataclasses.replace(t, context={**t.context, "workspace_context": c},
                                                     validate=_checked_at(t.validate, c["selection"]["commit"]))

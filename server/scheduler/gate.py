@@ -207,10 +207,9 @@ class CallGate:
         return len(self._waiting)
 
     def _remove(self, permit: Permit) -> None:
-        for index, (_rank, other) in enumerate(self._waiting):
-            if other is permit:
-                del self._waiting[index]
-                break
+        index = bisect.bisect_left(self._waiting, permit.rank, key=lambda item: item[0])
+        if index < len(self._waiting) and self._waiting[index][1] is permit:
+            del self._waiting[index]
 
     def _schedule_pump(self) -> None:
         if not self._pump_pending:
@@ -227,10 +226,11 @@ class CallGate:
         # Providers / models whose best waiter is waiting on time: lower-ranked ones wait too.
         held_providers: set[str] = set()
         held_models: set[tuple[str, str]] = set()
-        keep: list[tuple[tuple[float, float, int], Permit]] = []
-        for index, (rank, permit) in enumerate(self._waiting):
+        # Waiters leaving the queue (granted, or moved on with `Busy`); the rest stay in place, so
+        # a release with a full house costs O(1) and a grant walks only the waiters ranked above it.
+        leaving: list[int] = []
+        for index, (_rank, permit) in enumerate(self._waiting):
             if self.running >= self.max_concurrent:
-                keep.extend(self._waiting[index:])
                 break
             key = (permit.provider, permit.model)
             if permit.movable:
@@ -242,11 +242,11 @@ class CallGate:
                         assert permit.future is not None
                         if not permit.future.done():
                             permit.future.set_exception(Busy(permit.provider, permit.model, wait))
+                        leaving.append(index)
                         continue
                     until = permit.enqueued_at + self.move_after_s
                     wake_at = until if wake_at is None else min(wake_at, until)
             if permit.provider in held_providers or key in held_models or not self._has_room(permit):
-                keep.append((rank, permit))
                 continue
             provider_limiter = self.provider_limiter(permit.provider)
             model_limiter = self.model_limiter(permit.provider, permit.model)
@@ -262,13 +262,14 @@ class CallGate:
                     held_models.add(key)
                 until = now + max(provider_wait, model_wait)
                 wake_at = until if wake_at is None else min(wake_at, until)
-                keep.append((rank, permit))
                 continue
             provider_limiter.record(now, permit.tokens)
             if model_limiter is not None:
                 model_limiter.record(now, permit.tokens)
             self._grant(permit, now)
-        self._waiting = keep
+            leaving.append(index)
+        for index in reversed(leaving):
+            del self._waiting[index]
         if wake_at is not None and self._waiting:
             self._timer = asyncio.get_running_loop().call_later(wake_at - now, self._schedule_pump)
 

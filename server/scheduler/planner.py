@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from server.analysis.analyzer import analyze
+from server.analysis.tokens import count_tokens
 from server.analysis.types import TaskAnalysis, TaskHints
 from server.catalog.schema import Catalog, PolicySpec
 from server.context import ContextOptions, default_budget, render_selection, select_context
@@ -41,7 +42,8 @@ __all__ = [
     "plan_context",
     "plan_group",
     "plan_task",
-    "select_task_contexts",
+    "plan_with_workspace",
+    "plan_workspaces",
     "task_cost_cap",
     "task_keys",
 ]
@@ -54,6 +56,7 @@ class PlannedGroup:
     keys: tuple[str, ...]
     plans: tuple[TaskPlan, ...]
     depth: dict[str, int]
+    context: PlanContext
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,7 +202,8 @@ def plan_group(
         except InputError as exc:
             raise InputError(f"tasks[{index}].{exc.field}", exc.problem, exc.accepted) from None
     depends = {k: t.depends_on for k, t in zip(keys, group.tasks, strict=True)}
-    return PlannedGroup(context.strategy, context.policy, tuple(keys), tuple(plans), bottom_levels(keys, depends))
+    return PlannedGroup(context.strategy, context.policy, tuple(keys), tuple(plans), bottom_levels(keys, depends),
+                        context)
 
 
 def _task_plan(plan: Plan, default_temperature: float, task_type: str = "") -> TaskPlan:
@@ -231,31 +235,70 @@ def context_budget(catalog: Catalog, model_id: str, policy: PolicySpec | None, e
     return default_budget(model.context_window, model.max_output_tokens, policy.max_tokens if policy else None)
 
 
-async def select_task_contexts(
-    group: GroupInput, planned: PlannedGroup, *, catalog: Catalog, options: ContextOptions,
-) -> list[dict[str, Any] | None]:
-    """For each task naming a (confined) `workspace`: what its model will see, as stored with the
-    task — `{"selection": {...}, "prompt": rendered text}`; None for a task without one.
-    A validated task reads the committed tree at HEAD, which its check worktree is made from.
+async def plan_with_workspace(
+    task: TaskInput, context: PlanContext, *, catalog: Catalog, router: Router, options: ContextOptions,
+    field_prefix: str = "", require_available: bool = True,
+) -> tuple[RoutedTask, dict[str, Any] | None]:
+    """`plan_task`, and for a task naming a (confined) workspace what its model will see — as
+    stored with the task, `{"selection": {...}, "prompt": rendered text}` — with those tokens
+    counted in the plan's input (and so its cost). The selection is made for the planned model's
+    budget; if counting it moves the task to another model, once more for that one's. A validated
+    task reads the committed tree at HEAD, which its check worktree is made from.
 
     Raises:
-        InputError / WorkspaceError: a bad `files` entry, budget or workspace (naming the task).
+        InputError / WorkspaceError: a bad `files` entry, budget or workspace (fields prefixed).
+        NoRouteError: no usable model.
     """
-    out: list[dict[str, Any] | None] = []
-    policy = catalog.policies.get(planned.policy)
-    for index, (task, plan) in enumerate(zip(group.tasks, planned.plans, strict=True)):
-        workspace = task.context.get("workspace")
-        if not workspace:
-            out.append(None)
-            continue
-        budget = context_budget(catalog, plan.model_id, policy, task.context.get("context_budget_tokens"))
+    routed = plan_task(task, context, catalog=catalog, router=router, require_available=require_available)
+    workspace = task.context.get("workspace")
+    if not workspace:
+        return routed, None
+    chosen: dict[str, Any] | None = None
+    for _ in range(2):
+        budget = context_budget(catalog, routed.plan.model_id, context.policy_spec,
+                                task.context.get("context_budget_tokens"))
         selection = await asyncio.to_thread(
             select_context, Path(str(workspace)), task.description, list(task.hints.get("files") or ()), budget,
-            options, at_head=bool(task.validate and task.validate.get("workspace")), field_prefix=f"tasks[{index}].",
+            options, at_head=bool(task.validate and task.validate.get("workspace")), field_prefix=field_prefix,
         )
+        rendered = render_selection(selection)
+        tokens = count_tokens("\n\n" + rendered) if rendered else 0  # as the prompt appends it
+        # The selection replaces the per-file guess; context the caller says it adds stays.
+        counted = dataclasses.replace(task, hints={
+            **task.hints, "context_tokens": int(task.hints.get("context_tokens") or 0) + tokens})
+        again = plan_task(counted, context, catalog=catalog, router=router, require_available=require_available)
         record = {**selection.as_dict(), "commit": selection.commit, "repo_tokens": selection.repo_tokens}
-        out.append({"selection": record, "prompt": render_selection(selection)})
-    return out
+        chosen = {"selection": record, "prompt": rendered}
+        moved = again.plan.model_id != routed.plan.model_id
+        routed = again
+        if not moved:
+            break
+    return routed, chosen
+
+
+async def plan_workspaces(
+    group: GroupInput, planned: PlannedGroup, *, catalog: Catalog, router: Router, options: ContextOptions,
+) -> tuple[PlannedGroup, list[dict[str, Any] | None]]:
+    """Every task naming a workspace planned again with its selection counted
+    (`plan_with_workspace`); the group's plans and, per task, its context (None without one).
+
+    Raises:
+        InputError / WorkspaceError / NoRouteError: naming the task.
+    """
+    plans = list(planned.plans)
+    out: list[dict[str, Any] | None] = []
+    for index, task in enumerate(group.tasks):
+        if not task.context.get("workspace"):
+            out.append(None)
+            continue
+        try:
+            routed, chosen = await plan_with_workspace(task, planned.context, catalog=catalog, router=router,
+                                                       options=options, field_prefix=f"tasks[{index}].")
+        except NoRouteError as exc:
+            raise NoRouteError(f"tasks[{index}] ({task.agent_type or 'auto'}): {exc}") from None
+        plans[index] = routed.plan
+        out.append(chosen)
+    return dataclasses.replace(planned, plans=tuple(plans)), out
 
 
 def estimate_makespan(

@@ -13,38 +13,93 @@ SQLite by default, PostgreSQL for a team (`Store.open("postgresql://...")`), sam
 Everything raises `StoreError` when the database cannot be read or written.
 """
 
-from server.store.leases import DEFAULT_LEASE_S, DEFAULT_POLL_S, LeaseInfo, LeaseKeeper
-from server.store.ledger import BudgetRefused, period_bounds
-from server.store.migrations import MIGRATIONS
-from server.store.records import (
-    ATTEMPT_SETTLED_STATUSES,
-    ATTEMPT_STATUSES,
-    GROUP_FINISHED_STATUSES,
-    GROUP_STATUSES,
-    TASK_ACTIVE_STATUSES,
-    TASK_FINAL_STATUSES,
-    TASK_STATUSES,
-    AggregateRow,
-    AttemptRecord,
-    AttemptSettlement,
-    BudgetLimits,
-    BudgetStatus,
-    DependencyView,
-    GroupRecord,
-    GroupTotals,
-    NewGroup,
-    NewTask,
-    PeriodStatus,
-    RecoveryReport,
-    ResultSlice,
-    StatusSnapshot,
-    TaskIndexRow,
-    TaskMove,
-    TaskRecord,
-    final_group_status,
-)
-from server.store.reports import GROUP_BY
-from server.store.store import Store
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from server.store.leases import DEFAULT_LEASE_S, DEFAULT_POLL_S, LeaseInfo, LeaseKeeper
+    from server.store.ledger import BudgetRefused, period_bounds
+    from server.store.migrations import MIGRATIONS
+    from server.store.records import (
+        ATTEMPT_SETTLED_STATUSES,
+        ATTEMPT_STATUSES,
+        GROUP_FINISHED_STATUSES,
+        GROUP_STATUSES,
+        TASK_ACTIVE_STATUSES,
+        TASK_FINAL_STATUSES,
+        TASK_STATUSES,
+        AggregateRow,
+        AttemptRecord,
+        AttemptSettlement,
+        BudgetLimits,
+        BudgetStatus,
+        DependencyView,
+        GroupRecord,
+        GroupTotals,
+        NewGroup,
+        NewTask,
+        PeriodStatus,
+        RecoveryReport,
+        ResultSlice,
+        StatusSnapshot,
+        TaskIndexRow,
+        TaskMove,
+        TaskRecord,
+        final_group_status,
+    )
+    from server.store.reports import GROUP_BY
+    from server.store.store import Store
+
+# Each name loads its module on first use (PEP 562): `server.store.target` (read by the settings)
+# imports without the store, so a server lists its tools before loading SQLite and the records.
+_LAZY: dict[str, str] = {
+    "ATTEMPT_SETTLED_STATUSES": "server.store.records",
+    "ATTEMPT_STATUSES": "server.store.records",
+    "AggregateRow": "server.store.records",
+    "AttemptRecord": "server.store.records",
+    "AttemptSettlement": "server.store.records",
+    "BudgetLimits": "server.store.records",
+    "BudgetRefused": "server.store.ledger",
+    "BudgetStatus": "server.store.records",
+    "DEFAULT_LEASE_S": "server.store.leases",
+    "DEFAULT_POLL_S": "server.store.leases",
+    "DependencyView": "server.store.records",
+    "GROUP_BY": "server.store.reports",
+    "GROUP_FINISHED_STATUSES": "server.store.records",
+    "GROUP_STATUSES": "server.store.records",
+    "GroupRecord": "server.store.records",
+    "GroupTotals": "server.store.records",
+    "LeaseInfo": "server.store.leases",
+    "LeaseKeeper": "server.store.leases",
+    "MIGRATIONS": "server.store.migrations",
+    "NewGroup": "server.store.records",
+    "NewTask": "server.store.records",
+    "PeriodStatus": "server.store.records",
+    "RecoveryReport": "server.store.records",
+    "ResultSlice": "server.store.records",
+    "StatusSnapshot": "server.store.records",
+    "Store": "server.store.store",
+    "TASK_ACTIVE_STATUSES": "server.store.records",
+    "TASK_FINAL_STATUSES": "server.store.records",
+    "TASK_STATUSES": "server.store.records",
+    "TaskIndexRow": "server.store.records",
+    "TaskMove": "server.store.records",
+    "TaskRecord": "server.store.records",
+    "final_group_status": "server.store.records",
+    "period_bounds": "server.store.ledger",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ATTEMPT_SETTLED_STATUSES",

@@ -20,33 +20,79 @@ and the patch building blocks (temporary worktrees, applying a validated patch).
 
 from __future__ import annotations
 
-from server.validation.cache import ResultCache
-from server.validation.engine import ValidationOptions, validate_path
-from server.validation.feedback import diagnostics_feedback
-from server.validation.gitfacts import read_git_facts
-from server.validation.model import (
-    ALL_KINDS,
-    CheckKind,
-    CheckResult,
-    CheckStatus,
-    Diagnostic,
-    DiffStat,
-    GitFacts,
-    LintScope,
-    OverallStatus,
-    ProjectInfo,
-    ValidationReport,
-)
-from server.validation.roots import allowed_roots, confine_path, roots_from_uris
-from server.validation.runs import ValidationRun, ValidationRuns
-from server.validation.worktree import (
-    AppliedPatch,
-    PatchApplyError,
-    WorktreeHandle,
-    apply_patch_in_worktree,
-    apply_patch_to_tree,
-    extract_unified_diff,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from server.validation.cache import ResultCache
+    from server.validation.engine import ValidationOptions, validate_path
+    from server.validation.feedback import diagnostics_feedback
+    from server.validation.gitfacts import read_git_facts
+    from server.validation.model import (
+        ALL_KINDS,
+        CheckKind,
+        CheckResult,
+        CheckStatus,
+        Diagnostic,
+        DiffStat,
+        GitFacts,
+        LintScope,
+        OverallStatus,
+        ProjectInfo,
+        ValidationReport,
+    )
+    from server.validation.roots import allowed_roots, confine_path, roots_from_uris
+    from server.validation.runs import ValidationRun, ValidationRuns
+    from server.validation.worktree import (
+        AppliedPatch,
+        PatchApplyError,
+        WorktreeHandle,
+        apply_patch_in_worktree,
+        apply_patch_to_tree,
+        extract_unified_diff,
+    )
+
+# Each name loads its module on first use (PEP 562): a server lists its tools without loading the
+# runners, and `server.validation.model` / `.roots` can be imported alone.
+_LAZY: dict[str, str] = {
+    "ALL_KINDS": "server.validation.model",
+    "AppliedPatch": "server.validation.worktree",
+    "CheckKind": "server.validation.model",
+    "CheckResult": "server.validation.model",
+    "CheckStatus": "server.validation.model",
+    "Diagnostic": "server.validation.model",
+    "DiffStat": "server.validation.model",
+    "GitFacts": "server.validation.model",
+    "LintScope": "server.validation.model",
+    "OverallStatus": "server.validation.model",
+    "PatchApplyError": "server.validation.worktree",
+    "ProjectInfo": "server.validation.model",
+    "ResultCache": "server.validation.cache",
+    "ValidationOptions": "server.validation.engine",
+    "ValidationReport": "server.validation.model",
+    "ValidationRun": "server.validation.runs",
+    "ValidationRuns": "server.validation.runs",
+    "WorktreeHandle": "server.validation.worktree",
+    "allowed_roots": "server.validation.roots",
+    "apply_patch_in_worktree": "server.validation.worktree",
+    "apply_patch_to_tree": "server.validation.worktree",
+    "confine_path": "server.validation.roots",
+    "diagnostics_feedback": "server.validation.feedback",
+    "extract_unified_diff": "server.validation.worktree",
+    "read_git_facts": "server.validation.gitfacts",
+    "roots_from_uris": "server.validation.roots",
+    "validate_path": "server.validation.engine",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ALL_KINDS",

@@ -67,6 +67,7 @@ def test_token_shaped_secrets_are_spotted(text: str) -> None:
 @pytest.mark.parametrize("text", [
     "password = get_password()", 'token = "changeme-placeholder"', "task-abcdefghijklmnopqrstuvwxyz",
     'api_key = "your-api-key-here"', "def parse_key(self, key):",
+    "    author_email='armin.ronacher@active-4.com',", 'auth_contact = "maintainer7@example-mail.org"',
 ])
 def test_ordinary_code_is_not_taken_for_a_secret(text: str) -> None:
     assert not has_secret(text)

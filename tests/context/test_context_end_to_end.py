@@ -81,6 +81,27 @@ async def test_route_task_returns_what_the_model_would_see_within_the_budget(tmp
     assert missing.is_error and "files[0]" in missing.content[0].text
 
 
+async def test_route_task_counts_the_code_it_will_show_in_input_tokens_and_cost(tmp_path: Path) -> None:
+    repo = make_context_repo(tmp_path / "repo")
+    settings = load_settings(loop_env(tmp_path, "http://127.0.0.1:9", PWM_ALLOWED_ROOTS=str(tmp_path)))
+    task = {"task_description": "apply_discount must not discount orders of exactly 100",
+            "agent_type": "tcoder_balanced"}  # a paid model: the code shown costs money
+    try:
+        async with Client(build_server(settings)) as client:
+            bare = await call(client, "route_task", task)
+            shown = await call(client, "route_task", {**task, "workspace": str(repo), "context_budget_tokens": 1500})
+    finally:
+        close_indexes()
+    context = shown["context"]
+    assert shown["recommended_model"] == bare["recommended_model"] == "loopa/mid"
+    assert context["total_tokens"] > 0
+    added = shown["estimated_input_tokens"] - bare["estimated_input_tokens"]
+    # every token of the selection, plus the few of its heading, and nothing else
+    assert context["total_tokens"] <= added <= context["total_tokens"] + 40
+    # loopa/mid reads input at $1 per million tokens
+    assert abs((shown["estimated_cost"] - bare["estimated_cost"]) - added / 1_000_000) < 2e-6
+
+
 async def test_a_validated_task_sees_the_function_it_must_change_and_its_patch_passes(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "calc", {"calc.py": CALC, "test_calc.py": TEST})
     shown: list[str] = []

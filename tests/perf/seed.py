@@ -36,6 +36,7 @@ class SeedAttempt:
     cost: float | None = -1.0  # -1: price the tokens at the catalogue's prices; None: unknown
     group: str = "seeded"
     policy: str = "code"
+    repo: str | None = None  # the repository key the attempt records
 
 
 async def seed(store: Store, catalog: Catalog, attempts: list[SeedAttempt]) -> list[int]:
@@ -66,7 +67,7 @@ async def seed(store: Store, catalog: Catalog, attempts: list[SeedAttempt]) -> l
                 cost = price_tokens(model, _fact(row))
             attempt = await store.begin_attempt(
                 task.id, group.id, row.model_id, model.provider, row.variant, cost or 0.0,
-                model.tier == "paid", limits, now=row.started_at,
+                model.tier == "paid", limits, now=row.started_at, repo=row.repo,
             )
             await store.settle_attempt(
                 attempt.id, status=row.status, input_tokens=row.input_tokens, output_tokens=row.output_tokens,

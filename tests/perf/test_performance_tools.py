@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,9 +14,10 @@ from mcp.server.mcpserver import MCPServer
 
 import tools.performance
 from server.catalog import Catalog
-from server.settings import Settings
+from server.settings import Settings, load_settings
 from server.state import AppState, open_app_state
 from server.store import Store
+from tests.conftest import isolated_env
 from tests.perf.catalog_fixture import write_catalog
 from tests.perf.seed import SeedAttempt, seed
 
@@ -86,3 +88,52 @@ async def test_cost_report_insights_reset_and_resources(tmp_path: Path, settings
             assert again is not None and again["cells"] == []
     finally:
         await store.close()
+
+
+def _repo_with_remote(path: Path, remote: str) -> Path:
+    path.mkdir()
+    for args in (["init", "-q"], ["remote", "add", "origin", remote]):
+        subprocess.run(["git", *args], cwd=path, check=True, capture_output=True)
+    return path
+
+
+async def test_insights_per_repository_and_a_reset_named_by_workspace_path(tmp_path: Path) -> None:
+    workspace = _repo_with_remote(tmp_path / "api", "git@example.com:acme/api.git")
+    settings = load_settings(isolated_env(tmp_path, PWM_ALLOWED_ROOTS=str(tmp_path)))
+    catalog = write_catalog(tmp_path / "manifests")
+    now = time.time()
+    rows = [SeedAttempt("loop/cheap", now - 60 + i, task_type="crud", repo="example.com/acme/api",
+                        status="failed" if i % 2 else "succeeded", error_class="unparseable" if i % 2 else None)
+            for i in range(4)]
+    rows += [SeedAttempt("loop/cheap", now - 30 + i, task_type="crud", repo="example.com/acme/web") for i in range(3)]
+    store = await Store.open(settings.db_path)
+    try:
+        await seed(store, catalog, rows)
+        async with Client(_server(catalog, settings, store)) as client:
+            insights = (await client.call_tool("get_routing_insights", {"task_type": "crud"})).structured_content
+            assert insights is not None
+            repos = {row["repo"]: row for row in insights["repos"]}
+            assert set(repos) == {"example.com/acme/api", "example.com/acme/web"}
+            assert repos["example.com/acme/api"]["variants"]["speed"]["repo_decayed_failures"] > 1.9
+            assert repos["example.com/acme/web"]["repo_evidence"] > 2.9
+
+            both = await client.call_tool("reset_routing_insights", {"repo": str(workspace), "model_id": "loop/cheap"})
+            assert both.is_error and "repo" in both.content[0].text  # type: ignore[union-attr]
+            outside = await client.call_tool("reset_routing_insights", {"repo": "/etc"})
+            assert outside.is_error
+            reset = (await client.call_tool("reset_routing_insights", {"repo": str(workspace)})).structured_content
+            assert reset is not None and reset["repo"] == "example.com/acme/api"
+            after = (await client.call_tool("get_routing_insights", {"task_type": "crud"})).structured_content
+            assert after is not None and [row["repo"] for row in after["repos"]] == ["example.com/acme/web"]
+            # The kind-wide record still holds what every repository taught.
+            assert after["task_types"]["crud"]["variants"]["speed"]["evidence"] > 6.5
+    finally:
+        await store.close()
+
+
+def test_cost_report_group_by_choices_are_the_reports_groupings() -> None:
+    from typing import get_args
+
+    from server.perf.report import GROUP_BY_CHOICES
+
+    assert set(get_args(tools.performance.GroupBy)) == set(GROUP_BY_CHOICES)

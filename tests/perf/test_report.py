@@ -171,3 +171,24 @@ def test_the_saving_is_also_given_at_paid_prices_with_free_models_priced_as_thei
     assert at_paid["spend_usd"] == pytest.approx(expected_spend, abs=1e-6)  # ... but not free at paid prices
     assert at_paid["quality_baseline_usd"] > at_paid["spend_usd"] > 0
     assert at_paid["saving_pct"] < 100.0 and at_paid["unpriced_calls"] == 0
+
+
+def test_a_free_model_without_a_paid_family_is_priced_as_the_cheapest_paid_model_as_good_at_code() -> None:
+    from server.catalog import load_catalog
+    from server.perf.report import paid_equivalent
+
+    shipped = load_catalog()
+    paid_families = {m.family for m in shipped.models.values() if m.tier == "paid"}
+    orphans = [m for m in shipped.models.values() if m.tier != "paid" and m.family not in paid_families]
+    assert orphans, "the shipped catalogue has free or local models with no paid family member"
+    for model in orphans:
+        price = paid_equivalent(model, shipped)
+        as_good = [m for m in shipped.models.values() if m.tier == "paid" and not m.deprecated
+                   and m.input_per_mtok is not None and m.output_per_mtok is not None
+                   and m.score("code") >= model.score("code")]
+        if not as_good:
+            assert price is None
+            continue
+        assert price is not None and price.score("code") >= model.score("code")
+        cheapest = min((m.input_per_mtok or 0.0) + (m.output_per_mtok or 0.0) for m in as_good)
+        assert (price.input_per_mtok or 0.0) + (price.output_per_mtok or 0.0) == cheapest

@@ -221,6 +221,11 @@ def test_a_repository_with_little_record_of_its_own_is_shrunk_towards_its_kind(t
     assert rough.variant == "balanced" and rough.repo == "rough"
     assert "in this repository" in rough.rationale
     assert start("calm").variant == "speed"
+    # An unchecked task in a known repository is raised by that repository's record too.
+    analysis = TaskAnalysis("crud", 3, 0.9, 50, 20, (), (), "function")
+    unchecked = router.route(RouteRequest(analysis, AgentRef("aria_docs"), strategy="balanced", repo="rough"))
+    assert unchecked.variant == "balanced" and "in this repository" in unchecked.rationale
+    assert router.route(RouteRequest(analysis, AgentRef("aria_docs"), strategy="balanced", repo="calm")).variant == "speed"
     record = tracker.variant_evidence("crud", "speed", "rough")
     assert record is not None and record.repo_successes == 0
     assert record.repo_failures == record.failures and 6 < record.failures <= 7  # decayed a little

@@ -139,3 +139,24 @@ async def test_movable_waiter_leaves_a_cooling_model_and_a_fixed_one_waits() -> 
     gate.wake()
     await gate.wait(fixed)
     assert gate.running == 1
+
+
+async def test_withdrawn_waiters_leave_the_queue_and_the_rest_are_granted_best_first() -> None:
+    gate = CallGate(1)
+    granted: list[str] = []
+    holder = await _start(gate, granted, "holder", priority=10)
+    await _settle()
+    waiters = {f"w{i}": await _start(gate, granted, f"w{i}", priority=i % 7, depth=i) for i in range(40)}
+    await _settle()
+    assert gate.waiting == 40
+    for name in ("w3", "w17", "w39", "w0"):
+        waiters.pop(name).cancel()
+    await _settle()
+    assert gate.waiting == 36
+    gate.release(holder.result())
+    expected = sorted(waiters, key=lambda n: (-(int(n[1:]) % 7), -int(n[1:])))
+    for _ in expected:
+        await _settle()
+        gate.release(waiters[granted[-1]].result())
+    await _settle()
+    assert granted == ["holder", *expected] and gate.waiting == 0 and gate.running == 0
