@@ -1,10 +1,14 @@
 """One timer per model call: first byte, the longest silence inside a stream, and the whole call.
 
-The shared backend plumbing wraps a call in `asyncio.timeout_at(clock.deadline())` and pushes the
-deadline on with `scope.reschedule(clock.progress())` after every streamed event, so one timer
-enforces all three limits (comment-only keep-alives do not count as progress). A plain (unstreamed)
-answer arrives in one piece, so only the whole-call limit applies to it. The httpx timeouts are a
-backstop.
+The shared backend plumbing wraps a call in an `asyncio.timeout` scope with no deadline and hands
+it to `clock.watch(scope)`: one timer, set for the current deadline, enforces all three limits.
+A streamed event only notes the time (`clock.progress()`; comment-only keep-alives do not count
+as progress), or sets the timer sooner when its stall limit ends before the first-byte limit
+did; when the timer fires early because events kept coming, it is set again for the deadline
+those events moved it to, else it expires the scope (the call's task is cancelled and
+the scope raises `TimeoutError`). So a fast stream costs one timer, not one per event. A plain
+(unstreamed) answer arrives in one piece, so only the whole-call limit applies to it. The httpx
+timeouts are a backstop.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ class CallClock:
         self.overall = self.started + request.timeout_s
         self.last_event: float | None = None
         self.first_token_s: float | None = None
+        self._scope: asyncio.Timeout | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
     def deadline(self) -> float:
         """When the current wait must end: the first-byte or stall point, or the whole-call deadline."""
@@ -45,10 +51,32 @@ class CallClock:
             return min(self.overall, self.started + self.first_byte_s)
         return min(self.overall, self.last_event + self.stall_s)
 
-    def progress(self) -> float:
-        """A streamed event arrived; the new deadline."""
+    def progress(self) -> None:
+        """A streamed event arrived: the stall deadline moves on."""
         self.last_event = self._loop.time()
-        return self.deadline()
+        if self._timer is not None and self.deadline() < self._timer.when():
+            # The first event swaps the first-byte limit for a shorter stall limit: set it now.
+            self._timer.cancel()
+            self._timer = self._loop.call_at(self.deadline(), self._check)
+
+    def watch(self, scope: asyncio.Timeout) -> None:
+        """Expire `scope` (entered without a deadline) when the call passes its deadline; call
+        `stop` before leaving the scope."""
+        self._scope = scope
+        self._timer = self._loop.call_at(self.deadline(), self._check)
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _check(self) -> None:
+        due = self.deadline()
+        if due - self._loop.time() > 1e-3:  # events moved the deadline on since the timer was set
+            self._timer = self._loop.call_at(due, self._check)
+        elif self._scope is not None:
+            self._timer = None
+            self._scope.reschedule(self._loop.time())
 
     def mark_token(self) -> None:
         if self.first_token_s is None:

@@ -140,16 +140,20 @@ class HTTPBackend:
         answer = Answer(request, self.body(request))
         clock = CallClock(request)
         try:
-            async with asyncio.timeout_at(clock.deadline()) as scope:
-                async with self._client.stream(
-                    "POST",
-                    self.url(request),
-                    json=answer.sent,
-                    headers=self._headers(request),
-                    timeout=clock.httpx_timeout(),
-                ) as response:
-                    await self._read(answer, response, clock, scope)
-                    return self._completion(answer, clock, response)
+            async with asyncio.timeout(None) as scope:
+                clock.watch(scope)
+                try:
+                    async with self._client.stream(
+                        "POST",
+                        self.url(request),
+                        json=answer.sent,
+                        headers=self._headers(request),
+                        timeout=clock.httpx_timeout(),
+                    ) as response:
+                        await self._read(answer, response, clock)
+                        return self._completion(answer, clock, response)
+                finally:
+                    clock.stop()
         except TimeoutError:
             error = clock.timeout_error(answer.where)
             error.provider_cost = answer.cost
@@ -169,9 +173,7 @@ class HTTPBackend:
             headers.update({"Accept": "text/event-stream", "Cache-Control": "no-store"})
         return {**headers, **request.provider.extra_headers, **self.auth_headers(request)}
 
-    async def _read(
-        self, answer: Answer, response: httpx.Response, clock: CallClock, scope: asyncio.Timeout
-    ) -> None:
+    async def _read(self, answer: Answer, response: httpx.Response, clock: CallClock) -> None:
         request = answer.request
         if response.status_code >= 400:
             await response.aread()
@@ -187,7 +189,7 @@ class HTTPBackend:
         # Some servers ignore `stream` and answer with plain JSON.
         sse = "text/event-stream" in response.headers.get("content-type", "")
         if request.stream and (sse or self.framing == "ndjson"):
-            await self._read_stream(answer, response, clock, scope)
+            await self._read_stream(answer, response, clock)
         else:
             await response.aread()
             self.read_whole(answer, self._json(answer, response.content, "an answer body"))
@@ -196,13 +198,13 @@ class HTTPBackend:
                 clock.mark_token()
         self.finish(answer)
 
-    async def _read_stream(
-        self, answer: Answer, response: httpx.Response, clock: CallClock, scope: asyncio.Timeout
-    ) -> None:
+    async def _read_stream(self, answer: Answer, response: httpx.Response, clock: CallClock) -> None:
         on_chunk = answer.request.on_chunk
+        if self.framing == "sse":
+            response.encoding = "utf-8"  # what the SSE format mandates: skips httpx's charset sniffing
         async with aclosing(self._events(response)) as events:
             async for kind, data in events:
-                scope.reschedule(clock.progress())
+                clock.progress()
                 text = data.strip()
                 if not text:
                     continue

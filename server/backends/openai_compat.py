@@ -14,7 +14,7 @@ import json
 from collections.abc import Awaitable
 from typing import Any
 
-from server.backends.base import ChatMessage, CompletionRequest, ToolSpec, Usage
+from server.backends.base import ChatMessage, CompletionRequest, Message, ToolSpec, Usage, as_message
 from server.backends.classify import attach_rate_limits, redact
 from server.backends.exchange import Answer, HTTPBackend, int_or_zero
 from server.backends.pricing import fetch_openrouter_generation_cost
@@ -79,6 +79,14 @@ def _wire_message(message: ChatMessage) -> dict[str, Any]:
     return wire
 
 
+def _plain(message: Message) -> dict[str, Any] | None:
+    """A plain text message given as a dict goes out as it is (the common case, no conversion)."""
+    if (type(message) is dict and len(message) == 2 and message.get("role") in ("system", "user", "assistant")
+            and type(message.get("content")) is str):
+        return {"role": message["role"], "content": message["content"]}
+    return None
+
+
 def _cost(raw: dict[str, Any]) -> float | None:
     value = raw.get("cost")
     if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
@@ -105,7 +113,7 @@ class OpenAICompatBackend(HTTPBackend):
     def body(self, request: CompletionRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": request.model.model_name,
-            "messages": [_wire_message(m) for m in request.chat()],
+            "messages": [_plain(m) or _wire_message(as_message(m)) for m in request.messages],
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "stream": request.stream,

@@ -102,6 +102,19 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
     return _parse_http_date(raw, now)
 
 
+def _limit_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers about limits, lower-cased (httpx.Headers: read from its raw bytes, undecoded
+    for the others)."""
+    raw = getattr(headers, "raw", None)
+    if isinstance(raw, list):
+        return {
+            k.decode("latin-1").lower(): v.decode("latin-1")
+            for k, v in raw
+            if b"ratelimit" in (low := k.lower()) or b"retry-after" in low
+        }
+    return {k.lower(): v for k, v in headers.items() if "ratelimit" in k.lower() or "retry-after" in k.lower()}
+
+
 def _get(headers: Mapping[str, str], name: str) -> str | None:
     # httpx.Headers is case-insensitive already; a plain dict from a test may not be.
     value = headers.get(name)
@@ -133,7 +146,7 @@ def parse_rate_limits(
     now = time.time() if now is None else now
     # One pass over the headers keeps only the ones about limits (most answers carry none, and
     # each case-insensitive look-up of httpx.Headers walks the whole list).
-    headers = {k.lower(): v for k, v in headers.items() if "ratelimit" in k.lower() or "retry-after" in k.lower()}
+    headers = _limit_headers(headers)
     if not headers:
         return None
     found: dict[str, float] = {}

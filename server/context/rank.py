@@ -177,8 +177,13 @@ def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params:
         file_part += params.w_path * path_score.get(doc, 0.0) / best_path
         file_part += params.w_symbol_file * symbol_file.get(doc, 0.0) / best_symbol_file
         file_part += params.w_reference_file * reference_file.get(doc, 0.0)
+        plain = prior * file_part  # the score of a chunk with no hit of its own
         for row in rows:
             if row.secret:
+                continue
+            if row.id not in chunk_hits and row.id not in symbol_chunk:
+                if plain > 0:
+                    out.append(Ranked(row, plain, "ranked"))
                 continue
             lexical = params.w_chunk * chunk_hits.get(row.id, 0.0) / best_chunk
             symbol = params.w_symbol * symbol_chunk.get(row.id, 0.0) / best_symbol

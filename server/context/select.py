@@ -29,6 +29,9 @@ from server.context.types import ContextItem, FileRequest, Selection
 __all__ = ["SelectParams", "select_from_snapshot"]
 
 
+_MIN_CANDIDATES = 2000  # ranked chunks the fill may draw on: this many, or one per 4 tokens of budget if more
+
+
 @dataclass(frozen=True)
 class SelectParams:
     neighbour: float = 0.35  # a taken chunk's neighbours score this share of its score
@@ -171,8 +174,10 @@ def select_from_snapshot(
                 requested_docs.append(doc)  # too big whole: its best chunks compete first below
     # 2. Ranked chunks; a repository about the size of the budget is all candidate.
     ranked = rank(snapshot, task, named_texts, params.rank)
-    if sum(d.chars for d in snapshot.docs.values()) // 4 <= 2 * budget:
+    if snapshot.total_chars() // 4 <= 2 * budget:
         ranked = ranked + _everything_else(snapshot, ranked, params)
+    else:  # the budget fills long before the tail of a large repository's ranking (speed)
+        ranked = ranked[:max(_MIN_CANDIDATES, budget // 4)]
     if ranked:
         _fill(snapshot, ranked, requested_docs, params, take, take_whole, int(budget * (1 - params.map_share)),
               lambda: used)
@@ -203,11 +208,11 @@ def _fill(snapshot: Snapshot, ranked: list[Ranked], requested_docs: list[int], p
     rows_of.update(snapshot.chunks_of(rows_of.keys() | set(requested_docs)))
     position = {row.id: (doc, i) for doc, rows in rows_of.items() for i, row in enumerate(rows)}
     best = ranked[0].score
-    heap: list[tuple[float, int, int, str]] = []
     boost = best * 10
-    for r in ranked:
-        lift = boost if r.chunk.doc in requested_docs else 0.0
-        heapq.heappush(heap, (-(r.score + lift), r.chunk.start_line, r.chunk.id, r.reason))
+    lifted = set(requested_docs)
+    heap = [(-(r.score + (boost if r.chunk.doc in lifted else 0.0)), r.chunk.start_line, r.chunk.id, r.reason)
+            for r in ranked]
+    heapq.heapify(heap)  # keys are unique (chunk id): pops come in the same order as pushing each
     done: set[int] = set()
     whole_tried: set[int] = set()
     while heap and used() < budget:

@@ -260,15 +260,17 @@ def _begin(conn: sqlite3.Connection, call: _Call, limits: BudgetLimits,
         raise NotFoundError(f"no task {call.task_id!r} in group {call.group_id!r}") from exc
     started = False
     if call.task_id is not None:
-        conn.execute(
-            "UPDATE tasks SET attempts = attempts + 1, model_used = ?, updated_at = ? WHERE id = ?",
-            (call.model_id, call.now, call.task_id),
-        )
         if start_task:  # the task's first call: it is running from the moment its money is held
             started = conn.execute(
-                "UPDATE tasks SET status = 'running', started_at = ? WHERE id = ? AND status IN ('pending', 'queued')",
-                (call.now, call.task_id),
+                "UPDATE tasks SET status = 'running', started_at = ?1, attempts = attempts + 1, model_used = ?2,"
+                " updated_at = ?1 WHERE id = ?3 AND status IN ('pending', 'queued')",
+                (call.now, call.model_id, call.task_id),
             ).rowcount > 0
+        if not started:
+            conn.execute(
+                "UPDATE tasks SET attempts = attempts + 1, model_used = ?, updated_at = ? WHERE id = ?",
+                (call.model_id, call.now, call.task_id),
+            )
     return attempt_id, reserve, started
 
 
@@ -472,7 +474,9 @@ class LedgerMixin(StoreBase):
         self, limits: BudgetLimits, group_id: str | None = None, *, now: float | None = None
     ) -> BudgetStatus:
         """Spend and reservations per period against `limits`, each ok | warn | stop."""
-        return await self._read(_status, limits, group_id, now_ts() if now is None else now)
+        # The calendar's figures are a few rows (a brief read); a group's sums all its attempts.
+        read = self._read_brief if group_id is None else self._read
+        return await read(_status, limits, group_id, now_ts() if now is None else now)
 
     async def learned_costs(self, model_id: str, provider: str) -> Learned:
         """What the ledger has learned of a model's real charges (ratio 1.0 before any)."""

@@ -163,8 +163,13 @@ class SqliteBackend:
         return result
 
     def _locked(self, fn: Callable[..., T], conn: sqlite3.Connection, *args: Any) -> T:
+        # The connection's busy timeout is 0 (the loop never waits); the thread waits its full one.
         with self._using:
-            return fn(conn, *args)
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            try:
+                return fn(conn, *args)
+            finally:
+                conn.execute("PRAGMA busy_timeout = 0")
 
     async def _checkpoint(self, db: aiosqlite.Connection, conn: sqlite3.Connection) -> None:
         self._checkpointed_at = conn.total_changes
@@ -196,11 +201,7 @@ class SqliteBackend:
             return await self.run(body, fn, *args)
         conn = db._conn
         try:
-            conn.execute("PRAGMA busy_timeout = 0")  # never wait on the loop for another process
-            try:
-                result = body(conn, fn, *args)
-            finally:
-                conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            result = body(conn, fn, *args)  # busy timeout 0: never wait on the loop for another process
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
                 raise StoreError(f"state database {self.path}: {exc}") from exc
