@@ -124,7 +124,25 @@ async def run_git(
 ) -> ProcResult:
     """git as an argument list (never a shell), with hooks and fsmonitor off.
 
+    `git worktree` commands on one repository run one at a time: a `prune` racing another
+    task's `add` can delete the half-made worktree's admin files.
+
     Raises: WorkspaceError: git is not installed."""
+    if args and args[0] == "worktree":
+        async with _worktree_lock(cwd):
+            return await _git(args, cwd, env, stdin)
+    return await _git(args, cwd, env, stdin)
+
+
+_WORKTREE_LOCKS: dict[tuple[int, Path], asyncio.Lock] = {}
+
+
+def _worktree_lock(repo: Path) -> asyncio.Lock:
+    loop = asyncio.get_running_loop()  # a lock belongs to one event loop
+    return _WORKTREE_LOCKS.setdefault((id(loop), repo), asyncio.Lock())
+
+
+async def _git(args: list[str], cwd: Path, env: Mapping[str, str], stdin: bytes | None) -> ProcResult:
     loop = asyncio.get_running_loop()
     try:
         return await run_process(
