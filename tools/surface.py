@@ -59,6 +59,20 @@ class _ModelArguments(ArgModelBase):
 class ToolServer(MCPServer[AppState]):
     """`MCPServer` whose tools may take one input model and whose argument errors read plainly."""
 
+    # While `register_tools` runs: the names to build (None: all). A tool not offered is only
+    # named, not built: building its schemas is most of the work of listing tools at start-up.
+    _building: frozenset[str] | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._tool_names: list[str] = []  # every tool registered, offered or not, in order
+        super().__init__(*args, **kwargs)
+
+    def add_tool(self, fn: Callable[..., Any], name: str | None = None, *args: Any, **kwargs: Any) -> None:
+        tool_name = name or fn.__name__
+        self._tool_names.append(tool_name)
+        if self._building is None or tool_name in self._building:
+            super().add_tool(fn, tool_name, *args, **kwargs)
+
     def add_model_tool(
         self, fn: Callable[..., Any], input_model: type[BaseModel], *, name: str, title: str,
         annotations: ToolAnnotations, meta: dict[str, Any] | None = None,
@@ -66,7 +80,8 @@ class ToolServer(MCPServer[AppState]):
         """Add `fn(ctx, args: input_model)` with `input_model`'s fields as the tool's arguments."""
         self.add_tool(fn, name=name, title=title, annotations=annotations, meta=meta, structured_output=True)
         tool = self._tool_manager.get_tool(name)
-        assert tool is not None
+        if tool is None:  # not offered (see `_building`)
+            return
         arguments: type[ArgModelBase] = type(
             f"{input_model.__name__}Arguments", (input_model, _ModelArguments),
             {"model_config": ConfigDict(title=f"{name}Arguments"), "__module__": input_model.__module__,
@@ -83,7 +98,7 @@ class ToolServer(MCPServer[AppState]):
             ConfigError: `enabled` names a tool that does not exist.
         """
         tools = self._tool_manager.list_tools()
-        everything = [t.name for t in tools]
+        everything = list(self._tool_names)
         wanted = set(enabled) - {"core", "all"}
         unknown = sorted(wanted - set(everything))
         if unknown:
@@ -156,6 +171,10 @@ def register_tools(mcp: ToolServer, enabled: tuple[str, ...] = ("core",)) -> Non
     Raises:
         ConfigError: `enabled` names a tool that does not exist.
     """
-    for module_name in TOOL_MODULES:
-        importlib.import_module(module_name).register(mcp)
+    mcp._building = None if "all" in enabled else frozenset(CORE_TOOLS) | set(enabled)
+    try:
+        for module_name in TOOL_MODULES:
+            importlib.import_module(module_name).register(mcp)
+    finally:
+        mcp._building = None
     mcp.offer_only(enabled)

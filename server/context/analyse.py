@@ -10,6 +10,7 @@ of workers (0 or 1: none).
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -62,6 +63,8 @@ def analyse_many(items: Sequence[tuple[str, bytes]]) -> list[Analysed]:
 
 def workers() -> int:
     """How many worker processes a large batch gets: `PWM_CONTEXT_WORKERS`, else one per core."""
+    if not sys.executable:  # embedded without an interpreter to start
+        return 1
     configured = os.environ.get("PWM_CONTEXT_WORKERS", "").strip()
     if configured.isdigit():
         return int(configured)

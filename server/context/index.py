@@ -246,9 +246,11 @@ class RepoIndex:
     def _data_version(self) -> int:
         return int(self.db.execute("PRAGMA data_version").fetchone()[0])
 
-    def _forget(self) -> None:
-        """Drop what was read from the database (after a write; the per-content caches stay)."""
-        self._meta_cache = None
+    def _forget(self, *, keep_meta: bool = False) -> None:
+        """Drop what was read from the database (the per-content caches stay). After our own
+        write the chunk map is kept: `_add_doc` and `_collect_garbage` keep it up to date."""
+        if not keep_meta:
+            self._meta_cache = None
         self._snapshots.clear()
         self._row_counts.clear()
 
@@ -308,6 +310,7 @@ class RepoIndex:
                stat_updates: list[tuple[str, int, int, str]]) -> Snapshot:
         self.db.execute("BEGIN IMMEDIATE")
         try:
+            self._sync()  # another connection may have written since we looked
             if stat_updates:
                 self.db.executemany("INSERT OR REPLACE INTO wt_stat(path, size, mtime_ns, blob) VALUES (?, ?, ?, ?)",
                                     stat_updates)
@@ -332,7 +335,7 @@ class RepoIndex:
             raise
         self._touched[key] = now
         self._version = self._data_version()
-        self._forget()
+        self._forget(keep_meta=True)
         snapshot = self._snapshots[key] = Snapshot(self, key, commit, self._snap_docs(key))
         if commit is None:
             snapshot._memo["pairs"] = files
@@ -418,6 +421,13 @@ class RepoIndex:
                         (doc, path_terms, names, ""))
         self.db.execute("INSERT INTO doc_terms(doc, data) VALUES (?, ?)",
                         (doc, _pack_terms(path_terms, names, [(n, b) for *_, n, b in found.chunks])))
+        meta = self._meta_cache
+        if meta is not None:
+            meta.chunk_count[doc] = len(rows)
+            for i, row in zip(ids, rows, strict=True):
+                meta.doc_of[i] = doc
+                for name in set(row[6].split()):
+                    meta.symbols.setdefault(name, []).append((i, doc))
         return doc
 
     def _collect_garbage(self) -> None:
@@ -432,7 +442,9 @@ class RepoIndex:
         for doc in orphans:
             self._chunk_cache.pop(doc, None)
             self._texts.pop(doc, None)
-            chunk_ids = [c for (c,) in self.db.execute("SELECT id FROM chunks WHERE doc = ? ORDER BY id", (doc,))]
+            chunk_rows = self.db.execute("SELECT id, defines FROM chunks WHERE doc = ? ORDER BY id", (doc,)).fetchall()
+            chunk_ids = [c for c, _ in chunk_rows]
+            self._unmap(doc, chunk_rows)
             packed = self.db.execute("SELECT data FROM doc_terms WHERE doc = ?", (doc,)).fetchone()
             if packed is not None:
                 path_terms, names, chunks = _unpack_terms(packed[0])
@@ -445,6 +457,21 @@ class RepoIndex:
                 self.db.execute("DELETE FROM doc_terms WHERE doc = ?", (doc,))
             self.db.execute("DELETE FROM chunks WHERE doc = ?", (doc,))
             self.db.execute("DELETE FROM docs WHERE id = ?", (doc,))
+
+    def _unmap(self, doc: int, chunk_rows: list[tuple[int, str]]) -> None:
+        """Take a deleted file's chunks out of the chunk map held in memory."""
+        meta = self._meta_cache
+        if meta is None:
+            return
+        meta.chunk_count.pop(doc, None)
+        for chunk, defines in chunk_rows:
+            meta.doc_of.pop(chunk, None)
+            for name in set(defines.split()):
+                places = [p for p in meta.symbols.get(name, ()) if p[0] != chunk]
+                if places:
+                    meta.symbols[name] = places
+                else:
+                    meta.symbols.pop(name, None)
 
     # -- reading --------------------------------------------------------------------------
 

@@ -6,7 +6,8 @@ Three signals, each scaled to 0..1 by its best value, then summed with weights:
   lucky match elsewhere (file-level and chunk-level fusion);
 - the symbol graph: a chunk that defines a name the task (or a file the caller named) mentions
   scores by how specific that name is (one definition in the repository: full weight), and its
-  file shares the credit; a chunk that only uses such a name gets it through BM25.
+  file shares the credit; a file whose chunks use a compound name the task writes as code
+  (`url_decode`) without defining it gains too: "replace uses of X" is about X's callers.
 A prior scales the result by the kind of file: source code first, tests and docs after.
 """
 
@@ -20,7 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from server.context.index import ChunkRow, Snapshot
-from server.context.terms import STOPWORDS, code_marked, identifiers, query_terms, split_identifier
+from server.context.terms import (
+    STOPWORDS,
+    clean_task,
+    code_marked,
+    identifiers,
+    query_terms,
+    split_identifier,
+)
 
 __all__ = ["RankParams", "Ranked", "mentioned_names", "rank"]
 
@@ -40,10 +48,11 @@ class RankParams:
     file_weights: tuple[float, float, float] = (3.0, 2.0, 1.0)
     w_chunk: float = 1.5
     w_file: float = 0.25
-    w_file_chunks: float = 0.5
+    w_file_chunks: float = 1.0
     w_path: float = 0.6
     w_symbol: float = 1.5
     w_symbol_file: float = 0.4
+    w_reference_file: float = 0.4  # a file using a name the task writes as code
     plain_word_symbol: float = 0.2
     prior_test: float = 0.5
     prior_doc: float = 0.25
@@ -108,6 +117,7 @@ def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params:
          skip_docs: Iterable[int] = ()) -> list[Ranked]:
     """Every chunk worth showing for `task`, best first (secret chunks left out)."""
     params = params or RankParams()
+    task = clean_task(task)
     terms = query_terms(task)
     chunk_hits = dict(snapshot.rank_chunks(terms, params.chunk_weights, params.chunk_limit))
     file_hits = dict(snapshot.rank_files(terms, params.file_weights, params.file_limit))
@@ -131,6 +141,10 @@ def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params:
         for chunk_id, doc in places:
             symbol_chunk[chunk_id] = symbol_chunk.get(chunk_id, 0.0) + weight
             symbol_file[doc] = symbol_file.get(doc, 0.0) + weight
+    # References: chunks using a compound name the task writes as code, and their files.
+    reference = _references(snapshot, [n for n, w in wanted.items() if w >= 1.0], symbol_chunk, params) \
+        if params.w_reference_file else {}
+    reference_file = _best_per_doc(snapshot, reference) if reference else {}
     best_symbol = max([1.0, *symbol_chunk.values()])
     best_symbol_file = max([1.0, *symbol_file.values()])
     path_score = _path_scores(snapshot, terms)
@@ -138,7 +152,8 @@ def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params:
     chunk_sums: dict[int, list[float]] = {}
 
     skip = set(skip_docs)
-    docs = [d for d in (set(file_hits) | symbol_file.keys() | path_score.keys()) if d in snapshot.docs and d not in skip]
+    docs = [d for d in (set(file_hits) | symbol_file.keys() | path_score.keys() | reference_file.keys())
+            if d in snapshot.docs and d not in skip]
     chunk_docs = set()
     for chunk_id in list(chunk_hits) + list(symbol_chunk):
         chunk_docs.add(chunk_id)
@@ -158,8 +173,14 @@ def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params:
         file_part += params.w_file_chunks * file_chunks.get(doc, 0.0) / best_file_chunks
         file_part += params.w_path * path_score.get(doc, 0.0) / best_path
         file_part += params.w_symbol_file * symbol_file.get(doc, 0.0) / best_symbol_file
+        file_part += params.w_reference_file * reference_file.get(doc, 0.0)
+        plain = prior * file_part  # the score of a chunk with no hit of its own
         for row in rows:
             if row.secret:
+                continue
+            if row.id not in chunk_hits and row.id not in symbol_chunk:
+                if plain > 0:
+                    out.append(Ranked(row, plain, "ranked"))
                 continue
             lexical = params.w_chunk * chunk_hits.get(row.id, 0.0) / best_chunk
             symbol = params.w_symbol * symbol_chunk.get(row.id, 0.0) / best_symbol
@@ -167,6 +188,36 @@ def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params:
             if score > 0:
                 out.append(Ranked(row, score, "symbol" if symbol > lexical else "ranked"))
     out.sort(key=lambda r: (-r.score, r.chunk.doc, r.chunk.start_line))
+    return out
+
+
+def _references(snapshot: Snapshot, names: Sequence[str], defining: dict[int, float],
+                params: RankParams) -> dict[int, float]:
+    """Chunks that use a compound name the task writes as code (`url_decode`) without defining
+    it, scaled 0..1 by their BM25 on those names alone: "replace uses of X" is about X's callers."""
+    compounds = [t for name in names if _is_code_like(name) for t in _compound(name)]
+    if not compounds:
+        return {}
+    hits = snapshot.rank_chunks(compounds, (0.0, 0.0, 1.0), params.chunk_limit)
+    hits = [(c, v) for c, v in hits if c not in defining]
+    best = max((v for _, v in hits), default=0.0) or 1.0
+    return {c: v / best for c, v in hits}
+
+
+def _compound(name: str) -> list[str]:
+    words = split_identifier(name)
+    return ["".join(words)] if len(words) > 1 else words
+
+
+def _best_per_doc(snapshot: Snapshot, values: dict[int, float]) -> dict[int, float]:
+    """{doc: best value} of chunk values."""
+    out: dict[int, float] = {}
+    db = snapshot.index.db
+    ids = list(values)
+    for start in range(0, len(ids), 500):
+        part = ids[start:start + 500]
+        for chunk_id, doc in db.execute(f"SELECT id, doc FROM chunks WHERE id IN ({','.join('?' * len(part))})", part):
+            out[doc] = max(out.get(doc, 0.0), values[chunk_id])
     return out
 
 

@@ -14,6 +14,7 @@ import heapq
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from server.analysis.tokens import count_tokens
 from server.context.index import ChunkRow, Snapshot
 from server.context.rank import Ranked, RankParams, file_prior, rank
 from server.context.render import piece_tokens
@@ -23,13 +24,14 @@ from server.context.types import ContextItem, FileRequest, Selection
 __all__ = ["SelectParams", "select_from_snapshot"]
 
 
+_MIN_CANDIDATES = 2000  # ranked chunks the fill may draw on: this many, or one per 4 tokens of budget if more
+
+
 @dataclass(frozen=True)
 class SelectParams:
     neighbour: float = 0.35  # a taken chunk's neighbours score this share of its score
     header: float = 0.3  # ... and its file's first chunk this share
     small_file_tokens: int = 1500  # a file this small comes whole once any of it is taken
-    whole_top: int = 0  # one of the first `whole_top` files comes whole once any of it is taken ...
-    whole_share: float = 0.0  # ... if it fits in this share of the budget
     stop_ratio: float = 0.0  # stop taking chunks scoring below this share of the best
     map_share: float = 0.04  # room kept for the repository map (share of the budget)
     rank: RankParams = field(default_factory=RankParams)
@@ -63,6 +65,14 @@ class _Texts:
 
     def piece(self, doc: int, start: int, end: int) -> str:
         return "\n".join(self.lines(doc)[start - 1:end]) + "\n"
+
+
+def _added_cost(texts: _Texts, doc: int, path: str, start: int, end: int, have: list[tuple[int, int]]) -> int:
+    """Tokens that lines `start..end` add to what is taken of a file (`have`) once touching
+    pieces merge: only their new lines, and a piece header only if they touch no taken piece."""
+    if not any(a <= end + 1 and start <= b + 1 for a, b in have):
+        return piece_tokens(path, start, end, texts.piece(doc, start, end))
+    return sum(count_tokens(texts.piece(doc, a, b)) for a, b in _minus(start, end, have))
 
 
 def _merge(taken: list[_Taken]) -> list[_Taken]:
@@ -113,7 +123,7 @@ def select_from_snapshot(
         nonlocal used, rank_counter
         if is_covered(doc, start, end):
             return True
-        cost = piece_tokens(snapshot.docs[doc].path, start, end, texts.piece(doc, start, end))
+        cost = _added_cost(texts, doc, snapshot.docs[doc].path, start, end, covered.get(doc, []))
         if used + cost > budget:
             return False
         used += cost
@@ -159,8 +169,10 @@ def select_from_snapshot(
                 requested_docs.append(doc)  # too big whole: its best chunks compete first below
     # 2. Ranked chunks; a repository about the size of the budget is all candidate.
     ranked = rank(snapshot, task, named_texts, params.rank)
-    if sum(d.chars for d in snapshot.docs.values()) // 4 <= 2 * budget:
+    if snapshot.total_chars() // 4 <= 2 * budget:
         ranked = ranked + _everything_else(snapshot, ranked, params)
+    else:  # the budget fills long before the tail of a large repository's ranking (speed)
+        ranked = ranked[:max(_MIN_CANDIDATES, budget // 4)]
     if ranked:
         _fill(snapshot, ranked, requested_docs, params, take, take_whole, int(budget * (1 - params.map_share)),
               lambda: used)
@@ -188,15 +200,14 @@ def _fill(snapshot: Snapshot, ranked: list[Ranked], requested_docs: list[int], p
     rows_of: dict[int, list[ChunkRow]] = {}
     for r in ranked:
         rows_of.setdefault(r.chunk.doc, [])
-    file_rank = {doc: k for k, doc in enumerate(rows_of)}  # files in the order of their best chunk
     rows_of.update(snapshot.chunks_of(rows_of.keys() | set(requested_docs)))
     position = {row.id: (doc, i) for doc, rows in rows_of.items() for i, row in enumerate(rows)}
     best = ranked[0].score
-    heap: list[tuple[float, int, int, str]] = []
     boost = best * 10
-    for r in ranked:
-        lift = boost if r.chunk.doc in requested_docs else 0.0
-        heapq.heappush(heap, (-(r.score + lift), r.chunk.start_line, r.chunk.id, r.reason))
+    lifted = set(requested_docs)
+    heap = [(-(r.score + (boost if r.chunk.doc in lifted else 0.0)), r.chunk.start_line, r.chunk.id, r.reason)
+            for r in ranked]
+    heapq.heapify(heap)  # keys are unique (chunk id): pops come in the same order as pushing each
     done: set[int] = set()
     whole_tried: set[int] = set()
     while heap and used() < budget:
@@ -210,7 +221,7 @@ def _fill(snapshot: Snapshot, ranked: list[Ranked], requested_docs: list[int], p
         if row.secret:
             continue
         done.add(chunk_id)
-        if doc not in whole_tried and _wants_whole(snapshot, doc, file_rank.get(doc, len(file_rank)), budget, params):
+        if doc not in whole_tried and snapshot.docs[doc].chars // 4 <= params.small_file_tokens:
             whole_tried.add(doc)
             if take_whole(doc, [(r.start_line, r.end_line) for r in rows if r.secret], budget):
                 done.update(r.id for r in rows)
@@ -222,15 +233,6 @@ def _fill(snapshot: Snapshot, ranked: list[Ranked], requested_docs: list[int], p
         for j, share in ((i - 1, params.neighbour), (i + 1, params.neighbour), (0, params.header)):
             if 0 <= j < len(rows) and rows[j].id not in done and share > 0:
                 heapq.heappush(heap, (-(score * share), rows[j].start_line, rows[j].id, "neighbour"))
-
-
-def _wants_whole(snapshot: Snapshot, doc: int, file_rank: int, budget: int, params: SelectParams) -> bool:
-    """A small file comes whole once any of it is taken; so does one of the best-ranked files
-    while it fits in its share of the budget (the change is likely in it, the lines anywhere)."""
-    estimate = snapshot.docs[doc].chars // 4
-    if estimate <= params.small_file_tokens:
-        return True
-    return file_rank < params.whole_top and estimate <= params.whole_share * budget
 
 
 def _everything_else(snapshot: Snapshot, ranked: list[Ranked], params: SelectParams) -> list[Ranked]:

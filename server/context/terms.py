@@ -13,7 +13,8 @@ import functools
 import re
 from collections.abc import Iterable, Iterator
 
-__all__ = ["STOPWORDS", "code_marked", "identifiers", "joined_terms", "query_terms", "split_identifier", "text_terms"]
+__all__ = ["STOPWORDS", "clean_task", "code_marked", "identifiers", "joined_terms", "query_terms", "split_identifier",
+           "text_terms"]
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Boundaries inside an identifier: lower->Upper, Upper->Upper+lower (HTTPServer), letter<->digit.
@@ -36,6 +37,17 @@ STOPWORDS = frozenset(
     feat chore perf docs doc refactor style ci build test tests wip
     """.split()
 )
+
+
+# What a task text carries that never names code: version-control bookkeeping lines
+# (`--HG--`, `branch : trunk`, `git-svn-id: ...`, `[svn]`), commit hashes, and URLs.
+_BOOKKEEPING_LINE = re.compile(r"(?im)^\s*(?:--HG--|branch\s*:\s*\S+|git-svn-id:.*|-{3,})\s*$")
+_NOISE = re.compile(r"\[svn\]|\bhttps?://\S+|\b(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}\b")
+
+
+def clean_task(text: str) -> str:
+    """`text` without the parts that never name code (see `_BOOKKEEPING_LINE` and `_NOISE`)."""
+    return _NOISE.sub(" ", _BOOKKEEPING_LINE.sub("", text))
 
 
 def split_identifier(name: str) -> list[str]:

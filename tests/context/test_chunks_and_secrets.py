@@ -6,7 +6,7 @@ import pytest
 
 from server.context.chunking import chunk_file
 from server.context.secrets import has_secret, is_secret_path
-from server.context.terms import query_terms, split_identifier
+from server.context.terms import clean_task, query_terms, split_identifier
 
 PY = (
     "import os\n\n\n"
@@ -53,6 +53,12 @@ def test_identifiers_split_into_words_and_compounds() -> None:
     assert split_identifier("parseHTTPHeader_v2") == ["parse", "http", "header", "v", "2"]
     assert query_terms("Fix parse_tag in the `SpecifierSet`") == ["parse", "tag", "parsetag", "specifier", "set",
                                                                   "specifierset"]
+
+
+def test_commit_hashes_urls_and_version_control_bookkeeping_are_not_search_terms() -> None:
+    task = ("[svn] Fix regression since commit d67f0fd4cc2a in parse_tag, see https://example.org/issue_9\n\n"
+            "--HG--\nbranch : trunk\n")
+    assert query_terms(clean_task(task)) == ["regression", "commit", "parse", "tag", "parsetag"]
 
 
 @pytest.mark.parametrize("text", [

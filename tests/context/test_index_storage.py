@@ -44,6 +44,11 @@ def test_a_file_that_leaves_the_index_leaves_its_full_text_rows_too(repo: Path, 
     chunks = index.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
     assert index.db.execute("SELECT count(*) FROM chunk_fts_docsize").fetchone()[0] == chunks
     index.db.execute("INSERT INTO chunk_fts(chunk_fts) VALUES ('integrity-check')")
+    # the chunk map kept up to date in memory is the one the database gives
+    assert set(index.snapshot(None).definitions(["zebracrossing", "giraffeneck"])) == {"giraffeneck"}
+    kept = index._meta()
+    index._meta_cache = None
+    assert index._meta() == kept
 
 
 def test_an_unchanged_working_tree_is_answered_without_writing(repo: Path, options: ContextOptions) -> None:

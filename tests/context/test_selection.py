@@ -10,6 +10,7 @@ import pytest
 from server.context import ContextOptions, close_indexes, render_selection, select_context
 from server.errors import InputError, WorkspaceError
 from tests.context.helpers import CANARY, commit_all, make_context_repo
+from tests.validation.helpers import make_repo
 
 
 @pytest.fixture
@@ -120,3 +121,28 @@ def test_exclude_patterns_from_settings_keep_matching_files_out(repo: Path, tmp_
     finally:
         close_indexes()
     assert "shop/pricing.py" not in {i.path for i in sel.items}
+
+
+def test_a_file_that_calls_a_function_the_task_names_in_code_gains_rank(repo: Path, options: ContextOptions) -> None:
+    from server.context.rank import RankParams, rank
+    from server.context.service import _open
+
+    select_context(repo, "warm the index", [], 500, options)
+    index, _ = _open(repo, options)
+    snapshot = index.snapshot(None)
+    task = "replace the uses of `apply_discount()` with a price rule"
+
+    def caller_score(params: RankParams) -> float:
+        return max(r.score for r in rank(snapshot, task, params=params) if snapshot.docs[r.chunk.doc].path == "shop/cart.py")
+
+    assert caller_score(RankParams()) > caller_score(RankParams(w_reference_file=0.0))
+
+
+def test_adjacent_pieces_of_a_file_share_one_header_so_the_budget_is_used(tmp_path: Path, options: ContextOptions) -> None:
+    body = "".join(f"def step_{i}(order):\n    \"\"\"Step {i} of the order pipeline.\"\"\"\n    return order + {i}\n\n\n"
+                   for i in range(400))
+    repo = make_repo(tmp_path / "big", {"pipeline.py": body, "other.py": "def unrelated():\n    return 1\n"})
+    sel = select_context(repo, "order pipeline step", [], 1500, options)
+    assert sel.total_tokens <= 1500
+    assert {i.path for i in sel.items} == {"pipeline.py"}
+    assert sel.total_tokens >= 1500 - 100  # only the room kept for the map and one function go unused
