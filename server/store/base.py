@@ -5,8 +5,7 @@ PostgreSQL, whose connection presents the same `sqlite3.Connection` subset: see 
 Each operation is a plain synchronous function of that connection handed to the thread whole, so
 
 - a transaction is one round trip between the event loop and the thread, not one per
-  statement (the per-task overhead target is a millisecond; SQLite runs the brief ones of a
-  task's path on the loop itself when its connection is idle: `_write_brief`, `_read_brief`), and
+  statement (the per-task overhead target is a millisecond), and
 - no other coroutine's statement can land in the middle of our transaction, which would
   happen if `BEGIN ... COMMIT` were issued as separate awaits on a shared connection.
 
@@ -57,10 +56,6 @@ class Backend(Protocol):
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T: ...
 
-    async def write_brief(self, fn: Callable[..., T], *args: Any) -> T: ...
-
-    async def read_brief(self, fn: Callable[..., T], *args: Any) -> T: ...
-
     async def owner_alive(self, owner: str) -> bool: ...
 
     def forget_owner(self, owner: str) -> None: ...
@@ -90,14 +85,6 @@ class StoreBase:
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(conn, *args)` inside one read transaction (a consistent snapshot)."""
         return await self._live().read(fn, *args)
-
-    async def _write_brief(self, fn: Callable[..., T], *args: Any) -> T:
-        """`_write` for a few statements on a task's path (SQLite may run it on the loop)."""
-        return await self._live().write_brief(fn, *args)
-
-    async def _read_brief(self, fn: Callable[..., T], *args: Any) -> T:
-        """`_read` for a few indexed look-ups on a task's path (SQLite may run it on the loop)."""
-        return await self._live().read_brief(fn, *args)
 
 
 def in_transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:

@@ -146,11 +146,6 @@ def _insert_group(
     return _group(row)
 
 
-# Up to this many moves (an outcome and the children it readies or skips) are a brief write,
-# and a group of up to this many tasks is created in one.
-_BRIEF_MOVES = 16
-_BRIEF_TASKS = 64
-
 # Another user's group is looked up exactly like an unknown one (tokens.py: who is calling).
 _VISIBLE = " AND (CAST(?2 AS TEXT) IS NULL OR user_name IS NULL OR user_name = ?2)"
 
@@ -336,8 +331,8 @@ class GroupsMixin(StoreBase):
             StoreError: the database cannot be written.
         """
         caller = current_caller()
-        write = self._write_brief if len(tasks) <= _BRIEF_TASKS else self._write
-        return await write(_insert_group, group, tasks, self.owner, now_ts(), None if caller is None else caller.user)
+        return await self._write(_insert_group, group, tasks, self.owner, now_ts(),
+                                 None if caller is None else caller.user)
 
     async def get_group(self, id_or_name: str) -> GroupRecord:
         """The group with this id, else the most recent group with this name.
@@ -347,7 +342,7 @@ class GroupsMixin(StoreBase):
         Raises:
             NotFoundError: neither matches.
         """
-        return await self._read_brief(_get_group, id_or_name, restricted_to())
+        return await self._run(_get_group, id_or_name, restricted_to())
 
     async def list_groups(self, limit: int = 50, status: str | None = None) -> list[GroupRecord]:
         """Most recent first."""
@@ -427,8 +422,7 @@ class GroupsMixin(StoreBase):
         settled = None if settle is None else settlement_values(settle)
         if not moves and settled is None:
             return []
-        write = self._write_brief if len(moves) <= _BRIEF_MOVES else self._write  # a wide fan-out of skips
-        return await write(_move_tasks, list(moves), finish_group, now_ts(), settled)
+        return await self._write(_move_tasks, list(moves), finish_group, now_ts(), settled)
 
     async def transition_group_tasks(
         self, group_id: str, from_statuses: Iterable[str], to_status: str, **fields: Any
@@ -450,7 +444,7 @@ class GroupsMixin(StoreBase):
         Raises:
             NotFoundError: unknown task.
         """
-        return await self._read_brief(_dispatch, task_id, head_chars)
+        return await self._read(_dispatch, task_id, head_chars)
 
     async def status_snapshot(
         self, group_id: str, *, status: str | None = None, offset: int = 0, limit: int = 20,

@@ -437,7 +437,7 @@ class LedgerMixin(StoreBase):
         ts = now_ts() if now is None else now
         call = _Call(task_id, group_id, self.owner, model_id, provider, variant, paid,
                      float(reserve_usd or 0.0), cap_usd, day_key(ts), ts, repo)
-        attempt_id, held, started = await self._write_brief(_begin, call, limits, start_task)
+        attempt_id, held, started = await self._write(_begin, call, limits, start_task)
         return AttemptRecord(
             attempt_id, task_id, group_id, self.owner, model_id, provider, variant, paid, "running",
             held, None, 0.0, None, 0, 0, 0, 0, None, None, None, None, None, None, call.day, ts, None, repo,
@@ -459,7 +459,7 @@ class LedgerMixin(StoreBase):
             attempt_id, status, input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost, cost_source,
             latency_ms, first_token_ms, error_class, error_message, generation_id, http_status,
         )
-        return await self._write_brief(_settle, settlement_values(settlement), now_ts() if now is None else now)
+        return await self._write(_settle, settlement_values(settlement), now_ts() if now is None else now)
 
     async def update_attempt_cost(self, attempt_id: int, cost: float, source: str) -> bool:
         """Correct a settled attempt's cost (e.g. from OpenRouter's generation endpoint).
@@ -474,9 +474,7 @@ class LedgerMixin(StoreBase):
         self, limits: BudgetLimits, group_id: str | None = None, *, now: float | None = None
     ) -> BudgetStatus:
         """Spend and reservations per period against `limits`, each ok | warn | stop."""
-        # The calendar's figures are a few rows (a brief read); a group's sums all its attempts.
-        read = self._read_brief if group_id is None else self._read
-        return await read(_status, limits, group_id, now_ts() if now is None else now)
+        return await self._read(_status, limits, group_id, now_ts() if now is None else now)
 
     async def learned_costs(self, model_id: str, provider: str) -> Learned:
         """What the ledger has learned of a model's real charges (ratio 1.0 before any)."""

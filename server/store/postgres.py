@@ -242,10 +242,6 @@ class PgBackend:
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         return await self.run(in_read_transaction, fn, *args)
 
-    # Every transaction is a network round trip here: the brief ones take the same path.
-    write_brief = write
-    read_brief = read
-
     async def owner_alive(self, owner: str) -> bool:
         return await self.run(_owner_alive, owner)
 
