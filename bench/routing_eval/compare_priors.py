@@ -31,6 +31,7 @@ from bench.routing_eval.train_prior import (  # noqa: E402
     DATA,
     Row,
     Sparse,
+    choose_lambda,
     fit_ridge,
     group_folds,
     load,
@@ -121,30 +122,14 @@ CANDIDATES: dict[str, tuple[Callable[[list[Row]], list[float]], Callable[[str], 
 }
 
 
-def choose_lambda(xs: list[Sparse], ys: list[float], groups: list[str], seed: int) -> float:
-    best, best_score = LAMBDAS[0], -2.0
-    folds = group_folds(groups, 3, seed + 1)
-    for lam in LAMBDAS:
-        preds, truth = [], []
-        for held in folds:
-            train = [i for i, g in enumerate(groups) if g not in held]
-            test = [i for i, g in enumerate(groups) if g in held]
-            model = fit_ridge([xs[i] for i in train], [ys[i] for i in train], lam, sweeps=30)
-            preds += [predict(model, xs[i]) for i in test]
-            truth += [ys[i] for i in test]
-        score = spearman(preds, truth)
-        if score > best_score:
-            best, best_score = lam, score
-    return best
-
-
 def held_out(rows: list[Row], targets: list[float], xs: list[Sparse], k: int, seed: int) -> list[float]:
     groups = [owner(r) for r in rows]
     out = [0.0] * len(rows)
     for held in group_folds(groups, k, seed):
         train = [i for i, g in enumerate(groups) if g not in held]
         test = [i for i, g in enumerate(groups) if g in held]
-        lam = choose_lambda([xs[i] for i in train], [targets[i] for i in train], [groups[i] for i in train], seed)
+        lam = choose_lambda([xs[i] for i in train], [targets[i] for i in train], [groups[i] for i in train], seed,
+                            folds_k=3, sweeps=30, lambdas=LAMBDAS)
         model = fit_ridge([xs[i] for i in train], [targets[i] for i in train], lam, sweeps=30)
         for i in test:
             out[i] = predict(model, xs[i])

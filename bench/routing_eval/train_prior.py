@@ -152,15 +152,18 @@ def group_folds(groups: Sequence[str], k: int, seed: int) -> list[set[str]]:
     return [set(names[i::k]) for i in range(k)]
 
 
-def choose_lambda(xs: list[Sparse], ys: list[float], groups: list[str], seed: int) -> float:
-    best, best_score = LAMBDAS[0], -2.0
-    folds = group_folds(groups, 4, seed + 1)
-    for lam in LAMBDAS:
+def choose_lambda(xs: list[Sparse], ys: list[float], groups: list[str], seed: int, *, folds_k: int = 4,
+                  sweeps: int | None = None, lambdas: tuple[float, ...] = LAMBDAS) -> float:
+    """The ridge penalty with the best Spearman in an inner group k-fold over `groups`."""
+    best, best_score = lambdas[0], -2.0
+    folds = group_folds(groups, folds_k, seed + 1)
+    fit_kwargs: dict[str, int] = {} if sweeps is None else {"sweeps": sweeps}
+    for lam in lambdas:
         preds, truth = [], []
         for held in folds:
             train = [i for i, g in enumerate(groups) if g not in held]
             test = [i for i, g in enumerate(groups) if g in held]
-            model = fit_ridge([xs[i] for i in train], [ys[i] for i in train], lam)
+            model = fit_ridge([xs[i] for i in train], [ys[i] for i in train], lam, **fit_kwargs)
             preds += [predict(model, xs[i]) for i in test]
             truth += [ys[i] for i in test]
         score = spearman(preds, truth)

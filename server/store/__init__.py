@@ -15,8 +15,9 @@ Everything raises `StoreError` when the database cannot be read or written.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from server.lazy_exports import lazy_getattr
 
 if TYPE_CHECKING:
     from server.store.leases import DEFAULT_LEASE_S, DEFAULT_POLL_S, LeaseInfo, LeaseKeeper
@@ -92,13 +93,7 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = [

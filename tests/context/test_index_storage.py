@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from server.context import ContextOptions, close_indexes, render_selection, select_context
+from server.context import ContextOptions, render_selection, select_context
 from server.context.analyse import analyse, analyse_stream
 from server.context.index import SCHEMA_VERSION, index_path
 from server.context.service import _open
-from tests.context.helpers import FILES, make_context_repo
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    return make_context_repo(tmp_path / "repo")
-
-
-@pytest.fixture
-def options(tmp_path: Path) -> Iterator[ContextOptions]:
-    yield ContextOptions(tmp_path / "cache")
-    close_indexes()
+from tests.context.helpers import FILES
 
 
 def _matches(db: sqlite3.Connection, word: str) -> int:

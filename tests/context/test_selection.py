@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from server.context import ContextOptions, close_indexes, render_selection, select_context
 from server.errors import InputError, WorkspaceError
-from tests.context.helpers import CANARY, commit_all, make_context_repo
+from tests.context.helpers import CANARY, commit_all
 from tests.validation.helpers import make_repo
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    return make_context_repo(tmp_path / "repo")
-
-
-@pytest.fixture
-def options(tmp_path: Path) -> Iterator[ContextOptions]:
-    yield ContextOptions(tmp_path / "cache")
-    close_indexes()
 
 
 def test_the_function_a_task_names_is_selected_first(repo: Path, options: ContextOptions) -> None:
