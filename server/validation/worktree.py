@@ -17,6 +17,7 @@ import asyncio
 import re
 import shutil
 import tempfile
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,12 +135,13 @@ async def run_git(
     return await _git(args, cwd, env, stdin)
 
 
-_WORKTREE_LOCKS: dict[tuple[int, Path], asyncio.Lock] = {}
+_WORKTREE_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Path, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary())
 
 
 def _worktree_lock(repo: Path) -> asyncio.Lock:
-    loop = asyncio.get_running_loop()  # a lock belongs to one event loop
-    return _WORKTREE_LOCKS.setdefault((id(loop), repo), asyncio.Lock())
+    locks = _WORKTREE_LOCKS.setdefault(asyncio.get_running_loop(), {})  # a lock belongs to one event loop
+    return locks.setdefault(repo, asyncio.Lock())
 
 
 async def _git(args: list[str], cwd: Path, env: Mapping[str, str], stdin: bytes | None) -> ProcResult:
