@@ -14,6 +14,7 @@ never more than ~30% off; these are routing estimates, provider usage is the tru
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -69,13 +70,29 @@ def estimate_tokens(text: str) -> int:
 
 
 def count_tokens(text: str) -> int:
-    """Tokens in `text` by tiktoken's cl100k encoding, or the estimate when it is unavailable."""
+    """Tokens in `text` by tiktoken's cl100k encoding, or the estimate when it is unavailable.
+
+    Texts up to `_MEMO_CHARS` are remembered (an agent's role prompt, a context piece tried and
+    then taken), keyed by the counter too, so an estimate made before tiktoken loaded is not kept."""
     if not text:
         return 0
-    encoder = _load()
-    if encoder is None:
-        return estimate_tokens(text)
-    return len(encoder.encode_ordinary(text))
+    exact = _load() is not None
+    if len(text) <= _MEMO_CHARS:
+        return _counted(text, exact)
+    return _count(text, exact)
+
+
+_MEMO_CHARS = 16_384
+
+
+@functools.lru_cache(maxsize=4096)
+def _counted(text: str, exact: bool) -> int:
+    return _count(text, exact)
+
+
+def _count(text: str, exact: bool) -> int:
+    encoder = _load() if exact else None
+    return len(encoder.encode_ordinary(text)) if encoder is not None else estimate_tokens(text)
 
 
 def token_counter_status() -> str:

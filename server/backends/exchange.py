@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import httpx
+from httpx_sse import EventSource
 
 from server.backends.base import Completion, CompletionRequest, ToolCall, Usage
 from server.backends.classify import error_for_status, error_for_transport
 from server.backends.clock import CallClock
 from server.backends.ratelimits import parse_rate_limits
-from server.backends.sse import sse_events
 from server.errors import BackendBadResponse
 
 __all__ = ["Answer", "HTTPBackend", "int_or_zero"]
@@ -200,6 +200,8 @@ class HTTPBackend:
 
     async def _read_stream(self, answer: Answer, response: httpx.Response, clock: CallClock) -> None:
         on_chunk = answer.request.on_chunk
+        if self.framing == "sse":
+            response.encoding = "utf-8"  # what the SSE format mandates: skips httpx's charset sniffing
         async with aclosing(self._events(response)) as events:
             async for kind, data in events:
                 clock.progress()
@@ -230,8 +232,14 @@ class HTTPBackend:
         except (TimeoutError, httpx.HTTPError):
             pass  # the answer is whole; only the connection is lost
 
-    def _events(self, response: httpx.Response) -> AsyncGenerator[tuple[str, str], None]:
-        return sse_events(response) if self.framing == "sse" else _ndjson_lines(response)
+    async def _events(self, response: httpx.Response) -> AsyncGenerator[tuple[str, str], None]:
+        if self.framing == "sse":
+            async with aclosing(EventSource(response).aiter_sse()) as events:
+                async for event in events:
+                    yield event.event, event.data
+        else:
+            async for line in response.aiter_lines():
+                yield "", line
 
     def _json(self, answer: Answer, text: str | bytes, what: str) -> dict[str, Any]:
         try:
@@ -257,8 +265,3 @@ class HTTPBackend:
             extra={"stream_complete": answer.done, **answer.extra},
             tool_calls=answer.tool_calls(),
         )
-
-
-async def _ndjson_lines(response: httpx.Response) -> AsyncGenerator[tuple[str, str], None]:
-    async for line in response.aiter_lines():
-        yield "", line

@@ -7,7 +7,6 @@ text, so the budget holds for what is sent.
 
 from __future__ import annotations
 
-import functools
 from pathlib import PurePosixPath
 
 from server.analysis.tokens import count_tokens
@@ -32,7 +31,6 @@ def render_piece(path: str, start_line: int, end_line: int, text: str) -> str:
     return f"### {path} (lines {start_line}-{end_line})\n{fence}{fence_language(path)}\n{body}{fence}\n"
 
 
-@functools.lru_cache(maxsize=4096)  # a selection counts a piece when trying it and again when taking it
 def piece_tokens(path: str, start_line: int, end_line: int, text: str) -> int:
     """Tokens of `render_piece(...)`, plus one for the blank line between pieces."""
     return count_tokens(render_piece(path, start_line, end_line, text)) + 1

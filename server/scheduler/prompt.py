@@ -10,12 +10,10 @@ block too, so a wide fan-in cannot blow a model's context window). Token counts 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from server.analysis.tokens import count_tokens as count_text_tokens
-from server.analysis.tokens import token_counter_status
 
 __all__ = ["DependencyOutput", "build_messages", "count_tokens", "fit_max_tokens"]
 
@@ -71,20 +69,7 @@ def build_messages(
 
 def count_tokens(messages: Sequence[dict[str, str]]) -> int:
     """Estimated prompt tokens of `messages` (content plus chat framing)."""
-    total = 3
-    for message in messages:
-        content = message.get("content", "")
-        if message.get("role") == "system":  # an agent's role prompt: the same for all its tasks
-            total += _PER_MESSAGE_TOKENS + _role_tokens(content, token_counter_status())
-        else:
-            total += _PER_MESSAGE_TOKENS + count_text_tokens(content)
-    return total
-
-
-@functools.lru_cache(maxsize=64)
-def _role_tokens(text: str, counter: str) -> int:
-    # Keyed by the counter too: a count estimated before tiktoken loaded is not kept after.
-    return count_text_tokens(text)
+    return 3 + sum(_PER_MESSAGE_TOKENS + count_text_tokens(m.get("content", "")) for m in messages)
 
 
 def fit_max_tokens(prompt_tokens: int, wanted: int, context_window: int, max_output: int) -> int | None:
