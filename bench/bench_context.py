@@ -41,6 +41,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -270,21 +271,61 @@ LORO_GRID: dict[str, tuple[float, ...]] = {
     "w_tested": (0.0, 0.3),
 }
 LORO_BUDGETS = (6000, 8000, 11000, 32000)
+# The selection stage's knobs (`SelectParams`), tried in the same product as the ranking's.
+SELECT_GRID: dict[str, tuple[float, ...]] = {
+    "map_share": (0.0, 0.04), "gap_lines": (0, 6, 12),
+}
+
+
+def loro_grid(which: str) -> dict[str, tuple[float, ...]]:
+    """The knobs `--loro` varies: `all`, or only `rank`'s or `select`'s (the others at their defaults)."""
+    grid: dict[str, tuple[float, ...]] = {}
+    if which in ("all", "rank"):
+        grid.update(LORO_GRID)
+    if which in ("all", "select"):
+        grid.update(SELECT_GRID)
+    return grid
+
+
+def loro_params(values: dict[str, float]) -> SelectParams:
+    from dataclasses import fields, replace
+
+    from server.context.rank import RankParams
+
+    own = {f.name for f in fields(SelectParams)}
+    rank = replace(RankParams(), **{k: v for k, v in values.items() if k not in own})
+    return SelectParams(rank=rank, **{k: (int(v) if k == "gap_lines" else v) for k, v in values.items() if k in own})
+
+
+def memo_rank() -> None:
+    """Rankings memoised per snapshot, task and ranking knobs: the selection knobs of the grid
+    then re-run only the fill (the ranking is most of a selection's time)."""
+    import server.context.select as select_module
+
+    real = select_module.rank
+    memo: dict[tuple[str, str, tuple[str, ...], str], Any] = {}
+
+    def ranked(snapshot: Any, task: str, named: Any = (), params: Any = None, **kw: Any) -> Any:
+        key = (snapshot.key, task, tuple(named), repr(params))
+        if key not in memo or kw:
+            memo[key] = real(snapshot, task, named, params, **kw)
+        return memo[key]
+
+    select_module.rank = ranked  # type: ignore[assignment]
 
 
 def leave_one_repo_out(args: argparse.Namespace) -> None:
     import itertools
-    from dataclasses import replace
-
-    from server.context.rank import RankParams
 
     dev = dev_dir()
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="pwm-context-bench-"))
     cases = materialize(dev, work)
-    names = list(LORO_GRID)
+    grid = loro_grid(args.grid)
+    names = list(grid)
+    memo_rank()
     table: dict[tuple[float, ...], dict[int, dict[str, tuple[float, float]]]] = {}
-    for values in itertools.product(*LORO_GRID.values()):
-        params = SelectParams(rank=replace(RankParams(), **dict(zip(names, values, strict=True))))
+    for values in itertools.product(*grid.values()):
+        params = loro_params(dict(zip(names, values, strict=True)))
         per_budget: dict[int, dict[str, Items]] = {b: {} for b in LORO_BUDGETS}
         for case in cases:
             got = ours(Path(str(case["ws"])), str(case["task"]), list(LORO_BUDGETS), work / "cache", params)
@@ -298,7 +339,7 @@ def leave_one_repo_out(args: argparse.Namespace) -> None:
         t = table[values]
         return sum((t[6000][r][0] + t[8000][r][0] + t[11000][r][0]) / 3 + 0.5 * t[32000][r][0] for r in train)
 
-    print("leave one repository out over", ", ".join(f"{k} in {v}" for k, v in LORO_GRID.items()))
+    print("leave one repository out over", ", ".join(f"{k} in {v}" for k, v in grid.items()))
     held: dict[int, list[float]] = {8000: [], 32000: []}
     for out in repos:
         chosen = max(table, key=lambda v: objective(v, [r for r in repos if r != out]))
@@ -355,6 +396,121 @@ def explain(args: argparse.Namespace) -> None:
     print(f"main gold file's rank at {budget}: " + ", ".join(f"{k} {v}" for k, v in sorted(buckets.items())))
     if not args.work:
         shutil.rmtree(work, ignore_errors=True)
+
+
+# -- ceilings: where the remaining loss is -------------------------------------------------------
+
+def ceilings(args: argparse.Namespace) -> None:
+    """Coverage with one stage made perfect, per repository, at each budget:
+    `ours`; `oracle-files` (gold files' chunks ranked above all others, our piece choice);
+    `oracle-pieces` (our selection's tokens per file, but inside each file the chunks holding
+    gold lines taken first); `gold-chunks` (only the chunks holding gold lines, of the gold
+    files, in our file order, while they fit: what perfect pieces could reach)."""
+    import server.context.select as select_module
+    from server.context.rank import rank as real_rank
+    from server.context.render import piece_tokens
+    from server.context.request import repository_root
+    from server.context.service import _open
+
+    dev = dev_dir()
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="pwm-context-bench-"))
+    cases = materialize(dev, work)
+    gold = {row["id"]: row["lines"] for row in map(json.loads, (dev / "gold_lines.jsonl").read_text().splitlines())}
+    budgets = [int(b) for b in args.budgets.split(",")]
+    options = ContextOptions(work / "cache")
+    rows: dict[str, dict[int, dict[str, list[float]]]] = {}
+
+    def cover(lines: dict[str, list[int]], ranges: list[tuple[str, int, int]]) -> float:
+        hit = sum(1 for p, ls in lines.items() for n in ls if any(q == p and a <= n <= b for q, a, b in ranges))
+        return hit / max(1, sum(map(len, lines.values())))
+
+    def add(method: str, budget: int, repo: str, value: float) -> None:
+        rows.setdefault(method, {}).setdefault(budget, {}).setdefault(repo, []).append(value)
+
+    for case in cases:
+        ws, lines, repo = Path(str(case["ws"])), gold[str(case["id"])], str(case["repo"])
+        index, _ = _open(repository_root(ws, "workspace"), options)
+        snapshot = index.snapshot(None)
+        by_path = {d.path: d.id for d in snapshot.docs.values()}
+        gold_docs = {by_path[p] for p in lines if p in by_path}
+        for budget in budgets:
+            sel = select_context(ws, str(case["task"]), [], budget, options)
+            add("ours", budget, repo, cover(lines, [(i.path, i.start_line, i.end_line) for i in sel.items]))
+
+            select_module.rank = oracle_ranking(real_rank, snapshot, gold_docs)
+            try:
+                osel = select_context(ws, str(case["task"]), [], budget, options)
+            finally:
+                select_module.rank = real_rank
+            add("oracle-files", budget, repo, cover(lines, [(i.path, i.start_line, i.end_line) for i in osel.items]))
+
+            # Oracle pieces inside our per-file allocation.
+            alloc: dict[str, int] = {}
+            for i in sel.items:
+                alloc[i.path] = alloc.get(i.path, 0) + i.tokens
+            picked: list[tuple[str, int, int]] = []
+            for path, room in alloc.items():
+                doc = by_path[path]
+                text = snapshot.text(doc).split("\n")
+                chunks = snapshot.chunks_of([doc])[doc]
+                want = set(lines.get(path, []))
+                chunks = sorted(chunks, key=lambda c: (not any(c.start_line <= n <= c.end_line for n in want), c.start_line))
+                for c in chunks:
+                    cost = piece_tokens(path, c.start_line, c.end_line, "\n".join(text[c.start_line - 1:c.end_line]) + "\n")
+                    if cost <= room:
+                        room -= cost
+                        picked.append((path, c.start_line, c.end_line))
+            add("oracle-pieces", budget, repo, cover(lines, picked))
+
+            # Gold chunks only, gold files in our file order.
+            order = list(dict.fromkeys(r.chunk.doc for r in real_rank(snapshot, str(case["task"]))))
+            order += [d for d in gold_docs if d not in order]
+            room = budget
+            picked = []
+            for doc in order:
+                path = snapshot.docs[doc].path
+                if path not in lines:
+                    continue
+                text = snapshot.text(doc).split("\n")
+                for c in snapshot.chunks_of([doc])[doc]:
+                    if any(c.start_line <= n <= c.end_line for n in lines[path]):
+                        cost = piece_tokens(path, c.start_line, c.end_line, "\n".join(text[c.start_line - 1:c.end_line]) + "\n")
+                        if cost <= room:
+                            room -= cost
+                            picked.append((path, c.start_line, c.end_line))
+            add("gold-chunks", budget, repo, cover(lines, picked))
+    close_indexes()
+    repos = sorted({r for by_b in rows.values() for per in by_b.values() for r in per})
+    print("changed-line coverage with one stage made perfect (see `ceilings`)")
+    print(f"{'repository':22s}" + "".join(f"{m + '@' + str(b // 1000) + 'k':>18s}" for m in rows for b in budgets))
+    for repo in [*repos, "mean"]:
+        line = f"{repo:22s}"
+        for m in rows:
+            for b in budgets:
+                values = [v for r in repos for v in rows[m][b][r]] if repo == "mean" else rows[m][b][repo]
+                line += f"{statistics.mean(values):>18.3f}"
+        print(line)
+    if not args.work:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def oracle_ranking(real_rank: Any, snapshot: Any, gold_docs: set[int]) -> Any:
+    """`real_rank` with every chunk of the gold files lifted above the rest (their order kept)."""
+    from dataclasses import replace
+
+    from server.context.rank import Ranked
+
+    def ranking(*a: Any, **k: Any) -> list[Ranked]:
+        ranked: list[Ranked] = real_rank(*a, **k)
+        top = (ranked[0].score if ranked else 1.0) * 10
+        chunks = [r for r in ranked if r.chunk.doc in gold_docs]
+        missed = gold_docs - {r.chunk.doc for r in chunks}  # a gold file the ranking missed comes too
+        for rows in snapshot.chunks_of(missed).values():
+            chunks.extend(Ranked(r, 0.0, "oracle") for r in rows if not r.secret)
+        lifted = [replace(r, score=r.score + top) for r in chunks]
+        return sorted(lifted, key=lambda r: -r.score) + [r for r in ranked if r.chunk.doc not in gold_docs]
+
+    return ranking
 
 
 # -- speed -----------------------------------------------------------------------------------------
@@ -478,8 +634,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--loro", action="store_true", help="leave-one-repository-out check of the tuned knobs")
+    parser.add_argument("--grid", default="all", choices=("all", "rank", "select"), help="knobs --loro varies")
+    parser.add_argument("--ceilings", action="store_true", help="coverage with perfect file order or piece choice")
     parser.add_argument("--explain", action="store_true", help="per case: coverage and the rank of each gold file")
     args = parser.parse_args()
+    if args.ceilings:
+        ceilings(args)
+        return
     if args.explain:
         explain(args)
         return
