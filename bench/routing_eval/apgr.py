@@ -72,6 +72,8 @@ from server.analysis.prior import NO_LENGTH_TERM, ComplexityPrior, LengthTerm, l
 DATA = REPO / "bench" / "data" / "routellm_outcomes.jsonl"
 # Prompts read only after the shipped length term was fixed: a check nothing was chosen on.
 LATER = REPO / "bench" / "data" / "routellm_outcomes_later.jsonl"
+# SWE-bench Pro issue texts (bench/routing_eval/coding_outcomes.py's data): --tiers reads their text only.
+CODING = REPO / "bench" / "data" / "coding_outcomes.jsonl"
 EXCLUDED_OWNERS = frozenset({"BiscuitNick", "Chious", "AlexKucera", "AieatAssam"})
 RANDOM_DRAWS = 2000
 # The --tune-length grid: unit of length x damping x points per doubling x points per reading grade.
@@ -248,17 +250,23 @@ def tune_length(rows: list[Outcome], source: str) -> dict[str, object]:
 def tier_shares(rows: list[Outcome]) -> None:
     """How the tiers the strategies cut at are spread, before and after the shipped length term.
 
-    `balanced` sends complexity <= 3 to speed and > 7 to quality; `>= 7` is the figure the previous
-    session reported. Task Master titles are scored too: the length term must leave them alone.
+    `balanced` sends complexity <= 3 to speed and > 7 to quality (`cost_optimized`: > 6); `>= 7` is
+    the figure the previous session reported. Task Master titles are scored too (the length term
+    must leave them alone), and coding issue texts where present (text only, no outcomes).
     """
     texts: dict[str, list[str]] = defaultdict(list)
     for row in rows:
         texts[row.source.split()[0]].append(row.prompt)
     texts["task titles"] = [str(r["title"]) for r in load_titles()]
+    if CODING.exists():  # issue texts only: their outcomes are bench/routing_eval/coding_outcomes.py's
+        texts["coding issues"] = [str(json.loads(line)["problem_statement"]).strip()
+                                  for line in CODING.read_text(encoding="utf-8").splitlines() if line.strip()]
     shipped = load_prior()
     terms = {"none (title model alone)": NO_LENGTH_TERM, "previous (words, 1/doubling, damping 1)": PREVIOUS_TERM,
+             "best on GSM8K (chars, 1/doubling, 0.1/grade)": dataclasses.replace(shipped.length, per_doubling=1.0,
+                                                                                  grade_weight=0.1),
              "shipped": shipped.length}
-    print(f"{'texts':14} {'n':>5} {'length term':40} {'<=3':>6} {'4-7':>6} {'>=7':>6} {'>=8':>6}  median score")
+    print(f"{'texts':14} {'n':>5} {'length term':46} {'<=3':>6} {'4-7':>6} {'>=7':>6} {'>=8':>6}  median score")
     for name, part in texts.items():
         for label, term in terms.items():
             with analyzer_prior(dataclasses.replace(shipped, length=term)):
@@ -266,7 +274,7 @@ def tier_shares(rows: list[Outcome]) -> None:
             tiers = [a.complexity for a in scored]
             def share(ok: Callable[[int], bool], tiers: list[int] = tiers) -> str:
                 return f"{100 * sum(ok(t) for t in tiers) / len(tiers):5.0f}%"
-            print(f"{name:14} {len(part):>5} {label:40} {share(lambda t: t <= 3)} {share(lambda t: 4 <= t <= 7)} "
+            print(f"{name:14} {len(part):>5} {label:46} {share(lambda t: t <= 3)} {share(lambda t: 4 <= t <= 7)} "
                   f"{share(lambda t: t >= 7)} {share(lambda t: t >= 8)}  {statistics.median(a.score for a in scored):.1f}")
 
 

@@ -67,13 +67,15 @@ SCALE_SHIFT = 2.0
 # Beyond the longest titles trained on (their 99th percentile in LENGTH_UNIT, `length_from`),
 # the title model's deviation fades as 2 ** (-doublings * LENGTH_DAMPING), each doubling of the
 # length adds LENGTH_PER_DOUBLING points and the reading grade GRADE_WEIGHT points per grade above
-# GRADE_CENTER (`server.analysis.prior.LengthTerm`). Titles cannot teach these: they were chosen
-# on RouteLLM's recorded GSM8K outcomes only (`apgr.py --tune-length gsm8k`), MMLU held out, and
-# checked on prompts read after they were fixed (bench/routing_eval/README.md).
+# GRADE_CENTER (`server.analysis.prior.LengthTerm`). Titles cannot teach these. Chosen on RouteLLM's
+# recorded GSM8K outcomes only (`apgr.py --tune-length gsm8k`), MMLU held out: the best cell was
+# (chars, damping 5, 1 point per doubling, 0.1 per grade), 0.555; the cell with half both weights -
+# the same order, so 0.552, within 0.003 - is shipped because it sends far fewer long descriptions
+# to the quality tier (a cost rule, no labels: `apgr.py --tiers`, bench/routing_eval/README.md).
 LENGTH_UNIT: Literal["words", "chars"] = "chars"
-LENGTH_PER_DOUBLING = 1.0
+LENGTH_PER_DOUBLING = 0.5
 LENGTH_DAMPING = 5.0
-GRADE_WEIGHT = 0.1
+GRADE_WEIGHT = 0.05
 GRADE_CENTER = 12.0  # US grade 12: wording a high-school senior reads neither adds nor takes points
 
 Row = dict[str, object]
