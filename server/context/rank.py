@@ -220,22 +220,28 @@ def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params:
 
 def _tested_gain(snapshot: Snapshot, file_parts: dict[int, float], share: float) -> None:
     """A source file gains `share` of the score of its test file (`tests/test_tags.py` -> `tags.py`)."""
-    by_stem: dict[str, list[int]] = {}
-    for doc in file_parts:
-        path = snapshot.docs[doc].path
-        if _file_kind(path) == "code":
-            by_stem.setdefault(PurePosixPath(path).stem, []).append(doc)
-    gains: dict[int, float] = {}
+    sources: dict[str, list[int]] = {}
+    tests: list[tuple[str, float]] = []
     for doc, value in file_parts.items():
         path = snapshot.docs[doc].path
-        if _file_kind(path) != "test":
-            continue
-        stem = PurePosixPath(path).stem
-        tested = stem[5:] if stem.startswith("test_") else stem[:-5] if stem.endswith("_test") else ""
-        for target in by_stem.get(tested, ()):
+        kind = _file_kind(path)
+        if kind == "code":
+            sources.setdefault(_stem(path), []).append(doc)
+        elif kind == "test" and value > 0:
+            stem = _stem(path)
+            tested = stem[5:] if stem.startswith("test_") else stem[:-5] if stem.endswith("_test") else ""
+            if tested:
+                tests.append((tested, value))
+    gains: dict[int, float] = {}
+    for tested, value in tests:
+        for target in sources.get(tested, ()):
             gains[target] = max(gains.get(target, 0.0), share * value)
     for doc, gain in gains.items():
         file_parts[doc] += gain
+
+
+def _stem(path: str) -> str:
+    return path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
 
 
 def _feedback(snapshot: Snapshot, chunk_hits: dict[int, float], terms: Sequence[str],
