@@ -36,6 +36,8 @@ from server.context.types import ContextItem, FileRequest, Selection
 __all__ = ["SelectParams", "select_from_snapshot"]
 
 
+_MIN_ROOM = 40  # the fill stops with less room than this (a piece's header alone is ~20 tokens)
+_MAX_MISSES = 25  # ... or after this many ranked chunks in a row did not fit
 _MIN_CANDIDATES = 2000  # ranked chunks the fill may draw on: this many, or one per 4 tokens of budget if more
 
 
@@ -226,31 +228,34 @@ def _fill(snapshot: Snapshot, ranked: list[Ranked], requested_docs: list[int], p
     done: set[int] = set()
     whole_tried: set[int] = set()
 
-    def consider(score: float, chunk_id: int, reason: str) -> None:
+    def consider(score: float, chunk_id: int, reason: str) -> bool:
+        """Take the chunk (or its whole small file); False when it did not fit."""
         doc, i = position[chunk_id]
         rows = rows_of[doc]
         row = rows[i]
         if row.secret:
-            return
+            return True
         done.add(chunk_id)
         if doc not in whole_tried and snapshot.docs[doc].chars // 4 <= params.small_file_tokens:
             whole_tried.add(doc)
             if take_whole(doc, [(r.start_line, r.end_line) for r in rows if r.secret], budget):
                 done.update(r.id for r in rows)
-                return
+                return True
         if not take(doc, row.start_line, row.end_line, reason):
-            return
+            return False
         if reason == "neighbour":
-            return  # only a chunk ranked on its own lifts its neighbours: no chain through a file
+            return True  # only a chunk ranked on its own lifts its neighbours: no chain through a file
         for j, share in ((i - 1, params.neighbour), (i + 1, params.neighbour), (0, params.header)):
             if 0 <= j < len(rows) and rows[j].id not in done and share > 0:
                 heapq.heappush(heap, (-(score * share), rows[j].start_line, rows[j].id, "neighbour"))
+        return True
 
-    while heap and used() < budget:
+    misses = 0  # chunks in a row that did not fit: a nearly full budget stops the fill (each try counts tokens)
+    while heap and budget - used() >= _MIN_ROOM and misses < _MAX_MISSES:
         neg, _, chunk_id, reason = heapq.heappop(heap)
         if chunk_id in done or -neg < params.stop_ratio * best:
             continue
-        consider(-neg, chunk_id, reason)
+        misses = 0 if consider(-neg, chunk_id, reason) else misses + 1
 
 
 def _close_gaps(start: int, end: int, have: list[tuple[int, int]], gap: int) -> tuple[int, int]:
