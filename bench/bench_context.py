@@ -14,12 +14,15 @@ the standard library into a temporary git repository): first index, re-index aft
 warm index (p50 and p95 over 40 distinct tasks), index size on disk beside the source's;
 min and median over --runs runs.
 
-    python bench/bench_context.py [--quality-only | --speed-only | --loro | --explain] [--runs N] [--budgets 8000,32000]
+    python bench/bench_context.py [--quality-only | --speed-only | --loro [--grid all|rank|select] | --explain
+                                   | --ceilings] [--runs N] [--budgets 8000,32000]
 
 `--loro` re-runs our selector over the grid of tuned knobs (`LORO_GRID`) and reports, for each
 repository held out, the coverage of the values chosen on the other two: the honest estimate
 beside the in-sample one. `--explain` prints, per case at the first budget, our coverage, the
-rank of each gold file in our ranking and the files ranked above the main one.
+rank of each gold file in our ranking and the files ranked above the main one. `--ceilings`
+makes one stage perfect at a time (gold files ranked first; or the gold chunks taken first
+inside the tokens our selection gave each file) to show where the remaining loss is.
 
 The dev folder is $PWM_CONTEXT_DEV, default ../shared/context-dev relative to the repository.
 """
