@@ -13,8 +13,9 @@ Per model pair (a cheaper model, a stronger one) the prompts are ordered by each
 top share `c` goes to the strong model: APGR as in bench/routing_eval/apgr.py (imported, not
 copied). Scorers, all in the same run on the same issues:
 
-- `route_task`: `server.analysis.analyzer.analyze(text).complexity`, text alone (the judges'
-  setting; the data names no files);
+- `route_task`: `server.analysis.analyzer.analyze(text).score`, the one-decimal score route_task
+  returns as `complexity_score`, text alone (the judges' setting; the data names no files);
+- `rt_tier`: the same rounded to the integer tier the strategies cut at;
 - `length`: the issue text's length in characters;
 - `legacy`: the hand-set analyzer at commit facf8dd (bench/routing_eval/legacy);
 - `random`: mean and 5th-95th percentile over seeded random orderings (the noise floor);
@@ -107,7 +108,8 @@ def legacy_score(text: str) -> float:
 
 
 SCORERS: dict[str, Callable[[str], float]] = {
-    "route_task": lambda text: float(analyze(text).complexity),
+    "route_task": lambda text: analyze(text).score,
+    "rt_tier": lambda text: float(analyze(text).complexity),
     "length": lambda text: float(len(text)),
     "legacy": legacy_score,
 }
