@@ -292,7 +292,7 @@ class Engine:
         task_id = run.ids[key]
         ready_at = time.perf_counter()
         try:
-            task, deps = await self.store.dispatch_view(task_id, PER_DEPENDENCY_CHARS)
+            task, deps = await self.store.dispatch_view(task_id, PER_DEPENDENCY_CHARS, quick=self.gate.quiet)
             plan = TaskPlan.from_json(task.plan_json)
             agent = self.catalog.agents.get(plan.agent)
             validation = _default_mode(_validation_spec(task.validate_json), plan,
@@ -404,7 +404,7 @@ class Engine:
             all_succeeded = status == SUCCESS and graph.all_succeeded_but(key)
             final = "cancelled" if run.cancelled else ("succeeded" if all_succeeded else "failed")
         applied = await self.store.move_tasks(moves, (run.record.id, final) if final else None,
-                                              settle=outcome.settlement)
+                                              settle=outcome.settlement, quick=self.gate.quiet)
         outcome.settled = outcome.settlement is not None
         if not applied[0]:
             return

@@ -402,7 +402,7 @@ class GroupsMixin(StoreBase):
 
     async def move_tasks(
         self, moves: Sequence[TaskMove], finish_group: tuple[str, str] | None = None,
-        *, settle: AttemptSettlement | None = None,
+        *, settle: AttemptSettlement | None = None, quick: bool = False,
     ) -> list[bool]:
         """Apply compare-and-set task moves in one transaction, in order; which ones applied.
 
@@ -412,6 +412,7 @@ class GroupsMixin(StoreBase):
         `settle`: the call that decided the first task's outcome, settled in the same
         transaction whether or not the moves apply (as `settle_attempt`: once, never twice),
         so a crash never leaves a task's outcome stored and its call unsettled, or the reverse.
+        `quick`: the caller is latency-bound (see `StoreBase._write`).
 
         Raises:
             InputError: a finish status that is not final, or a settlement `settle_attempt` refuses.
@@ -422,7 +423,7 @@ class GroupsMixin(StoreBase):
         settled = None if settle is None else settlement_values(settle)
         if not moves and settled is None:
             return []
-        return await self._write(_move_tasks, list(moves), finish_group, now_ts(), settled)
+        return await self._write(_move_tasks, list(moves), finish_group, now_ts(), settled, quick=quick)
 
     async def transition_group_tasks(
         self, group_id: str, from_statuses: Iterable[str], to_status: str, **fields: Any
@@ -438,13 +439,16 @@ class GroupsMixin(StoreBase):
         """A group's tasks, only what scheduling needs, in submission order."""
         return await self._read(_task_index, group_id)
 
-    async def dispatch_view(self, task_id: str, head_chars: int) -> tuple[TaskRecord, list[DependencyView]]:
+    async def dispatch_view(
+        self, task_id: str, head_chars: int, *, quick: bool = False
+    ) -> tuple[TaskRecord, list[DependencyView]]:
         """A task about to run (no result) and its dependencies with `head_chars` of their results.
+        `quick`: the caller is latency-bound (see `StoreBase._write`).
 
         Raises:
             NotFoundError: unknown task.
         """
-        return await self._read(_dispatch, task_id, head_chars)
+        return await self._read(_dispatch, task_id, head_chars, quick=quick)
 
     async def status_snapshot(
         self, group_id: str, *, status: str | None = None, offset: int = 0, limit: int = 20,
