@@ -206,6 +206,26 @@ def _move_tasks(
     return done
 
 
+class _Conflict(Exception):
+    """A batch's first move did not apply: roll every batch back (see `move_task_batches`)."""
+
+
+def _move_batches(
+    conn: sqlite3.Connection, batches: Sequence[tuple[Sequence[TaskMove], tuple[int, dict[str, Any]] | None]],
+    finish: tuple[str, str] | None, now: float,
+) -> list[list[bool]]:
+    out = []
+    for moves, settle in batches:
+        done = _move_tasks(conn, moves, None, now, settle)
+        if done and not done[0]:
+            raise _Conflict
+        out.append(done)
+    if finish is not None and all(all(done) for done in out):
+        conn.execute("UPDATE groups SET status = ?, updated_at = ?, finished_at = ?"
+                     " WHERE id = ? AND status IN ('running', 'planned')", (finish[1], now, now, finish[0]))
+    return out
+
+
 def _task_index(conn: sqlite3.Connection, group_id: str) -> list[TaskIndexRow]:
     rows = conn.execute(
         "SELECT id, key, position, priority, status, depends_on_json FROM tasks WHERE group_id = ?"
@@ -424,6 +444,28 @@ class GroupsMixin(StoreBase):
         if not moves and settled is None:
             return []
         return await self._write(_move_tasks, list(moves), finish_group, now_ts(), settled, quick=quick)
+
+    async def move_task_batches(
+        self, batches: Sequence[tuple[Sequence[TaskMove], AttemptSettlement | None]],
+        finish_group: tuple[str, str] | None = None, *, quick: bool = False,
+    ) -> list[list[bool]] | None:
+        """Several `move_tasks` (each with its settlement) in one transaction, in order, each
+        seeing the ones before it: several tasks' outcomes committed at once. None, and nothing
+        written, when the first move of any batch does not apply (someone else moved that task:
+        the caller writes them one at a time instead). `finish_group` as for `move_tasks`, when
+        every move of every batch applied.
+
+        Raises:
+            InputError: as `move_tasks`; nothing is written.
+        """
+        if finish_group is not None and finish_group[1] not in GROUP_FINISHED_STATUSES:
+            raise InputError("status", f"{finish_group[1]!r} is not a finished group status",
+                             ", ".join(GROUP_FINISHED_STATUSES))
+        checked = [(list(moves), None if settle is None else settlement_values(settle)) for moves, settle in batches]
+        try:
+            return await self._write(_move_batches, checked, finish_group, now_ts(), quick=quick)
+        except _Conflict:
+            return None
 
     async def transition_group_tasks(
         self, group_id: str, from_statuses: Iterable[str], to_status: str, **fields: Any

@@ -112,3 +112,51 @@ async def test_a_settlement_with_a_status_an_attempt_cannot_end_in_is_refused_an
     assert err.value.field == "status"
     assert query(db, "SELECT status FROM tasks") == [("running",)]
     assert query(db, "SELECT status FROM attempts") == [("running",)]
+
+
+@QUICK
+async def test_outcomes_written_together_each_see_the_ones_before_and_settle_their_calls(
+    store: Store, db: str | Path, quick: bool
+) -> None:
+    group = await store.create_group(new_group("g"), new_tasks(3))
+    a, b, c = await store.list_tasks(group.id)
+    attempts = []
+    for task in (a, b):
+        assert await store.transition_task(task.id, ("pending",), "queued")
+        attempt, _ = await store.begin_task_attempt(task.id, group.id, "m1", "p", "speed", 0.01, True, FREE,
+                                                    start_task=True, quick=quick)
+        attempts.append(attempt)
+    applied = await store.move_task_batches([
+        ([TaskMove(a.id, ("running",), "succeeded", {"result": "a"})],
+         AttemptSettlement(attempts[0].id, "succeeded", cost=0.002, cost_source="catalog")),
+        # c is queued by b's outcome; a later batch sees it queued.
+        ([TaskMove(b.id, ("running",), "succeeded", {"result": "b"}), TaskMove(c.id, ("pending",), "queued")],
+         AttemptSettlement(attempts[1].id, "succeeded", cost=0.003, cost_source="catalog")),
+        ([TaskMove(c.id, ("queued",), "skipped", {"error": "x"})], None),
+    ], (group.id, "succeeded"), quick=quick)
+    assert applied == [[True], [True, True], [True]]
+    assert query(db, "SELECT key, status FROM tasks ORDER BY key") == [
+        ("t1", "succeeded"), ("t2", "succeeded"), ("t3", "skipped")]
+    assert query(db, "SELECT status, charged_usd FROM attempts ORDER BY id") == [
+        ("succeeded", 0.002), ("succeeded", 0.003)]
+    assert query(db, "SELECT status FROM groups") == [("succeeded",)]
+
+
+@QUICK
+async def test_outcomes_written_together_write_nothing_when_one_task_was_moved_by_someone_else(
+    store: Store, db: str | Path, quick: bool
+) -> None:
+    group = await store.create_group(new_group("g"), new_tasks(2))
+    a, b = await store.list_tasks(group.id)
+    assert await store.transition_task(a.id, ("pending",), "queued")
+    attempt, _ = await store.begin_task_attempt(a.id, group.id, "m1", "p", "speed", 0.01, True, FREE,
+                                                start_task=True, quick=quick)
+    applied = await store.move_task_batches([
+        ([TaskMove(a.id, ("running",), "succeeded", {"result": "a"})],
+         AttemptSettlement(attempt.id, "succeeded", cost=0.002, cost_source="catalog")),
+        ([TaskMove(b.id, ("running",), "succeeded", {"result": "b"})], None),  # b is still pending
+    ], (group.id, "succeeded"), quick=quick)
+    assert applied is None
+    assert query(db, "SELECT status FROM tasks ORDER BY key") == [("running",), ("pending",)]
+    assert query(db, "SELECT status, charged_usd FROM attempts") == [("running", 0.0)]
+    assert query(db, "SELECT status FROM groups") == [("running",)]
