@@ -60,7 +60,8 @@ class RouteTaskOutput(BaseModel):
     """Where the task goes and why; cost (USD) and time (s) of one call on recommended_model."""
 
     task_type: str
-    complexity_score: int = Field(ge=1, le=10)
+    complexity_score: float = Field(
+        ge=1, le=10, description="1-10, one decimal; the variant thresholds cut it rounded half up.")
     confidence: float = Field(ge=0, le=1)
     scope: str = Field(description="function, file, multi_file or system.")
     risks: list[str]
@@ -148,7 +149,7 @@ async def preview_route(
     analysis, plan = routed.analysis, routed.route
     out = RouteTaskOutput(
         task_type=analysis.task_type,
-        complexity_score=analysis.complexity,
+        complexity_score=analysis.score,
         confidence=analysis.confidence,
         scope=analysis.scope,
         risks=list(analysis.risks),

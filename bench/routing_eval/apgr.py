@@ -14,28 +14,34 @@ is constant scores exactly 0.5.
 
 Scorers, all computed in the same run on the same prompts:
 
-- `route_task`: `server.analysis.analyzer.analyze(prompt).complexity`, the 1-10 score the
-  planner routes by (no hints: the eval has none);
-- `rt_before`: the same with the prior's handling of descriptions longer than its training
-  titles switched off (`beyond_trained_length`): the title model alone;
-- `prior_raw`: the learned prior's unrounded prediction (the `prior:` signal), to show what the
-  rounding to 1-10 costs;
-- `length`: the prompt's length in characters;
-- `legacy`: the hand-set analyzer at commit facf8dd (loaded from git by bench/routing_eval/legacy);
+- `route_task`: `analyze(prompt).score`, the one-decimal score `route_task` returns as
+  `complexity_score` (no hints: the eval has none);
+- `rt_tier`: `analyze(prompt).complexity`, the integer the strategies cut at (ties: what the
+  rounding costs);
+- `rt_prev`: the score with the previous handling of long descriptions (session 3: words, one
+  point per doubling, damping 1);
+- `title_only`: the score with no handling of long descriptions (the title model alone);
+- `length`: the prompt's length in characters; `grade`: its reading grade alone
+  (`server.analysis.prior.reading_grade`); `legacy`: the hand-set analyzer at commit facf8dd
+  (loaded from git by bench/routing_eval/legacy);
 - `random`: the mean (and 5th-95th percentile) over seeded random orderings - the noise floor;
 - `oracle`: prompts the weak model fails but the strong one solves first (the ceiling).
 
-Reported per source (GSM8K, MMLU) and per MMLU subject.
+Reported per source (GSM8K, MMLU) and per MMLU subject, for the prompts the length term was
+chosen with (bench/data/routellm_outcomes.jsonl) and, as "later", for prompts read only after
+it was fixed (bench/data/routellm_outcomes_later.jsonl).
 
-`--tune-length SOURCE` grids the prior's length term (points per doubling of the word count
-beyond the training titles, `server.analysis.prior.length_units`, and how fast the title model's
-deviation fades there) and picks the best cell on SOURCE's labels only, printing `route_task`'s
-APGR for every cell on every source: the other sources are held out. The shipped values live in
-`train_prior.py` (LENGTH_PER_DOUBLING, LENGTH_DAMPING) and the weights file.
+`--tune-length SOURCE` grids the length term (unit, damping, points per doubling, points per
+reading grade; `server.analysis.prior.LengthTerm`) and picks the best cell on SOURCE's labels
+only, printing the best cells on every source beside prompt length: the other sources are held
+out. The shipped values live in `train_prior.py` (LENGTH_*, GRADE_*) and the weights file.
+`--tiers` prints how the tiers are spread on these prompts and on the Task Master titles with no
+length term, the previous one and the shipped one (the cost side).
 
     python bench/routing_eval/apgr.py                     # table
     python bench/routing_eval/apgr.py --json              # the same figures as JSON
     python bench/routing_eval/apgr.py --tune-length gsm8k # choose the length term on GSM8K only
+    python bench/routing_eval/apgr.py --tiers             # tier shares before / after
 """
 
 from __future__ import annotations
@@ -58,16 +64,25 @@ sys.path.insert(0, str(REPO))
 
 import server.analysis.analyzer as analyzer_module  # noqa: E402
 from bench.routing_eval.legacy import legacy_analyze  # noqa: E402
-from bench.routing_eval.train_prior import length_from_words  # noqa: E402
+from bench.routing_eval.train_prior import length_from  # noqa: E402
 from bench.routing_eval.train_prior import load as load_titles  # noqa: E402
 from server.analysis.analyzer import analyze  # noqa: E402
-from server.analysis.prior import ComplexityPrior, load_prior  # noqa: E402
+from server.analysis.prior import NO_LENGTH_TERM, ComplexityPrior, LengthTerm, load_prior, reading_grade  # noqa: E402
 
 DATA = REPO / "bench" / "data" / "routellm_outcomes.jsonl"
+# Prompts read only after the shipped length term was fixed: a check nothing was chosen on.
+LATER = REPO / "bench" / "data" / "routellm_outcomes_later.jsonl"
+# SWE-bench Pro issue texts (bench/routing_eval/coding_outcomes.py's data): --tiers reads their text only.
+CODING = REPO / "bench" / "data" / "coding_outcomes.jsonl"
 EXCLUDED_OWNERS = frozenset({"BiscuitNick", "Chious", "AlexKucera", "AieatAssam"})
 RANDOM_DRAWS = 2000
-TUNE_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
-DAMPING_GRID = (0.5, 1.0, 2.0)
+# The --tune-length grid: unit of length x damping x points per doubling x points per reading grade.
+UNIT_GRID: tuple[str, ...] = ("words", "chars")
+DAMPING_GRID = (1.0, 2.0, 3.0, 5.0)
+TUNE_GRID = (0.5, 1.0, 1.5)
+GRADE_GRID = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+# The length term shipped before reading grades (session 3): words, 11, 1 point per doubling, damping 1.
+PREVIOUS_TERM = LengthTerm("words", 11, 1.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -79,8 +94,11 @@ class Outcome:
     split: str
 
 
-def load(path: Path = DATA) -> list[Outcome]:
+def load(path: Path = DATA, suffix: str = "") -> list[Outcome]:
+    """The recorded outcomes in `path`; `suffix` is appended to each source's name (e.g. " later")."""
     rows = []
+    if not path.exists():
+        return rows
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
@@ -88,7 +106,7 @@ def load(path: Path = DATA) -> list[Outcome]:
         if str(row["repo"]).split("/")[0] in EXCLUDED_OWNERS:
             raise SystemExit(f"{row['repo']}: this owner must never be used")
         rows.append(Outcome(row["prompt"], bool(row["strong_correct"]), bool(row["weak_correct"]),
-                            row["source"], row["split"]))
+                            row["source"] + suffix, row["split"]))
     return rows
 
 
@@ -142,23 +160,21 @@ def analyzer_prior(candidate: ComplexityPrior) -> Iterator[None]:
         analyzer_module.load_prior = load_prior
 
 
-def route_task_before(prompt: str) -> float:
-    with analyzer_prior(dataclasses.replace(load_prior(), length_from_words=0, length_per_doubling=0.0)):
-        return float(analyze(prompt).complexity)
-
-
-def prior_raw(prompt: str) -> float:
-    for signal in analyze(prompt).signals:
-        if signal.startswith("prior:"):
-            return float(signal.split(":", 1)[1])
-    raise RuntimeError("the analyzer no longer reports its prior")  # pragma: no cover
+def with_length_term(term: LengthTerm) -> Callable[[str], float]:
+    """`route_task`'s score with another handling of descriptions longer than the training titles."""
+    def score(prompt: str) -> float:
+        with analyzer_prior(dataclasses.replace(load_prior(), length=term)):
+            return analyze(prompt).score
+    return score
 
 
 SCORERS: dict[str, Callable[[str], float]] = {
-    "route_task": lambda p: float(analyze(p).complexity),
-    "rt_before": route_task_before,
-    "prior_raw": prior_raw,
+    "route_task": lambda p: analyze(p).score,
+    "rt_tier": lambda p: float(analyze(p).complexity),
+    "rt_prev": with_length_term(PREVIOUS_TERM),
+    "title_only": with_length_term(NO_LENGTH_TERM),
     "length": lambda p: float(len(p)),
+    "grade": reading_grade,
     "legacy": lambda p: float(legacy_analyze(p).complexity),
 }
 
@@ -168,7 +184,7 @@ def evaluate(rows: list[Outcome], seed: int) -> list[dict[str, object]]:
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, row in enumerate(rows):
         groups[(row.source, "all")].append(i)
-        if row.source == "mmlu":
+        if row.source.startswith("mmlu"):
             groups[(row.source, row.split)].append(i)
     report = []
     for (source, split), idx in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] != "all", kv[0][1])):
@@ -189,36 +205,77 @@ def evaluate(rows: list[Outcome], seed: int) -> list[dict[str, object]]:
     return report
 
 
-def tune_length(rows: list[Outcome], source: str) -> None:
-    """Choose the length term (points per doubling x damping) on `source` only; print every source."""
-    if source not in {r.source for r in rows}:
-        raise SystemExit(f"--tune-length: unknown source {source!r}; one of {sorted({r.source for r in rows})}")
-    from_words = length_from_words(load_titles())
-    shipped = load_prior()
+def tune_length(rows: list[Outcome], source: str) -> dict[str, object]:
+    """Choose the length term on `source` only; print the best cells and the chosen one on every source.
+
+    Every cell is `route_task`'s score (one decimal, as returned) with that length term; the
+    other sources are held out. Prompt length is scored in the same run as the baseline.
+    """
     sources = sorted({r.source for r in rows})
-    results: dict[tuple[float, float], dict[str, float]] = {}
-    for damping in DAMPING_GRID:
-        for per_doubling in TUNE_GRID:
-            candidate = dataclasses.replace(shipped, length_from_words=from_words, length_per_doubling=per_doubling,
-                                            length_damping=damping)
-            key = (per_doubling, damping)
-            results[key] = {}
-            with analyzer_prior(candidate):
-                for name in sources:
-                    part = [r for r in rows if r.source == name]
-                    scores = [float(analyze(r.prompt).complexity) for r in part]
-                    results[key][name] = apgr(scores, [r.strong for r in part], [r.weak for r in part])
-    best = max(results, key=lambda k: (round(results[k][source], 6), -k[0], -k[1]))
-    print(f"length term from {from_words} words; route_task APGR by points per doubling and damping "
-          f"(chosen on {source} only)")
-    print(f"{'per_doubling':>12} {'damping':>8} " + " ".join(f"{name:>8}" for name in sources))
-    for key in sorted(results, key=lambda k: (k[1], k[0])):
-        mark = "  <- chosen" if key == best else ""
-        print(f"{key[0]:>12.2f} {key[1]:>8.2f} " + " ".join(f"{results[key][name]:>8.3f}" for name in sources)
-              + mark)
-    held = ", ".join(f"{name} {results[best][name]:.3f}" for name in sources if name != source)
-    print(f"chosen per_doubling {best[0]}, damping {best[1]} on {source} ({results[best][source]:.3f}); "
-          f"held out: {held}")
+    if source not in sources:
+        raise SystemExit(f"--tune-length: unknown source {source!r}; one of {sources}")
+    titles = load_titles()
+    thresholds = {unit: length_from(titles, unit) for unit in UNIT_GRID}
+    shipped = load_prior()
+    parts = {name: [r for r in rows if r.source == name] for name in sources}
+    results: dict[LengthTerm, dict[str, float]] = {}
+    for unit in UNIT_GRID:
+        for damping in DAMPING_GRID:
+            for per_doubling in TUNE_GRID:
+                for grade in GRADE_GRID:
+                    term = LengthTerm(unit, thresholds[unit], per_doubling, damping, grade,  # type: ignore[arg-type]
+                                      shipped.length.grade_center)
+                    with analyzer_prior(dataclasses.replace(shipped, length=term)):
+                        results[term] = {
+                            name: apgr([analyze(r.prompt).score for r in part], [r.strong for r in part],
+                                       [r.weak for r in part])
+                            for name, part in parts.items()
+                        }
+    ranked = sorted(results, key=lambda t: (-round(results[t][source], 6), t.grade_weight, t.per_doubling, t.damping,
+                                            t.unit))
+    best = ranked[0]
+    length = {name: apgr([float(len(r.prompt)) for r in part], [r.strong for r in part], [r.weak for r in part])
+              for name, part in parts.items()}
+    print(f"route_task APGR by length term, chosen on {source} only (thresholds {thresholds}); best 10 cells:")
+    print(f"{'unit':>6} {'damping':>8} {'per_doubling':>12} {'grade_w':>8} " + " ".join(f"{n:>12}" for n in sources))
+    for term in ranked[:10]:
+        print(f"{term.unit:>6} {term.damping:>8.2f} {term.per_doubling:>12.2f} {term.grade_weight:>8.2f} "
+              + " ".join(f"{results[term][n]:>12.3f}" for n in sources) + ("  <- chosen" if term == best else ""))
+    print(f"{'length (chars), same run':>38} " + " ".join(f"{length[n]:>12.3f}" for n in sources))
+    held = ", ".join(f"{n} {results[best][n]:.3f} (length {length[n]:.3f})" for n in sources if n != source)
+    print(f"chosen on {source}: {best} -> {results[best][source]:.3f}; held out: {held}")
+    return {"chosen_on": source, "term": dataclasses.asdict(best), "apgr": results[best], "length": length}
+
+
+def tier_shares(rows: list[Outcome]) -> None:
+    """How the tiers the strategies cut at are spread, before and after the shipped length term.
+
+    `balanced` sends complexity <= 3 to speed and > 7 to quality (`cost_optimized`: > 6); `>= 7` is
+    the figure the previous session reported. Task Master titles are scored too (the length term
+    must leave them alone), and coding issue texts where present (text only, no outcomes).
+    """
+    texts: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        texts[row.source.split()[0]].append(row.prompt)
+    texts["task titles"] = [str(r["title"]) for r in load_titles()]
+    if CODING.exists():  # issue texts only: their outcomes are bench/routing_eval/coding_outcomes.py's
+        texts["coding issues"] = [str(json.loads(line)["problem_statement"]).strip()
+                                  for line in CODING.read_text(encoding="utf-8").splitlines() if line.strip()]
+    shipped = load_prior()
+    terms = {"none (title model alone)": NO_LENGTH_TERM, "previous (words, 1/doubling, damping 1)": PREVIOUS_TERM,
+             "best on GSM8K (chars, 1/doubling, 0.1/grade)": dataclasses.replace(shipped.length, per_doubling=1.0,
+                                                                                  grade_weight=0.1),
+             "shipped": shipped.length}
+    print(f"{'texts':14} {'n':>5} {'length term':46} {'<=3':>6} {'4-7':>6} {'>=7':>6} {'>=8':>6}  median score")
+    for name, part in texts.items():
+        for label, term in terms.items():
+            with analyzer_prior(dataclasses.replace(shipped, length=term)):
+                scored = [analyze(text) for text in part]
+            tiers = [a.complexity for a in scored]
+            def share(ok: Callable[[int], bool], tiers: list[int] = tiers) -> str:
+                return f"{100 * sum(ok(t) for t in tiers) / len(tiers):5.0f}%"
+            print(f"{name:14} {len(part):>5} {label:46} {share(lambda t: t <= 3)} {share(lambda t: 4 <= t <= 7)} "
+                  f"{share(lambda t: t >= 7)} {share(lambda t: t >= 8)}  {statistics.median(a.score for a in scored):.1f}")
 
 
 def main() -> None:
@@ -226,12 +283,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--tune-length", metavar="SOURCE", help="choose the length term on this source only")
+    parser.add_argument("--tiers", action="store_true", help="the tier shares before and after the length term")
     args = parser.parse_args()
     started = time.perf_counter()
+    if args.tiers:
+        tier_shares(load() + load(LATER, " later"))
+        return
     if args.tune_length:
         tune_length(load(), args.tune_length)
         return
-    report = evaluate(load(), args.seed)
+    report = evaluate(load() + load(LATER, " later"), args.seed)
     if args.json:
         print(json.dumps(report, indent=2))
         return

@@ -39,13 +39,21 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from bench.routing_eval.legacy import legacy_analyze  # noqa: E402
-from server.analysis.analyzer import TRIVIAL_CAP, keyword_score  # noqa: E402
-from server.analysis.prior import FEATURE_BUCKETS, beyond_trained_length, features, word_count  # noqa: E402
+from server.analysis.analyzer import TRIVIAL_CAP, fine_score, keyword_score, tier_of  # noqa: E402
+from server.analysis.prior import (  # noqa: E402
+    FEATURE_BUCKETS,
+    NO_LENGTH_TERM,
+    LengthTerm,
+    beyond_trained_length,
+    features,
+    word_count,
+)
 from server.analysis.signals import TRIVIAL_MARKERS  # noqa: E402
 
 DATA = REPO / "bench" / "data" / "taskmaster_complexity.jsonl"
@@ -56,17 +64,19 @@ LAMBDAS = (3.0, 10.0, 30.0, 100.0, 300.0)
 # work. The prior's mean is moved down by this much on the 1-10 scale. It changes no rank-based
 # figure; it keeps the strategies' thresholds (speed <= 3, quality >= 7) meaningful.
 SCALE_SHIFT = 2.0
-# Beyond the longest titles trained on (their 99th percentile, `length_from_words`), the title
-# model's deviation fades as (words / from_words) ** -LENGTH_DAMPING and each doubling of the length
-# adds LENGTH_PER_DOUBLING points (`server.analysis.prior.beyond_trained_length`). Titles cannot
-# teach either. Recorded strong/weak outcomes (RouteLLM, `apgr.py --tune-length`) are too few to
-# choose them reliably (tuned on one source they do not carry over to the other; see
-# bench/routing_eval/README.md), so they are set by what they must do: a 1-point step per doubling
-# spreads descriptions of 11 to ~500 words over the upper half of the 1-10 scale without piling
-# them up at 10, and damping 1 lets the title model's evidence thin out in proportion to the
-# words it never saw.
-LENGTH_PER_DOUBLING = 1.0
-LENGTH_DAMPING = 1.0
+# Beyond the longest titles trained on (their 99th percentile in LENGTH_UNIT, `length_from`),
+# the title model's deviation fades as 2 ** (-doublings * LENGTH_DAMPING), each doubling of the
+# length adds LENGTH_PER_DOUBLING points and the reading grade GRADE_WEIGHT points per grade above
+# GRADE_CENTER (`server.analysis.prior.LengthTerm`). Titles cannot teach these. Chosen on RouteLLM's
+# recorded GSM8K outcomes only (`apgr.py --tune-length gsm8k`), MMLU held out: the best cell was
+# (chars, damping 5, 1 point per doubling, 0.1 per grade), 0.555; the cell with half both weights -
+# the same order, so 0.552, within 0.003 - is shipped because it sends far fewer long descriptions
+# to the quality tier (a cost rule, no labels: `apgr.py --tiers`, bench/routing_eval/README.md).
+LENGTH_UNIT: Literal["words", "chars"] = "chars"
+LENGTH_PER_DOUBLING = 0.5
+LENGTH_DAMPING = 5.0
+GRADE_WEIGHT = 0.05
+GRADE_CENTER = 12.0  # US grade 12: wording a high-school senior reads neither adds nor takes points
 
 Row = dict[str, object]
 Sparse = dict[int, float]
@@ -185,10 +195,21 @@ def per_repo(rows: list[Row], scores: list[float], labels: list[float]) -> tuple
     return (statistics.fmean(values) if values else float("nan")), len(values)
 
 
-def length_from_words(rows: list[Row]) -> int:
-    """The 99th percentile of the training titles' word counts: the length term starts beyond it."""
-    counts = sorted(word_count(str(r["title"])) for r in rows)
+def length_from(rows: list[Row], unit: str = LENGTH_UNIT) -> int:
+    """The 99th percentile of the training titles' length (words or characters): the length term starts beyond it."""
+    counts = sorted(word_count(str(r["title"])) if unit == "words" else len(str(r["title"])) for r in rows)
     return counts[min(len(counts) - 1, int(0.99 * len(counts)))]
+
+
+def shipped_length_term(rows: list[Row]) -> LengthTerm:
+    """The length term the weights file ships, its threshold read from these titles."""
+    return LengthTerm(LENGTH_UNIT, length_from(rows), LENGTH_PER_DOUBLING, LENGTH_DAMPING, GRADE_WEIGHT, GRADE_CENTER)
+
+
+def length_term_json(term: LengthTerm) -> dict[str, object]:
+    """The weights file's `length_term` entry (read back by `server.analysis.prior.load_prior`)."""
+    return {"unit": term.unit, "from": term.from_count, "per_doubling": term.per_doubling, "damping": term.damping,
+            "grade_weight": term.grade_weight, "grade_center": term.grade_center}
 
 
 def row_features(row: Row) -> Sparse:
@@ -229,27 +250,28 @@ def evaluate(rows: list[Row], k: int, seed: int) -> dict[str, object]:
         repo_mean, repo_n = per_repo(rows, scores, ys)
         report[name] = {"spearman_pooled": round(spearman(scores, ys), 3), "spearman_per_repo_mean": round(repo_mean, 3),
                         "repos_scored": repo_n}
-    # As `analyze` returns it: calibrated onto the 1-10 scale, trivial titles capped, rounded.
-    # Calibration is monotone, so this differs from `learned` only by the ties rounding makes.
+    # As `analyze` returns it: calibrated onto the 1-10 scale, trivial titles capped, one decimal
+    # (`score`, route_task's complexity_score) and the integer tier the strategies cut at.
+    # Calibration is monotone, so these differ from `learned` only by the ties rounding makes.
     mean_p, spread = statistics.fmean(learned), statistics.pstdev(learned) or 1.0
     target, stretch = statistics.fmean(ys) - SCALE_SHIFT, statistics.pstdev(ys) / spread
-    from_words = length_from_words(rows)
+    term = shipped_length_term(rows)
     # Before and after the handling of descriptions longer than the training titles.
-    variants = (("learned_as_returned", 0, 0.0), ("learned_as_returned_with_length_handling", from_words,
-                                                   LENGTH_PER_DOUBLING))
-    for name, beyond, per_doubling in variants:  # titles: the length handling must change nothing
-        as_returned = []
+    variants = (("learned_as_returned", NO_LENGTH_TERM), ("learned_as_returned_with_length_handling", term))
+    for name, length_term in variants:  # titles: the length handling must change nothing
+        scores_1dp, tiers = [], []
         for row, raw in zip(rows, learned, strict=True):
             title = str(row["title"])
-            value = target + beyond_trained_length(stretch * (raw - mean_p), title, beyond, per_doubling,
-                                                   LENGTH_DAMPING)
+            value = target + beyond_trained_length(stretch * (raw - mean_p), title, length_term)
             if TRIVIAL_MARKERS.search(title):
                 value = min(value, TRIVIAL_CAP)
-            as_returned.append(float(max(1, min(10, round(value)))))
-        repo_mean, repo_n = per_repo(rows, as_returned, ys)
-        report[name] = {"spearman_pooled": round(spearman(as_returned, ys), 3),
-                        "spearman_per_repo_mean": round(repo_mean, 3), "repos_scored": repo_n}
-    report["length_term"] = {"from_words": from_words, "per_doubling": LENGTH_PER_DOUBLING, "damping": LENGTH_DAMPING}
+            scores_1dp.append(fine_score(value))
+            tiers.append(float(tier_of(fine_score(value))))
+        for suffix, returned in (("", scores_1dp), ("_tier", tiers)):
+            repo_mean, repo_n = per_repo(rows, returned, ys)
+            report[name + suffix] = {"spearman_pooled": round(spearman(returned, ys), 3),
+                                     "spearman_per_repo_mean": round(repo_mean, 3), "repos_scored": repo_n}
+    report["length_term"] = length_term_json(term)
     report["_cv_predictions"] = learned
     return report
 
@@ -280,8 +302,7 @@ def write_weights(rows: list[Row], cv_predictions: list[float], seed: int) -> No
         "ridge_lambda": lam,
         "bias": round(bias, 6),
         "calibration": calibration,
-        "length_term": {"from_words": length_from_words(rows), "per_doubling": LENGTH_PER_DOUBLING,
-                        "damping": LENGTH_DAMPING},
+        "length_term": length_term_json(shipped_length_term(rows)),
         "weights": kept,
     }
     WEIGHTS.write_text(json.dumps(data, separators=(",", ":")) + "\n", encoding="utf-8")

@@ -7,14 +7,18 @@ hand-set keyword score below (kept as a signal; its weight in the final score is
 
     base(kind of work) + other kinds + risk categories + hard / easy markers + breadth + scope
 
-Two rules stay on top of the model: a trivial marker ("typo", "bump", "tooltip") with no risk caps
-the score at 2, and explicit hints win: `complexity` replaces the score, `estimated_effort`
+The score is kept to one decimal (`TaskAnalysis.score`, what `route_task` returns as
+`complexity_score`: rounding to whole points would tie most prompts and lose their order); the
+strategies cut at `TaskAnalysis.complexity`, the score rounded half up. Two rules stay on top of the
+model: a trivial marker ("typo", "bump", "tooltip") with no risk caps the score at 2, and explicit
+hints win: `complexity` replaces the score, `estimated_effort`
 clamps it into its band, `task_type` replaces the kind. Named files widen the scope (and so the
 keyword score). The function is pure and takes well under a millisecond.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import cast
 
@@ -25,12 +29,22 @@ from server.analysis.tokens import count_tokens
 from server.analysis.types import EFFORT_BANDS, TASK_TYPES, Scope, TaskAnalysis, TaskHints
 from server.errors import InputError
 
-__all__ = ["TRIVIAL_CAP", "analyze", "estimate_output_tokens", "keyword_score"]
+__all__ = ["TRIVIAL_CAP", "analyze", "estimate_output_tokens", "fine_score", "keyword_score", "tier_of"]
 
 # Tokens assumed per attached file when the caller gives files but no context size.
 TOKENS_PER_FILE = 1500
 # A trivial marker ("typo", "bump", "tooltip") with no risk caps the learned score here.
 TRIVIAL_CAP = 2
+
+
+def fine_score(value: float) -> float:
+    """The score as returned: clamped to 1-10, one decimal (keeps the order that rounding to tiers would tie)."""
+    return round(max(1.0, min(10.0, float(value))), 1)
+
+
+def tier_of(score: float) -> int:
+    """The integer complexity the strategies cut at: `score` rounded half up, so 6.5 is 7 like 6.6."""
+    return int(math.floor(score + 0.5))
 
 
 def _kinds(text: str) -> dict[str, float]:
@@ -192,7 +206,8 @@ def analyze(description: str, hints: TaskHints | None = None) -> TaskAnalysis:
     learned = load_prior().predict(text, reading.agent_kind, reading.score, reading.prior_signals, reading.items)
     if reading.trivial:
         learned = min(learned, TRIVIAL_CAP)
-    complexity = max(1, min(10, round(learned)))
+    score = fine_score(learned)
+    complexity = tier_of(score)
     signals.append(f"prior:{learned:.1f}")
     confidence = min(0.9, 0.45 + 0.08 * len(signals)) if reading.found else 0.35
     risks = list(risks_found)
@@ -200,11 +215,13 @@ def analyze(description: str, hints: TaskHints | None = None) -> TaskAnalysis:
         risks.append(f"severity:{hints.severity}")
     if hints.complexity is not None:
         complexity = hints.complexity
+        score = float(complexity)
         confidence = 1.0
         signals.append("hint:complexity")
     elif hints.estimated_effort is not None:
         low, high = EFFORT_BANDS[hints.estimated_effort]
-        complexity = max(low, min(high, complexity))
+        score = max(float(low), min(float(high), score))
+        complexity = tier_of(score)
         confidence = min(0.95, confidence + 0.15)
         signals.append(f"hint:estimated_effort={hints.estimated_effort}")
 
@@ -212,6 +229,7 @@ def analyze(description: str, hints: TaskHints | None = None) -> TaskAnalysis:
     return TaskAnalysis(
         task_type=kind,
         complexity=complexity,
+        score=score,
         confidence=round(confidence, 2),
         input_tokens=count_tokens(text) + max(0, context),
         output_tokens=estimate_output_tokens(kind, complexity, len(reading.subtasks)),

@@ -4,10 +4,11 @@
 bigrams and 5-letter word prefixes, the keyword signals of `server.analysis.signals` (kinds, risks,
 markers) as indicators, and the description's length. `ComplexityPrior.predict` is a dot product with the
 weights shipped in `prior_weights.json`, mapped onto this project's 1-10 scale. Descriptions longer
-than the titles it was trained on are handled by `beyond_trained_length`: the model's deviation
-from the mean fades with the words it never saw, and each doubling of the length adds a point
-(longer prompts gain more from a strong model in recorded outcomes; see
-bench/routing_eval/README.md for the figures and how the two numbers were set).
+than the titles it was trained on are handled by `beyond_trained_length` (`LengthTerm`): the title
+model's deviation from its mean fades out, and the length (each doubling adds points) and the
+reading grade of the wording (`reading_grade`, Coleman-Liau) order them instead - on recorded
+strong/weak outcomes that is what predicts where a strong model helps; see
+bench/routing_eval/README.md for the figures and how the numbers were chosen.
 
 The weights are trained by `bench/routing_eval/train_prior.py` on public Task Master complexity
 reports (titles with a model-judged complexityScore, see bench/data/taskmaster_complexity.jsonl
@@ -25,16 +26,21 @@ import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Literal
 
 from server.analysis import signals as sig
 
 __all__ = [
     "FEATURE_BUCKETS",
+    "GRADE_MAX_POINTS",
+    "NO_LENGTH_TERM",
     "ComplexityPrior",
+    "LengthTerm",
     "beyond_trained_length",
     "features",
     "length_units",
     "load_prior",
+    "reading_grade",
     "signal_names",
     "word_count",
 ]
@@ -42,6 +48,7 @@ __all__ = [
 FEATURE_BUCKETS = 1 << 14
 PREFIX_LETTERS = 5  # word-prefix features (chosen held out, bench/routing_eval/compare_priors.py)
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)")
 # Words so common in task titles that they say nothing on their own (bigrams keep them).
 _STOP = frozenset({"a", "an", "the", "and", "or", "of", "for", "to", "in", "on", "with", "by", "from"})
 
@@ -110,32 +117,72 @@ def word_count(text: str) -> int:
     return len(_WORD.findall(text))
 
 
-def length_units(text: str, from_words: int) -> float:
-    """Doublings of the description's word count beyond `from_words` (0 up to `from_words` words)."""
-    if from_words <= 0:
+def reading_grade(text: str) -> float:
+    """The Coleman-Liau index of `text`: the US school grade its wording reads at.
+
+    0.0588 * letters per 100 words - 0.296 * sentences per 100 words - 15.8 (Coleman & Liau,
+    1975; published coefficients, nothing fitted here). Longer words and longer sentences read
+    harder; code and formulas (long identifiers, no full stops) read high.
+    """
+    words = len(_WORD.findall(text))
+    if not words:
         return 0.0
-    words = word_count(text)
-    return math.log2(words / from_words) if words > from_words else 0.0
+    letters = sum(map(str.isalpha, text))
+    sentences = max(1, len(_SENTENCE_END.findall(text)))
+    return 5.88 * letters / words - 29.6 * sentences / words - 15.8
 
 
-def beyond_trained_length(
-    deviation: float, text: str, from_words: int, per_doubling: float, damping: float = 0.5
-) -> float:
+@dataclass(frozen=True)
+class LengthTerm:
+    """How a description longer than the training titles is scored; no effect up to `from_count`.
+
+    Beyond the longest titles trained on (`from_count` words or characters, their 99th
+    percentile), the title model's deviation fades by 2 ** (-doublings * damping), each doubling
+    of the length adds `per_doubling` points, and the wording's reading grade adds
+    `grade_weight` points per grade above `grade_center` (at most GRADE_MAX_POINTS either way),
+    phased in over the first doubling so that nothing jumps at the threshold. The numbers are
+    chosen on recorded strong/weak outcomes of one source and checked on another
+    (bench/routing_eval/apgr.py --tune-length, bench/routing_eval/README.md).
+    """
+
+    unit: Literal["words", "chars"] = "words"
+    from_count: int = 0  # 0: no length handling at all
+    per_doubling: float = 0.0
+    damping: float = 0.5
+    grade_weight: float = 0.0
+    grade_center: float = 12.0
+
+
+NO_LENGTH_TERM = LengthTerm()
+GRADE_MAX_POINTS = 2.0  # a formula or a stack trace reads at grade 30+: keep it one signal among others
+
+
+def length_units(text: str, term: LengthTerm) -> float:
+    """Doublings of the description's length beyond `term.from_count` (0 up to it)."""
+    if term.from_count <= 0:
+        return 0.0
+    size = word_count(text) if term.unit == "words" else len(text)
+    return math.log2(size / term.from_count) if size > term.from_count else 0.0
+
+
+def beyond_trained_length(deviation: float, text: str, term: LengthTerm) -> float:
     """The model's deviation from its mean, adjusted for a description longer than its training titles.
 
-    The prior sums one weight per word. Trained and calibrated on titles of at most `from_words`
-    words, its deviation on a paragraph spreads wider by about sqrt(words / from_words) - noise
-    the calibration never saw - so it is scaled back by (words / from_words) ** -damping (0.5:
-    back to the trained spread; more: the title model counts less the longer the text).
-    `per_doubling` adds points per doubling of the length (titles cannot teach it; chosen on
-    recorded strong/weak outcomes, see bench/routing_eval/README.md). Both are exactly 0 effect
-    up to `from_words` words, so the fit on the training titles is untouched. Training's
+    The prior sums one weight per word. Trained and calibrated on titles, its deviation on a
+    paragraph is noise the calibration never saw (on recorded strong/weak outcomes the title model
+    alone orders long prompts no better than chance), so it fades with the length; what orders
+    long prompts instead is their length and how hard their wording reads (`LengthTerm`). Exactly
+    no effect up to `term.from_count`, so the fit on the training titles is untouched. Training's
     evaluation and inference both call this.
     """
-    units = length_units(text, from_words)
+    units = length_units(text, term)
     if units <= 0:
         return deviation
-    return deviation * 2.0 ** (-units * damping) + per_doubling * units
+    out = deviation * 2.0 ** (-units * term.damping) + term.per_doubling * units
+    if term.grade_weight:
+        grade = term.grade_weight * (reading_grade(text) - term.grade_center)
+        out += min(units, 1.0) * max(-GRADE_MAX_POINTS, min(GRADE_MAX_POINTS, grade))
+    return out
 
 
 @dataclass(frozen=True)
@@ -148,9 +195,7 @@ class ComplexityPrior:
     center: float
     target_mean: float  # where `center` lands on this project's scale
     source: str  # what it was trained on (for the rationale and the report)
-    length_from_words: int = 0  # longest trained title (words); 0: no length handling
-    length_per_doubling: float = 0.0  # points per doubling of the word count beyond it
-    length_damping: float = 0.5  # how fast the title model's deviation fades beyond it
+    length: LengthTerm = NO_LENGTH_TERM  # descriptions longer than the training titles
 
     def raw(self, feats: dict[int, float]) -> float:
         """The model's prediction on the Task Master scale."""
@@ -168,9 +213,7 @@ class ComplexityPrior:
         """Complexity on this project's scale (not rounded, not clamped)."""
         raw = self.raw(features(text, agent_kind, keyword_score, signals, items))
         deviation = self.scale * (raw - self.center)
-        return self.target_mean + beyond_trained_length(
-            deviation, text, self.length_from_words, self.length_per_doubling, self.length_damping
-        )
+        return self.target_mean + beyond_trained_length(deviation, text, self.length)
 
 
 @lru_cache(maxsize=1)
@@ -189,7 +232,12 @@ def load_prior() -> ComplexityPrior:
         center=float(calibration["center"]),
         target_mean=float(calibration["target_mean"]),
         source=str(data.get("source", "")),
-        length_from_words=int(length.get("from_words", 0)),
-        length_per_doubling=float(length.get("per_doubling", 0.0)),
-        length_damping=float(length.get("damping", 0.5)),
+        length=LengthTerm(
+            unit="chars" if length.get("unit") == "chars" else "words",
+            from_count=int(length.get("from", length.get("from_words", 0))),
+            per_doubling=float(length.get("per_doubling", 0.0)),
+            damping=float(length.get("damping", 0.5)),
+            grade_weight=float(length.get("grade_weight", 0.0)),
+            grade_center=float(length.get("grade_center", 12.0)),
+        ),
     )

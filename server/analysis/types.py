@@ -118,7 +118,7 @@ class TaskAnalysis:
     """What the analyzer concluded about one task."""
 
     task_type: str
-    complexity: int  # 1-10
+    complexity: int  # 1-10, what the strategies cut at: `score` rounded half up
     confidence: float  # 0-1
     input_tokens: int  # description + caller context (the router adds the role prompt)
     output_tokens: int  # expected answer length before any max_tokens cap
@@ -126,3 +126,8 @@ class TaskAnalysis:
     risks: tuple[str, ...]  # risk categories found, e.g. "payment", "concurrency"
     scope: Scope
     subtasks: tuple[str, ...] = ()  # independent pieces, when the description joins several
+    score: float = 0.0  # 1.0-10.0, one decimal: the same judgement before rounding (0: `complexity`)
+
+    def __post_init__(self) -> None:
+        if not self.score:
+            object.__setattr__(self, "score", float(self.complexity))

@@ -6,7 +6,7 @@ import json
 import math
 from pathlib import Path
 
-from bench.routing_eval.apgr import EXCLUDED_OWNERS, apgr, load
+from bench.routing_eval.apgr import EXCLUDED_OWNERS, LATER, apgr, load
 
 REPO = Path(__file__).resolve().parents[2]
 STRONG = [True, True, False, True, True, False, True, True]
@@ -36,3 +36,12 @@ def test_the_outcomes_are_externally_labelled_and_say_where_each_came_from() -> 
         row = json.loads(line)
         assert row["repo"] == "lm-sys/RouteLLM" and len(row["commit"]) == 40 and row["path"].startswith("routellm/")
         assert row["repo"].split("/")[0] not in EXCLUDED_OWNERS
+
+
+def test_the_later_outcomes_share_no_prompt_with_the_ones_the_length_term_was_chosen_on() -> None:
+    first, later = load(), load(LATER, " later")
+    assert {row.source for row in later} == {"gsm8k later", "mmlu later"} and len(later) >= 200
+    assert not {row.prompt for row in first} & {row.prompt for row in later}
+    for line in LATER.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        assert row["repo"] == "lm-sys/RouteLLM" and len(row["commit"]) == 40 and row["path"].startswith("routellm/")

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from server.analysis import TaskHints, analyze
-from server.analysis.analyzer import TRIVIAL_CAP, _read
+from server.analysis.analyzer import TRIVIAL_CAP, _read, tier_of
 from server.analysis.prior import (
     FEATURE_BUCKETS,
+    GRADE_MAX_POINTS,
+    LengthTerm,
     beyond_trained_length,
     features,
     length_units,
     load_prior,
+    reading_grade,
     signal_names,
     word_count,
 )
@@ -67,30 +71,68 @@ def test_explicit_hints_still_win_over_the_prior() -> None:
 def test_descriptions_as_short_as_the_training_titles_are_scored_by_the_model_alone() -> None:
     prior = load_prior()
     title = "Design scalable database schema for products, orders, and users"
-    assert word_count(title) <= prior.length_from_words
-    assert beyond_trained_length(1.7, title, prior.length_from_words, 2.0) == 1.7
-    assert length_units(title, prior.length_from_words) == 0.0
+    assert len(title) <= prior.length.from_count
+    assert beyond_trained_length(1.7, title, prior.length) == 1.7
+    assert length_units(title, prior.length) == 0.0
 
 
 def test_a_description_four_times_the_longest_title_keeps_the_spread_the_model_was_calibrated_on() -> None:
     text = " ".join(["word"] * 44)
-    assert length_units(text, 11) == 2.0
-    assert beyond_trained_length(3.0, text, 11, 0.0) == 1.5
-    assert beyond_trained_length(-3.0, text, 11, 0.5) == -0.5
+    term = LengthTerm("words", 11, 0.0, 0.5)
+    assert length_units(text, term) == 2.0
+    assert beyond_trained_length(3.0, text, term) == 1.5
+    assert beyond_trained_length(-3.0, text, replace(term, per_doubling=0.5)) == -0.5
 
 
 def test_damping_one_thins_the_title_model_in_proportion_to_the_words_it_never_saw() -> None:
     text = " ".join(["word"] * 44)  # four times 11 words: two doublings
-    assert beyond_trained_length(3.0, text, 11, 0.0, damping=1.0) == 0.75
-    assert beyond_trained_length(3.0, text, 11, 1.0, damping=1.0) == 2.75
+    term = LengthTerm("words", 11, 0.0, 1.0)
+    assert beyond_trained_length(3.0, text, term) == 0.75
+    assert beyond_trained_length(3.0, text, replace(term, per_doubling=1.0)) == 2.75
+
+
+def test_length_in_characters_counts_doublings_of_the_text_beyond_the_threshold() -> None:
+    term = LengthTerm("chars", 50, 1.0, 1.0)
+    assert length_units("x" * 50, term) == 0.0
+    assert length_units("x" * 200, term) == 2.0
+
+
+def test_the_reading_grade_is_coleman_liau_and_rises_with_longer_words_and_sentences() -> None:
+    plain = "The cat sat on the mat. The dog ran to the cat. It was a hot day."
+    dense = "Asynchronous serialization guarantees idempotent reconciliation of distributed transactional state"
+    words = 17
+    letters = sum(ch.isalpha() for ch in plain)
+    assert reading_grade(plain) == 5.88 * letters / words - 29.6 * 3 / words - 15.8
+    assert reading_grade(dense) > reading_grade(plain) + 10
+    assert reading_grade("") == 0.0
+
+
+def test_hard_wording_adds_a_bounded_amount_phased_in_over_the_first_doubling() -> None:
+    dense = " ".join(["Asynchronous serialization guarantees idempotent reconciliation"] * 4)  # 2+ doublings
+    term = LengthTerm("words", 5, 0.0, 1.0, grade_weight=10.0)
+    assert beyond_trained_length(0.0, dense, term) == GRADE_MAX_POINTS  # capped
+    just_over = LengthTerm("words", 19, 0.0, 1.0, grade_weight=10.0)  # 20 words: 0.074 doublings
+    assert 0 < beyond_trained_length(0.0, dense, just_over) < 0.2
+    assert beyond_trained_length(0.0, dense, replace(term, grade_weight=0.0)) == 0.0
 
 
 def test_the_shipped_length_handling_starts_beyond_the_training_titles() -> None:
     titles = [json.loads(line)["title"] for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
-    prior = load_prior()
-    longer = sum(word_count(title) > prior.length_from_words for title in titles)
+    term = load_prior().length
+    size = word_count if term.unit == "words" else len
+    longer = sum(size(title) > term.from_count for title in titles)
     assert 0 < longer <= 0.01 * len(titles) + 1
-    assert prior.length_per_doubling > 0 and prior.length_damping > 0
+    assert term.per_doubling > 0 and term.damping > 0
+
+
+def test_the_score_keeps_one_decimal_and_the_tier_is_it_rounded_half_up() -> None:
+    for text in ("Fix typo in the README", "Add a loading spinner to the save button",
+                 "Implement real-time collaborative editing with conflict resolution and offline sync"):
+        analysis = analyze(text)
+        assert 1.0 <= analysis.score <= 10.0 and round(analysis.score, 1) == analysis.score
+        assert analysis.complexity == tier_of(analysis.score)
+    assert tier_of(6.4) == 6 and tier_of(6.5) == 7 and tier_of(7.5) == 8
+    assert analyze("Implement a distributed consensus protocol", TaskHints(complexity=2)).score == 2.0
 
 
 def test_a_longer_description_of_the_same_work_scores_higher_and_never_past_ten() -> None:
