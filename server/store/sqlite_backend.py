@@ -55,7 +55,7 @@ CHECKPOINT_PAGES = 4000
 AUTOCHECKPOINT_PAGES = 2 * CHECKPOINT_PAGES
 
 
-def _prepare(conn: sqlite3.Connection, busy_timeout_ms: int, owner: str) -> list[str]:
+def _prepare(conn: sqlite3.Connection, owner: str) -> list[str]:
     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if str(mode).lower() != "wal":
         log.warning("state database could not switch to WAL (journal_mode=%s)", mode)
@@ -174,7 +174,7 @@ class SqliteBackend:
         delay = 0.01
         while True:
             try:
-                return await self.run(_prepare, busy_timeout_ms, owner)
+                return await self.run(_prepare, owner)
             except StoreError as exc:
                 if "locked" not in str(exc) or asyncio.get_running_loop().time() > deadline:
                     raise
@@ -192,19 +192,26 @@ class SqliteBackend:
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         db, conn = self._conn()
+        # aiosqlite's own queue to its worker thread: one round trip for the whole function. The
+        # call counts as queued until the thread has run it, even if our caller is cancelled
+        # meanwhile: until then the loop's thread must not touch the connection (`_quick`).
+        call = asyncio.ensure_future(db._execute(_patiently, conn, self._busy_timeout_ms, fn, *args))
         self._queued += 1
+        call.add_done_callback(self._thread_done)
         try:
-            # aiosqlite's own queue to its worker thread: one round trip for the whole function.
-            result: T = await db._execute(_patiently, conn, self._busy_timeout_ms, fn, *args)
+            result: T = await asyncio.shield(call)
         except sqlite3.Error as exc:
             raise StoreError(f"state database {self.path}: {exc}") from exc
         except ValueError as exc:
             if "connection" in str(exc).lower():
                 raise StoreError(f"state database {self.path} is closed") from exc
             raise
-        finally:
-            self._queued -= 1
         return result
+
+    def _thread_done(self, call: asyncio.Future[Any]) -> None:
+        self._queued -= 1
+        if not call.cancelled():
+            call.exception()  # retrieved: a caller cancelled meanwhile no longer will
 
     async def write(self, fn: Callable[..., T], *args: Any, quick: bool = False) -> T:
         self._count_write()

@@ -59,3 +59,33 @@ async def test_many_quick_writes_queue_behind_the_wal_checkpoint_and_lose_nothin
         await store.close()
     assert query(db, "SELECT count(*), count(DISTINCT task_id) FROM attempts") == [(300, 300)]
     assert query(db, "SELECT status, count(*) FROM tasks GROUP BY status") == [("running", 300)]
+
+
+async def test_a_quick_read_waits_for_a_cancelled_callers_write_still_running_on_the_thread(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    store = await Store.open(db, busy_timeout_ms=30_000)
+    other = sqlite3.connect(db, isolation_level=None)
+    try:
+        group = await store.create_group(new_group("g"), new_tasks(1))
+        (task,) = await store.list_tasks(group.id)
+        other.execute("BEGIN IMMEDIATE")
+        write = asyncio.create_task(store.transition_task(task.id, ("pending",), "queued"))
+        await asyncio.sleep(0.05)  # the write is on the worker thread, waiting for the lock
+        write.cancel()  # its caller goes; the thread still runs it
+        read = asyncio.create_task(store.dispatch_view(task.id, 100, quick=True))
+        ticks = 0
+        async with asyncio.timeout(10):
+            while ticks < 10:  # the read queues behind the write: the loop is not held
+                await asyncio.sleep(0.005)
+                ticks += 1
+                assert not read.done()
+        other.execute("COMMIT")
+        async with asyncio.timeout(10):
+            view, _ = await read
+        assert view.status == "queued"  # the cancelled caller's write ran first, then the read
+        assert write.cancelled()
+    finally:
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+        await store.close()
