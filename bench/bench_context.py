@@ -14,11 +14,12 @@ the standard library into a temporary git repository): first index, re-index aft
 warm index (p50 and p95 over 40 distinct tasks), index size on disk beside the source's;
 min and median over --runs runs.
 
-    python bench/bench_context.py [--quality-only | --speed-only | --loro] [--runs N] [--budgets 8000,32000]
+    python bench/bench_context.py [--quality-only | --speed-only | --loro | --explain] [--runs N] [--budgets 8000,32000]
 
 `--loro` re-runs our selector over the grid of tuned knobs (`LORO_GRID`) and reports, for each
 repository held out, the coverage of the values chosen on the other two: the honest estimate
-beside the in-sample one.
+beside the in-sample one. `--explain` prints, per case at the first budget, our coverage, the
+rank of each gold file in our ranking and the files ranked above the main one.
 
 The dev folder is $PWM_CONTEXT_DEV, default ../shared/context-dev relative to the repository.
 """
@@ -265,7 +266,8 @@ def quality(args: argparse.Namespace, params: SelectParams | None = None) -> dic
 # (mean coverage at 6k, 8k and 11k, plus half the 32k figure: several budgets, since a single
 # case flips a repository's 8k figure by 0.05) and scored on the third.
 LORO_GRID: dict[str, tuple[float, ...]] = {
-    "w_file_chunks": (0.5, 1.0), "w_reference_file": (0.0, 0.4), "prior_aux": (1.0, 0.6),
+    "w_file_chunks": (0.5, 1.0), "w_reference_file": (0.0, 0.4), "prior_aux": (1.0, 0.6), "w_feedback": (0.0, 1.0),
+    "w_tested": (0.0, 0.3),
 }
 LORO_BUDGETS = (6000, 8000, 11000, 32000)
 
@@ -308,6 +310,49 @@ def leave_one_repo_out(args: argparse.Namespace) -> None:
     print(f"held-out mean: 8k {statistics.mean(held[8000]):.3f}  32k {statistics.mean(held[32000]):.3f}; "
           f"in-sample best {dict(zip(names, best, strict=True))}: 8k {table[best][8000]['mean'][0]:.3f}  "
           f"32k {table[best][32000]['mean'][0]:.3f}")
+    if not args.work:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# -- failure analysis ------------------------------------------------------------------------------
+
+def explain(args: argparse.Namespace) -> None:
+    """Per case at the first budget: our coverage, the rank of each gold file in our ranking (by
+    its best chunk), and the files ranked above the main one (the gold file with most lines)."""
+    from server.context.rank import rank
+    from server.context.request import repository_root
+    from server.context.service import _open
+
+    dev = dev_dir()
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="pwm-context-bench-"))
+    cases = materialize(dev, work)
+    gold = {row["id"]: row["lines"] for row in map(json.loads, (dev / "gold_lines.jsonl").read_text().splitlines())}
+    budget = int(args.budgets.split(",")[0])
+    options = ContextOptions(work / "cache")
+    buckets: dict[str, int] = {}
+    for case in cases:
+        ws, lines = Path(str(case["ws"])), gold[str(case["id"])]
+        sel = select_context(ws, str(case["task"]), [], budget, options)
+        hit = sum(1 for p, ls in lines.items() for n in ls
+                  if any(i.path == p and i.start_line <= n <= i.end_line for i in sel.items))
+        index, _ = _open(repository_root(ws, "workspace"), options)
+        snapshot = index.snapshot(None)
+        order: list[str] = []
+        for r in rank(snapshot, str(case["task"])):
+            path = snapshot.docs[r.chunk.doc].path
+            if path not in order:
+                order.append(path)
+        ranks = {p: (order.index(p) + 1 if p in order else None) for p in lines}
+        main = max(lines, key=lambda p: len(lines[p]))
+        at = ranks[main]
+        bucket = "unranked" if at is None else "1" if at == 1 else "2-3" if at <= 3 else "4-10" if at <= 10 else ">10"
+        buckets[bucket] = buckets.get(bucket, 0) + 1
+        above = order[:(at or 11) - 1][:5]
+        print(f"{case['id']:24s} cov {hit / sum(map(len, lines.values())):.2f}  gold ranks "
+              + ", ".join(f"{p} #{r}" for p, r in ranks.items()) + (f"  above: {', '.join(above)}" if above else ""))
+        print(f"{'':24s} task: {' '.join(str(case['task']).split())[:110]}")
+    close_indexes()
+    print(f"main gold file's rank at {budget}: " + ", ".join(f"{k} {v}" for k, v in sorted(buckets.items())))
     if not args.work:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -433,7 +478,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--loro", action="store_true", help="leave-one-repository-out check of the tuned knobs")
+    parser.add_argument("--explain", action="store_true", help="per case: coverage and the rank of each gold file")
     args = parser.parse_args()
+    if args.explain:
+        explain(args)
+        return
     if args.loro:
         leave_one_repo_out(args)
         return

@@ -10,7 +10,12 @@ would) until it finishes, then times the default status reply a few times. Repor
 - tasks/s: N over the time from the submit call to the group's end as the server stored it;
 - the server's peak RSS (VmHWM of its /proc status) and its RSS at the end;
 - the submit reply and the status reply: bytes of the JSON-RPC result, and time as the client
-  sees it (request to answer, over stdio).
+  sees it (request to answer, over stdio);
+- the server's CPU time (user + system, all threads) from the submit call to the group's end, per
+  task: on this shared machine wall-clock rates move with other load, CPU per task much less,
+  so `cpu_ms_per_task` is the figure that shows whether per-task work grows with the group;
+- the TCP connections the provider accepted during the run (a pool that keeps its connections
+  opens about `--concurrency` of them).
 
 Targets (issue 12): tasks/s at 10k >= 0.9x of 1k in the same run; RSS at 10k <= 200 MB; status
 reply <= 100 KB and <= 100 ms at 10k; the submit reply <= 100 KB too.
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import sqlite3
@@ -29,6 +35,7 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +74,18 @@ def _memory_mb(pid: int) -> tuple[float, float]:
     return int(fields["VmHWM"].split()[0]) / 1024, int(fields["VmRSS"].split()[0]) / 1024
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process, all its threads (/proc/<pid>/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _provider_connections(url: str) -> int:
+    """TCP connections the loopback provider has accepted since it started."""
+    with urllib.request.urlopen(f"{url}/_loopback/stats", timeout=10) as answer:  # noqa: S310 - loopback
+        return int(json.load(answer)["connections"])
+
+
 def _reply_bytes(result: CallToolResult) -> int:
     """Size of the result as it travels in the JSON-RPC answer."""
     return len(result.model_dump_json(by_alias=True, exclude_none=True).encode())
@@ -100,6 +119,8 @@ async def one_size(size: int, url: str, args: argparse.Namespace) -> dict[str, A
             await client.list_tools()
             # Wait for the server's state and warm the planner (tokenizer, analyzer) before timing.
             await _call(client, "route_task", {"agent_type": "tcoder_speed", "task_description": "Write f"})
+            connections_before = _provider_connections(url)
+            cpu_before = _cpu_seconds(pid)
             submitted_at = time.time()
             submit, submit_s = await _call(client, "submit_parallel_tasks", {
                 "tasks": tasks, "max_concurrent": args.concurrency, "group_name": f"scale-{size}"})
@@ -112,6 +133,8 @@ async def one_size(size: int, url: str, args: argparse.Namespace) -> dict[str, A
                 if status.structured_content["finished"]:  # type: ignore[index]
                     break
                 await asyncio.sleep(1 / args.poll_hz)
+            cpu_s = _cpu_seconds(pid) - cpu_before
+            connections = _provider_connections(url) - connections_before
             counts = status.structured_content["counts"]  # type: ignore[index]
             sizes, times = [], []
             for _ in range(STATUS_SAMPLES):
@@ -125,6 +148,7 @@ async def one_size(size: int, url: str, args: argparse.Namespace) -> dict[str, A
         raise RuntimeError(f"{size} tasks: not all succeeded: {counts}")
     return {
         "size": size, "tasks_per_s": size / (finished_at - submitted_at), "polls": polls,
+        "cpu_ms_per_task": cpu_s * 1000 / size, "connections": connections,
         "peak_rss_mb": peak_mb, "end_rss_mb": rss_mb,
         "submit_kb": _reply_bytes(submit) / 1024, "submit_ms": submit_s * 1000,
         "status_kb": max(sizes) / 1024, "status_ms": statistics.median(times) * 1000,
@@ -157,12 +181,15 @@ def main() -> None:
             values = [r[name] for r in rows]
             return f"{name} min {min(values):.1f} median {statistics.median(values):.1f}"
 
-        print(f"{size:>6} tasks: {fig('tasks_per_s')}; {fig('peak_rss_mb')}; {fig('submit_kb')}; "
+        print(f"{size:>6} tasks: {fig('tasks_per_s')}; {fig('cpu_ms_per_task')}; {fig('peak_rss_mb')}; {fig('submit_kb')}; "
               f"{fig('submit_ms')}; {fig('status_kb')}; {fig('status_ms')}")
     if 1000 in results and 10000 in results:
         ratio = [b["tasks_per_s"] / a["tasks_per_s"] for a, b in zip(results[1000], results[10000], strict=True)]
         print(f"tasks/s at 10k / at 1k (same run): min {min(ratio):.2f} median {statistics.median(ratio):.2f}"
               " (target >= 0.9)")
+        cpu = [b["cpu_ms_per_task"] / a["cpu_ms_per_task"] for a, b in zip(results[1000], results[10000], strict=True)]
+        print(f"server CPU per task at 10k / at 1k (same run): min {min(cpu):.2f} median {statistics.median(cpu):.2f}"
+              " (flat work per task: about 1)")
     if 10000 in results:
         rows = results[10000]
         print(f"at 10k: peak RSS max {max(r['peak_rss_mb'] for r in rows):.0f} MB (target <= 200); status reply "

@@ -48,3 +48,30 @@ async def test_a_state_that_cannot_open_still_lists_tools_and_each_call_says_why
         assert EXPECTED_TOOLS <= names
         with pytest.raises(MCPError, match="could not start: .*broken.toml"):
             await client.call_tool("route_task", {"task_description": "Fix a typo in the README"})
+
+
+_SERVE_THEN_REPORT_GC = """
+import gc
+from server.cli import main
+code = main(["serve"])  # stdin is empty: the server starts, reads end of input, and returns
+print(code, gc.isenabled(), gc.get_freeze_count() > 0)
+"""
+
+
+def test_a_stdio_server_collects_garbage_again_once_built_with_its_start_up_objects_frozen(tmp_path: Path) -> None:
+    out = subprocess.run(  # noqa: S603 - this interpreter, a fixed script, no shell
+        [sys.executable, "-c", _SERVE_THEN_REPORT_GC], cwd=REPO, env=isolated_env(tmp_path),
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, check=True, timeout=60,
+    )
+    assert out.stdout.split() == ["0", "True", "True"]
+
+
+def test_the_command_line_turns_garbage_collection_back_on_when_it_fails_early(tmp_path: Path) -> None:
+    import gc
+
+    from server.cli import main
+
+    config = tmp_path / "bad.toml"
+    config.write_text("budgets = [unclosed\n")
+    assert main(["--config", str(config), "serve"]) == 2
+    assert gc.isenabled()

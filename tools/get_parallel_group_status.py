@@ -203,7 +203,8 @@ async def get_parallel_group_status(
             raise InputError("task_status", f"unknown task status {task_status!r}", ", ".join(TASK_STATUSES))
         record = await state.store.get_group(group_id or group_name or "")
         if wait_seconds > 0 and engine.is_running(record.id):
-            await ctx.report_progress(*_progress(await _view(state, record.id, tasks=False)))
+            totals = await state.store.group_totals(record.id)  # the counts alone: one index-only read
+            await ctx.report_progress(*_progress_of(record.name, record.status, totals.by_status))
             await engine.wait_for_change(record.id, min(wait_seconds, state.settings.tool_time_limit_s))
         view = await _view(state, record.id, tasks=True, task_status=task_status, offset=offset, limit=limit)
     await ctx.report_progress(*_progress(view))
@@ -239,9 +240,15 @@ async def _view(
 
 
 def _progress(view: GroupView) -> tuple[float, float, str]:
-    total = sum(view.counts.values())
-    done = round(view.progress * total)
-    return float(done), float(total), f"{view.group_name}: {done}/{total} tasks finished ({view.status})"
+    return _progress_of(view.group_name, view.status, view.counts)
+
+
+def _progress_of(name: str, status: str, counts: dict[str, int]) -> tuple[float, float, str]:
+    from server.scheduler.dag import TERMINAL
+
+    total = sum(counts.values())
+    done = sum(n for s, n in counts.items() if s in TERMINAL)
+    return float(done), float(total), f"{name}: {done}/{total} tasks finished ({status})"
 
 
 async def get_task_result(

@@ -173,6 +173,10 @@ class Snapshot:
                 out[name] = places
         return out
 
+    def chunk_frequency(self, term: str) -> tuple[int, int]:
+        """(chunks holding `term`, chunks in all) over the whole index: a term's rarity."""
+        return self.index._row_count("chunk_fts", term), len(self.index._meta().doc_of)
+
     def text(self, doc_id: int) -> str:
         """The text of a file of this snapshot (from git for a commit, from disk for the tree)."""
         return self.index._text(self, doc_id)

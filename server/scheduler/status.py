@@ -224,7 +224,8 @@ async def group_view(
         )
         views.append(_task_view(task, snap.attempts.get(task.id, []), max_result_chars, reports, statuses,
                                 threads.get(task.id, 0)))
-    budget = await store.budget_status(limits, record.id)
+    # The group's own spend is summed over its attempts (O(group)); it only matters against a limit.
+    budget = await store.budget_status(limits, record.id if limits.group is not None else None)
     end = record.finished_at or time.time()
     held = await store.group_lease(record.id) if record.status == "running" else None
     lease: dict[str, object] | None = None if held is None else {

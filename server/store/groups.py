@@ -42,6 +42,9 @@ _GROUP_COLS = (
     "id, name, status, strategy, policy, budget_usd, max_concurrent, dry_run, request_json, owner,"
     " created_at, updated_at, finished_at"
 )
+# Look-ups leave the original request out (`request_json`, kept for audit): at 10,000 tasks it is
+# about 1 MB, which every status poll and group listing would read and copy. `group_request` reads it.
+_GROUP_READ_COLS = _GROUP_COLS.replace("request_json", "'' AS request_json")
 _TASK_COLS = (
     "id, group_id, key, position, agent_type, agent, variant, agent_name, description, priority,"
     " timeout_s, tags_json, depends_on_json, plan_json, context_json, validate_json, status,"
@@ -151,10 +154,11 @@ _VISIBLE = " AND (CAST(?2 AS TEXT) IS NULL OR user_name IS NULL OR user_name = ?
 
 
 def _get_group(conn: sqlite3.Connection, id_or_name: str, user: str | None = None) -> GroupRecord:
-    row = conn.execute(f"SELECT {_GROUP_COLS} FROM groups WHERE id = ?1" + _VISIBLE, (id_or_name, user)).fetchone()
+    row = conn.execute(f"SELECT {_GROUP_READ_COLS} FROM groups WHERE id = ?1" + _VISIBLE,
+                       (id_or_name, user)).fetchone()
     if row is None:
         row = conn.execute(
-            f"SELECT {_GROUP_COLS} FROM groups WHERE name = ?1" + _VISIBLE
+            f"SELECT {_GROUP_READ_COLS} FROM groups WHERE name = ?1" + _VISIBLE
             + " ORDER BY created_at DESC, rowid DESC LIMIT 1",
             (id_or_name, user),
         ).fetchone()
@@ -342,6 +346,13 @@ def _totals(conn: sqlite3.Connection, group_id: str) -> GroupTotals:
     return GroupTotals(tasks, by_status, attempts, tokens_in, tokens_out, cost)
 
 
+def _group_request(conn: sqlite3.Connection, group_id: str, user: str | None = None) -> str:
+    row = conn.execute("SELECT request_json FROM groups WHERE id = ?1" + _VISIBLE, (group_id, user)).fetchone()
+    if row is None:
+        raise NotFoundError(f"no group with id {group_id!r}")
+    return str(row[0])
+
+
 class GroupsMixin(StoreBase):
     async def create_group(self, group: NewGroup, tasks: list[NewTask]) -> GroupRecord:
         """Store a group and all its tasks (status `pending`) in one transaction: all or nothing.
@@ -364,12 +375,21 @@ class GroupsMixin(StoreBase):
         """
         return await self._run(_get_group, id_or_name, restricted_to())
 
+    async def group_request(self, group_id: str) -> str:
+        """The request the group was submitted with, as JSON: look-ups (`get_group`,
+        `list_groups`) leave it out of the record (`request_json` is "" there), as it grows with the group.
+
+        Raises:
+            NotFoundError: no such group (that the caller may see).
+        """
+        return await self._run(_group_request, group_id, restricted_to())
+
     async def list_groups(self, limit: int = 50, status: str | None = None) -> list[GroupRecord]:
         """Most recent first."""
         user = restricted_to()
         where = ("(CAST(?1 AS TEXT) IS NULL OR status = ?1)"
                  " AND (CAST(?2 AS TEXT) IS NULL OR user_name IS NULL OR user_name = ?2)")
-        sql = f"SELECT {_GROUP_COLS} FROM groups WHERE {where} ORDER BY created_at DESC, rowid DESC LIMIT ?3"
+        sql = f"SELECT {_GROUP_READ_COLS} FROM groups WHERE {where} ORDER BY created_at DESC, rowid DESC LIMIT ?3"
         params: tuple[Any, ...] = (status, user, limit)
         rows = await self._run(lambda c: c.execute(sql, params).fetchall())
         return [_group(r) for r in rows]
@@ -377,7 +397,7 @@ class GroupsMixin(StoreBase):
     async def unfinished_groups(self) -> list[GroupRecord]:
         """Running groups owned by this store (after `recover()`, those of dead owners too)."""
         rows = await self._run(lambda c: c.execute(
-            f"SELECT {_GROUP_COLS} FROM groups WHERE status = 'running' AND owner = ?"
+            f"SELECT {_GROUP_READ_COLS} FROM groups WHERE status = 'running' AND owner = ?"
             " ORDER BY created_at", (self.owner,)).fetchall())
         return [_group(r) for r in rows]
 

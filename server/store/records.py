@@ -157,7 +157,7 @@ class GroupRecord:
     budget_usd: float | None
     max_concurrent: int
     dry_run: bool
-    request_json: str
+    request_json: str  # "" from look-ups (it grows with the group): `Store.group_request` reads it
     owner: str  # the Store instance (server process) running it
     created_at: float
     updated_at: float

@@ -143,3 +143,80 @@ def test_code_in_examples_scripts_benchmarks_and_docs_weighs_less_than_the_packa
     params = RankParams()
     assert file_prior(aux, params) < file_prior("shop/cart.py", params) == 1.0
     assert file_prior(aux, params) > file_prior("tests/test_cart.py", params)
+
+
+_FEEDBACK_FILES = {
+    "store/__init__.py": "",
+    "store/sessions.py": (
+        "from store.clock import monotonic_clock\n\n\n"
+        "def expire_sessions(sessions, ttl_seconds):\n"
+        "    \"\"\"Drop the sessions that expire before now.\"\"\"\n"
+        "    now = monotonic_clock()\n"
+        "    return [s for s in sessions if s.started + ttl_seconds > now]\n"
+    ),
+    "store/clock.py": (
+        "import time\n\n\n"
+        "def monotonic_clock():\n    return time.monotonic()\n\n\n"
+        "def ttl_deadline(ttl_seconds):\n    return monotonic_clock() + ttl_seconds\n"
+    ),
+    "store/filler.py": "".join(f"def filler_{i}(value):\n    return value * {i}\n\n\n" for i in range(80)),
+    "docs/guide.md": "# Sessions expire too early\n\nSee the zeppelin_gateway notes on sessions.\n",
+    "store/gateway.py": "def zeppelin_gateway(route):\n    return route\n",
+}
+
+
+def _ranked_paths(repo: Path, options: ContextOptions, task: str, **overrides: float) -> dict[str, float]:
+    """{path: best chunk score} of `rank` on `repo` for `task`."""
+    from dataclasses import replace
+
+    from server.context.rank import RankParams, rank
+    from server.context.service import _open
+
+    select_context(repo, "warm the index", [], 500, options)
+    index, _ = _open(repo, options)
+    snapshot = index.snapshot(None)
+    best: dict[str, float] = {}
+    for r in rank(snapshot, task, params=replace(RankParams(), **overrides)):
+        path = snapshot.docs[r.chunk.doc].path
+        best[path] = max(best.get(path, 0.0), r.score)
+    return best
+
+
+def test_code_sharing_rare_words_with_the_best_match_ranks_although_the_task_never_names_it(
+        tmp_path: Path, options: ContextOptions) -> None:
+    repo = make_repo(tmp_path / "fb", _FEEDBACK_FILES)
+    task = "sessions expire too early"
+    with_feedback = _ranked_paths(repo, options, task)
+    without = _ranked_paths(repo, options, task, w_feedback=0.0)
+    # clock.py holds none of the task's words, only the rare ones its best match uses
+    assert "store/clock.py" not in without
+    assert with_feedback["store/clock.py"] > 0
+    assert with_feedback["store/clock.py"] > with_feedback.get("store/filler.py", 0.0)
+    assert max(with_feedback, key=with_feedback.__getitem__) == "store/sessions.py"
+
+
+def test_feedback_words_come_from_source_files_not_from_docs(tmp_path: Path, options: ContextOptions) -> None:
+    repo = make_repo(tmp_path / "fb", _FEEDBACK_FILES)
+    # the guide matches "sessions expire too early" best, but its words do not expand the task
+    with_feedback = _ranked_paths(repo, options, "sessions expire too early")
+    assert "store/gateway.py" not in with_feedback
+
+
+def test_a_module_whose_test_file_matches_the_task_outranks_an_equal_lexical_match(
+        tmp_path: Path, options: ContextOptions) -> None:
+    repo = make_repo(tmp_path / "tested", {
+        "pkg/__init__.py": "",
+        "pkg/tags.py": "def platform_order(names):\n    return sorted(names)\n",
+        "pkg/naming.py": "def platform_label(platform):\n    return platform.upper()\n",
+        "pkg/filler.py": "".join(f"def filler_{i}(value):\n    return value * {i}\n\n\n" for i in range(40)),
+        "tests/test_tags.py": (
+            "from pkg.tags import platform_order\n\n\n"
+            "def test_wheel_platform_ordering_keeps_native_first():\n"
+            "    assert platform_order(['manylinux', 'linux']) == ['linux', 'manylinux']\n"
+        ),
+    })
+    task = "wheel platform ordering keeps native first"
+    with_tests = _ranked_paths(repo, options, task)
+    without = _ranked_paths(repo, options, task, w_tested=0.0)
+    assert without["pkg/naming.py"] > without["pkg/tags.py"]
+    assert with_tests["pkg/tags.py"] > with_tests["pkg/naming.py"]

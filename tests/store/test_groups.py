@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,13 @@ async def test_list_groups_filters_by_status_newest_first(store: Store) -> None:
     assert [g.id for g in await store.list_groups(10)] == [b.id, a.id]
     assert [g.id for g in await store.list_groups(10, status="failed")] == [a.id]
     assert not await store.finish_group(a.id, "succeeded")  # already finished
+
+
+async def test_look_ups_leave_a_groups_request_out_and_group_request_reads_it_whole(store: Store) -> None:
+    request = '{"tasks": [' + ", ".join(f'{{"task_description": "task {i}"}}' for i in range(2000)) + "]}"
+    created = await store.create_group(dataclasses.replace(new_group("audit"), request_json=request), new_tasks(1))
+    assert (await store.get_group(created.id)).request_json == ""
+    assert [g.request_json for g in await store.list_groups()] == [""]
+    assert await store.group_request(created.id) == request
+    with pytest.raises(NotFoundError):
+        await store.group_request("nosuchgroup")
