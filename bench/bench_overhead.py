@@ -5,8 +5,9 @@ loopback provider. For each task, overhead = time between the previous task's en
 one's end, minus the time spent inside the backend call (HTTP to the loopback and its answer).
 What remains is ours: the dependency hand-over, the queue, the gate, the task's read at
 dispatch, two SQLite transactions (the reservation with the task's move to `running`; the
-outcome with the call's settlement and the next task's `queued`), prompt building and token
-counting. Targets: p50 < 1 ms, p99 < 5 ms. `bench_vs_litellm.py` measures the same cost from
+outcome with the call's settlement and the next task's `queued`; with one call in flight all
+three run on the event loop's thread, see `server.store.sqlite_backend`), prompt building and
+token counting. Targets: p50 < 1 ms, p99 < 5 ms. `bench_vs_litellm.py` measures the same cost from
 outside, beside plain httpx and LiteLLM's Router, in one run.
 
     python bench/bench_overhead.py [--tasks 400]

@@ -13,8 +13,9 @@ Per model pair (a cheaper model, a stronger one) the prompts are ordered by each
 top share `c` goes to the strong model: APGR as in bench/routing_eval/apgr.py (imported, not
 copied). Scorers, all in the same run on the same issues:
 
-- `route_task`: `server.analysis.analyzer.analyze(text).complexity`, text alone (the judges'
-  setting; the data names no files);
+- `route_task`: `server.analysis.analyzer.analyze(text).score`, the one-decimal score route_task
+  returns as `complexity_score`, text alone (the judges' setting; the data names no files);
+- `rt_tier`: the same rounded to the integer tier the strategies cut at;
 - `length`: the issue text's length in characters;
 - `legacy`: the hand-set analyzer at commit facf8dd (bench/routing_eval/legacy);
 - `random`: mean and 5th-95th percentile over seeded random orderings (the noise floor);
@@ -53,10 +54,15 @@ from server.analysis.analyzer import analyze  # noqa: E402
 DATA = REPO / "bench" / "data" / "coding_outcomes.jsonl"
 RANDOM_DRAWS = 2000
 # (cheaper, stronger): Kimi K2 with SWE-agent capped at 50 turns (the SWE-bench Pro paper's
-# setting) against Claude Sonnet 4 with SWE-agent uncapped (Scale's 2025-10-13 run).
-PAIRS: tuple[tuple[str, str], ...] = (("kimi-k2-paper", "claude-sonnet-4-uncapped"),)
+# setting) against Claude Sonnet 4 and against Claude Sonnet 4.5, both with SWE-agent uncapped
+# (Scale's 2025-10-13 runs). The file also records Claude Haiku 4.5 (uncapped, 2025-10-22), but
+# Sonnet 4.5 solves barely more than Haiku 4.5 on these issues, so that pair is not scored.
+PAIRS: tuple[tuple[str, str], ...] = (
+    ("kimi-k2-paper", "claude-sonnet-4-uncapped"),
+    ("kimi-k2-paper", "claude-sonnet-4.5-uncapped"),
+)
 # Per-issue cost of the cheap run relative to the strong run, for the cascade figure only:
-# list prices per million tokens, Kimi K2 $0.60 in / $2.50 out vs Claude Sonnet 4 $3 / $15
+# list prices per million tokens, Kimi K2 $0.60 in / $2.50 out vs Claude Sonnet 4 and 4.5 $3 / $15
 # (0.17-0.20), and the capped run stops sooner, so the real ratio is likely lower.
 PRICE_RATIOS = (0.1, 0.2, 0.33)
 LANGUAGE = {
@@ -102,7 +108,8 @@ def legacy_score(text: str) -> float:
 
 
 SCORERS: dict[str, Callable[[str], float]] = {
-    "route_task": lambda text: float(analyze(text).complexity),
+    "route_task": lambda text: analyze(text).score,
+    "rt_tier": lambda text: float(analyze(text).complexity),
     "length": lambda text: float(len(text)),
     "legacy": legacy_score,
 }

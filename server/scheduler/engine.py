@@ -93,8 +93,10 @@ class _Run:
     cancelled: bool = False
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
-    # Outcomes of one group are written one at a time, so the last one knows it is the last.
+    # Outcomes of one group are written one writer at a time, so the last one knows it is the
+    # last; the ones waiting for the writer are written together next (see `Engine._record`).
     writing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    outbox: list[tuple[str, Outcome]] = field(default_factory=list)
 
 
 class Engine:
@@ -292,7 +294,7 @@ class Engine:
         task_id = run.ids[key]
         ready_at = time.perf_counter()
         try:
-            task, deps = await self.store.dispatch_view(task_id, PER_DEPENDENCY_CHARS)
+            task, deps = await self.store.dispatch_view(task_id, PER_DEPENDENCY_CHARS, quick=self.gate.quiet)
             plan = TaskPlan.from_json(task.plan_json)
             agent = self.catalog.agents.get(plan.agent)
             validation = _default_mode(_validation_spec(task.validate_json), plan,
@@ -378,11 +380,30 @@ class Engine:
 
     async def _record(self, run: _Run, key: str, outcome: Outcome) -> None:
         """Write a task's outcome, the skips it causes and, when it is the group's last, the
-        group's end, in one transaction; only then wake waiters and start what became ready."""
-        async with run.writing:
-            await self._record_locked(run, key, outcome)
+        group's end, in one transaction; only then wake waiters and start what became ready.
 
-    async def _record_locked(self, run: _Run, key: str, outcome: Outcome) -> None:
+        A group's outcomes are written one writer at a time (so the last one knows it is the
+        last); those that finish while another is being written wait for it, and the next writer
+        takes them all in one transaction (group commit: at 16 calls in flight on a loaded
+        machine, the wait behind one write at a time was 60% of a task's latency)."""
+        entry = (key, outcome)
+        run.outbox.append(entry)
+        try:
+            async with run.writing:
+                if not any(waiting is entry for waiting in run.outbox):
+                    return  # written with an earlier writer's batch
+                batch, run.outbox = run.outbox, []
+                if len(batch) == 1:
+                    await self._record_locked(run, key, outcome)
+                else:
+                    await self._record_together(run, batch)
+        except asyncio.CancelledError:
+            run.outbox = [waiting for waiting in run.outbox if waiting is not entry]
+            raise
+
+    def _outcome_moves(self, run: _Run, key: str, outcome: Outcome) -> tuple[list[str], list[TaskMove]]:
+        """The task's move to its outcome, then the skips it causes or the children it makes
+        ready (their keys, and the moves), as the graph stands."""
         status = outcome.status
         fields: dict[str, object] = {"error": outcome.error, "error_class": outcome.error_class}
         if outcome.text is not None:
@@ -399,28 +420,73 @@ class Engine:
                 if graph.status[child] == "pending" and graph.all_met_but(child, key):
                     moves.append(TaskMove(run.ids[child], ("pending",), "queued"))
                     keys.append(child)
+        return keys, moves
+
+    def _final_status(self, run: _Run) -> str:
+        return "cancelled" if run.cancelled else ("succeeded" if run.graph.all_succeeded() else "failed")
+
+    async def _record_locked(self, run: _Run, key: str, outcome: Outcome) -> None:
+        keys, moves = self._outcome_moves(run, key, outcome)
+        graph = run.graph
         final: str | None = None
         if graph.finished_count() + sum(m.to_status in TERMINAL for m in moves) == len(graph.status):
-            all_succeeded = status == SUCCESS and graph.all_succeeded_but(key)
+            all_succeeded = outcome.status == SUCCESS and graph.all_succeeded_but(key)
             final = "cancelled" if run.cancelled else ("succeeded" if all_succeeded else "failed")
         applied = await self.store.move_tasks(moves, (run.record.id, final) if final else None,
-                                              settle=outcome.settlement)
+                                              settle=outcome.settlement, quick=self.gate.quiet)
         outcome.settled = outcome.settlement is not None
         if not applied[0]:
             return
         for moved_key, move, ok in zip(keys, moves, applied, strict=True):
             if ok:
                 graph.mark(moved_key, move.to_status)
-        if final is not None and all(applied):
+        await self._after_write(run, [(key, outcome)], final is not None and all(applied))
+
+    async def _record_together(self, run: _Run, batch: list[tuple[str, Outcome]]) -> None:
+        """Several outcomes in one transaction, each planned on the graph as the ones before it
+        leave it; if any task was moved by someone else meanwhile, one at a time instead."""
+        graph = run.graph
+        before: dict[str, str] = {}  # statuses as they are, restored after planning
+        planned: list[tuple[list[str], list[TaskMove]]] = []
+        for key, outcome in batch:
+            keys, moves = self._outcome_moves(run, key, outcome)
+            for moved_key, move in zip(keys, moves, strict=True):
+                before.setdefault(moved_key, graph.status[moved_key])
+                graph.mark(moved_key, move.to_status)
+            planned.append((keys, moves))
+        final = self._final_status(run) if graph.done() else None
+        for moved_key, status in before.items():  # each count is a sum over tasks: exactly undone
+            graph.mark(moved_key, status)
+        applied = await self.store.move_task_batches(
+            [(moves, outcome.settlement) for (_, moves), (_, outcome) in zip(planned, batch, strict=True)],
+            (run.record.id, final) if final else None, quick=self.gate.quiet,
+        )
+        if applied is None:
+            for key, outcome in batch:
+                await self._record_locked(run, key, outcome)
+            return
+        for (keys, moves), oks, (_, outcome) in zip(planned, applied, batch, strict=True):
+            outcome.settled = outcome.settlement is not None
+            for moved_key, move, ok in zip(keys, moves, oks, strict=True):
+                if ok:
+                    graph.mark(moved_key, move.to_status)
+        await self._after_write(run, batch, final is not None and all(all(oks) for oks in applied))
+
+    async def _after_write(self, run: _Run, written: list[tuple[str, Outcome]], group_ended: bool) -> None:
+        """Outcomes are stored: end the group if they were its last, else start what became ready."""
+        graph = run.graph
+        if group_ended:
             self._ended(run)
             return
         if graph.done():
             await self._finish(run)
             return
-        if status == SUCCESS and not run.cancelled:
-            for child in graph.children(key):
-                if graph.is_ready(child) and child not in run.jobs:
-                    self._make_ready(run, child)
+        if not run.cancelled:
+            for key, outcome in written:
+                if outcome.status == SUCCESS:
+                    for child in graph.children(key):
+                        if graph.is_ready(child) and child not in run.jobs:
+                            self._make_ready(run, child)
         self._notify(run)
 
     async def _interrupted(self, run: _Run, key: str) -> None:
@@ -435,8 +501,7 @@ class Engine:
     async def _finish(self, run: _Run) -> None:
         """Store the group's end, then wake its waiters (never the other way round)."""
         run.finished.set()
-        status = "cancelled" if run.cancelled else ("succeeded" if run.graph.all_succeeded() else "failed")
-        await self.store.finish_group(run.record.id, status)
+        await self.store.finish_group(run.record.id, self._final_status(run))
         self._ended(run)
 
     def _ended(self, run: _Run) -> None:

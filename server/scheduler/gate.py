@@ -206,6 +206,15 @@ class CallGate:
     def waiting(self) -> int:
         return len(self._waiting)
 
+    @property
+    def quiet(self) -> bool:
+        """At most one call in flight: a task waiting on the store now has the event loop nearly
+        to itself, so the store may run its transaction right there (`quick`, see
+        `server.store.sqlite_backend`). With more, the loop has their streams to serve and the
+        store's own thread runs it beside them (measured at 16 calls: on the loop, its lag went
+        from 1.8 to 9.5 ms at p50 and the makespan per task doubled)."""
+        return self.running <= 1
+
     def _remove(self, permit: Permit) -> None:
         index = bisect.bisect_left(self._waiting, permit.rank, key=lambda item: item[0])
         if index < len(self._waiting) and self._waiting[index][1] is permit:

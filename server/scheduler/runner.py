@@ -426,7 +426,7 @@ class TaskRunner:
                     attempt, moved = await self.store.begin_task_attempt(
                         job.task_id, job.group_id, model.id, spec.name, candidate.variant,
                         reserve, paid, job.limits, cap_usd=None if money is None else money.cap,
-                        start_task=not state.started, repo=job.plan.repo or None,
+                        start_task=not state.started, repo=job.plan.repo or None, quick=self.gate.quiet,
                     )
                 except BudgetExceeded as exc:
                     raise _Next(f"budget: {exc}", "budget") from None

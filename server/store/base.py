@@ -5,7 +5,8 @@ PostgreSQL, whose connection presents the same `sqlite3.Connection` subset: see 
 Each operation is a plain synchronous function of that connection handed to the thread whole, so
 
 - a transaction is one round trip between the event loop and the thread, not one per
-  statement (the per-task overhead target is a millisecond), and
+  statement (the per-task overhead target is a millisecond; SQLite runs the few `quick` ones
+  of every task on the loop's thread instead, see `sqlite_backend.py`), and
 - no other coroutine's statement can land in the middle of our transaction, which would
   happen if `BEGIN ... COMMIT` were issued as separate awaits on a shared connection.
 
@@ -52,9 +53,9 @@ class Backend(Protocol):
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T: ...
 
-    async def write(self, fn: Callable[..., T], *args: Any) -> T: ...
+    async def write(self, fn: Callable[..., T], *args: Any, quick: bool = False) -> T: ...
 
-    async def read(self, fn: Callable[..., T], *args: Any) -> T: ...
+    async def read(self, fn: Callable[..., T], *args: Any, quick: bool = False) -> T: ...
 
     async def owner_alive(self, owner: str) -> bool: ...
 
@@ -78,13 +79,19 @@ class StoreBase:
         """Run `fn(conn, *args)` on the connection's thread, in autocommit mode."""
         return await self._live().run(fn, *args)
 
-    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(conn, *args)` inside one write transaction (one writer at a time)."""
-        return await self._live().write(fn, *args)
+    async def _write(self, fn: Callable[..., T], *args: Any, quick: bool = False) -> T:
+        """Run `fn(conn, *args)` inside one write transaction (one writer at a time).
 
-    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(conn, *args)` inside one read transaction (a consistent snapshot)."""
-        return await self._live().read(fn, *args)
+        `quick`: a transaction of a few rows found by key, whose caller waits on it with little
+        else for the event loop to do (the scheduler with one call in flight); the backend may
+        then run it without a thread hand-off (SQLite: on the loop's thread, see `sqlite_backend`).
+        """
+        return await self._live().write(fn, *args, quick=quick)
+
+    async def _read(self, fn: Callable[..., T], *args: Any, quick: bool = False) -> T:
+        """Run `fn(conn, *args)` inside one read transaction (a consistent snapshot); `quick`
+        as for `_write`."""
+        return await self._live().read(fn, *args, quick=quick)
 
 
 def in_transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:

@@ -210,6 +210,26 @@ def _move_tasks(
     return done
 
 
+class _Conflict(Exception):
+    """A batch's first move did not apply: roll every batch back (see `move_task_batches`)."""
+
+
+def _move_batches(
+    conn: sqlite3.Connection, batches: Sequence[tuple[Sequence[TaskMove], tuple[int, dict[str, Any]] | None]],
+    finish: tuple[str, str] | None, now: float,
+) -> list[list[bool]]:
+    out = []
+    for moves, settle in batches:
+        done = _move_tasks(conn, moves, None, now, settle)
+        if done and not done[0]:
+            raise _Conflict
+        out.append(done)
+    if finish is not None and all(all(done) for done in out):
+        conn.execute("UPDATE groups SET status = ?, updated_at = ?, finished_at = ?"
+                     " WHERE id = ? AND status IN ('running', 'planned')", (finish[1], now, now, finish[0]))
+    return out
+
+
 def _task_index(conn: sqlite3.Connection, group_id: str) -> list[TaskIndexRow]:
     rows = conn.execute(
         "SELECT id, key, position, priority, status, depends_on_json FROM tasks WHERE group_id = ?"
@@ -422,7 +442,7 @@ class GroupsMixin(StoreBase):
 
     async def move_tasks(
         self, moves: Sequence[TaskMove], finish_group: tuple[str, str] | None = None,
-        *, settle: AttemptSettlement | None = None,
+        *, settle: AttemptSettlement | None = None, quick: bool = False,
     ) -> list[bool]:
         """Apply compare-and-set task moves in one transaction, in order; which ones applied.
 
@@ -432,6 +452,7 @@ class GroupsMixin(StoreBase):
         `settle`: the call that decided the first task's outcome, settled in the same
         transaction whether or not the moves apply (as `settle_attempt`: once, never twice),
         so a crash never leaves a task's outcome stored and its call unsettled, or the reverse.
+        `quick`: the caller is latency-bound (see `StoreBase._write`).
 
         Raises:
             InputError: a finish status that is not final, or a settlement `settle_attempt` refuses.
@@ -442,7 +463,29 @@ class GroupsMixin(StoreBase):
         settled = None if settle is None else settlement_values(settle)
         if not moves and settled is None:
             return []
-        return await self._write(_move_tasks, list(moves), finish_group, now_ts(), settled)
+        return await self._write(_move_tasks, list(moves), finish_group, now_ts(), settled, quick=quick)
+
+    async def move_task_batches(
+        self, batches: Sequence[tuple[Sequence[TaskMove], AttemptSettlement | None]],
+        finish_group: tuple[str, str] | None = None, *, quick: bool = False,
+    ) -> list[list[bool]] | None:
+        """Several `move_tasks` (each with its settlement) in one transaction, in order, each
+        seeing the ones before it: several tasks' outcomes committed at once. None, and nothing
+        written, when the first move of any batch does not apply (someone else moved that task:
+        the caller writes them one at a time instead). `finish_group` as for `move_tasks`, when
+        every move of every batch applied.
+
+        Raises:
+            InputError: as `move_tasks`; nothing is written.
+        """
+        if finish_group is not None and finish_group[1] not in GROUP_FINISHED_STATUSES:
+            raise InputError("status", f"{finish_group[1]!r} is not a finished group status",
+                             ", ".join(GROUP_FINISHED_STATUSES))
+        checked = [(list(moves), None if settle is None else settlement_values(settle)) for moves, settle in batches]
+        try:
+            return await self._write(_move_batches, checked, finish_group, now_ts(), quick=quick)
+        except _Conflict:
+            return None
 
     async def transition_group_tasks(
         self, group_id: str, from_statuses: Iterable[str], to_status: str, **fields: Any
@@ -458,13 +501,16 @@ class GroupsMixin(StoreBase):
         """A group's tasks, only what scheduling needs, in submission order."""
         return await self._read(_task_index, group_id)
 
-    async def dispatch_view(self, task_id: str, head_chars: int) -> tuple[TaskRecord, list[DependencyView]]:
+    async def dispatch_view(
+        self, task_id: str, head_chars: int, *, quick: bool = False
+    ) -> tuple[TaskRecord, list[DependencyView]]:
         """A task about to run (no result) and its dependencies with `head_chars` of their results.
+        `quick`: the caller is latency-bound (see `StoreBase._write`).
 
         Raises:
             NotFoundError: unknown task.
         """
-        return await self._read(_dispatch, task_id, head_chars)
+        return await self._read(_dispatch, task_id, head_chars, quick=quick)
 
     async def status_snapshot(
         self, group_id: str, *, status: str | None = None, offset: int = 0, limit: int = 20,

@@ -423,11 +423,12 @@ class LedgerMixin(StoreBase):
         self, task_id: str | None, group_id: str | None, model_id: str, provider: str,
         variant: str | None, reserve_usd: float | None, paid: bool, limits: BudgetLimits,
         *, cap_usd: float | None = None, now: float | None = None, repo: str | None = None,
-        start_task: bool = False,
+        start_task: bool = False, quick: bool = False,
     ) -> tuple[AttemptRecord, bool]:
         """`begin_attempt`, and with `start_task` the task's move from pending or queued to
         `running` in the same transaction (its first call: one commit instead of two). Returns
         the attempt and whether the task moved (False: it was in another status, e.g. cancelled).
+        `quick`: the caller is latency-bound (see `StoreBase._write`).
 
         Raises:
             BudgetExceeded, NotFoundError, StoreError: as `begin_attempt`; then nothing is stored.
@@ -437,7 +438,7 @@ class LedgerMixin(StoreBase):
         ts = now_ts() if now is None else now
         call = _Call(task_id, group_id, self.owner, model_id, provider, variant, paid,
                      float(reserve_usd or 0.0), cap_usd, day_key(ts), ts, repo)
-        attempt_id, held, started = await self._write(_begin, call, limits, start_task)
+        attempt_id, held, started = await self._write(_begin, call, limits, start_task, quick=quick)
         return AttemptRecord(
             attempt_id, task_id, group_id, self.owner, model_id, provider, variant, paid, "running",
             held, None, 0.0, None, 0, 0, 0, 0, None, None, None, None, None, None, call.day, ts, None, repo,

@@ -236,10 +236,11 @@ class PgBackend:
         except psycopg.Error as exc:
             raise StoreError(f"state database {self.where}: {exc}") from exc
 
-    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+    async def write(self, fn: Callable[..., T], *args: Any, quick: bool = False) -> T:
+        # `quick` changes nothing here: each statement is a network round trip, off the loop.
         return await self.run(in_transaction, fn, *args)
 
-    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+    async def read(self, fn: Callable[..., T], *args: Any, quick: bool = False) -> T:
         return await self.run(in_read_transaction, fn, *args)
 
     async def owner_alive(self, owner: str) -> bool:

@@ -26,14 +26,21 @@ def test_every_issue_says_where_its_text_and_its_outcomes_came_from() -> None:
         assert set(row["outcomes"]) >= {model for pair in PAIRS for model in pair}
 
 
-def test_the_loaded_issues_have_text_and_both_models_outcomes_for_most_of_them() -> None:
+@pytest.mark.parametrize("pair", PAIRS)
+def test_the_loaded_issues_have_text_and_both_models_outcomes_for_most_of_them(pair: tuple[str, str]) -> None:
     rows = load()
-    weak, strong = PAIRS[0]
+    weak, strong = pair
     both = [r for r in rows if r.resolved[weak] is not None and r.resolved[strong] is not None]
     assert len(both) >= 0.7 * len(rows)
     assert all(len(r.text) > 40 for r in rows)
     # the strong model must actually be stronger here, or APGR says nothing
     assert sum(bool(r.resolved[strong]) for r in both) > sum(bool(r.resolved[weak]) for r in both)
+
+
+def test_every_pair_is_reported_with_its_pooled_row() -> None:
+    report = evaluate(load(), seed=3)
+    pooled = {e["pair"] for e in report if e["group"] == "all"}
+    assert pooled == {f"{weak} -> {strong}" for weak, strong in PAIRS}
 
 
 def test_an_issue_id_in_swe_bench_form_is_refused(tmp_path: Path) -> None:
@@ -65,10 +72,10 @@ def test_groups_split_by_language_and_repository_and_cover_every_issue() -> None
 def test_the_report_uses_the_shared_apgr_and_its_oracle_is_the_ceiling() -> None:
     rows = load()
     report = evaluate(rows, seed=3)
-    pooled = next(e for e in report if e["group"] == "all")
+    weak, strong = PAIRS[0]
+    pooled = next(e for e in report if e["group"] == "all" and e["pair"] == f"{weak} -> {strong}")
     assert isinstance(pooled["oracle"], float) and isinstance(pooled["length"], float)
     assert pooled["oracle"] >= max(float(pooled[name]) for name in ("route_task", "length", "legacy"))
-    weak, strong = PAIRS[0]
     both = [r for r in rows if r.resolved[weak] is not None and r.resolved[strong] is not None]
     lengths = [float(len(r.text)) for r in both]
     expected = apgr(lengths, [bool(r.resolved[strong]) for r in both], [bool(r.resolved[weak]) for r in both])

@@ -12,6 +12,8 @@ from server.store import AttemptSettlement, BudgetLimits, Store, TaskMove
 from tests.store.helpers import new_group, new_tasks, query
 
 FREE = BudgetLimits()
+# Both ways a backend may run a transaction: on its thread, or (SQLite) on the loop's when quick.
+QUICK = pytest.mark.parametrize("quick", [False, True], ids=["threaded", "quick"])
 
 
 async def _queued_task(store: Store) -> tuple[str, str]:
@@ -21,47 +23,57 @@ async def _queued_task(store: Store) -> tuple[str, str]:
     return group.id, task.id
 
 
+@QUICK
 async def test_the_first_attempt_moves_a_queued_task_to_running_in_its_own_transaction(
-    store: Store, db: str | Path
+    store: Store, db: str | Path, quick: bool
 ) -> None:
     group_id, task_id = await _queued_task(store)
     attempt, moved = await store.begin_task_attempt(task_id, group_id, "m1", "p", "speed", 0.0, False, FREE,
-                                                    start_task=True)
+                                                    start_task=True, quick=quick)
     assert moved
     assert query(db, "SELECT status, attempts, model_used, started_at IS NOT NULL FROM tasks") == [
         ("running", 1, "m1", 1)]
     again, moved_again = await store.begin_task_attempt(task_id, group_id, "m2", "p", "speed", 0.0, False, FREE,
-                                                        start_task=True)
+                                                        start_task=True, quick=quick)
     assert not moved_again and again.id != attempt.id
     assert query(db, "SELECT status, attempts FROM tasks") == [("running", 2)]
 
 
-async def test_a_finished_task_is_not_moved_back_to_running_by_a_follow_up_call(store: Store, db: str | Path) -> None:
+@QUICK
+async def test_a_finished_task_is_not_moved_back_to_running_by_a_follow_up_call(
+    store: Store, db: str | Path, quick: bool
+) -> None:
     group_id, task_id = await _queued_task(store)
     assert await store.transition_task(task_id, ("queued",), "succeeded", result="done")
     _, moved = await store.begin_task_attempt(task_id, group_id, "m1", "p", "speed", 0.0, False, FREE,
-                                              start_task=True)
+                                              start_task=True, quick=quick)
     assert not moved
     assert query(db, "SELECT status FROM tasks") == [("succeeded",)]
 
 
-async def test_a_first_attempt_refused_by_the_budget_leaves_the_task_queued(store: Store, db: str | Path) -> None:
+@QUICK
+async def test_a_first_attempt_refused_by_the_budget_leaves_the_task_queued(
+    store: Store, db: str | Path, quick: bool
+) -> None:
     group_id, task_id = await _queued_task(store)
     with pytest.raises(BudgetExceeded):
         await store.begin_task_attempt(task_id, group_id, "m1", "p", "speed", 1.0, True, BudgetLimits(daily=0.5),
-                                       start_task=True)
+                                       start_task=True, quick=quick)
     assert query(db, "SELECT status, attempts FROM tasks") == [("queued", 0)]
     assert query(db, "SELECT count(*) FROM attempts") == [(0,)]
 
 
-async def test_an_outcome_written_with_its_settlement_charges_the_call_once(store: Store, db: str | Path) -> None:
+@QUICK
+async def test_an_outcome_written_with_its_settlement_charges_the_call_once(
+    store: Store, db: str | Path, quick: bool
+) -> None:
     group_id, task_id = await _queued_task(store)
     attempt, _ = await store.begin_task_attempt(task_id, group_id, "m1", "p", "speed", 0.01, True, FREE,
-                                                start_task=True)
+                                                start_task=True, quick=quick)
     settle = AttemptSettlement(attempt.id, "succeeded", input_tokens=10, output_tokens=5, cost=0.002,
                                cost_source="catalog")
     applied = await store.move_tasks([TaskMove(task_id, ("queued", "running"), "succeeded", {"result": "ok"})],
-                                     (group_id, "succeeded"), settle=settle)
+                                     (group_id, "succeeded"), settle=settle, quick=quick)
     assert applied == [True]
     assert query(db, "SELECT status, cost_usd, input_tokens, output_tokens FROM tasks") == [
         ("succeeded", 0.002, 10, 5)]
@@ -72,29 +84,79 @@ async def test_an_outcome_written_with_its_settlement_charges_the_call_once(stor
     assert query(db, "SELECT settled_usd, calls FROM ledger_days") == [(0.002, 1)]
 
 
+@QUICK
 async def test_a_settlement_is_written_even_when_the_task_was_moved_by_someone_else(
-    store: Store, db: str | Path
+    store: Store, db: str | Path, quick: bool
 ) -> None:
     group_id, task_id = await _queued_task(store)
     attempt, _ = await store.begin_task_attempt(task_id, group_id, "m1", "p", "speed", 0.0, False, FREE,
-                                                start_task=True)
+                                                start_task=True, quick=quick)
     assert await store.transition_task(task_id, ("running",), "cancelled")
     applied = await store.move_tasks([TaskMove(task_id, ("queued", "running"), "succeeded", {"result": "ok"})],
-                                     settle=AttemptSettlement(attempt.id, "succeeded", cost=0.0))
+                                     settle=AttemptSettlement(attempt.id, "succeeded", cost=0.0), quick=quick)
     assert applied == [False]
     assert query(db, "SELECT status FROM tasks") == [("cancelled",)]
     assert query(db, "SELECT status FROM attempts") == [("succeeded",)]
 
 
+@QUICK
 async def test_a_settlement_with_a_status_an_attempt_cannot_end_in_is_refused_and_nothing_written(
-    store: Store, db: str | Path
+    store: Store, db: str | Path, quick: bool
 ) -> None:
     group_id, task_id = await _queued_task(store)
     attempt, _ = await store.begin_task_attempt(task_id, group_id, "m1", "p", "speed", 0.0, False, FREE,
-                                                start_task=True)
+                                                start_task=True, quick=quick)
     with pytest.raises(InputError) as err:
         await store.move_tasks([TaskMove(task_id, ("running",), "succeeded")],
-                               settle=AttemptSettlement(attempt.id, "running"))
+                               settle=AttemptSettlement(attempt.id, "running"), quick=quick)
     assert err.value.field == "status"
     assert query(db, "SELECT status FROM tasks") == [("running",)]
     assert query(db, "SELECT status FROM attempts") == [("running",)]
+
+
+@QUICK
+async def test_outcomes_written_together_each_see_the_ones_before_and_settle_their_calls(
+    store: Store, db: str | Path, quick: bool
+) -> None:
+    group = await store.create_group(new_group("g"), new_tasks(3))
+    a, b, c = await store.list_tasks(group.id)
+    attempts = []
+    for task in (a, b):
+        assert await store.transition_task(task.id, ("pending",), "queued")
+        attempt, _ = await store.begin_task_attempt(task.id, group.id, "m1", "p", "speed", 0.01, True, FREE,
+                                                    start_task=True, quick=quick)
+        attempts.append(attempt)
+    applied = await store.move_task_batches([
+        ([TaskMove(a.id, ("running",), "succeeded", {"result": "a"})],
+         AttemptSettlement(attempts[0].id, "succeeded", cost=0.002, cost_source="catalog")),
+        # c is queued by b's outcome; a later batch sees it queued.
+        ([TaskMove(b.id, ("running",), "succeeded", {"result": "b"}), TaskMove(c.id, ("pending",), "queued")],
+         AttemptSettlement(attempts[1].id, "succeeded", cost=0.003, cost_source="catalog")),
+        ([TaskMove(c.id, ("queued",), "skipped", {"error": "x"})], None),
+    ], (group.id, "succeeded"), quick=quick)
+    assert applied == [[True], [True, True], [True]]
+    assert query(db, "SELECT key, status FROM tasks ORDER BY key") == [
+        ("t1", "succeeded"), ("t2", "succeeded"), ("t3", "skipped")]
+    assert query(db, "SELECT status, charged_usd FROM attempts ORDER BY id") == [
+        ("succeeded", 0.002), ("succeeded", 0.003)]
+    assert query(db, "SELECT status FROM groups") == [("succeeded",)]
+
+
+@QUICK
+async def test_outcomes_written_together_write_nothing_when_one_task_was_moved_by_someone_else(
+    store: Store, db: str | Path, quick: bool
+) -> None:
+    group = await store.create_group(new_group("g"), new_tasks(2))
+    a, b = await store.list_tasks(group.id)
+    assert await store.transition_task(a.id, ("pending",), "queued")
+    attempt, _ = await store.begin_task_attempt(a.id, group.id, "m1", "p", "speed", 0.01, True, FREE,
+                                                start_task=True, quick=quick)
+    applied = await store.move_task_batches([
+        ([TaskMove(a.id, ("running",), "succeeded", {"result": "a"})],
+         AttemptSettlement(attempt.id, "succeeded", cost=0.002, cost_source="catalog")),
+        ([TaskMove(b.id, ("running",), "succeeded", {"result": "b"})], None),  # b is still pending
+    ], (group.id, "succeeded"), quick=quick)
+    assert applied is None
+    assert query(db, "SELECT status FROM tasks ORDER BY key") == [("running",), ("pending",)]
+    assert query(db, "SELECT status, charged_usd FROM attempts") == [("running", 0.0)]
+    assert query(db, "SELECT status FROM groups") == [("running",)]

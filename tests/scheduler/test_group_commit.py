@@ -1,0 +1,50 @@
+"""Outcomes that finish while another of their group's is being written are written together
+next, in one transaction, each planned on the graph the ones before it leave."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from tests.scheduler.fakes import Sleep
+from tests.scheduler.harness import harness, tasks
+from tests.store.helpers import query
+
+ROOTS = [f"r{i}" for i in range(6)]
+
+
+async def test_outcomes_finishing_during_a_write_are_committed_together_and_queue_their_join(
+    tmp_path: Path,
+) -> None:
+    async with harness(tmp_path, max_concurrent=8) as h:
+        h.backend.defaults["loopa/fast"] = Sleep(0.3)
+        group = tasks(*({"key": k} for k in ROOTS), {"key": "join", "depends_on": ROOTS}, max_concurrent=8)
+        result = await h.engine.submit(group)
+        assert result.group_id is not None
+        await h.backend.wait_for_calls(len(ROOTS))
+        db = h.store.path
+        other = sqlite3.connect(db, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # hold the writer while every call finishes
+            async with asyncio.timeout(10):
+                while True:  # each finished call goes straight on to wait for the writer
+                    if not h.backend.in_flight:
+                        break
+                    await asyncio.sleep(0.01)
+            assert query(db, "SELECT count(*) FROM tasks WHERE status = 'succeeded'") == [(0,)]
+            other.execute("COMMIT")
+        finally:
+            if other.in_transaction:
+                other.execute("ROLLBACK")
+            other.close()
+        await h.finish(result.group_id)
+        assert await h.statuses(result.group_id) == {**dict.fromkeys(ROOTS, "succeeded"), "join": "succeeded"}
+        # The first outcome was written alone (it held the writer); the other five in one transaction.
+        stamps = query(db, "SELECT finished_at FROM tasks WHERE key != 'join' ORDER BY finished_at")
+        assert len({s for (s,) in stamps}) == 2
+        assert [s for (s,) in stamps].count(stamps[-1][0]) == len(ROOTS) - 1
+        # The join was queued by that same transaction, after every root.
+        assert query(db, "SELECT queued_at FROM tasks WHERE key = 'join'") == [(stamps[-1][0],)]
+        (group_row,) = query(db, "SELECT status FROM groups")
+        assert group_row == ("succeeded",)
