@@ -194,15 +194,25 @@ def evaluate(rows: list[Outcome], seed: int) -> list[dict[str, object]]:
             "source": source, "split": split, "n": len(idx),
             "strong_acc": round(sum(strong) / len(idx), 3), "weak_acc": round(sum(weak) / len(idx), 3),
         }
-        for name, scores in scored.items():
-            entry[name] = round(apgr([scores[i] for i in idx], strong, weak), 3)
-        mean, low, high = random_apgr(strong, weak, RANDOM_DRAWS, seed)
-        entry["random"] = round(mean, 3)
-        entry["random_p5_p95"] = [round(low, 3), round(high, 3)]
-        oracle = [float(s and not w) - float(w and not s) for s, w in zip(strong, weak, strict=True)]
-        entry["oracle"] = round(apgr(oracle, strong, weak), 3)
+        entry.update(scorer_figures(scored, idx, strong, weak, seed))
         report.append(entry)
     return report
+
+
+def scorer_figures(
+    scored: dict[str, list[float]], idx: Sequence[int], strong: Sequence[bool], weak: Sequence[bool], seed: int
+) -> dict[str, object]:
+    """APGR of each scorer on the rows `idx` (whose outcomes are `strong` / `weak`), beside the
+    random floor (mean and 5th-95th percentile over seeded orderings) and the oracle ceiling."""
+    figures: dict[str, object] = {
+        name: round(apgr([scores[i] for i in idx], strong, weak), 3) for name, scores in scored.items()
+    }
+    mean, low, high = random_apgr(strong, weak, RANDOM_DRAWS, seed)
+    figures["random"] = round(mean, 3)
+    figures["random_p5_p95"] = [round(low, 3), round(high, 3)]
+    oracle = [float(s and not w) - float(w and not s) for s, w in zip(strong, weak, strict=True)]
+    figures["oracle"] = round(apgr(oracle, strong, weak), 3)
+    return figures
 
 
 def tune_length(rows: list[Outcome], source: str) -> dict[str, object]:

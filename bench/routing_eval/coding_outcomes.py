@@ -47,12 +47,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from bench.routing_eval.apgr import apgr, random_apgr  # noqa: E402
+from bench.routing_eval.apgr import RANDOM_DRAWS, scorer_figures  # noqa: E402
 from bench.routing_eval.legacy import legacy_analyze  # noqa: E402
 from server.analysis.analyzer import analyze  # noqa: E402
 
 DATA = REPO / "bench" / "data" / "coding_outcomes.jsonl"
-RANDOM_DRAWS = 2000
 # (cheaper, stronger): Kimi K2 with SWE-agent capped at 50 turns (the SWE-bench Pro paper's
 # setting) against Claude Sonnet 4 and against Claude Sonnet 4.5, both with SWE-agent uncapped
 # (Scale's 2025-10-13 runs). The file also records Claude Haiku 4.5 (uncapped, 2025-10-22), but
@@ -160,13 +159,7 @@ def evaluate(rows: Sequence[CodingOutcome], seed: int) -> list[dict[str, object]
                 "pair": f"{weak_model} -> {strong_model}", "group": group, "n": len(idx),
                 "weak_acc": round(sum(weak) / len(idx), 3), "strong_acc": round(sum(strong) / len(idx), 3),
             }
-            for name, scores in scored.items():
-                entry[name] = round(apgr([scores[i] for i in idx], strong, weak), 3)
-            mean, low, high = random_apgr(strong, weak, RANDOM_DRAWS, seed)
-            entry["random"] = round(mean, 3)
-            entry["random_p5_p95"] = [round(low, 3), round(high, 3)]
-            oracle = [float(s and not w) - float(w and not s) for s, w in zip(strong, weak, strict=True)]
-            entry["oracle"] = round(apgr(oracle, strong, weak), 3)
+            entry.update(scorer_figures(scored, idx, strong, weak, seed))
             if group == "all":
                 entry["cascade"] = {str(r): cascade(strong, weak, r) for r in PRICE_RATIOS}
             report.append(entry)
