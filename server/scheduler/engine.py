@@ -393,10 +393,16 @@ class Engine:
                 if not any(waiting is entry for waiting in run.outbox):
                     return  # written with an earlier writer's batch
                 batch, run.outbox = run.outbox, []
-                if len(batch) == 1:
-                    await self._record_locked(run, key, outcome)
-                else:
-                    await self._record_together(run, batch)
+                try:
+                    if len(batch) == 1:
+                        await self._record_locked(run, key, outcome)
+                    else:
+                        await self._record_together(run, batch)
+                except BaseException:
+                    # Not written: the others go back to the outbox, so their own callers write
+                    # them (or meet the error themselves) rather than return as if written.
+                    run.outbox[:0] = [waiting for waiting in batch if waiting is not entry]
+                    raise
         except asyncio.CancelledError:
             run.outbox = [waiting for waiting in run.outbox if waiting is not entry]
             raise
