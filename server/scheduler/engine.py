@@ -97,6 +97,7 @@ class _Run:
     # last; the ones waiting for the writer are written together next (see `Engine._record`).
     writing: asyncio.Lock = field(default_factory=asyncio.Lock)
     outbox: list[tuple[str, Outcome]] = field(default_factory=list)
+    solo: bool = False  # a batch failed to write: from then on each outcome is written alone
 
 
 class Engine:
@@ -392,16 +393,22 @@ class Engine:
             async with run.writing:
                 if not any(waiting is entry for waiting in run.outbox):
                     return  # written with an earlier writer's batch
-                batch, run.outbox = run.outbox, []
+                if run.solo:
+                    batch = [entry]
+                    run.outbox = [waiting for waiting in run.outbox if waiting is not entry]
+                else:
+                    batch, run.outbox = run.outbox, []
                 try:
                     if len(batch) == 1:
                         await self._record_locked(run, key, outcome)
                     else:
                         await self._record_together(run, batch)
                 except BaseException:
-                    # Not written: the others go back to the outbox, so their own callers write
-                    # them (or meet the error themselves) rather than return as if written.
+                    # Not written: the others go back to the outbox and are written one at a time
+                    # by their own callers (one bad outcome no longer takes the batch down, and
+                    # none returns as if written).
                     run.outbox[:0] = [waiting for waiting in batch if waiting is not entry]
+                    run.solo = run.solo or len(batch) > 1
                     raise
         except asyncio.CancelledError:
             run.outbox = [waiting for waiting in run.outbox if waiting is not entry]

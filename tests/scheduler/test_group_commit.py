@@ -48,3 +48,40 @@ async def test_outcomes_finishing_during_a_write_are_committed_together_and_queu
         assert query(db, "SELECT queued_at FROM tasks WHERE key = 'join'") == [(stamps[-1][0],)]
         (group_row,) = query(db, "SELECT status FROM groups")
         assert group_row == ("succeeded",)
+
+
+async def test_a_batch_that_fails_to_write_leaves_no_task_running_and_the_others_are_written_alone(
+    tmp_path: Path,
+) -> None:
+    async with harness(tmp_path, max_concurrent=8) as h:
+        h.backend.defaults["loopa/fast"] = Sleep(0.3)
+        group = tasks(*({"key": k} for k in ROOTS), max_concurrent=8)
+        result = await h.engine.submit(group)
+        assert result.group_id is not None
+        await h.backend.wait_for_calls(len(ROOTS))
+        db = h.store.path
+        other = sqlite3.connect(db, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # hold the writer while every call finishes
+            # The database itself refuses the last root's success: any transaction carrying it fails.
+            other.execute(
+                "CREATE TRIGGER refuse_r5 BEFORE UPDATE OF status ON tasks "
+                "WHEN NEW.key = 'r5' AND NEW.status = 'succeeded' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+            async with asyncio.timeout(10):
+                while True:  # each finished call goes straight on to wait for the writer
+                    if not h.backend.in_flight:
+                        break
+                    await asyncio.sleep(0.01)
+            other.execute("COMMIT")
+        finally:
+            if other.in_transaction:
+                other.execute("ROLLBACK")
+            other.close()
+        await h.finish(result.group_id)  # before: the batch's other tasks stayed running and this hung
+        statuses = await h.statuses(result.group_id)
+        assert statuses["r5"] == "failed"
+        assert all(status in ("succeeded", "failed") for status in statuses.values())
+        # Only the writer of the failed batch pays for it besides r5; the rest are written alone.
+        assert sum(status == "succeeded" for status in statuses.values()) >= len(ROOTS) - 2
+        assert query(db, "SELECT status FROM groups") == [("failed",)]
