@@ -244,10 +244,10 @@ def _progress(view: GroupView) -> tuple[float, float, str]:
 
 
 def _progress_of(name: str, status: str, counts: dict[str, int]) -> tuple[float, float, str]:
-    from server.scheduler.dag import TERMINAL
+    from server.scheduler.status import finished_count
 
     total = sum(counts.values())
-    done = sum(n for s, n in counts.items() if s in TERMINAL)
+    done = finished_count(counts)
     return float(done), float(total), f"{name}: {done}/{total} tasks finished ({status})"
 
 

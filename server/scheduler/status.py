@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,7 @@ from server.store import (
     TaskRecord,
 )
 
-__all__ = ["AttemptView", "GroupView", "TaskView", "budget_warnings", "group_view"]
+__all__ = ["AttemptView", "GroupView", "TaskView", "budget_warnings", "finished_count", "group_view"]
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,11 @@ def _workspace_context(context_json: str | None) -> dict[str, Any] | None:
     }
 
 
+def finished_count(counts: Mapping[str, int]) -> int:
+    """Tasks in a final status, from a group's counts by status."""
+    return sum(n for status, n in counts.items() if status in TERMINAL)
+
+
 async def group_view(
     store: Store, record: GroupRecord, limits: BudgetLimits, *, max_result_chars: int,
     include_tasks: bool = True, task_status: str | None = None, offset: int = 0, limit: int = 20,
@@ -210,7 +216,7 @@ async def group_view(
         preview_chars=max_result_chars + 1,
     )
     record, totals, page, matching = snap.group, snap.totals, snap.page, snap.matching
-    done = sum(n for status, n in totals.by_status.items() if status in TERMINAL)
+    done = finished_count(totals.by_status)
     views = []
     statuses: dict[str, str] = {}
     wanted = sorted({d for t in page for d in t.depends_on})

@@ -205,9 +205,19 @@ def _move_tasks(
             return [False] * len(moves)
         done.append(moved)
     if finish is not None and done and all(done):
-        conn.execute("UPDATE groups SET status = ?, updated_at = ?, finished_at = ?"
-                     " WHERE id = ? AND status IN ('running', 'planned')", (finish[1], now, now, finish[0]))
+        _finish_group(conn, finish, now)
     return done
+
+
+def _finish_group(conn: sqlite3.Connection, finish: tuple[str, str], now: float) -> None:
+    conn.execute("UPDATE groups SET status = ?, updated_at = ?, finished_at = ?"
+                 " WHERE id = ? AND status IN ('running', 'planned')", (finish[1], now, now, finish[0]))
+
+
+def _checked_finish(finish_group: tuple[str, str] | None) -> None:
+    if finish_group is not None and finish_group[1] not in GROUP_FINISHED_STATUSES:
+        raise InputError("status", f"{finish_group[1]!r} is not a finished group status",
+                         ", ".join(GROUP_FINISHED_STATUSES))
 
 
 class _Conflict(Exception):
@@ -225,8 +235,7 @@ def _move_batches(
             raise _Conflict
         out.append(done)
     if finish is not None and all(all(done) for done in out):
-        conn.execute("UPDATE groups SET status = ?, updated_at = ?, finished_at = ?"
-                     " WHERE id = ? AND status IN ('running', 'planned')", (finish[1], now, now, finish[0]))
+        _finish_group(conn, finish, now)
     return out
 
 
@@ -457,9 +466,7 @@ class GroupsMixin(StoreBase):
         Raises:
             InputError: a finish status that is not final, or a settlement `settle_attempt` refuses.
         """
-        if finish_group is not None and finish_group[1] not in GROUP_FINISHED_STATUSES:
-            raise InputError("status", f"{finish_group[1]!r} is not a finished group status",
-                             ", ".join(GROUP_FINISHED_STATUSES))
+        _checked_finish(finish_group)
         settled = None if settle is None else settlement_values(settle)
         if not moves and settled is None:
             return []
@@ -478,9 +485,7 @@ class GroupsMixin(StoreBase):
         Raises:
             InputError: as `move_tasks`; nothing is written.
         """
-        if finish_group is not None and finish_group[1] not in GROUP_FINISHED_STATUSES:
-            raise InputError("status", f"{finish_group[1]!r} is not a finished group status",
-                             ", ".join(GROUP_FINISHED_STATUSES))
+        _checked_finish(finish_group)
         checked = [(list(moves), None if settle is None else settlement_values(settle)) for moves, settle in batches]
         try:
             return await self._write(_move_batches, checked, finish_group, now_ts(), quick=quick)
