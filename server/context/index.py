@@ -157,8 +157,12 @@ class Snapshot:
     def chunks_of(self, doc_ids: Iterable[int]) -> dict[int, list[ChunkRow]]:
         return self.index._chunks_of(list(doc_ids))
 
+    def doc_of(self, chunk_id: int) -> int | None:
+        """The file (doc id) a chunk of the index belongs to, from the map held in memory."""
+        return self.index._meta().doc_of.get(chunk_id)
+
     def chunk(self, chunk_id: int) -> ChunkRow | None:
-        doc = self.index._meta().doc_of.get(chunk_id)
+        doc = self.doc_of(chunk_id)
         if doc is None or doc not in self.docs:
             return None
         return next((r for r in self.index._chunks_of([doc])[doc] if r.id == chunk_id), None)

@@ -304,12 +304,10 @@ def _compound(name: str) -> list[str]:
 def _best_per_doc(snapshot: Snapshot, values: dict[int, float]) -> dict[int, float]:
     """{doc: best value} of chunk values."""
     out: dict[int, float] = {}
-    db = snapshot.index.db
-    ids = list(values)
-    for start in range(0, len(ids), 500):
-        part = ids[start:start + 500]
-        for chunk_id, doc in db.execute(f"SELECT id, doc FROM chunks WHERE id IN ({','.join('?' * len(part))})", part):
-            out[doc] = max(out.get(doc, 0.0), values[chunk_id])
+    for chunk_id, value in values.items():
+        doc = snapshot.doc_of(chunk_id)
+        if doc is not None:
+            out[doc] = max(out.get(doc, 0.0), value)
     return out
 
 
