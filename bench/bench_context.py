@@ -30,6 +30,7 @@ The dev folder is $PWM_CONTEXT_DEV, default ../shared/context-dev relative to th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -42,7 +43,7 @@ import sys
 import sysconfig
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,31 @@ def materialize(dev: Path, work: Path) -> list[dict[str, object]]:
 # fitted to the cases: Okapi's textbook k1/b, an English stop list, the same test-path rule the
 # cases' gold uses, and the scorer's own token count (an item without `tokens` costs chars / 4).
 # `chunk-bm25-plain` is the literal reading (first line above), for reference.
+
+@contextlib.contextmanager
+def dev_cases(args: argparse.Namespace) -> Iterator[tuple[Path, Path, list[dict[str, object]]]]:
+    """(dev folder, work folder, cases materialised there); the work folder goes at the end unless
+    `--work` named it."""
+    dev = dev_dir()
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="pwm-context-bench-"))
+    try:
+        yield dev, work, materialize(dev, work)
+    finally:
+        if not args.work:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def gold_lines(dev: Path) -> dict[str, dict[str, list[int]]]:
+    """Per case id, the lines the real change touched, per gold file."""
+    return {row["id"]: row["lines"] for row in map(json.loads, (dev / "gold_lines.jsonl").read_text().splitlines())}
+
+
+def coverage(lines: dict[str, list[int]], ranges: Iterable[tuple[str, int, int]]) -> float:
+    """Share of `lines` inside the (path, start, end) `ranges`."""
+    ranges = list(ranges)
+    hit = sum(1 for p, ls in lines.items() for n in ls if any(q == p and a <= n <= b for q, a, b in ranges))
+    return hit / max(1, sum(map(len, lines.values())))
+
 
 _BASE_STOP = frozenset("""
 a about above after again against all also am an and any are as at be because been before being
@@ -224,8 +250,12 @@ def quality(args: argparse.Namespace, params: SelectParams | None = None) -> dic
     if not (dev / "cases.jsonl").is_file():
         sys.exit(f"no development cases at {dev}; set PWM_CONTEXT_DEV")
     budgets = [int(b) for b in args.budgets.split(",")]
-    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="pwm-context-bench-"))
-    cases = materialize(dev, work)
+    with dev_cases(args) as (dev, work, cases):
+        return _quality(args, params, dev, work, cases, budgets)
+
+
+def _quality(args: argparse.Namespace, params: SelectParams | None, dev: Path, work: Path,
+             cases: list[dict[str, object]], budgets: list[int]) -> dict[str, dict[int, dict[str, tuple[float, float]]]]:
     methods: dict[str, Callable[[Path, str], dict[int, Items]]] = {
         "ours": lambda ws, task: ours(ws, task, budgets, work / "cache", params),
         "chunk-bm25": lambda ws, task: baseline(ws, task, budgets, whole_files=False),
@@ -259,8 +289,6 @@ def quality(args: argparse.Namespace, params: SelectParams | None = None) -> dic
         mine = results.get("ours", {}).get(b, {}).get("mean", (0.0, 0.0))[0]
         if base:
             print(f"ours / chunk-bm25 at {b}: {mine / base:.2f}x")
-    if not args.work:
-        shutil.rmtree(work, ignore_errors=True)
     return results
 
 
@@ -318,11 +346,13 @@ def memo_rank() -> None:
 
 
 def leave_one_repo_out(args: argparse.Namespace) -> None:
+    with dev_cases(args) as (dev, work, cases):
+        _leave_one_repo_out(args, dev, work, cases)
+
+
+def _leave_one_repo_out(args: argparse.Namespace, dev: Path, work: Path, cases: list[dict[str, object]]) -> None:
     import itertools
 
-    dev = dev_dir()
-    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="pwm-context-bench-"))
-    cases = materialize(dev, work)
     grid = loro_grid(args.grid)
     names = list(grid)
     memo_rank()
@@ -354,8 +384,6 @@ def leave_one_repo_out(args: argparse.Namespace) -> None:
     print(f"held-out mean: 8k {statistics.mean(held[8000]):.3f}  32k {statistics.mean(held[32000]):.3f}; "
           f"in-sample best {dict(zip(names, best, strict=True))}: 8k {table[best][8000]['mean'][0]:.3f}  "
           f"32k {table[best][32000]['mean'][0]:.3f}")
-    if not args.work:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 # -- failure analysis ------------------------------------------------------------------------------
@@ -363,22 +391,22 @@ def leave_one_repo_out(args: argparse.Namespace) -> None:
 def explain(args: argparse.Namespace) -> None:
     """Per case at the first budget: our coverage, the rank of each gold file in our ranking (by
     its best chunk), and the files ranked above the main one (the gold file with most lines)."""
+    with dev_cases(args) as (dev, work, cases):
+        _explain(args, dev, work, cases)
+
+
+def _explain(args: argparse.Namespace, dev: Path, work: Path, cases: list[dict[str, object]]) -> None:
     from server.context.rank import rank
     from server.context.request import repository_root
     from server.context.service import _open
 
-    dev = dev_dir()
-    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="pwm-context-bench-"))
-    cases = materialize(dev, work)
-    gold = {row["id"]: row["lines"] for row in map(json.loads, (dev / "gold_lines.jsonl").read_text().splitlines())}
+    gold = gold_lines(dev)
     budget = int(args.budgets.split(",")[0])
     options = ContextOptions(work / "cache")
     buckets: dict[str, int] = {}
     for case in cases:
         ws, lines = Path(str(case["ws"])), gold[str(case["id"])]
         sel = select_context(ws, str(case["task"]), [], budget, options)
-        hit = sum(1 for p, ls in lines.items() for n in ls
-                  if any(i.path == p and i.start_line <= n <= i.end_line for i in sel.items))
         index, _ = _open(repository_root(ws, "workspace"), options)
         snapshot = index.snapshot(None)
         order: list[str] = []
@@ -392,13 +420,15 @@ def explain(args: argparse.Namespace) -> None:
         bucket = "unranked" if at is None else "1" if at == 1 else "2-3" if at <= 3 else "4-10" if at <= 10 else ">10"
         buckets[bucket] = buckets.get(bucket, 0) + 1
         above = order[:(at or 11) - 1][:5]
-        print(f"{case['id']:24s} cov {hit / sum(map(len, lines.values())):.2f}  gold ranks "
+        print(f"{case['id']:24s} cov {coverage(lines, _ranges(sel)):.2f}  gold ranks "
               + ", ".join(f"{p} #{r}" for p, r in ranks.items()) + (f"  above: {', '.join(above)}" if above else ""))
         print(f"{'':24s} task: {' '.join(str(case['task']).split())[:110]}")
     close_indexes()
     print(f"main gold file's rank at {budget}: " + ", ".join(f"{k} {v}" for k, v in sorted(buckets.items())))
-    if not args.work:
-        shutil.rmtree(work, ignore_errors=True)
+
+
+def _ranges(selection: Any) -> list[tuple[str, int, int]]:
+    return [(i.path, i.start_line, i.end_line) for i in selection.items]
 
 
 # -- ceilings: where the remaining loss is -------------------------------------------------------
@@ -409,23 +439,20 @@ def ceilings(args: argparse.Namespace) -> None:
     `oracle-pieces` (our selection's tokens per file, but inside each file the chunks holding
     gold lines taken first); `gold-chunks` (only the chunks holding gold lines, of the gold
     files, in our file order, while they fit: what perfect pieces could reach)."""
+    with dev_cases(args) as (dev, work, cases):
+        _ceilings(args, dev, work, cases)
+
+
+def _ceilings(args: argparse.Namespace, dev: Path, work: Path, cases: list[dict[str, object]]) -> None:
     import server.context.select as select_module
     from server.context.rank import rank as real_rank
-    from server.context.render import piece_tokens
     from server.context.request import repository_root
     from server.context.service import _open
 
-    dev = dev_dir()
-    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="pwm-context-bench-"))
-    cases = materialize(dev, work)
-    gold = {row["id"]: row["lines"] for row in map(json.loads, (dev / "gold_lines.jsonl").read_text().splitlines())}
+    gold = gold_lines(dev)
     budgets = [int(b) for b in args.budgets.split(",")]
     options = ContextOptions(work / "cache")
     rows: dict[str, dict[int, dict[str, list[float]]]] = {}
-
-    def cover(lines: dict[str, list[int]], ranges: list[tuple[str, int, int]]) -> float:
-        hit = sum(1 for p, ls in lines.items() for n in ls if any(q == p and a <= n <= b for q, a, b in ranges))
-        return hit / max(1, sum(map(len, lines.values())))
 
     def add(method: str, budget: int, repo: str, value: float) -> None:
         rows.setdefault(method, {}).setdefault(budget, {}).setdefault(repo, []).append(value)
@@ -438,14 +465,14 @@ def ceilings(args: argparse.Namespace) -> None:
         gold_docs = {by_path[p] for p in lines if p in by_path}
         for budget in budgets:
             sel = select_context(ws, str(case["task"]), [], budget, options)
-            add("ours", budget, repo, cover(lines, [(i.path, i.start_line, i.end_line) for i in sel.items]))
+            add("ours", budget, repo, coverage(lines, _ranges(sel)))
 
             select_module.rank = oracle_ranking(real_rank, snapshot, gold_docs)
             try:
                 osel = select_context(ws, str(case["task"]), [], budget, options)
             finally:
                 select_module.rank = real_rank
-            add("oracle-files", budget, repo, cover(lines, [(i.path, i.start_line, i.end_line) for i in osel.items]))
+            add("oracle-files", budget, repo, coverage(lines, _ranges(osel)))
 
             # Oracle pieces inside our per-file allocation.
             alloc: dict[str, int] = {}
@@ -458,12 +485,8 @@ def ceilings(args: argparse.Namespace) -> None:
                 chunks = snapshot.chunks_of([doc])[doc]
                 want = set(lines.get(path, []))
                 chunks = sorted(chunks, key=lambda c: (not any(c.start_line <= n <= c.end_line for n in want), c.start_line))
-                for c in chunks:
-                    cost = piece_tokens(path, c.start_line, c.end_line, "\n".join(text[c.start_line - 1:c.end_line]) + "\n")
-                    if cost <= room:
-                        room -= cost
-                        picked.append((path, c.start_line, c.end_line))
-            add("oracle-pieces", budget, repo, cover(lines, picked))
+                _fit(path, text, chunks, room, picked)
+            add("oracle-pieces", budget, repo, coverage(lines, picked))
 
             # Gold chunks only, gold files in our file order.
             order = list(dict.fromkeys(r.chunk.doc for r in real_rank(snapshot, str(case["task"]))))
@@ -475,13 +498,10 @@ def ceilings(args: argparse.Namespace) -> None:
                 if path not in lines:
                     continue
                 text = snapshot.text(doc).split("\n")
-                for c in snapshot.chunks_of([doc])[doc]:
-                    if any(c.start_line <= n <= c.end_line for n in lines[path]):
-                        cost = piece_tokens(path, c.start_line, c.end_line, "\n".join(text[c.start_line - 1:c.end_line]) + "\n")
-                        if cost <= room:
-                            room -= cost
-                            picked.append((path, c.start_line, c.end_line))
-            add("gold-chunks", budget, repo, cover(lines, picked))
+                holding = [c for c in snapshot.chunks_of([doc])[doc]
+                           if any(c.start_line <= n <= c.end_line for n in lines[path])]
+                room = _fit(path, text, holding, room, picked)
+            add("gold-chunks", budget, repo, coverage(lines, picked))
     close_indexes()
     repos = sorted({r for by_b in rows.values() for per in by_b.values() for r in per})
     print("changed-line coverage with one stage made perfect (see `ceilings`)")
@@ -493,8 +513,19 @@ def ceilings(args: argparse.Namespace) -> None:
                 values = [v for r in repos for v in rows[m][b][r]] if repo == "mean" else rows[m][b][repo]
                 line += f"{statistics.mean(values):>18.3f}"
         print(line)
-    if not args.work:
-        shutil.rmtree(work, ignore_errors=True)
+
+
+def _fit(path: str, text: list[str], chunks: Iterable[Any], room: int, picked: list[tuple[str, int, int]]) -> int:
+    """Take `chunks` of a file in order while each fits in `room` tokens (appended to `picked`);
+    the room left."""
+    from server.context.render import piece_tokens
+
+    for c in chunks:
+        cost = piece_tokens(path, c.start_line, c.end_line, "\n".join(text[c.start_line - 1:c.end_line]) + "\n")
+        if cost <= room:
+            room -= cost
+            picked.append((path, c.start_line, c.end_line))
+    return room
 
 
 def oracle_ranking(real_rank: Any, snapshot: Any, gold_docs: set[int]) -> Any:
