@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from server.errors import BudgetExceeded, InputError
-from server.store import AttemptSettlement, BudgetLimits, Store, TaskMove
+from server.store import AttemptRecord, AttemptSettlement, BudgetLimits, Store, TaskMove
 from tests.store.helpers import new_group, new_tasks, query
 
 FREE = BudgetLimits()
@@ -21,6 +21,14 @@ async def _queued_task(store: Store) -> tuple[str, str]:
     (task,) = await store.list_tasks(group.id)
     assert await store.transition_task(task.id, ("pending",), "queued")
     return group.id, task.id
+
+
+async def _running(store: Store, group_id: str, task_id: str, quick: bool) -> AttemptRecord:
+    """The pending task queued and started by its first (paid) call."""
+    assert await store.transition_task(task_id, ("pending",), "queued")
+    attempt, _ = await store.begin_task_attempt(task_id, group_id, "m1", "p", "speed", 0.01, True, FREE,
+                                                start_task=True, quick=quick)
+    return attempt
 
 
 @QUICK
@@ -120,12 +128,7 @@ async def test_outcomes_written_together_each_see_the_ones_before_and_settle_the
 ) -> None:
     group = await store.create_group(new_group("g"), new_tasks(3))
     a, b, c = await store.list_tasks(group.id)
-    attempts = []
-    for task in (a, b):
-        assert await store.transition_task(task.id, ("pending",), "queued")
-        attempt, _ = await store.begin_task_attempt(task.id, group.id, "m1", "p", "speed", 0.01, True, FREE,
-                                                    start_task=True, quick=quick)
-        attempts.append(attempt)
+    attempts = [await _running(store, group.id, task.id, quick) for task in (a, b)]
     applied = await store.move_task_batches([
         ([TaskMove(a.id, ("running",), "succeeded", {"result": "a"})],
          AttemptSettlement(attempts[0].id, "succeeded", cost=0.002, cost_source="catalog")),
@@ -148,9 +151,7 @@ async def test_outcomes_written_together_write_nothing_when_one_task_was_moved_b
 ) -> None:
     group = await store.create_group(new_group("g"), new_tasks(2))
     a, b = await store.list_tasks(group.id)
-    assert await store.transition_task(a.id, ("pending",), "queued")
-    attempt, _ = await store.begin_task_attempt(a.id, group.id, "m1", "p", "speed", 0.01, True, FREE,
-                                                start_task=True, quick=quick)
+    attempt = await _running(store, group.id, a.id, quick)
     applied = await store.move_task_batches([
         ([TaskMove(a.id, ("running",), "succeeded", {"result": "a"})],
          AttemptSettlement(attempt.id, "succeeded", cost=0.002, cost_source="catalog")),
