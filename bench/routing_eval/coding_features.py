@@ -149,6 +149,19 @@ def readings(scores: Sequence[float], strong: Sequence[bool], weak: Sequence[boo
     return pooled, within, statistics.fmean(per)
 
 
+def repos_above_half(scores: Sequence[float], strong: Sequence[bool], weak: Sequence[bool],
+                     groups: Sequence[str]) -> tuple[int, int]:
+    """In how many repositories (of those where the strong model gains) the score orders better than random."""
+    up = of = 0
+    for g in sorted(set(groups)):
+        idx = [i for i, x in enumerate(groups) if x == g]
+        value = apgr([scores[i] for i in idx], [strong[i] for i in idx], [weak[i] for i in idx])
+        if not math.isnan(value):
+            of += 1
+            up += value > 0.5
+    return up, of
+
+
 def random_band(strong: Sequence[bool], weak: Sequence[bool], groups: Sequence[str], draws: int, seed: int) -> list[tuple[float, float, float]]:
     """Mean, p5, p95 of each reading over seeded random orderings."""
     rng = random.Random(seed)
@@ -305,7 +318,8 @@ def main() -> None:
             scored["loro:gain, centred per repo"] = loro(rows, feats, strong, weak, "gain", args.lam, centre=True)
         for name, scores in scored.items():
             p, w, m = readings(scores, strong, weak, groups)
-            print(f"{name:28} {p:8.3f} {w:8.3f} {m:9.3f}")
+            up, of = repos_above_half(scores, strong, weak, groups)
+            print(f"{name:28} {p:8.3f} {w:8.3f} {m:9.3f}   above 0.5 in {up} of {of} repositories")
         band = random_band(strong, weak, groups, args.draws, args.seed)
         print(f"{'random mean (p5-p95)':28} " + " ".join(f"{mean:.3f} ({lo:.3f}-{hi:.3f})" for mean, lo, hi in band))
         if args.null:
