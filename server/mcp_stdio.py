@@ -38,15 +38,17 @@ def _is_pipe_or_socket(fd: int) -> bool:
 
 
 def _native_possible() -> bool:
-    """Pipes or sockets on both ends, and stdout not the very stream stderr writes to (making
-    stdout non-blocking would then make stderr's writes fail when the pipe is full)."""
+    """Pipes or sockets on both ends, each its own: not one socket for both ways (asyncio's write
+    transport reads its socket to notice the peer closing), and stdout not the very stream stderr
+    writes to (making stdout non-blocking would then make stderr's writes fail when it is full)."""
     if sys.platform == "win32" or not (_is_pipe_or_socket(0) and _is_pipe_or_socket(1)):
         return False
     try:
-        out, err = os.fstat(1), os.fstat(2)
+        streams = [os.fstat(fd) for fd in (0, 1, 2)]
     except OSError:
-        return True
-    return (out.st_dev, out.st_ino) != (err.st_dev, err.st_ino)
+        return False
+    stdin, stdout, stderr = ((s.st_dev, s.st_ino) for s in streams)
+    return stdout not in (stdin, stderr)
 
 
 class _Lines:
