@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from server.context.imports import import_graph
 from server.context.index import ChunkRow, Snapshot
 from server.context.terms import (
     STOPWORDS,
@@ -77,6 +78,9 @@ class RankParams:
     feedback_terms: int = 10
     chunk_limit: int = 400
     file_limit: int = 60
+    w_import_in: float = 0.0  # a file's score times 1 + this x its share of the most-imported file's importers
+    w_import_nb: float = 0.0  # a file gains this share of the best score among files it imports or is imported by
+    prior_init: float = 1.0  # an `__init__.py` or compat shim's prior
     extra: dict[str, float] = field(default_factory=dict)
 
 
@@ -194,11 +198,15 @@ def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params:
         file_parts[doc] = file_part
     if params.w_tested:
         _tested_gain(snapshot, file_parts, params.w_tested)
+    if params.w_import_in or params.w_import_nb:
+        _import_gain(snapshot, file_parts, params)
     out: list[Ranked] = []
     for doc, rows in rows_by_doc.items():
         if doc not in file_parts:
             continue
         prior = file_prior(snapshot.docs[doc].path, params)
+        if params.prior_init != 1.0 and _is_shim(snapshot.docs[doc].path):
+            prior *= params.prior_init
         file_part = file_parts[doc]
         plain = prior * file_part  # the score of a chunk with no hit of its own
         for row in rows:
@@ -238,6 +246,32 @@ def _tested_gain(snapshot: Snapshot, file_parts: dict[int, float], share: float)
             gains[target] = max(gains.get(target, 0.0), share * value)
     for doc, gain in gains.items():
         file_parts[doc] += gain
+
+
+def _import_gain(snapshot: Snapshot, file_parts: dict[int, float], params: RankParams) -> None:
+    """Import-graph signals (measured, off by default): a file gains `w_import_nb` of the best
+    score among the files it imports or is imported by, and its score is scaled up by
+    `w_import_in` times its share (log) of the most-imported file's importers."""
+    graph = import_graph(snapshot)
+    importers: dict[int, set[int]] = {}
+    for doc, targets in graph.items():
+        for t in targets:
+            importers.setdefault(t, set()).add(doc)
+    before = dict(file_parts)
+    if params.w_import_nb:
+        for doc in file_parts:
+            near = (graph.get(doc, set()) | importers.get(doc, set())) & before.keys()
+            if near:
+                file_parts[doc] += params.w_import_nb * max(before[n] for n in near)
+    if params.w_import_in and importers:
+        most = math.log1p(max(len(v) for v in importers.values()))
+        for doc in file_parts:
+            file_parts[doc] *= 1 + params.w_import_in * math.log1p(len(importers.get(doc, ()))) / most
+
+
+def _is_shim(path: str) -> bool:
+    stem = _stem(path)
+    return stem == "__init__" or "compat" in stem
 
 
 def _stem(path: str) -> str:
