@@ -21,6 +21,8 @@ _NAMES = re.compile(r"[A-Za-z_][\w.]*")
 
 # Per index: doc id -> its import statements' dotted names (relative ones resolved).
 _PARSED: weakref.WeakKeyDictionary[RepoIndex, dict[int, tuple[tuple[str, ...], ...]]] = weakref.WeakKeyDictionary()
+# Per index: the last graph built and the docs it was built over (a warm selection reuses it).
+_GRAPHS: weakref.WeakKeyDictionary[RepoIndex, tuple[frozenset[int], dict[int, set[int]]]] = weakref.WeakKeyDictionary()
 
 
 def _module_of(path: str) -> tuple[str, ...]:
@@ -59,9 +61,10 @@ def _resolve(statement: tuple[str, ...], by_module: dict[str, int]) -> set[int]:
 
 def import_graph(snapshot: Snapshot) -> dict[int, set[int]]:
     """{doc: the docs of this snapshot it imports} over the snapshot's `.py` files."""
-    found = snapshot._memo.get("imports")
-    if isinstance(found, dict):
-        return found
+    docs = frozenset(snapshot.docs)
+    last = _GRAPHS.get(snapshot.index)
+    if last is not None and last[0] == docs:
+        return last[1]
     parsed = _PARSED.setdefault(snapshot.index, {})
     by_module: dict[str, int] = {}
     py = [d for d in snapshot.docs.values() if d.path.endswith(".py")]
@@ -79,5 +82,5 @@ def import_graph(snapshot: Snapshot) -> dict[int, set[int]]:
         targets = {t for statement in names for t in _resolve(statement, by_module)} - {d.id}
         if targets:
             graph[d.id] = targets
-    snapshot._memo["imports"] = graph
+    _GRAPHS[snapshot.index] = (docs, graph)
     return graph
