@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import httpx
-from httpx_sse import EventSource
 
 from server.backends.base import Completion, CompletionRequest, ToolCall, Usage
 from server.backends.classify import error_for_status, error_for_transport
 from server.backends.clock import CallClock
 from server.backends.ratelimits import parse_rate_limits
+from server.backends.sse import sse_events
 from server.errors import BackendBadResponse
 
 __all__ = ["Answer", "HTTPBackend", "int_or_zero"]
@@ -32,6 +32,7 @@ __all__ = ["Answer", "HTTPBackend", "int_or_zero"]
 # After the last event, how long the rest of the body (the stream's terminator) may take to come;
 # past it the connection is dropped instead of returned to the pool, and the answer still stands.
 _DRAIN_S = 1.0
+_URLS_KEPT = 256  # parsed endpoint URLs kept per backend (a handful in practice)
 
 
 def int_or_zero(value: Any) -> int:
@@ -101,6 +102,16 @@ class HTTPBackend:
 
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
+        self._urls: dict[str, httpx.URL] = {}  # parsed once: httpx parses a text URL on every request
+
+    def _parsed_url(self, request: CompletionRequest) -> httpx.URL:
+        text = self.url(request)
+        url = self._urls.get(text)
+        if url is None:
+            if len(self._urls) >= _URLS_KEPT:
+                self._urls.clear()
+            url = self._urls[text] = httpx.URL(text)
+        return url
 
     # -- what each protocol supplies -------------------------------------------------------
 
@@ -145,7 +156,7 @@ class HTTPBackend:
                 try:
                     async with self._client.stream(
                         "POST",
-                        self.url(request),
+                        self._parsed_url(request),
                         json=answer.sent,
                         headers=self._headers(request),
                         timeout=clock.httpx_timeout(),
@@ -200,8 +211,6 @@ class HTTPBackend:
 
     async def _read_stream(self, answer: Answer, response: httpx.Response, clock: CallClock) -> None:
         on_chunk = answer.request.on_chunk
-        if self.framing == "sse":
-            response.encoding = "utf-8"  # what the SSE format mandates: skips httpx's charset sniffing
         async with aclosing(self._events(response)) as events:
             async for kind, data in events:
                 clock.progress()
@@ -232,14 +241,8 @@ class HTTPBackend:
         except (TimeoutError, httpx.HTTPError):
             pass  # the answer is whole; only the connection is lost
 
-    async def _events(self, response: httpx.Response) -> AsyncGenerator[tuple[str, str], None]:
-        if self.framing == "sse":
-            async with aclosing(EventSource(response).aiter_sse()) as events:
-                async for event in events:
-                    yield event.event, event.data
-        else:
-            async for line in response.aiter_lines():
-                yield "", line
+    def _events(self, response: httpx.Response) -> AsyncGenerator[tuple[str, str], None]:
+        return sse_events(response) if self.framing == "sse" else _ndjson_lines(response)
 
     def _json(self, answer: Answer, text: str | bytes, what: str) -> dict[str, Any]:
         try:
@@ -265,3 +268,8 @@ class HTTPBackend:
             extra={"stream_complete": answer.done, **answer.extra},
             tool_calls=answer.tool_calls(),
         )
+
+
+async def _ndjson_lines(response: httpx.Response) -> AsyncGenerator[tuple[str, str], None]:
+    async for line in response.aiter_lines():
+        yield "", line
