@@ -11,9 +11,11 @@ a request's added time is its latency minus the provider's. The four rows (issue
 - our engine, state persisted: a group of independent tasks through `server.scheduler.Engine`
   (SQLite store, router, gate, registry, httpx) at `max_concurrent` = the concurrency; a task's
   latency runs from its dispatch (a worker takes it) to its outcome committed;
-- our MCP server over stdio: a real MCP client session spawning `python -m server serve` as
-  Claude Desktop does; a request submits a one-task group and follows it with
-  `get_parallel_group_status(wait_seconds=...)` until it has finished.
+- our MCP server over stdio: a real MCP client session (the SDK's `Client`, which validates each
+  result against the tool's output schema as clients do) spawning `python -m server serve` as
+  Claude Desktop does; a request submits a one-task group with `wait_seconds` (one call: the reply
+  carries the finished group's status) and follows it with `get_parallel_group_status` only if it
+  had not finished.
 
 Printed per row and concurrency: p50 / p99 of the added time (min and median over `--runs`),
 ours minus plain httpx, and how many times lower ours is than LiteLLM's (both over plain
@@ -170,15 +172,14 @@ async def our_mcp(url: str, requests: int, concurrencies: list[int]) -> Latencie
         async with Client(params, read_timeout_seconds=60) as client:
 
             async def one(index: int) -> None:
-                submitted = await _call(client, "submit_parallel_tasks", {"tasks": [
+                submitted = await _call(client, "submit_parallel_tasks", {"wait_seconds": 30, "tasks": [
                     {"agent_type": "tcoder_speed", "task_description": f"Write function f{index}"}]})
-                while True:
+                status = submitted["group_status"]
+                while not status["finished"]:
                     status = await _call(client, "get_parallel_group_status",
                                          {"group_id": submitted["group_id"], "wait_seconds": 30})
-                    if status["finished"]:
-                        if status["status"] != "succeeded":
-                            raise RuntimeError(f"task did not succeed: {status}")
-                        return
+                if status["status"] != "succeeded":
+                    raise RuntimeError(f"task did not succeed: {status}")
 
             return await _levels(one, requests, concurrencies)
 

@@ -66,6 +66,14 @@ class PWMServer(ToolServer):
         super().__init__(*args, **kwargs)
         self._state_of = state_of
 
+    async def run_stdio_async(self) -> None:
+        """Serve on stdin/stdout, read and written on the event loop (`server.mcp_stdio`)."""
+        from server.mcp_stdio import stdio_streams
+
+        async with stdio_streams() as (read_stream, write_stream):
+            lowlevel = self._lowlevel_server
+            await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+
     async def list_resources(self) -> list[MCPResource]:
         listed = await super().list_resources()
         for template in await self.list_resource_templates():

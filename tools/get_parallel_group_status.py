@@ -13,6 +13,7 @@ client sent a progress token.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -27,7 +28,7 @@ from tools._shared import app_state, expected_errors, visible_task
 if TYPE_CHECKING:  # loaded with the server's state, not with the tool list
     from server.scheduler.status import GroupView
 
-__all__ = ["MAX_SLICE_CHARS", "GroupStatusOutput", "register"]
+__all__ = ["MAX_SLICE_CHARS", "GroupStatusOutput", "progress", "read_view", "register", "shape", "summary", "wait_until_finished"]
 
 # One get_task_result slice: at most ~20k tokens even for dense text, well under clients' limits.
 MAX_SLICE_CHARS = 60_000
@@ -206,8 +207,8 @@ async def get_parallel_group_status(
             totals = await state.store.group_totals(record.id)  # the counts alone: one index-only read
             await ctx.report_progress(*_progress_of(record.name, record.status, totals.by_status))
             await engine.wait_for_change(record.id, min(wait_seconds, state.settings.tool_time_limit_s))
-        view = await _view(state, record.id, tasks=True, task_status=task_status, offset=offset, limit=limit)
-    await ctx.report_progress(*_progress(view))
+        view = await read_view(state, record.id, tasks=True, task_status=task_status, offset=offset, limit=limit)
+    await ctx.report_progress(*progress(view))
     for text in view.budget_warnings:
         await _log_warning(ctx, text)
     output = shape(view)
@@ -228,7 +229,17 @@ def summary(view: GroupView) -> str:
     return "\n".join(lines)
 
 
-async def _view(
+async def wait_until_finished(state: AppState, group_id: str, seconds: float) -> None:
+    """Until the group finishes or `seconds` pass (at most the server's `tool_time_limit_s`),
+    woken by each change the engine commits (no polling)."""
+    engine = state.engine
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + min(seconds, state.settings.tool_time_limit_s)
+    while engine.is_running(group_id) and (left := deadline - loop.time()) > 0:
+        await engine.wait_for_change(group_id, left)
+
+
+async def read_view(
     state: AppState, group_id: str, *, tasks: bool, task_status: str | None = None, offset: int = 0, limit: int = 20,
 ) -> GroupView:
     from server.scheduler.status import group_view
@@ -239,7 +250,8 @@ async def _view(
                             include_tasks=tasks, task_status=task_status, offset=offset, limit=limit)
 
 
-def _progress(view: GroupView) -> tuple[float, float, str]:
+def progress(view: GroupView) -> tuple[float, float, str]:
+    """(done, total, message) of a progress notification for the group."""
     return _progress_of(view.group_name, view.status, view.counts)
 
 

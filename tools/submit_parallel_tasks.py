@@ -3,7 +3,9 @@
 Accepts the task lists users already write (`agent_type`, `task_description`, `priority`,
 `timeout_seconds`, `tags`, and blocks such as `model_routing`, `routing`, `quality_gates`,
 which are kept with the task, not rejected), plus `id` / `depends_on` for a DAG. Returns at
-once with the group id and each task's plan; follow it with `get_parallel_group_status`.
+once with the group id and each task's plan; follow it with `get_parallel_group_status`. With
+`wait_seconds` it first waits for the group to finish (at most the server's tool time limit) and
+carries that tool's reply in `group_status`: a short group takes one call, not two.
 """
 
 from __future__ import annotations
@@ -31,9 +33,13 @@ from tools._inputs import (
     caller_hints,
 )
 from tools._shared import app_state, expected_errors
+from tools.get_parallel_group_status import progress, read_view, wait_until_finished
+from tools.get_parallel_group_status import shape as status_shape
+from tools.get_parallel_group_status import summary as status_summary
 from tools.validate_workspace import client_roots
 
 if TYPE_CHECKING:  # loaded with the server's state, not with the tool list
+    from server.scheduler.status import GroupView
     from server.scheduler.types import GroupInput, SubmitResult
 
 __all__ = [
@@ -115,6 +121,8 @@ class SubmitOutput(BaseModel):
     tasks: list[PlannedTaskOut] = Field(description="The plan of the first tasks (all when few).")
     tasks_omitted: int = Field(0, description="Tasks left out of `tasks`; get_parallel_group_status pages them.")
     next_step: str
+    group_status: dict[str, Any] | None = Field(
+        None, description="With wait_seconds: get_parallel_group_status's reply after the wait.")
 
 
 def build_group_input(
@@ -173,7 +181,7 @@ def build_group_input(
 LISTED_TASKS = 50
 
 
-def shape(result: SubmitResult) -> SubmitOutput:
+def shape(result: SubmitResult, status: GroupView | None = None) -> SubmitOutput:
     listed = result.tasks[:LISTED_TASKS]
     tasks = [
         PlannedTaskOut(
@@ -187,6 +195,8 @@ def shape(result: SubmitResult) -> SubmitOutput:
     ]
     if result.group_id is None:
         next_step = "Dry run: nothing was stored or run. Submit again without dry_run to run it."
+    elif status is not None and status.finished:
+        next_step = f"Finished ({status.status}): the results are in group_status."
     else:
         next_step = (f"Running in the background. Call get_parallel_group_status with group_id "
                      f"'{result.group_id}' (wait_seconds up to 45 to wait for progress).")
@@ -197,15 +207,17 @@ def shape(result: SubmitResult) -> SubmitOutput:
         estimated_total_time=result.estimated_time, budget_state=result.budget_state,
         warnings=list(result.warnings), tasks=tasks, tasks_omitted=len(result.tasks) - len(tasks),
         next_step=next_step,
+        group_status=None if status is None else status_shape(status).model_dump(mode="json"),
     )
 
 
-def summary(output: SubmitOutput) -> str:
-    """The reply's text: a few lines; the plan is in the structured content."""
+def summary(output: SubmitOutput, status: GroupView | None = None) -> str:
+    """The reply's text: a few lines; the plan (and the status after a wait) is in the structured content."""
     cost = "unknown" if output.estimated_total_cost is None else f"${output.estimated_total_cost:.4f}"
     head = (f"Group {output.group_name} ({output.group_id or 'dry run'}): {output.status}, {output.task_count} "
             f"tasks, estimated {cost} and {output.estimated_total_time:.0f}s.")
-    return "\n".join([head, *output.warnings, output.next_step])
+    after = [] if status is None else ["After the wait: " + status_summary(status)]
+    return "\n".join([head, *output.warnings, *after, output.next_step])
 
 
 async def confine_workspaces(group: GroupInput, ctx: Context[AppState, Any]) -> GroupInput:
@@ -273,6 +285,10 @@ async def submit_parallel_tasks(
     max_concurrent: Annotated[int | None, Field(ge=1, le=256, description="Calls in flight at once.")] = None,
     budget_usd: Annotated[float | None, Field(gt=0, le=100_000, description="Paid calls stop at it.")] = None,
     dry_run: Annotated[bool, Field(description="Plan only: store nothing, run nothing.")] = False,
+    wait_seconds: Annotated[float, Field(
+        ge=0, le=300, description="Wait for the group to end, up to tool_time_limit_s (45 s); its status then "
+        "comes in group_status.",
+    )] = 0,
 ) -> Annotated[CallToolResult, SubmitOutput]:
     """Run coding tasks in parallel in the background; returns the group id and each task's plan.
 
@@ -280,6 +296,7 @@ async def submit_parallel_tasks(
     on failure. Follow with get_parallel_group_status.
     """
     state = app_state(ctx)
+    status = None
     with expected_errors():
         group = build_group_input(
             tasks, group_name=group_name, routing_strategy=routing_strategy, policy=policy,
@@ -288,8 +305,13 @@ async def submit_parallel_tasks(
         )
         group = await confine_workspaces(group, ctx)
         result = await state.engine.submit(group)
-    output = shape(result)
-    return CallToolResult(content=[TextContent(text=summary(output))],
+        if wait_seconds > 0 and result.group_id is not None:
+            await wait_until_finished(state, result.group_id, wait_seconds)
+            status = await read_view(state, result.group_id, tasks=True)
+    if status is not None:
+        await ctx.report_progress(*progress(status))
+    output = shape(result, status)
+    return CallToolResult(content=[TextContent(text=summary(output, status))],
                           structured_content=output.model_dump(mode="json"))
 
 

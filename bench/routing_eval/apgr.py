@@ -25,11 +25,23 @@ Scorers, all computed in the same run on the same prompts:
   (`server.analysis.prior.reading_grade`); `legacy`: the hand-set analyzer at commit facf8dd
   (loaded from git by bench/routing_eval/legacy);
 - `random`: the mean (and 5th-95th percentile) over seeded random orderings - the noise floor;
-- `oracle`: prompts the weak model fails but the strong one solves first (the ceiling).
+- `oracle`: the prompts with the largest gain from the strong model first (the ceiling).
 
 Reported per source (GSM8K, MMLU) and per MMLU subject, for the prompts the length term was
 chosen with (bench/data/routellm_outcomes.jsonl) and, as "later", for prompts read only after
 it was fixed (bench/data/routellm_outcomes_later.jsonl).
+
+MT-Bench (bench/data/routellm_mtbench.jsonl, held out: read after everything in server/ was
+fixed) has a continuous quality instead of right/wrong: the GPT-4 judge's 1-10 score of each
+model's answer, per question and turn, from RouteLLM's recorded judgements. As in RouteLLM's
+`MTBench.evaluate` (routellm/evals/benchmarks.py) a question is routed as a whole by its first
+turn only, and quality is the mean judge score over both turns of all questions, so a
+question's gain from the strong model is the difference of the two models' mean scores. The
+same `apgr` area applies with these gains. Reported on all 80 questions, on RouteLLM's 72
+(their `contaminated_prompts.jsonl` removes 8) and per category (10 questions each).
+`rt_10step` is RouteLLM's own estimate for `route_task`'s score (`evaluate.py`: 10 quantile
+thresholds, quality at each, trapezoid over the strong share), beside the exact area.
+For MT-Bench the table's `strong` / `weak` columns are the mean judge scores, not accuracies.
 
 `--tune-length SOURCE` grids the length term (unit, damping, points per doubling, points per
 reading grade; `server.analysis.prior.LengthTerm`) and picks the best cell on SOURCE's labels
@@ -49,6 +61,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import itertools
 import json
 import random
 import statistics
@@ -72,6 +85,8 @@ from server.analysis.prior import NO_LENGTH_TERM, ComplexityPrior, LengthTerm, l
 DATA = REPO / "bench" / "data" / "routellm_outcomes.jsonl"
 # Prompts read only after the shipped length term was fixed: a check nothing was chosen on.
 LATER = REPO / "bench" / "data" / "routellm_outcomes_later.jsonl"
+# RouteLLM's MT-Bench judgements (gpt-4-1106-preview vs mixtral-8x7b-instruct-v0.1), 80 questions.
+MTBENCH = REPO / "bench" / "data" / "routellm_mtbench.jsonl"
 # SWE-bench Pro issue texts (bench/routing_eval/coding_outcomes.py's data): --tiers reads their text only.
 CODING = REPO / "bench" / "data" / "coding_outcomes.jsonl"
 EXCLUDED_OWNERS = frozenset({"BiscuitNick", "Chious", "AlexKucera", "AieatAssam"})
@@ -87,11 +102,14 @@ PREVIOUS_TERM = LengthTerm("words", 11, 1.0, 1.0)
 
 @dataclass(frozen=True)
 class Outcome:
+    """One prompt's recorded quality under each model: right/wrong (0/1) or a judge's mean score."""
+
     prompt: str
-    strong: bool
-    weak: bool
+    strong: float
+    weak: float
     source: str
     split: str
+    contaminated: bool = False  # in RouteLLM's decontamination list (MT-Bench only)
 
 
 def load(path: Path = DATA, suffix: str = "") -> list[Outcome]:
@@ -110,21 +128,39 @@ def load(path: Path = DATA, suffix: str = "") -> list[Outcome]:
     return rows
 
 
-def apgr(scores: Sequence[float], strong: Sequence[bool], weak: Sequence[bool]) -> float:
+def load_mtbench(path: Path = MTBENCH) -> list[Outcome]:
+    """MT-Bench questions, each with the first-turn prompt (what RouteLLM routes on) and the
+    two models' judge scores averaged over both turns."""
+    rows = []
+    if not path.exists():
+        return rows
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if str(row["repo"]).split("/")[0] in EXCLUDED_OWNERS:
+            raise SystemExit(f"{row['repo']}: this owner must never be used")
+        rows.append(Outcome(row["prompt"], float(row["strong_score"]), float(row["weak_score"]),
+                            row["source"], row["split"], bool(row["contaminated"])))
+    return rows
+
+
+def apgr(scores: Sequence[float], strong: Sequence[float], weak: Sequence[float]) -> float:
     """Area under the PGR curve when the highest scores go to the strong model first.
 
-    Tied scores form one group; within it the curve is the expectation over a random
-    tie-break, i.e. linear, so the area is exact with the trapezoid rule at group boundaries.
-    Returns NaN when the strong model is not better than the weak one on these prompts.
+    `strong` / `weak` are each prompt's quality under either model: right/wrong (bools) or a
+    judge's score. Tied scores form one group; within it the curve is the expectation over a
+    random tie-break, i.e. linear, so the area is exact with the trapezoid rule at group
+    boundaries. Returns NaN when the strong model is not better than the weak one on these prompts.
     """
     n = len(scores)
-    gap = sum(strong) - sum(weak)
+    gap = sum(map(float, strong)) - sum(map(float, weak))
     if n == 0 or gap <= 0:
         return float("nan")
-    groups: dict[float, int] = defaultdict(int)  # score -> net gain of sending the group to strong
+    groups: dict[float, float] = defaultdict(float)  # score -> net gain of sending the group to strong
     sizes: dict[float, int] = defaultdict(int)
     for score, s, w in zip(scores, strong, weak, strict=True):
-        groups[score] += int(s) - int(w)
+        groups[score] += float(s) - float(w)
         sizes[score] += 1
     area, gained = 0.0, 0.0
     for score in sorted(groups, reverse=True):
@@ -135,7 +171,31 @@ def apgr(scores: Sequence[float], strong: Sequence[bool], weak: Sequence[bool]) 
     return area
 
 
-def random_apgr(strong: Sequence[bool], weak: Sequence[bool], draws: int, seed: int) -> tuple[float, float, float]:
+def routellm_apgr(scores: Sequence[float], strong: Sequence[float], weak: Sequence[float], steps: int = 10) -> float:
+    """APGR the way RouteLLM's evaluate.py measures it: thresholds at the `steps`-quantiles of the
+    scores (pd.qcut's edges), the prompts at or above each threshold to the strong model (above
+    it for the last one), quality at each point, and the trapezoid area over the strong share,
+    relative to weak-only and strong-only quality over the same share range."""
+    n = len(scores)
+    if n < 2:
+        return float("nan")
+    ordered = sorted(scores)
+    edges = [ordered[0], *statistics.quantiles(scores, n=steps, method="inclusive"), ordered[-1]]
+    points = []
+    for i, edge in enumerate(edges):
+        picked = [score > edge if i == len(edges) - 1 else score >= edge for score in scores]
+        quality = sum(float(s) if p else float(w) for p, s, w in zip(picked, strong, weak, strict=True)) / n
+        points.append((sum(picked) / n, quality))
+    points.sort()
+    area = sum((x1 - x0) * (y0 + y1) / 2 for (x0, y0), (x1, y1) in itertools.pairwise(points))
+    span = points[-1][0] - points[0][0]
+    weak_q, strong_q = sum(map(float, weak)) / n, sum(map(float, strong)) / n
+    if span <= 0 or strong_q <= weak_q:
+        return float("nan")
+    return (area - weak_q * span) / ((strong_q - weak_q) * span)
+
+
+def random_apgr(strong: Sequence[float], weak: Sequence[float], draws: int, seed: int) -> tuple[float, float, float]:
     """Mean, 5th and 95th percentile of APGR over random orderings."""
     rng = random.Random(seed)
     values = []
@@ -184,8 +244,10 @@ def evaluate(rows: list[Outcome], seed: int) -> list[dict[str, object]]:
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, row in enumerate(rows):
         groups[(row.source, "all")].append(i)
-        if row.source.startswith("mmlu"):
+        if row.source.startswith(("mmlu", "mt_bench")):
             groups[(row.source, row.split)].append(i)
+        if row.source.startswith("mt_bench") and not row.contaminated:
+            groups[(row.source, "72 decontaminated")].append(i)
     report = []
     for (source, split), idx in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] != "all", kv[0][1])):
         strong = [rows[i].strong for i in idx]
@@ -195,12 +257,13 @@ def evaluate(rows: list[Outcome], seed: int) -> list[dict[str, object]]:
             "strong_acc": round(sum(strong) / len(idx), 3), "weak_acc": round(sum(weak) / len(idx), 3),
         }
         entry.update(scorer_figures(scored, idx, strong, weak, seed))
+        entry["rt_10step"] = round(routellm_apgr([scored["route_task"][i] for i in idx], strong, weak), 3)
         report.append(entry)
     return report
 
 
 def scorer_figures(
-    scored: dict[str, list[float]], idx: Sequence[int], strong: Sequence[bool], weak: Sequence[bool], seed: int
+    scored: dict[str, list[float]], idx: Sequence[int], strong: Sequence[float], weak: Sequence[float], seed: int
 ) -> dict[str, object]:
     """APGR of each scorer on the rows `idx` (whose outcomes are `strong` / `weak`), beside the
     random floor (mean and 5th-95th percentile over seeded orderings) and the oracle ceiling."""
@@ -210,7 +273,7 @@ def scorer_figures(
     mean, low, high = random_apgr(strong, weak, RANDOM_DRAWS, seed)
     figures["random"] = round(mean, 3)
     figures["random_p5_p95"] = [round(low, 3), round(high, 3)]
-    oracle = [float(s and not w) - float(w and not s) for s, w in zip(strong, weak, strict=True)]
+    oracle = [float(s) - float(w) for s, w in zip(strong, weak, strict=True)]
     figures["oracle"] = round(apgr(oracle, strong, weak), 3)
     return figures
 
@@ -302,11 +365,11 @@ def main() -> None:
     if args.tune_length:
         tune_length(load(), args.tune_length)
         return
-    report = evaluate(load() + load(LATER, " later"), args.seed)
+    report = evaluate(load() + load(LATER, " later") + load_mtbench(), args.seed)
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    names = [*SCORERS, "random", "oracle"]
+    names = [*SCORERS, "random", "oracle", "rt_10step"]
     print(f"{'source/split':38} {'n':>4} {'strong':>6} {'weak':>6} " + " ".join(f"{n:>10}" for n in names)
           + "  random p5-p95")
     for e in report:

@@ -6,7 +6,7 @@ import json
 import math
 from pathlib import Path
 
-from bench.routing_eval.apgr import EXCLUDED_OWNERS, LATER, apgr, load
+from bench.routing_eval.apgr import EXCLUDED_OWNERS, LATER, MTBENCH, apgr, load, load_mtbench, routellm_apgr
 
 REPO = Path(__file__).resolve().parents[2]
 STRONG = [True, True, False, True, True, False, True, True]
@@ -45,3 +45,27 @@ def test_the_later_outcomes_share_no_prompt_with_the_ones_the_length_term_was_ch
     for line in LATER.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         assert row["repo"] == "lm-sys/RouteLLM" and len(row["commit"]) == 40 and row["path"].startswith("routellm/")
+
+
+def test_a_judge_score_quality_orders_like_right_and_wrong_when_the_scores_are_zero_or_one() -> None:
+    scores = [float(i % 3) for i in range(len(STRONG))]
+    as_scores = apgr(scores, [float(s) for s in STRONG], [float(w) for w in WEAK])
+    assert as_scores == apgr(scores, STRONG, WEAK)
+    assert apgr(scores, [2 * float(s) for s in STRONG], [2 * float(w) for w in WEAK]) == as_scores
+
+
+def test_routellms_ten_step_estimate_gives_half_for_a_constant_score_and_more_for_the_gain_order() -> None:
+    strong, weak = [9.0, 7.5, 10.0, 6.0, 8.0, 9.5], [6.0, 7.5, 9.0, 7.0, 4.0, 9.0]
+    assert math.isclose(routellm_apgr([1.0] * len(strong), strong, weak), 0.5)
+    gain = [s - w for s, w in zip(strong, weak, strict=True)]
+    assert routellm_apgr(gain, strong, weak) > 0.5 > routellm_apgr([-g for g in gain], strong, weak)
+
+
+def test_the_mt_bench_set_has_both_models_judged_on_both_turns_of_all_80_questions() -> None:
+    rows = [json.loads(line) for line in MTBENCH.read_text(encoding="utf-8").splitlines()]
+    assert sorted(r["question_id"] for r in rows) == list(range(81, 161))
+    assert sum(r["contaminated"] for r in rows) == 8 and len(load_mtbench()) == 80
+    for r in rows:
+        assert r["repo"] == "lm-sys/RouteLLM" and len(r["commit"]) == 40 and len(r["question_commit"]) == 40
+        for scores, mean in ((r["strong_scores"], r["strong_score"]), (r["weak_scores"], r["weak_score"])):
+            assert len(scores) == 2 and all(1 <= x <= 10 for x in scores) and mean == sum(scores) / 2
