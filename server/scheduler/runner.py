@@ -39,6 +39,7 @@ from typing import Any
 
 from server.agent import AgentReply, AgentResult
 from server.backends.base import (
+    Backend,
     CallTimeouts,
     ChatMessage,
     Completion,
@@ -342,15 +343,13 @@ class TaskRunner:
                 return True
         return False
 
-    def _call_timeouts(self, job: Job, clock: _Clock) -> CallTimeouts:
-        """One call's limits: well below the task's, so a hung call leaves time to try elsewhere."""
+    def _call_timeouts(self, job: Job, clock: _Clock) -> tuple[float, float, float]:
+        """One call's limits (first byte, stall, total): well below the task's, so a hung call
+        leaves time to try elsewhere (`CallTimeouts.within`, then at most the time left)."""
         base = self.config.call_timeouts
         stall = min(base.stall_s, self.config.stall_timeout_s)
-        limits = dataclasses.replace(base, stall_s=stall, first_byte_s=min(base.first_byte_s, stall))
-        limits = limits.within(job.timeout_s)
-        total = max(0.5, min(limits.total_s, clock.left))
-        return dataclasses.replace(limits, total_s=total, first_byte_s=min(limits.first_byte_s, total),
-                                   stall_s=min(limits.stall_s, total))
+        total = max(0.5, min(base.total_s, job.timeout_s * base.task_share, clock.left))
+        return min(base.first_byte_s, stall, total), min(stall, total), total
 
     def _soonest(self, deferred: dict[str, Candidate]) -> tuple[Candidate, float]:
         """Of the models left for now (in chain order), the one that may be called first, and
@@ -439,12 +438,14 @@ class TaskRunner:
                     self.observer.begin_call(model.id)
                 call = _Call(job.plan.task_type, job.plan.agent, candidate.variant, spec.name, job.plan.repo,
                              job.unchecked if job.validation is not None else None)
+                first_byte_s, stall_s, total_s = self._call_timeouts(job, clock)
                 request = CompletionRequest(
                     model=model, provider=spec, base_url=base_url, api_key=api_key,
                     messages=job.messages if messages is None else messages, tools=tools,
                     max_tokens=max_tokens, temperature=job.plan.temperature,
                     stream=True, context_tokens=prompt_tokens + max_tokens,
-                ).with_timeouts(self._call_timeouts(job, clock))
+                    timeout_s=total_s, stall_timeout_s=stall_s, first_byte_timeout_s=first_byte_s,
+                )
                 t0 = time.perf_counter()
                 clock.run()
                 try:
@@ -461,7 +462,8 @@ class TaskRunner:
                 else:
                     clock.pause()
                     clock.call_seconds += time.perf_counter() - t0
-                    settlement, after = self._success(attempt.id, model, completion, prompt_tokens, call)
+                    settlement, after = self._success(attempt.id, model, completion, prompt_tokens, call,
+                                                      (backend, request))
                     if job.validation is None and messages is None:  # this answer is the outcome
                         state.settlement, state.after_settle = settlement, after
                     else:
@@ -530,14 +532,15 @@ class TaskRunner:
             task.cancel()
         await asyncio.gather(*self._reconciling, return_exceptions=True)
 
-    def _reconcile_later(self, attempt_id: int, model: ModelSpec, generation_id: str | None) -> None:
-        """Ask a provider that bills per generation (OpenRouter) for the final cost, off the hot path."""
+    def _reconcile_later(
+        self, attempt_id: int, model: ModelSpec, sent: tuple[Backend, CompletionRequest], generation_id: str | None
+    ) -> None:
+        """Ask a provider that bills per generation (OpenRouter) for the final cost, off the hot
+        path (`sent`: the backend and the request the call was made with)."""
         if generation_id is None:
             return
-        spec, base_url, api_key = self.providers.resolve(model)
-        request = CompletionRequest(model=model, provider=spec, base_url=base_url, api_key=api_key, messages=[],
-                                    max_tokens=1)
-        fetch = self.providers.backend_for(spec.name).reconcile_cost(request, generation_id)
+        backend, request = sent
+        fetch = backend.reconcile_cost(request, generation_id)
         if fetch is None:
             return
 
@@ -577,10 +580,11 @@ class TaskRunner:
             self.observer.record(dataclasses.replace(fact, validation_passed=passed) if judged else fact)
 
     def _success(
-        self, attempt_id: int, model: ModelSpec, completion: Completion, prompt_tokens: int, call: _Call
+        self, attempt_id: int, model: ModelSpec, completion: Completion, prompt_tokens: int, call: _Call,
+        sent: tuple[Backend, CompletionRequest],
     ) -> tuple[AttemptSettlement, Callable[[], None]]:
         """A succeeded call's settlement, and what follows once it is written (the later cost
-        figure, the observer)."""
+        figure, asked of the backend the call was `sent` with; the observer)."""
         usage = completion.usage
         if usage is None:  # no usage reported: price our own estimate rather than nothing
             from server.analysis.tokens import count_tokens as count_text
@@ -596,7 +600,7 @@ class TaskRunner:
         )
 
         def after() -> None:
-            self._reconcile_later(attempt_id, model, completion.generation_id)
+            self._reconcile_later(attempt_id, model, sent, completion.generation_id)
             self._tell(
                 model, call, "succeeded", completion.latency_s * 1000.0,
                 input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,

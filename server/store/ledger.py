@@ -100,17 +100,16 @@ class Learned:
 
 def read_learned(conn: sqlite3.Connection, model_id: str, provider: str) -> Learned:
     """The model's learned figures; before its first, the highest ratio seen for its provider."""
-    row = conn.execute(
-        "SELECT ratio, ratio_samples, mean_cost, cost_samples FROM model_costs WHERE model_id = ?",
-        (model_id,),
+    # One statement (it runs twice for every call): the model's row, if any, and the pooled ratio.
+    ratio, samples, mean, cost_samples, pooled = conn.execute(
+        "SELECT m.ratio, m.ratio_samples, m.mean_cost, m.cost_samples,"
+        " (SELECT max(ratio) FROM model_costs WHERE provider = ?2 AND ratio_samples > 0)"
+        " FROM (SELECT 1) AS one LEFT JOIN model_costs m ON m.model_id = ?1",
+        (model_id, provider),
     ).fetchone()
-    ratio, samples, mean, cost_samples = (1.0, 0, 0.0, 0) if row is None else row
     if not samples:
-        pooled = conn.execute(
-            "SELECT max(ratio) FROM model_costs WHERE provider = ? AND ratio_samples > 0", (provider,)
-        ).fetchone()
-        ratio = float(pooled[0]) if pooled and pooled[0] is not None else 1.0
-    return Learned(float(ratio), int(samples), float(mean), int(cost_samples))
+        ratio = pooled if pooled is not None else 1.0
+    return Learned(float(ratio), int(samples or 0), float(mean or 0.0), int(cost_samples or 0))
 
 
 def _holds(call: _Call, learned: Learned) -> list[float]:

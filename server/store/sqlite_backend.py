@@ -85,10 +85,14 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
 
-def _now_or_never(conn: sqlite3.Connection, begin: str, fn: Callable[..., T], *args: Any) -> tuple[bool, T | None]:
-    """Run `fn` in one transaction without waiting for any lock: (True, its result), or
-    (False, None) when the database is locked (everything rolled back)."""
+def _now_or_never(
+    conn: sqlite3.Connection, begin: str | None, fn: Callable[..., T], *args: Any
+) -> tuple[bool, T | None]:
+    """Run `fn` in one transaction (none with `begin` None: autocommit) without waiting for any
+    lock: (True, its result), or (False, None) when the database is locked (everything rolled back)."""
     try:
+        if begin is None:
+            return True, fn(conn, *args)
         conn.execute(begin)
         result = fn(conn, *args)
         conn.execute("COMMIT")
@@ -220,11 +224,11 @@ class SqliteBackend:
         return await self.run(in_transaction, fn, *args)
 
     async def read(self, fn: Callable[..., T], *args: Any, quick: bool = False) -> T:
-        if quick:
-            return await self._quick("BEGIN", in_read_transaction, fn, *args)
+        if quick:  # in autocommit: each statement reads the last commit (see `StoreBase._read`)
+            return await self._quick(None, in_read_transaction, fn, *args)
         return await self.run(in_read_transaction, fn, *args)
 
-    async def _quick(self, begin: str, patient: Callable[..., T], fn: Callable[..., T], *args: Any) -> T:
+    async def _quick(self, begin: str | None, patient: Callable[..., T], fn: Callable[..., T], *args: Any) -> T:
         """`fn` in one transaction on the loop's thread if the connection is idle and no other
         process holds the lock it needs; else on the worker thread (see the module docstring)."""
         if not self._queued:
