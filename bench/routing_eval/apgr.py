@@ -263,14 +263,15 @@ def evaluate(rows: list[Outcome], seed: int) -> list[dict[str, object]]:
 
 
 def scorer_figures(
-    scored: dict[str, list[float]], idx: Sequence[int], strong: Sequence[float], weak: Sequence[float], seed: int
+    scored: dict[str, list[float]], idx: Sequence[int], strong: Sequence[float], weak: Sequence[float], seed: int,
+    draws: int = RANDOM_DRAWS,
 ) -> dict[str, object]:
     """APGR of each scorer on the rows `idx` (whose outcomes are `strong` / `weak`), beside the
     random floor (mean and 5th-95th percentile over seeded orderings) and the oracle ceiling."""
     figures: dict[str, object] = {
         name: round(apgr([scores[i] for i in idx], strong, weak), 3) for name, scores in scored.items()
     }
-    mean, low, high = random_apgr(strong, weak, RANDOM_DRAWS, seed)
+    mean, low, high = random_apgr(strong, weak, draws, seed)
     figures["random"] = round(mean, 3)
     figures["random_p5_p95"] = [round(low, 3), round(high, 3)]
     oracle = [float(s) - float(w) for s, w in zip(strong, weak, strict=True)]

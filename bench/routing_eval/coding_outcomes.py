@@ -144,7 +144,7 @@ def cascade(strong: Sequence[bool], weak: Sequence[bool], price_ratio: float) ->
     }
 
 
-def evaluate(rows: Sequence[CodingOutcome], seed: int) -> list[dict[str, object]]:
+def evaluate(rows: Sequence[CodingOutcome], seed: int, draws: int = RANDOM_DRAWS) -> list[dict[str, object]]:
     scored = {name: [fn(row.text) for row in rows] for name, fn in SCORERS.items()}
     report: list[dict[str, object]] = []
     for weak_model, strong_model in PAIRS:
@@ -159,7 +159,7 @@ def evaluate(rows: Sequence[CodingOutcome], seed: int) -> list[dict[str, object]
                 "pair": f"{weak_model} -> {strong_model}", "group": group, "n": len(idx),
                 "weak_acc": round(sum(weak) / len(idx), 3), "strong_acc": round(sum(strong) / len(idx), 3),
             }
-            entry.update(scorer_figures(scored, idx, strong, weak, seed))
+            entry.update(scorer_figures(scored, idx, strong, weak, seed, draws))
             if group == "all":
                 entry["cascade"] = {str(r): cascade(strong, weak, r) for r in PRICE_RATIOS}
             report.append(entry)
