@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -134,7 +135,7 @@ def _tool_call(raw: Mapping[str, Any], number: int) -> ToolCall:
 @dataclass(frozen=True)
 class CallTimeouts:
     """How long one model call may take, by phase. Defaults for `Settings`; the scheduler narrows
-    them to its task with `within` so a hung call leaves time to try another candidate.
+    them to its task with `for_task` so a hung call leaves time to try another candidate.
 
     first_byte_s  from sending until the first streamed event (a plain answer has only a total)
     stall_s       the longest silence between two streamed events
@@ -146,12 +147,15 @@ class CallTimeouts:
     total_s: float = 150.0
     task_share: float = 0.5  # a call may use at most this share of its task's timeout
 
-    def within(self, task_timeout_s: float) -> CallTimeouts:
-        """These timeouts for a call of a task allowed `task_timeout_s` in all."""
-        total = min(self.total_s, task_timeout_s * self.task_share)
-        return dataclasses.replace(
-            self, first_byte_s=min(self.first_byte_s, total), stall_s=min(self.stall_s, total), total_s=total
-        )
+    def for_task(
+        self, task_timeout_s: float, time_left_s: float = math.inf, stall_cap_s: float = math.inf
+    ) -> tuple[float, float, float]:
+        """(first byte, stall, total) for one call of a task allowed `task_timeout_s` in all, with
+        `time_left_s` of it left and silences capped at `stall_cap_s`: at most `task_share` of the
+        task and never under 0.5 s in all. Plain floats: this runs once per call."""
+        stall = min(self.stall_s, stall_cap_s)
+        total = max(0.5, min(self.total_s, task_timeout_s * self.task_share, time_left_s))
+        return min(self.first_byte_s, stall, total), min(stall, total), total
 
 
 @dataclass(frozen=True)

@@ -345,11 +345,8 @@ class TaskRunner:
 
     def _call_timeouts(self, job: Job, clock: _Clock) -> tuple[float, float, float]:
         """One call's limits (first byte, stall, total): well below the task's, so a hung call
-        leaves time to try elsewhere (`CallTimeouts.within`, then at most the time left)."""
-        base = self.config.call_timeouts
-        stall = min(base.stall_s, self.config.stall_timeout_s)
-        total = max(0.5, min(base.total_s, job.timeout_s * base.task_share, clock.left))
-        return min(base.first_byte_s, stall, total), min(stall, total), total
+        leaves time to try elsewhere."""
+        return self.config.call_timeouts.for_task(job.timeout_s, clock.left, self.config.stall_timeout_s)
 
     def _soonest(self, deferred: dict[str, Candidate]) -> tuple[Candidate, float]:
         """Of the models left for now (in chain order), the one that may be called first, and

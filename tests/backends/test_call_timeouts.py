@@ -102,9 +102,14 @@ def test_call_timeout_is_a_retryable_timeout() -> None:
 
 def test_call_limits_take_at_most_a_share_of_the_task_timeout() -> None:
     defaults = CallTimeouts()
-    assert defaults.within(3600) == defaults
-    short = CallTimeouts(first_byte_s=30, stall_s=30, total_s=150).within(20)
-    assert (short.first_byte_s, short.stall_s, short.total_s) == (10, 10, 10)
+    assert defaults.for_task(3600) == (defaults.first_byte_s, defaults.stall_s, defaults.total_s)
+    assert CallTimeouts(first_byte_s=30, stall_s=30, total_s=150).for_task(20) == (10, 10, 10)
+
+
+def test_call_limits_stay_within_the_time_left_and_the_stall_cap_but_never_under_half_a_second() -> None:
+    limits = CallTimeouts(first_byte_s=30, stall_s=30, total_s=150)
+    assert limits.for_task(600, time_left_s=12, stall_cap_s=8) == (8, 8, 12)
+    assert limits.for_task(600, time_left_s=0.1) == (0.5, 0.5, 0.5)
 
 
 def test_request_takes_all_three_limits_from_call_timeouts(lp: LoopbackProvider) -> None:
