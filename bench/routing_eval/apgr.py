@@ -71,6 +71,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -112,37 +113,30 @@ class Outcome:
     contaminated: bool = False  # in RouteLLM's decontamination list (MT-Bench only)
 
 
-def load(path: Path = DATA, suffix: str = "") -> list[Outcome]:
-    """The recorded outcomes in `path`; `suffix` is appended to each source's name (e.g. " later")."""
-    rows = []
+def _rows(path: Path) -> Iterator[dict[str, Any]]:
+    """The JSON lines of `path` (none when it is absent), refusing any of the excluded owners."""
     if not path.exists():
-        return rows
+        return
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
         row = json.loads(line)
         if str(row["repo"]).split("/")[0] in EXCLUDED_OWNERS:
             raise SystemExit(f"{row['repo']}: this owner must never be used")
-        rows.append(Outcome(row["prompt"], bool(row["strong_correct"]), bool(row["weak_correct"]),
-                            row["source"] + suffix, row["split"]))
-    return rows
+        yield row
+
+
+def load(path: Path = DATA, suffix: str = "") -> list[Outcome]:
+    """The recorded outcomes in `path`; `suffix` is appended to each source's name (e.g. " later")."""
+    return [Outcome(row["prompt"], bool(row["strong_correct"]), bool(row["weak_correct"]), row["source"] + suffix,
+                    row["split"]) for row in _rows(path)]
 
 
 def load_mtbench(path: Path = MTBENCH) -> list[Outcome]:
     """MT-Bench questions, each with the first-turn prompt (what RouteLLM routes on) and the
     two models' judge scores averaged over both turns."""
-    rows = []
-    if not path.exists():
-        return rows
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        if str(row["repo"]).split("/")[0] in EXCLUDED_OWNERS:
-            raise SystemExit(f"{row['repo']}: this owner must never be used")
-        rows.append(Outcome(row["prompt"], float(row["strong_score"]), float(row["weak_score"]),
-                            row["source"], row["split"], bool(row["contaminated"])))
-    return rows
+    return [Outcome(row["prompt"], float(row["strong_score"]), float(row["weak_score"]), row["source"],
+                    row["split"], bool(row["contaminated"])) for row in _rows(path)]
 
 
 def apgr(scores: Sequence[float], strong: Sequence[float], weak: Sequence[float]) -> float:
