@@ -308,11 +308,9 @@ SELECT_GRID: dict[str, tuple[float, ...]] = {
     "map_share": (0.04, 0.0), "gap_lines": (0, 6, 12),  # on a tie the first value wins: the map stays
 }
 # Signals measured after the grids above were fixed (`--grid signals`: these alone, every other
-# knob at its default): the import graph's neighbour share and importer-count prior, a lower
-# prior for `__init__.py` / compat shims, more feedback words.
-SIGNALS_GRID: dict[str, tuple[float, ...]] = {
-    "w_import_nb": (0.0, 0.15), "w_import_in": (0.0, 0.15), "prior_init": (1.0, 0.6), "feedback_terms": (10, 20),
-}
+# knob at its default): the import graph's neighbour share and more feedback words (the other
+# signals measured then are not in the code any more: see `server/context/rank.py`).
+SIGNALS_GRID: dict[str, tuple[float, ...]] = {"w_import_nb": (0.0, 0.15), "feedback_terms": (10, 20)}
 
 
 def loro_grid(which: str) -> dict[str, tuple[float, ...]]:

@@ -27,10 +27,10 @@ the callers of a name the task writes as code, credit for the definitions of nam
 chunks use (callees), a file score times chunk score instead of their sum, a lower score for a
 top file's chunks with no hit of their own, credit for a method whose class the task names, credit to the modules the best test files import.
 
-Measured later (8k coverage on the 60 dev cases, in-sample 0.811 without them) and off by
-default: the import graph as a prior for files many others import (`w_import_in` 0.15: 0.799;
-never chosen held out); a lower prior for `__init__.py` and compat shims (0.6: 0.796).
-Also measured and not kept: a task word equal to a module's stem even when a stop word ("test"
+Measured later (8k coverage on the 60 dev cases, in-sample 0.811 without them) and not kept:
+the import graph as a prior for files many others import (a file's score times 1 + 0.15 x its
+log share of the most-imported file's importers: 0.799; never chosen held out); a lower prior
+for `__init__.py` and compat shims (0.6: 0.796); a task word equal to a module's stem even when a stop word ("test"
 -> test.py; 0.2: 0.815, 0.5: 0.799), a file's share of the task's rare words (0.3: 0.811, 0.6:
 0.806), lifting a taken method's class header, lifting a top file's unmatched chunks (0.5:
 0.785). A plain task word equal to a defined name (`plain_word_symbol`) changes no case: in 21
@@ -95,9 +95,7 @@ class RankParams:
     feedback_terms: int = 10
     chunk_limit: int = 400
     file_limit: int = 60
-    w_import_in: float = 0.0  # a file's score times 1 + this x its share of the most-imported file's importers
     w_import_nb: float = 0.15  # a file gains this share of the best score among files it imports or is imported by
-    prior_init: float = 1.0  # an `__init__.py` or compat shim's prior
     extra: dict[str, float] = field(default_factory=dict)
 
 
@@ -215,15 +213,13 @@ def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params:
         file_parts[doc] = file_part
     if params.w_tested:
         _tested_gain(snapshot, file_parts, params.w_tested)
-    if params.w_import_in or params.w_import_nb:
-        _import_gain(snapshot, file_parts, params)
+    if params.w_import_nb:
+        _import_gain(snapshot, file_parts, params.w_import_nb)
     out: list[Ranked] = []
     for doc, rows in rows_by_doc.items():
         if doc not in file_parts:
             continue
         prior = file_prior(snapshot.docs[doc].path, params)
-        if params.prior_init != 1.0 and _is_shim(snapshot.docs[doc].path):
-            prior *= params.prior_init
         file_part = file_parts[doc]
         plain = prior * file_part  # the score of a chunk with no hit of its own
         for row in rows:
@@ -265,30 +261,18 @@ def _tested_gain(snapshot: Snapshot, file_parts: dict[int, float], share: float)
         file_parts[doc] += gain
 
 
-def _import_gain(snapshot: Snapshot, file_parts: dict[int, float], params: RankParams) -> None:
-    """Import-graph signals: a file gains `w_import_nb` of the best
-    score among the files it imports or is imported by, and its score is scaled up by
-    `w_import_in` times its share (log) of the most-imported file's importers."""
+def _import_gain(snapshot: Snapshot, file_parts: dict[int, float], share: float) -> None:
+    """A file gains `share` of the best score among the files it imports or is imported by."""
     graph = import_graph(snapshot)
     importers: dict[int, set[int]] = {}
     for doc, targets in graph.items():
         for t in targets:
             importers.setdefault(t, set()).add(doc)
     before = dict(file_parts)
-    if params.w_import_nb:
-        for doc in file_parts:
-            near = (graph.get(doc, set()) | importers.get(doc, set())) & before.keys()
-            if near:
-                file_parts[doc] += params.w_import_nb * max(before[n] for n in near)
-    if params.w_import_in and importers:
-        most = math.log1p(max(len(v) for v in importers.values()))
-        for doc in file_parts:
-            file_parts[doc] *= 1 + params.w_import_in * math.log1p(len(importers.get(doc, ()))) / most
-
-
-def _is_shim(path: str) -> bool:
-    stem = _stem(path)
-    return stem == "__init__" or "compat" in stem
+    for doc in file_parts:
+        near = (graph.get(doc, set()) | importers.get(doc, set())) & before.keys()
+        if near:
+            file_parts[doc] += share * max(before[n] for n in near)
 
 
 def _stem(path: str) -> str:
