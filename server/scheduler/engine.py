@@ -435,16 +435,18 @@ class Engine:
                     keys.append(child)
         return keys, moves
 
-    def _final_status(self, run: _Run) -> str:
-        return "cancelled" if run.cancelled else ("succeeded" if run.graph.all_succeeded() else "failed")
+    def _final_status(self, run: _Run, all_succeeded: bool | None = None) -> str:
+        """The group's end: `all_succeeded` when the caller knows it before the graph does."""
+        if all_succeeded is None:
+            all_succeeded = run.graph.all_succeeded()
+        return "cancelled" if run.cancelled else ("succeeded" if all_succeeded else "failed")
 
     async def _record_locked(self, run: _Run, key: str, outcome: Outcome) -> None:
         keys, moves = self._outcome_moves(run, key, outcome)
         graph = run.graph
         final: str | None = None
         if graph.finished_count() + sum(m.to_status in TERMINAL for m in moves) == len(graph.status):
-            all_succeeded = outcome.status == SUCCESS and graph.all_succeeded_but(key)
-            final = "cancelled" if run.cancelled else ("succeeded" if all_succeeded else "failed")
+            final = self._final_status(run, outcome.status == SUCCESS and graph.all_succeeded_but(key))
         applied = await self.store.move_tasks(moves, (run.record.id, final) if final else None,
                                               settle=outcome.settlement, quick=self.gate.quiet)
         outcome.settled = outcome.settlement is not None
