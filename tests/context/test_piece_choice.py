@@ -42,3 +42,13 @@ def test_a_short_gap_between_two_taken_pieces_of_a_file_is_sent_with_them(tmp_pa
     assert _covered(filled.items, 5) and not _covered(plain.items, 5)  # 4 lines apart: filled
     assert not _covered(filled.items, 30)  # 30 lines apart: not
     assert len(filled.items) < len(plain.items)
+
+
+def test_pieces_too_long_for_the_room_left_do_not_stop_the_fill_before_a_short_one(tmp_path: Path) -> None:
+    long_body = "".join(f"    zorble_total = zorble_total + zorble_step({i})\n" for i in range(100))
+    files = {f"zorble_{k}.py": f"def zorble_run_{k}(zorble_total):\n{long_body}    return zorble_total\n"
+             for k in range(30)}  # 30 chunks of ~900 tokens ranked first: none fits 300
+    files["misc.py"] = "def helper(value):\n    return value  # zorble\n"
+    repo = make_repo(tmp_path / "repo", files)
+    sel = select_context(repo, "zorble total", [], 300, ContextOptions(tmp_path / "cache"))
+    assert [i.path for i in sel.items] == ["misc.py"] and sel.total_tokens <= 300
