@@ -24,8 +24,9 @@ Signals, each scaled to 0..1 by its best value, then summed with weights:
   share of the best such name's score). Debian held-out tune split 8k 0.578 -> 0.618 (two cases
   up, none down: mistral 0 -> 1.00, designate 0 -> 0.67), 32k 0.770 either way; dev 0.815 / 0.954
   unchanged (their tasks write such names as code, which the symbol graph already finds); leave
-  one repository out: a tie. A file share of it (0.15-0.6) and a stricter or looser share of the
-  name's words (0.5-1.0) changed nothing or lost (0.6 of the file's words: 0.595 at 8k). The
+  one repository out: a tie. A file share of it lost (0.15 / 0.3 / 0.6: 8k 0.618 / 0.622 /
+  0.595, 32k 0.763 each); the share of a name's words the task must hold (0.5-1.0) and the
+  weight (1.0-2.0) move no case. The
   warm selection's per-task CPU p95 on the 2,000-file repository: 105 ms with it, 107 without.
 A prior scales the result by the kind of file: the package's source first, then code under
 examples/, scripts/, bench/, docs/ (rarely what a change is about), tests and docs after.
@@ -51,7 +52,13 @@ not kept: a lower prior for code files in a language other than the one the task
 full weight (prior_aux 1.0: tune 0.653 / 0.791, two cases up, but dev 0.815 -> 0.778: its
 examples/, scripts/ and docs/conf.py crowd out the package); the callers of the names the three
 best first-pass chunks define, as chunks (0.5: 0.625) or as files (0.3: 0.632 by case, 0.613 by
-package, 32k 0.760; a case up, a case down).
+package, 32k 0.760; a case up, a case down); chunks matching the task's two-word phrases (and
+word-stop-word-word ones, "method not allowed") as FTS5 phrase queries (0.15-0.5: tune 8k 0.630-0.634,
+32k 0.763-0.770, but dev 0.815 -> 0.801: werkzeug loses a case at every weight); a word and the
+number after it joined as one query term ("PKCS#12" -> pkcs12; no case moved on either set);
+`w_spelled` 0.5 (0.610); more weight for a plain task word that is a
+defined name (`plain_word_symbol` 0.5: 0.605; 0.0: 32k 0.763); a lower prior for test files
+(0.25 or 0.35: 8k 0.618, 32k 0.774, one case; dev unchanged).
 """
 
 from __future__ import annotations
