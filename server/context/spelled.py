@@ -55,8 +55,9 @@ _CACHE: weakref.WeakKeyDictionary[RepoIndex, tuple[object, int, _Names]] = weakr
 
 
 def _content_words(name: str) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(_norm(w) for w in split_identifier(name)
-                               if len(w) > 1 and not w.isdigit() and w not in STOPWORDS))
+    # snake_case without digits or capitals (most names) splits at "_" alone: no regex needed
+    words = name.split("_") if name.islower() and name.replace("_", "").isalpha() else split_identifier(name)
+    return tuple(dict.fromkeys(_norm(w) for w in words if len(w) > 1 and not w.isdigit() and w not in STOPWORDS))
 
 
 def _norm(word: str) -> str:
