@@ -28,6 +28,7 @@ from server.store.records import (
     NewTask,
     ResultSlice,
     StatusSnapshot,
+    TaskDispatch,
     TaskIndexRow,
     TaskMove,
     TaskRecord,
@@ -266,21 +267,29 @@ def _task_index(conn: sqlite3.Connection, group_id: str) -> list[TaskIndexRow]:
     return [TaskIndexRow(i, k, p, pr, st, tuple(json.loads(d))) for i, k, p, pr, st, d in rows]
 
 
-def _dispatch(
-    conn: sqlite3.Connection, task_id: str, head_chars: int
-) -> tuple[TaskRecord, list[DependencyView]]:
-    task = _get_task(conn, task_id, 0)
+_DISPATCH_COLS = (
+    "id, group_id, status, priority, timeout_s, description, depends_on_json, plan_json, context_json, validate_json"
+)
+
+
+def _dispatch(conn: sqlite3.Connection, task_id: str, head_chars: int) -> tuple[TaskDispatch, list[DependencyView]]:
+    row = conn.execute(f"SELECT {_DISPATCH_COLS} FROM tasks WHERE id = ?", (task_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"no task with id {task_id!r}")
+    tid, group_id, status, priority, timeout_s, description, depends_json, plan, context, validate = row
+    depends_on: list[str] = [] if depends_json == "[]" else json.loads(depends_json)
+    task = TaskDispatch(tid, group_id, status, priority, timeout_s, description, depends_on, plan, context, validate)
     deps: list[DependencyView] = []
-    if task.depends_on:
-        marks = ", ".join("?" * len(task.depends_on))
+    if depends_on:
+        marks = ", ".join("?" * len(depends_on))
         found = {
             key: DependencyView(key, description, head or "")
             for key, description, head in conn.execute(
                 f"SELECT key, description, substr(result, 1, ?) FROM tasks WHERE group_id = ? AND key IN ({marks})",
-                (head_chars, task.group_id, *task.depends_on),
+                (head_chars, task.group_id, *depends_on),
             )
         }
-        deps = [found[k] for k in task.depends_on if k in found]
+        deps = [found[k] for k in depends_on if k in found]
     return task, deps
 
 
@@ -527,9 +536,9 @@ class GroupsMixin(StoreBase):
 
     async def dispatch_view(
         self, task_id: str, head_chars: int, *, quick: bool = False
-    ) -> tuple[TaskRecord, list[DependencyView]]:
-        """A task about to run (no result) and its dependencies with `head_chars` of their results.
-        `quick`: the caller is latency-bound (see `StoreBase._write`).
+    ) -> tuple[TaskDispatch, list[DependencyView]]:
+        """A task about to run (what running it needs of its row) and its dependencies with
+        `head_chars` of their results. `quick`: the caller is latency-bound (see `StoreBase._write`).
 
         Raises:
             NotFoundError: unknown task.
