@@ -141,17 +141,18 @@ class _Clock:
         self._factor = factor
         self._since: float | None = None
         self.call_seconds = 0.0
+        self._loop = asyncio.get_running_loop()
 
     def start_overall(self) -> None:
-        self._overall.reschedule(asyncio.get_running_loop().time() + self.budget_s * self._factor)
+        self._overall.reschedule(self._loop.time() + self.budget_s * self._factor)
 
     def run(self) -> None:
-        self._since = asyncio.get_running_loop().time()
+        self._since = self._loop.time()
         self._execution.reschedule(self._since + self.left)
 
     def pause(self) -> None:
         if self._since is not None:
-            self.left -= asyncio.get_running_loop().time() - self._since
+            self.left -= self._loop.time() - self._since
             self._since = None
         self._execution.reschedule(None)
 
