@@ -28,10 +28,11 @@ from tools._shared import app_state, expected_errors, visible_task
 if TYPE_CHECKING:  # loaded with the server's state, not with the tool list
     from server.scheduler.status import GroupView
 
-__all__ = ["MAX_SLICE_CHARS", "GroupStatusOutput", "progress", "read_view", "register", "shape", "summary", "wait_until_finished"]
+__all__ = ["MAX_SLICE_CHARS", "PROGRESS_EVERY_S", "GroupStatusOutput", "progress", "read_view", "register", "shape", "summary", "wait_until_finished"]
 
 # One get_task_result slice: at most ~20k tokens even for dense text, well under clients' limits.
 MAX_SLICE_CHARS = 60_000
+PROGRESS_EVERY_S = 5.0  # while a call waits for a group: the longest silence between progress notifications
 
 
 class AttemptOut(BaseModel):
@@ -229,14 +230,24 @@ def summary(view: GroupView) -> str:
     return "\n".join(lines)
 
 
-async def wait_until_finished(state: AppState, group_id: str, seconds: float) -> None:
+async def wait_until_finished(
+    state: AppState, group_id: str, seconds: float, ctx: Context[AppState, Any] | None = None,
+) -> None:
     """Until the group finishes or `seconds` pass (at most the server's `tool_time_limit_s`),
-    woken by each change the engine commits (no polling)."""
+    woken by each change the engine commits (no polling). With `ctx`, the counts go out as a
+    progress notification at most every `PROGRESS_EVERY_S` while it waits (a client that resets
+    its time limit on progress keeps the call open; one without a progress token gets nothing)."""
     engine = state.engine
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(seconds, state.settings.tool_time_limit_s)
+    next_progress = loop.time() + PROGRESS_EVERY_S
     while engine.is_running(group_id) and (left := deadline - loop.time()) > 0:
-        await engine.wait_for_change(group_id, left)
+        await engine.wait_for_change(group_id, left if ctx is None else min(left, next_progress - loop.time()))
+        if ctx is not None and loop.time() >= next_progress and engine.is_running(group_id):
+            next_progress = loop.time() + PROGRESS_EVERY_S
+            record = await state.store.get_group(group_id)
+            totals = await state.store.group_totals(group_id)  # the counts alone: one index-only read
+            await ctx.report_progress(*_progress_of(record.name, record.status, totals.by_status))
 
 
 async def read_view(

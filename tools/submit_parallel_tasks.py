@@ -306,7 +306,7 @@ async def submit_parallel_tasks(
         group = await confine_workspaces(group, ctx)
         result = await state.engine.submit(group)
         if wait_seconds > 0 and result.group_id is not None:
-            await wait_until_finished(state, result.group_id, wait_seconds)
+            await wait_until_finished(state, result.group_id, wait_seconds, ctx)
             status = await read_view(state, result.group_id, tasks=True)
     if status is not None:
         await ctx.report_progress(*progress(status))

@@ -134,6 +134,7 @@ class _Meta:
     doc_of: dict[int, int]  # chunk id -> doc id
     chunk_count: dict[int, int]  # doc id -> chunks (docs with none are absent: no FTS rows)
     symbols: dict[str, list[tuple[int, int]]]  # name -> (chunk id, doc id), chunk order
+    version: int = field(default=0, compare=False)  # bumped when our own write changes the maps in place
 
 
 @dataclass(frozen=True)
@@ -431,6 +432,7 @@ class RepoIndex:
                         (doc, _pack_terms(path_terms, names, [(n, b) for *_, n, b in found.chunks])))
         meta = self._meta_cache
         if meta is not None:
+            meta.version += 1
             meta.chunk_count[doc] = len(rows)
             for i, row in zip(ids, rows, strict=True):
                 meta.doc_of[i] = doc
@@ -471,6 +473,7 @@ class RepoIndex:
         meta = self._meta_cache
         if meta is None:
             return
+        meta.version += 1
         meta.chunk_count.pop(doc, None)
         for chunk, defines in chunk_rows:
             meta.doc_of.pop(chunk, None)

@@ -19,6 +19,15 @@ Signals, each scaled to 0..1 by its best value, then summed with weights:
   0.696 at 8k either way. With 20 feedback words as well (10 kept): dev 0.836 (also leave one
   repository out), tune 0.596, report 0.689; but the second query on 20 words put the warm
   selection's p95 at 200-203 ms on the 2,000-file repository (target 200; 173-185 with 10).
+- a name the task spells out in plain words (`server.context.spelled`: "zone creation and pool
+  moves" -> `create_zone`, `pool_move_zone`): the chunk defining it gains up to `w_spelled` (a
+  share of the best such name's score). Debian held-out tune split 8k 0.578 -> 0.618 (two cases
+  up, none down: mistral 0 -> 1.00, designate 0 -> 0.67), 32k 0.770 either way; dev 0.815 / 0.954
+  unchanged (their tasks write such names as code, which the symbol graph already finds); leave
+  one repository out: a tie. A file share of it lost (0.15 / 0.3 / 0.6: 8k 0.618 / 0.622 /
+  0.595, 32k 0.763 each); the share of a name's words the task must hold (0.5-1.0) and the
+  weight (1.0-2.0) move no case. The
+  warm selection's per-task CPU p95 on the 2,000-file repository: 105 ms with it, 107 without.
 A prior scales the result by the kind of file: the package's source first, then code under
 examples/, scripts/, bench/, docs/ (rarely what a change is about), tests and docs after.
 
@@ -36,6 +45,20 @@ for `__init__.py` and compat shims (0.6: 0.796); a task word equal to a module's
 0.785). A plain task word equal to a defined name (`plain_word_symbol`) changes no case: in 21
 of the 60 tasks one is, and its file is a gold file in 3. Each moves one or two cases: the 60
 cases cannot tell these apart from noise (one case is 0.017 of the mean).
+
+Measured on the Debian tune split (8k / 32k from 0.618 / 0.770 with the names spelled out) and
+not kept: a lower prior for code files in a language other than the one the task names
+("Python 3.12" -> .py; 0.5: 0.622 / 0.775, one case); code under examples/, tools/, scripts/ at
+full weight (prior_aux 1.0: tune 0.653 / 0.791, two cases up, but dev 0.815 -> 0.778: its
+examples/, scripts/ and docs/conf.py crowd out the package); the callers of the names the three
+best first-pass chunks define, as chunks (0.5: 0.625) or as files (0.3: 0.632 by case, 0.613 by
+package, 32k 0.760; a case up, a case down); chunks matching the task's two-word phrases (and
+word-stop-word-word ones, "method not allowed") as FTS5 phrase queries (0.15-0.5: tune 8k 0.630-0.634,
+32k 0.763-0.770, but dev 0.815 -> 0.801: werkzeug loses a case at every weight); a word and the
+number after it joined as one query term ("PKCS#12" -> pkcs12; no case moved on either set);
+`w_spelled` 0.5 (0.610); more weight for a plain task word that is a
+defined name (`plain_word_symbol` 0.5: 0.605; 0.0: 32k 0.763); a lower prior for test files
+(0.25 or 0.35: 8k 0.618, 32k 0.774, one case; dev unchanged).
 """
 
 from __future__ import annotations
@@ -49,6 +72,7 @@ from pathlib import PurePosixPath
 
 from server.context.imports import import_graph
 from server.context.index import ChunkRow, Snapshot
+from server.context.spelled import spelled_names
 from server.context.terms import (
     STOPWORDS,
     clean_task,
@@ -96,6 +120,7 @@ class RankParams:
     chunk_limit: int = 400
     file_limit: int = 60
     w_import_nb: float = 0.15  # a file gains this share of the best score among files it imports or is imported by
+    w_spelled: float = 1.0  # chunks defining a name the task spells out in words (`create_zone`: "zone creation")
     extra: dict[str, float] = field(default_factory=dict)
 
 
@@ -182,6 +207,7 @@ def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params:
     reference = _references(snapshot, [n for n, w in wanted.items() if w >= 1.0], symbol_chunk, params) \
         if params.w_reference_file else {}
     reference_file = _best_per_doc(snapshot, reference) if reference else {}
+    spelled = _spelled(snapshot, terms) if params.w_spelled else {}
     best_symbol = max([1.0, *symbol_chunk.values()])
     best_symbol_file = max([1.0, *symbol_file.values()])
     path_score = _path_scores(snapshot, terms)
@@ -192,7 +218,7 @@ def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params:
     docs = [d for d in (set(file_hits) | symbol_file.keys() | path_score.keys() | reference_file.keys())
             if d in snapshot.docs and d not in skip]
     chunk_docs = set()
-    for chunk_id in list(chunk_hits) + list(symbol_chunk) + list(feedback):
+    for chunk_id in list(chunk_hits) + list(symbol_chunk) + list(feedback) + list(spelled):
         chunk_docs.add(chunk_id)
     rows_by_doc = snapshot.chunks_of(set(docs) | _docs_of(snapshot, chunk_docs, skip))
     for doc, rows in rows_by_doc.items():
@@ -225,7 +251,7 @@ def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params:
         for row in rows:
             if row.secret:
                 continue
-            expanded = params.w_feedback * feedback.get(row.id, 0.0)
+            expanded = params.w_feedback * feedback.get(row.id, 0.0) + params.w_spelled * spelled.get(row.id, 0.0)
             if row.id not in chunk_hits and row.id not in symbol_chunk and not expanded:
                 if plain > 0:
                     out.append(Ranked(row, plain, "ranked"))
@@ -237,6 +263,18 @@ def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params:
                 out.append(Ranked(row, score, "symbol" if symbol > lexical else "ranked"))
     out.sort(key=lambda r: (-r.score, r.chunk.doc, r.chunk.start_line))
     return out
+
+
+def _spelled(snapshot: Snapshot, terms: Sequence[str]) -> dict[int, float]:
+    """{chunk: 0..1} for the chunks defining a name the task spells out in words
+    (`server.context.spelled`), by the name's score."""
+    names = spelled_names(snapshot, terms)
+    out: dict[int, float] = {}
+    for name, places in snapshot.definitions(names).items():
+        for chunk_id, _ in places:
+            out[chunk_id] = max(out.get(chunk_id, 0.0), names[name])
+    best = max(out.values(), default=0.0) or 1.0
+    return {c: v / best for c, v in out.items()}
 
 
 def _tested_gain(snapshot: Snapshot, file_parts: dict[int, float], share: float) -> None:

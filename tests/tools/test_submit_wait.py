@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from mcp import Client
 
+import tools.get_parallel_group_status as group_status
 from server.app import build_server
 from server.settings import load_settings
 from tests.e2e.helpers import call, task_of
@@ -67,3 +69,28 @@ async def test_without_a_wait_or_on_a_dry_run_the_submit_answers_at_once_without
             await call(client, "cancel_parallel_group", {"group_id": running["group_id"]})
     assert dry["group_status"] is None and dry["status"] == "planned"
     assert running["group_status"] is None and running["status"] == "running"
+
+
+async def test_while_a_submit_waits_on_a_silent_group_it_sends_progress_to_keep_the_call_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(group_status, "PROGRESS_EVERY_S", 0.1)
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        seen.append((done, total, message))
+
+    with LoopbackProvider() as lp:
+        lp.set_default(Hang(30), model="fast-a")
+        env = {**loop_env(tmp_path, lp.openai_url, PWM_TOOL_TIME_LIMIT_S="0.6"), "PWM_STALL_TIMEOUT_S": "60"}
+        async with Client(build_server(load_settings(env))) as client:
+            async with asyncio.timeout(10):
+                result = await client.call_tool("submit_parallel_tasks", {"wait_seconds": 300, "tasks": [
+                    {"id": "stuck", "agent_type": "tcoder_speed", "task_description": "Write b"}]},
+                    progress_callback=on_progress)
+            assert result.structured_content is not None
+            await call(client, "cancel_parallel_group", {"group_id": result.structured_content["group_id"]})
+    # Nothing changes while the call hangs: only the keep-alive speaks, then the final count.
+    assert len(seen) >= 3
+    assert all(done == 0.0 and total == 1.0 for done, total, _ in seen)
+    assert seen[0][2] is not None and "0/1 tasks finished (running)" in seen[0][2]
