@@ -23,6 +23,10 @@ runs 3-4.5) is passed over without counting its tokens and without counting as a
 0.626 -> 0.638, dev 9k 0.822 -> 0.826, no budget of 4k-32k lower on either set; and a piece
 whose added characters alone rule it out is refused before its tokens are counted (the fill no
 longer stops at 96% of the budget, and the warm selection's time is mostly token counts).
+Both with the ranking's spelled names (main 796ab76; `run.py --split tune`, `bench_context.py
+--quality-only`): tune 8k 0.665, 32k 0.788 (chunk-BM25 0.554 / 0.764), dev 0.815 / 0.954
+(0.640 / 0.821); dev leave-one-repository-out over the map's reserve (4% or none) and gap_lines
+is a tie (held out 0.815 / 0.954 either way).
 
 Measured on both sets (`bench/context_heldout` tune split and the dev cases; "~8k" is the mean
 over 6k-10k budgets) and kept out:
