@@ -305,7 +305,7 @@ LORO_GRID: dict[str, tuple[float, ...]] = {
 LORO_BUDGETS = (6000, 8000, 11000, 32000)
 # The selection stage's knobs (`SelectParams`), tried in the same product as the ranking's.
 SELECT_GRID: dict[str, tuple[float, ...]] = {
-    "map_share": (0.04, 0.0), "gap_lines": (0, 6, 12),  # on a tie the first value wins: the map stays
+    "map_share": (0.0, 0.04), "gap_lines": (0, 6, 12),  # on a tie the first value wins: no reserve for the map
 }
 # Signals measured after the grids above were fixed (`--grid signals`: these alone, every other
 # knob at its default): the import graph's neighbour share and more feedback words (the other
