@@ -64,13 +64,16 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def _levels(one: Callable[[int], Any], requests: int, concurrencies: list[int]) -> Latencies:
-    """Per concurrency: a warm-up, then `requests` calls of `one`, that many at a time."""
+async def _levels(one: Callable[[int], Any], requests: int, concurrencies: list[int],
+                  cpu: dict[int, float] | None = None) -> Latencies:
+    """Per concurrency: a warm-up, then `requests` calls of `one`, that many at a time (and, into
+    `cpu`, this process's CPU seconds per measured call)."""
     out: Latencies = {}
     for concurrency in concurrencies:
         for warm in (True, False):
             latencies: list[float] = []
             counter = iter(range(WARMUP if warm else requests))
+            started = time.process_time()
 
             async def worker(latencies: list[float] = latencies, counter: Any = counter) -> None:
                 for index in counter:
@@ -79,13 +82,16 @@ async def _levels(one: Callable[[int], Any], requests: int, concurrencies: list[
                     latencies.append(time.perf_counter() - start)
 
             await asyncio.gather(*(worker() for _ in range(concurrency)))
+        if cpu is not None:
+            cpu[concurrency] = (time.process_time() - started) / requests
         out[concurrency] = latencies
     return out
 
 
 # -- (a) plain httpx -----------------------------------------------------------------------------
 
-async def plain_httpx(url: str, requests: int, concurrencies: list[int]) -> Latencies:
+async def plain_httpx(url: str, requests: int, concurrencies: list[int], cpu: dict[int, float] | None = None
+                      ) -> Latencies:
     async with httpx.AsyncClient(limits=httpx.Limits(max_connections=256, max_keepalive_connections=128)) as http:
 
         async def one(index: int) -> None:
@@ -96,7 +102,7 @@ async def plain_httpx(url: str, requests: int, concurrencies: list[int]) -> Late
                 async for _ in response.aiter_bytes():
                     pass
 
-        return await _levels(one, requests, concurrencies)
+        return await _levels(one, requests, concurrencies, cpu)
 
 
 # -- (b) LiteLLM's Router, in its own environment -----------------------------------------------
@@ -127,9 +133,11 @@ def litellm_router(python: Path, url: str, requests: int, concurrencies: list[in
 
 # -- (c) our engine, state persisted --------------------------------------------------------------
 
-async def our_engine(url: str, requests: int, concurrencies: list[int]) -> tuple[Latencies, dict[int, float]]:
+async def our_engine(url: str, requests: int, concurrencies: list[int], cpu: dict[int, float] | None = None
+                     ) -> tuple[Latencies, dict[int, float]]:
     """Per concurrency: task latencies (dispatch -> outcome committed) and the group's mean
-    seconds per task from its makespan (concurrency x makespan / tasks: hand-overs included)."""
+    seconds per task from its makespan (concurrency x makespan / tasks: hand-overs included);
+    into `cpu`, this process's CPU seconds per task of the measured group."""
     from bench_makespan import run_group
 
     out: Latencies = {}
@@ -145,7 +153,10 @@ async def our_engine(url: str, requests: int, concurrencies: list[int]) -> tuple
                                               key=f"t{i}") for i in range(count)),
                         name=name, max_concurrent=concurrency,
                     )
+                    started = time.process_time()
                     _, makespan = await run_group(engine, group)
+                if cpu is not None:
+                    cpu[concurrency] = (time.process_time() - started) / requests
                 statuses = {t.status for t in await engine.store.list_tasks((await engine.store.get_group("measured")).id)}
                 assert statuses == {"succeeded"}, statuses
                 out[concurrency] = [t.done_at - t.ready_at for t in engine.timings.values()]
@@ -206,15 +217,21 @@ def main() -> None:
     python = None if args.no_litellm else litellm_python(args.litellm_venv)
     rows: dict[str, list[dict[int, tuple[float, float]]]] = {}
     makespan_rows: list[dict[int, float]] = []
+    cpu_rows: list[dict[int, float]] = []  # per run: our CPU per task minus plain httpx's per call, ms
     version = ""
     start_load = os.getloadavg()
     with external_loopback("--latency", str(args.latency)) as url:
         for run in range(args.runs):
-            results: dict[str, Latencies] = {"plain httpx": asyncio.run(plain_httpx(url, args.requests, levels))}
+            cpu_httpx: dict[int, float] = {}
+            cpu_ours: dict[int, float] = {}
+            results: dict[str, Latencies] = {
+                "plain httpx": asyncio.run(plain_httpx(url, args.requests, levels, cpu_httpx))}
             if python is not None:
                 results["LiteLLM Router"], version = litellm_router(python, url, args.requests, levels)
-            results["our engine, state persisted"], per_task = asyncio.run(our_engine(url, args.requests, levels))
+            results["our engine, state persisted"], per_task = asyncio.run(
+                our_engine(url, args.requests, levels, cpu_ours))
             makespan_rows.append({c: (s - args.latency) * 1000 for c, s in per_task.items()})
+            cpu_rows.append({c: (cpu_ours[c] - cpu_httpx[c]) * 1000 for c in levels})
             if not args.no_mcp:
                 results["our MCP stdio end to end"] = asyncio.run(our_mcp(url, args.requests, levels))
             for name, latencies in results.items():
@@ -224,6 +241,9 @@ def main() -> None:
                 for name in rows), file=sys.stderr, flush=True)
     end_load = os.getloadavg()
     _report(args, levels, rows, makespan_rows, version, start_load, end_load)
+    # CPU time is what a loaded machine inflates least (no waiting for a core is counted in it).
+    print("engine CPU per task minus plain httpx's per call (this process), ms, min/median: " + ", ".join(
+        f"c={c} {min(r[c] for r in cpu_rows):.2f}/{statistics.median(r[c] for r in cpu_rows):.2f}" for c in levels))
 
 
 def _report(args: argparse.Namespace, levels: list[int], rows: dict[str, list[dict[int, tuple[float, float]]]],

@@ -91,6 +91,12 @@ class ProviderRegistry:
         # The catalogue already holds the user's custom providers, merged once by the loader.
         self.providers: dict[str, ProviderSpec] = dict(catalog.providers)
         self._backends: dict[str, Backend] = {}
+        # What does not change while the server runs (the catalogue, the settings and the
+        # environment are read once), worked out once per provider or model: a call looks these
+        # up on every attempt.
+        self._backend_of: dict[str, Backend] = {}
+        self._resolved: dict[str, tuple[ProviderSpec, str, str | None]] = {}
+        self._static_reason: dict[str, str | None] = {}
         self._misconfigured: dict[str, str] = {}
         self._unreachable: dict[str, str] = {}
         self._served: dict[str, set[str]] = {}  # provider -> model names its server lists (Ollama)
@@ -113,10 +119,13 @@ class ProviderRegistry:
 
     def backend_for(self, provider_name: str) -> Backend:
         """The (shared, stateless) backend speaking this provider's protocol."""
-        protocol = self.protocol(self.provider(provider_name))
-        backend = self._backends.get(protocol)
+        backend = self._backend_of.get(provider_name)
         if backend is None:
-            backend = self._backends[protocol] = BACKENDS[protocol](self._client)
+            protocol = self.protocol(self.provider(provider_name))
+            backend = self._backends.get(protocol)
+            if backend is None:
+                backend = self._backends[protocol] = BACKENDS[protocol](self._client)
+            self._backend_of[provider_name] = backend
         return backend
 
     def model(self, model: ModelSpec | str) -> ModelSpec:
@@ -142,9 +151,14 @@ class ProviderRegistry:
 
     def resolve(self, model: ModelSpec | str) -> tuple[ProviderSpec, str, str | None]:
         """(provider spec, base URL, API key or None) for a model."""
-        spec = self.model(model)
-        provider = self.provider(spec.provider)
-        return provider, self.base_url(provider), self._settings.api_key(provider.key_env)
+        key = model if isinstance(model, str) else model.id
+        resolved = self._resolved.get(key)
+        if resolved is None:
+            spec = self.model(model)
+            provider = self.provider(spec.provider)
+            resolved = provider, self.base_url(provider), self._settings.api_key(provider.key_env)
+            self._resolved[key] = resolved
+        return resolved
 
     def request_for(
         self,
@@ -189,11 +203,12 @@ class ProviderRegistry:
         spec = self.model(model)
         if spec.id in self._misconfigured:
             return f"marked misconfigured: {self._misconfigured[spec.id]}"
-        provider = self.providers.get(spec.provider)
-        if provider is None:
-            return f"unknown provider {spec.provider!r}"
-        if provider.key_env and self._settings.api_key(provider.key_env) is None:
-            return f"no {provider.key_env} set"
+        if spec.id not in self._static_reason:
+            self._static_reason[spec.id] = self._static_availability(spec)
+        reason = self._static_reason[spec.id]
+        if reason is not None:
+            return reason
+        provider = self.providers[spec.provider]
         if provider.name in self._unreachable:
             return self._unreachable[provider.name]
         served = self._served.get(provider.name)
@@ -202,6 +217,15 @@ class ProviderRegistry:
                 f"{provider.name} at {_safe_url(self.base_url(provider))} does not have {spec.model_name} "
                 f"(run: ollama pull {spec.model_name})"
             )
+        return None
+
+    def _static_availability(self, spec: ModelSpec) -> str | None:
+        """What keeps a model out for as long as the server runs: no provider, no key."""
+        provider = self.providers.get(spec.provider)
+        if provider is None:
+            return f"unknown provider {spec.provider!r}"
+        if provider.key_env and self._settings.api_key(provider.key_env) is None:
+            return f"no {provider.key_env} set"
         return None
 
     def unavailable(self) -> dict[str, str]:

@@ -88,6 +88,7 @@ class CallGate:
         self._model_limits = model_limits or (lambda _p, _m: Limits())
         self._rate_window_s = rate_window_s
         self._provider_limiters: dict[str, RateLimiter] = {}
+        self._limits: dict[str, Limits] = {}
         self._model_limiters: dict[tuple[str, str], RateLimiter | None] = {}
         self.cooldowns = cooldowns or Cooldowns()
         self._clock = clock
@@ -171,9 +172,18 @@ class CallGate:
         Raises:
             Busy: a movable permit's model cannot be called for a while; try another.
         """
-        assert permit.future is not None
+        future = permit.future
+        assert future is not None
         try:
-            await permit.future
+            if self._pump_pending and not future.done():
+                # The pass that decides this permit is next in the loop's queue: yielding lets it
+                # run first and resumes us in the same turn, instead of being woken in a turn of
+                # its own after it (at one call in flight, a turn is a good part of a task's cost).
+                await asyncio.sleep(0)
+                if future.done():
+                    future.result()  # Busy: moved on, as when awaited
+                    return
+            await future
         except BaseException:
             self.withdraw(permit)
             raise
@@ -242,8 +252,15 @@ class CallGate:
             if self.running >= self.max_concurrent:
                 break
             key = (permit.provider, permit.model)
+            provider_limiter = self.provider_limiter(permit.provider)
+            model_limiter = self.model_limiter(permit.provider, permit.model)
+            provider_wait = provider_limiter.delay(now, permit.tokens)
+            model_wait = max(
+                self.cooldowns.remaining(permit.provider, permit.model, now),
+                model_limiter.delay(now, permit.tokens) if model_limiter else 0.0,
+            )
             if permit.movable:
-                wait = self._time_wait(permit, now)
+                wait = max(provider_wait, model_wait)  # what only time holds it back by
                 held = (wait > 0 or permit.provider in held_providers or key in held_models
                         or not self._provider_has_room(permit))
                 if held:
@@ -257,13 +274,6 @@ class CallGate:
                     wake_at = until if wake_at is None else min(wake_at, until)
             if permit.provider in held_providers or key in held_models or not self._has_room(permit):
                 continue
-            provider_limiter = self.provider_limiter(permit.provider)
-            model_limiter = self.model_limiter(permit.provider, permit.model)
-            provider_wait = provider_limiter.delay(now, permit.tokens)
-            model_wait = max(
-                self.cooldowns.remaining(permit.provider, permit.model, now),
-                model_limiter.delay(now, permit.tokens) if model_limiter else 0.0,
-            )
             if provider_wait > 0 or model_wait > 0:
                 if provider_wait > 0:
                     held_providers.add(permit.provider)
@@ -282,15 +292,6 @@ class CallGate:
         if wake_at is not None and self._waiting:
             self._timer = asyncio.get_running_loop().call_later(wake_at - now, self._schedule_pump)
 
-    def _time_wait(self, permit: Permit, now: float) -> float:
-        """How long only time keeps this permit back: cool-down and rate limiters."""
-        model_limiter = self.model_limiter(permit.provider, permit.model)
-        return max(
-            self.cooldowns.remaining(permit.provider, permit.model, now),
-            self.provider_limiter(permit.provider).delay(now, permit.tokens),
-            model_limiter.delay(now, permit.tokens) if model_limiter else 0.0,
-        )
-
     def cooling(self, provider: str, model: str) -> float:
         """Seconds until (provider, model) may be called again as far as time is concerned."""
         now = self.now()
@@ -308,7 +309,9 @@ class CallGate:
         return self._provider_has_room(permit)
 
     def _provider_has_room(self, permit: Permit) -> bool:
-        limits = self._provider_limits(permit.provider)
+        limits = self._limits.get(permit.provider)
+        if limits is None:  # fixed per provider, like the limiter made from them
+            limits = self._limits[permit.provider] = self._provider_limits(permit.provider)
         if limits.max_concurrent is not None and self._by_provider.get(permit.provider, 0) >= limits.max_concurrent:
             return False
         per_model = limits.max_concurrent_per_model

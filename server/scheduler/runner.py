@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import random
 import time
@@ -141,17 +142,18 @@ class _Clock:
         self._factor = factor
         self._since: float | None = None
         self.call_seconds = 0.0
+        self._loop = asyncio.get_running_loop()
 
     def start_overall(self) -> None:
-        self._overall.reschedule(asyncio.get_running_loop().time() + self.budget_s * self._factor)
+        self._overall.reschedule(self._loop.time() + self.budget_s * self._factor)
 
     def run(self) -> None:
-        self._since = asyncio.get_running_loop().time()
+        self._since = self._loop.time()
         self._execution.reschedule(self._since + self.left)
 
     def pause(self) -> None:
         if self._since is not None:
-            self.left -= asyncio.get_running_loop().time() - self._since
+            self.left -= self._loop.time() - self._since
             self._since = None
         self._execution.reschedule(None)
 
@@ -251,7 +253,7 @@ class TaskRunner:
 
     async def _run(self, job: Job, events: TaskEvents) -> Outcome:
         plan = job.plan
-        chain = candidate_chain(plan.variant, plan.model_id, plan.fallback_model_ids, plan.escalation)
+        chain = _chain_of(plan)
         order = {c.model_id: i for i, c in enumerate(chain)}
         pending = deque(chain)
         deferred: dict[str, Candidate] = {}  # left for now, by model id, in chain order
@@ -636,6 +638,21 @@ class TaskRunner:
         ))
         if status == "failed":  # a task time-out says something about the model; a cancel does not
             self._tell(model, call, status, latency_ms, error_class=error_class)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_chain(variant: str, model_id: str, fallbacks: tuple[str, ...],
+                  escalation: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[Candidate, ...]:
+    return tuple(candidate_chain(variant, model_id, fallbacks, escalation))
+
+
+def _chain_of(plan: TaskPlan) -> tuple[Candidate, ...]:
+    """The plan's candidates in order; the tasks of a group share a handful of chains, so each is
+    laid out once (the candidates are frozen: sharing them is safe)."""
+    try:
+        return _cached_chain(plan.variant, plan.model_id, plan.fallback_model_ids, plan.escalation)
+    except TypeError:  # a plan built with lists rather than tuples: not hashable
+        return tuple(candidate_chain(plan.variant, plan.model_id, plan.fallback_model_ids, plan.escalation))
 
 
 def _settle_fields(settlement: AttemptSettlement) -> dict[str, Any]:

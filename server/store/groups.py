@@ -14,7 +14,7 @@ from typing import Any
 
 from server.errors import InputError, NotFoundError
 from server.store.base import StoreBase, now_ts
-from server.store.ledger import settle_row, settlement_values
+from server.store.ledger import TASK_CHARGE, settle_row, settlement_values, task_charge
 from server.store.records import (
     GROUP_FINISHED_STATUSES,
     TASK_FINAL_STATUSES,
@@ -28,6 +28,7 @@ from server.store.records import (
     NewTask,
     ResultSlice,
     StatusSnapshot,
+    TaskDispatch,
     TaskIndexRow,
     TaskMove,
     TaskRecord,
@@ -193,20 +194,39 @@ def _move_tasks(
     conn: sqlite3.Connection, moves: Sequence[TaskMove], finish: tuple[str, str] | None, now: float,
     settle: tuple[int, dict[str, Any]] | None = None,
 ) -> list[bool]:
-    if settle is not None:  # whatever becomes of the moves, the call is settled
-        settle_row(conn, settle[0], settle[1], now)
+    # Whatever becomes of the moves, the call is settled; its charge goes to its task with the
+    # first move when that is its task's (one write of the row), else on its own.
+    charge: tuple[str, tuple[Any, ...]] | None = None
+    if settle is not None:
+        settled = settle_row(conn, settle[0], settle[1], now, charge_task=False)
+        if settled is not None and settled[0] is not None:
+            charge = settled[0], task_charge(settled[1], settle[1])
     done: list[bool] = []
     for index, move in enumerate(moves):
         clause, params = _set_clause(move.to_status, move.fields, now)
         froms = move.from_statuses
-        sql = f"UPDATE tasks SET {clause} WHERE id = ? AND status IN ({', '.join('?' * len(froms))})"
+        where = f" WHERE id = ? AND status IN ({', '.join('?' * len(froms))})"
+        if charge is not None and index == 0 and charge[0] == move.task_id:
+            sql = f"UPDATE tasks SET {clause}, {TASK_CHARGE}" + where
+            params = [*params, *charge[1]]
+        else:
+            sql = f"UPDATE tasks SET {clause}" + where
         moved = conn.execute(sql, (*params, move.task_id, *froms)).rowcount > 0
-        if index == 0 and not moved:
-            return [False] * len(moves)
+        if index == 0:
+            if charge is not None and not (moved and charge[0] == move.task_id):
+                _charge_task(conn, charge, now)
+            if not moved:
+                return [False] * len(moves)
         done.append(moved)
+    if not moves and charge is not None:
+        _charge_task(conn, charge, now)
     if finish is not None and done and all(done):
         _finish_group(conn, finish, now)
     return done
+
+
+def _charge_task(conn: sqlite3.Connection, charge: tuple[str, tuple[Any, ...]], now: float) -> None:
+    conn.execute(f"UPDATE tasks SET {TASK_CHARGE}, updated_at = ? WHERE id = ?", (*charge[1], now, charge[0]))
 
 
 def _finish_group(conn: sqlite3.Connection, finish: tuple[str, str], now: float) -> None:
@@ -247,21 +267,29 @@ def _task_index(conn: sqlite3.Connection, group_id: str) -> list[TaskIndexRow]:
     return [TaskIndexRow(i, k, p, pr, st, tuple(json.loads(d))) for i, k, p, pr, st, d in rows]
 
 
-def _dispatch(
-    conn: sqlite3.Connection, task_id: str, head_chars: int
-) -> tuple[TaskRecord, list[DependencyView]]:
-    task = _get_task(conn, task_id, 0)
+_DISPATCH_COLS = (
+    "id, group_id, status, priority, timeout_s, description, depends_on_json, plan_json, context_json, validate_json"
+)
+
+
+def _dispatch(conn: sqlite3.Connection, task_id: str, head_chars: int) -> tuple[TaskDispatch, list[DependencyView]]:
+    row = conn.execute(f"SELECT {_DISPATCH_COLS} FROM tasks WHERE id = ?", (task_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"no task with id {task_id!r}")
+    tid, group_id, status, priority, timeout_s, description, depends_json, plan, context, validate = row
+    depends_on: list[str] = [] if depends_json == "[]" else json.loads(depends_json)
+    task = TaskDispatch(tid, group_id, status, priority, timeout_s, description, depends_on, plan, context, validate)
     deps: list[DependencyView] = []
-    if task.depends_on:
-        marks = ", ".join("?" * len(task.depends_on))
+    if depends_on:
+        marks = ", ".join("?" * len(depends_on))
         found = {
             key: DependencyView(key, description, head or "")
             for key, description, head in conn.execute(
                 f"SELECT key, description, substr(result, 1, ?) FROM tasks WHERE group_id = ? AND key IN ({marks})",
-                (head_chars, task.group_id, *task.depends_on),
+                (head_chars, task.group_id, *depends_on),
             )
         }
-        deps = [found[k] for k in task.depends_on if k in found]
+        deps = [found[k] for k in depends_on if k in found]
     return task, deps
 
 
@@ -508,9 +536,9 @@ class GroupsMixin(StoreBase):
 
     async def dispatch_view(
         self, task_id: str, head_chars: int, *, quick: bool = False
-    ) -> tuple[TaskRecord, list[DependencyView]]:
-        """A task about to run (no result) and its dependencies with `head_chars` of their results.
-        `quick`: the caller is latency-bound (see `StoreBase._write`).
+    ) -> tuple[TaskDispatch, list[DependencyView]]:
+        """A task about to run (what running it needs of its row) and its dependencies with
+        `head_chars` of their results. `quick`: the caller is latency-bound (see `StoreBase._write`).
 
         Raises:
             NotFoundError: unknown task.

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -44,8 +45,8 @@ from server.store.records import (
     PeriodStatus,
 )
 
-__all__ = ["BILLED_WITHOUT_FIGURE", "BudgetRefused", "Learned", "LedgerMixin", "period_bounds", "read_learned",
-           "settle_row", "settlement_values"]
+__all__ = ["BILLED_WITHOUT_FIGURE", "TASK_CHARGE", "BudgetRefused", "Learned", "LedgerMixin", "period_bounds",
+           "read_learned", "settle_row", "settlement_values", "task_charge"]
 
 # Outcomes of a call that reached the provider, which bills it: with no figure, the reservation is
 # charged. A plain failure (an HTTP error, a refused request) is charged only what is reported.
@@ -100,13 +101,23 @@ class Learned:
 
 def read_learned(conn: sqlite3.Connection, model_id: str, provider: str) -> Learned:
     """The model's learned figures; before its first, the highest ratio seen for its provider."""
-    # One statement (it runs twice for every call): the model's row, if any, and the pooled ratio.
-    ratio, samples, mean, cost_samples, pooled = conn.execute(
-        "SELECT m.ratio, m.ratio_samples, m.mean_cost, m.cost_samples,"
-        " (SELECT max(ratio) FROM model_costs WHERE provider = ?2 AND ratio_samples > 0)"
-        " FROM (SELECT 1) AS one LEFT JOIN model_costs m ON m.model_id = ?1",
+    row = conn.execute(
+        f"SELECT {_LEARNED_COLUMNS} FROM (SELECT 1) AS one LEFT JOIN model_costs m ON m.model_id = ?1",
         (model_id, provider),
     ).fetchone()
+    return _learned(row)
+
+
+# A model's learned row (LEFT JOINed as `m`, its provider as ?2) in 5 columns: `_learned` reads
+# them. The provider's pooled ratio is looked up only while the model has none of its own.
+_LEARNED_COLUMNS = (
+    "m.ratio, m.ratio_samples, m.mean_cost, m.cost_samples, CASE WHEN m.ratio_samples > 0 THEN NULL ELSE"
+    " (SELECT max(ratio) FROM model_costs WHERE provider = ?2 AND ratio_samples > 0) END"
+)
+
+
+def _learned(row: Sequence[Any]) -> Learned:
+    ratio, samples, mean, cost_samples, pooled = row
     if not samples:
         ratio = pooled if pooled is not None else 1.0
     return Learned(float(ratio), int(samples or 0), float(mean or 0.0), int(cost_samples or 0))
@@ -127,8 +138,8 @@ def _holds(call: _Call, learned: Learned) -> list[float]:
 
 
 def _learn(conn: sqlite3.Connection, model_id: str, provider: str, estimate: float | None, cost: float,
-           now: float) -> None:
-    old = read_learned(conn, model_id, provider)
+           now: float, old: Learned) -> None:
+    """Move the model's learned figures (`old`, read in this transaction) by one observed charge."""
     ratio, ratio_samples = old.ratio if old.ratio_samples else 1.0, old.ratio_samples
     if estimate is not None and estimate > 0:
         seen = cost / estimate
@@ -208,20 +219,22 @@ def _refusal(usage: list[tuple[str, float, float, float]], reserve: float,
     return None
 
 
-def _caller_budgets(conn: sqlite3.Connection, group_id: str | None,
-                    day: str) -> tuple[str | None, str | None, list[tuple[str, float, float, float]]]:
-    """(user, team, usage rows) of the user a group runs for: their own and their team's daily budget."""
-    if group_id is None:
-        return None, None, []
-    row = conn.execute(
-        "SELECT g.user_name, u.team, u.budget_usd, t.budget_usd FROM groups g"
-        " LEFT JOIN users u ON u.name = g.user_name LEFT JOIN teams t ON t.name = u.team WHERE g.id = ?",
-        (group_id,),
-    ).fetchone()
-    if row is None or row[0] is None:
-        return None, None, []
-    user, team, user_budget, team_budget = row
+# What a call's reservation depends on besides the limits, in one statement: the model's learned
+# figures (`_LEARNED_COLUMNS`) and the user its group runs for, with their and their team's budget.
+_BEGIN_READ = (
+    f"SELECT {_LEARNED_COLUMNS}, g.user_name, u.team, u.budget_usd, t.budget_usd"
+    " FROM (SELECT 1) AS one LEFT JOIN model_costs m ON m.model_id = ?1"
+    " LEFT JOIN groups g ON g.id = ?3 LEFT JOIN users u ON u.name = g.user_name"
+    " LEFT JOIN teams t ON t.name = u.team"
+)
+
+
+def _caller_usage(conn: sqlite3.Connection, user: str | None, team: str | None, user_budget: float | None,
+                  team_budget: float | None, day: str) -> list[tuple[str, float, float, float]]:
+    """Usage rows of the user a group runs for: their own and their team's daily budget."""
     out: list[tuple[str, float, float, float]] = []
+    if user is None:
+        return out
     for label, column, key, budget in (("user", "user_name", user, user_budget), ("team", "team", team, team_budget)):
         if key is not None and budget is not None:
             spent, reserved = conn.execute(
@@ -229,15 +242,17 @@ def _caller_budgets(conn: sqlite3.Connection, group_id: str | None,
                 f" WHERE {column} = ? AND day = ?", (key, day),
             ).fetchone()
             out.append((f"{label} {key} daily", float(budget), float(spent), float(reserved)))
-    return user, team, out
+    return out
 
 
 def _begin(conn: sqlite3.Connection, call: _Call, limits: BudgetLimits,
            start_task: bool = False) -> tuple[int, float, bool]:
-    learned = read_learned(conn, call.model_id, call.provider)
+    row = conn.execute(_BEGIN_READ, (call.model_id, call.provider, call.group_id)).fetchone()
+    learned = _learned(row[:5])
     holds = _holds(call, learned)
     reserve = holds[-1]
-    user, team, caller_usage = _caller_budgets(conn, call.group_id, call.day)
+    user, team, user_budget, team_budget = row[5:]
+    caller_usage = _caller_usage(conn, user, team, user_budget, team_budget, call.day)
     if call.paid or learned.mean_cost > 0:  # every model known to charge meets the budgets
         usage = caller_usage + _usage(conn, limits, call.task_id, call.group_id, call.now)
         refused: BudgetRefused | None = None
@@ -282,43 +297,68 @@ def _book(conn: sqlite3.Connection, day: str, amount: float, calls: int) -> None
     )
 
 
-def settle_row(conn: sqlite3.Connection, attempt_id: int, values: dict[str, Any], now: float) -> float | None:
-    """Settle one running attempt inside the caller's transaction; its charge, None if not running."""
-    row = conn.execute(
-        "SELECT task_id, day, reserved_usd, model_id, provider, estimate_usd FROM attempts"
-        " WHERE id = ? AND status = 'running'",
-        (attempt_id,),
-    ).fetchone()
+# Settling a running attempt, one statement: its outcome, its charge (the cost; with none, the
+# reservation when the provider bills the call, else 0) and its reservation released; it returns
+# what the ledger books. `{charge}` is one of `_CHARGES`. Settling to learn from the cost also
+# returns the model's learned figures (`_LEARNED_COLUMNS`), read in the same step.
+_SETTLE = (
+    "UPDATE attempts SET status = ?1, reserved_usd = 0, cost_usd = ?2, charged_usd = {charge}, cost_source = ?3,"
+    " input_tokens = ?4, output_tokens = ?5, cached_tokens = ?6, reasoning_tokens = ?7, latency_ms = ?8,"
+    " first_token_ms = ?9, error_class = ?10, error_message = ?11, generation_id = ?12, http_status = ?13,"
+    " finished_at = ?14 WHERE id = ?15 AND status = 'running'"
+    " RETURNING task_id, day, charged_usd, model_id, provider, estimate_usd"
+)
+_CHARGES = {"cost": "?2", "reserved": "reserved_usd", "none": "0"}
+_SETTLE_SQL = {kind: _SETTLE.format(charge=sql) for kind, sql in _CHARGES.items()}
+# The model's learned figures as `_learned` reads them, beside the settled attempt's row.
+_MODEL_COLUMN = "(SELECT {} FROM model_costs WHERE model_id = attempts.model_id)"
+_SETTLE_LEARNING = _SETTLE_SQL["cost"] + ", " + ", ".join(
+    _MODEL_COLUMN.format(column) for column in ("ratio", "ratio_samples", "mean_cost", "cost_samples")
+) + (
+    f", CASE WHEN coalesce({_MODEL_COLUMN.format('ratio_samples')}, 0) > 0 THEN NULL ELSE"
+    " (SELECT max(ratio) FROM model_costs WHERE provider = attempts.provider AND ratio_samples > 0) END"
+)
+
+
+def settle_row(conn: sqlite3.Connection, attempt_id: int, values: dict[str, Any], now: float, *,
+               charge_task: bool = True) -> tuple[str | None, float] | None:
+    """Settle one running attempt inside the caller's transaction: (its task, its charge), None
+    if it was not running. `charge_task` False: the caller adds the charge and the tokens to the
+    task itself (`task_charge`), in the statement that records the task's outcome."""
+    cost, status = values["cost"], values["status"]
+    kind = "cost" if cost is not None else ("reserved" if status in BILLED_WITHOUT_FIGURE else "none")
+    params = (status, cost, values["cost_source"], values["input_tokens"], values["output_tokens"],
+              values["cached_tokens"], values["reasoning_tokens"], values["latency_ms"],
+              values["first_token_ms"], values["error_class"], values["error_message"],
+              values["generation_id"], values["http_status"], now, attempt_id)
+    learning = kind == "cost" and status == "succeeded"
+    if learning:
+        row = conn.execute(_SETTLE_LEARNING, params).fetchone()
+    else:
+        row = conn.execute(_SETTLE_SQL[kind], params).fetchone()
     if row is None:
         return None
-    task_id, day, reserved, model_id, provider, estimate = row
-    cost = values["cost"]
-    if cost is not None:
-        charged = float(cost)
-        if values["status"] == "succeeded":
-            _learn(conn, model_id, provider, estimate, charged, now)
-    else:
-        charged = float(reserved) if values["status"] in BILLED_WITHOUT_FIGURE else 0.0
-    conn.execute(
-        "UPDATE attempts SET status = ?, reserved_usd = 0, cost_usd = ?, charged_usd = ?, cost_source = ?,"
-        " input_tokens = ?, output_tokens = ?, cached_tokens = ?, reasoning_tokens = ?, latency_ms = ?,"
-        " first_token_ms = ?, error_class = ?, error_message = ?, generation_id = ?, http_status = ?,"
-        " finished_at = ? WHERE id = ?",
-        (values["status"], cost, charged, values["cost_source"], values["input_tokens"],
-         values["output_tokens"], values["cached_tokens"], values["reasoning_tokens"],
-         values["latency_ms"], values["first_token_ms"], values["error_class"], values["error_message"],
-         values["generation_id"], values["http_status"], now, attempt_id),
-    )
+    task_id, day, charged, model_id, provider, estimate = row[:6]
+    if learning:
+        _learn(conn, model_id, provider, estimate, float(charged), now, _learned(row[6:]))
     _book(conn, day, charged, 1)
-    if task_id is not None:
-        conn.execute(
-            "UPDATE tasks SET cost_usd = cost_usd + ?, input_tokens = input_tokens + ?,"
-            " output_tokens = output_tokens + ?, cached_tokens = cached_tokens + ?,"
-            " reasoning_tokens = reasoning_tokens + ?, updated_at = ? WHERE id = ?",
-            (charged, values["input_tokens"], values["output_tokens"], values["cached_tokens"],
-             values["reasoning_tokens"], now, task_id),
-        )
-    return charged
+    if task_id is not None and charge_task:
+        conn.execute(f"UPDATE tasks SET {TASK_CHARGE}, updated_at = ? WHERE id = ?",
+                     (*task_charge(charged, values), now, task_id))
+    return task_id, float(charged)
+
+
+# A settled call's charge and tokens added to its task: `TASK_CHARGE` in an UPDATE's SET, with
+# `task_charge`'s values at its place among the parameters.
+TASK_CHARGE = (
+    "cost_usd = cost_usd + ?, input_tokens = input_tokens + ?, output_tokens = output_tokens + ?,"
+    " cached_tokens = cached_tokens + ?, reasoning_tokens = reasoning_tokens + ?"
+)
+
+
+def task_charge(charged: float, values: dict[str, Any]) -> tuple[float, int, int, int, int]:
+    return (charged, values["input_tokens"], values["output_tokens"], values["cached_tokens"],
+            values["reasoning_tokens"])
 
 
 def settlement_values(settlement: AttemptSettlement) -> tuple[int, dict[str, Any]]:
@@ -355,7 +395,7 @@ def _recost(conn: sqlite3.Connection, attempt_id: int, cost: float, source: str)
     task_id, day, charged, model_id, provider, estimate, status = row
     delta = cost - charged
     if status == "succeeded":
-        _learn(conn, model_id, provider, estimate, cost, now_ts())
+        _learn(conn, model_id, provider, estimate, cost, now_ts(), read_learned(conn, model_id, provider))
     conn.execute("UPDATE attempts SET cost_usd = ?, charged_usd = ?, cost_source = ? WHERE id = ?",
                  (cost, cost, source, attempt_id))
     _book(conn, day, delta, 0)

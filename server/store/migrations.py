@@ -273,6 +273,20 @@ def m008_attempt_repo(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE attempts ADD COLUMN repo TEXT")
 
 
+@migration
+def m009_lighter_attempt_indexes(conn: sqlite3.Connection) -> None:
+    # Every call inserts an attempt row, so each index on `attempts` is paid on the latency path.
+    # The per-user and per-team ones hold only calls made for a user (HTTP with tokens; none on
+    # stdio): a budget check names the user or team, which implies the condition. The
+    # (model, started) one served no query the started-at index does not (the ratio rise that
+    # updates a model's calls in flight finds them among the running ones).
+    conn.execute("DROP INDEX attempts_user_day")
+    conn.execute("DROP INDEX attempts_team_day")
+    conn.execute("DROP INDEX attempts_model_started")
+    conn.execute("CREATE INDEX attempts_user_day ON attempts(user_name, day) WHERE user_name IS NOT NULL")
+    conn.execute("CREATE INDEX attempts_team_day ON attempts(team, day) WHERE team IS NOT NULL")
+
+
 def applied_migrations(conn: sqlite3.Connection) -> list[str]:
     """Names of the migrations recorded in the database, in the order they were applied."""
     conn.execute(

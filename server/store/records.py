@@ -138,6 +138,22 @@ class TaskIndexRow:
     depends_on: tuple[str, ...]
 
 
+@dataclass(slots=True)
+class TaskDispatch:
+    """What running a task needs of its row, read when a worker takes it (`dispatch_view`)."""
+
+    id: str
+    group_id: str
+    status: str
+    priority: int
+    timeout_s: float
+    description: str
+    depends_on: list[str]
+    plan_json: str
+    context_json: str | None
+    validate_json: str | None
+
+
 @dataclass(frozen=True)
 class DependencyView:
     """A dependency of a task about to run: its key, description and the head of its result."""

@@ -161,3 +161,25 @@ async def test_outcomes_written_together_write_nothing_when_one_task_was_moved_b
     assert query(db, "SELECT status FROM tasks ORDER BY key") == [("running",), ("pending",)]
     assert query(db, "SELECT status, charged_usd FROM attempts") == [("running", 0.0)]
     assert query(db, "SELECT status FROM groups") == [("running",)]
+
+
+@QUICK
+async def test_a_settlement_charges_its_task_once_whether_or_not_the_outcome_applies(
+    store: Store, db: str | Path, quick: bool
+) -> None:
+    group = await store.create_group(new_group("g"), new_tasks(2))
+    a, b = await store.list_tasks(group.id)
+    first, second = [await _running(store, group.id, task.id, quick) for task in (a, b)]
+    assert await store.transition_task(b.id, ("running",), "cancelled")
+    for task, attempt in ((a, first), (b, second)):  # a's outcome applies, b's does not
+        await store.move_tasks([TaskMove(task.id, ("running",), "succeeded", {"result": "ok"})],
+                               settle=AttemptSettlement(attempt.id, "succeeded", input_tokens=7, output_tokens=3,
+                                                        cost=0.004, cost_source="catalog"), quick=quick)
+    assert query(db, "SELECT key, status, cost_usd, input_tokens, output_tokens FROM tasks ORDER BY key") == [
+        ("t1", "succeeded", 0.004, 7, 3), ("t2", "cancelled", 0.004, 7, 3)]
+    # The charge of a call that settles without moving its task (another task's move) goes to its own task.
+    third = await store.begin_attempt(a.id, group.id, "m1", "p", "speed", 0.01, True, FREE)
+    assert await store.move_tasks([TaskMove(b.id, ("cancelled",), "failed")],
+                                  settle=AttemptSettlement(third.id, "failed", cost=0.001), quick=quick) == [True]
+    assert query(db, "SELECT key, status, cost_usd FROM tasks ORDER BY key") == [
+        ("t1", "succeeded", 0.005), ("t2", "failed", 0.004)]
