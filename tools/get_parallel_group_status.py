@@ -253,12 +253,13 @@ async def wait_until_finished(
 async def read_view(
     state: AppState, group_id: str, *, tasks: bool, task_status: str | None = None, offset: int = 0, limit: int = 20,
 ) -> GroupView:
+    """The group's status; its record is read in the status's own snapshot (no read of its own)."""
     from server.scheduler.status import group_view
 
-    record = await state.store.get_group(group_id)
-    limits = state.engine.budget_limits(record.budget_usd, record.policy)
-    return await group_view(state.store, record, limits, max_result_chars=state.settings.max_result_chars,
-                            include_tasks=tasks, task_status=task_status, offset=offset, limit=limit)
+    engine = state.engine
+    return await group_view(state.store, group_id, lambda record: engine.budget_limits(record.budget_usd, record.policy),
+                            max_result_chars=state.settings.max_result_chars, include_tasks=tasks,
+                            task_status=task_status, offset=offset, limit=limit)
 
 
 def progress(view: GroupView) -> tuple[float, float, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,22 +200,33 @@ def finished_count(counts: Mapping[str, int]) -> int:
     return sum(n for status, n in counts.items() if status in TERMINAL)
 
 
+def _limited(limits: BudgetLimits) -> bool:
+    """Whether any budget period has a limit (without one, every period is ok: nothing to read)."""
+    return any(x is not None for x in (limits.daily, limits.weekly, limits.monthly, limits.group))
+
+
 async def group_view(
-    store: Store, record: GroupRecord, limits: BudgetLimits, *, max_result_chars: int,
-    include_tasks: bool = True, task_status: str | None = None, offset: int = 0, limit: int = 20,
+    store: Store, group: GroupRecord | str, limits: BudgetLimits | Callable[[GroupRecord], BudgetLimits], *,
+    max_result_chars: int, include_tasks: bool = True, task_status: str | None = None, offset: int = 0,
+    limit: int = 20,
 ) -> GroupView:
-    """The status of one group, read from the store: counts and totals always, and one page of
-    its tasks (`limit` from `offset`; those in `task_status`, else all, needing attention first).
+    """The status of one group (a record or its id), read from the store: counts and totals
+    always, and one page of its tasks (`limit` from `offset`; those in `task_status`, else all,
+    needing attention first). `limits` may be a function of the group's record as read.
 
     The group, its totals and the page are one snapshot, and the engine stores a group's end in
     the transaction that finishes its last task: a reply in which every task is final says the
-    group is, and a finished group never shows a task still running.
+    group is, and a finished group never shows a task still running. Reads only what the reply
+    needs: no budget read without a limit, no lease read once the group ended, no validation read
+    when every task is on the page and none asked for one.
     """
     snap = await store.status_snapshot(
-        record.id, status=task_status, offset=offset, limit=limit if include_tasks else 0,
-        preview_chars=max_result_chars + 1,
+        group if isinstance(group, str) else group.id, status=task_status, offset=offset,
+        limit=limit if include_tasks else 0, preview_chars=max_result_chars + 1,
     )
     record, totals, page, matching = snap.group, snap.totals, snap.page, snap.matching
+    if callable(limits):
+        limits = limits(record)
     done = finished_count(totals.by_status)
     views = []
     statuses: dict[str, str] = {}
@@ -231,7 +242,8 @@ async def group_view(
         views.append(_task_view(task, snap.attempts.get(task.id, []), max_result_chars, reports, statuses,
                                 threads.get(task.id, 0)))
     # The group's own spend is summed over its attempts (O(group)); it only matters against a limit.
-    budget = await store.budget_status(limits, record.id if limits.group is not None else None)
+    budget = (await store.budget_status(limits, record.id if limits.group is not None else None)
+              if _limited(limits) else BudgetStatus([], "ok"))
     end = record.finished_at or time.time()
     held = await store.group_lease(record.id) if record.status == "running" else None
     lease: dict[str, object] | None = None if held is None else {
@@ -248,9 +260,15 @@ async def group_view(
         budget_state=budget.state, budget_warnings=budget_warnings(budget), tasks=views,
         tasks_matching=matching, tasks_offset=offset,
         tasks_next_offset=offset + len(page) if include_tasks and offset + len(page) < matching else None,
-        shared_files=await _shared_files(store, record.id) if include_tasks else {},
+        shared_files=await _shared_files(store, record.id) if include_tasks and not _unvalidated(page, totals.tasks)
+        else {},
         lease=lease,
     )
+
+
+def _unvalidated(page: list[TaskRecord], tasks: int) -> bool:
+    """Every task of the group is on `page` and none asked for validation: it has no validations."""
+    return len(page) == tasks and not any(t.validate_json for t in page)
 
 
 async def _shared_files(store: Store, group_id: str) -> dict[str, list[str]]:
