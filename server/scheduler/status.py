@@ -206,13 +206,13 @@ def _limited(limits: BudgetLimits) -> bool:
 
 
 async def group_view(
-    store: Store, group: GroupRecord | str, limits: BudgetLimits | Callable[[GroupRecord], BudgetLimits], *,
+    store: Store, group_id: str, limits: Callable[[GroupRecord], BudgetLimits], *,
     max_result_chars: int, include_tasks: bool = True, task_status: str | None = None, offset: int = 0,
     limit: int = 20,
 ) -> GroupView:
-    """The status of one group (a record or its id), read from the store: counts and totals
-    always, and one page of its tasks (`limit` from `offset`; those in `task_status`, else all,
-    needing attention first). `limits` may be a function of the group's record as read.
+    """The status of one group, read from the store: counts and totals always, and one page of
+    its tasks (`limit` from `offset`; those in `task_status`, else all, needing attention first).
+    `limits` gives the budget limits of the group's record as the snapshot reads it.
 
     The group, its totals and the page are one snapshot, and the engine stores a group's end in
     the transaction that finishes its last task: a reply in which every task is final says the
@@ -221,12 +221,11 @@ async def group_view(
     when every task is on the page and none asked for one.
     """
     snap = await store.status_snapshot(
-        group if isinstance(group, str) else group.id, status=task_status, offset=offset,
+        group_id, status=task_status, offset=offset,
         limit=limit if include_tasks else 0, preview_chars=max_result_chars + 1,
     )
     record, totals, page, matching = snap.group, snap.totals, snap.page, snap.matching
-    if callable(limits):
-        limits = limits(record)
+    budget_limits = limits(record)
     done = finished_count(totals.by_status)
     views = []
     statuses: dict[str, str] = {}
@@ -242,8 +241,8 @@ async def group_view(
         views.append(_task_view(task, snap.attempts.get(task.id, []), max_result_chars, reports, statuses,
                                 threads.get(task.id, 0)))
     # The group's own spend is summed over its attempts (O(group)); it only matters against a limit.
-    budget = (await store.budget_status(limits, record.id if limits.group is not None else None)
-              if _limited(limits) else BudgetStatus([], "ok"))
+    budget = (await store.budget_status(budget_limits, record.id if budget_limits.group is not None else None)
+              if _limited(budget_limits) else BudgetStatus([], "ok"))
     end = record.finished_at or time.time()
     held = await store.group_lease(record.id) if record.status == "running" else None
     lease: dict[str, object] | None = None if held is None else {

@@ -18,7 +18,7 @@ async def _watch(h: Harness, group_id: str, *, wait: bool, seen: list[str]) -> N
         if wait:
             await h.engine.wait_for_change(group_id, 5.0)
         record = await h.store.get_group(group_id)
-        view = await group_view(h.store, record, BudgetLimits(), max_result_chars=100)
+        view = await group_view(h.store, record.id, lambda _: BudgetLimits(), max_result_chars=100)
         every_task_final = all(t.status in TERMINAL for t in view.tasks)
         if every_task_final and not view.finished:
             seen.append(f"{view.status} with tasks {[t.status for t in view.tasks]}")
