@@ -175,8 +175,9 @@ def _is_code_like(name: str, marked: set[str] = frozenset()) -> bool:  # type: i
 
 
 def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params: RankParams | None = None,
-         skip_docs: Iterable[int] = ()) -> list[Ranked]:
-    """Every chunk worth showing for `task`, best first (secret chunks left out)."""
+         skip_docs: Iterable[int] = (), limit: int | None = None) -> list[Ranked]:
+    """Every chunk worth showing for `task` (the best `limit` of them), best first (secret chunks
+    left out). Ties go to the lower file id, then the earlier line."""
     params = params or RankParams()
     task = clean_task(task)
     terms = query_terms(task)
@@ -241,7 +242,10 @@ def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params:
         _tested_gain(snapshot, file_parts, params.w_tested)
     if params.w_import_nb:
         _import_gain(snapshot, file_parts, params.w_import_nb)
-    out: list[Ranked] = []
+    # Sort keys as plain tuples (compared in C; the unique chunk id settles any tie before the row
+    # would be compared), and a `Ranked` only for those returned: most candidates of a large
+    # repository are chunks with no hit of their own, past the limit.
+    keyed: list[tuple[float, int, int, int, ChunkRow, str]] = []
     for doc, rows in rows_by_doc.items():
         if doc not in file_parts:
             continue
@@ -254,15 +258,15 @@ def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params:
             expanded = params.w_feedback * feedback.get(row.id, 0.0) + params.w_spelled * spelled.get(row.id, 0.0)
             if row.id not in chunk_hits and row.id not in symbol_chunk and not expanded:
                 if plain > 0:
-                    out.append(Ranked(row, plain, "ranked"))
+                    keyed.append((-plain, doc, row.start_line, row.id, row, "ranked"))
                 continue
             lexical = params.w_chunk * chunk_hits.get(row.id, 0.0) / best_chunk
             symbol = params.w_symbol * symbol_chunk.get(row.id, 0.0) / best_symbol
             score = prior * (lexical + symbol + expanded + file_part)
             if score > 0:
-                out.append(Ranked(row, score, "symbol" if symbol > lexical else "ranked"))
-    out.sort(key=lambda r: (-r.score, r.chunk.doc, r.chunk.start_line))
-    return out
+                keyed.append((-score, doc, row.start_line, row.id, row, "symbol" if symbol > lexical else "ranked"))
+    keyed.sort()
+    return [Ranked(row, -negative, reason) for negative, _, _, _, row, reason in keyed[:limit]]
 
 
 def _spelled(snapshot: Snapshot, terms: Sequence[str]) -> dict[int, float]:

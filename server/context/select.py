@@ -236,11 +236,11 @@ def select_from_snapshot(
             if not take(doc, a, b, "requested"):
                 requested_docs.append(doc)  # too big whole: its best chunks compete first below
     # 2. Ranked chunks; a repository about the size of the budget is all candidate.
-    ranked = rank(snapshot, task, named_texts, params.rank)
-    if snapshot.total_chars() // 4 <= 2 * budget:
+    small = snapshot.total_chars() // 4 <= 2 * budget
+    # The budget fills long before the tail of a large repository's ranking (speed).
+    ranked = rank(snapshot, task, named_texts, params.rank, limit=None if small else max(_MIN_CANDIDATES, budget // 4))
+    if small:
         ranked = ranked + _everything_else(snapshot, ranked, params)
-    else:  # the budget fills long before the tail of a large repository's ranking (speed)
-        ranked = ranked[:max(_MIN_CANDIDATES, budget // 4)]
     if ranked:
         _fill(snapshot, ranked, requested_docs, params, take, take_whole, int(budget * (1 - params.map_share)),
               lambda: used, lambda doc: doc in covered)
