@@ -648,11 +648,8 @@ def _cached_chain(variant: str, model_id: str, fallbacks: tuple[str, ...],
 
 def _chain_of(plan: TaskPlan) -> tuple[Candidate, ...]:
     """The plan's candidates in order; the tasks of a group share a handful of chains, so each is
-    laid out once (the candidates are frozen: sharing them is safe)."""
-    try:
-        return _cached_chain(plan.variant, plan.model_id, plan.fallback_model_ids, plan.escalation)
-    except TypeError:  # a plan built with lists rather than tuples: not hashable
-        return tuple(candidate_chain(plan.variant, plan.model_id, plan.fallback_model_ids, plan.escalation))
+    laid out once (the candidates are frozen: sharing them is safe; a plan's fields are tuples)."""
+    return _cached_chain(plan.variant, plan.model_id, plan.fallback_model_ids, plan.escalation)
 
 
 def _settle_fields(settlement: AttemptSettlement) -> dict[str, Any]:

@@ -195,32 +195,29 @@ def _move_tasks(
     settle: tuple[int, dict[str, Any]] | None = None,
 ) -> list[bool]:
     # Whatever becomes of the moves, the call is settled; its charge goes to its task with the
-    # first move when that is its task's (one write of the row), else on its own.
+    # first move when that is its task's and applies (one write of the row), else on its own.
     charge: tuple[str, tuple[Any, ...]] | None = None
     if settle is not None:
         settled = settle_row(conn, settle[0], settle[1], now, charge_task=False)
         if settled is not None and settled[0] is not None:
             charge = settled[0], task_charge(settled[1], settle[1])
+    with_first = charge is not None and bool(moves) and charge[0] == moves[0].task_id
     done: list[bool] = []
-    for index, move in enumerate(moves):
+    for move in moves:
         clause, params = _set_clause(move.to_status, move.fields, now)
+        if with_first and not done and charge is not None:
+            clause, params = f"{clause}, {TASK_CHARGE}", [*params, *charge[1]]
         froms = move.from_statuses
-        where = f" WHERE id = ? AND status IN ({', '.join('?' * len(froms))})"
-        if charge is not None and index == 0 and charge[0] == move.task_id:
-            sql = f"UPDATE tasks SET {clause}, {TASK_CHARGE}" + where
-            params = [*params, *charge[1]]
-        else:
-            sql = f"UPDATE tasks SET {clause}" + where
+        sql = f"UPDATE tasks SET {clause} WHERE id = ? AND status IN ({', '.join('?' * len(froms))})"
         moved = conn.execute(sql, (*params, move.task_id, *froms)).rowcount > 0
-        if index == 0:
-            if charge is not None and not (moved and charge[0] == move.task_id):
-                _charge_task(conn, charge, now)
-            if not moved:
-                return [False] * len(moves)
+        if not done and not moved:
+            break  # the first move decides: none of them applies
         done.append(moved)
-    if not moves and charge is not None:
+    if charge is not None and not (with_first and done):
         _charge_task(conn, charge, now)
-    if finish is not None and done and all(done):
+    if not done:
+        return [False] * len(moves)
+    if finish is not None and all(done):
         _finish_group(conn, finish, now)
     return done
 
