@@ -13,9 +13,15 @@ first) per method and budget, ours / chunk-bm25, and a bootstrap 90% interval ov
 
     python bench/context_heldout/run.py [--split tune|report|all] [--budgets 8000,32000]
                                         [--jobs 2] [--work DIR] [--explain] [--only ours,...]
+                                        [--params '{"w_file": 0.5}']
 
 `--explain` prints one line per case, and only for the tune split: the report split is for the
-final measurement, and its cases are never shown one by one.
+final measurement, and its cases are never shown one by one. With it, each gold file's rank in
+our ranking (files in the order of their best chunk) is printed too, a count of the main gold
+file's rank buckets, and how much of our coverage at the first budget is lost in gold files the
+selection reached and in those it did not reach. `--params` sets ranking and selection knobs
+(`RankParams` / `SelectParams` fields, as `bench_context.loro_params` reads them) for ours, to
+measure a variant without editing the defaults.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import debsrc  # noqa: E402
-from bench_context import Items, baseline, coverage, ours  # noqa: E402
+from bench_context import Items, _loss_split, baseline, coverage, loro_params, ours  # noqa: E402
 
 from server.context import close_indexes  # noqa: E402
 
@@ -94,21 +100,37 @@ def _tokens(ws: Path, items: Items) -> float:
     return total
 
 
-def run_case(job: tuple[dict[str, Any], str, list[int], list[str]]) -> dict[str, Any]:
+def gold_ranks(ws: Path, cache: Path, task: str, gold: list[str], params: Any) -> dict[str, int | None]:
+    """Each gold file's place among the files of our ranking, in the order of their best chunk."""
+    from server.context.rank import rank
+    from server.context.request import repository_root
+    from server.context.service import ContextOptions, _open
+
+    index, _ = _open(repository_root(ws, "workspace"), ContextOptions(cache))
+    snapshot = index.snapshot(None)
+    order: dict[str, int] = {}
+    for r in rank(snapshot, task, (), params.rank if params else None, limit=5000):
+        order.setdefault(snapshot.docs[r.chunk.doc].path, len(order) + 1)
+    return {p: order.get(p) for p in gold}
+
+
+def run_case(job: tuple[dict[str, Any], str, list[int], list[str], str, bool]) -> dict[str, Any]:
     """{id, package, split, cov: {method: {budget: coverage}}} for one case."""
-    case, work, budgets, methods = job
+    case, work, budgets, methods, knobs, explain = job
+    params = loro_params(json.loads(knobs)) if knobs else None
     t = time.perf_counter()
     ws = materialize(case, Path(work))
     build = time.perf_counter() - t
     cache = Path(work) / "cache"  # one index file per repository: the two processes never share one
     task = str(case["task"])
     run: dict[str, Callable[[], dict[int, Items]]] = {
-        "ours": lambda: ours(ws, task, budgets, cache, None),
+        "ours": lambda: ours(ws, task, budgets, cache, params),
         "chunk-bm25": lambda: baseline(ws, task, budgets, whole_files=False),
         "file-bm25": lambda: baseline(ws, task, budgets, whole_files=True),
     }
     cov: dict[str, dict[int, float]] = {}
     secs: dict[str, float] = {}
+    losses = (0.0, 0.0)
     for name in methods:
         t = time.perf_counter()
         got = run[name]()
@@ -118,9 +140,12 @@ def run_case(job: tuple[dict[str, Any], str, list[int], list[str]]) -> dict[str,
             ranges = [(str(i["path"]), int(i["start_line"]), int(i["end_line"])) for i in got[b]]  # type: ignore[call-overload]
             over = _tokens(ws, got[b]) > b * 1.1
             cov[name][b] = 0.0 if over or not got[b] else coverage(case["gold_lines"], ranges)
+            if name == "ours" and b == budgets[0]:
+                losses = _loss_split(case["gold_lines"], ranges)
+    ranks = gold_ranks(ws, cache, task, list(case["gold"]), params) if explain and "ours" in methods else {}
     close_indexes()
     return {"id": case["id"], "package": case["package"], "split": case["split"], "cov": cov,
-            "secs": {"rebuild": build, **secs}}
+            "secs": {"rebuild": build, **secs}, "ranks": ranks, "losses": losses}
 
 
 def package_mean(rows: list[dict[str, Any]], method: str, budget: int) -> tuple[float, dict[str, float]]:
@@ -181,6 +206,7 @@ def main() -> None:
     parser.add_argument("--work", default="", help="keep the rebuilt repositories here (reused between runs)")
     parser.add_argument("--data", default=str(DATA))
     parser.add_argument("--explain", action="store_true", help="one line per case (tune split only)")
+    parser.add_argument("--params", default="", help="JSON of RankParams / SelectParams fields for ours")
     args = parser.parse_args()
     if args.explain and args.split != "tune":
         sys.exit("--explain shows cases one by one: tune split only")
@@ -193,17 +219,29 @@ def main() -> None:
     t0 = time.perf_counter()
     load0 = os.getloadavg()[0]
     try:
-        jobs = [(c, str(work), budgets, methods) for c in cases]
+        jobs = [(c, str(work), budgets, methods, args.params, args.explain) for c in cases]
         with ProcessPoolExecutor(max_workers=max(1, min(2, args.jobs))) as pool:
             rows = list(pool.map(run_case, jobs))
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
     if args.explain:
+        buckets: dict[str, int] = {}
         for c, r in zip(cases, rows, strict=True):
             covs = "  ".join(f"{m} {r['cov'][m][budgets[0]]:.2f}" for m in methods)
-            print(f"{c['id'][:48]:48s} {covs}  gold {', '.join(c['gold'])}")
+            gold = ", ".join(f"{p} #{r['ranks'].get(p)}" if r["ranks"] else p for p in c["gold"])
+            print(f"{c['id'][:48]:48s} {covs}  gold {gold}")
             print(f"{'':48s} task: {' '.join(str(c['task']).split())[:110]}")
+            if r["ranks"]:
+                main_gold = max(c["gold"], key=lambda p: len(c["gold_lines"].get(p, ())))
+                at = r["ranks"][main_gold]
+                key = "unranked" if at is None else "1" if at == 1 else "2-3" if at <= 3 else "4-10" if at <= 10 else ">10"
+                buckets[key] = buckets.get(key, 0) + 1
+        if buckets:
+            print("main gold file's rank: " + ", ".join(f"{k} {v}" for k, v in sorted(buckets.items())))
+            print(f"ours' coverage lost at {budgets[0]} (mean over cases): "
+                  f"{statistics.mean(r['losses'][0] for r in rows):.3f} in gold files the selection reached, "
+                  f"{statistics.mean(r['losses'][1] for r in rows):.3f} in gold files it did not reach")
     splits = ["tune", "report"] if args.split == "all" else [args.split]
     for split in splits:
         report([r for r in rows if r["split"] == split], split, budgets, methods)

@@ -59,6 +59,36 @@ number after it joined as one query term ("PKCS#12" -> pkcs12; no case moved on 
 `w_spelled` 0.5 (0.610); more weight for a plain task word that is a
 defined name (`plain_word_symbol` 0.5: 0.605; 0.0: 32k 0.763); a lower prior for test files
 (0.25 or 0.35: 8k 0.618, 32k 0.774, one case; dev unchanged).
+
+Measured later on both sets (`bench/context_heldout/run.py --split tune --params ...` and the dev
+cases; from tune 0.665 / 0.788 and dev 0.815 / 0.954 at 8k / 32k, and from means over 4k-32k of
+tune 0.663, dev 0.835) and not kept; none lifts tune without costing dev, and most move one or
+two tune cases whose only gold line sits just past a piece the fill reaches or not:
+- file-level evidence: `w_file` 0.5 / 1.0 (tune 0.641 / 0.619 at 8k, dev 0.803 / 0.799); the
+  file score (path and names) lent only to chunks with a hit of their own (0.25 / 0.5: tune 0.643,
+  dev 0.803 / 0.810); a whole-file BM25 over the body (the file-bm25 baseline's, computed for the
+  experiment) in the file part (0.3: tune 0.617 / 0.788, dev 0.798 / 0.961) or lent to chunks
+  with a hit (0.5: tune 0.665 / 0.774, dev 0.793 / 0.963). Each ranks the main gold file first
+  more often (16 -> 19 of 42 tune cases, gold files' MRR 0.431 -> 0.455) but lifts every chunk
+  of the top files, which then take the room of the next files' best chunks;
+- the task's adjacent words joined as path words (`data flow` -> `data_flow.py`): no case moved;
+- graph neighbours: files importing or imported by the five best files made candidates (none
+  was missing: no case moved); `w_import_nb` 0.22 / 0.3 / 0.5 (tune 8k 0.666 / 0.679 / 0.678,
+  32k 0.788 / 0.764 / 0.769; dev 8k 0.815 / 0.815 / 0.789; over 4k-32k 0.663 and 0.833 at 0.3);
+  chunks of a top file that its best chunk calls or that call it (0.2 of that chunk's score, top
+  3 files: tune 4k-32k mean 0.659, dev 0.838; 0.5, top 10: 0.655 / 0.815);
+- diversity: each file's best chunk at x1.3 (tune mean 0.638, dev 0.825); at x0.85 (0.649,
+  0.824): the depth-vs-breadth balance sits at its best on both sets;
+- 20 feedback words (dev 8k 0.845, mean 0.846; tune 8k 0.640, mean 0.660), 3 or 10 feedback
+  chunks (tune mean 0.660 / 0.662, dev 0.821 / 0.821); chunks with no hit of their own at 0.7 of
+  their file part (8k unchanged, tune 32k 0.771); the file header lift at 0.7 (tune 0.635);
+- process words as stop words (patch, upstream, issue, bug, cve, revision, ...: tune mean 0.661,
+  dev unchanged); a 0.5 prior for non-Python code when the task says Python (tune 8k 0.670,
+  32k 0.792, one case; dev unchanged); the file prior applied as its square root to a chunk's
+  own evidence (tune mean 0.661, dev 0.832);
+- `prior_aux` 1.0 / 0.8: tune 8k 0.701 / 0.677, 32k 0.808 / 0.800, mean 0.695 / 0.680 (two
+  cases whose gold is under tools/ or examples/), dev 8k 0.778 / 0.803 (scripts/, bench/,
+  examples/ crowd out three cases): a base rate the two sets disagree on, not a ranking signal.
 """
 
 from __future__ import annotations
