@@ -130,4 +130,4 @@ async def test_a_free_models_repeated_zero_charges_leave_its_learned_figures_and
     await _call(store, 0.0, 0.02, model="llama", provider="groq", paid=False)
     learned = await store.learned_costs("llama", "groq")
     assert (learned.mean_cost, learned.cost_samples) == (pytest.approx(0.02), 2)
-    assert query(db, "SELECT calls, round(settled_usd, 6) FROM ledger_days") == [(1, 0.02)]
+    assert query(db, "SELECT calls, settled_usd FROM ledger_days") == [(1, pytest.approx(0.02))]
