@@ -4,8 +4,8 @@ Spend in a period = settled cost of the calls started in it + reservations of ca
 running. Periods follow the local calendar: the day from local midnight, the week from Monday,
 the month from the 1st; a call counts in the period it started in. Settled cost is summed per
 day in `ledger_days` (so a monthly check reads at most 31 rows; a call charged nothing books
-nothing); reservations live only on the
-running attempt rows (a partial index holds just those), so releasing one is flipping its row.
+nothing); reservations live only on the running attempt rows (a partial index holds just
+those), so releasing one is flipping its row.
 
 What a reservation holds: the caller's realistic estimate (catalogue price, expected output)
 times the model's learned actual/estimate ratio (`model_costs`; before a model's first settled
