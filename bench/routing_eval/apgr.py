@@ -21,6 +21,10 @@ Scorers, all computed in the same run on the same prompts:
 - `rt_prev`: the score with the previous handling of long descriptions (session 3: words, one
   point per doubling, damping 1);
 - `title_only`: the score with no handling of long descriptions (the title model alone);
+- `rt_nokind`: the score without the kind-of-request points (`LengthTerm.writing_points` and
+  `other_points` 0: the score shipped before them); `kind`: the kind of request alone
+  (`server.analysis.request_kind`: +1 code or mathematics, -1 open-ended writing or role-play, 0
+  otherwise; ties routed in expectation);
 - `length`: the prompt's length in characters; `grade`: its reading grade alone
   (`server.analysis.prior.reading_grade`); `legacy`: the hand-set analyzer at commit facf8dd
   (loaded from git by bench/routing_eval/legacy);
@@ -43,6 +47,12 @@ same `apgr` area applies with these gains. Reported on all 80 questions, on Rout
 thresholds, quality at each, trapezoid over the strong share), beside the exact area.
 For MT-Bench the table's `strong` / `weak` columns are the mean judge scores, not accuracies.
 
+Vicuna-bench (bench/data/vicuna_bench_outcomes.jsonl: FastChat's first evaluation, GPT-4's review
+scores of gpt-3.5-turbo and vicuna-13b on 78 one-turn questions, none of them an MT-Bench question)
+is scored the same way; `--tune-kind` chooses the kind-of-request points on it (writing and other
+points, phased in or at any length), allowing only cells that lose at most NO_HARM on RouteLLM's
+GSM8K and MMLU (first set), without reading MT-Bench.
+
 `--tune-length SOURCE` grids the length term (unit, damping, points per doubling, points per
 reading grade; `server.analysis.prior.LengthTerm`) and picks the best cell on SOURCE's labels
 only, printing the best cells on every source beside prompt length: the other sources are held
@@ -54,6 +64,7 @@ length term, the previous one and the shipped one (the cost side).
     python bench/routing_eval/apgr.py --json              # the same figures as JSON
     python bench/routing_eval/apgr.py --tune-length gsm8k # choose the length term on GSM8K only
     python bench/routing_eval/apgr.py --tiers             # tier shares before / after
+    python bench/routing_eval/apgr.py --tune-kind         # choose the kind points on Vicuna-bench
 """
 
 from __future__ import annotations
@@ -82,12 +93,22 @@ from bench.routing_eval.train_prior import length_from  # noqa: E402
 from bench.routing_eval.train_prior import load as load_titles  # noqa: E402
 from server.analysis.analyzer import analyze  # noqa: E402
 from server.analysis.prior import NO_LENGTH_TERM, ComplexityPrior, LengthTerm, load_prior, reading_grade  # noqa: E402
+from server.analysis.request_kind import request_kind  # noqa: E402
 
 DATA = REPO / "bench" / "data" / "routellm_outcomes.jsonl"
 # Prompts read only after the shipped length term was fixed: a check nothing was chosen on.
 LATER = REPO / "bench" / "data" / "routellm_outcomes_later.jsonl"
 # RouteLLM's MT-Bench judgements (gpt-4-1106-preview vs mixtral-8x7b-instruct-v0.1), 80 questions.
 MTBENCH = REPO / "bench" / "data" / "routellm_mtbench.jsonl"
+# FastChat's first evaluation (Vicuna-bench, 78 questions): GPT-4's review scores of gpt-3.5-turbo
+# vs vicuna-13b. The kind-of-request points are chosen here (--tune-kind); MT-Bench stays held out.
+VICUNA = REPO / "bench" / "data" / "vicuna_bench_outcomes.jsonl"
+# --tune-kind grid: points a request loses when it is open-ended writing / another non-exact kind,
+# phased in beyond the training titles' length like the grade or at any length.
+WRITING_GRID = (0.0, 0.5, 1.0, 2.0, 3.0)
+OTHER_GRID = (0.0, 0.5, 1.0)
+# --tune-kind's no-harm rule: no cell may lose more than this on RouteLLM's GSM8K or MMLU (first set).
+NO_HARM = 0.01
 # SWE-bench Pro issue texts (bench/routing_eval/coding_outcomes.py's data): --tiers reads their text only.
 CODING = REPO / "bench" / "data" / "coding_outcomes.jsonl"
 EXCLUDED_OWNERS = frozenset({"BiscuitNick", "Chious", "AlexKucera", "AieatAssam"})
@@ -137,6 +158,12 @@ def load_mtbench(path: Path = MTBENCH) -> list[Outcome]:
     two models' judge scores averaged over both turns."""
     return [Outcome(row["prompt"], float(row["strong_score"]), float(row["weak_score"]), row["source"],
                     row["split"], bool(row["contaminated"])) for row in _rows(path)]
+
+
+def load_vicuna(path: Path = VICUNA) -> list[Outcome]:
+    """Vicuna-bench questions (one turn) with the judge's score of each model's answer."""
+    return [Outcome(row["prompt"], float(row["strong_score"]), float(row["weak_score"]), row["source"],
+                    row["split"]) for row in _rows(path)]
 
 
 def apgr(scores: Sequence[float], strong: Sequence[float], weak: Sequence[float]) -> float:
@@ -227,6 +254,9 @@ SCORERS: dict[str, Callable[[str], float]] = {
     "rt_tier": lambda p: float(analyze(p).complexity),
     "rt_prev": with_length_term(PREVIOUS_TERM),
     "title_only": with_length_term(NO_LENGTH_TERM),
+    "rt_nokind": lambda p: with_length_term(dataclasses.replace(load_prior().length, writing_points=0.0,
+                                                                other_points=0.0))(p),
+    "kind": lambda p: float(request_kind(p)),
     "length": lambda p: float(len(p)),
     "grade": reading_grade,
     "legacy": lambda p: float(legacy_analyze(p).complexity),
@@ -238,7 +268,7 @@ def evaluate(rows: list[Outcome], seed: int) -> list[dict[str, object]]:
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, row in enumerate(rows):
         groups[(row.source, "all")].append(i)
-        if row.source.startswith(("mmlu", "mt_bench")):
+        if row.source.startswith(("mmlu", "mt_bench", "vicuna")):
             groups[(row.source, row.split)].append(i)
         if row.source.startswith("mt_bench") and not row.contaminated:
             groups[(row.source, "72 decontaminated")].append(i)
@@ -315,6 +345,49 @@ def tune_length(rows: list[Outcome], source: str) -> dict[str, object]:
     return {"chosen_on": source, "term": dataclasses.asdict(best), "apgr": results[best], "length": length}
 
 
+def tune_kind(rows: list[Outcome]) -> dict[str, object]:
+    """Choose the kind-of-request points on Vicuna-bench only, under a no-harm rule on the first set.
+
+    Every cell is `route_task`'s score with (writing_points, other_points) from the grid; a cell is
+    allowed only if it loses at most NO_HARM on RouteLLM's GSM8K and MMLU (first set) against no
+    kind points; among allowed cells the best on Vicuna-bench wins (ties: the smaller points).
+    MT-Bench is not read here.
+    """
+    shipped = load_prior()
+    parts = {"vicuna_bench": [r for r in rows if r.source == "vicuna_bench"],
+             "gsm8k": [r for r in rows if r.source == "gsm8k"], "mmlu": [r for r in rows if r.source == "mmlu"]}
+    if any(r.source.startswith("mt_bench") for r in rows) or not parts["vicuna_bench"]:
+        raise SystemExit("--tune-kind reads Vicuna-bench and the first RouteLLM set only")
+    results: dict[tuple[float, float, bool], dict[str, float]] = {}
+    for writing in WRITING_GRID:
+        for other in OTHER_GRID:
+            for any_length in (False, True):
+                if other > writing or (any_length and not writing):
+                    continue  # open-ended writing is never put above other requests
+                term = dataclasses.replace(shipped.length, writing_points=writing, other_points=other,
+                                           kind_at_any_length=any_length)
+                with analyzer_prior(dataclasses.replace(shipped, length=term)):
+                    results[(writing, other, any_length)] = {
+                        name: apgr([analyze(r.prompt).score for r in part], [r.strong for r in part],
+                                   [r.weak for r in part])
+                        for name, part in parts.items()
+                    }
+    base = results[(0.0, 0.0, False)]
+    allowed = [cell for cell, res in results.items()
+               if all(res[name] >= base[name] - NO_HARM for name in ("gsm8k", "mmlu"))]
+    best = max(allowed, key=lambda cell: (round(results[cell]["vicuna_bench"], 6), -cell[0], -cell[1], not cell[2]))
+    length = {name: apgr([float(len(r.prompt)) for r in part], [r.strong for r in part], [r.weak for r in part])
+              for name, part in parts.items()}
+    print("route_task APGR by kind points (writing, other, at any length), chosen on vicuna_bench under the "
+          "no-harm rule:")
+    print(f"{'writing':>8} {'other':>6} {'any len':>7} " + " ".join(f"{n:>13}" for n in parts) + "  allowed")
+    for cell in sorted(results):
+        print(f"{cell[0]:>8.2f} {cell[1]:>6.2f} {cell[2]!s:>7} " + " ".join(f"{results[cell][n]:>13.3f}" for n in parts)
+              + f"  {'yes' if cell in allowed else 'no'}" + ("  <- chosen" if cell == best else ""))
+    print(f"{'length (chars), same run':>23} " + " ".join(f"{length[n]:>13.3f}" for n in parts))
+    return {"chosen": best, "apgr": results[best], "length": length}
+
+
 def tier_shares(rows: list[Outcome]) -> None:
     """How the tiers the strategies cut at are spread, before and after the shipped length term.
 
@@ -352,6 +425,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--tune-length", metavar="SOURCE", help="choose the length term on this source only")
     parser.add_argument("--tiers", action="store_true", help="the tier shares before and after the length term")
+    parser.add_argument("--tune-kind", action="store_true",
+                        help="choose the kind-of-request points on Vicuna-bench (MT-Bench not read)")
     args = parser.parse_args()
     started = time.perf_counter()
     if args.tiers:
@@ -360,7 +435,10 @@ def main() -> None:
     if args.tune_length:
         tune_length(load(), args.tune_length)
         return
-    report = evaluate(load() + load(LATER, " later") + load_mtbench(), args.seed)
+    if args.tune_kind:
+        tune_kind(load() + load_vicuna())
+        return
+    report = evaluate(load() + load(LATER, " later") + load_vicuna() + load_mtbench(), args.seed)
     if args.json:
         print(json.dumps(report, indent=2))
         return

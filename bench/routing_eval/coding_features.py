@@ -25,6 +25,7 @@ are printed): `gain` ridge on (strong solved - weak solved), `hard` logistic on 
     python bench/routing_eval/coding_features.py --single   # each feature alone, pooled and within
     python bench/routing_eval/coding_features.py --null 40  # + the fitted model's own noise floor
     python bench/routing_eval/coding_features.py --title-check  # the title-line idea on unseen issues
+    python bench/routing_eval/coding_features.py --title-split  # ... chosen on half the repositories
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ sys.path.insert(0, str(REPO))
 from bench.routing_eval.apgr import apgr  # noqa: E402
 from bench.routing_eval.coding_outcomes import PAIRS, SCORERS, CodingOutcome, load  # noqa: E402
 from bench.routing_eval.issue_features import NAMES, issue_features  # noqa: E402
-from server.analysis.prior import NO_LENGTH_TERM, load_prior  # noqa: E402
+from server.analysis.analyzer import analyze  # noqa: E402
+from server.analysis.prior import NO_LENGTH_TERM, beyond_trained_length, load_prior  # noqa: E402
 
 # The commit where the data file held its first 207 issues: the only ones the title-line idea was
 # looked at on (bench/routing_eval/README.md, session 4). `--title-check` tests it on the rest.
@@ -267,6 +269,55 @@ def title_check(rows: Sequence[CodingOutcome], draws: int, seed: int) -> None:
             print(f"{strong_model + ', ' + part:36} {len(subset):>4} {p:8.3f} {w:8.3f} {m:9.3f}  {lo:.3f}-{hi:.3f}")
 
 
+def title_candidates(text: str) -> dict[str, float]:
+    """The title-line rules `--title-split` chooses among, beside the shipped score (`route_task`).
+
+    `title line`: the title model alone on the issue's first line (session 4's idea); `title line +
+    long text`: the title model's deviation on that line kept at full weight, plus the shipped
+    length and reading-grade terms of the whole text (what `beyond_trained_length` adds, without
+    fading the title model out).
+    """
+    prior = load_prior()
+    bare = dataclasses.replace(prior, length=NO_LENGTH_TERM)
+    title = bare.predict(title_line(text))
+    long_part = beyond_trained_length(0.0, text, prior.length)
+    return {"route_task": analyze(text).score, "title line": title, "title line + long text": title + long_part}
+
+
+def title_split(rows: Sequence[CodingOutcome], draws: int, seed: int) -> None:
+    """Choose among the title-line rules on half the repositories, measure the choice on the other half.
+
+    The 11 repositories, sorted by name, are split alternately into halves A and B (fixed before any
+    figure was seen). For each pair and each direction, the rule with the best pooled APGR on the
+    choosing half is read on the other half beside `route_task` and random orderings there.
+    """
+    names = sorted({r.repo for r in rows})
+    half = {name: "AB"[i % 2] for i, name in enumerate(names)}
+    print("\nhalves: " + "; ".join(f"{h}: " + ", ".join(n for n in names if half[n] == h) for h in "AB"))
+    scored = [title_candidates(r.text) for r in rows]
+    print(f"{'pair, chosen on -> measured on':44} {'choice':24} {'there':>7} {'held out':>9} {'route_task':>11}  random p5-p95")
+    def part(h: str, weak_model: str, strong_model: str) -> list[int]:
+        return [i for i, r in enumerate(rows) if half[r.repo] == h
+                and r.resolved.get(weak_model) is not None and r.resolved.get(strong_model) is not None]
+
+    def pooled(idx: list[int], name: str, weak_model: str, strong_model: str) -> float:
+        return apgr([scored[i][name] for i in idx], [bool(rows[i].resolved[strong_model]) for i in idx],
+                    [bool(rows[i].resolved[weak_model]) for i in idx])
+
+    for weak_model, strong_model in PAIRS:
+        for choose, measure in (("A", "B"), ("B", "A")):
+            there, held = part(choose, weak_model, strong_model), part(measure, weak_model, strong_model)
+            best = max(scored[0], key=lambda name: pooled(there, name, weak_model, strong_model))
+            strong = [bool(rows[i].resolved[strong_model]) for i in held]
+            weak = [bool(rows[i].resolved[weak_model]) for i in held]
+            _, lo, hi = random_band(strong, weak, ["all"] * len(held), draws, seed)[0]
+            pair = (weak_model, strong_model)
+            print(f"{strong_model + ', ' + choose + ' -> ' + measure:44} {best:24} {pooled(there, best, *pair):7.3f} "
+                  f"{pooled(held, best, *pair):9.3f} {pooled(held, 'route_task', *pair):11.3f}  {lo:.3f}-{hi:.3f}")
+            print("   every rule there / held out: " + "; ".join(
+                f"{name} {pooled(there, name, *pair):.3f} / {pooled(held, name, *pair):.3f}" for name in scored[0]))
+
+
 def per_repo_table(scored: dict[str, list[float]], strong: Sequence[bool], weak: Sequence[bool],
                    groups: Sequence[str], draws: int, seed: int) -> None:
     """Each held-out repository's own APGR per scorer, beside its random band (nan: no gap)."""
@@ -290,6 +341,7 @@ def main() -> None:
     parser.add_argument("--single", action="store_true", help="each feature alone instead of the models")
     parser.add_argument("--drop", default="", help="comma-separated feature names to leave out")
     parser.add_argument("--title-check", action="store_true", help="only the title-line check (see title_check)")
+    parser.add_argument("--title-split", action="store_true", help="only the title-line rules chosen on half the repositories")
     parser.add_argument("--null", type=int, default=0, metavar="N",
                         help="also refit the gain model on N within-repository shuffles of the outcomes")
     args = parser.parse_args()
@@ -297,6 +349,9 @@ def main() -> None:
     all_rows = load()
     if args.title_check:
         title_check(all_rows, args.draws, args.seed)
+        return
+    if args.title_split:
+        title_split(all_rows, args.draws, args.seed)
         return
     drop = {d for d in args.drop.split(",") if d}
     keep = [j for j, name in enumerate(NAMES) if name not in drop]

@@ -77,6 +77,15 @@ LENGTH_PER_DOUBLING = 0.5
 LENGTH_DAMPING = 5.0
 GRADE_WEIGHT = 0.05
 GRADE_CENTER = 12.0  # US grade 12: wording a high-school senior reads neither adds nor takes points
+# Points a long request loses for its kind (`server.analysis.request_kind`): open-ended writing or
+# role-play WRITING_POINTS, any other request that is not code or mathematics OTHER_POINTS (exact
+# work, this product's usual input, is never moved), phased in like the grade unless
+# KIND_AT_ANY_LENGTH. Chosen on FastChat's
+# Vicuna-bench judgements only (`apgr.py --tune-kind`), with RouteLLM's GSM8K and MMLU as a no-harm
+# check; MT-Bench held out (bench/routing_eval/README.md, "The kind of request").
+WRITING_POINTS = 3.0
+OTHER_POINTS = 0.0
+KIND_AT_ANY_LENGTH = True
 
 Row = dict[str, object]
 Sparse = dict[int, float]
@@ -203,13 +212,16 @@ def length_from(rows: list[Row], unit: str = LENGTH_UNIT) -> int:
 
 def shipped_length_term(rows: list[Row]) -> LengthTerm:
     """The length term the weights file ships, its threshold read from these titles."""
-    return LengthTerm(LENGTH_UNIT, length_from(rows), LENGTH_PER_DOUBLING, LENGTH_DAMPING, GRADE_WEIGHT, GRADE_CENTER)
+    return LengthTerm(LENGTH_UNIT, length_from(rows), LENGTH_PER_DOUBLING, LENGTH_DAMPING, GRADE_WEIGHT, GRADE_CENTER,
+                      WRITING_POINTS, OTHER_POINTS, KIND_AT_ANY_LENGTH)
 
 
 def length_term_json(term: LengthTerm) -> dict[str, object]:
     """The weights file's `length_term` entry (read back by `server.analysis.prior.load_prior`)."""
     return {"unit": term.unit, "from": term.from_count, "per_doubling": term.per_doubling, "damping": term.damping,
-            "grade_weight": term.grade_weight, "grade_center": term.grade_center}
+            "grade_weight": term.grade_weight, "grade_center": term.grade_center,
+            "writing_points": term.writing_points, "other_points": term.other_points,
+            "kind_at_any_length": term.kind_at_any_length}
 
 
 def row_features(row: Row) -> Sparse:

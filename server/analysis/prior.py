@@ -7,8 +7,10 @@ weights shipped in `prior_weights.json`, mapped onto this project's 1-10 scale. 
 than the titles it was trained on are handled by `beyond_trained_length` (`LengthTerm`): the title
 model's deviation from its mean fades out, and the length (each doubling adds points) and the
 reading grade of the wording (`reading_grade`, Coleman-Liau) order them instead - on recorded
-strong/weak outcomes that is what predicts where a strong model helps; see
-bench/routing_eval/README.md for the figures and how the numbers were chosen.
+strong/weak outcomes that is what predicts where a strong model helps. A request for open-ended
+writing or role-play, at any length, scores lower (`server.analysis.request_kind`; the shipped
+file moves nothing else). See bench/routing_eval/README.md for the figures and how the numbers
+were chosen.
 
 The weights are trained by `bench/routing_eval/train_prior.py` on public Task Master complexity
 reports (titles with a model-judged complexityScore, see bench/data/taskmaster_complexity.jsonl
@@ -29,6 +31,7 @@ from importlib import resources
 from typing import Literal
 
 from server.analysis import signals as sig
+from server.analysis.request_kind import is_open_ended_writing, request_kind
 
 __all__ = [
     "FEATURE_BUCKETS",
@@ -140,9 +143,13 @@ class LengthTerm:
     percentile), the title model's deviation fades by 2 ** (-doublings * damping), each doubling
     of the length adds `per_doubling` points, and the wording's reading grade adds
     `grade_weight` points per grade above `grade_center` (at most GRADE_MAX_POINTS either way),
-    phased in over the first doubling so that nothing jumps at the threshold. The numbers are
-    chosen on recorded strong/weak outcomes of one source and checked on another
-    (bench/routing_eval/apgr.py --tune-length, bench/routing_eval/README.md).
+    phased in over the first doubling so that nothing jumps at the threshold. The kind of request
+    (`request_kind`) moves it too, phased in the same way unless `kind_at_any_length`: exact work
+    (code, mathematics - this product's usual input) stays, open-ended writing or role-play loses
+    `writing_points`, any other request `other_points`. The length and grade numbers
+    are chosen on recorded strong/weak outcomes of one source and checked on another
+    (bench/routing_eval/apgr.py --tune-length); the kind points on another source of chat prompts
+    (--tune-kind; bench/routing_eval/README.md).
     """
 
     unit: Literal["words", "chars"] = "words"
@@ -151,6 +158,9 @@ class LengthTerm:
     damping: float = 0.5
     grade_weight: float = 0.0
     grade_center: float = 12.0
+    writing_points: float = 0.0
+    other_points: float = 0.0
+    kind_at_any_length: bool = False  # the kind points apply to short requests too (not phased in)
 
 
 NO_LENGTH_TERM = LengthTerm()
@@ -172,13 +182,23 @@ def beyond_trained_length(deviation: float, text: str, term: LengthTerm) -> floa
     paragraph is noise the calibration never saw (on recorded strong/weak outcomes the title model
     alone orders long prompts no better than chance), so it fades with the length; what orders
     long prompts instead is their length and how hard their wording reads (`LengthTerm`). Exactly
-    no effect up to `term.from_count`, so the fit on the training titles is untouched. Training's
-    evaluation and inference both call this.
+    no effect up to `term.from_count`, so the fit on the training titles is untouched - except the
+    kind points when `term.kind_at_any_length` (a request for a poem or a role-play is not the kind
+    of work the titles rate; none of the 2,050 training titles is one). Training's evaluation and
+    inference both call this.
     """
     units = length_units(text, term)
+    kind_points = 0.0
+    if term.other_points:
+        kind = request_kind(text)
+        kind_points = term.writing_points if kind < 0 else term.other_points if kind == 0 else 0.0
+    elif term.writing_points and is_open_ended_writing(text):  # the cheap test first: most text is not writing
+        kind_points = term.writing_points
+    if kind_points and not term.kind_at_any_length:
+        kind_points *= min(units, 1.0)
     if units <= 0:
-        return deviation
-    out = deviation * 2.0 ** (-units * term.damping) + term.per_doubling * units
+        return deviation - kind_points
+    out = deviation * 2.0 ** (-units * term.damping) + term.per_doubling * units - kind_points
     if term.grade_weight:
         grade = term.grade_weight * (reading_grade(text) - term.grade_center)
         out += min(units, 1.0) * max(-GRADE_MAX_POINTS, min(GRADE_MAX_POINTS, grade))
@@ -239,5 +259,8 @@ def load_prior() -> ComplexityPrior:
             damping=float(length.get("damping", 0.5)),
             grade_weight=float(length.get("grade_weight", 0.0)),
             grade_center=float(length.get("grade_center", 12.0)),
+            writing_points=float(length.get("writing_points", 0.0)),
+            other_points=float(length.get("other_points", 0.0)),
+            kind_at_any_length=bool(length.get("kind_at_any_length", False)),
         ),
     )

@@ -18,7 +18,10 @@ ends with `Busy`, and the task moves on to its next candidate. Only a task with 
 
 Grants are decided in one pass scheduled with `call_soon`, so tasks that become ready in the
 same loop turn are ranked together; when only time can unblock a waiter (rate limit,
-cool-down) a single timer re-runs the pass.
+cool-down) a single timer re-runs the pass. One exception changes no order: a permit asked for
+when nobody waits is decided at once when its grant leaves room for another call at every shared
+limit, or when its group is the only one running and runs one call at a time (a later arrival of
+the same turn is served as the pass would serve it).
 """
 
 from __future__ import annotations
@@ -162,6 +165,13 @@ class CallGate:
         rank = (-priority, -depth, next(self._seq))
         permit = Permit(group_id, provider, model, tokens, rank, movable, self.now())
         permit.future = asyncio.get_running_loop().create_future()
+        if not self._waiting and not self._pump_pending and self._room_to_spare(permit):
+            # Nobody waits and a grant now leaves room for another: whatever joins later in this
+            # turn is served exactly as the pass would serve it, so decide now (the pass's turn
+            # of its own was ~0.1 ms of a task at one call in flight).
+            self._waiting.append((rank, permit))
+            self._pump()
+            return permit
         bisect.insort(self._waiting, (rank, permit), key=lambda item: item[0])
         self._schedule_pump()
         return permit
@@ -231,7 +241,7 @@ class CallGate:
             del self._waiting[index]
 
     def _schedule_pump(self) -> None:
-        if not self._pump_pending:
+        if not self._pump_pending and self._waiting:  # with nobody waiting a pass has nothing to do
             self._pump_pending = True
             asyncio.get_running_loop().call_soon(self._pump)
 
@@ -301,6 +311,22 @@ class CallGate:
             self.provider_limiter(provider).delay(now),
             model_limiter.delay(now) if model_limiter else 0.0,
         )
+
+    def _room_to_spare(self, permit: Permit) -> bool:
+        """Room for `permit`, and either nobody who could ask beside it (the only running group,
+        one call at a time) or room for one more everywhere another group could compete for it
+        (a group's own tasks reach the gate best first already)."""
+        if not self._has_room(permit):
+            return False
+        if self._group_limits.get(permit.group_id) == 1 and len(self._group_limits) == 1:
+            return True
+        if self.running + 1 >= self.max_concurrent:
+            return False
+        limits = self._limits[permit.provider]  # set by `_provider_has_room`
+        if limits.max_concurrent is not None and self._by_provider.get(permit.provider, 0) + 1 >= limits.max_concurrent:
+            return False
+        per_model = limits.max_concurrent_per_model
+        return per_model is None or self._by_model.get((permit.provider, permit.model), 0) + 1 < per_model
 
     def _has_room(self, permit: Permit) -> bool:
         group_limit = self._group_limits.get(permit.group_id)

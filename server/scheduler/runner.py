@@ -132,36 +132,46 @@ class _Progress:
 
 
 class _Clock:
-    """The task's execution clock: runs during calls only (see the module docstring)."""
+    """The task's two clocks on one timeout scope (see the module docstring): the execution
+    clock runs during calls only; the overall deadline, once started, always runs."""
 
-    def __init__(self, execution: asyncio.Timeout, overall: asyncio.Timeout, budget_s: float, factor: float) -> None:
-        self._execution = execution
-        self._overall = overall
+    def __init__(self, scope: asyncio.Timeout, budget_s: float, factor: float) -> None:
+        self._scope = scope
         self.budget_s = budget_s
         self.left = budget_s
         self._factor = factor
         self._since: float | None = None
+        self._overall_at: float | None = None
         self.call_seconds = 0.0
         self._loop = asyncio.get_running_loop()
 
     def start_overall(self) -> None:
-        self._overall.reschedule(self._loop.time() + self.budget_s * self._factor)
+        self._overall_at = self._loop.time() + self.budget_s * self._factor
+        self._scope.reschedule(self._deadline())
 
     def run(self) -> None:
         self._since = self._loop.time()
-        self._execution.reschedule(self._since + self.left)
+        self._scope.reschedule(self._deadline())
 
     def pause(self) -> None:
         if self._since is not None:
             self.left -= self._loop.time() - self._since
             self._since = None
-        self._execution.reschedule(None)
+        self._scope.reschedule(self._deadline())
+
+    def _deadline(self) -> float | None:
+        running = None if self._since is None else self._since + self.left
+        if running is None or self._overall_at is None:
+            return running if self._overall_at is None else self._overall_at
+        return min(running, self._overall_at)
 
     def expired(self) -> bool:
-        return self._execution.expired() or self._overall.expired()
+        return self._scope.expired()
 
     def timeout_message(self) -> str:
-        if self._overall.expired() and not self._execution.expired():
+        overall_passed = self._overall_at is not None and self._loop.time() >= self._overall_at
+        execution_left = self.left - (0.0 if self._since is None else self._loop.time() - self._since)
+        if overall_passed and execution_left > 0:
             return f"task passed its overall deadline ({self.budget_s * self._factor:g}s)"
         return f"task timed out after {self.budget_s:g}s"
 
@@ -264,8 +274,8 @@ class TaskRunner:
         tries = _Tries()
         rounds = 0
         try:
-            async with asyncio.timeout(None) as overall, asyncio.timeout(None) as execution:
-                clock = _Clock(execution, overall, job.timeout_s, self.config.overall_timeout_factor)
+            async with asyncio.timeout(None) as scope:
+                clock = _Clock(scope, job.timeout_s, self.config.overall_timeout_factor)
                 while pending or deferred:
                     if pending:
                         candidate, movable = pending.popleft(), True

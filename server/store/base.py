@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from server.errors import StoreError
+from server.store.records import Begun
 
 __all__ = ["Backend", "StoreBase", "day_key", "in_read_transaction", "in_transaction", "local_midnight", "now_ts"]
 
@@ -68,6 +69,7 @@ class StoreBase:
     path: Path
     owner: str
     _backend: Backend | None
+    _begun: dict[int, Begun]  # attempts this process began and has not settled (see `Begun`)
 
     def _live(self) -> Backend:
         backend = self._backend

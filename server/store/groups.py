@@ -14,7 +14,7 @@ from typing import Any
 
 from server.errors import InputError, NotFoundError
 from server.store.base import StoreBase, now_ts
-from server.store.ledger import TASK_CHARGE, settle_row, settlement_values, task_charge
+from server.store.ledger import TASK_CHARGE, Settling, settle_row, settlement_values, task_charge
 from server.store.records import (
     GROUP_FINISHED_STATUSES,
     TASK_FINAL_STATUSES,
@@ -192,13 +192,13 @@ def _moved_ids(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> lis
 
 def _move_tasks(
     conn: sqlite3.Connection, moves: Sequence[TaskMove], finish: tuple[str, str] | None, now: float,
-    settle: tuple[int, dict[str, Any]] | None = None,
+    settle: Settling | None = None,
 ) -> list[bool]:
     # Whatever becomes of the moves, the call is settled; its charge goes to its task with the
     # first move when that is its task's and applies (one write of the row), else on its own.
     charge: tuple[str, tuple[Any, ...]] | None = None
     if settle is not None:
-        settled = settle_row(conn, settle[0], settle[1], now, charge_task=False)
+        settled = settle_row(conn, settle[0], settle[1], now, charge_task=False, begun=settle[2])
         if settled is not None and settled[0] is not None:
             charge = settled[0], task_charge(settled[1], settle[1])
     with_first = charge is not None and bool(moves) and charge[0] == moves[0].task_id
@@ -242,7 +242,7 @@ class _Conflict(Exception):
 
 
 def _move_batches(
-    conn: sqlite3.Connection, batches: Sequence[tuple[Sequence[TaskMove], tuple[int, dict[str, Any]] | None]],
+    conn: sqlite3.Connection, batches: Sequence[tuple[Sequence[TaskMove], Settling | None]],
     finish: tuple[str, str] | None, now: float,
 ) -> list[list[bool]]:
     out = []
@@ -492,7 +492,7 @@ class GroupsMixin(StoreBase):
             InputError: a finish status that is not final, or a settlement `settle_attempt` refuses.
         """
         _checked_finish(finish_group)
-        settled = None if settle is None else settlement_values(settle)
+        settled = None if settle is None else settlement_values(settle, self._begun)
         if not moves and settled is None:
             return []
         return await self._write(_move_tasks, list(moves), finish_group, now_ts(), settled, quick=quick)
@@ -511,7 +511,8 @@ class GroupsMixin(StoreBase):
             InputError: as `move_tasks`; nothing is written.
         """
         _checked_finish(finish_group)
-        checked = [(list(moves), None if settle is None else settlement_values(settle)) for moves, settle in batches]
+        checked = [(list(moves), None if settle is None else settlement_values(settle, self._begun))
+                   for moves, settle in batches]
         try:
             return await self._write(_move_batches, checked, finish_group, now_ts(), quick=quick)
         except _Conflict:

@@ -3,8 +3,9 @@
 Spend in a period = settled cost of the calls started in it + reservations of calls still
 running. Periods follow the local calendar: the day from local midnight, the week from Monday,
 the month from the 1st; a call counts in the period it started in. Settled cost is summed per
-day in `ledger_days` (so a monthly check reads at most 31 rows); reservations live only on the
-running attempt rows (a partial index holds just those), so releasing one is flipping its row.
+day in `ledger_days` (so a monthly check reads at most 31 rows; a call charged nothing books
+nothing); reservations live only on the running attempt rows (a partial index holds just
+those), so releasing one is flipping its row.
 
 What a reservation holds: the caller's realistic estimate (catalogue price, expected output)
 times the model's learned actual/estimate ratio (`model_costs`; before a model's first settled
@@ -22,7 +23,9 @@ reported cost). `update_attempt_cost` later corrects the charge.
 Learning: each settled call with a known cost moves its model's ratio (cost / estimate) and
 mean cost. A higher observation is taken at once, a lower one is approached by a fifth, so
 reservations catch up with a price rise on the first call and relax slowly; a rise also raises
-the reservations of that model's calls still in flight (in every process: they are rows).
+the reservations of that model's calls still in flight (in every process: they are rows). A
+call that moves neither figure (a free model's $0 once its first is known) writes nothing, so
+`cost_samples` counts the calls that moved the mean, at least the first.
 """
 
 from __future__ import annotations
@@ -40,13 +43,14 @@ from server.store.records import (
     ATTEMPT_SETTLED_STATUSES,
     AttemptRecord,
     AttemptSettlement,
+    Begun,
     BudgetLimits,
     BudgetStatus,
     PeriodStatus,
 )
 
 __all__ = ["BILLED_WITHOUT_FIGURE", "TASK_CHARGE", "BudgetRefused", "Learned", "LedgerMixin", "period_bounds",
-           "read_learned", "settle_row", "settlement_values", "task_charge"]
+           "Settling", "read_learned", "settle_row", "settlement_values", "task_charge"]
 
 # Outcomes of a call that reached the provider, which bills it: with no figure, the reservation is
 # charged. A plain failure (an HTTP error, a refused request) is charged only what is reported.
@@ -87,6 +91,8 @@ class _Call:
 
 # How fast a learned figure follows an observation below it (one above is taken at once).
 LEARNING_RATE = 0.2
+# Attempts this process began and has not settled, remembered at most (`StoreBase._begun`).
+_BEGUN_KEPT = 4096
 
 
 @dataclass(frozen=True)
@@ -155,6 +161,8 @@ def _learn(conn: sqlite3.Connection, model_id: str, provider: str, estimate: flo
         )
     mean = old.mean_cost
     mean = cost if (not old.cost_samples or cost > mean) else mean + LEARNING_RATE * (cost - mean)
+    if old.cost_samples and ratio_samples == old.ratio_samples and abs(mean - old.mean_cost) <= _EPS:
+        return  # nothing learned (a free model's $0 again): no write
     conn.execute(
         "INSERT INTO model_costs (model_id, provider, ratio, ratio_samples, mean_cost, cost_samples, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model_id) DO UPDATE SET ratio = excluded.ratio,"
@@ -246,7 +254,7 @@ def _caller_usage(conn: sqlite3.Connection, user: str | None, team: str | None, 
 
 
 def _begin(conn: sqlite3.Connection, call: _Call, limits: BudgetLimits,
-           start_task: bool = False) -> tuple[int, float, bool]:
+           start_task: bool = False) -> tuple[int, float, bool, bool]:
     row = conn.execute(_BEGIN_READ, (call.model_id, call.provider, call.group_id)).fetchone()
     learned = _learned(row[:5])
     holds = _holds(call, learned)
@@ -285,7 +293,7 @@ def _begin(conn: sqlite3.Connection, call: _Call, limits: BudgetLimits,
                 "UPDATE tasks SET attempts = attempts + 1, model_used = ?, updated_at = ? WHERE id = ?",
                 (call.model_id, call.now, call.task_id),
             )
-    return attempt_id, reserve, started
+    return attempt_id, reserve, started, bool(learned.cost_samples) and learned.mean_cost <= _EPS
 
 
 def _book(conn: sqlite3.Connection, day: str, amount: float, calls: int) -> None:
@@ -300,16 +308,19 @@ def _book(conn: sqlite3.Connection, day: str, amount: float, calls: int) -> None
 # Settling a running attempt, one statement: its outcome, its charge (the cost; with none, the
 # reservation when the provider bills the call, else 0) and its reservation released; it returns
 # what the ledger books. `{charge}` is one of `_CHARGES`. Settling to learn from the cost also
-# returns the model's learned figures (`_LEARNED_COLUMNS`), read in the same step.
-_SETTLE = (
+# returns the model's learned figures (`_LEARNED_COLUMNS`), read in the same step. When the
+# settling process began the attempt (`Begun`) and the charge is known without the row, the
+# statement returns nothing (`_SETTLE_QUIET`: RETURNING doubles this UPDATE's cost).
+_SETTLE_SET = (
     "UPDATE attempts SET status = ?1, reserved_usd = 0, cost_usd = ?2, charged_usd = {charge}, cost_source = ?3,"
     " input_tokens = ?4, output_tokens = ?5, cached_tokens = ?6, reasoning_tokens = ?7, latency_ms = ?8,"
     " first_token_ms = ?9, error_class = ?10, error_message = ?11, generation_id = ?12, http_status = ?13,"
     " finished_at = ?14 WHERE id = ?15 AND status = 'running'"
-    " RETURNING task_id, day, charged_usd, model_id, provider, estimate_usd"
 )
+_SETTLE = _SETTLE_SET + " RETURNING task_id, day, charged_usd, model_id, provider, estimate_usd"
 _CHARGES = {"cost": "?2", "reserved": "reserved_usd", "none": "0"}
 _SETTLE_SQL = {kind: _SETTLE.format(charge=sql) for kind, sql in _CHARGES.items()}
+_SETTLE_QUIET = {kind: _SETTLE_SET.format(charge=_CHARGES[kind]) for kind in ("cost", "none")}
 # The model's learned figures as `_learned` reads them, beside the settled attempt's row.
 _MODEL_COLUMN = "(SELECT {} FROM model_costs WHERE model_id = attempts.model_id)"
 _SETTLE_LEARNING = _SETTLE_SQL["cost"] + ", " + ", ".join(
@@ -321,10 +332,11 @@ _SETTLE_LEARNING = _SETTLE_SQL["cost"] + ", " + ", ".join(
 
 
 def settle_row(conn: sqlite3.Connection, attempt_id: int, values: dict[str, Any], now: float, *,
-               charge_task: bool = True) -> tuple[str | None, float] | None:
+               charge_task: bool = True, begun: Begun | None = None) -> tuple[str | None, float] | None:
     """Settle one running attempt inside the caller's transaction: (its task, its charge), None
     if it was not running. `charge_task` False: the caller adds the charge and the tokens to the
-    task itself (`task_charge`), in the statement that records the task's outcome."""
+    task itself (`task_charge`), in the statement that records the task's outcome. `begun`: what
+    this process knows of the attempt from beginning it (nothing is read back where it spares it)."""
     cost, status = values["cost"], values["status"]
     kind = "cost" if cost is not None else ("reserved" if status in BILLED_WITHOUT_FIGURE else "none")
     params = (status, cost, values["cost_source"], values["input_tokens"], values["output_tokens"],
@@ -332,16 +344,19 @@ def settle_row(conn: sqlite3.Connection, attempt_id: int, values: dict[str, Any]
               values["first_token_ms"], values["error_class"], values["error_message"],
               values["generation_id"], values["http_status"], now, attempt_id)
     learning = kind == "cost" and status == "succeeded"
-    if learning:
-        row = conn.execute(_SETTLE_LEARNING, params).fetchone()
+    if begun is not None and kind != "reserved" and not (learning and not begun.learns_nothing_from(cost)):
+        if conn.execute(_SETTLE_QUIET[kind], params).rowcount == 0:
+            return None
+        task_id, day, charged = begun.task_id, begun.day, float(cost or 0.0)
     else:
-        row = conn.execute(_SETTLE_SQL[kind], params).fetchone()
-    if row is None:
-        return None
-    task_id, day, charged, model_id, provider, estimate = row[:6]
-    if learning:
-        _learn(conn, model_id, provider, estimate, float(charged), now, _learned(row[6:]))
-    _book(conn, day, charged, 1)
+        row = conn.execute(_SETTLE_LEARNING if learning else _SETTLE_SQL[kind], params).fetchone()
+        if row is None:
+            return None
+        task_id, day, charged, model_id, provider, estimate = row[:6]
+        if learning:
+            _learn(conn, model_id, provider, estimate, float(charged), now, _learned(row[6:]))
+    if charged:
+        _book(conn, day, charged, 1)
     if task_id is not None and charge_task:
         conn.execute(f"UPDATE tasks SET {TASK_CHARGE}, updated_at = ? WHERE id = ?",
                      (*task_charge(charged, values), now, task_id))
@@ -361,8 +376,14 @@ def task_charge(charged: float, values: dict[str, Any]) -> tuple[float, int, int
             values["reasoning_tokens"])
 
 
-def settlement_values(settlement: AttemptSettlement) -> tuple[int, dict[str, Any]]:
-    """(attempt id, the values `settle_row` takes), checked.
+# A checked settlement: the attempt's id, the values `settle_row` takes, and what this process
+# knows of the attempt from beginning it (`settle_row`'s `begun`).
+Settling = tuple[int, dict[str, Any], Begun | None]
+
+
+def settlement_values(settlement: AttemptSettlement, begun: dict[int, Begun] | None = None) -> Settling:
+    """(attempt id, the values `settle_row` takes, what `begun` held of the attempt, taken out
+    of it), checked.
 
     Raises:
         InputError: a status an attempt cannot settle with, or a negative cost.
@@ -372,7 +393,8 @@ def settlement_values(settlement: AttemptSettlement) -> tuple[int, dict[str, Any
                          ", ".join(ATTEMPT_SETTLED_STATUSES))
     _check_money("cost", settlement.cost)
     values = {name: getattr(settlement, name) for name in _SETTLED_FIELDS}
-    return settlement.attempt_id, values
+    known = None if begun is None else begun.pop(settlement.attempt_id, None)
+    return settlement.attempt_id, values, known
 
 
 _SETTLED_FIELDS = (
@@ -381,8 +403,8 @@ _SETTLED_FIELDS = (
 )
 
 
-def _settle(conn: sqlite3.Connection, settlement: tuple[int, dict[str, Any]], now: float) -> bool:
-    return settle_row(conn, settlement[0], settlement[1], now) is not None
+def _settle(conn: sqlite3.Connection, settlement: Settling, now: float) -> bool:
+    return settle_row(conn, settlement[0], settlement[1], now, begun=settlement[2]) is not None
 
 
 def _recost(conn: sqlite3.Connection, attempt_id: int, cost: float, source: str) -> bool:
@@ -477,7 +499,10 @@ class LedgerMixin(StoreBase):
         ts = now_ts() if now is None else now
         call = _Call(task_id, group_id, self.owner, model_id, provider, variant, paid,
                      float(reserve_usd or 0.0), cap_usd, day_key(ts), ts, repo)
-        attempt_id, held, started = await self._write(_begin, call, limits, start_task, quick=quick)
+        attempt_id, held, started, free = await self._write(_begin, call, limits, start_task, quick=quick)
+        if len(self._begun) >= _BEGUN_KEPT:  # attempts settled elsewhere (recovery): only a shortcut lost
+            self._begun.clear()
+        self._begun[attempt_id] = Begun(task_id, call.day, call.estimate, free)
         return AttemptRecord(
             attempt_id, task_id, group_id, self.owner, model_id, provider, variant, paid, "running",
             held, None, 0.0, None, 0, 0, 0, 0, None, None, None, None, None, None, call.day, ts, None, repo,
@@ -499,7 +524,7 @@ class LedgerMixin(StoreBase):
             attempt_id, status, input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost, cost_source,
             latency_ms, first_token_ms, error_class, error_message, generation_id, http_status,
         )
-        return await self._write(_settle, settlement_values(settlement), now_ts() if now is None else now)
+        return await self._write(_settle, settlement_values(settlement, self._begun), now_ts() if now is None else now)
 
     async def update_attempt_cost(self, attempt_id: int, cost: float, source: str) -> bool:
         """Correct a settled attempt's cost (e.g. from OpenRouter's generation endpoint).

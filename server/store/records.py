@@ -117,6 +117,22 @@ class AttemptSettlement:
 
 
 @dataclass(frozen=True)
+class Begun:
+    """What this process learned of an attempt as it began it, so settling it needs no read
+    back (kept by the store from `begin_task_attempt` until the attempt is settled)."""
+
+    task_id: str | None
+    day: str
+    estimate: float
+    # The model's learned figures stood at a mean of $0 with at least one sample: a $0 charge
+    # on a $0 estimate would teach it nothing.
+    free_so_far: bool
+
+    def learns_nothing_from(self, cost: float) -> bool:
+        return self.free_so_far and cost == 0 and not self.estimate
+
+
+@dataclass(frozen=True)
 class TaskMove:
     """One compare-and-set status move of a task (see `Store.move_tasks`)."""
 

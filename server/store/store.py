@@ -53,6 +53,7 @@ class Store(GroupsMixin, LedgerMixin, ReportsMixin, RecoveryMixin, ValidationsMi
         self._backend: Backend | None = backend
         self.owner = owner
         self.applied_migrations: list[str] = []
+        self._begun = {}
 
     @classmethod
     async def open(cls, target: str | Path | DbTarget, *, busy_timeout_ms: int = 10_000,

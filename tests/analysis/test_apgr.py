@@ -6,7 +6,17 @@ import json
 import math
 from pathlib import Path
 
-from bench.routing_eval.apgr import EXCLUDED_OWNERS, LATER, MTBENCH, apgr, load, load_mtbench, routellm_apgr
+from bench.routing_eval.apgr import (
+    EXCLUDED_OWNERS,
+    LATER,
+    MTBENCH,
+    VICUNA,
+    apgr,
+    load,
+    load_mtbench,
+    load_vicuna,
+    routellm_apgr,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 STRONG = [True, True, False, True, True, False, True, True]
@@ -69,3 +79,12 @@ def test_the_mt_bench_set_has_both_models_judged_on_both_turns_of_all_80_questio
         assert r["repo"] == "lm-sys/RouteLLM" and len(r["commit"]) == 40 and len(r["question_commit"]) == 40
         for scores, mean in ((r["strong_scores"], r["strong_score"]), (r["weak_scores"], r["weak_score"])):
             assert len(scores) == 2 and all(1 <= x <= 10 for x in scores) and mean == sum(scores) / 2
+
+
+def test_the_vicuna_bench_set_is_judged_outside_and_shares_no_prompt_with_mt_bench() -> None:
+    rows = [json.loads(line) for line in VICUNA.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == len(load_vicuna()) == 78 and len({r["question_id"] for r in rows}) == 78
+    assert not {r["prompt"] for r in rows} & {row.prompt for row in load_mtbench()}
+    for r in rows:
+        assert r["repo"] == "lm-sys/FastChat" and len(r["commit"]) == 40 and len(r["question_commit"]) == 40
+        assert 1 <= r["strong_score"] <= 10 and 1 <= r["weak_score"] <= 10

@@ -147,6 +147,20 @@ async def test_task_timeout_settles_the_call_and_marks_the_task_timed_out(tmp_pa
         assert await h.statuses(group_id) == {"slow": "timed_out", "after": "skipped"}
         (attempt,) = await h.store.list_attempts(group_id=group_id)
         assert attempt.status == "failed" and attempt.error_class == "timeout"
+        slow = next(t for t in await h.store.list_tasks(group_id) if t.key == "slow")
+        assert (slow.error or "").startswith("task timed out after 0.3s")
+
+
+async def test_a_task_held_back_past_its_overall_deadline_times_out_by_that_deadline(tmp_path: Path) -> None:
+    """Waiting out rate limits spends no execution time, but the overall deadline (3 x timeout_s
+    from the first call) still ends the task."""
+    async with harness(tmp_path, overlay={"speed": ("loopa/fast",)}) as h:
+        h.backend.script("loopa/fast", [BackendRateLimited("429", status=429, retry_after=0.3)] * 5)
+        group_id = await h.run(tasks({"key": "x", "timeout_s": 0.4}), timeout=10)
+        (task,) = await h.store.list_tasks(group_id)
+        assert task.status == "timed_out"
+        assert (task.error or "").startswith("task passed its overall deadline (1.2s)")
+        assert len(h.backend.models_called()) < 5
 
 
 async def test_cancel_settles_running_calls_and_cancels_unstarted_tasks(tmp_path: Path) -> None:

@@ -160,3 +160,19 @@ async def test_withdrawn_waiters_leave_the_queue_and_the_rest_are_granted_best_f
         gate.release(waiters[granted[-1]].result())
     await _settle()
     assert granted == ["holder", *expected] and gate.waiting == 0 and gate.running == 0
+
+
+async def test_a_permit_nobody_could_compete_for_is_granted_at_once_and_ranking_holds_otherwise() -> None:
+    gate = CallGate(1)
+    gate.set_group_limit("only", 1)
+    alone = gate.enqueue("only", "p", "m", priority=1)
+    assert alone.granted  # one group, one call at a time: nobody can arrive to outrank it
+    gate.release(alone)
+    gate.set_group_limit("other", 1)
+    granted: list[str] = []
+    tasks = [await _start(gate, granted, n, group=g, priority=p) for n, g, p in (("low", "only", 1), ("high", "other", 9))]
+    await _settle()
+    assert granted == ["high"]  # two groups: the pass ranks the turn's arrivals together
+    gate.release(tasks[1].result())
+    await _settle()
+    assert granted == ["high", "low"]

@@ -114,3 +114,20 @@ async def test_learning_a_higher_price_raises_the_reservations_of_calls_still_in
     status = await store.budget_status(ROOMY)
     assert status.periods[0].reserved == pytest.approx(0.05)  # the waiting call now holds 5x
     assert await store.settle_attempt(waiting.id, status="succeeded", cost=0.05, cost_source="provider_reported")
+
+
+async def test_a_free_models_repeated_zero_charges_leave_its_learned_figures_and_the_ledger_as_they_were(
+    store: Store, db: str | Path
+) -> None:
+    from tests.store.helpers import query
+
+    for _ in range(3):
+        await _call(store, 0.0, 0.0, model="llama", provider="groq", paid=False)
+    learned = await store.learned_costs("llama", "groq")
+    assert (learned.mean_cost, learned.cost_samples, learned.ratio_samples) == (0.0, 1, 0)
+    assert query(db, "SELECT count(*) FROM ledger_days") == [(0,)]
+    # The day it first charges, it is learned and booked as before.
+    await _call(store, 0.0, 0.02, model="llama", provider="groq", paid=False)
+    learned = await store.learned_costs("llama", "groq")
+    assert (learned.mean_cost, learned.cost_samples) == (pytest.approx(0.02), 2)
+    assert query(db, "SELECT calls, settled_usd FROM ledger_days") == [(1, pytest.approx(0.02))]

@@ -183,3 +183,46 @@ async def test_a_settlement_charges_its_task_once_whether_or_not_the_outcome_app
                                   settle=AttemptSettlement(third.id, "failed", cost=0.001), quick=quick) == [True]
     assert query(db, "SELECT key, status, cost_usd FROM tasks ORDER BY key") == [
         ("t1", "succeeded", 0.005), ("t2", "failed", 0.004)]
+
+
+@pytest.mark.parametrize(("status", "cost", "estimate"), [
+    ("succeeded", 0.0, 0.0), ("failed", 0.003, 0.01), ("failed", None, 0.01), ("succeeded", 0.004, 0.01),
+    ("succeeded", None, 0.01),
+], ids=["free", "failed-charged", "failed-uncharged", "paid", "unknown-cost"])
+async def test_an_outcome_settled_by_the_process_that_began_its_call_is_stored_as_after_a_restart(
+    tmp_path: Path, status: str, cost: float | None, estimate: float
+) -> None:
+    """The process that began a call settles it without reading its row back where it can; a
+    store that did not begin it (reopened) reads it back. Both leave the same rows."""
+    rows = []
+    for reopen in (False, True):
+        path = tmp_path / f"{reopen}.db"
+        store = await Store.open(path)
+        try:
+            earlier = await store.begin_attempt(None, None, "m1", "p", "speed", estimate, False, FREE)
+            await store.settle_attempt(earlier.id, status="succeeded", cost=0.0, cost_source="catalog")
+            group_id, task_id = await _queued_task(store)
+            attempt, _ = await store.begin_task_attempt(task_id, group_id, "m1", "p", "speed", estimate, False, FREE,
+                                                        start_task=True)
+            if reopen:
+                await store.close()
+                store = await Store.open(path)
+            settle = AttemptSettlement(attempt.id, status, input_tokens=10, output_tokens=5, cost=cost,
+                                       cost_source="catalog" if cost is not None else "unknown")
+            to = "succeeded" if status == "succeeded" else "failed"
+            assert await store.move_tasks([TaskMove(task_id, ("running",), to, {"result": "ok"})],
+                                          settle=settle) == [True]
+            assert not await store.settle_attempt(attempt.id, status="failed")  # never twice
+        finally:
+            await store.close()
+        rows.append((
+            query(path, "SELECT status, round(cost_usd, 6), input_tokens, output_tokens, result FROM tasks"),
+            query(path, "SELECT status, reserved_usd, round(charged_usd, 6), cost_source FROM attempts ORDER BY id"),
+            query(path, "SELECT calls, round(settled_usd, 6) FROM ledger_days"),
+            query(path, "SELECT ratio, ratio_samples, round(mean_cost, 6), cost_samples FROM model_costs"),
+        ))
+    assert rows[0] == rows[1]
+    (task,), attempt_row = rows[0][0], rows[0][1][-1]
+    assert task == (status, attempt_row[2], 10, 5, "ok") and attempt_row[:2] == (status, 0)
+    if cost is not None:
+        assert attempt_row[2] == cost
