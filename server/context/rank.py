@@ -76,7 +76,9 @@ two tune cases whose only gold line sits just past a piece the fill reaches or n
   was missing: no case moved); `w_import_nb` 0.22 / 0.3 / 0.5 (tune 8k 0.666 / 0.679 / 0.678,
   32k 0.788 / 0.764 / 0.769; dev 8k 0.815 / 0.815 / 0.789; over 4k-32k 0.663 and 0.833 at 0.3);
   chunks of a top file that its best chunk calls or that call it (0.2 of that chunk's score, top
-  3 files: tune 4k-32k mean 0.659, dev 0.838; 0.5, top 10: 0.655 / 0.815);
+  3 files: tune 4k-32k mean 0.659, dev 0.838; 0.5, top 10: 0.655 / 0.815); chunks elsewhere
+  defining a name (at most 3 definitions) that the three best first-pass chunks use, 0.3 of
+  its specificity (tune 8k 0.649, mean 0.661; dev 0.815, mean 0.837);
 - diversity: each file's best chunk at x1.3 (tune mean 0.638, dev 0.825); at x0.85 (0.649,
   0.824): the depth-vs-breadth balance sits at its best on both sets;
 - 20 feedback words (dev 8k 0.845, mean 0.846; tune 8k 0.640, mean 0.660), 3 or 10 feedback
