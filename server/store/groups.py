@@ -14,7 +14,14 @@ from typing import Any
 
 from server.errors import InputError, NotFoundError
 from server.store.base import StoreBase, now_ts
-from server.store.ledger import TASK_CHARGE, Settling, settle_row, settlement_values, task_charge
+from server.store.ledger import (
+    TASK_CHARGE,
+    Settling,
+    add_task_charge,
+    settle_row,
+    settlement_values,
+    task_charge,
+)
 from server.store.records import (
     GROUP_FINISHED_STATUSES,
     TASK_FINAL_STATUSES,
@@ -214,16 +221,12 @@ def _move_tasks(
             break  # the first move decides: none of them applies
         done.append(moved)
     if charge is not None and not (with_first and done):
-        _charge_task(conn, charge, now)
+        add_task_charge(conn, charge[0], charge[1], now)
     if not done:
         return [False] * len(moves)
     if finish is not None and all(done):
         _finish_group(conn, finish, now)
     return done
-
-
-def _charge_task(conn: sqlite3.Connection, charge: tuple[str, tuple[Any, ...]], now: float) -> None:
-    conn.execute(f"UPDATE tasks SET {TASK_CHARGE}, updated_at = ? WHERE id = ?", (*charge[1], now, charge[0]))
 
 
 def _finish_group(conn: sqlite3.Connection, finish: tuple[str, str], now: float) -> None:

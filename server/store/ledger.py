@@ -50,7 +50,7 @@ from server.store.records import (
 )
 
 __all__ = ["BILLED_WITHOUT_FIGURE", "TASK_CHARGE", "BudgetRefused", "Learned", "LedgerMixin", "period_bounds",
-           "Settling", "read_learned", "settle_row", "settlement_values", "task_charge"]
+           "Settling", "add_task_charge", "read_learned", "settle_row", "settlement_values", "task_charge"]
 
 # Outcomes of a call that reached the provider, which bills it: with no figure, the reservation is
 # charged. A plain failure (an HTTP error, a refused request) is charged only what is reported.
@@ -343,8 +343,8 @@ def settle_row(conn: sqlite3.Connection, attempt_id: int, values: dict[str, Any]
               values["cached_tokens"], values["reasoning_tokens"], values["latency_ms"],
               values["first_token_ms"], values["error_class"], values["error_message"],
               values["generation_id"], values["http_status"], now, attempt_id)
-    learning = kind == "cost" and status == "succeeded"
-    if begun is not None and kind != "reserved" and not (learning and not begun.learns_nothing_from(cost)):
+    learning = kind == "cost" and status == "succeeded" and not (begun is not None and begun.learns_nothing_from(cost))
+    if begun is not None and kind != "reserved" and not learning:
         if conn.execute(_SETTLE_QUIET[kind], params).rowcount == 0:
             return None
         task_id, day, charged = begun.task_id, begun.day, float(cost or 0.0)
@@ -358,8 +358,7 @@ def settle_row(conn: sqlite3.Connection, attempt_id: int, values: dict[str, Any]
     if charged:
         _book(conn, day, charged, 1)
     if task_id is not None and charge_task:
-        conn.execute(f"UPDATE tasks SET {TASK_CHARGE}, updated_at = ? WHERE id = ?",
-                     (*task_charge(charged, values), now, task_id))
+        add_task_charge(conn, task_id, task_charge(charged, values), now)
     return task_id, float(charged)
 
 
@@ -374,6 +373,11 @@ TASK_CHARGE = (
 def task_charge(charged: float, values: dict[str, Any]) -> tuple[float, int, int, int, int]:
     return (charged, values["input_tokens"], values["output_tokens"], values["cached_tokens"],
             values["reasoning_tokens"])
+
+
+def add_task_charge(conn: sqlite3.Connection, task_id: str, charge: Sequence[Any], now: float) -> None:
+    """Add a settled call's charge (`task_charge`'s values) to its task, in a statement of its own."""
+    conn.execute(f"UPDATE tasks SET {TASK_CHARGE}, updated_at = ? WHERE id = ?", (*charge, now, task_id))
 
 
 # A checked settlement: the attempt's id, the values `settle_row` takes, and what this process

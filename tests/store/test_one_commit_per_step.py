@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from server.errors import BudgetExceeded, InputError
-from server.store import AttemptRecord, AttemptSettlement, BudgetLimits, Store, TaskMove
+from server.store import (
+    AttemptRecord,
+    AttemptSettlement,
+    BudgetLimits,
+    GroupRecord,
+    Store,
+    TaskMove,
+    TaskRecord,
+)
 from tests.store.helpers import new_group, new_tasks, query
 
 FREE = BudgetLimits()
@@ -16,9 +24,14 @@ FREE = BudgetLimits()
 QUICK = pytest.mark.parametrize("quick", [False, True], ids=["threaded", "quick"])
 
 
+async def _group_of(store: Store, tasks: int) -> tuple[GroupRecord, list[TaskRecord]]:
+    """A new group of `tasks` pending tasks, and its tasks in order."""
+    group = await store.create_group(new_group("g"), new_tasks(tasks))
+    return group, await store.list_tasks(group.id)
+
+
 async def _queued_task(store: Store) -> tuple[str, str]:
-    group = await store.create_group(new_group("g"), new_tasks(1))
-    (task,) = await store.list_tasks(group.id)
+    group, (task,) = await _group_of(store, 1)
     assert await store.transition_task(task.id, ("pending",), "queued")
     return group.id, task.id
 
@@ -126,8 +139,7 @@ async def test_a_settlement_with_a_status_an_attempt_cannot_end_in_is_refused_an
 async def test_outcomes_written_together_each_see_the_ones_before_and_settle_their_calls(
     store: Store, db: str | Path, quick: bool
 ) -> None:
-    group = await store.create_group(new_group("g"), new_tasks(3))
-    a, b, c = await store.list_tasks(group.id)
+    group, (a, b, c) = await _group_of(store, 3)
     attempts = [await _running(store, group.id, task.id, quick) for task in (a, b)]
     applied = await store.move_task_batches([
         ([TaskMove(a.id, ("running",), "succeeded", {"result": "a"})],
@@ -149,8 +161,7 @@ async def test_outcomes_written_together_each_see_the_ones_before_and_settle_the
 async def test_outcomes_written_together_write_nothing_when_one_task_was_moved_by_someone_else(
     store: Store, db: str | Path, quick: bool
 ) -> None:
-    group = await store.create_group(new_group("g"), new_tasks(2))
-    a, b = await store.list_tasks(group.id)
+    group, (a, b) = await _group_of(store, 2)
     attempt = await _running(store, group.id, a.id, quick)
     applied = await store.move_task_batches([
         ([TaskMove(a.id, ("running",), "succeeded", {"result": "a"})],
@@ -167,8 +178,7 @@ async def test_outcomes_written_together_write_nothing_when_one_task_was_moved_b
 async def test_a_settlement_charges_its_task_once_whether_or_not_the_outcome_applies(
     store: Store, db: str | Path, quick: bool
 ) -> None:
-    group = await store.create_group(new_group("g"), new_tasks(2))
-    a, b = await store.list_tasks(group.id)
+    group, (a, b) = await _group_of(store, 2)
     first, second = [await _running(store, group.id, task.id, quick) for task in (a, b)]
     assert await store.transition_task(b.id, ("running",), "cancelled")
     for task, attempt in ((a, first), (b, second)):  # a's outcome applies, b's does not
