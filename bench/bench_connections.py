@@ -1,19 +1,25 @@
-"""What connection reuse saves per streamed call, per wire protocol, against the loopback provider.
+"""What connection reuse and one write per request save per streamed call, per wire protocol.
 
-    python bench/bench_connections.py [--calls 200] [--runs 5]
+    python bench/bench_connections.py [--calls 200] [--runs 5] [--latency 0]
 
-The loopback provider runs in its own process (no latency). For each protocol, `--calls`
-sequential streamed calls go through the real backend twice per run: once with a pooled
-`httpx.AsyncClient` (connections reused, what the server does) and once with a client that keeps
-no connection (a new TCP connection per call: what a stream left unread used to cost). Reported:
-per-call time (min and median over `--runs`), the saving per call, the ratio reused / new, and
-the connections the provider accepted (reused: 1 per run).
+The loopback provider runs in its own process (no latency unless `--latency`). For each protocol and run, `--calls`
+sequential streamed calls go through the real backend with each of three clients, in interleaved
+blocks of 20 calls (so the machine's drift falls on all three alike):
+- the server's client (`provider_http_client`: pooled, a request's head and body in one write);
+- a pooled plain `httpx.AsyncClient` (connections reused, head and body written apart);
+- a client that keeps no connection (a new TCP connection per call: what a stream left unread
+  used to cost).
+Reported: per-call time (min and median over `--runs`), the saving per call of reuse (plain
+pooled against new connections) and of the single write (the server's client against plain
+pooled), with their ratios, and the connections the provider accepted for the server's client's
+calls (1: reused).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import sys
@@ -28,10 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_makespan import external_loopback  # noqa: E402
 
+from server.backends.http_client import provider_http_client  # noqa: E402
 from server.backends.registry import BACKENDS  # noqa: E402
 from tests.backends.helpers import make_request  # noqa: E402
 
 PROTOCOLS = ("openai", "anthropic", "ollama")
+KINDS = ("server", "plain", "fresh")
 
 
 def _connections(url: str) -> int:
@@ -39,46 +47,71 @@ def _connections(url: str) -> int:
         return int(json.loads(response.read())["connections"])
 
 
-async def _per_call_ms(url: str, protocol: str, calls: int, *, reuse: bool) -> float:
-    limits = httpx.Limits() if reuse else httpx.Limits(max_keepalive_connections=0)
+def _client(kind: str) -> httpx.AsyncClient:
+    if kind == "server":
+        return provider_http_client(100, 20)  # httpx's default limits
+    return httpx.AsyncClient(limits=httpx.Limits() if kind == "plain" else httpx.Limits(max_keepalive_connections=0))
+
+
+async def _one_run(url: str, protocol: str, calls: int, block: int = 20) -> dict[str, float]:
+    """Mean ms per call of each client over `calls` calls, in interleaved blocks of `block` (the
+    machine's drift falls on all three alike)."""
     base = url + "/v1" if protocol == "openai" else url
     api_key = None if protocol == "ollama" else "sk-bench"
     fields = {"tier": "local"} if protocol == "ollama" else None
-    async with httpx.AsyncClient(limits=limits) as client:
+    request = make_request(base, protocol=protocol, api_key=api_key, model_fields=fields)
+    spent = dict.fromkeys(KINDS, 0.0)
+    async with contextlib.AsyncExitStack() as stack:
+        backends = {kind: BACKENDS[protocol](await stack.enter_async_context(_client(kind))) for kind in KINDS}
+        for backend in backends.values():
+            await backend.complete(request)  # warm-up (imports, first connection)
+        for done in range(0, calls, block):
+            for kind, backend in backends.items():
+                start = time.perf_counter()
+                for _ in range(min(block, calls - done)):
+                    await backend.complete(request)
+                spent[kind] += time.perf_counter() - start
+    return {kind: seconds * 1000.0 / calls for kind, seconds in spent.items()}
+
+
+async def _server_connections(url: str, protocol: str, calls: int) -> int:
+    """TCP connections the provider accepted for `calls` sequential calls of the server's client."""
+    base = url + "/v1" if protocol == "openai" else url
+    api_key = None if protocol == "ollama" else "sk-bench"
+    fields = {"tier": "local"} if protocol == "ollama" else None
+    request = make_request(base, protocol=protocol, api_key=api_key, model_fields=fields)
+    before = await asyncio.to_thread(_connections, url)
+    async with _client("server") as client:
         backend = BACKENDS[protocol](client)
-        request = make_request(base, protocol=protocol, api_key=api_key, model_fields=fields)
-        await backend.complete(request)  # warm-up (imports, first connection)
-        start = time.perf_counter()
         for _ in range(calls):
             await backend.complete(request)
-        return (time.perf_counter() - start) * 1000.0 / calls
+    return await asyncio.to_thread(_connections, url) - before - 1  # the stats request has its own
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--latency", type=float, default=0.0, help="the provider's latency, seconds")
     args = parser.parse_args()
-    with external_loopback("--text", "a few words of answer", "--chunks", "4") as url:
+    with external_loopback("--text", "a few words of answer", "--chunks", "4", "--latency", str(args.latency)) as url:
         for protocol in PROTOCOLS:
-            reused: list[float] = []
-            fresh: list[float] = []
-            opened: list[int] = []
-            for _ in range(args.runs):
-                before = _connections(url)
-                reused.append(asyncio.run(_per_call_ms(url, protocol, args.calls, reuse=True)))
-                opened.append(_connections(url) - before - 1)  # the stats request has its own
-                fresh.append(asyncio.run(_per_call_ms(url, protocol, args.calls, reuse=False)))
-            saving = [f - r for f, r in zip(fresh, reused, strict=True)]
-            ratio = [r / f for f, r in zip(fresh, reused, strict=True)]
+            opened = asyncio.run(_server_connections(url, protocol, args.calls))
+            runs = [asyncio.run(_one_run(url, protocol, args.calls)) for _ in range(args.runs)]
+            server, reused, fresh = ([r[kind] for r in runs] for kind in KINDS)
             print(
-                f"{protocol:9s} per streamed call, reused: min {min(reused):.3f} ms, median "
-                f"{statistics.median(reused):.3f} ms | new connection each: min {min(fresh):.3f} ms, median "
-                f"{statistics.median(fresh):.3f} ms | saved per call: min {min(saving):.3f} ms, median "
-                f"{statistics.median(saving):.3f} ms | ratio reused/new: min {min(ratio):.2f}, median "
-                f"{statistics.median(ratio):.2f} | connections per run (reused, {args.calls + 1} calls): "
-                f"{max(opened)}"
+                f"{protocol:9s} per streamed call, min/median ms: server's client {_mm(server)} | plain httpx "
+                f"pooled {_mm(reused)} | new connection each {_mm(fresh)}\n"
+                f"          reuse saves {_mm([f - r for f, r in zip(fresh, reused, strict=True)])} ms per call "
+                f"(pooled/new {_mm([r / f for f, r in zip(fresh, reused, strict=True)], 2)}); one write saves "
+                f"{_mm([r - s for r, s in zip(reused, server, strict=True)])} ms per call (server/plain "
+                f"{_mm([s / r for r, s in zip(reused, server, strict=True)], 2)}); connections the server's "
+                f"client opened for {args.calls} calls: {opened}"
             )
+
+
+def _mm(values: list[float], digits: int = 3) -> str:
+    return f"{min(values):.{digits}f}/{statistics.median(values):.{digits}f}"
 
 
 if __name__ == "__main__":

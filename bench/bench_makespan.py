@@ -37,6 +37,7 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 
 from server.analysis.tokens import count_tokens  # noqa: E402
+from server.backends.http_client import provider_http_client  # noqa: E402
 from server.backends.registry import ProviderRegistry  # noqa: E402
 from server.catalog import load_catalog  # noqa: E402
 from server.routing.router import Router  # noqa: E402
@@ -77,7 +78,7 @@ async def open_engine(
     write_overlay(tmp / "manifests", provider_extra=provider_extra)
     settings = load_settings(env, max_concurrent=concurrency, max_tasks_per_group=10_000)
     catalog = load_catalog(settings.manifests_overlay)
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=256, max_keepalive_connections=128)) as http:
+    async with provider_http_client(256, 128) as http:
         store = await Store.open(settings.db_path)
         registry = ProviderRegistry(catalog, settings, http)
         router = Router(catalog, availability=registry.availability)

@@ -29,6 +29,7 @@ from server.settings import Settings
 if TYPE_CHECKING:  # imported when the state is opened, so a server answers `tools/list` without them
     import httpx
 
+    from server.backends.http_client import provider_http_client
     from server.backends.registry import ProviderRegistry
     from server.catalog import Catalog
     from server.perf.service import PerfServices
@@ -101,12 +102,8 @@ async def open_app_state(settings: Settings, catalog: Catalog | None = None) -> 
     stack = AsyncExitStack()
     try:
         http = await stack.enter_async_context(
-            httpx.AsyncClient(
-                timeout=httpx.Timeout(300.0, connect=10.0),
-                limits=httpx.Limits(max_connections=max(64, settings.max_concurrent * 4),
-                                    max_keepalive_connections=max(32, settings.max_concurrent * 2)),
-                follow_redirects=False,
-            )
+            provider_http_client(max(64, settings.max_concurrent * 4), max(32, settings.max_concurrent * 2),
+                                 timeout=httpx.Timeout(300.0, connect=10.0))
         )
         store = await Store.open(settings.db_url or settings.db_path, lease_s=settings.lease_seconds,
                                  poll_s=settings.poll_seconds)
@@ -161,6 +158,7 @@ async def _cancel(task: asyncio.Task[Any]) -> None:
 
 def _load_engine_modules(settings: Settings, catalog: Catalog | None) -> Catalog:
     """Import what running groups needs and load the catalogue (`catalog`, else the configured one)."""
+    import server.backends.http_client
     import server.backends.registry
     import server.perf.service
     import server.scheduler.engine

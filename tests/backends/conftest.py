@@ -1,4 +1,5 @@
-"""Fixtures for backend tests: one loopback provider per module (reset for each test), one client."""
+"""Fixtures for backend tests: one loopback provider per module (reset for each test), one client
+(the server's own: `provider_http_client`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
+from server.backends.http_client import provider_http_client
 from tests.support import LoopbackProvider
 
 
@@ -24,5 +26,5 @@ def lp(loopback_server: LoopbackProvider) -> LoopbackProvider:
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
+    async with provider_http_client(16, 8) as http:
         yield http
