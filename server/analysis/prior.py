@@ -31,7 +31,7 @@ from importlib import resources
 from typing import Literal
 
 from server.analysis import signals as sig
-from server.analysis.request_kind import is_open_ended_writing, request_kind
+from server.analysis.request_kind import is_open_ended_writing, is_open_question, request_kind
 
 __all__ = [
     "FEATURE_BUCKETS",
@@ -146,10 +146,12 @@ class LengthTerm:
     phased in over the first doubling so that nothing jumps at the threshold. The kind of request
     (`request_kind`) moves it too, phased in the same way unless `kind_at_any_length`: exact work
     (code, mathematics - this product's usual input) stays, open-ended writing or role-play loses
-    `writing_points`, any other request `other_points`. The length and grade numbers
+    `writing_points`, an open question with no single right answer (`is_open_question`: "How can
+    I manage stress?") `question_points` unless it is writing, any other request `other_points`.
+    The length and grade numbers
     are chosen on recorded strong/weak outcomes of one source and checked on another
     (bench/routing_eval/apgr.py --tune-length); the kind points on another source of chat prompts
-    (--tune-kind; bench/routing_eval/README.md).
+    (--tune-kind, --tune-question; bench/routing_eval/README.md).
     """
 
     unit: Literal["words", "chars"] = "words"
@@ -160,6 +162,7 @@ class LengthTerm:
     grade_center: float = 12.0
     writing_points: float = 0.0
     other_points: float = 0.0
+    question_points: float = 0.0
     kind_at_any_length: bool = False  # the kind points apply to short requests too (not phased in)
 
 
@@ -194,6 +197,8 @@ def beyond_trained_length(deviation: float, text: str, term: LengthTerm) -> floa
         kind_points = term.writing_points if kind < 0 else term.other_points if kind == 0 else 0.0
     elif term.writing_points and is_open_ended_writing(text):  # the cheap test first: most text is not writing
         kind_points = term.writing_points
+    if term.question_points and not kind_points and is_open_question(text):
+        kind_points = term.question_points
     if kind_points and not term.kind_at_any_length:
         kind_points *= min(units, 1.0)
     if units <= 0:
@@ -261,6 +266,7 @@ def load_prior() -> ComplexityPrior:
             grade_center=float(length.get("grade_center", 12.0)),
             writing_points=float(length.get("writing_points", 0.0)),
             other_points=float(length.get("other_points", 0.0)),
+            question_points=float(length.get("question_points", 0.0)),
             kind_at_any_length=bool(length.get("kind_at_any_length", False)),
         ),
     )
