@@ -43,6 +43,7 @@ __all__ = [
     "features",
     "length_units",
     "load_prior",
+    "obligation_sentences",
     "reading_grade",
     "signal_names",
     "word_count",
@@ -52,6 +53,8 @@ FEATURE_BUCKETS = 1 << 14
 PREFIX_LETTERS = 5  # word-prefix features (chosen held out, bench/routing_eval/compare_priors.py)
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)")
+_CLAUSE = re.compile(r"[^.!?\n]+")
+_OBLIGATION = re.compile(r"\b(?:should|must|needs? to|has to|have to|is required to)\b", re.IGNORECASE)
 # Words so common in task titles that they say nothing on their own (bigrams keep them).
 _STOP = frozenset({"a", "an", "the", "and", "or", "of", "for", "to", "in", "on", "with", "by", "from"})
 
@@ -135,6 +138,13 @@ def reading_grade(text: str) -> float:
     return 5.88 * letters / words - 29.6 * sentences / words - 15.8
 
 
+def obligation_sentences(text: str) -> int:
+    """Sentences (or lines) of `text` that state an obligation: should / must / needs to / has to."""
+    if not _OBLIGATION.search(text):
+        return 0
+    return sum(1 for clause in _CLAUSE.findall(text) if _OBLIGATION.search(clause))
+
+
 @dataclass(frozen=True)
 class LengthTerm:
     """How a description longer than the training titles is scored; no effect up to `from_count`.
@@ -163,6 +173,7 @@ class LengthTerm:
     writing_points: float = 0.0
     other_points: float = 0.0
     question_points: float = 0.0
+    obligation_points: float = 0.0  # points off per doubling of obligation sentences (phased in like the grade)
     kind_at_any_length: bool = False  # the kind points apply to short requests too (not phased in)
 
 
@@ -207,6 +218,8 @@ def beyond_trained_length(deviation: float, text: str, term: LengthTerm) -> floa
     if term.grade_weight:
         grade = term.grade_weight * (reading_grade(text) - term.grade_center)
         out += min(units, 1.0) * max(-GRADE_MAX_POINTS, min(GRADE_MAX_POINTS, grade))
+    if term.obligation_points:
+        out -= min(units, 1.0) * term.obligation_points * math.log2(1 + obligation_sentences(text))
     return out
 
 
@@ -267,6 +280,7 @@ def load_prior() -> ComplexityPrior:
             writing_points=float(length.get("writing_points", 0.0)),
             other_points=float(length.get("other_points", 0.0)),
             question_points=float(length.get("question_points", 0.0)),
+            obligation_points=float(length.get("obligation_points", 0.0)),
             kind_at_any_length=bool(length.get("kind_at_any_length", False)),
         ),
     )
