@@ -21,9 +21,9 @@ Scorers, all computed in the same run on the same prompts:
 - `rt_prev`: the score with the previous handling of long descriptions (session 3: words, one
   point per doubling, damping 1);
 - `title_only`: the score with no handling of long descriptions (the title model alone);
-- `rt_nokind`: the score without the kind-of-request points (`LengthTerm.writing_points`,
-  `other_points` and `question_points` 0: the score shipped before session 6); `rt_noquestion`: the
-  score without the open-question points only (the score shipped by session 6); `kind`: the kind of request alone
+- `rt_nokind`: the score without the kind-of-request and obligation points (`LengthTerm.writing_points`,
+  `other_points`, `question_points` and `obligation_points` 0: the score shipped before session 6);
+  `rt_session6`: without the open-question and obligation points (the score session 6 shipped); `kind`: the kind of request alone
   (`server.analysis.request_kind`: +1 code or mathematics, -1 open-ended writing or role-play, 0
   otherwise; ties routed in expectation);
 - `length`: the prompt's length in characters; `grade`: its reading grade alone
@@ -260,8 +260,10 @@ SCORERS: dict[str, Callable[[str], float]] = {
     "rt_prev": with_length_term(PREVIOUS_TERM),
     "title_only": with_length_term(NO_LENGTH_TERM),
     "rt_nokind": lambda p: with_length_term(dataclasses.replace(load_prior().length, writing_points=0.0,
-                                                                other_points=0.0, question_points=0.0))(p),
-    "rt_noquestion": lambda p: with_length_term(dataclasses.replace(load_prior().length, question_points=0.0))(p),
+                                                                other_points=0.0, question_points=0.0,
+                                                                obligation_points=0.0))(p),
+    "rt_session6": lambda p: with_length_term(dataclasses.replace(load_prior().length, question_points=0.0,
+                                                                  obligation_points=0.0))(p),
     "kind": lambda p: float(request_kind(p)),
     "length": lambda p: float(len(p)),
     "grade": reading_grade,

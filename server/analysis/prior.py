@@ -8,9 +8,11 @@ than the titles it was trained on are handled by `beyond_trained_length` (`Lengt
 model's deviation from its mean fades out, and the length (each doubling adds points) and the
 reading grade of the wording (`reading_grade`, Coleman-Liau) order them instead - on recorded
 strong/weak outcomes that is what predicts where a strong model helps. A request for open-ended
-writing or role-play, at any length, scores lower (`server.analysis.request_kind`; the shipped
-file moves nothing else). See bench/routing_eval/README.md for the figures and how the numbers
-were chosen.
+writing or role-play, or an open question with no single right answer, at any length, scores
+lower (`server.analysis.request_kind`), and so does a long description in proportion to how much of
+it is stated as obligations ("should", "must"): on recorded coding-agent outcomes a spelled-out
+issue is one a cheaper model solves more often. See bench/routing_eval/README.md for the figures
+and how the numbers were chosen.
 
 The weights are trained by `bench/routing_eval/train_prior.py` on public Task Master complexity
 reports (titles with a model-judged complexityScore, see bench/data/taskmaster_complexity.jsonl
@@ -31,7 +33,12 @@ from importlib import resources
 from typing import Literal
 
 from server.analysis import signals as sig
-from server.analysis.request_kind import is_open_ended_writing, is_open_question, request_kind
+from server.analysis.request_kind import (
+    is_multiple_choice,
+    is_open_ended_writing,
+    is_open_question,
+    request_kind,
+)
 
 __all__ = [
     "FEATURE_BUCKETS",
@@ -158,6 +165,9 @@ class LengthTerm:
     (code, mathematics - this product's usual input) stays, open-ended writing or role-play loses
     `writing_points`, an open question with no single right answer (`is_open_question`: "How can
     I manage stress?") `question_points` unless it is writing, any other request `other_points`.
+    A description that spells its work out as obligations (`obligation_sentences`: should / must /
+    needs to) loses `obligation_points` per doubling of them, phased in like the grade, unless it is
+    a multiple-choice question (there "must" is a condition of the problem).
     The length and grade numbers
     are chosen on recorded strong/weak outcomes of one source and checked on another
     (bench/routing_eval/apgr.py --tune-length); the kind points on another source of chat prompts
@@ -218,7 +228,8 @@ def beyond_trained_length(deviation: float, text: str, term: LengthTerm) -> floa
     if term.grade_weight:
         grade = term.grade_weight * (reading_grade(text) - term.grade_center)
         out += min(units, 1.0) * max(-GRADE_MAX_POINTS, min(GRADE_MAX_POINTS, grade))
-    if term.obligation_points:
+    if term.obligation_points and not is_multiple_choice(text):
+        # An exam question's "must" is a condition of the problem, not a requirement of work.
         out -= min(units, 1.0) * term.obligation_points * math.log2(1 + obligation_sentences(text))
     return out
 

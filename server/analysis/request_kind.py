@@ -5,7 +5,7 @@ a calculation, a proof), -1 when it asks for open-ended writing or role-play (a 
 essay or a letter to compose; "pretend you are ..."), and 0 otherwise. Exact work wins a tie:
 "write a function" is code. `is_open_question(text)` says whether it is an open question put to
 an assistant with no single right answer ("How can I manage stress?"): not code, not mathematics,
-not a multiple-choice question, not a problem over stated quantities.
+not a multiple-choice question (`is_multiple_choice`), not a problem over stated quantities.
 
 Why these two directions: published comparisons of strong and weak models on open chat prompts
 find the strong model's lead largest on mathematics and coding and smallest on creative writing
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["is_exact_work", "is_open_ended_writing", "is_open_question", "request_kind"]
+__all__ = ["is_exact_work", "is_multiple_choice", "is_open_ended_writing", "is_open_question", "request_kind"]
 
 # Code: a fenced block, a call with arguments, snake_case or camelCase identifiers, statement
 # endings (case matters here), or the words people use when asking for a program.
@@ -90,6 +90,11 @@ def is_open_ended_writing(text: str) -> bool:
     return bool(_WRITING.search(text)) and not _USER_STORY.search(text) and not is_exact_work(text)
 
 
+def is_multiple_choice(text: str) -> bool:
+    """Whether `text` is a multiple-choice question: two or more option lines ("A. ...", "(b) ...")."""
+    return len(_OPTION_LINE.findall(text)) >= 2
+
+
 def is_open_question(text: str) -> bool:
     """Whether `text` is an open question or request put to an assistant, with no single right answer.
 
@@ -102,7 +107,7 @@ def is_open_question(text: str) -> bool:
     opens = bool(_QUESTION_START.match(text)) or bool(match and match.group().endswith("?"))
     if not opens or is_exact_work(text):
         return False
-    return len(_OPTION_LINE.findall(text)) < 2 and len(_QUANTITY.findall(text)) < 3
+    return not is_multiple_choice(text) and len(_QUANTITY.findall(text)) < 3
 
 
 def request_kind(text: str) -> int:
