@@ -21,8 +21,9 @@ Scorers, all computed in the same run on the same prompts:
 - `rt_prev`: the score with the previous handling of long descriptions (session 3: words, one
   point per doubling, damping 1);
 - `title_only`: the score with no handling of long descriptions (the title model alone);
-- `rt_nokind`: the score without the kind-of-request points (`LengthTerm.writing_points` and
-  `other_points` 0: the score shipped before them); `kind`: the kind of request alone
+- `rt_nokind`: the score without the kind-of-request and obligation points (`LengthTerm.writing_points`,
+  `other_points`, `question_points` and `obligation_points` 0: the score shipped before session 6);
+  `rt_session6`: without the open-question and obligation points (the score session 6 shipped); `kind`: the kind of request alone
   (`server.analysis.request_kind`: +1 code or mathematics, -1 open-ended writing or role-play, 0
   otherwise; ties routed in expectation);
 - `length`: the prompt's length in characters; `grade`: its reading grade alone
@@ -51,7 +52,8 @@ Vicuna-bench (bench/data/vicuna_bench_outcomes.jsonl: FastChat's first evaluatio
 scores of gpt-3.5-turbo and vicuna-13b on 78 one-turn questions, none of them an MT-Bench question)
 is scored the same way; `--tune-kind` chooses the kind-of-request points on it (writing and other
 points, phased in or at any length), allowing only cells that lose at most NO_HARM on RouteLLM's
-GSM8K and MMLU (first set), without reading MT-Bench.
+GSM8K and MMLU (first set), without reading MT-Bench; `--tune-question` chooses the open-question
+points (`server.analysis.request_kind.is_open_question`) the same way.
 
 `--tune-length SOURCE` grids the length term (unit, damping, points per doubling, points per
 reading grade; `server.analysis.prior.LengthTerm`) and picks the best cell on SOURCE's labels
@@ -65,6 +67,7 @@ length term, the previous one and the shipped one (the cost side).
     python bench/routing_eval/apgr.py --tune-length gsm8k # choose the length term on GSM8K only
     python bench/routing_eval/apgr.py --tiers             # tier shares before / after
     python bench/routing_eval/apgr.py --tune-kind         # choose the kind points on Vicuna-bench
+    python bench/routing_eval/apgr.py --tune-question     # choose the open-question points on Vicuna-bench
 """
 
 from __future__ import annotations
@@ -93,7 +96,7 @@ from bench.routing_eval.train_prior import length_from  # noqa: E402
 from bench.routing_eval.train_prior import load as load_titles  # noqa: E402
 from server.analysis.analyzer import analyze  # noqa: E402
 from server.analysis.prior import NO_LENGTH_TERM, ComplexityPrior, LengthTerm, load_prior, reading_grade  # noqa: E402
-from server.analysis.request_kind import request_kind  # noqa: E402
+from server.analysis.request_kind import is_open_question, request_kind  # noqa: E402
 
 DATA = REPO / "bench" / "data" / "routellm_outcomes.jsonl"
 # Prompts read only after the shipped length term was fixed: a check nothing was chosen on.
@@ -107,6 +110,8 @@ VICUNA = REPO / "bench" / "data" / "vicuna_bench_outcomes.jsonl"
 # phased in beyond the training titles' length like the grade or at any length.
 WRITING_GRID = (0.0, 0.5, 1.0, 2.0, 3.0)
 OTHER_GRID = (0.0, 0.5, 1.0)
+# --tune-question grid: points an open question with no single right answer loses (session 7).
+QUESTION_GRID = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 # --tune-kind's no-harm rule: no cell may lose more than this on RouteLLM's GSM8K or MMLU (first set).
 NO_HARM = 0.01
 # SWE-bench Pro issue texts (bench/routing_eval/coding_outcomes.py's data): --tiers reads their text only.
@@ -255,7 +260,10 @@ SCORERS: dict[str, Callable[[str], float]] = {
     "rt_prev": with_length_term(PREVIOUS_TERM),
     "title_only": with_length_term(NO_LENGTH_TERM),
     "rt_nokind": lambda p: with_length_term(dataclasses.replace(load_prior().length, writing_points=0.0,
-                                                                other_points=0.0))(p),
+                                                                other_points=0.0, question_points=0.0,
+                                                                obligation_points=0.0))(p),
+    "rt_session6": lambda p: with_length_term(dataclasses.replace(load_prior().length, question_points=0.0,
+                                                                  obligation_points=0.0))(p),
     "kind": lambda p: float(request_kind(p)),
     "length": lambda p: float(len(p)),
     "grade": reading_grade,
@@ -388,6 +396,51 @@ def tune_kind(rows: list[Outcome]) -> dict[str, object]:
     return {"chosen": best, "apgr": results[best], "length": length}
 
 
+def tune_question(rows: list[Outcome]) -> dict[str, object]:
+    """Choose the open-question points on Vicuna-bench only, under the same no-harm rule.
+
+    Every cell is `route_task`'s score with `question_points` from QUESTION_GRID (the shipped
+    writing points and `kind_at_any_length` kept); a cell is allowed only if it loses at most NO_HARM
+    on RouteLLM's GSM8K and MMLU (first set) and moves no Task Master title's or coding issue's
+    score (counted, no labels read); among allowed cells the best on Vicuna-bench wins (ties: the
+    smaller points). MT-Bench is not read here.
+    """
+    shipped = load_prior()
+    parts = {"vicuna_bench": [r for r in rows if r.source == "vicuna_bench"],
+             "gsm8k": [r for r in rows if r.source == "gsm8k"], "mmlu": [r for r in rows if r.source == "mmlu"]}
+    if any(r.source.startswith("mt_bench") for r in rows) or not parts["vicuna_bench"]:
+        raise SystemExit("--tune-question reads Vicuna-bench and the first RouteLLM set only")
+    texts = {"task titles": [str(r["title"]) for r in load_titles()]}
+    if CODING.exists():
+        texts["coding issues"] = [str(json.loads(line)["problem_statement"]).strip()
+                                  for line in CODING.read_text(encoding="utf-8").splitlines() if line.strip()]
+    flagged = {name: sum(map(is_open_question, part)) for name, part in texts.items()}
+    flagged.update({name: sum(is_open_question(r.prompt) for r in part) for name, part in parts.items()})
+    results: dict[float, dict[str, float]] = {}
+    for points in QUESTION_GRID:
+        with analyzer_prior(dataclasses.replace(shipped, length=dataclasses.replace(shipped.length,
+                                                                                  question_points=points))):
+            results[points] = {
+                name: apgr([analyze(r.prompt).score for r in part], [r.strong for r in part], [r.weak for r in part])
+                for name, part in parts.items()
+            }
+    base = results[0.0]
+    untouched = flagged["task titles"] == 0 and flagged.get("coding issues", 0) == 0
+    allowed = [p for p, res in results.items()
+               if all(res[name] >= base[name] - NO_HARM for name in ("gsm8k", "mmlu")) and (untouched or p == 0.0)]
+    best = max(allowed, key=lambda p: (round(results[p]["vicuna_bench"], 6), -p))
+    length = {name: apgr([float(len(r.prompt)) for r in part], [r.strong for r in part], [r.weak for r in part])
+              for name, part in parts.items()}
+    print("open questions flagged (no labels read): " + ", ".join(f"{n} {c}" for n, c in flagged.items()))
+    print("route_task APGR by open-question points, chosen on vicuna_bench under the no-harm rule:")
+    print(f"{'points':>7} " + " ".join(f"{n:>13}" for n in parts) + "  allowed")
+    for points in QUESTION_GRID:
+        print(f"{points:>7.2f} " + " ".join(f"{results[points][n]:>13.3f}" for n in parts)
+              + f"  {'yes' if points in allowed else 'no'}" + ("  <- chosen" if points == best else ""))
+    print(f"{'length':>7} " + " ".join(f"{length[n]:>13.3f}" for n in parts))
+    return {"chosen": best, "apgr": results[best], "length": length, "flagged": flagged}
+
+
 def tier_shares(rows: list[Outcome]) -> None:
     """How the tiers the strategies cut at are spread, before and after the shipped length term.
 
@@ -427,6 +480,8 @@ def main() -> None:
     parser.add_argument("--tiers", action="store_true", help="the tier shares before and after the length term")
     parser.add_argument("--tune-kind", action="store_true",
                         help="choose the kind-of-request points on Vicuna-bench (MT-Bench not read)")
+    parser.add_argument("--tune-question", action="store_true",
+                        help="choose the open-question points on Vicuna-bench (MT-Bench not read)")
     args = parser.parse_args()
     started = time.perf_counter()
     if args.tiers:
@@ -437,6 +492,9 @@ def main() -> None:
         return
     if args.tune_kind:
         tune_kind(load() + load_vicuna())
+        return
+    if args.tune_question:
+        tune_question(load() + load_vicuna())
         return
     report = evaluate(load() + load(LATER, " later") + load_vicuna() + load_mtbench(), args.seed)
     if args.json:

@@ -86,6 +86,15 @@ GRADE_CENTER = 12.0  # US grade 12: wording a high-school senior reads neither a
 WRITING_POINTS = 3.0
 OTHER_POINTS = 0.0
 KIND_AT_ANY_LENGTH = True
+# Points an open question with no single right answer loses (`request_kind.is_open_question`),
+# unless it is writing. Chosen on Vicuna-bench only (`apgr.py --tune-question`), same no-harm rule;
+# MT-Bench measured once after (bench/routing_eval/README.md, "Session 7").
+QUESTION_POINTS = 3.0
+# Points off per doubling of obligation sentences (should / must / needs to) in a description that
+# is not a multiple-choice question: a task spelled out as requirements needs less from the model.
+# 0.5 = LENGTH_PER_DOUBLING, not tuned; kept by the rule written before it was measured
+# (`coding_breadth.py --term`; bench/routing_eval/README.md, session 7).
+OBLIGATION_POINTS = 0.5
 
 Row = dict[str, object]
 Sparse = dict[int, float]
@@ -213,7 +222,8 @@ def length_from(rows: list[Row], unit: str = LENGTH_UNIT) -> int:
 def shipped_length_term(rows: list[Row]) -> LengthTerm:
     """The length term the weights file ships, its threshold read from these titles."""
     return LengthTerm(LENGTH_UNIT, length_from(rows), LENGTH_PER_DOUBLING, LENGTH_DAMPING, GRADE_WEIGHT, GRADE_CENTER,
-                      WRITING_POINTS, OTHER_POINTS, KIND_AT_ANY_LENGTH)
+                      writing_points=WRITING_POINTS, other_points=OTHER_POINTS, question_points=QUESTION_POINTS,
+                      obligation_points=OBLIGATION_POINTS, kind_at_any_length=KIND_AT_ANY_LENGTH)
 
 
 def length_term_json(term: LengthTerm) -> dict[str, object]:
@@ -221,6 +231,7 @@ def length_term_json(term: LengthTerm) -> dict[str, object]:
     return {"unit": term.unit, "from": term.from_count, "per_doubling": term.per_doubling, "damping": term.damping,
             "grade_weight": term.grade_weight, "grade_center": term.grade_center,
             "writing_points": term.writing_points, "other_points": term.other_points,
+            "question_points": term.question_points, "obligation_points": term.obligation_points,
             "kind_at_any_length": term.kind_at_any_length}
 
 

@@ -8,9 +8,11 @@ than the titles it was trained on are handled by `beyond_trained_length` (`Lengt
 model's deviation from its mean fades out, and the length (each doubling adds points) and the
 reading grade of the wording (`reading_grade`, Coleman-Liau) order them instead - on recorded
 strong/weak outcomes that is what predicts where a strong model helps. A request for open-ended
-writing or role-play, at any length, scores lower (`server.analysis.request_kind`; the shipped
-file moves nothing else). See bench/routing_eval/README.md for the figures and how the numbers
-were chosen.
+writing or role-play, or an open question with no single right answer, at any length, scores
+lower (`server.analysis.request_kind`), and so does a long description in proportion to how much of
+it is stated as obligations ("should", "must"): on recorded coding-agent outcomes a spelled-out
+issue is one a cheaper model solves more often. See bench/routing_eval/README.md for the figures
+and how the numbers were chosen.
 
 The weights are trained by `bench/routing_eval/train_prior.py` on public Task Master complexity
 reports (titles with a model-judged complexityScore, see bench/data/taskmaster_complexity.jsonl
@@ -31,7 +33,12 @@ from importlib import resources
 from typing import Literal
 
 from server.analysis import signals as sig
-from server.analysis.request_kind import is_open_ended_writing, request_kind
+from server.analysis.request_kind import (
+    is_multiple_choice,
+    is_open_ended_writing,
+    is_open_question,
+    request_kind,
+)
 
 __all__ = [
     "FEATURE_BUCKETS",
@@ -43,6 +50,7 @@ __all__ = [
     "features",
     "length_units",
     "load_prior",
+    "obligation_sentences",
     "reading_grade",
     "signal_names",
     "word_count",
@@ -52,6 +60,8 @@ FEATURE_BUCKETS = 1 << 14
 PREFIX_LETTERS = 5  # word-prefix features (chosen held out, bench/routing_eval/compare_priors.py)
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)")
+_CLAUSE = re.compile(r"[^.!?\n]+")
+_OBLIGATION = re.compile(r"\b(?:should|must|needs? to|has to|have to|is required to)\b", re.IGNORECASE)
 # Words so common in task titles that they say nothing on their own (bigrams keep them).
 _STOP = frozenset({"a", "an", "the", "and", "or", "of", "for", "to", "in", "on", "with", "by", "from"})
 
@@ -135,6 +145,13 @@ def reading_grade(text: str) -> float:
     return 5.88 * letters / words - 29.6 * sentences / words - 15.8
 
 
+def obligation_sentences(text: str) -> int:
+    """Sentences (or lines) of `text` that state an obligation: should / must / needs to / has to."""
+    if not _OBLIGATION.search(text):
+        return 0
+    return sum(1 for clause in _CLAUSE.findall(text) if _OBLIGATION.search(clause))
+
+
 @dataclass(frozen=True)
 class LengthTerm:
     """How a description longer than the training titles is scored; no effect up to `from_count`.
@@ -146,10 +163,15 @@ class LengthTerm:
     phased in over the first doubling so that nothing jumps at the threshold. The kind of request
     (`request_kind`) moves it too, phased in the same way unless `kind_at_any_length`: exact work
     (code, mathematics - this product's usual input) stays, open-ended writing or role-play loses
-    `writing_points`, any other request `other_points`. The length and grade numbers
+    `writing_points`, an open question with no single right answer (`is_open_question`: "How can
+    I manage stress?") `question_points` unless it is writing, any other request `other_points`.
+    A description that spells its work out as obligations (`obligation_sentences`: should / must /
+    needs to) loses `obligation_points` per doubling of them, phased in like the grade, unless it is
+    a multiple-choice question (there "must" is a condition of the problem).
+    The length and grade numbers
     are chosen on recorded strong/weak outcomes of one source and checked on another
     (bench/routing_eval/apgr.py --tune-length); the kind points on another source of chat prompts
-    (--tune-kind; bench/routing_eval/README.md).
+    (--tune-kind, --tune-question; bench/routing_eval/README.md).
     """
 
     unit: Literal["words", "chars"] = "words"
@@ -160,6 +182,8 @@ class LengthTerm:
     grade_center: float = 12.0
     writing_points: float = 0.0
     other_points: float = 0.0
+    question_points: float = 0.0
+    obligation_points: float = 0.0  # points off per doubling of obligation sentences (phased in like the grade)
     kind_at_any_length: bool = False  # the kind points apply to short requests too (not phased in)
 
 
@@ -194,6 +218,8 @@ def beyond_trained_length(deviation: float, text: str, term: LengthTerm) -> floa
         kind_points = term.writing_points if kind < 0 else term.other_points if kind == 0 else 0.0
     elif term.writing_points and is_open_ended_writing(text):  # the cheap test first: most text is not writing
         kind_points = term.writing_points
+    if term.question_points and not kind_points and is_open_question(text):
+        kind_points = term.question_points
     if kind_points and not term.kind_at_any_length:
         kind_points *= min(units, 1.0)
     if units <= 0:
@@ -202,6 +228,9 @@ def beyond_trained_length(deviation: float, text: str, term: LengthTerm) -> floa
     if term.grade_weight:
         grade = term.grade_weight * (reading_grade(text) - term.grade_center)
         out += min(units, 1.0) * max(-GRADE_MAX_POINTS, min(GRADE_MAX_POINTS, grade))
+    if term.obligation_points and not is_multiple_choice(text):
+        # An exam question's "must" is a condition of the problem, not a requirement of work.
+        out -= min(units, 1.0) * term.obligation_points * math.log2(1 + obligation_sentences(text))
     return out
 
 
@@ -261,6 +290,8 @@ def load_prior() -> ComplexityPrior:
             grade_center=float(length.get("grade_center", 12.0)),
             writing_points=float(length.get("writing_points", 0.0)),
             other_points=float(length.get("other_points", 0.0)),
+            question_points=float(length.get("question_points", 0.0)),
+            obligation_points=float(length.get("obligation_points", 0.0)),
             kind_at_any_length=bool(length.get("kind_at_any_length", False)),
         ),
     )

@@ -3,22 +3,24 @@
 `request_kind(text)` is +1 when the prompt asks for exact work (code, or mathematics: a formula,
 a calculation, a proof), -1 when it asks for open-ended writing or role-play (a poem, a story, an
 essay or a letter to compose; "pretend you are ..."), and 0 otherwise. Exact work wins a tie:
-"write a function" is code.
+"write a function" is code. `is_open_question(text)` says whether it is an open question put to
+an assistant with no single right answer ("How can I manage stress?"): not code, not mathematics,
+not a multiple-choice question (`is_multiple_choice`), not a problem over stated quantities.
 
 Why these two directions: published comparisons of strong and weak models on open chat prompts
 find the strong model's lead largest on mathematics and coding and smallest on creative writing
 (RouteLLM, Ong et al. 2024; Chatbot Arena's category leaderboards). The word lists are generic
 genre and notation cues written for this purpose, not fitted to any labels; how much the kind
-moves a score is `LengthTerm.writing_points` / `other_points` (server.analysis.prior): exact
-work, this product's usual input, is never moved. How the points were chosen is in
-bench/routing_eval/README.md.
+moves a score is `LengthTerm.writing_points` / `question_points` / `other_points`
+(server.analysis.prior): exact work, this product's usual input, is never moved. How the points
+were chosen is in bench/routing_eval/README.md.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["is_exact_work", "is_open_ended_writing", "request_kind"]
+__all__ = ["is_exact_work", "is_multiple_choice", "is_open_ended_writing", "is_open_question", "request_kind"]
 
 # Code: a fenced block, a call with arguments, snake_case or camelCase identifiers, statement
 # endings (case matters here), or the words people use when asking for a program.
@@ -56,6 +58,20 @@ _WRITING = re.compile(
     re.IGNORECASE,
 )
 
+# An open question put to an assistant: the text opens with an interrogative or an open-request
+# verb, or its first sentence (up to the first full stop, mark or line break) ends in "?". A task
+# title ("Add login page") or an issue report ("# Title ...") opens with neither.
+_QUESTION_START = re.compile(
+    r"\s*(?:how|what|why|which|who|whom|whose|when|where|can|could|would|should|do|does|did|is|are|was|were|"
+    r"will|explain|describe|discuss|compare|suggest|tell)\b",
+    re.IGNORECASE,
+)
+_FIRST_SENTENCE = re.compile(r"[^.!?\n]*[.!?\n]?")
+# Questions with one right answer are exact work even in plain words: a multiple-choice question
+# (two or more option lines "A. ..." / "(b) ...") or a problem stating three or more quantities.
+_OPTION_LINE = re.compile(r"^\s*\(?[A-Ea-e][.)]\s", re.MULTILINE)
+_QUANTITY = re.compile(r"\d+(?:[.,]\d+)?")
+
 # A user story is a requirement of software work, not creative writing.
 _USER_STORY = re.compile(r"\buser stor(?:y|ies)\b", re.IGNORECASE)
 
@@ -72,6 +88,26 @@ def is_open_ended_writing(text: str) -> bool:
     run only for the few that do.
     """
     return bool(_WRITING.search(text)) and not _USER_STORY.search(text) and not is_exact_work(text)
+
+
+def is_multiple_choice(text: str) -> bool:
+    """Whether `text` is a multiple-choice question: two or more option lines ("A. ...", "(b) ...")."""
+    return len(_OPTION_LINE.findall(text)) >= 2
+
+
+def is_open_question(text: str) -> bool:
+    """Whether `text` is an open question or request put to an assistant, with no single right answer.
+
+    Open questions ("How can I manage stress?", "Explain how vaccines work") are where published
+    comparisons find a strong model's lead smallest after creative writing; a question with one
+    right answer - code, mathematics, a multiple-choice question, a problem over stated quantities -
+    is not one. The cheap form test runs first: task titles and issue reports fail it.
+    """
+    match = _FIRST_SENTENCE.match(text.lstrip())
+    opens = bool(_QUESTION_START.match(text)) or bool(match and match.group().endswith("?"))
+    if not opens or is_exact_work(text):
+        return False
+    return not is_multiple_choice(text) and len(_QUANTITY.findall(text)) < 3
 
 
 def request_kind(text: str) -> int:

@@ -16,6 +16,7 @@ from server.analysis.prior import (
     features,
     length_units,
     load_prior,
+    obligation_sentences,
     reading_grade,
     signal_names,
     word_count,
@@ -145,3 +146,15 @@ def test_a_longer_description_of_the_same_work_scores_higher_and_never_past_ten(
     assert mid > short
     assert huge >= mid
     assert huge <= 10
+
+
+def test_a_description_spelled_out_as_obligations_scores_lower_unless_it_is_an_exam_question() -> None:
+    vague = "The export page is broken for some users after the last release and nobody knows why yet, please look."
+    spelled = ("The export page must list every report. It should show the owner of each. The button needs to "
+               "disable while a file is written.\nA failed write must show an error.")
+    assert obligation_sentences(vague) == 0 and obligation_sentences(spelled) == 4
+    term = LengthTerm("chars", 74, 0.0, 1.0, obligation_points=0.5)
+    assert beyond_trained_length(0.0, vague, term) == 0.0
+    assert beyond_trained_length(0.0, spelled, term) == -0.5 * 2.321928094887362  # 0.5 x log2(1 + 4), past one doubling
+    exam = "Which of the following must be true of a compact space that should be complete?\nA. It is finite\nB. None"
+    assert obligation_sentences(exam) == 1 and beyond_trained_length(0.0, exam, term) == 0.0

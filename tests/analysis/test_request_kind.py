@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from server.analysis import analyze
 from server.analysis.prior import LengthTerm, beyond_trained_length, load_prior
-from server.analysis.request_kind import request_kind
+from server.analysis.request_kind import is_open_question, request_kind
 
 
 def test_code_and_mathematics_are_exact_work() -> None:
@@ -45,3 +45,33 @@ def test_the_shipped_router_scores_a_poem_below_the_same_length_of_code() -> Non
     poem = analyze("Write a poem about the sea at night, in four stanzas, for my sister's birthday card")
     code = analyze("Write a Python script that parses the sea-level CSV at night and plots four stanzas of data")
     assert poem.score < code.score
+
+
+def test_open_questions_are_told_from_questions_with_one_right_answer() -> None:
+    assert is_open_question("How can I improve my time management skills?")
+    assert is_open_question("Explain the process of natural selection and how it shapes species.")
+    assert is_open_question("As a pirate captain, what would you say to rally your crew?")
+    assert not is_open_question("How do I fix `parse_config()` returning None on an empty file?")  # code
+    assert not is_open_question("What is the probability of two sixes in three rolls of a die?")  # maths
+    assert not is_open_question("Which of the following is true?\nA. Every compact space is complete\nB. Neither")
+    assert not is_open_question("What is the distance between (2, -2) and (10, 4)?")  # stated quantities
+
+
+def test_task_titles_and_issue_reports_are_not_open_questions() -> None:
+    assert not is_open_question("Add a login page with remember-me")
+    assert not is_open_question("# Title\nSearch flags break navigation. What did you expect? Results.")
+    assert not is_open_question("Design database schema with proper normalization and indexing strategy")
+
+
+def test_an_open_question_loses_its_points_unless_it_is_writing() -> None:
+    term = LengthTerm("chars", 74, 0.5, 5.0, writing_points=3.0, question_points=2.0, kind_at_any_length=True)
+    assert beyond_trained_length(1.0, "How can I deal with stress at work?", term) == -1.0
+    assert beyond_trained_length(1.0, "Can you help me write a poem for my mother?", term) == -2.0  # writing wins
+    assert beyond_trained_length(1.0, "Add a login page with remember-me", term) == 1.0
+
+
+def test_the_shipped_router_scores_an_open_question_below_a_coding_question_of_its_length() -> None:
+    assert load_prior().length.question_points > 0
+    chat = analyze("What are the most effective ways for a small team to deal with stress at work?")
+    code = analyze("What are the most effective ways for a small team to parse nested JSON in Python?")
+    assert chat.score < code.score
