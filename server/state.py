@@ -29,7 +29,6 @@ from server.settings import Settings
 if TYPE_CHECKING:  # imported when the state is opened, so a server answers `tools/list` without them
     import httpx
 
-    from server.backends.http_client import provider_http_client
     from server.backends.registry import ProviderRegistry
     from server.catalog import Catalog
     from server.perf.service import PerfServices
@@ -91,6 +90,7 @@ async def open_app_state(settings: Settings, catalog: Catalog | None = None) -> 
     catalog = await asyncio.to_thread(_load_engine_modules, settings, catalog)
     import httpx
 
+    from server.backends.http_client import provider_http_client
     from server.backends.registry import ProviderRegistry
     from server.perf.service import PerfServices
     from server.routing.router import Router
