@@ -199,7 +199,7 @@ def length_units(text: str, term: LengthTerm) -> float:
     return math.log2(size / term.from_count) if size > term.from_count else 0.0
 
 
-def beyond_trained_length(deviation: float, text: str, term: LengthTerm) -> float:
+def beyond_trained_length(deviation: float, text: str, term: LengthTerm, software: bool = False) -> float:
     """The model's deviation from its mean, adjusted for a description longer than its training titles.
 
     The prior sums one weight per word. Trained and calibrated on titles, its deviation on a
@@ -209,7 +209,9 @@ def beyond_trained_length(deviation: float, text: str, term: LengthTerm) -> floa
     no effect up to `term.from_count`, so the fit on the training titles is untouched - except the
     kind points when `term.kind_at_any_length` (a request for a poem or a role-play is not the kind
     of work the titles rate; none of the 2,050 training titles is one). Training's evaluation and
-    inference both call this.
+    inference both call this. `software`: the keyword signals or the agent say the text is about
+    software (a kind of coding work, a risk, a coding agent); then a question is not an open one
+    ("How should we design the SSO architecture?" is design work, not small talk).
     """
     units = length_units(text, term)
     kind_points = 0.0
@@ -218,7 +220,7 @@ def beyond_trained_length(deviation: float, text: str, term: LengthTerm) -> floa
         kind_points = term.writing_points if kind < 0 else term.other_points if kind == 0 else 0.0
     elif term.writing_points and is_open_ended_writing(text):  # the cheap test first: most text is not writing
         kind_points = term.writing_points
-    if term.question_points and not kind_points and is_open_question(text):
+    if term.question_points and not kind_points and not software and is_open_question(text):
         kind_points = term.question_points
     if kind_points and not term.kind_at_any_length:
         kind_points *= min(units, 1.0)
@@ -262,7 +264,8 @@ class ComplexityPrior:
         """Complexity on this project's scale (not rounded, not clamped)."""
         raw = self.raw(features(text, agent_kind, keyword_score, signals, items))
         deviation = self.scale * (raw - self.center)
-        return self.target_mean + beyond_trained_length(deviation, text, self.length)
+        software = agent_kind is not None or any(name.startswith(("k:", "r:")) for name in signals or ())
+        return self.target_mean + beyond_trained_length(deviation, text, self.length, software)
 
 
 @lru_cache(maxsize=1)

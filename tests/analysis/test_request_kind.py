@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from server.analysis import analyze
 from server.analysis.prior import LengthTerm, beyond_trained_length, load_prior
 from server.analysis.request_kind import is_open_question, request_kind
@@ -75,3 +77,16 @@ def test_the_shipped_router_scores_an_open_question_below_a_coding_question_of_i
     chat = analyze("What are the most effective ways for a small team to deal with stress at work?")
     code = analyze("What are the most effective ways for a small team to parse nested JSON in Python?")
     assert chat.score < code.score
+
+
+def test_a_question_about_software_work_keeps_its_score() -> None:
+    term = LengthTerm("chars", 74, 0.5, 5.0, question_points=3.0, kind_at_any_length=True)
+    question = "How should we design the authentication architecture for a multi-tenant SaaS with SSO?"
+    lifted = beyond_trained_length(1.0, question, term, software=True)
+    assert lifted == pytest.approx(beyond_trained_length(1.0, question, term) + 3.0)
+    # Through the shipped analyzer: design and refactoring questions are not small talk.
+    for text in (question, "What is the best way to refactor the payment module to support refunds?",
+                 "Explain the race condition in the job queue worker"):
+        as_task = analyze(text.rstrip("?").replace("How should we", "Design").replace("What is the best way to", ""))
+        assert analyze(text).score >= as_task.score - 1.5, text
+    assert analyze("How can I deal with stress at work?").score < analyze(question).score - 3
