@@ -60,7 +60,9 @@ the mean over 6k-10k "~8k"; from dev 0.815 / 0.954 / 0.808, tune 0.665 / 0.788 /
 out; none lifts tune at 8k beyond one case. Where the tokens go first: the map gets 0 tokens at 8k
 on both sets (the fill leaves < 40) and 80 tokens over all 42 tune cases at 32k, so there is
 nothing to move from it; named files 0 (the benches name none); the fill uses 98.4% / 99.3% of 8k
-(dev / tune); whole small files 21% / 24%; code in another language than the gold's 1% / 10%.
+(dev / tune); whole small files 21% / 24%; code in another language than the gold's 1% / 10%;
+merged pieces of over 120 lines hold 59% / 47% of the tokens, 61-120 lines 17% / 30%, 21-60
+18% / 18%, up to 20 lines 6% / 4% (13 pieces a case on both).
 Missed gold lines in files the selection reached are mostly far from a taken piece (tune: 0.008
 of the coverage within 10 lines of one, 0.066 beyond 40): the loss is whole files never reached
 (tune 0.247 of 0.335 lost).
@@ -84,6 +86,15 @@ of the coverage within 10 lines of one, 0.066 beyond 40): the loss is whole file
   but noise (tune ~8k 0.651 / 0.651 / 0.648, dev 0.808 / 0.808 / 0.811).
 - Near-duplicate pieces (60% of lines shared with a piece of another file): 1.3% of the tune
   tokens (one case, two SWIG wrappers), 0% of dev: not worth a rule.
+- Breadth when the ranking is unsure: when the second file's best chunk scores >= 0.85-0.95 of
+  the first's, the best chunk of each of the top 2-5 files first: dev unchanged at every budget,
+  tune ~8k 0.645-0.651 (k = 5: 8k 0.669, one case). With the neighbours and file header of those
+  chunks lifted as if they scored 5x the best (what a first version did by mistake): dev unchanged
+  at every budget, tune 8k 0.674, ~8k 0.662 (k = 3, 0.9), 32k 0.778: one case up at every budget
+  (pandas, whose gold lines include the import lines of the top files' headers: 8k 0.08 -> 0.46)
+  and one down at 32k (electrum 0.82 -> 0.25); k = 5 or 0.8: dev ~8k 0.802-0.805, tune
+  0.631-0.661; every top file's best chunk first whatever the profile (k = 5): dev ~8k 0.753,
+  tune 0.587.
 
 Measured on the dev cases and kept out: taking the best-ranked file whole (-0.02 to -0.05 at 8k),
 discounting a file's further pieces for breadth (-0.06), weighting the task's first line, taking
