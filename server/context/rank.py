@@ -91,6 +91,23 @@ two tune cases whose only gold line sits just past a piece the fill reaches or n
 - `prior_aux` 1.0 / 0.8: tune 8k 0.701 / 0.677, 32k 0.808 / 0.800, mean 0.695 / 0.680 (two
   cases whose gold is under tools/ or examples/), dev 8k 0.778 / 0.803 (scripts/, bench/,
   examples/ crowd out three cases): a base rate the two sets disagree on, not a ranking signal.
+
+Measured after those (`bench/context_heldout/sweep.py`; dev / tune at 8k, 32k and the mean over
+6k-10k "~8k", from dev 0.815 / 0.954 / 0.808, tune 0.665 / 0.788 / 0.651) and not kept:
+- BM25 column weights (path, names, body) of chunks 1/1/1, 1.5/2/1, 1.5/5/1, 3/3/1, 0.75/3/1:
+  dev ~8k 0.787-0.809, tune ~8k 0.632-0.647; of files 1/1/1, 3/4/1, 5/2/1: dev ~8k 0.806 /
+  0.808 / 0.805, tune 0.656 / 0.646 / 0.651 (1/1/1: tune 8k 0.653, 6k-7k up one case each);
+- candidates: `chunk_limit` 200 / 800 (dev ~8k 0.792 / 0.808, tune 0.651 / 0.639), `file_limit`
+  30 / 150 (dev unchanged, tune ~8k 0.651 / 0.654, 32k 0.771 / 0.788); 3 feedback chunks and 5
+  words (dev ~8k 0.766, tune 0.626);
+- query terms held by more than 5% / 10% / 20% of the chunks dropped (with 8+ terms or always):
+  dev ~8k 0.658-0.801, tune 0.464-0.582: BM25's IDF already weighs them, and they carry the match;
+- code under examples/, tools/, scripts/ ... at full prior (or 0.8) when the task names that
+  folder ("execute examples with Python 3"): tune 32k 0.788 -> 0.811 / 0.800 (one case, a
+  shebang line of two examples), 8k and every dev figure unchanged;
+- abbreviations of task words among path words (`ln` for "lightning": a path word of 2-4 letters
+  that starts a task word and is a subsequence of it): 472 such pairs in the 60 + 42 tasks, 5 of
+  them at a gold file; not tried as a signal.
 """
 
 from __future__ import annotations

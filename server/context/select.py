@@ -55,6 +55,47 @@ over 6k-10k budgets) and kept out:
 - Equal scores ordered by distance to the file's best chunk: no case changes (few ties).
 - Whole small files at 0-2,500 tokens (1,500 kept): one or two cases either way.
 
+Measured later on both sets (`bench/context_heldout/sweep.py`: dev / tune coverage at 8k, 32k and
+the mean over 6k-10k "~8k"; from dev 0.815 / 0.954 / 0.808, tune 0.665 / 0.788 / 0.651) and kept
+out; none lifts tune at 8k beyond one case. Where the tokens go first: the map gets 0 tokens at 8k
+on both sets (the fill leaves < 40) and 80 tokens over all 42 tune cases at 32k, so there is
+nothing to move from it; named files 0 (the benches name none); the fill uses 98.4% / 99.3% of 8k
+(dev / tune); whole small files 21% / 24%; code in another language than the gold's 1% / 10%;
+merged pieces of over 120 lines hold 59% / 47% of the tokens, 61-120 lines 17% / 30%, 21-60
+18% / 18%, up to 20 lines 6% / 4% (13 pieces a case on both).
+Missed gold lines in files the selection reached are mostly far from a taken piece (tune: 0.008
+of the coverage within 10 lines of one, 0.066 beyond 40): the loss is whole files never reached
+(tune 0.247 of 0.335 lost).
+- One file's ranked pieces capped at a share of the budget (0.25 / 0.35 / 0.5 / 0.65 / 0.8): dev
+  8k 0.741 / 0.742 / 0.791 / 0.827 / 0.827, ~8k 0.776 (0.5) / 0.810 / 0.811; tune 8k 0.593 /
+  0.597 / 0.646 / 0.663 / 0.663, ~8k 0.619 / 0.634 / 0.650, 32k 0.739-0.788: the top file's depth
+  holds its gold more often than the next files' best pieces.
+- Margin lines taken with every ranked piece: after only 1 / 2 / 4 (dev 8k 0.815 / 0.803 / 0.805,
+  tune 0.666 / 0.654 / 0.643), 1 or 2 each side (dev ~8k 0.808 / 8k 0.809, tune ~8k 0.647, 32k
+  0.772-0.784); margins only in the room the fill and the map leave (1-5 lines after, 0-2
+  before, pieces in rank order): one tune case 0.97 -> 0.98, the room (~60 tokens) is too small.
+- `gap_lines` 6 / 20 / 30 / 45: dev 8k 0.804 / 0.805 / 0.803 / 0.810, tune 0.665 / 0.667 /
+  0.655 / 0.659 (45: 32k 0.763).
+- Runs of 4 / 8 / 15+ comment lines cut from a ranked piece's ends (license blocks, comment
+  banners; runs of 8+ comment lines are 3.4% / 0.9% of the tune / dev tokens at 8k and hold no
+  gold line): ~8k dev 0.811 / 0.808 / 0.808, tune 0.642 / 0.652 / 0.652, 8k unchanged. Literal-
+  only lines are 4% / 6% of the tokens and hold 0.5% / 3% of the selected gold: not tried.
+- The head of a chunk too long for the room left (up to 1-10 such chunks scoring >= 0.0-0.3 of the
+  best, at least 8 lines): dev ~8k 0.809, tune 8k 0.665 but 6k / 7k 0.619 / 0.641 -> 0.579 / 0.581.
+- A small file whole only when the chunk taken scores >= 0.2 / 0.4 / 0.6 of the best: no change
+  but noise (tune ~8k 0.651 / 0.651 / 0.648, dev 0.808 / 0.808 / 0.811).
+- Near-duplicate pieces (60% of lines shared with a piece of another file): 1.3% of the tune
+  tokens (one case, two SWIG wrappers), 0% of dev: not worth a rule.
+- Breadth when the ranking is unsure: when the second file's best chunk scores >= 0.85-0.95 of
+  the first's, the best chunk of each of the top 2-5 files first: dev unchanged at every budget,
+  tune ~8k 0.645-0.651 (k = 5: 8k 0.669, one case). With the neighbours and file header of those
+  chunks lifted as if they scored 5x the best (what a first version did by mistake): dev unchanged
+  at every budget, tune 8k 0.674, ~8k 0.662 (k = 3, 0.9), 32k 0.778: one case up at every budget
+  (pandas, whose gold lines include the import lines of the top files' headers: 8k 0.08 -> 0.46)
+  and one down at 32k (electrum 0.82 -> 0.25); k = 5 or 0.8: dev ~8k 0.802-0.805, tune
+  0.631-0.661; every top file's best chunk first whatever the profile (k = 5): dev ~8k 0.753,
+  tune 0.587.
+
 Measured on the dev cases and kept out: taking the best-ranked file whole (-0.02 to -0.05 at 8k),
 discounting a file's further pieces for breadth (-0.06), weighting the task's first line, taking
 the best file's chunks first up to 40% of the budget, lifting neighbours at 0.6 of a hit's score.
