@@ -3,11 +3,14 @@ network stack to the loopback provider; nothing is held across a read, a TLS sta
 
 from __future__ import annotations
 
+import asyncio
+import ssl
 import typing
 
 import httpcore
 import httpx
 import pytest
+import trustme
 
 from server.backends.http_client import CoalescingBackend, CoalescingStream, provider_http_client
 from tests.backends.helpers import PROTOCOLS, backend, protocol_request
@@ -31,6 +34,10 @@ class CountingStream(httpcore.AsyncNetworkStream):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+    async def start_tls(self, ssl_context: typing.Any, server_hostname: str | None = None,
+                        timeout: float | None = None) -> httpcore.AsyncNetworkStream:  # noqa: ASYNC109
+        return CountingStream(await self._inner.start_tls(ssl_context, server_hostname, timeout), self.writes)
 
     def get_extra_info(self, info: str) -> typing.Any:
         return self._inner.get_extra_info(info)
@@ -126,3 +133,45 @@ async def test_a_held_write_goes_out_before_a_tls_start_and_is_dropped_at_close(
     await tls.write(b"unsent")
     await tls.aclose()
     assert inner.calls[-1] == ("close", b"") and ("write", b"unsent") not in inner.calls
+
+
+async def test_over_tls_the_request_still_goes_out_in_one_write_and_the_connection_is_reused() -> None:
+    """Real providers speak HTTPS: the held write survives the TLS start (a loopback TLS server
+    with a test CA from `trustme`)."""
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    accepted: list[int] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(1)
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                break
+            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                           if line.lower().startswith(b"content-length:")), 0)
+            body = await reader.readexactly(length)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                         % (len(body), body))
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=server_context)
+    port = server.sockets[0].getsockname()[1]
+    counting = CountingBackend()
+    transport = httpx.AsyncHTTPTransport(verify=client_context)
+    transport._pool._network_backend = CoalescingBackend(counting)
+    try:
+        async with httpx.AsyncClient(transport=transport) as http:
+            for n in range(3):
+                reply = await http.post(f"https://127.0.0.1:{port}/v1/echo", json={"n": n})
+                assert reply.json() == {"n": n}
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert accepted == [1]
+    assert len(counting.writes) == 3  # what the TLS stream was given: head and body together
