@@ -10,8 +10,9 @@ waits for it. Measured beside plain httpx on the loopback provider (`bench/bench
 0.13-0.55 ms less per streamed call at concurrency 1 on this 2-core machine.
 
 httpx has no argument for the network backend, so `provider_http_client` builds httpx's own
-transport and wraps the backend of the httpcore pool inside it; if a later httpx lays that pool
-out differently, the client is plain httpx (same behaviour, one write more per request).
+client (its transports, with any proxy the environment names) and wraps the backend of each
+httpcore pool inside them; if a later httpx lays them out differently, the client is plain httpx
+(same behaviour, one write more per request).
 """
 
 # httpcore's network interface takes `timeout` arguments; the methods here keep its signatures.
@@ -92,14 +93,16 @@ class CoalescingBackend(httpcore.AsyncNetworkBackend):
 
 def provider_http_client(max_connections: int, max_keepalive: int, *, timeout: httpx.Timeout | None = None
                          ) -> httpx.AsyncClient:
-    """The pooled client for provider calls (env proxies honoured as by httpx's own default)."""
+    """The pooled client for provider calls: httpx's own, proxies from the environment honoured as
+    httpx does (`HTTPS_PROXY`, `NO_PROXY`, ...), each pool's writes coalesced."""
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_keepalive)
-    transport = httpx.AsyncHTTPTransport(limits=limits)
-    pool = getattr(transport, "_pool", None)
-    inner = getattr(pool, "_network_backend", None)
-    if isinstance(pool, httpcore.AsyncConnectionPool) and isinstance(inner, httpcore.AsyncNetworkBackend):
-        pool._network_backend = CoalescingBackend(inner)
-    else:  # pragma: no cover - another httpx layout: plain httpx
-        log.debug("httpx's transport has no httpcore pool to wrap; requests go out in two writes")
-    return httpx.AsyncClient(transport=transport, limits=limits, timeout=timeout or httpx.Timeout(5.0),
-                             follow_redirects=False)
+    client = httpx.AsyncClient(limits=limits, timeout=timeout or httpx.Timeout(5.0), follow_redirects=False)
+    transports = [getattr(client, "_transport", None), *getattr(client, "_mounts", {}).values()]
+    for transport in transports:
+        pool = getattr(transport, "_pool", None)
+        inner = getattr(pool, "_network_backend", None)
+        if isinstance(pool, httpcore.AsyncConnectionPool) and isinstance(inner, httpcore.AsyncNetworkBackend):
+            pool._network_backend = CoalescingBackend(inner)
+        elif transport is not None:  # pragma: no cover - another httpx layout: plain httpx
+            log.debug("httpx transport %r has no httpcore pool to wrap; its requests go out in two writes", transport)
+    return client

@@ -175,3 +175,28 @@ async def test_over_tls_the_request_still_goes_out_in_one_write_and_the_connecti
         await server.wait_closed()
     assert accepted == [1]
     assert len(counting.writes) == 3  # what the TLS stream was given: head and body together
+
+
+async def test_the_servers_client_still_goes_through_the_proxy_the_environment_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+    try:
+        async with provider_http_client(4, 2) as http:
+            reply = await http.get("http://provider.invalid/v1/models")
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert reply.text == "ok"
+    assert seen and seen[0].startswith(b"GET http://provider.invalid/v1/models HTTP/1.1")
