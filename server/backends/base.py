@@ -193,11 +193,12 @@ class CompletionRequest:
         return [as_message(m) for m in self.messages]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Usage:
     """Tokens of one call, OpenAI's convention whatever the provider: `input_tokens` counts every
     prompt token (cache reads and writes included), `output_tokens` every generated token
-    (reasoning / thinking included). Backends normalise to this; pricing relies on it."""
+    (reasoning / thinking included). Backends normalise to this; pricing relies on it. Not
+    frozen, as nothing changes it: see `CompletionRequest`."""
 
     input_tokens: int = 0
     output_tokens: int = 0

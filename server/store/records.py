@@ -147,9 +147,10 @@ class TaskMove:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TaskIndexRow:
-    """What scheduling a task needs before it runs (its plan and text are read on dispatch)."""
+    """What scheduling a task needs before it runs (its plan and text are read on dispatch).
+    Not frozen, as nothing changes it: see `NewTask`."""
 
     id: str
     key: str
