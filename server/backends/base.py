@@ -158,8 +158,11 @@ class CallTimeouts:
         return min(self.first_byte_s, stall, total), min(stall, total), total
 
 
-@dataclass(frozen=True)
+@dataclass
 class CompletionRequest:
+    """One call's request (not frozen, as nothing changes it: one is built per call, and a
+    frozen dataclass sets each field through `object.__setattr__`, ten times a plain one)."""
+
     model: ModelSpec
     provider: ProviderSpec
     base_url: str
@@ -190,11 +193,12 @@ class CompletionRequest:
         return [as_message(m) for m in self.messages]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Usage:
     """Tokens of one call, OpenAI's convention whatever the provider: `input_tokens` counts every
     prompt token (cache reads and writes included), `output_tokens` every generated token
-    (reasoning / thinking included). Backends normalise to this; pricing relies on it."""
+    (reasoning / thinking included). Backends normalise to this; pricing relies on it. Not
+    frozen, as nothing changes it: see `CompletionRequest`."""
 
     input_tokens: int = 0
     output_tokens: int = 0
@@ -217,8 +221,10 @@ class RateLimitInfo:
     requests_window_s: float = 60.0  # Groq counts its *-requests pair per day
 
 
-@dataclass(frozen=True)
+@dataclass
 class Completion:
+    """One call's answer (not frozen, as nothing changes it: see `CompletionRequest`)."""
+
     text: str
     usage: Usage | None  # None = the provider reported none (cost falls back to our estimate)
     provider_cost: float | None = None  # the provider's own figure in USD (OpenRouter usage.cost)

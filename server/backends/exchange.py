@@ -40,6 +40,8 @@ _ENCODE_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow
 
 def int_or_zero(value: Any) -> int:
     """A token count from a provider's JSON: a non-negative int, 0 for anything else."""
+    if type(value) is int:  # what JSON gives nearly always (and never a bool)
+        return value if value > 0 else 0
     return max(0, int(value)) if isinstance(value, int | float) and not isinstance(value, bool) else 0
 
 

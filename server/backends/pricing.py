@@ -67,8 +67,11 @@ class Prices:
         )
 
 
-@dataclass(frozen=True)
+@dataclass
 class CostResult:
+    """One call's cost (not frozen, as nothing changes it: one is built per call, see
+    `server.backends.base.CompletionRequest`)."""
+
     amount: float | None  # USD; None = unknown (never read as 0)
     source: CostSource
 

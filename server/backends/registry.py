@@ -200,14 +200,17 @@ class ProviderRegistry:
 
     def availability(self, model: ModelSpec | str) -> str | None:
         """Why this model cannot be used now, or None when it can."""
-        spec = self.model(model)
+        spec = model if isinstance(model, ModelSpec) else self.model(model)
         if spec.id in self._misconfigured:
             return f"marked misconfigured: {self._misconfigured[spec.id]}"
-        if spec.id not in self._static_reason:
-            self._static_reason[spec.id] = self._static_availability(spec)
-        reason = self._static_reason[spec.id]
+        try:
+            reason = self._static_reason[spec.id]
+        except KeyError:
+            reason = self._static_reason[spec.id] = self._static_availability(spec)
         if reason is not None:
             return reason
+        if not self._unreachable and not self._served:  # no local provider found wanting
+            return None
         provider = self.providers[spec.provider]
         if provider.name in self._unreachable:
             return self._unreachable[provider.name]

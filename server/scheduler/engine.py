@@ -192,7 +192,7 @@ class Engine:
         common = dict(
             strategy=planned.strategy, policy=planned.policy, max_concurrent=concurrency,
             estimated_cost=None if any(c is None for c in costs) else sum(c or 0.0 for c in costs),
-            estimated_time=estimate_makespan(planned.keys, durations, depends, concurrency),
+            estimated_time=estimate_makespan(planned.order, durations, depends, concurrency),
             budget_state=budget.state, warnings=warnings,
         )
         if group.dry_run:

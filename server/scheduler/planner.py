@@ -29,8 +29,8 @@ from server.errors import InputError, NoRouteError
 from server.perf.repos import repo_key
 from server.routing.agents import parse_agent_type
 from server.routing.router import Router
-from server.routing.types import Plan, RouteRequest
-from server.scheduler.dag import bottom_levels, validate_dag
+from server.routing.types import AgentRef, Plan, RouteRequest
+from server.scheduler.dag import validate_dag
 from server.scheduler.types import GroupInput, TaskInput, TaskPlan
 
 __all__ = [
@@ -55,7 +55,7 @@ class PlannedGroup:
     policy: str
     keys: tuple[str, ...]
     plans: tuple[TaskPlan, ...]
-    depth: dict[str, int]
+    order: tuple[str, ...]  # the keys in a topological order (dependencies first)
     context: PlanContext
 
 
@@ -127,9 +127,11 @@ def plan_context(
 
 
 def plan_task(
-    task: TaskInput, context: PlanContext, *, catalog: Catalog, router: Router, require_available: bool = True
+    task: TaskInput, context: PlanContext, *, catalog: Catalog, router: Router, require_available: bool = True,
+    agent: AgentRef | None = None,
 ) -> RoutedTask:
-    """Analyse and route one task: the single planning step behind `submit` and `route_task`.
+    """Analyse and route one task: the single planning step behind `submit` and `route_task`
+    (`agent`: its agent type, parsed already).
 
     When the budget has paused paid models and only paid models fit, the paid plan is kept (the
     ledger refuses the call at run time with the budget's own reason).
@@ -138,7 +140,9 @@ def plan_task(
         InputError: unknown agent type (field `agent_type`) or another bad hint.
         NoRouteError: no usable model; the message lists why each was left out.
     """
-    ref = parse_agent_type(task.agent_type, catalog) if task.agent_type else None
+    ref = agent
+    if ref is None and task.agent_type:
+        ref = parse_agent_type(task.agent_type, catalog)
     hints = TaskHints.from_mapping(task.hints, task.agent_type)
     spec = task.validate or {}
     workspace = task.context.get("workspace") or spec.get("workspace")
@@ -186,24 +190,24 @@ def plan_group(
         local_only=local_only,
     )
     keys = task_keys(group.tasks)
-    validate_dag(keys, {k: t.depends_on for k, t in zip(keys, group.tasks, strict=True)})
-    for index, task in enumerate(group.tasks):  # every agent type checked before any routing
+    order = validate_dag(keys, {k: t.depends_on for k, t in zip(keys, group.tasks, strict=True)})
+    agents: dict[str, AgentRef] = {}  # every agent type checked before any routing, each once
+    for index, task in enumerate(group.tasks):
         try:
-            if task.agent_type:
-                parse_agent_type(task.agent_type, catalog)
+            if task.agent_type and task.agent_type not in agents:
+                agents[task.agent_type] = parse_agent_type(task.agent_type, catalog)
         except InputError as exc:
             raise InputError(f"tasks[{index}].agent_type", exc.problem, exc.accepted) from None
     plans: list[TaskPlan] = []
     for index, task in enumerate(group.tasks):
         try:
-            plans.append(plan_task(task, context, catalog=catalog, router=router).plan)
+            routed = plan_task(task, context, catalog=catalog, router=router, agent=agents.get(task.agent_type))
+            plans.append(routed.plan)
         except NoRouteError as exc:
             raise NoRouteError(f"tasks[{index}] ({task.agent_type or 'auto'}): {exc}") from None
         except InputError as exc:
             raise InputError(f"tasks[{index}].{exc.field}", exc.problem, exc.accepted) from None
-    depends = {k: t.depends_on for k, t in zip(keys, group.tasks, strict=True)}
-    return PlannedGroup(context.strategy, context.policy, tuple(keys), tuple(plans), bottom_levels(keys, depends),
-                        context)
+    return PlannedGroup(context.strategy, context.policy, tuple(keys), tuple(plans), tuple(order), context)
 
 
 def _task_plan(plan: Plan, default_temperature: float, task_type: str = "") -> TaskPlan:
@@ -302,11 +306,12 @@ async def plan_workspaces(
 
 
 def estimate_makespan(
-    keys: Sequence[str], durations: Mapping[str, float], depends_on: Mapping[str, Sequence[str]], concurrency: int
+    order: Sequence[str], durations: Mapping[str, float], depends_on: Mapping[str, Sequence[str]], concurrency: int
 ) -> float:
-    """Expected wall time: the longer of the critical path and total work over the concurrency."""
+    """Expected wall time: the longer of the critical path and total work over the concurrency
+    (`order`: the tasks in a topological order, as `PlannedGroup.order`)."""
     finish: dict[str, float] = {}
-    for key in validate_dag(list(keys), depends_on):
+    for key in order:
         start = max((finish[d] for d in depends_on.get(key, ())), default=0.0)
         finish[key] = start + durations[key]
     critical = max(finish.values(), default=0.0)

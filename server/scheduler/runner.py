@@ -132,11 +132,18 @@ class _Progress:
 
 
 class _Clock:
-    """The task's two clocks on one timeout scope (see the module docstring): the execution
-    clock runs during calls only; the overall deadline, once started, always runs."""
+    """The task's two clocks (see the module docstring) on one timeout scope and one timer: the
+    execution clock runs during calls only; the overall deadline, once started, always runs.
 
-    def __init__(self, scope: asyncio.Timeout, budget_s: float, factor: float) -> None:
-        self._scope = scope
+    The timer is set no later than the deadline the clocks give, so starting or pausing a call
+    seldom moves it: it is first set for when the execution clock would end if it ran from then
+    on (no deadline the clocks reach can be sooner). When it fires before a deadline has passed
+    (the task waited, or was paused), it is set again for the deadline as it stands; the scope
+    expires only once one has passed (as `server.backends.clock.CallClock` does for a call).
+    Used as `async with`: the scope, raising `TimeoutError` when it expired."""
+
+    def __init__(self, budget_s: float, factor: float) -> None:
+        self._scope = asyncio.timeout(None)
         self.budget_s = budget_s
         self.left = budget_s
         self._factor = factor
@@ -144,20 +151,49 @@ class _Clock:
         self._overall_at: float | None = None
         self.call_seconds = 0.0
         self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
 
     def start_overall(self) -> None:
-        self._overall_at = self._loop.time() + self.budget_s * self._factor
-        self._scope.reschedule(self._deadline())
+        now = self._loop.time()
+        self._overall_at = now + self.budget_s * self._factor
+        self._set(min(self._overall_at, now + self.left))
 
     def run(self) -> None:
         self._since = self._loop.time()
-        self._scope.reschedule(self._deadline())
+        ends = self._since + self.left
+        if self._timer is None or self._timer.when() > ends:
+            self._set(ends if self._overall_at is None else min(ends, self._overall_at))
 
     def pause(self) -> None:
         if self._since is not None:
             self.left -= self._loop.time() - self._since
             self._since = None
-        self._scope.reschedule(self._deadline())
+
+    async def __aenter__(self) -> _Clock:
+        await self._scope.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        await self._scope.__aexit__(*exc_info)  # raises TimeoutError if it expired
+
+    def _set(self, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_at(when, self._check)
+
+    def _check(self) -> None:
+        now = self._loop.time()
+        deadline = self._deadline()
+        if deadline is None:
+            self._timer = None
+        elif deadline - now > 1e-3:  # fired early: the clocks' deadline is later now
+            self._timer = self._loop.call_at(deadline, self._check)
+        else:
+            self._timer = None
+            self._scope.reschedule(now)
 
     def _deadline(self) -> float | None:
         running = None if self._since is None else self._since + self.left
@@ -189,9 +225,10 @@ class _Defer(_Next):
     """Leave this candidate for now (cooling down, or its call hung); it may be tried again."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Call:
-    """What the performance observer needs to know about a call, beyond the model."""
+    """What the performance observer needs to know about a call, beyond the model (not frozen,
+    as nothing changes it: one is built per call, see `server.scheduler.types.TaskPlan`)."""
 
     task_type: str
     agent: str
@@ -274,8 +311,7 @@ class TaskRunner:
         tries = _Tries()
         rounds = 0
         try:
-            async with asyncio.timeout(None) as scope:
-                clock = _Clock(scope, job.timeout_s, self.config.overall_timeout_factor)
+            async with _Clock(job.timeout_s, self.config.overall_timeout_factor) as clock:
                 while pending or deferred:
                     if pending:
                         candidate, movable = pending.popleft(), True

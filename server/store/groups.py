@@ -264,7 +264,9 @@ def _task_index(conn: sqlite3.Connection, group_id: str) -> list[TaskIndexRow]:
         "SELECT id, key, position, priority, status, depends_on_json FROM tasks WHERE group_id = ?"
         " ORDER BY position", (group_id,)
     ).fetchall()
-    return [TaskIndexRow(i, k, p, pr, st, tuple(json.loads(d))) for i, k, p, pr, st, d in rows]
+    # No dependencies is stored as '[]' (as `_queue_roots` reads it): nothing to parse.
+    return [TaskIndexRow(i, k, p, pr, st, () if d == "[]" else tuple(json.loads(d)))
+            for i, k, p, pr, st, d in rows]
 
 
 _DISPATCH_COLS = (

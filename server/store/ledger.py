@@ -73,8 +73,10 @@ def period_bounds(now: float) -> dict[str, tuple[float, float]]:
     }
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Call:
+    """One call about to begin (not frozen, as nothing changes it: see `records.NewTask`)."""
+
     task_id: str | None
     group_id: str | None
     owner: str
@@ -95,9 +97,10 @@ LEARNING_RATE = 0.2
 _BEGUN_KEPT = 4096
 
 
-@dataclass(frozen=True)
+@dataclass
 class Learned:
-    """What the ledger has learned of one model's real charges."""
+    """What the ledger has learned of one model's real charges (not frozen, as nothing changes
+    it: see `records.NewTask`)."""
 
     ratio: float  # provider's cost / our estimate; 1.0 until observed
     ratio_samples: int
@@ -396,15 +399,9 @@ def settlement_values(settlement: AttemptSettlement, begun: dict[int, Begun] | N
         raise InputError("status", f"cannot settle an attempt as {settlement.status!r}",
                          ", ".join(ATTEMPT_SETTLED_STATUSES))
     _check_money("cost", settlement.cost)
-    values = {name: getattr(settlement, name) for name in _SETTLED_FIELDS}
+    values = dict(vars(settlement))  # its fields by name (its attempt's id too, unused there)
     known = None if begun is None else begun.pop(settlement.attempt_id, None)
     return settlement.attempt_id, values, known
-
-
-_SETTLED_FIELDS = (
-    "status", "cost", "cost_source", "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens",
-    "latency_ms", "first_token_ms", "error_class", "error_message", "generation_id", "http_status",
-)
 
 
 def _settle(conn: sqlite3.Connection, settlement: Settling, now: float) -> bool:

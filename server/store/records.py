@@ -77,8 +77,11 @@ class NewGroup:
     request_json: str = "{}"  # the original request, for audit
 
 
-@dataclass(frozen=True)
+@dataclass
 class NewTask:
+    """A task to store (not frozen, as nothing changes it: one is built per task, and a frozen
+    dataclass sets each field through `object.__setattr__`, ten times a plain one)."""
+
     key: str  # the client's id, else "t1".."tn"
     position: int
     agent_type: str  # as the client gave it
@@ -95,10 +98,10 @@ class NewTask:
     validate_json: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class AttemptSettlement:
     """How one model call ended, to settle its attempt with (`Store.settle_attempt`, or inside
-    `Store.move_tasks` with the task's outcome)."""
+    `Store.move_tasks` with the task's outcome). Not frozen, as nothing changes it: see `NewTask`."""
 
     attempt_id: int
     status: str  # one of ATTEMPT_SETTLED_STATUSES
@@ -116,10 +119,11 @@ class AttemptSettlement:
     http_status: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Begun:
     """What this process learned of an attempt as it began it, so settling it needs no read
-    back (kept by the store from `begin_task_attempt` until the attempt is settled)."""
+    back (kept by the store from `begin_task_attempt` until the attempt is settled). Not frozen,
+    as nothing changes it: see `NewTask`."""
 
     task_id: str | None
     day: str
@@ -132,9 +136,10 @@ class Begun:
         return self.free_so_far and cost == 0 and not self.estimate
 
 
-@dataclass(frozen=True)
+@dataclass
 class TaskMove:
-    """One compare-and-set status move of a task (see `Store.move_tasks`)."""
+    """One compare-and-set status move of a task (see `Store.move_tasks`). Not frozen, as
+    nothing changes it: see `NewTask`."""
 
     task_id: str
     from_statuses: tuple[str, ...]
@@ -142,9 +147,10 @@ class TaskMove:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TaskIndexRow:
-    """What scheduling a task needs before it runs (its plan and text are read on dispatch)."""
+    """What scheduling a task needs before it runs (its plan and text are read on dispatch).
+    Not frozen, as nothing changes it: see `NewTask`."""
 
     id: str
     key: str
