@@ -6,8 +6,11 @@ or a busy machine two wake-ups of the other side, which gets the head and waits 
 `CoalescingBackend` wraps httpcore's network backend so that a write is held until the next
 one (then both go out as one) or until the connection reads, starts TLS or closes. A request's
 head and body leave in one `send`; nothing is ever held across a read, so the response never
-waits for it. Measured beside plain httpx on the loopback provider (`bench/bench_connections.py`):
-0.13-0.55 ms less per streamed call at concurrency 1 on this 2-core machine.
+waits for it. Measured beside plain httpx on the loopback provider at 20 ms latency
+(`bench/bench_connections.py --latency 0.02`, blocks of calls interleaved): on a busy 2-core
+machine (load average about 2) 0.10-0.55 ms less per streamed call; on a quiet one within the
+noise (-0.07 to +0.08 ms). Against a hosted provider it also halves the packets (and TLS records)
+a request takes.
 
 httpx has no argument for the network backend, so `provider_http_client` builds httpx's own
 client (its transports, with any proxy the environment names) and wraps the backend of each
