@@ -48,8 +48,8 @@ sys.path.insert(0, str(REPO))
 
 from bench.routing_eval.apgr import LATER, analyzer_prior, apgr  # noqa: E402
 from bench.routing_eval.apgr import load as load_routellm  # noqa: E402
-from bench.routing_eval.coding_features import random_band, readings, repos_above_half  # noqa: E402
-from bench.routing_eval.coding_outcomes import PAIRS, SCORERS, CodingOutcome, load  # noqa: E402
+from bench.routing_eval.coding_features import print_readings, random_band, readings  # noqa: E402
+from bench.routing_eval.coding_outcomes import PAIRS, SCORERS, CodingOutcome, load, pair_rows  # noqa: E402
 from server.analysis.analyzer import analyze  # noqa: E402
 from server.analysis.prior import load_prior  # noqa: E402
 
@@ -97,29 +97,27 @@ def breadth_counts(text: str) -> dict[str, float]:
 def check(all_rows: list[CodingOutcome], draws: int, seed: int) -> None:
     """Fewer obligation sentences first, on CHECK_PAIR only, beside the usual baselines."""
     weak_model, strong_model = CHECK_PAIR
-    rows = [r for r in all_rows if r.resolved.get(weak_model) is not None and r.resolved.get(strong_model) is not None]
-    strong = [bool(r.resolved[strong_model]) for r in rows]
-    weak = [bool(r.resolved[weak_model]) for r in rows]
-    groups = [r.repo for r in rows]
+    rows, strong, weak, groups = pair_rows(all_rows, weak_model, strong_model)
     scored: dict[str, list[float]] = {name: [fn(r.text) for r in rows] for name, fn in SCORERS.items()}
     scored["fewer requirements"] = [-breadth_counts(r.text)["requirements"] for r in rows]
     print(f"{weak_model} -> {strong_model}: {len(rows)} issues, weak {sum(weak) / len(rows):.3f}, "
           f"strong {sum(strong) / len(rows):.3f}; bar: pooled >= {CHECK_POOLED}, within > {CHECK_WITHIN}")
     print(f"{'scorer':24} {'pooled':>8} {'within':>8} {'per-repo':>9}")
-    for name, scores in scored.items():
-        p, w, m = readings(scores, strong, weak, groups)
-        up, of = repos_above_half(scores, strong, weak, groups)
-        print(f"{name:24} {p:8.3f} {w:8.3f} {m:9.3f}   above 0.5 in {up} of {of} repositories")
-    band = random_band(strong, weak, groups, draws, seed)
-    print(f"{'random mean (p5-p95)':24} " + " ".join(f"{mean:.3f} ({lo:.3f}-{hi:.3f})" for mean, lo, hi in band))
+    print_readings(scored, strong, weak, groups, draws, seed, 24)
     p, w, _ = readings(scored["fewer requirements"], strong, weak, groups)
     print(f"bar {'met' if p >= CHECK_POOLED and w > CHECK_WITHIN else 'not met'}")
 
 
 def term(all_rows: list[CodingOutcome], draws: int, seed: int) -> None:
-    """`route_task` with and without the obligation term, on the three pairs and RouteLLM's sets."""
+    """`route_task` without and with the obligation term (as decided: the shipped prior with its
+    `obligation_points` at 0 and at TERM_POINTS), on the three pairs and RouteLLM's sets."""
     shipped = load_prior()
+    without = dataclasses.replace(shipped, length=dataclasses.replace(shipped.length, obligation_points=0.0))
     candidate = dataclasses.replace(shipped, length=dataclasses.replace(shipped.length, obligation_points=TERM_POINTS))
+
+    def without_term(text: str) -> float:
+        with analyzer_prior(without):
+            return analyze(text).score
 
     def with_term(text: str) -> float:
         with analyzer_prior(candidate):
@@ -128,11 +126,8 @@ def term(all_rows: list[CodingOutcome], draws: int, seed: int) -> None:
     ok = True
     print(f"{'pair':44} {'n':>4} {'route_task pooled / within':>27} {'+ term pooled / within':>24}  random pooled / within")
     for weak_model, strong_model in (*PAIRS, CHECK_PAIR):
-        rows = [r for r in all_rows if r.resolved.get(weak_model) is not None and r.resolved.get(strong_model) is not None]
-        strong = [bool(r.resolved[strong_model]) for r in rows]
-        weak = [bool(r.resolved[weak_model]) for r in rows]
-        groups = [r.repo for r in rows]
-        before = readings([analyze(r.text).score for r in rows], strong, weak, groups)
+        rows, strong, weak, groups = pair_rows(all_rows, weak_model, strong_model)
+        before = readings([without_term(r.text) for r in rows], strong, weak, groups)
         after = readings([with_term(r.text) for r in rows], strong, weak, groups)
         band = random_band(strong, weak, groups, draws, seed)
         ok = ok and after[0] >= before[0] + TERM_GAIN and after[1] >= before[1]
@@ -143,7 +138,7 @@ def term(all_rows: list[CodingOutcome], draws: int, seed: int) -> None:
     for source in ("gsm8k", "mmlu", "gsm8k later", "mmlu later"):
         part = [r for r in outcomes if r.source == source]
         strong_f, weak_f = [r.strong for r in part], [r.weak for r in part]
-        b = apgr([analyze(r.prompt).score for r in part], strong_f, weak_f)
+        b = apgr([without_term(r.prompt) for r in part], strong_f, weak_f)
         a = apgr([with_term(r.prompt) for r in part], strong_f, weak_f)
         ok = ok and a >= b - TERM_NO_HARM
         print(f"{source:44} {len(part):>4} {b:>27.3f} {a:>24.3f}")
@@ -159,17 +154,12 @@ def main() -> None:
     parser.add_argument("--term", action="store_true", help="the obligation term in route_task, against its rule")
     args = parser.parse_args()
     all_rows = load()
-    if args.check:
-        check(all_rows, args.draws, args.seed)
-        return
-    if args.term:
-        term(all_rows, args.draws, args.seed)
+    mode = check if args.check else term if args.term else None
+    if mode is not None:  # one of the two single checks instead of the table
+        mode(all_rows, args.draws, args.seed)
         return
     for weak_model, strong_model in PAIRS:
-        rows = [r for r in all_rows if r.resolved.get(weak_model) is not None and r.resolved.get(strong_model) is not None]
-        strong = [bool(r.resolved[strong_model]) for r in rows]
-        weak = [bool(r.resolved[weak_model]) for r in rows]
-        groups = [r.repo for r in rows]
+        rows, strong, weak, groups = pair_rows(all_rows, weak_model, strong_model)
         counts = [breadth_counts(r.text) for r in rows]
         scored: dict[str, list[float]] = {name: [fn(r.text) for r in rows] for name, fn in SCORERS.items()}
         names = list(counts[0])
@@ -180,12 +170,7 @@ def main() -> None:
         scored["breadth:sum of z"] = [sum((c[n] - stats[n][0]) / stats[n][1] for n in names) for c in counts]
         print(f"\n{weak_model} -> {strong_model}: {len(rows)} issues, {len(set(groups))} repositories")
         print(f"{'scorer':24} {'pooled':>8} {'within':>8} {'per-repo':>9}")
-        for name, scores in scored.items():
-            p, w, m = readings(scores, strong, weak, groups)
-            up, of = repos_above_half(scores, strong, weak, groups)
-            print(f"{name:24} {p:8.3f} {w:8.3f} {m:9.3f}   above 0.5 in {up} of {of} repositories")
-        band = random_band(strong, weak, groups, args.draws, args.seed)
-        print(f"{'random mean (p5-p95)':24} " + " ".join(f"{mean:.3f} ({lo:.3f}-{hi:.3f})" for mean, lo, hi in band))
+        print_readings(scored, strong, weak, groups, args.draws, args.seed, 24)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from bench.routing_eval.apgr import apgr  # noqa: E402
-from bench.routing_eval.coding_outcomes import PAIRS, SCORERS, CodingOutcome, load  # noqa: E402
+from bench.routing_eval.coding_outcomes import PAIRS, SCORERS, CodingOutcome, load, pair_rows  # noqa: E402
 from bench.routing_eval.issue_features import NAMES, issue_features  # noqa: E402
 from server.analysis.analyzer import analyze  # noqa: E402
 from server.analysis.prior import NO_LENGTH_TERM, beyond_trained_length, load_prior  # noqa: E402
@@ -173,6 +173,18 @@ def random_band(strong: Sequence[bool], weak: Sequence[bool], groups: Sequence[s
         vals = sorted(r[k] for r in runs)
         out.append((statistics.fmean(vals), vals[int(0.05 * draws)], vals[int(0.95 * draws) - 1]))
     return out
+
+
+def print_readings(scored: dict[str, list[float]], strong: Sequence[bool], weak: Sequence[bool],
+                   groups: Sequence[str], draws: int, seed: int, width: int) -> None:
+    """One line per scorer (pooled, within, per-repository APGR and the repositories above 0.5), then
+    the random ordering's mean and p5-p95 band."""
+    for name, scores in scored.items():
+        p, w, m = readings(scores, strong, weak, groups)
+        up, of = repos_above_half(scores, strong, weak, groups)
+        print(f"{name:{width}} {p:8.3f} {w:8.3f} {m:9.3f}   above 0.5 in {up} of {of} repositories")
+    band = random_band(strong, weak, groups, draws, seed)
+    print(f"{'random mean (p5-p95)':{width}} " + " ".join(f"{mean:.3f} ({lo:.3f}-{hi:.3f})" for mean, lo, hi in band))
 
 
 def centre_by(values: Matrix, groups: Sequence[str]) -> Matrix:
@@ -356,10 +368,7 @@ def main() -> None:
     drop = {d for d in args.drop.split(",") if d}
     keep = [j for j, name in enumerate(NAMES) if name not in drop]
     for weak_model, strong_model in PAIRS:
-        rows = [r for r in all_rows if r.resolved.get(weak_model) is not None and r.resolved.get(strong_model) is not None]
-        strong = [bool(r.resolved[strong_model]) for r in rows]
-        weak = [bool(r.resolved[weak_model]) for r in rows]
-        groups = [r.repo for r in rows]
+        rows, strong, weak, groups = pair_rows(all_rows, weak_model, strong_model)
         feats = [[f[j] for j in keep] for f in (issue_features(r.text) for r in rows)]
         print(f"\n{weak_model} -> {strong_model}: {len(rows)} issues, {len(set(groups))} repositories")
         print(f"{'scorer':28} {'pooled':>8} {'within':>8} {'per-repo':>9}")
@@ -371,12 +380,7 @@ def main() -> None:
             for target in TARGETS:
                 scored[f"loro:{target}"] = loro(rows, feats, strong, weak, target, args.lam)
             scored["loro:gain, centred per repo"] = loro(rows, feats, strong, weak, "gain", args.lam, centre=True)
-        for name, scores in scored.items():
-            p, w, m = readings(scores, strong, weak, groups)
-            up, of = repos_above_half(scores, strong, weak, groups)
-            print(f"{name:28} {p:8.3f} {w:8.3f} {m:9.3f}   above 0.5 in {up} of {of} repositories")
-        band = random_band(strong, weak, groups, args.draws, args.seed)
-        print(f"{'random mean (p5-p95)':28} " + " ".join(f"{mean:.3f} ({lo:.3f}-{hi:.3f})" for mean, lo, hi in band))
+        print_readings(scored, strong, weak, groups, args.draws, args.seed, 28)
         if args.null:
             null = loro_null(rows, feats, strong, weak, args.lam, args.null, args.seed)
             print(f"{'fitted gain on shuffles':28} " + " ".join(f"{m:.3f} ({lo:.3f}-{hi:.3f})" for m, lo, hi in null))

@@ -144,6 +144,15 @@ def cascade(strong: Sequence[bool], weak: Sequence[bool], price_ratio: float) ->
     }
 
 
+def pair_rows(rows: Sequence[CodingOutcome], weak_model: str, strong_model: str
+              ) -> tuple[list[CodingOutcome], list[bool], list[bool], list[str]]:
+    """The issues both models of a pair were run on: the rows, the strong and weak outcomes, the
+    repositories."""
+    both = [r for r in rows if r.resolved.get(weak_model) is not None and r.resolved.get(strong_model) is not None]
+    return (both, [bool(r.resolved[strong_model]) for r in both], [bool(r.resolved[weak_model]) for r in both],
+            [r.repo for r in both])
+
+
 def evaluate(rows: Sequence[CodingOutcome], seed: int, draws: int = RANDOM_DRAWS) -> list[dict[str, object]]:
     scored = {name: [fn(row.text) for row in rows] for name, fn in SCORERS.items()}
     report: list[dict[str, object]] = []
