@@ -15,13 +15,58 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import httpx
 
 from server.backends.base import CompletionRequest
 from server.errors import BackendCallTimeout
 
-__all__ = ["CallClock"]
+__all__ = ["CallClock", "ScopeTimer"]
+
+
+class ScopeTimer:
+    """One timer that expires an `asyncio.timeout` scope (entered without a deadline) once the
+    deadline `due()` gives has passed. It is set no later than that deadline and, when it fires
+    early (the deadline moved on meanwhile), set again for the deadline as it stands; `due()`
+    None: no deadline for now (the timer lapses until set again). Shared by a call's clock
+    (`CallClock`) and a task's (`server.scheduler.runner`), so neither reschedules the scope on
+    every event."""
+
+    def __init__(self, due: Callable[[], float | None]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._due = due
+        self._scope: asyncio.Timeout | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def watch(self, scope: asyncio.Timeout) -> None:
+        self._scope = scope
+
+    def when(self) -> float | None:
+        """When the timer fires next (None: not set)."""
+        return None if self._timer is None else self._timer.when()
+
+    def set(self, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_at(when, self._check)
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _check(self) -> None:
+        now = self._loop.time()
+        due = self._due()
+        if due is None:
+            self._timer = None
+        elif due - now > 1e-3:  # fired early: the deadline moved on since the timer was set
+            self._timer = self._loop.call_at(due, self._check)
+        else:
+            self._timer = None
+            if self._scope is not None:
+                self._scope.reschedule(now)
 
 
 class CallClock:
@@ -40,8 +85,7 @@ class CallClock:
         self.overall = self.started + request.timeout_s
         self.last_event: float | None = None
         self.first_token_s: float | None = None
-        self._scope: asyncio.Timeout | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer = ScopeTimer(self.deadline)
 
     def deadline(self) -> float:
         """When the current wait must end: the first-byte or stall point, or the whole-call deadline."""
@@ -54,29 +98,19 @@ class CallClock:
     def progress(self) -> None:
         """A streamed event arrived: the stall deadline moves on."""
         self.last_event = self._loop.time()
-        if self._timer is not None and self.deadline() < self._timer.when():
+        set_for = self._timer.when()
+        if set_for is not None and self.deadline() < set_for:
             # The first event swaps the first-byte limit for a shorter stall limit: set it now.
-            self._timer.cancel()
-            self._timer = self._loop.call_at(self.deadline(), self._check)
+            self._timer.set(self.deadline())
 
     def watch(self, scope: asyncio.Timeout) -> None:
         """Expire `scope` (entered without a deadline) when the call passes its deadline; call
         `stop` before leaving the scope."""
-        self._scope = scope
-        self._timer = self._loop.call_at(self.deadline(), self._check)
+        self._timer.watch(scope)
+        self._timer.set(self.deadline())
 
     def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _check(self) -> None:
-        due = self.deadline()
-        if due - self._loop.time() > 1e-3:  # events moved the deadline on since the timer was set
-            self._timer = self._loop.call_at(due, self._check)
-        elif self._scope is not None:
-            self._timer = None
-            self._scope.reschedule(self._loop.time())
+        self._timer.stop()
 
     def mark_token(self) -> None:
         if self.first_token_s is None:

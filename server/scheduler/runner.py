@@ -49,6 +49,7 @@ from server.backends.base import (
     ToolSpec,
     Usage,
 )
+from server.backends.clock import ScopeTimer
 from server.backends.pricing import compute_cost
 from server.catalog.schema import Catalog, ModelSpec
 from server.errors import BackendError, BackendRateLimited, BackendTimeout, BudgetExceeded
@@ -135,12 +136,11 @@ class _Clock:
     """The task's two clocks (see the module docstring) on one timeout scope and one timer: the
     execution clock runs during calls only; the overall deadline, once started, always runs.
 
-    The timer is set no later than the deadline the clocks give, so starting or pausing a call
-    seldom moves it: it is first set for when the execution clock would end if it ran from then
-    on (no deadline the clocks reach can be sooner). When it fires before a deadline has passed
-    (the task waited, or was paused), it is set again for the deadline as it stands; the scope
-    expires only once one has passed (as `server.backends.clock.CallClock` does for a call).
-    Used as `async with`: the scope, raising `TimeoutError` when it expired."""
+    The timer (`ScopeTimer`, as a call's clock uses) is set no later than the deadline the clocks
+    give, so starting or pausing a call seldom moves it: it is first set for when the execution
+    clock would end if it ran from then on (no deadline the clocks reach can be sooner), and set
+    again when it fires early. Used as `async with`: the scope, raising `TimeoutError` when it
+    expired."""
 
     def __init__(self, budget_s: float, factor: float) -> None:
         self._scope = asyncio.timeout(None)
@@ -151,18 +151,20 @@ class _Clock:
         self._overall_at: float | None = None
         self.call_seconds = 0.0
         self._loop = asyncio.get_running_loop()
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer = ScopeTimer(self._deadline)
+        self._timer.watch(self._scope)
 
     def start_overall(self) -> None:
         now = self._loop.time()
         self._overall_at = now + self.budget_s * self._factor
-        self._set(min(self._overall_at, now + self.left))
+        self._timer.set(min(self._overall_at, now + self.left))
 
     def run(self) -> None:
         self._since = self._loop.time()
         ends = self._since + self.left
-        if self._timer is None or self._timer.when() > ends:
-            self._set(ends if self._overall_at is None else min(ends, self._overall_at))
+        set_for = self._timer.when()
+        if set_for is None or set_for > ends:
+            self._timer.set(ends if self._overall_at is None else min(ends, self._overall_at))
 
     def pause(self) -> None:
         if self._since is not None:
@@ -174,26 +176,8 @@ class _Clock:
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timer.stop()
         await self._scope.__aexit__(*exc_info)  # raises TimeoutError if it expired
-
-    def _set(self, when: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = self._loop.call_at(when, self._check)
-
-    def _check(self) -> None:
-        now = self._loop.time()
-        deadline = self._deadline()
-        if deadline is None:
-            self._timer = None
-        elif deadline - now > 1e-3:  # fired early: the clocks' deadline is later now
-            self._timer = self._loop.call_at(deadline, self._check)
-        else:
-            self._timer = None
-            self._scope.reschedule(now)
 
     def _deadline(self) -> float | None:
         running = None if self._since is None else self._since + self.left
