@@ -13,6 +13,7 @@ import pytest
 import trustme
 
 from server.backends.http_client import CoalescingBackend, CoalescingStream, provider_http_client
+from server.backends.network import AsyncioBackend
 from tests.backends.helpers import PROTOCOLS, backend, protocol_request
 from tests.support import LoopbackProvider, Reply
 
@@ -45,7 +46,7 @@ class CountingStream(httpcore.AsyncNetworkStream):
 
 class CountingBackend(httpcore.AsyncNetworkBackend):
     def __init__(self) -> None:
-        self._inner = httpcore.AnyIOBackend()
+        self._inner = AsyncioBackend()  # what the server's client wraps
         self.writes: list[bytes] = []
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,  # noqa: ASYNC109
@@ -97,6 +98,7 @@ async def test_the_servers_client_wraps_httpx_network_backend(lp: LoopbackProvid
     async with provider_http_client(4, 2) as http:
         pool = http._transport._pool  # type: ignore[attr-defined]
         assert isinstance(pool._network_backend, CoalescingBackend)
+        assert isinstance(pool._network_backend._inner, AsyncioBackend)
         for _ in range(3):
             await backend("openai", http).complete(protocol_request(lp, "openai", stream=True))
     assert lp.connections == 1
