@@ -19,7 +19,9 @@ a request's added time is its latency minus the provider's. The four rows (issue
 
 Printed per row and concurrency: p50 / p99 of the added time (min and median over `--runs`),
 ours minus plain httpx, and how many times lower ours is than LiteLLM's (both over plain
-httpx, run by run). Targets (issue 12): ours >= 5x lower than LiteLLM's at both
+httpx, run by run). The rows run one after another, so a drift of the machine between them
+lands in the difference; the paired line measures the engine's c=1 difference again with plain
+httpx and the engine in alternating blocks of 25 calls in one process. Targets (issue 12): ours >= 5x lower than LiteLLM's at both
 concurrencies; p50 <= 1 ms and p99 <= 5 ms over plain httpx at concurrency 1.
 
     python bench/bench_vs_litellm.py [--requests 200] [--runs 3] [--latency 0.02] [--no-litellm] [--no-mcp]
@@ -164,6 +166,53 @@ async def our_engine(url: str, requests: int, concurrencies: list[int], cpu: dic
     return out, per_task
 
 
+async def paired(url: str, requests: int, block: int = 25) -> tuple[list[float], list[float]]:
+    """Concurrency 1, plain httpx and our engine in alternating blocks of `block` calls in one
+    process (which goes first alternates too): a drift of the machine falls on both alike. Per
+    call: (httpx latencies, engine latencies) as the rows above measure them."""
+    from bench_makespan import run_group
+
+    http_latencies: list[float] = []
+    engine_latencies: list[float] = []
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=256, max_keepalive_connections=128)) as http:
+        async def one(index: int) -> None:
+            body = {"model": "fast-a", "stream": True, "stream_options": {"include_usage": True}, "max_tokens": 256,
+                    "messages": [{"role": "user", "content": f"Write function f{index}"}]}
+            async with http.stream("POST", url + "/v1/chat/completions", json=body,
+                                   headers={"authorization": "Bearer test-key-a"}) as response:
+                async for _ in response.aiter_bytes():
+                    pass
+
+        async def http_block(keep: bool) -> None:
+            for index in range(block):
+                start = time.perf_counter()
+                await one(index)
+                if keep:
+                    http_latencies.append(time.perf_counter() - start)
+
+        with tempfile.TemporaryDirectory() as tmp:
+            async with open_engine(Path(tmp), url + "/v1", concurrency=1, collect_timings=True) as engine:
+                async def engine_block(keep: bool, name: str) -> None:
+                    assert engine.timings is not None
+                    engine.timings.clear()
+                    group = GroupInput(tasks=tuple(TaskInput(agent_type="tcoder_speed", description=f"Write function f{i}",
+                                                             key=f"t{i}") for i in range(block)),
+                                       name=name, max_concurrent=1)
+                    await run_group(engine, group)
+                    if keep:
+                        engine_latencies.extend(t.done_at - t.ready_at for t in engine.timings.values())
+
+                for index in range(1 + -(-requests // block)):  # the first pair warms up
+                    keep = index > 0
+                    if index % 2:
+                        await engine_block(keep, f"b{index}")
+                        await http_block(keep)
+                    else:
+                        await http_block(keep)
+                        await engine_block(keep, f"b{index}")
+    return http_latencies, engine_latencies
+
+
 # -- (d) our MCP server over stdio ----------------------------------------------------------------
 
 async def _call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -218,6 +267,7 @@ def main() -> None:
     rows: dict[str, list[dict[int, tuple[float, float]]]] = {}
     makespan_rows: list[dict[int, float]] = []
     cpu_rows: list[dict[int, float]] = []  # per run: our CPU per task minus plain httpx's per call, ms
+    paired_rows: list[tuple[float, float]] = []  # per run: engine minus httpx at c=1, p50 and p99, ms
     version = ""
     start_load = os.getloadavg()
     with external_loopback("--latency", str(args.latency)) as url:
@@ -234,6 +284,9 @@ def main() -> None:
             cpu_rows.append({c: (cpu_ours[c] - cpu_httpx[c]) * 1000 for c in levels})
             if not args.no_mcp:
                 results["our MCP stdio end to end"] = asyncio.run(our_mcp(url, args.requests, levels))
+            http_lat, engine_lat = asyncio.run(paired(url, args.requests))
+            paired_rows.append(tuple(  # type: ignore[arg-type]
+                (_pct(engine_lat, q) - _pct(http_lat, q)) * 1000 for q in (0.5, 0.99)))
             for name, latencies in results.items():
                 rows.setdefault(name, []).append(_figures(latencies, args.latency))
             print(f"run {run + 1}: " + "; ".join(
@@ -241,6 +294,11 @@ def main() -> None:
                 for name in rows), file=sys.stderr, flush=True)
     end_load = os.getloadavg()
     _report(args, levels, rows, makespan_rows, version, start_load, end_load)
+    print(f"our engine, c=1, paired with plain httpx in alternating blocks of 25 ({args.requests} calls each), minus "
+          f"plain httpx, ms, min/median: p50 {min(r[0] for r in paired_rows):.2f}/"
+          f"{statistics.median(r[0] for r in paired_rows):.2f}, p99 {min(r[1] for r in paired_rows):.2f}/"
+          f"{statistics.median(r[1] for r in paired_rows):.2f} (runs: "
+          + ", ".join(f"{r[0]:.2f}" for r in paired_rows) + ")")
     # CPU time is what a loaded machine inflates least (no waiting for a core is counted in it).
     print("engine CPU per task minus plain httpx's per call (this process), ms, min/median: " + ", ".join(
         f"c={c} {min(r[c] for r in cpu_rows):.2f}/{statistics.median(r[c] for r in cpu_rows):.2f}" for c in levels))

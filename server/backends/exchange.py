@@ -23,6 +23,7 @@ import httpx
 from server.backends.base import Completion, CompletionRequest, ToolCall, Usage
 from server.backends.classify import error_for_status, error_for_transport
 from server.backends.clock import CallClock
+from server.backends.http_client import send_streaming
 from server.backends.ratelimits import parse_rate_limits
 from server.backends.sse import sse_events
 from server.errors import BackendBadResponse
@@ -161,7 +162,7 @@ class HTTPBackend:
             async with asyncio.timeout(None) as scope:
                 clock.watch(scope)
                 try:
-                    response = await self._client.send(self._http_request(request, answer, clock), stream=True)
+                    response = await send_streaming(self._client, self._http_request(request, answer, clock))
                     try:
                         await self._read(answer, response, clock)
                         return self._completion(answer, clock, response)

@@ -36,7 +36,7 @@ import httpx
 
 from server.backends.network import AsyncioBackend
 
-__all__ = ["CoalescingBackend", "CoalescingStream", "provider_http_client"]
+__all__ = ["CoalescingBackend", "CoalescingStream", "provider_http_client", "send_streaming"]
 
 log = logging.getLogger(__name__)
 
@@ -116,3 +116,24 @@ def provider_http_client(max_connections: int, max_keepalive: int, *, timeout: h
         elif transport is not None:  # pragma: no cover - another httpx layout: plain httpx
             log.debug("httpx transport %r has no httpcore pool to set up; plain httpx it is", transport)
     return client
+
+
+async def send_streaming(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+    """`client.send(request, stream=True)`, straight to the transport httpx would pick for the URL
+    (its mounts: proxies from the environment) when nothing of the client's own sending applies.
+
+    `send` runs an auth flow, a redirect loop, event hooks and a timer around the transport call,
+    and stores the response's cookies: about 0.35M instructions per streamed call here (of 4.86M
+    per engine task: `bench/bench_instructions.py`), none of it used by a provider call: the key
+    is a header, redirects are not followed, no hooks. Taken only for such a client (no auth, no hooks,
+    no redirects followed); cookies a provider sets are stored as `send` stores them.
+    """
+    transport_for = getattr(client, "_transport_for_url", None)
+    if (transport_for is None or client.auth is not None or client.follow_redirects
+            or any(client.event_hooks.values()) or client.is_closed):
+        return await client.send(request, stream=True)
+    response = await transport_for(request.url).handle_async_request(request)
+    response.request = request
+    if "set-cookie" in response.headers:
+        client.cookies.extract_cookies(response)
+    return response
