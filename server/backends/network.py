@@ -45,8 +45,9 @@ class _Receiver(asyncio.Protocol):
         self.buffer = bytearray()
         self.closed = False  # the peer closed, or the connection was lost
         self.error: BaseException | None = None
-        self.reader: asyncio.Future[None] | None = None
-        self.writable: asyncio.Future[None] | None = None  # set while writes must wait
+        self.reader: asyncio.Future[None] | None = None  # the read waiting for data
+        self.writer: asyncio.Future[None] | None = None  # the write waiting for the buffer to drain
+        self.write_paused = False  # the transport's buffer is over its high mark
         self.paused = False  # reading paused: too much unread
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -71,18 +72,19 @@ class _Receiver(asyncio.Protocol):
         self.resume_writing()
 
     def pause_writing(self) -> None:
-        if self.writable is None:
-            self.writable = asyncio.get_running_loop().create_future()
+        self.write_paused = True
 
     def resume_writing(self) -> None:
-        writable, self.writable = self.writable, None
-        if writable is not None and not writable.done():
-            writable.set_result(None)
+        self.write_paused = False
+        _wake(self.writer)
 
     def _wake_reader(self) -> None:
-        reader = self.reader
-        if reader is not None and not reader.done():
-            reader.set_result(None)
+        _wake(self.reader)
+
+
+def _wake(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
 
 
 async def _wait(waiter: asyncio.Future[None], timeout: float | None, timed_out: type[Exception], what: str) -> None:
@@ -147,10 +149,14 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         if self._transport.is_closing() or receiver.error is not None:
             raise httpcore.WriteError(str(receiver.error or "the connection is closed"))
         self._transport.write(buffer)
-        if receiver.writable is not None:
-            await _wait(receiver.writable, timeout, httpcore.WriteTimeout, "write")
-            if receiver.error is not None:
-                raise httpcore.WriteError(str(receiver.error)) from receiver.error
+        if receiver.write_paused and not receiver.closed:
+            receiver.writer = asyncio.get_running_loop().create_future()
+            try:
+                await _wait(receiver.writer, timeout, httpcore.WriteTimeout, "write")
+            finally:
+                receiver.writer = None
+        if receiver.error is not None:
+            raise httpcore.WriteError(str(receiver.error)) from receiver.error
 
     async def aclose(self) -> None:
         self._transport.close()
