@@ -95,16 +95,17 @@ async def _levels(one: Callable[[int], Any], requests: int, concurrencies: list[
 async def plain_httpx(url: str, requests: int, concurrencies: list[int], cpu: dict[int, float] | None = None
                       ) -> Latencies:
     async with httpx.AsyncClient(limits=httpx.Limits(max_connections=256, max_keepalive_connections=128)) as http:
+        return await _levels(lambda index: _httpx_call(http, url, index), requests, concurrencies, cpu)
 
-        async def one(index: int) -> None:
-            body = {"model": "fast-a", "stream": True, "stream_options": {"include_usage": True}, "max_tokens": 256,
-                    "messages": [{"role": "user", "content": f"Write function f{index}"}]}
-            async with http.stream("POST", url + "/v1/chat/completions", json=body,
-                                   headers={"authorization": "Bearer test-key-a"}) as response:
-                async for _ in response.aiter_bytes():
-                    pass
 
-        return await _levels(one, requests, concurrencies, cpu)
+async def _httpx_call(http: httpx.AsyncClient, url: str, index: int) -> None:
+    """Plain httpx's request: the streamed POST read to its end."""
+    body = {"model": "fast-a", "stream": True, "stream_options": {"include_usage": True}, "max_tokens": 256,
+            "messages": [{"role": "user", "content": f"Write function f{index}"}]}
+    async with http.stream("POST", url + "/v1/chat/completions", json=body,
+                           headers={"authorization": "Bearer test-key-a"}) as response:
+        async for _ in response.aiter_bytes():
+            pass
 
 
 # -- (b) LiteLLM's Router, in its own environment -----------------------------------------------
@@ -175,18 +176,10 @@ async def paired(url: str, requests: int, block: int = 25) -> tuple[list[float],
     http_latencies: list[float] = []
     engine_latencies: list[float] = []
     async with httpx.AsyncClient(limits=httpx.Limits(max_connections=256, max_keepalive_connections=128)) as http:
-        async def one(index: int) -> None:
-            body = {"model": "fast-a", "stream": True, "stream_options": {"include_usage": True}, "max_tokens": 256,
-                    "messages": [{"role": "user", "content": f"Write function f{index}"}]}
-            async with http.stream("POST", url + "/v1/chat/completions", json=body,
-                                   headers={"authorization": "Bearer test-key-a"}) as response:
-                async for _ in response.aiter_bytes():
-                    pass
-
         async def http_block(keep: bool) -> None:
             for index in range(block):
                 start = time.perf_counter()
-                await one(index)
+                await _httpx_call(http, url, index)
                 if keep:
                     http_latencies.append(time.perf_counter() - start)
 

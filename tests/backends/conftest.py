@@ -28,3 +28,10 @@ def lp(loopback_server: LoopbackProvider) -> LoopbackProvider:
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     async with provider_http_client(16, 8) as http:
         yield http
+
+
+@pytest.fixture
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No proxy from the environment: the client talks to the loopback servers directly."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)

@@ -53,22 +53,18 @@ async def read_request(reader: asyncio.StreamReader) -> bytes:
     return await reader.readexactly(length)
 
 
+async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Reads the request and never answers."""
+    await read_request(reader)
+    await asyncio.sleep(30)
+
+
 def answer(body: bytes) -> bytes:
     return b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
 
 
-@pytest.fixture
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.mark.usefixtures("no_proxy")
 async def test_an_answer_slower_than_the_read_timeout_raises_httpx_read_timeout() -> None:
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_request(reader)
-        await asyncio.sleep(30)
-
     async with serving(silent) as port, provider_http_client(2, 2, timeout=httpx.Timeout(0.2)) as http:
         with pytest.raises(httpx.ReadTimeout):
             await http.get(f"http://127.0.0.1:{port}/")
@@ -76,10 +72,6 @@ async def test_an_answer_slower_than_the_read_timeout_raises_httpx_read_timeout(
 
 @pytest.mark.usefixtures("no_proxy")
 async def test_a_caller_cancelling_a_waiting_read_is_cancelled_not_timed_out() -> None:
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_request(reader)
-        await asyncio.sleep(30)
-
     async with serving(silent) as port, provider_http_client(2, 2, timeout=httpx.Timeout(10.0)) as http:
         call = asyncio.create_task(http.get(f"http://127.0.0.1:{port}/"))
         await asyncio.sleep(0.1)

@@ -36,12 +36,6 @@ async def _read(response: httpx.Response) -> bytes:
         await response.aclose()
 
 
-@pytest.fixture
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.mark.usefixtures("no_proxy")
 async def test_a_providers_cookie_is_kept_and_sent_back_like_httpx_does() -> None:
     seen: list[bytes] = []
