@@ -13,7 +13,7 @@ and warm-up cancelled out. The systems, in the same run:
 
     python bench/bench_instructions.py [--small 40] [--large 140]
 
-Needs valgrind (`apt-get install valgrind`); about 3 minutes.
+Needs valgrind (`apt-get install valgrind`); about 5 minutes on a 2-core machine.
 """
 
 from __future__ import annotations
