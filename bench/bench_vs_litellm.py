@@ -24,13 +24,19 @@ lands in the difference; the paired line measures the engine's c=1 difference ag
 httpx and the engine in alternating blocks of 25 calls in one process. Targets (issue 12): ours >= 5x lower than LiteLLM's at both
 concurrencies; p50 <= 1 ms and p99 <= 5 ms over plain httpx at concurrency 1.
 
+`--busy N` keeps N other processes spinning on the CPU for the whole measurement (this machine
+has 2 cores: `--busy 2` leaves no core idle), to see whether the figures hold on a busy machine
+rather than only on a quiet one.
+
     python bench/bench_vs_litellm.py [--requests 200] [--runs 3] [--latency 0.02] [--no-litellm] [--no-mcp]
+                                     [--busy N]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -39,7 +45,7 @@ import sys
 import tempfile
 import time
 import venv
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -254,6 +260,7 @@ def main() -> None:
     parser.add_argument("--litellm-venv", type=Path, default=DEFAULT_VENV)
     parser.add_argument("--no-litellm", action="store_true")
     parser.add_argument("--no-mcp", action="store_true")
+    parser.add_argument("--busy", type=int, default=0, help="processes kept spinning on the CPU meanwhile")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrencies.split(",")]
     python = None if args.no_litellm else litellm_python(args.litellm_venv)
@@ -263,7 +270,7 @@ def main() -> None:
     paired_rows: list[tuple[float, float]] = []  # per run: engine minus httpx at c=1, p50 and p99, ms
     version = ""
     start_load = os.getloadavg()
-    with external_loopback("--latency", str(args.latency)) as url:
+    with busy_processes(args.busy), external_loopback("--latency", str(args.latency)) as url:
         for run in range(args.runs):
             cpu_httpx: dict[int, float] = {}
             cpu_ours: dict[int, float] = {}
@@ -297,6 +304,18 @@ def main() -> None:
         f"c={c} {min(r[c] for r in cpu_rows):.2f}/{statistics.median(r[c] for r in cpu_rows):.2f}" for c in levels))
 
 
+@contextlib.contextmanager
+def busy_processes(count: int) -> Iterator[None]:
+    """`count` child processes spinning on the CPU while the block runs (a busy machine)."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
 def _report(args: argparse.Namespace, levels: list[int], rows: dict[str, list[dict[int, tuple[float, float]]]],
             makespan_rows: list[dict[int, float]], version: str, start_load: tuple[float, float, float],
             end_load: tuple[float, float, float]) -> None:
@@ -304,7 +323,7 @@ def _report(args: argparse.Namespace, levels: list[int], rows: dict[str, list[di
         return f"{min(values):.2f}/{statistics.median(values):.2f}"
 
     print(f"provider latency {args.latency * 1000:.0f} ms, streamed; {args.requests} requests per concurrency; "
-          f"{args.runs} runs; LiteLLM {version or 'not run'}; load average {start_load[0]:.2f} at the start, "
+          f"{args.runs} runs; LiteLLM {version or 'not run'}; {args.busy} busy processes beside; load average {start_load[0]:.2f} at the start, "
           f"{end_load[0]:.2f} at the end (1 min)")
     print("added over the provider, ms, min/median over runs")
     header = "| system | " + " | ".join(f"c={c} p50 | c={c} p99" for c in levels) + " |"
