@@ -168,6 +168,7 @@ async def our_engine(url: str, requests: int, concurrencies: list[int], cpu: dic
                     cpu[concurrency] = (time.process_time() - started) / requests
                 statuses = {t.status for t in await engine.store.list_tasks((await engine.store.get_group("measured")).id)}
                 assert statuses == {"succeeded"}, statuses
+                assert engine.timings is not None
                 out[concurrency] = [t.done_at - t.ready_at for t in engine.timings.values()]
                 per_task[concurrency] = makespan * concurrency / requests
     return out, per_task
