@@ -28,7 +28,7 @@ import asyncio
 import socket
 import ssl
 import typing
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 
 import httpcore
 
@@ -59,17 +59,17 @@ class _Receiver(asyncio.Protocol):
         if len(self.buffer) > READ_HIGH and not self.paused and self.transport is not None:
             self.paused = True
             self.transport.pause_reading()
-        self._wake_reader()
+        _wake(self.reader)
 
     def eof_received(self) -> bool:
         self.closed = True
-        self._wake_reader()
+        _wake(self.reader)
         return False  # close the transport: a client has nothing left to say once the server stopped
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.error = exc
-        self._wake_reader()
+        _wake(self.reader)
         self.resume_writing()
 
     def pause_writing(self) -> None:
@@ -78,9 +78,6 @@ class _Receiver(asyncio.Protocol):
     def resume_writing(self) -> None:
         self.write_paused = False
         _wake(self.writer)
-
-    def _wake_reader(self) -> None:
-        _wake(self.reader)
 
 
 def _wake(waiter: asyncio.Future[None] | None) -> None:
@@ -195,8 +192,16 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         return None
 
 
-def _connected(transport: asyncio.BaseTransport, receiver: _Receiver,
-               socket_options: Iterable[typing.Any] | None) -> AsyncioStream:
+async def _open(connecting: Awaitable[tuple[asyncio.BaseTransport, _Receiver]], where: str,
+                timeout: float | None, socket_options: Iterable[typing.Any] | None) -> AsyncioStream:
+    """The stream of a connection `connecting` opens, within `timeout`; httpcore's errors on failure."""
+    try:
+        async with asyncio.timeout(timeout):
+            transport, receiver = await connecting
+    except TimeoutError as exc:  # before OSError: TimeoutError is one
+        raise httpcore.ConnectTimeout(f"connecting to {where} timed out after {timeout} s") from exc
+    except OSError as exc:
+        raise httpcore.ConnectError(str(exc)) from exc
     sock: socket.socket | None = transport.get_extra_info("socket")
     if sock is not None:
         for option in socket_options or ():
@@ -211,29 +216,15 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
         socket_options: Iterable[typing.Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
         local = None if local_address is None else (local_address, 0)
-        try:
-            async with asyncio.timeout(timeout):
-                transport, receiver = await loop.create_connection(_Receiver, host, port, local_addr=local)
-        except TimeoutError as exc:  # before OSError: TimeoutError is one
-            raise httpcore.ConnectTimeout(f"connecting to {host}:{port} timed out after {timeout} s") from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-        return _connected(transport, receiver, socket_options)
+        connecting = asyncio.get_running_loop().create_connection(_Receiver, host, port, local_addr=local)
+        return await _open(connecting, f"{host}:{port}", timeout, socket_options)
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[typing.Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeout):
-                transport, receiver = await loop.create_unix_connection(_Receiver, path)
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(f"connecting to {path} timed out after {timeout} s") from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-        return _connected(transport, receiver, socket_options)
+        connecting = asyncio.get_running_loop().create_unix_connection(_Receiver, path)
+        return await _open(connecting, path, timeout, socket_options)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
