@@ -138,7 +138,7 @@ async def preview_route(
         raise WorkspaceError(str(exc).removeprefix("tasks[0].")) from None
     (task,) = group.tasks
     notes: list[str] = []
-    options = ContextOptions(settings.cache_dir, settings.context_exclude)
+    options = ContextOptions(settings.cache_dir, settings.context_exclude, wait_s=settings.tool_time_limit_s)
     try:
         routed, chosen = await plan_with_workspace(task, context, catalog=state.catalog, router=state.router,
                                                    options=options)

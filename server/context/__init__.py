@@ -8,7 +8,8 @@ Modules: `files` (which files are candidates), `secrets` (what never leaves), `c
 (+ `chunk_python`, `chunk_treesitter`), `terms` (identifier splitting), `index` (the SQLite
 FTS5 index per repository), `rank` (scoring), `select` (filling the budget), `repomap`,
 `render` (how a piece is written into a prompt), `request` (checking caller input),
-`budget` (default budgets and the local-only rule), `service` (the entry point).
+`budget` (default budgets and the local-only rule), `service` (the entry point), `waiting`
+(the entry point from async code, within a tool call's time).
 """
 
 from server.context.budget import default_budget, workspace_text_allowed

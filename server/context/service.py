@@ -29,6 +29,8 @@ class ContextOptions:
     cache_dir: Path
     exclude: tuple[str, ...] = ()
     max_file_bytes: int = MAX_FILE_BYTES
+    # How long an async caller waits for a selection (`server.context.waiting`); None: as long as it takes.
+    wait_s: float | None = None
 
 
 _lock = threading.Lock()

@@ -176,7 +176,8 @@ class Engine:
         )
         planned, contexts = await plan_workspaces(group, planned, catalog=self.catalog, router=self.router,
                                                   options=ContextOptions(self.settings.cache_dir,
-                                                                         self.settings.context_exclude))
+                                                                         self.settings.context_exclude,
+                                                                         wait_s=self.settings.tool_time_limit_s))
         group = dataclasses.replace(group, tasks=tuple(
             t if c is None else dataclasses.replace(t, context={**t.context, "workspace_context": c},
                                                     validate=_checked_at(t.validate, c["selection"]["commit"]))

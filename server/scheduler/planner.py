@@ -14,7 +14,6 @@ its paid plan and fails at run time with the budget's own error, so the user see
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,7 +23,8 @@ from server.analysis.analyzer import analyze
 from server.analysis.tokens import count_tokens
 from server.analysis.types import TaskAnalysis, TaskHints
 from server.catalog.schema import Catalog, PolicySpec
-from server.context import ContextOptions, default_budget, render_selection, select_context
+from server.context import ContextOptions, default_budget, render_selection
+from server.context.waiting import deadline_after, select_in_time
 from server.errors import InputError, NoRouteError
 from server.perf.repos import repo_key
 from server.routing.agents import parse_agent_type
@@ -241,13 +241,15 @@ def context_budget(catalog: Catalog, model_id: str, policy: PolicySpec | None, e
 
 async def plan_with_workspace(
     task: TaskInput, context: PlanContext, *, catalog: Catalog, router: Router, options: ContextOptions,
-    field_prefix: str = "", require_available: bool = True,
+    field_prefix: str = "", require_available: bool = True, deadline: float | None = None,
 ) -> tuple[RoutedTask, dict[str, Any] | None]:
     """`plan_task`, and for a task naming a (confined) workspace what its model will see — as
     stored with the task, `{"selection": {...}, "prompt": rendered text}` — with those tokens
     counted in the plan's input (and so its cost). The selection is made for the planned model's
     budget; if counting it moves the task to another model, once more for that one's. A validated
-    task reads the committed tree at HEAD, which its check worktree is made from.
+    task reads the committed tree at HEAD, which its check worktree is made from. The selection
+    answers by `deadline` (event-loop time; default: `options.wait_s` from now), or a first index
+    still running raises `WorkspaceError` and goes on (`server.context.waiting`).
 
     Raises:
         InputError / WorkspaceError: a bad `files` entry, budget or workspace (fields prefixed).
@@ -257,13 +259,16 @@ async def plan_with_workspace(
     workspace = task.context.get("workspace")
     if not workspace:
         return routed, None
+    if deadline is None:
+        deadline = deadline_after(options.wait_s)
     chosen: dict[str, Any] | None = None
     for _ in range(2):
         budget = context_budget(catalog, routed.plan.model_id, context.policy_spec,
                                 task.context.get("context_budget_tokens"))
-        selection = await asyncio.to_thread(
-            select_context, Path(str(workspace)), task.description, list(task.hints.get("files") or ()), budget,
-            options, at_head=bool(task.validate and task.validate.get("workspace")), field_prefix=field_prefix,
+        selection = await select_in_time(
+            Path(str(workspace)), task.description, list(task.hints.get("files") or ()), budget, options,
+            deadline=deadline, at_head=bool(task.validate and task.validate.get("workspace")),
+            field_prefix=field_prefix,
         )
         rendered = render_selection(selection)
         tokens = count_tokens("\n\n" + rendered) if rendered else 0  # as the prompt appends it
@@ -291,13 +296,15 @@ async def plan_workspaces(
     """
     plans = list(planned.plans)
     out: list[dict[str, Any] | None] = []
+    deadline = deadline_after(options.wait_s)  # one for the whole call: the tasks share its time
     for index, task in enumerate(group.tasks):
         if not task.context.get("workspace"):
             out.append(None)
             continue
         try:
             routed, chosen = await plan_with_workspace(task, planned.context, catalog=catalog, router=router,
-                                                       options=options, field_prefix=f"tasks[{index}].")
+                                                       options=options, field_prefix=f"tasks[{index}].",
+                                                       deadline=deadline)
         except NoRouteError as exc:
             raise NoRouteError(f"tasks[{index}] ({task.agent_type or 'auto'}): {exc}") from None
         plans[index] = routed.plan

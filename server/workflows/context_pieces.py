@@ -5,11 +5,11 @@ uses to send a piece only once per thread)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
-from server.context import ContextOptions, render_piece, select_context
+from server.context import ContextOptions, render_piece
+from server.context.waiting import deadline_after, select_in_time
 from server.settings import Settings
 from server.workflows.followup import ContextPiece, ContextSelector
 
@@ -23,10 +23,11 @@ POINTED_AT = frozenset({"requested", "symbol"})
 
 def workspace_selector(settings: Settings, budget_tokens: int = FOLLOW_UP_BUDGET_TOKENS) -> ContextSelector:
     """A selector over the workspace-context package, with the server's cache and exclusions."""
-    options = ContextOptions(settings.cache_dir, settings.context_exclude)
+    options = ContextOptions(settings.cache_dir, settings.context_exclude, wait_s=settings.tool_time_limit_s)
 
     async def select(workspace: Path, message: str, files: Sequence[str]) -> list[ContextPiece]:
-        selection = await asyncio.to_thread(select_context, workspace, message, list(files), budget_tokens, options)
+        selection = await select_in_time(workspace, message, files, budget_tokens, options,
+                                         deadline=deadline_after(options.wait_s))
         return [ContextPiece(f"{i.path}:{i.start_line}-{i.end_line}",
                              render_piece(i.path, i.start_line, i.end_line, text), int(i.tokens))
                 for i, text in zip(selection.items, selection.texts, strict=True) if i.reason in POINTED_AT]
