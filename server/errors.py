@@ -48,6 +48,7 @@ __all__ = [
     "PatchApplyError",
     "StoreError",
     "WorkspaceError",
+    "not_a_repository",
 ]
 
 
@@ -110,6 +111,22 @@ class StoreError(PWMError):
 
 class WorkspaceError(PWMError):
     """A workspace path is outside the allowed roots, missing, or in the wrong state."""
+
+
+def not_a_repository(field: str, path: object, git_said: str) -> WorkspaceError:
+    """The error for a path git does not take as a repository. git's own refusal of a repository
+    owned by another user ("dubious ownership": shared drives, containers, WSL mounts) is not
+    the same as "no repository here", and its fix differs."""
+    if "dubious ownership" in git_said or "safe.directory" in git_said:
+        return WorkspaceError(
+            f"{field}: git refuses the repository at {str(path)!r}: it is owned by another user (git's "
+            "'dubious ownership' check); if you trust it, run `git config --global --add safe.directory "
+            f"{path}` and call again"
+        )
+    return WorkspaceError(
+        f"{field}: {str(path)!r} is not inside a git repository; pass the directory of a git "
+        "checkout (or run `git init` there and commit the files)"
+    )
 
 
 class PatchApplyError(WorkspaceError):

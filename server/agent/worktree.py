@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from server.errors import WorkspaceError
+from server.errors import WorkspaceError, not_a_repository
 from server.validation.procs import child_env
 from server.validation.worktree import run_git as git
 
@@ -47,7 +47,7 @@ class AgentWorkspace:
         child = child_env(env)
         top = await git(["rev-parse", "--show-toplevel"], repo_path, child)
         if top.exit_code != 0:
-            raise WorkspaceError(f"workspace: {repo_path} is not inside a git repository")
+            raise not_a_repository("workspace", repo_path, top.stderr)
         root = Path(top.stdout.strip())
         rev = await git(["rev-parse", "--verify", "--quiet", f"{base}^{{commit}}"], root, child)
         if rev.exit_code != 0:

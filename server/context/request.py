@@ -16,7 +16,7 @@ from server.context.files import git, is_excluded
 from server.context.index import Snapshot
 from server.context.secrets import is_secret_path
 from server.context.types import FileRequest
-from server.errors import InputError, WorkspaceError
+from server.errors import InputError, not_a_repository
 
 __all__ = ["check_requests", "parse_file_spec", "repository_root"]
 
@@ -31,11 +31,10 @@ def repository_root(workspace: Path, field: str = "workspace") -> Path:
     """
     try:
         top = git(workspace, "rev-parse", "--show-toplevel").decode().strip()
-    except (subprocess.CalledProcessError, FileNotFoundError, NotADirectoryError):
-        raise WorkspaceError(
-            f"{field}: {str(workspace)!r} is not inside a git repository; pass the directory of a git "
-            "checkout (or run `git init` there and commit the files)"
-        ) from None
+    except subprocess.CalledProcessError as exc:
+        raise not_a_repository(field, workspace, (exc.stderr or b"").decode(errors="replace")) from None
+    except (FileNotFoundError, NotADirectoryError):
+        raise not_a_repository(field, workspace, "") from None
     return Path(top).resolve()
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from server.errors import PatchApplyError, WorkspaceError
+from server.errors import PatchApplyError, WorkspaceError, not_a_repository
 from server.validation.procs import ProcResult, child_env, run_process
 
 __all__ = [
@@ -162,7 +162,7 @@ def _env(env: Mapping[str, str]) -> dict[str, str]:
 async def _repo_root(path: Path, env: Mapping[str, str]) -> Path:
     proc = await run_git(["rev-parse", "--show-toplevel"], path, env)
     if proc.exit_code != 0:
-        raise WorkspaceError(f"{path} is not inside a git repository: {proc.stderr.strip()}")
+        raise not_a_repository("workspace", path, proc.stderr)
     return Path(proc.stdout.strip())
 
 

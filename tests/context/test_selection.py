@@ -102,6 +102,17 @@ def test_a_directory_that_is_not_a_git_repository_is_refused(tmp_path: Path, opt
         select_context(plain, "discount", [], 2000, options)
 
 
+def test_a_repository_git_refuses_as_another_users_says_so_and_the_fix(
+        repo: Path, options: ContextOptions, monkeypatch: pytest.MonkeyPatch) -> None:
+    # git's own test switch for "owned by someone else" (shared drives, containers, WSL mounts).
+    monkeypatch.setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")
+    with pytest.raises(WorkspaceError) as err:
+        select_context(repo, "discount", [], 2000, options)
+    message = str(err.value)
+    assert message.startswith("workspace: git refuses the repository") and "owned by another user" in message
+    assert f"git config --global --add safe.directory {repo}" in message
+
+
 def test_exclude_patterns_from_settings_keep_matching_files_out(repo: Path, tmp_path: Path) -> None:
     options = ContextOptions(tmp_path / "cache2", exclude=("shop/pricing.py",))
     try:
