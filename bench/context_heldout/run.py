@@ -11,7 +11,7 @@ Printed per split: the case mean and the package-weighted mean (each package's c
 first) per method and budget, ours / chunk-bm25, and a bootstrap 90% interval over packages
 (2,000 resamples, fixed seed) of the package-weighted means and of the ratio.
 
-    python bench/context_heldout/run.py [--split tune|report|all] [--budgets 8000,32000]
+    python bench/context_heldout/run.py [--split tune|report|pypi|all] [--budgets 8000,32000]
                                         [--jobs 2] [--work DIR] [--explain] [--only ours,...]
                                         [--params '{"w_file": 0.5}']
 
@@ -69,7 +69,8 @@ def cached_file(case: dict[str, Any], name: str, sha256: str) -> Path:
 
 
 def materialize(case: dict[str, Any], work: Path) -> Path:
-    """The case's parent tree as a git repository under `work` (reused when its tree matches)."""
+    """The case's parent tree as a git repository under `work` (reused when its tree matches):
+    a Debian case's orig tarballs and earlier patches, or a PyPI case's sdist (`pypi_gather.py`)."""
     ws = work / "ws" / hashlib.sha1(str(case["id"]).encode()).hexdigest()[:16]
     if ws.exists():
         try:
@@ -78,6 +79,18 @@ def materialize(case: dict[str, Any], work: Path) -> Path:
         except Exception:
             pass
         shutil.rmtree(ws)
+    if "sdist" in case:
+        import httpx
+        import pypi_gather
+        import pypisrc
+
+        sdist = pypisrc.Sdist(str(case["a"]), case["sdist"]["filename"], case["sdist"]["url"],
+                              case["sdist"]["sha256"], 0)
+        with httpx.Client() as client:
+            pypi_gather.build_repo(pypisrc.download(client, sdist), ws)
+        if debsrc.tree_of(ws) != case["tree"]:
+            raise SystemExit(f"{case['id']}: rebuilt tree differs from the recorded one")
+        return ws
     debian = debsrc.read_debian(cached_file(case, case["debian"]["name"], case["debian"]["sha256"]))
     order = debsrc.series(debian)
     index = [p for p, _ in order].index(case["patch"])
@@ -199,7 +212,7 @@ def report(rows: list[dict[str, Any]], split: str, budgets: list[int], methods: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--split", default="tune", choices=("tune", "report", "all"))
+    parser.add_argument("--split", default="tune", choices=("tune", "report", "pypi", "all"))
     parser.add_argument("--budgets", default="8000,32000")
     parser.add_argument("--only", default="", help="comma-separated methods: " + ", ".join(METHODS))
     parser.add_argument("--jobs", type=int, default=2, help="processes (at most 2)")
@@ -242,7 +255,7 @@ def main() -> None:
             print(f"ours' coverage lost at {budgets[0]} (mean over cases): "
                   f"{statistics.mean(r['losses'][0] for r in rows):.3f} in gold files the selection reached, "
                   f"{statistics.mean(r['losses'][1] for r in rows):.3f} in gold files it did not reach")
-    splits = ["tune", "report"] if args.split == "all" else [args.split]
+    splits = sorted({c["split"] for c in cases}) if args.split == "all" else [args.split]
     for split in splits:
         report([r for r in rows if r["split"] == split], split, budgets, methods)
     if args.split == "all":
