@@ -64,6 +64,32 @@ xmltodict defusedxml lxml-html-clean pypdf reportlab openpyxl xlrd xlsxwriter py
 cssutils webencodings markdown2 commonmark mdurl markdown-it-py myst-parser nbformat nbconvert nbclient
 jupyter-client jupyter-core ipykernel tornado terminado send2trash passlib
 """.split()
+# A second list, written after the first set was measured and before any of these was examined:
+# the tuning set (split "pypi-tune"), so that the first stays unseen. No name of the first list.
+TUNE_PACKAGES = """
+aiocache async-lru asyncstdlib httplib2 treq twisted hyperlink incremental automat constantly service-identity
+pyopenssl wtforms django-extensions django-debug-toolbar django-crispy-forms django-storages django-redis
+django-celery-beat django-model-utils django-import-export django-taggit django-mptt django-guardian
+django-polymorphic django-simple-history django-reversion django-compressor django-anymail channels daphne
+django-ninja drf-spectacular drf-yasg djangorestframework-simplejwt pytest-cov pytest-xdist pytest-mock
+pytest-asyncio pytest-timeout pytest-rerunfailures pytest-django pytest-benchmark mock nose2 testfixtures
+time-machine vcrpy httpretty respx pyfakefs syrupy cleo fire argcomplete shellingham questionary blessed urwid
+pyfiglet termcolor jsonlines ijson pyhocon hjson json5 ruamel-yaml strictyaml configobj python-box munch addict
+glom jsonpath-ng dpath deepdiff dictdiffer ftfy thefuzz langdetect markdownify html2text pymdown-extensions mkdocs
+mkdocstrings griffe pdoc sphinx-rtd-theme sphinx-autodoc-typehints numpydoc docformatter pydocstyle autopep8 yapf
+pyupgrade autoflake bandit pip-tools pipdeptree check-manifest bump2version towncrier gitpython dulwich scriv
+bottle falcon sanic pyramid webob waitress hupper pastedeploy cherrypy cheroot connexion apispec
+marshmallow-sqlalchemy webargs limits authlib python-jose jwcrypto social-auth-core mechanicalsoup parsel w3lib
+itemadapter queuelib pg8000 records dataset mongoengine motor rq huey dramatiq arq python-magic filetype qrcode
+python-barcode pyotp pycountry iso8601 isodate rfc3339-validator python-stdnum geopy docker pysftp netaddr
+pywinrm eventlet wsproto h2 hpack hyperframe logbook eliot datadog elastic-apm pkginfo requirements-parser
+resolvelib installer wheel distro cachelib diskcache expiringdict ratelimit pybreaker stamina retrying
+sqlalchemy pyramid-tm transaction zodb persistent deprecated deprecation
+typing-inspect typeguard beartype multipledispatch plum-dispatch pampy funcy fn returns pyrsistent
+immutables frozendict sortedcollections ordered-set orderedmultidict furl
+ purl rfc3986 uritemplate uri-template python-http-client httpie requests-cache
+requests-futures requests-ntlm grequests aioresponses pytest-httpx pytest-httpserver
+""".split()
 EXCLUDED = {"jinja2", "werkzeug", "packaging", "flask", "click", "itsdangerous", "markupsafe", "quart", "blinker"}
 
 
@@ -160,11 +186,15 @@ def main() -> None:
     import httpx
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--set", default="pypi", choices=("pypi", "pypi-tune"),
+                        help="pypi: the measured set (PACKAGES); pypi-tune: the tuning set (TUNE_PACKAGES)")
     parser.add_argument("--per-package", type=int, default=3)
     parser.add_argument("--pairs", type=int, default=6, help="newest patch-release pairs examined per package")
     parser.add_argument("--jobs", type=int, default=6)
     args = parser.parse_args()
-    names = [p for p in dict.fromkeys(PACKAGES) if p not in EXCLUDED]
+    listed = PACKAGES if args.set == "pypi" else [p for p in TUNE_PACKAGES if p not in PACKAGES]
+    names = [p for p in dict.fromkeys(listed) if p not in EXCLUDED]
+    out_path = OUT if args.set == "pypi" else OUT.with_name("context_pypi_tune.jsonl")
     total: Counter[str] = Counter()
     out: list[dict[str, Any]] = []
     with httpx.Client(headers={"User-Agent": "pwm-bench"}) as client, ThreadPoolExecutor(args.jobs) as pool:
@@ -173,9 +203,10 @@ def main() -> None:
             total.update(counts)
             out += cases
             print(f"{name:28s} {len(cases)} case(s)  {dict(counts)}", flush=True)
-    OUT.write_text("".join(json.dumps(c, sort_keys=True) + "\n" for c in out))
+    out = [{**c, "split": args.set} for c in out]
+    out_path.write_text("".join(json.dumps(c, sort_keys=True) + "\n" for c in out))
     print(f"\n{len(names)} packages; pairs examined by verdict: {dict(total.most_common())}")
-    print(f"{len(out)} cases from {len({c['package'] for c in out})} packages -> {OUT}")
+    print(f"{len(out)} cases from {len({c['package'] for c in out})} packages -> {out_path}")
 
 
 if __name__ == "__main__":

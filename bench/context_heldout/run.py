@@ -11,7 +11,7 @@ Printed per split: the case mean and the package-weighted mean (each package's c
 first) per method and budget, ours / chunk-bm25, and a bootstrap 90% interval over packages
 (2,000 resamples, fixed seed) of the package-weighted means and of the ratio.
 
-    python bench/context_heldout/run.py [--split tune|report|pypi|all] [--budgets 8000,32000]
+    python bench/context_heldout/run.py [--split tune|report|pypi|pypi-tune|all] [--budgets 8000,32000]
                                         [--jobs 2] [--work DIR] [--explain] [--only ours,...]
                                         [--params '{"w_file": 0.5}']
 
@@ -212,7 +212,7 @@ def report(rows: list[dict[str, Any]], split: str, budgets: list[int], methods: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--split", default="tune", choices=("tune", "report", "pypi", "all"))
+    parser.add_argument("--split", default="tune", choices=("tune", "report", "pypi", "pypi-tune", "all"))
     parser.add_argument("--budgets", default="8000,32000")
     parser.add_argument("--only", default="", help="comma-separated methods: " + ", ".join(METHODS))
     parser.add_argument("--jobs", type=int, default=2, help="processes (at most 2)")
@@ -221,8 +221,8 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="one line per case (tune split only)")
     parser.add_argument("--params", default="", help="JSON of RankParams / SelectParams fields for ours")
     args = parser.parse_args()
-    if args.explain and args.split != "tune":
-        sys.exit("--explain shows cases one by one: tune split only")
+    if args.explain and args.split not in ("tune", "pypi-tune"):
+        sys.exit("--explain shows cases one by one: tuning splits only")
     budgets = [int(b) for b in args.budgets.split(",")]
     methods = [m for m in METHODS if not args.only or m in args.only.split(",")]
     cases = [json.loads(line) for line in Path(args.data).read_text().splitlines() if line.strip()]

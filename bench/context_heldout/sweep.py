@@ -42,6 +42,7 @@ from server.context import ContextOptions, close_indexes  # noqa: E402
 from server.context.request import repository_root  # noqa: E402
 from server.context.service import _open  # noqa: E402
 
+PYPI_TUNE = HERE.parent / "data" / "context_pypi_tune.jsonl"  # PyPI patch releases, the tuning list
 Case = tuple[str, str, Path, str, dict[str, list[int]], Path]  # set, id, workspace, task, gold lines, index cache
 
 
@@ -77,13 +78,21 @@ def load_cases(sets: list[str], work: Path, dev_work: Path) -> list[Case]:
             if c["split"] == "tune":
                 ws = heldout.materialize(c, work)
                 out.append(("tune", str(c["id"]), ws, str(c["task"]), c["gold_lines"], work / "cache"))
+    if "pypi-tune" in sets:
+        work.mkdir(parents=True, exist_ok=True)
+        for line in PYPI_TUNE.read_text().splitlines():
+            if line.strip():
+                c = json.loads(line)
+                ws = heldout.materialize(c, work)
+                out.append(("pypi-tune", str(c["id"]), ws, str(c["task"]), c["gold_lines"], work / "cache"))
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("variants", help='JSON: {"name": {knob: value, ...}, ...}; the first is the reference')
-    parser.add_argument("--sets", default="dev,tune", help="dev, tune or both (never the report split)")
+    parser.add_argument("--sets", default="dev,tune",
+                        help="dev, tune, pypi-tune, comma-separated (never the report splits: report, pypi)")
     parser.add_argument("--budgets", default="6000,7000,8000,9000,10000,32000")
     parser.add_argument("--work", default="/tmp/heldout-work", help="run.py's --work: the tune repositories and indexes")
     parser.add_argument("--dev-work", default="/tmp/context-dev-work", help="dev checkouts and indexes")
@@ -92,8 +101,8 @@ def main() -> None:
     variants: dict[str, dict[str, Any]] = json.loads(args.variants)
     budgets = [int(b) for b in args.budgets.split(",")]
     sets = [s for s in args.sets.split(",") if s]
-    if any(s not in ("dev", "tune") for s in sets):
-        sys.exit("--sets: dev and/or tune only")
+    if any(s not in ("dev", "tune", "pypi-tune") for s in sets):
+        sys.exit("--sets: dev, tune and/or pypi-tune only")
     memo = memoise_rank()
     results: dict[tuple[str, str, int], list[tuple[str, float]]] = {}
     t0, load0 = time.perf_counter(), os.getloadavg()[0]
@@ -113,7 +122,7 @@ def main() -> None:
     for name in sets:
         for variant in variants:
             means = {b: statistics.mean(c for _, c in results[(name, variant, b)]) for b in budgets}
-            line = f"{name:5s} {variant:24s}" + "".join(f"  {b // 1000}k {means[b]:.3f}" for b in budgets)
+            line = f"{name:9s} {variant:24s}" + "".join(f"  {b // 1000}k {means[b]:.3f}" for b in budgets)
             if len(small) > 1:
                 line += f"  ~8k {statistics.mean(means[b] for b in small):.3f}"
             print(line)
