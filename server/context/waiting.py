@@ -103,9 +103,9 @@ async def select_in_time(
 
 def _still_indexing(field_prefix: str, workspace: Path, started: float) -> WorkspaceError:
     took = time.monotonic() - started
+    so_far = f"{took:.0f}" if took >= 10 else f"{took:.1f}"
     return WorkspaceError(
-        f"{field_prefix}workspace: {str(workspace)!r} is still being indexed ({took:.{0 if took >= 10 else 1}f} s "
-        "so far: a first "
-        "index of a large repository outlasts a tool call); it goes on in the background - call again "
-        "in a minute, or leave out `workspace` to route without the code"
+        f"{field_prefix}workspace: {str(workspace)!r} is still being indexed ({so_far} s so far: a first index of "
+        "a large repository outlasts a tool call); it goes on in the background - call again in a minute, "
+        "or leave out `workspace` to route without the code"
     )
