@@ -4,11 +4,11 @@ A first index of a large repository can outlast a tool call: clients cut calls a
 and on 2 cores a 34,000-file repository took 75 s to index. The selection runs in a thread of
 its own; past the deadline the caller gets a `WorkspaceError` that says the index is still
 being built and to call again, while the thread goes on, so the next call finds the index ready.
-One selection per workspace runs at a time: a call that finds one still running waits for it
-rather than queueing a second thread behind the index's lock.
+A call that finds a selection for the same workspace still running waits for it rather than
+queueing a second thread behind the index's lock.
 
-The threads are daemon threads: stopping the server does not wait for an index to finish (its
-SQLite writes are transactions, so a cut build leaves the cache consistent and is redone).
+The threads are daemon threads: stopping the server does not wait for an index to finish (a
+build is one SQLite transaction, so a cut one leaves the cache as it was and is redone).
 """
 
 from __future__ import annotations
