@@ -56,6 +56,8 @@ _LITERAL = re.compile(r"""["']([^"'\s]{12,})["']""")
 _ASSIGNED_TO = re.compile(
     r"""(?i)(?:key|secret|token|passwd|password|pwd|credential|auth(?!or))[A-Za-z0-9_.\-]*["']?\s*(?:=|:|=>|:=)\s*[bru]?$"""
 )
+# How far before a literal its name and `=` may start.
+_NAME_WINDOW = 256
 _EMAIL = re.compile(r"^[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+$")
 _PLACEHOLDER = re.compile(r"(?i)^(?:x+|\*+|\.+|<.*>|\$\{.*\}|\{\{.*\}\}|%\(.*\)s|your[_-].*|example.*|change.?me.*|dummy.*|test.*|fake.*)$")
 
@@ -106,11 +108,15 @@ def secret_offsets(text: str) -> list[int]:
         if m.start() == 0 or pattern is _TOKEN_PATTERNS[-1] or not (text[m.start() - 1].isalnum()
                                                                      or text[m.start() - 1] == "_")
     ]
-    # Assignments: a random-looking literal whose line names a secret just before it.
+    # Assignments: a random-looking literal whose line names a secret just before it (its offset is
+    # the literal's). Only the last _NAME_WINDOW characters of the line before it are read: reading
+    # from the line's start made a long line quadratic (minified code, a one-line JSON fixture: a
+    # 142,000-character line took 10 s).
     for m in _LITERAL.finditer(text):
-        line_start = text.rfind("\n", 0, m.start()) + 1
-        if _ASSIGNED_TO.search(text, line_start, m.start()) and _looks_random(m.group(1)):
-            found.append(line_start)
+        lo = max(0, m.start() - _NAME_WINDOW)
+        newline = text.rfind("\n", lo, m.start())
+        if _ASSIGNED_TO.search(text, newline + 1 if newline >= 0 else lo, m.start()) and _looks_random(m.group(1)):
+            found.append(m.start())
     return sorted(set(found))
 
 

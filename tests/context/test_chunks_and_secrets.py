@@ -85,3 +85,12 @@ def test_ordinary_code_is_not_taken_for_a_secret(text: str) -> None:
 ])
 def test_secret_files_are_known_by_name(path: str, secret: bool) -> None:
     assert is_secret_path(path) is secret
+
+
+def test_a_secret_assigned_at_the_end_of_a_long_line_is_still_spotted() -> None:
+    # Only the text just before a literal is read for its name (a long line was quadratic).
+    filler = "".join(f'"value_number_{i:05d}", ' for i in range(4000))
+    line = f"data = [{filler}]; client_secret = \"9fQ2xZ7LmP4vR8tK1wN6\"\n"
+    assert has_secret(line)
+    assert has_secret("x = 1\n" + line)
+    assert not has_secret(line.replace("client_secret", "client_label"))
