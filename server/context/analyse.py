@@ -9,7 +9,9 @@ of workers (0 or 1: none).
 
 from __future__ import annotations
 
+import bisect
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from server.context.types import Chunk
 
 __all__ = ["POOL_MIN_FILES", "Analysed", "analyse", "analyse_many", "analyse_stream"]
 
+_NEWLINE = re.compile("\n")
 POOL_MIN_FILES = 300  # below this, starting workers costs more than it saves
 
 
@@ -42,7 +45,9 @@ def analyse(path: str, data: bytes) -> Analysed:
     n_lines = len(lines) - (1 if text.endswith("\n") else 0)
     if not text.strip():
         return Analysed(n_lines, len(text), False)
-    secret_lines = {text.count("\n", 0, offset) + 1 for offset in secret_offsets(text)}
+    offsets = secret_offsets(text)
+    newlines = [m.start() for m in _NEWLINE.finditer(text)] if offsets else []
+    secret_lines = {bisect.bisect_left(newlines, offset) + 1 for offset in offsets}  # 1-based line of each
     out = []
     for chunk in chunk_file(path, text):
         body = "\n".join(lines[chunk.start_line - 1:chunk.end_line])
