@@ -25,6 +25,7 @@ only they used.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import sqlite3
@@ -47,10 +48,12 @@ from server.context.files import (
 )
 from server.context.terms import split_identifier
 
-__all__ = ["ChunkRow", "DocRow", "RepoIndex", "Snapshot", "index_path"]
+__all__ = ["ChunkRow", "DocRow", "RepoIndex", "Snapshot", "index_path", "index_version"]
 
 KEEP_SNAPSHOTS = 8
 SCHEMA_VERSION = 2
+# The modules whose code decides what a file's rows hold (its chunks, terms and secret flags).
+_ANALYSIS_MODULES = ("analyse", "chunking", "chunk_python", "chunk_treesitter", "secrets", "terms", "files", "index")
 _TOUCH_EVERY = 60.0  # seconds between updates of a snapshot's last use (a write)
 _TEXT_CACHE = 256  # decoded files kept per index
 _TABLES = ("docs", "chunks", "symbols", "chunk_fts", "file_fts", "doc_terms", "snaps", "snap_docs", "wt_stat")
@@ -71,6 +74,20 @@ CREATE TABLE IF NOT EXISTS snap_docs(snap TEXT NOT NULL, doc INTEGER NOT NULL, P
 CREATE INDEX IF NOT EXISTS snap_docs_doc ON snap_docs(doc);
 CREATE TABLE IF NOT EXISTS wt_stat(path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, blob TEXT) WITHOUT ROWID;
 """
+
+
+@functools.cache
+def index_version() -> int:
+    """The stamp an index is written with: the schema and a digest of the analysis code. An index
+    written by other code is rebuilt rather than served, so a secret shape recognised since is
+    never sent from rows an older version flagged as clean (the index is a cache: nothing is lost)."""
+    digest = hashlib.sha256()
+    for name in _ANALYSIS_MODULES:
+        try:
+            digest.update((Path(__file__).parent / f"{name}.py").read_bytes())
+        except OSError:  # installed without sources: the schema version alone
+            digest.update(name.encode())
+    return SCHEMA_VERSION * 10_000_000 + int.from_bytes(digest.digest()[:4], "big") % 10_000_000
 
 
 def index_path(cache_dir: Path, repo: Path) -> Path:
@@ -230,15 +247,15 @@ class RepoIndex:
         self._version = self._data_version()
 
     def _migrate(self) -> None:
-        """Create the schema; an index written by another schema version is emptied first
-        (it is a cache: rebuilding it loses nothing)."""
+        """Create the schema; an index written by another schema or analysis code (`index_version`)
+        is emptied first (it is a cache: rebuilding it loses nothing)."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
-            if version != SCHEMA_VERSION:
+            if version != index_version():
                 for table in _TABLES:
                     self.db.execute(f"DROP TABLE IF EXISTS {table}")
-                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                self.db.execute(f"PRAGMA user_version = {index_version()}")
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self.db.execute(statement)

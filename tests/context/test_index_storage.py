@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from server.context import ContextOptions, render_selection, select_context
+from server.context import ContextOptions, close_indexes, render_selection, select_context
 from server.context.analyse import analyse, analyse_stream
-from server.context.index import SCHEMA_VERSION, index_path
+from server.context.index import SCHEMA_VERSION, index_path, index_version
 from server.context.service import _open
 from tests.context.helpers import FILES
 
@@ -70,7 +70,29 @@ def test_an_index_of_another_schema_version_is_rebuilt(repo: Path, options: Cont
     sel = select_context(repo, "apply_discount", [], 2000, options)
     assert sel.items[0].path == "shop/pricing.py"
     check = sqlite3.connect(path)
-    assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert check.execute("PRAGMA user_version").fetchone()[0] == index_version()
+    check.close()
+
+
+def test_an_index_written_by_other_analysis_code_is_rebuilt_not_served(repo: Path, options: ContextOptions) -> None:
+    # The stamp carries a digest of the analysis code beside the schema version, so code that
+    # flags other chunks writes another stamp.
+    assert index_version() // 10_000_000 == SCHEMA_VERSION and index_version() != SCHEMA_VERSION
+    # An older version's rows: the canary key's chunk flagged clean (as a version that did not know
+    # the key's shape would have). Served as they are, that chunk could be sent to a provider.
+    select_context(repo, "aws key region", [], 2000, options)
+    close_indexes()
+    path = index_path(options.cache_dir, repo)
+    old = sqlite3.connect(path)
+    assert old.execute("SELECT count(*) FROM chunks WHERE secret = 1").fetchone()[0] > 0
+    old.execute("UPDATE chunks SET secret = 0")
+    old.execute(f"PRAGMA user_version = {index_version() + 1}")
+    old.commit()
+    old.close()
+    select_context(repo, "aws key region", [], 2000, options)
+    check = sqlite3.connect(path)
+    assert check.execute("SELECT count(*) FROM chunks WHERE secret = 1").fetchone()[0] > 0
+    assert check.execute("PRAGMA user_version").fetchone()[0] == index_version()
     check.close()
 
 
