@@ -105,7 +105,7 @@ async def preview_route(
         WorkspaceError: a workspace outside the roots, or not a git repository.
         NoRouteError: no model in the catalogue can serve the task under the given constraints.
     """
-    from server.context import ContextOptions
+    from server.context import options_for
     from server.scheduler.planner import (  # loaded with the engine, not the tool list
         plan_context,
         plan_with_workspace,
@@ -138,7 +138,7 @@ async def preview_route(
         raise WorkspaceError(str(exc).removeprefix("tasks[0].")) from None
     (task,) = group.tasks
     notes: list[str] = []
-    options = ContextOptions(settings.cache_dir, settings.context_exclude, wait_s=settings.tool_time_limit_s)
+    options = options_for(settings)
     try:
         routed, chosen = await plan_with_workspace(task, context, catalog=state.catalog, router=state.router,
                                                    options=options)

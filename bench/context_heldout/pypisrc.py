@@ -139,7 +139,8 @@ def changelog_entries(text: str, version: str) -> list[str] | None:
         elif entries and not raw.strip():
             continue
         elif entries and raw.strip() and not _UNDERLINE.match(raw.strip()):
-            indent = -2 if indent >= 0 else indent  # prose after the list: the list has ended
+            # Prose after the list: the next bullet at any indent starts an entry of its own.
+            indent = -2 if indent >= 0 else indent
     return entries
 
 

@@ -69,22 +69,14 @@ def load_cases(sets: list[str], work: Path, dev_work: Path) -> list[Case]:
         gold = bc.gold_lines(dev)
         for c in bc.materialize(dev, dev_work):
             out.append(("dev", str(c["id"]), Path(str(c["ws"])), str(c["task"]), gold[str(c["id"])], dev_work / "cache"))
-    if "tune" in sets:
+    for name, data in (("tune", heldout.DATA), ("pypi-tune", PYPI_TUNE)):
+        if name not in sets:
+            continue
         work.mkdir(parents=True, exist_ok=True)
-        for line in heldout.DATA.read_text().splitlines():
-            if not line.strip():
-                continue
-            c = json.loads(line)
-            if c["split"] == "tune":
+        for c in (json.loads(line) for line in data.read_text().splitlines() if line.strip()):
+            if c["split"] == name:
                 ws = heldout.materialize(c, work)
-                out.append(("tune", str(c["id"]), ws, str(c["task"]), c["gold_lines"], work / "cache"))
-    if "pypi-tune" in sets:
-        work.mkdir(parents=True, exist_ok=True)
-        for line in PYPI_TUNE.read_text().splitlines():
-            if line.strip():
-                c = json.loads(line)
-                ws = heldout.materialize(c, work)
-                out.append(("pypi-tune", str(c["id"]), ws, str(c["task"]), c["gold_lines"], work / "cache"))
+                out.append((name, str(c["id"]), ws, str(c["task"]), c["gold_lines"], work / "cache"))
     return out
 
 

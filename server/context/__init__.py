@@ -14,7 +14,7 @@ FTS5 index per repository), `rank` (scoring), `select` (filling the budget), `re
 
 from server.context.budget import default_budget, workspace_text_allowed
 from server.context.render import render_piece, render_selection
-from server.context.service import ContextOptions, close_indexes, select_context
+from server.context.service import ContextOptions, close_indexes, options_for, select_context
 from server.context.types import ContextItem, FileRequest, Selection
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "Selection",
     "close_indexes",
     "default_budget",
+    "options_for",
     "render_piece",
     "render_selection",
     "select_context",

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from server.context.files import MAX_FILE_BYTES, resolve_commit
 from server.context.index import RepoIndex, index_path
@@ -19,7 +20,10 @@ from server.context.select import SelectParams, select_from_snapshot
 from server.context.types import Selection
 from server.errors import InputError
 
-__all__ = ["ContextOptions", "close_indexes", "select_context"]
+if TYPE_CHECKING:  # the type only: index worker processes import this package
+    from server.settings import Settings
+
+__all__ = ["ContextOptions", "close_indexes", "options_for", "select_context"]
 
 _MIN_BUDGET = 64
 
@@ -31,6 +35,11 @@ class ContextOptions:
     max_file_bytes: int = MAX_FILE_BYTES
     # How long an async caller waits for a selection (`server.context.waiting`); None: as long as it takes.
     wait_s: float | None = None
+
+
+def options_for(settings: Settings) -> ContextOptions:
+    """The server's options: its cache, the user's exclusions, and a tool call's time to wait."""
+    return ContextOptions(settings.cache_dir, settings.context_exclude, wait_s=settings.tool_time_limit_s)
 
 
 _lock = threading.Lock()

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.catalog.schema import Catalog, PolicySpec
-from server.context import ContextOptions, workspace_text_allowed
+from server.context import options_for, workspace_text_allowed
 from server.formatting import usd
 from server.routing.router import Router
 from server.scheduler.answer_checks import with_dependency_patches
@@ -175,9 +175,7 @@ class Engine:
             local_only=self.settings.local_only,
         )
         planned, contexts = await plan_workspaces(group, planned, catalog=self.catalog, router=self.router,
-                                                  options=ContextOptions(self.settings.cache_dir,
-                                                                         self.settings.context_exclude,
-                                                                         wait_s=self.settings.tool_time_limit_s))
+                                                  options=options_for(self.settings))
         group = dataclasses.replace(group, tasks=tuple(
             t if c is None else dataclasses.replace(t, context={**t.context, "workspace_context": c},
                                                     validate=_checked_at(t.validate, c["selection"]["commit"]))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from server.context import ContextOptions, render_piece
+from server.context import options_for, render_piece
 from server.context.waiting import deadline_after, select_in_time
 from server.settings import Settings
 from server.workflows.followup import ContextPiece, ContextSelector
@@ -23,7 +23,7 @@ POINTED_AT = frozenset({"requested", "symbol"})
 
 def workspace_selector(settings: Settings, budget_tokens: int = FOLLOW_UP_BUDGET_TOKENS) -> ContextSelector:
     """A selector over the workspace-context package, with the server's cache and exclusions."""
-    options = ContextOptions(settings.cache_dir, settings.context_exclude, wait_s=settings.tool_time_limit_s)
+    options = options_for(settings)
 
     async def select(workspace: Path, message: str, files: Sequence[str]) -> list[ContextPiece]:
         selection = await select_in_time(workspace, message, files, budget_tokens, options,
