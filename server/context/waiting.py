@@ -1,7 +1,7 @@
 """Selection from async code, within the time a tool call has.
 
 A first index of a large repository can outlast a tool call: clients cut calls at about 60 s,
-and on 2 cores a 34,000-file repository took 75 s to index. The selection runs in a thread of
+and on 2 cores a 34,000-file repository took 60-75 s to index. The selection runs in a thread of
 its own; past the deadline the caller gets a `WorkspaceError` that says the index is still
 being built and to call again, while the thread goes on, so the next call finds the index ready.
 A call that finds a selection for the same workspace still running waits for it rather than
