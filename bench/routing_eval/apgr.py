@@ -77,6 +77,7 @@ import contextlib
 import dataclasses
 import itertools
 import json
+import os
 import random
 import statistics
 import sys
@@ -106,6 +107,13 @@ MTBENCH = REPO / "bench" / "data" / "routellm_mtbench.jsonl"
 # FastChat's first evaluation (Vicuna-bench, 78 questions): GPT-4's review scores of gpt-3.5-turbo
 # vs vicuna-13b. The kind-of-request points are chosen here (--tune-kind); MT-Bench stays held out.
 VICUNA = REPO / "bench" / "data" / "vicuna_bench_outcomes.jsonl"
+# AlpacaEval 2.0's GPT-4 Turbo judgements of gpt-4-1106-preview vs Mixtral-8x7B-Instruct (RouteLLM's
+# pair) on 805 chat instructions; split = AlpacaEval's source dataset. `--on alpaca` chooses points
+# on the four sources other than `vicuna` (Vicuna-bench's questions). The instructions are under CC
+# BY-NC 4.0, so they are not in this repository: `--alpaca` (or PWM_ALPACA_EVAL) names a local copy,
+# either AlpacaEval's own `annotations.json` or the JSON lines this project transcribed from it.
+ALPACA = Path(os.environ.get("PWM_ALPACA_EVAL", Path.home() / ".cache" / "pwm-bench" / "alpaca_eval" / "outcomes.jsonl"))
+ALPACA_TUNE = frozenset({"helpful_base", "koala", "oasst", "selfinstruct"})
 # --tune-kind grid: points a request loses when it is open-ended writing / another non-exact kind,
 # phased in beyond the training titles' length like the grade or at any length.
 WRITING_GRID = (0.0, 0.5, 1.0, 2.0, 3.0)
@@ -169,6 +177,25 @@ def load_vicuna(path: Path = VICUNA) -> list[Outcome]:
     """Vicuna-bench questions (one turn) with the judge's score of each model's answer."""
     return [Outcome(row["prompt"], float(row["strong_score"]), float(row["weak_score"]), row["source"],
                     row["split"]) for row in _rows(path)]
+
+
+def load_alpaca(path: Path = ALPACA) -> list[Outcome]:
+    """AlpacaEval instructions with each model's chance of being the judge's preferred answer
+    (2 - p for the strong model, p - 1 for the weak one; p = 1 prefers the strong model's).
+    Empty when `path` is absent."""
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8")
+    records = json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in text.splitlines() if x.strip()]
+    out = []
+    for record in records:
+        prompt = record.get("prompt", record.get("instruction"))
+        p = record.get("preference")
+        if prompt is None or p is None:
+            continue
+        out.append(Outcome(str(prompt), 2.0 - float(p), float(p) - 1.0, "alpaca_eval",
+                           str(record.get("split", record.get("dataset")))))
+    return out
 
 
 def apgr(scores: Sequence[float], strong: Sequence[float], weak: Sequence[float]) -> float:
@@ -276,8 +303,10 @@ def evaluate(rows: list[Outcome], seed: int) -> list[dict[str, object]]:
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, row in enumerate(rows):
         groups[(row.source, "all")].append(i)
-        if row.source.startswith(("mmlu", "mt_bench", "vicuna")):
+        if row.source.startswith(("mmlu", "mt_bench", "vicuna", "alpaca")):
             groups[(row.source, row.split)].append(i)
+        if row.source == "alpaca_eval" and row.split in ALPACA_TUNE:
+            groups[(row.source, "4 sources (no vicuna)")].append(i)
         if row.source.startswith("mt_bench") and not row.contaminated:
             groups[(row.source, "72 decontaminated")].append(i)
     report = []
@@ -353,6 +382,20 @@ def tune_length(rows: list[Outcome], source: str) -> dict[str, object]:
     return {"chosen_on": source, "term": dataclasses.asdict(best), "apgr": results[best], "length": length}
 
 
+def choosing_parts(rows: list[Outcome]) -> dict[str, list[Outcome]]:
+    """The set points are chosen on (Vicuna-bench, or AlpacaEval's four sources other than its
+    Vicuna questions: whichever `rows` holds), then RouteLLM's first GSM8K and MMLU sets."""
+    if any(r.source.startswith("mt_bench") for r in rows):
+        raise SystemExit("points are never chosen with MT-Bench in view")
+    alpaca = [r for r in rows if r.source == "alpaca_eval" and r.split in ALPACA_TUNE]
+    vicuna = [r for r in rows if r.source == "vicuna_bench"]
+    if bool(alpaca) == bool(vicuna):
+        raise SystemExit("choose on exactly one of Vicuna-bench and AlpacaEval")
+    first = ("alpaca_tune", alpaca) if alpaca else ("vicuna_bench", vicuna)
+    return {first[0]: first[1], "gsm8k": [r for r in rows if r.source == "gsm8k"],
+            "mmlu": [r for r in rows if r.source == "mmlu"]}
+
+
 def tune_kind(rows: list[Outcome]) -> dict[str, object]:
     """Choose the kind-of-request points on Vicuna-bench only, under a no-harm rule on the first set.
 
@@ -362,10 +405,8 @@ def tune_kind(rows: list[Outcome]) -> dict[str, object]:
     MT-Bench is not read here.
     """
     shipped = load_prior()
-    parts = {"vicuna_bench": [r for r in rows if r.source == "vicuna_bench"],
-             "gsm8k": [r for r in rows if r.source == "gsm8k"], "mmlu": [r for r in rows if r.source == "mmlu"]}
-    if any(r.source.startswith("mt_bench") for r in rows) or not parts["vicuna_bench"]:
-        raise SystemExit("--tune-kind reads Vicuna-bench and the first RouteLLM set only")
+    parts = choosing_parts(rows)
+    chooser = next(iter(parts))
     results: dict[tuple[float, float, bool], dict[str, float]] = {}
     for writing in WRITING_GRID:
         for other in OTHER_GRID:
@@ -383,10 +424,10 @@ def tune_kind(rows: list[Outcome]) -> dict[str, object]:
     base = results[(0.0, 0.0, False)]
     allowed = [cell for cell, res in results.items()
                if all(res[name] >= base[name] - NO_HARM for name in ("gsm8k", "mmlu"))]
-    best = max(allowed, key=lambda cell: (round(results[cell]["vicuna_bench"], 6), -cell[0], -cell[1], not cell[2]))
+    best = max(allowed, key=lambda cell: (round(results[cell][chooser], 6), -cell[0], -cell[1], not cell[2]))
     length = {name: apgr([float(len(r.prompt)) for r in part], [r.strong for r in part], [r.weak for r in part])
               for name, part in parts.items()}
-    print("route_task APGR by kind points (writing, other, at any length), chosen on vicuna_bench under the "
+    print(f"route_task APGR by kind points (writing, other, at any length), chosen on {chooser} under the "
           "no-harm rule:")
     print(f"{'writing':>8} {'other':>6} {'any len':>7} " + " ".join(f"{n:>13}" for n in parts) + "  allowed")
     for cell in sorted(results):
@@ -406,10 +447,8 @@ def tune_question(rows: list[Outcome]) -> dict[str, object]:
     smaller points). MT-Bench is not read here.
     """
     shipped = load_prior()
-    parts = {"vicuna_bench": [r for r in rows if r.source == "vicuna_bench"],
-             "gsm8k": [r for r in rows if r.source == "gsm8k"], "mmlu": [r for r in rows if r.source == "mmlu"]}
-    if any(r.source.startswith("mt_bench") for r in rows) or not parts["vicuna_bench"]:
-        raise SystemExit("--tune-question reads Vicuna-bench and the first RouteLLM set only")
+    parts = choosing_parts(rows)
+    chooser = next(iter(parts))
     texts = {"task titles": [str(r["title"]) for r in load_titles()]}
     if CODING.exists():
         texts["coding issues"] = [str(json.loads(line)["problem_statement"]).strip()
@@ -428,11 +467,11 @@ def tune_question(rows: list[Outcome]) -> dict[str, object]:
     untouched = flagged["task titles"] == 0 and flagged.get("coding issues", 0) == 0
     allowed = [p for p, res in results.items()
                if all(res[name] >= base[name] - NO_HARM for name in ("gsm8k", "mmlu")) and (untouched or p == 0.0)]
-    best = max(allowed, key=lambda p: (round(results[p]["vicuna_bench"], 6), -p))
+    best = max(allowed, key=lambda p: (round(results[p][chooser], 6), -p))
     length = {name: apgr([float(len(r.prompt)) for r in part], [r.strong for r in part], [r.weak for r in part])
               for name, part in parts.items()}
     print("open questions flagged (no labels read): " + ", ".join(f"{n} {c}" for n, c in flagged.items()))
-    print("route_task APGR by open-question points, chosen on vicuna_bench under the no-harm rule:")
+    print(f"route_task APGR by open-question points, chosen on {chooser} under the no-harm rule:")
     print(f"{'points':>7} " + " ".join(f"{n:>13}" for n in parts) + "  allowed")
     for points in QUESTION_GRID:
         print(f"{points:>7.2f} " + " ".join(f"{results[points][n]:>13.3f}" for n in parts)
@@ -482,6 +521,9 @@ def main() -> None:
                         help="choose the kind-of-request points on Vicuna-bench (MT-Bench not read)")
     parser.add_argument("--tune-question", action="store_true",
                         help="choose the open-question points on Vicuna-bench (MT-Bench not read)")
+    parser.add_argument("--on", choices=("vicuna", "alpaca"), default="vicuna",
+                        help="--tune-kind / --tune-question: choose on Vicuna-bench or AlpacaEval's four other sources")
+    parser.add_argument("--alpaca", default=str(ALPACA), help="a local copy of AlpacaEval's Mixtral annotations")
     args = parser.parse_args()
     started = time.perf_counter()
     if args.tiers:
@@ -490,13 +532,15 @@ def main() -> None:
     if args.tune_length:
         tune_length(load(), args.tune_length)
         return
+    alpaca = load_alpaca(Path(args.alpaca))
+    chosen_on = alpaca if args.on == "alpaca" else load_vicuna()
     if args.tune_kind:
-        tune_kind(load() + load_vicuna())
+        tune_kind(load() + chosen_on)
         return
     if args.tune_question:
-        tune_question(load() + load_vicuna())
+        tune_question(load() + chosen_on)
         return
-    report = evaluate(load() + load(LATER, " later") + load_vicuna() + load_mtbench(), args.seed)
+    report = evaluate(load() + load(LATER, " later") + load_vicuna() + load_mtbench() + alpaca, args.seed)
     if args.json:
         print(json.dumps(report, indent=2))
         return
