@@ -286,7 +286,7 @@ def evaluate(rows: list[Row], k: int, seed: int) -> dict[str, object]:
         for row, raw in zip(rows, learned, strict=True):
             title = str(row["title"])
             value = target + beyond_trained_length(stretch * (raw - mean_p), title, length_term)
-            if TRIVIAL_MARKERS.search(title):
+            if TRIVIAL_MARKERS.search(title.lower()):
                 value = min(value, TRIVIAL_CAP)
             scores_1dp.append(fine_score(value))
             tiers.append(float(tier_of(fine_score(value))))

@@ -113,7 +113,8 @@ class _Reading:
 
 def _read(text: str, hints: TaskHints) -> _Reading:
     signals: list[str] = []
-    found = _kinds(text)
+    lowered = text.lower()  # the signal patterns match lowercased text
+    found = _kinds(lowered)
     matched = list(found)
     agent_kind = _agent_kind(hints.agent_type)
     kind = hints.task_type or _primary_kind(found, agent_kind)
@@ -134,7 +135,7 @@ def _read(text: str, hints: TaskHints) -> _Reading:
     risks: list[str] = []
     risk_points = 0.0
     for risk in sig.RISKS:
-        if risk.pattern.search(text):
+        if risk.pattern.search(lowered):
             risks.append(risk.name)
             risk_points += risk.weight
             signals.append(f"risk:{risk.name}")
@@ -145,7 +146,7 @@ def _read(text: str, hints: TaskHints) -> _Reading:
 
     markers: list[str] = []
     for marker in (*sig.HARD_MARKERS, *sig.EASY_MARKERS):
-        if marker.pattern.search(text):
+        if marker.pattern.search(lowered):
             score += marker.weight
             markers.append(marker.name)
             signals.append(f"{'hard' if marker.weight > 0 else 'easy'}:{marker.name}")
@@ -159,11 +160,11 @@ def _read(text: str, hints: TaskHints) -> _Reading:
         score += min(0.75 * (len(subtasks) - 1), 2.0)
         signals.append(f"subtasks:{len(subtasks)}")
 
-    scope = _scope(text, kind, len(hints.files))
+    scope = _scope(lowered, kind, len(hints.files))
     score += sig.SCOPE_WEIGHT[scope]
     signals.append(f"scope:{scope}")
 
-    trivial_word = bool(sig.TRIVIAL_MARKERS.search(text))
+    trivial_word = bool(sig.TRIVIAL_MARKERS.search(lowered))
     trivial = trivial_word and not risks
     if trivial:
         score = min(score, 1.5)

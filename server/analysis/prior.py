@@ -66,16 +66,18 @@ _OBLIGATION = re.compile(r"\b(?:should|must|needs? to|has to|have to|is required
 _STOP = frozenset({"a", "an", "the", "and", "or", "of", "for", "to", "in", "on", "with", "by", "from"})
 
 
+@lru_cache(maxsize=1 << 16)
 def _bucket(name: str) -> int:
     return zlib.crc32(name.encode("utf-8")) % FEATURE_BUCKETS
 
 
 def signal_names(text: str) -> tuple[str, ...]:
     """The keyword signals found in `text`, as prior feature names ("k:ui", "r:payment", ...)."""
-    names = [f"k:{s.name}" for s in sig.KINDS if s.pattern.search(text)]
-    names += [f"r:{s.name}" for s in sig.RISKS if s.pattern.search(text)]
-    names += [f"m:{s.name}" for s in (*sig.HARD_MARKERS, *sig.EASY_MARKERS) if s.pattern.search(text)]
-    if sig.TRIVIAL_MARKERS.search(text):
+    lowered = text.lower()  # the signal patterns match lowercased text
+    names = [f"k:{s.name}" for s in sig.KINDS if s.pattern.search(lowered)]
+    names += [f"r:{s.name}" for s in sig.RISKS if s.pattern.search(lowered)]
+    names += [f"m:{s.name}" for s in (*sig.HARD_MARKERS, *sig.EASY_MARKERS) if s.pattern.search(lowered)]
+    if sig.TRIVIAL_MARKERS.search(lowered):
         names.append("m:trivial")
     return tuple(names)
 

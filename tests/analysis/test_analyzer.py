@@ -119,3 +119,13 @@ def test_an_empty_description_is_an_input_error_naming_the_field() -> None:
     with pytest.raises(InputError) as info:
         analyze("   ")
     assert info.value.field == "task_description"
+
+
+def test_signals_read_the_same_whatever_the_case() -> None:
+    # The signal patterns match lowercased text: a shouted or title-cased task reads as the same task.
+    quiet = analyze("fix the jwt login bug in the payment checkout api")
+    for text in ("FIX THE JWT LOGIN BUG IN THE PAYMENT CHECKOUT API", "Fix The JWT Login Bug In The Payment Checkout API"):
+        loud = analyze(text)
+        assert (loud.task_type, loud.risks) == (quiet.task_type, quiet.risks)
+        assert [s for s in loud.signals if not s.startswith("breadth")] == [s for s in quiet.signals if not s.startswith("breadth")]
+    assert {"payment", "auth"} <= set(quiet.risks) and quiet.task_type == "security"
