@@ -187,7 +187,7 @@ def load_alpaca(path: Path = ALPACA) -> list[Outcome]:
         return []
     text = path.read_text(encoding="utf-8")
     records = json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in text.splitlines() if x.strip()]
-    out = []
+    out: list[Outcome] = []
     for record in records:
         prompt = record.get("prompt", record.get("instruction"))
         p = record.get("preference")

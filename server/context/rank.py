@@ -41,7 +41,8 @@ Signals, each scaled to 0..1 by its best value, then summed with weights:
   localisation finds them more often changed (BugLocator's rVSM). Chosen in session 12 by the
   three-tuning-set rule (case-weighted ~8k 0.7519 -> 0.7544, one case's worth); measured once
   after: PyPI 8k 0.800 -> 0.802, 32k 0.929 -> 0.946; Debian report 8k 0.681 either way, 32k
-  0.838 -> 0.828. Scaling the chunk's whole score instead (`w_size`) lost on every set.
+  0.838 -> 0.828. Scaling the chunk's whole score instead read below the defaults' case-weighted
+  mean at every weight tried (0.1-0.8; best 0.751 against 0.752).
 A prior scales the result by the kind of file: the package's source first, then code under
 examples/, scripts/, bench/, docs/ (rarely what a change is about), tests and docs after.
 
@@ -184,8 +185,7 @@ class RankParams:
     file_limit: int = 60
     w_import_nb: float = 0.3  # a file gains this share of the best score among files it imports or is imported by
     w_spelled: float = 1.0  # chunks defining a name the task spells out in words (`create_zone`: "zone creation")
-    w_size: float = 0.0  # a longer file's chunks score up to this share more (BugLocator's length prior)
-    w_size_file: float = 0.4  # the same on the file's part of the score only (chosen in session 12)
+    w_size_file: float = 0.4  # a longer file's part of the score counts up to this share more (BugLocator's length prior)
     extra: dict[str, float] = field(default_factory=dict)
 
 
@@ -317,10 +317,8 @@ def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params:
             continue
         prior = file_prior(snapshot.docs[doc].path, params)
         file_part = file_parts[doc]
-        if params.w_size or params.w_size_file:
-            length = math.log1p(snapshot.docs[doc].n_lines) / longest
-            prior *= 1.0 + params.w_size * length
-            file_part *= 1.0 + params.w_size_file * length
+        if params.w_size_file:
+            file_part *= 1.0 + params.w_size_file * math.log1p(snapshot.docs[doc].n_lines) / longest
         plain = prior * file_part  # the score of a chunk with no hit of its own
         for row in rows:
             if row.secret:
