@@ -6,13 +6,17 @@ import json
 import math
 from pathlib import Path
 
+import pytest
+
 from bench.routing_eval.apgr import (
     EXCLUDED_OWNERS,
     LATER,
     MTBENCH,
     VICUNA,
     apgr,
+    choosing_parts,
     load,
+    load_alpaca,
     load_mtbench,
     load_vicuna,
     routellm_apgr,
@@ -88,3 +92,24 @@ def test_the_vicuna_bench_set_is_judged_outside_and_shares_no_prompt_with_mt_ben
     for r in rows:
         assert r["repo"] == "lm-sys/FastChat" and len(r["commit"]) == 40 and len(r["question_commit"]) == 40
         assert 1 <= r["strong_score"] <= 10 and 1 <= r["weak_score"] <= 10
+
+
+def test_alpaca_evals_own_file_and_the_transcribed_lines_read_alike(tmp_path: Path) -> None:
+    records = [{"instruction": "Name three rivers.", "dataset": "helpful_base", "preference": 1.0, "output_1": "..."},
+               {"instruction": "Rewrite this text.", "dataset": "selfinstruct", "preference": 2.0},
+               {"instruction": "Tie.", "dataset": "oasst", "preference": 1.5}]
+    own = tmp_path / "annotations.json"
+    own.write_text(json.dumps(records), encoding="utf-8")
+    lines = tmp_path / "outcomes.jsonl"
+    lines.write_text("".join(json.dumps({"prompt": r["instruction"], "split": r["dataset"], "preference": r["preference"]})
+                             + "\n" for r in records), encoding="utf-8")
+    assert load_alpaca(own) == load_alpaca(lines)
+    first, second, tie = load_alpaca(own)
+    # p = 1 prefers the strong model's answer: all of the gain; p = 2 the weak one's: a loss.
+    assert (first.strong - first.weak, second.strong - second.weak, tie.strong - tie.weak) == (1.0, -1.0, 0.0)
+    assert load_alpaca(tmp_path / "absent.json") == []
+    # Points are chosen on one set, never with MT-Bench in view.
+    parts = choosing_parts(load_alpaca(own))
+    assert list(parts)[0] == "alpaca_tune" and len(parts["alpaca_tune"]) == 3
+    with pytest.raises(SystemExit, match="MT-Bench"):
+        choosing_parts(load_alpaca(own) + load_mtbench())
