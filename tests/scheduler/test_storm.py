@@ -2,6 +2,8 @@
 
 The loopback provider answers 10% 503, 5% hangs, 5% cut streams, 5% garbage bodies, and a 429
 with Retry-After past N requests per "minute" per model; both configured providers point at it.
+Each model's first requests meet a burst of 429s as well: an engine that paces itself by the
+rate-limit headers may never cross the window, and the storm must come either way.
 Time is compressed: a "minute" is `WINDOW_S` for the provider and the engine alike, and a call
 that goes silent is given up after `STALL_S`.
 """
@@ -17,18 +19,20 @@ from server.scheduler.retry import RetryPolicy
 from server.scheduler.runner import RunnerConfig
 from server.scheduler.types import GroupInput, TaskInput
 from tests.scheduler.real import open_engine
-from tests.support.loopback_provider import STORM, LoopbackProvider
+from tests.support.loopback_provider import STORM, LoopbackProvider, Status
 
 WINDOW_S = 1.0
 STALL_S = 0.4
 PER_MODEL_RPM = 1200  # 20 requests per compressed "minute" per model
 MODELS = ("fast-a", "fast-a2", "fast-b", "mid-a", "best-a")
+OPENING_429S = 6  # per model; the fault mix replaces a quarter of them with other faults
 
 
 async def test_storm_of_429s_and_faults_ends_every_task_and_uses_every_provider(tmp_path: Path) -> None:
     with LoopbackProvider(latency=0.01, rpm_window_s=WINDOW_S, fault_mix=STORM, seed=11) as lp:
         for model in MODELS:
             lp.configure(model, rpm=PER_MODEL_RPM)
+            lp.script(model, [Status(429, retry_after=1)] * OPENING_429S)
         runner = RunnerConfig(retry=RetryPolicy(base_s=0.01, cap_s=0.1), stall_timeout_s=STALL_S, call_timeouts=CallTimeouts(total_s=2.0))
         async with open_engine(tmp_path, lp.openai_url, concurrency=16, runner=runner, rate_window_s=WINDOW_S) as engine:
             group = GroupInput(tasks=tuple(
