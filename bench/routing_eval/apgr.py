@@ -55,6 +55,12 @@ points, phased in or at any length), allowing only cells that lose at most NO_HA
 GSM8K and MMLU (first set), without reading MT-Bench; `--tune-question` chooses the open-question
 points (`server.analysis.request_kind.is_open_question`) the same way.
 
+AlpacaEval (a local copy only, `--alpaca PATH` / PWM_ALPACA_EVAL: its instructions are CC BY-NC 4.0):
+the GPT-4 Turbo judge's pairwise preference between gpt-4-1106-preview and Mixtral-8x7B-Instruct,
+RouteLLM's pair, on 805 chat instructions; a prompt's gain is 3 - 2p (p = 1 prefers the strong
+model's answer). Reported per AlpacaEval source and on the four sources other than `vicuna`
+(Vicuna-bench's questions); `--on alpaca` makes `--tune-kind` / `--tune-question` choose there.
+
 `--tune-length SOURCE` grids the length term (unit, damping, points per doubling, points per
 reading grade; `server.analysis.prior.LengthTerm`) and picks the best cell on SOURCE's labels
 only, printing the best cells on every source beside prompt length: the other sources are held
@@ -68,6 +74,7 @@ length term, the previous one and the shipped one (the cost side).
     python bench/routing_eval/apgr.py --tiers             # tier shares before / after
     python bench/routing_eval/apgr.py --tune-kind         # choose the kind points on Vicuna-bench
     python bench/routing_eval/apgr.py --tune-question     # choose the open-question points on Vicuna-bench
+    python bench/routing_eval/apgr.py --tune-question --on alpaca   # the same grid on AlpacaEval's four sources
 """
 
 from __future__ import annotations
