@@ -43,6 +43,13 @@ Signals, each scaled to 0..1 by its best value, then summed with weights:
   after: PyPI 8k 0.800 -> 0.802, 32k 0.929 -> 0.946; Debian report 8k 0.681 either way, 32k
   0.838 -> 0.828. Scaling the chunk's whole score instead read below the defaults' case-weighted
   mean at every weight tried (0.1-0.8; best 0.751 against 0.752).
+- a task about the uses of a name written as code ("replace uses of `url_decode`", "callers of
+  Context.get_all()", `server.context.terms.usage_targets`): the chunks that use it without
+  defining it gain up to `w_uses` (6), so the call sites and imports to change come before more of
+  the defining module. Session 12, by the same rule (grid 0.75 / 1.5 / 3, extended to 6 / 10 when
+  only its top moved a case): ~8k dev 0.830 -> 0.838 (one case, werkzeug-19, 0 -> 0.57 at 8k), the
+  Debian and PyPI tune sets unchanged (10 made the PyPI tune set lose a case whose "use of WebOb" is
+  the package's own name); the measured sets unchanged (no task there asks for uses).
 A prior scales the result by the kind of file: the package's source first, then code under
 examples/, scripts/, bench/, docs/ (rarely what a change is about), tests and docs after.
 
@@ -145,6 +152,7 @@ from server.context.terms import (
     query_terms,
     split_identifier,
     text_terms,
+    usage_targets,
 )
 
 __all__ = ["RankParams", "Ranked", "mentioned_names", "rank"]
@@ -185,6 +193,7 @@ class RankParams:
     file_limit: int = 60
     w_import_nb: float = 0.3  # a file gains this share of the best score among files it imports or is imported by
     w_spelled: float = 1.0  # chunks defining a name the task spells out in words (`create_zone`: "zone creation")
+    w_uses: float = 6.0  # chunks using a name whose uses the task is about ("replace uses of `url_decode`")
     w_size_file: float = 0.4  # a longer file's part of the score counts up to this share more (BugLocator's length prior)
     extra: dict[str, float] = field(default_factory=dict)
 
@@ -274,6 +283,8 @@ def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params:
         if params.w_reference_file else {}
     reference_file = _best_per_doc(snapshot, reference) if reference else {}
     spelled = _spelled(snapshot, terms) if params.w_spelled else {}
+    targets = usage_targets(task) if params.w_uses else []
+    uses = _references(snapshot, targets, symbol_chunk, params) if targets else {}
     best_symbol = max([1.0, *symbol_chunk.values()])
     best_symbol_file = max([1.0, *symbol_file.values()])
     path_score = _path_scores(snapshot, terms)
@@ -284,7 +295,7 @@ def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params:
     docs = [d for d in (set(file_hits) | symbol_file.keys() | path_score.keys() | reference_file.keys())
             if d in snapshot.docs and d not in skip]
     chunk_docs = set()
-    for chunk_id in list(chunk_hits) + list(symbol_chunk) + list(feedback) + list(spelled):
+    for chunk_id in list(chunk_hits) + list(symbol_chunk) + list(feedback) + list(spelled) + list(uses):
         chunk_docs.add(chunk_id)
     rows_by_doc = snapshot.chunks_of(set(docs) | _docs_of(snapshot, chunk_docs, skip))
     for doc, rows in rows_by_doc.items():
@@ -323,7 +334,8 @@ def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params:
         for row in rows:
             if row.secret:
                 continue
-            expanded = params.w_feedback * feedback.get(row.id, 0.0) + params.w_spelled * spelled.get(row.id, 0.0)
+            expanded = (params.w_feedback * feedback.get(row.id, 0.0) + params.w_spelled * spelled.get(row.id, 0.0)
+                        + params.w_uses * uses.get(row.id, 0.0))
             if row.id not in chunk_hits and row.id not in symbol_chunk and not expanded:
                 if plain > 0:
                     keyed.append((-plain, doc, row.start_line, row.id, row, "ranked"))

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 __all__ = ["STOPWORDS", "clean_task", "code_marked", "identifiers", "joined_terms", "query_terms", "split_identifier",
-           "text_terms"]
+           "text_terms", "usage_targets"]
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Boundaries inside an identifier: lower->Upper, Upper->Upper+lower (HTTPServer), letter<->digit.
@@ -107,6 +107,32 @@ def code_marked(text: str) -> set[str]:
     for match in _CODE_MARKED.finditer(text):
         marked.update(identifiers(next(g for g in match.groups() if g)))
     return marked
+
+
+_NAME = r"`?([A-Za-z_][\w.]*)`?(?:\(\))?"
+_USAGE = re.compile(
+    r"\b(?:uses?|usages?|calls?|callers?|call\s+sites?|occurrences?|references?)\s+(?:to|of)\s+(?:the\s+)?" + _NAME
+    + r"|\breplac(?:e|es|ed|ing)\s+(?:all\s+)?" + _NAME + r"\s+(?:with|by)\b"
+    + r"|\binstead\s+of\s+(?:the\s+)?" + _NAME
+    + r"|\b(?:stop(?:ped)?\s+using|migrat(?:e|es|ed|ing)\s+(?:away\s+)?from|switch(?:es|ed|ing)?\s+(?:away\s+)?from)\s+"
+    + _NAME,
+    re.IGNORECASE,
+)
+
+
+def usage_targets(text: str) -> list[str]:
+    """Names written as code whose uses the task is about: "replace uses of `url_decode`",
+    "callers of Context.get_all()", "use X instead of `old_api`" -> the last part of each (a
+    compound, dotted or code-marked identifier; a plain word such as "termcolor" is not taken)."""
+    marked = code_marked(text)
+    names: dict[str, None] = {}
+    for match in _USAGE.finditer(text):
+        written = next(g for g in match.groups() if g).strip(".")
+        last = written.rsplit(".", 1)[-1]
+        if last and ("." in written or written in marked or last in marked or "_" in last
+                     or any(c.isupper() for c in last[1:]) or any(c.isdigit() for c in last)):
+            names.setdefault(last, None)
+    return list(names)
 
 
 def query_terms(text: str, extra_stopwords: Iterable[str] = ()) -> list[str]:

@@ -1,0 +1,48 @@
+"""Tasks about the uses of a name ("replace uses of `url_decode`"): the call sites come first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from server.context import ContextOptions, select_context
+from server.context.rank import RankParams
+from server.context.select import SelectParams
+from server.context.terms import usage_targets
+from tests.validation.helpers import make_repo
+
+
+def test_the_names_whose_uses_a_task_is_about_are_read_and_plain_words_are_not() -> None:
+    assert usage_targets("replace uses of url_decode with urllib.parse.parse_qsl") == ["url_decode"]
+    assert usage_targets("callers\nof Context.get_all() need to copy the result") == ["get_all"]
+    assert usage_targets("Replace `parseOld` with parse_new everywhere") == ["parseOld"]
+    assert usage_targets("stop using os.getcwdu on Python 3") == ["getcwdu"]
+    assert usage_targets("use colorama instead of termcolor") == []  # a plain word may be anything
+    assert usage_targets("replace the helper with a loop") == []
+    assert usage_targets("Add a url_decode option") == []  # names a function, asks nothing of its uses
+
+
+# The module defining the name is full of its words: without the intent every piece of the budget
+# goes to it, although the lines to change are the imports and calls elsewhere.
+_URLS = "def url_decode(query):\n    '''Decode a url query string.'''\n    return dict(pair.split('=') for pair in query.split('&'))\n\n\n" + "".join(
+    f"def url_decode_part_{i}(url, query):\n    '''Decode part {i} of a url query; parse the url.'''\n"
+    f"    return query or url.split('?')[{i % 2}]\n\n\n" for i in range(40))
+_FILES = {
+    "web/urls.py": _URLS,
+    "web/forms.py": "from web.urls import url_decode\n\n\ndef parse_form(body):\n    return url_decode(body)\n\n\n"
+                    + "".join(f"def field_{i}(form):\n    return form.get('f{i}')\n\n\n" for i in range(20)),
+    "web/request.py": "import web.urls\n\n\nclass Request:\n    def args(self):\n        return web.urls.url_decode(self.query)\n",
+}
+
+
+def test_replacing_the_uses_of_a_name_shows_its_call_sites_before_more_of_its_module(
+        tmp_path: Path, options: ContextOptions) -> None:
+    repo = make_repo(tmp_path / "repo", _FILES)
+    task = "replace uses of url_decode with urllib.parse.parse_qsl"
+
+    def shown(w_uses: float) -> list[str]:
+        params = SelectParams(rank=RankParams(w_uses=w_uses))
+        return [i.path for i in select_context(repo, task, [], 900, options, params=params).items]
+
+    with_intent = shown(RankParams().w_uses)
+    assert with_intent[:2] == ["web/forms.py", "web/request.py"] and "web/urls.py" in with_intent
+    assert shown(0.0)[0] == "web/urls.py"  # without the intent, the defining module comes first
