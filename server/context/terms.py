@@ -114,6 +114,7 @@ _USAGE = re.compile(
     r"\b(?:uses?|usages?|calls?|callers?|call\s+sites?|occurrences?|references?)\s+(?:to|of)\s+(?:the\s+)?" + _NAME
     + r"|\breplac(?:e|es|ed|ing)\s+(?:all\s+)?" + _NAME + r"\s+(?:with|by)\b"
     + r"|\binstead\s+of\s+(?:the\s+)?" + _NAME
+    + r"|\brenam(?:e|es|ed|ing)\s+(?:the\s+)?" + _NAME + r"\s+(?:to|as|into)\b"
     + r"|\b(?:stop(?:ped)?\s+using|migrat(?:e|es|ed|ing)\s+(?:away\s+)?from|switch(?:es|ed|ing)?\s+(?:away\s+)?from)\s+"
     + _NAME,
     re.IGNORECASE,
@@ -122,7 +123,8 @@ _USAGE = re.compile(
 
 def usage_targets(text: str) -> list[str]:
     """Names written as code whose uses the task is about: "replace uses of `url_decode`",
-    "callers of Context.get_all()", "use X instead of `old_api`" -> the last part of each (a
+    "callers of Context.get_all()", "use X instead of `old_api`", "rename `parse_tag` to ..." (its
+    uses change with it) -> the last part of each (a
     compound, dotted or code-marked identifier; a plain word such as "termcolor" is not taken)."""
     marked = code_marked(text)
     names: dict[str, None] = {}

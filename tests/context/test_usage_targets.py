@@ -16,6 +16,8 @@ def test_the_names_whose_uses_a_task_is_about_are_read_and_plain_words_are_not()
     assert usage_targets("callers\nof Context.get_all() need to copy the result") == ["get_all"]
     assert usage_targets("Replace `parseOld` with parse_new everywhere") == ["parseOld"]
     assert usage_targets("stop using os.getcwdu on Python 3") == ["getcwdu"]
+    assert usage_targets("Rename `parse_tag` to `parse_tags`") == ["parse_tag"]
+    assert usage_targets("rename the variable to something clearer") == []
     assert usage_targets("use colorama instead of termcolor") == []  # a plain word may be anything
     assert usage_targets("replace the helper with a loop") == []
     assert usage_targets("Add a url_decode option") == []  # names a function, asks nothing of its uses
@@ -46,3 +48,11 @@ def test_replacing_the_uses_of_a_name_shows_its_call_sites_before_more_of_its_mo
     with_intent = shown(RankParams().w_uses)
     assert with_intent[:2] == ["web/forms.py", "web/request.py"] and "web/urls.py" in with_intent
     assert shown(0.0)[0] == "web/urls.py"  # without the intent, the defining module comes first
+
+
+def test_a_rename_shows_the_definition_and_the_places_that_use_it(tmp_path: Path, options: ContextOptions) -> None:
+    repo = make_repo(tmp_path / "repo", _FILES)
+    selection = select_context(repo, "Rename url_decode to decode_query", [], 900, options)
+    shown = {i.path: (i.start_line, i.end_line) for i in selection.items}
+    assert {"web/forms.py", "web/request.py", "web/urls.py"} <= set(shown)
+    assert shown["web/urls.py"][0] == 1  # the definition itself, at the top of its module
