@@ -149,6 +149,7 @@ from server.context.terms import (
     clean_task,
     code_marked,
     identifiers,
+    is_code_like,
     query_terms,
     split_identifier,
     text_terms,
@@ -244,10 +245,6 @@ def _specificity(n_definitions: int) -> float:
     return 1.0 / (1.0 + math.log2(n_definitions)) if n_definitions else 0.0
 
 
-def _is_code_like(name: str, marked: set[str] = frozenset()) -> bool:  # type: ignore[assignment]
-    return name in marked or "_" in name or any(c.isupper() for c in name[1:]) or any(c.isdigit() for c in name)
-
-
 def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params: RankParams | None = None,
          skip_docs: Iterable[int] = (), limit: int | None = None) -> list[Ranked]:
     """Every chunk worth showing for `task` (the best `limit` of them), best first (secret chunks
@@ -265,10 +262,10 @@ def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params:
     wanted: dict[str, float] = {}
     marked = code_marked(task)
     for name in mentioned_names(task):
-        wanted[name] = 1.0 if _is_code_like(name, marked) else params.plain_word_symbol
+        wanted[name] = 1.0 if is_code_like(name, marked) else params.plain_word_symbol
     for text in named_texts:
         for name in mentioned_names(text):
-            if _is_code_like(name):
+            if is_code_like(name):
                 wanted.setdefault(name, 0.15)
     definitions = snapshot.definitions(wanted)
     symbol_chunk: dict[int, float] = {}
@@ -284,7 +281,7 @@ def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params:
     reference_file = _best_per_doc(snapshot, reference) if reference else {}
     spelled = _spelled(snapshot, terms) if params.w_spelled else {}
     targets = usage_targets(task) if params.w_uses else []
-    uses = _references(snapshot, targets, symbol_chunk, params) if targets else {}
+    uses = _references(snapshot, targets, symbol_chunk, params, marked=targets) if targets else {}
     best_symbol = max([1.0, *symbol_chunk.values()])
     best_symbol_file = max([1.0, *symbol_file.values()])
     path_score = _path_scores(snapshot, terms)
@@ -441,10 +438,11 @@ def _feedback(snapshot: Snapshot, chunk_hits: dict[int, float], terms: Sequence[
 
 
 def _references(snapshot: Snapshot, names: Sequence[str], defining: dict[int, float],
-                params: RankParams) -> dict[int, float]:
-    """Chunks that use a compound name the task writes as code (`url_decode`) without defining
-    it, scaled 0..1 by their BM25 on those names alone: "replace uses of X" is about X's callers."""
-    compounds = [t for name in names if _is_code_like(name) for t in _compound(name)]
+                params: RankParams, marked: Iterable[str] = ()) -> dict[int, float]:
+    """Chunks that use a compound name the task writes as code (`url_decode`, or any of `marked`)
+    without defining it, scaled 0..1 by their BM25 on those names alone: "replace uses of X" is
+    about X's callers."""
+    compounds = [t for name in names if is_code_like(name, marked) for t in _compound(name)]
     if not compounds:
         return {}
     hits = snapshot.rank_chunks(compounds, (0.0, 0.0, 1.0), params.chunk_limit)

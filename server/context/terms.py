@@ -13,8 +13,8 @@ import functools
 import re
 from collections.abc import Iterable, Iterator
 
-__all__ = ["STOPWORDS", "clean_task", "code_marked", "identifiers", "joined_terms", "query_terms", "split_identifier",
-           "text_terms", "usage_targets"]
+__all__ = ["STOPWORDS", "clean_task", "code_marked", "identifiers", "is_code_like", "joined_terms", "query_terms",
+           "split_identifier", "text_terms", "usage_targets"]
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Boundaries inside an identifier: lower->Upper, Upper->Upper+lower (HTTPServer), letter<->digit.
@@ -109,6 +109,12 @@ def code_marked(text: str) -> set[str]:
     return marked
 
 
+def is_code_like(name: str, marked: Iterable[str] = ()) -> bool:
+    """A name that reads as code, not as a word: written as code (`marked`), or with `_`, an inner
+    capital or a digit."""
+    return name in marked or "_" in name or any(c.isupper() for c in name[1:]) or any(c.isdigit() for c in name)
+
+
 _NAME = r"`?([A-Za-z_][\w.]*)`?(?:\(\))?"
 _USAGE = re.compile(
     r"\b(?:uses?|usages?|calls?|callers?|call\s+sites?|occurrences?|references?)\s+(?:to|of)\s+(?:the\s+)?" + _NAME
@@ -124,15 +130,14 @@ _USAGE = re.compile(
 def usage_targets(text: str) -> list[str]:
     """Names written as code whose uses the task is about: "replace uses of `url_decode`",
     "callers of Context.get_all()", "use X instead of `old_api`", "rename `parse_tag` to ..." (its
-    uses change with it) -> the last part of each (a
-    compound, dotted or code-marked identifier; a plain word such as "termcolor" is not taken)."""
+    uses change with it). Each is the last part of what was written, taken when that reads as code
+    (dotted, marked or `is_code_like`); a plain word such as "termcolor" is not taken."""
     marked = code_marked(text)
     names: dict[str, None] = {}
     for match in _USAGE.finditer(text):
         written = next(g for g in match.groups() if g).strip(".")
         last = written.rsplit(".", 1)[-1]
-        if last and ("." in written or written in marked or last in marked or "_" in last
-                     or any(c.isupper() for c in last[1:]) or any(c.isdigit() for c in last)):
+        if last and ("." in written or written in marked or is_code_like(last, marked)):
             names.setdefault(last, None)
     return list(names)
 

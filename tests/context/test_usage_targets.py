@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from server.context import ContextOptions, select_context
-from server.context.rank import RankParams
+from server.context.rank import RankParams, rank
+from server.context.request import repository_root
 from server.context.select import SelectParams
+from server.context.service import _open
 from server.context.terms import usage_targets
 from tests.validation.helpers import make_repo
 
@@ -56,3 +58,22 @@ def test_a_rename_shows_the_definition_and_the_places_that_use_it(tmp_path: Path
     shown = {i.path: (i.start_line, i.end_line) for i in selection.items}
     assert {"web/forms.py", "web/request.py", "web/urls.py"} <= set(shown)
     assert shown["web/urls.py"][0] == 1  # the definition itself, at the top of its module
+
+
+def test_a_dotted_name_of_one_word_is_found_where_it_is_called(tmp_path: Path, options: ContextOptions) -> None:
+    # `getcwdu` has no `_` or capital: it reads as code only because the task writes it dotted.
+    files = {f"tools/mod_{i}.py": f"def compute_{i}(path):\n    '''The working path {i}.'''\n    return path\n"
+             for i in range(30)}
+    files["tools/paths.py"] = "import os\n\n\ndef here():\n    return os.getcwdu()\n"
+    repo = make_repo(tmp_path / "repo", files)
+    task = "replace calls to os.getcwdu with os.getcwd"
+    assert usage_targets(task) == ["getcwdu"]
+    index, _ = _open(repository_root(repo, "workspace"), options)
+    snapshot = index.snapshot(None)
+
+    def score_of_the_call(w_uses: float) -> float:
+        ranked = rank(snapshot, task, params=RankParams(w_uses=w_uses))
+        return next(r.score for r in ranked if snapshot.docs[r.chunk.doc].path == "tools/paths.py"
+                    and r.chunk.name == "here")
+
+    assert score_of_the_call(6.0) > score_of_the_call(0.0) + 1.0
