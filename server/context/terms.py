@@ -131,13 +131,15 @@ def usage_targets(text: str) -> list[str]:
     """Names written as code whose uses the task is about: "replace uses of `url_decode`",
     "callers of Context.get_all()", "use X instead of `old_api`", "rename `parse_tag` to ..." (its
     uses change with it). Each is the last part of what was written, taken when that reads as code
-    (dotted, marked or `is_code_like`); a plain word such as "termcolor" is not taken."""
+    (dotted, marked or `is_code_like`); a plain word such as "termcolor" is not taken, nor an
+    acronym ("calls to the API", "instead of JSON") unless written in backticks."""
     marked = code_marked(text)
     names: dict[str, None] = {}
     for match in _USAGE.finditer(text):
         written = next(g for g in match.groups() if g).strip(".")
         last = written.rsplit(".", 1)[-1]
-        if last and ("." in written or written in marked or is_code_like(last, marked)):
+        acronym = last.isalpha() and last.isupper() and f"`{written}`" not in text
+        if last and not acronym and ("." in written or written in marked or is_code_like(last, marked)):
             names.setdefault(last, None)
     return list(names)
 

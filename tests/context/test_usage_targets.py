@@ -20,6 +20,9 @@ def test_the_names_whose_uses_a_task_is_about_are_read_and_plain_words_are_not()
     assert usage_targets("stop using os.getcwdu on Python 3") == ["getcwdu"]
     assert usage_targets("Rename `parse_tag` to `parse_tags`") == ["parse_tag"]
     assert usage_targets("rename the variable to something clearer") == []
+    assert usage_targets("replace calls to the API with the new client") == []  # an acronym is a word here
+    assert usage_targets("use YAML instead of JSON") == []
+    assert usage_targets("replace uses of `HTTP` with the client") == ["HTTP"]  # unless written as code
     assert usage_targets("use colorama instead of termcolor") == []  # a plain word may be anything
     assert usage_targets("replace the helper with a loop") == []
     assert usage_targets("Add a url_decode option") == []  # names a function, asks nothing of its uses
