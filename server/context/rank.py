@@ -276,12 +276,13 @@ def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params:
             symbol_chunk[chunk_id] = symbol_chunk.get(chunk_id, 0.0) + weight
             symbol_file[doc] = symbol_file.get(doc, 0.0) + weight
     # References: chunks using a compound name the task writes as code, and their files.
-    reference = _references(snapshot, [n for n, w in wanted.items() if w >= 1.0], symbol_chunk, params) \
+    reference = _references(snapshot, [n for n, w in wanted.items() if w >= 1.0 and is_code_like(n)], symbol_chunk,
+                            params) \
         if params.w_reference_file else {}
     reference_file = _best_per_doc(snapshot, reference) if reference else {}
     spelled = _spelled(snapshot, terms) if params.w_spelled else {}
     targets = usage_targets(task) if params.w_uses else []
-    uses = _references(snapshot, targets, symbol_chunk, params, marked=targets) if targets else {}
+    uses = _references(snapshot, targets, symbol_chunk, params) if targets else {}
     best_symbol = max([1.0, *symbol_chunk.values()])
     best_symbol_file = max([1.0, *symbol_file.values()])
     path_score = _path_scores(snapshot, terms)
@@ -319,7 +320,8 @@ def rank(snapshot: Snapshot, task: str, named_texts: Sequence[str] = (), params:
     # would be compared), and a `Ranked` only for those returned: most candidates of a large
     # repository are chunks with no hit of their own, past the limit.
     keyed: list[tuple[float, int, int, int, ChunkRow, str]] = []
-    longest = max((math.log1p(snapshot.docs[d].n_lines) for d in file_parts), default=1.0) or 1.0
+    longest = (max((math.log1p(snapshot.docs[d].n_lines) for d in file_parts), default=1.0) or 1.0
+               if params.w_size_file else 1.0)
     for doc, rows in rows_by_doc.items():
         if doc not in file_parts:
             continue
@@ -438,11 +440,11 @@ def _feedback(snapshot: Snapshot, chunk_hits: dict[int, float], terms: Sequence[
 
 
 def _references(snapshot: Snapshot, names: Sequence[str], defining: dict[int, float],
-                params: RankParams, marked: Iterable[str] = ()) -> dict[int, float]:
-    """Chunks that use a compound name the task writes as code (`url_decode`, or any of `marked`)
-    without defining it, scaled 0..1 by their BM25 on those names alone: "replace uses of X" is
-    about X's callers."""
-    compounds = [t for name in names if is_code_like(name, marked) for t in _compound(name)]
+                params: RankParams) -> dict[int, float]:
+    """Chunks that use one of `names` (names the task writes as code, `url_decode`) without
+    defining it, scaled 0..1 by their BM25 on those names alone: "replace uses of X" is about X's
+    callers."""
+    compounds = [t for name in names for t in _compound(name)]
     if not compounds:
         return {}
     hits = snapshot.rank_chunks(compounds, (0.0, 0.0, 1.0), params.chunk_limit)

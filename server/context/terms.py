@@ -139,7 +139,7 @@ def usage_targets(text: str) -> list[str]:
         written = next(g for g in match.groups() if g).strip(".")
         last = written.rsplit(".", 1)[-1]
         acronym = last.isalpha() and last.isupper() and f"`{written}`" not in text
-        if last and not acronym and ("." in written or written in marked or is_code_like(last, marked)):
+        if last and not acronym and ("." in written or is_code_like(last, marked)):
             names.setdefault(last, None)
     return list(names)
 
