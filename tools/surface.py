@@ -4,17 +4,21 @@
 `tools/list` shows them. `register_tools` registers them all, then keeps the four core tools
 plus what `Settings.tools` enables (`PWM_TOOLS`, `[server] tools`): "all", or tool names.
 
-`ToolServer` is the SDK's `MCPServer` with three additions: a tool may take its arguments as one
+`ToolServer` is the SDK's `MCPServer` with these additions: a tool may take its arguments as one
 pydantic model (`add_model_tool`: the model is the published input schema, flat, as the client
 sends it); the offered tools' schemas are compacted (`tools._schema`) so `tools/list` stays
-small; and an argument that fails validation is reported like every other input error (field,
-problem, accepted values) instead of pydantic's raw text with its links.
+small; an argument no tool parameter takes is refused, never dropped; and an argument that fails
+validation is reported like every other input error (field, problem, accepted values, the
+argument probably meant) instead of pydantic's raw text with its links.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
+import types
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -72,6 +76,14 @@ class ToolServer(MCPServer[AppState]):
         self._tool_names.append(tool_name)
         if self._building is None or tool_name in self._building:
             super().add_tool(fn, tool_name, *args, **kwargs)
+            tool = self._tool_manager.get_tool(tool_name)
+            if tool is not None:
+                # An argument the tool does not take is an error, as with a model tool: dropped
+                # silently, a misspelt `strategy` would run the group under the default strategy.
+                loose = tool.fn_metadata.arg_model
+                tool.fn_metadata.arg_model = type(loose.__name__, (loose,), {
+                    "model_config": ConfigDict(extra="forbid"), "__module__": loose.__module__,
+                    "__doc__": loose.__doc__})
 
     def add_model_tool(
         self, fn: Callable[..., Any], input_model: type[BaseModel], *, name: str, title: str,
@@ -125,19 +137,60 @@ class ToolServer(MCPServer[AppState]):
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
             if isinstance(exc.__cause__, ValidationError):
-                raise ToolError(f"Error executing tool {name}: {describe_validation_error(exc.__cause__)}") from exc
+                tool = self._tool_manager.get_tool(name)
+                model = tool.fn_metadata.arg_model if tool is not None else None
+                raise ToolError(f"Error executing tool {name}: {describe_validation_error(exc.__cause__, model)}") from exc
             raise
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    """Each problem as `field: problem (accepted: ...)`, without pydantic's links or input echo."""
+def describe_validation_error(exc: ValidationError, model: type[BaseModel] | None = None) -> str:
+    """Each problem as `field: problem (accepted: ...)`, without pydantic's links or input echo.
+    Given the arguments' model, an unknown argument is answered with the names accepted where it
+    was given, the nearest first (`strategy` -> did you mean `routing_strategy`?)."""
     parts = []
     for error in exc.errors(include_url=False, include_input=False):
         field = ".".join(str(p) for p in error["loc"]) or "arguments"
         problem = str(error["msg"]).removeprefix("Value error, ")
         accepted = _accepted(error)
-        parts.append(f"{field}: {problem}" + (f" (accepted: {accepted})" if accepted else ""))
+        if error["type"] == "extra_forbidden" and model is not None:
+            problem, accepted = "unknown argument", _argument_names(model, error["loc"]) or accepted
+        note = accepted if accepted and accepted.startswith("did you mean") else f"accepted: {accepted}" if accepted else ""
+        parts.append(f"{field}: {problem}" + (f" ({note})" if note else ""))
     return "invalid arguments: " + "; ".join(parts)
+
+
+def _argument_names(model: type[BaseModel], loc: tuple[int | str, ...]) -> str | None:
+    """The argument names accepted beside the unknown one at `loc`, with a guess at the one meant."""
+    here: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue  # an item of a list: its type was taken with the list's field
+        field = here.model_fields.get(part) if isinstance(here, type) and issubclass(here, BaseModel) else None
+        here = _model_in(field.annotation) if field is not None else None
+        if here is None:
+            return None
+    names = [f.alias or n for n, f in here.model_fields.items()]
+    given = str(loc[-1]).lower()
+    near = [n for n in names if given and (given in n.lower() or n.lower() in given)]
+    near += [n for n in difflib.get_close_matches(given, names, n=2, cutoff=0.6) if n not in near]
+    if near:
+        return f"did you mean {' or '.join(near[:2])}?"
+    return ", ".join(names)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model an annotation holds: itself, or inside Optional / list / Annotated."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _model_in(typing.get_args(annotation)[0])
+    if origin in (list, tuple, typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            found = _model_in(arg)
+            if found is not None:
+                return found
+    return None
 
 
 def _accepted(error: Any) -> str | None:

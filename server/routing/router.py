@@ -74,6 +74,25 @@ _OTHER_VARIANTS: dict[str, tuple[Variant, ...]] = {
 }
 
 
+def _grouped_reasons(excluded: dict[str, str], named: int = 2) -> str:
+    """Why no model was left, one entry per reason (`no GROQ_API_KEY set (groq/a, groq/b and 3
+    more)`), in the order first met: the whole catalogue can be left out for a few causes, and a
+    model-by-model list of them runs to thousands of characters."""
+    if not excluded:
+        return "no models configured"
+    by_reason: dict[str, list[str]] = {}
+    for model, reason in excluded.items():
+        by_reason.setdefault(reason, []).append(model)
+    parts = []
+    for reason, models in by_reason.items():
+        if len(models) == 1:
+            parts.append(f"{models[0]}: {reason}")
+        else:
+            more = f" and {len(models) - named} more" if len(models) > named else ""
+            parts.append(f"{reason} ({', '.join(models[:named])}{more})")
+    return "; ".join(parts)
+
+
 def _best_first(capability: str) -> Callable[[ModelSpec], tuple[float, float]]:
     def key(model: ModelSpec) -> tuple[float, float]:
         return (-model.score(capability), model.input_per_mtok or 0.0)
@@ -309,8 +328,7 @@ class Router:
                 excluded.pop(candidate.model.id, None)
             notes.append(f"no allowed model fits the per-task cap ${cap:.4f}; chose the cheapest over it")
         if not chosen:
-            reasons = "; ".join(f"{m}: {r}" for m, r in excluded.items()) or "no models configured"
-            raise NoRouteError(f"no model can serve {agent.name}_{variant}: {reasons}")
+            raise NoRouteError(f"no model can serve {agent.name}_{variant}: {_grouped_reasons(excluded)}")
 
         best = chosen[0]
         if source != stages[0][0]:

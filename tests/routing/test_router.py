@@ -258,3 +258,21 @@ def test_unknown_strategy_or_policy_is_an_input_error_naming_the_field(
         router.route(RouteRequest(analysis=analyze(SIMPLE), agent=AgentRef("aria_coder"), **request_fields))  # type: ignore[arg-type]
     assert info.value.field == field
     assert info.value.accepted
+
+
+def test_with_no_provider_usable_the_error_gives_each_cause_once_with_the_models_it_leaves_out(
+    fixture_catalog: Catalog,
+) -> None:
+    def no_keys(model: ModelSpec) -> str:
+        provider = model.id.split("/")[0]
+        return f"no {provider.upper()}_API_KEY set"
+
+    router = Router(fixture_catalog, availability=no_keys)
+    with pytest.raises(NoRouteError) as info:
+        route(router, variant="speed", require_available=True)
+    message = str(info.value)
+    providers = {str(m.id).split("/")[0] for m in fixture_catalog.models.values()}
+    for provider in providers:
+        assert message.count(f"no {provider.upper()}_API_KEY set") == 1, message
+    one_by_one = "; ".join(f"{m}: {no_keys(m)}" for m in fixture_catalog.models.values())
+    assert len(message) < len(one_by_one), message
