@@ -4,8 +4,9 @@ Choosing the model inside the chosen variant:
 
 1. The agent's chain for that variant, in manifest order. A model is left out (and `excluded`
    says why) when it is deprecated, its tier is not allowed (local-only, free-only, paid models
-   paused over budget), its price is unknown (unless allowed), the prompt plus `max_tokens` does
-   not fit its context window, or (when `require_available`) its provider is unusable.
+   paused over budget), its price is unknown (unless allowed), the prompt plus the answer it is
+   expected to need does not fit its context window (`max_tokens` is cut to the room left), or
+   (when `require_available`) its provider is unusable.
 2. Performance evidence may re-order the chain; `cost_optimized` re-orders it cheapest first.
 3. Models whose estimate passes the per-task cap (the tighter of the policy's and the caller's)
    are left out unless nothing else fits anywhere, and then the plan says so.
@@ -58,6 +59,7 @@ __all__ = ["ADEQUACY_MARGIN", "MESSAGE_OVERHEAD_TOKENS", "Router"]
 MESSAGE_OVERHEAD_TOKENS = 12
 # Answer budget when no policy caps it and the model's own limit is larger.
 DEFAULT_MAX_TOKENS = 8192
+MIN_ANSWER_TOKENS = 256  # a model left less room than this for its answer is not offered
 # cost_optimized may move a model ahead only if it scores within this of the first choice.
 ADEQUACY_MARGIN = 0.5
 _FILL_IN_KEEP = 4  # catalogue-wide candidates kept when a whole agent is left out
@@ -232,11 +234,14 @@ class Router:
             reason = self._static_reason.get(model.id)
             if reason is None and model.tier not in tiers:
                 reason = f"{model.tier} model not allowed: {tier_why}"
-            max_tokens = min(model.max_output_tokens, policy_max or DEFAULT_MAX_TOKENS)
-            if reason is None and input_tokens + max_tokens > model.context_window:
+            # The answer may be cut to the room the window leaves, never below what it is
+            # expected to need (a 4k-window local model still takes a small task).
+            limit = min(model.max_output_tokens, policy_max or DEFAULT_MAX_TOKENS)
+            max_tokens = min(limit, model.context_window - input_tokens)
+            if reason is None and max_tokens < min(limit, max(analysis.output_tokens, MIN_ANSWER_TOKENS)):
                 reason = (
-                    f"context {input_tokens} + max_tokens {max_tokens} exceeds its window of "
-                    f"{model.context_window} tokens"
+                    f"context {input_tokens} + an answer of about {min(limit, analysis.output_tokens)} tokens "
+                    f"exceeds its window of {model.context_window} tokens"
                 )
             if reason is None and request.require_available and self._availability is not None:
                 reason = self._availability(model)

@@ -107,11 +107,35 @@ def test_free_only_allows_free_and_local_models(fixture_catalog: Catalog, router
 
 
 def test_a_context_larger_than_a_window_never_picks_that_model(router: Router) -> None:
-    plan = route(router, variant="speed", hints=TaskHints(context_tokens=30_000))
+    plan = route(router, variant="speed", hints=TaskHints(context_tokens=32_000))
     assert plan.model_id == "groq/llama-3.1-8b-instant"
     assert "window of 16384" in plan.excluded["cerebras/llama3.1-8b"]
-    assert "window of 32768" in plan.excluded["ollama/qwen2.5-coder:7b"]
-    assert plan.input_tokens > 30_000
+    assert "window of 32768" in plan.excluded["ollama/qwen2.5-coder:7b"]  # 32,000 + the answer do not fit
+    assert plan.input_tokens > 32_000
+
+
+def test_a_window_with_room_for_the_answer_but_not_the_default_max_tokens_is_used_with_max_tokens_cut(
+    tmp_path: Path,
+) -> None:
+    # A small local model whose output limit equals its window: with the full limit reserved for
+    # the answer it could never be offered anything.
+    (tmp_path / "overlay.toml").write_text(
+        '[[models]]\nid = "ollama/tiny:4k"\nprovider = "ollama"\nmodel_name = "tiny:4k"\nfamily = "tiny"\n'
+        'tier = "local"\ncontext_window = 4096\nmax_output_tokens = 4096\ntokens_per_second = 50\n'
+        'quality = { code = 5.0 }\nprice_source = "local"\nprice_date = 2025-06-01\n\n'
+        '[[agents]]\nname = "aria_qa"\nvariants.speed = ["ollama/tiny:4k", "groq/llama-3.1-8b-instant"]\n'
+        'variants.balanced = ["openai/gpt-4o-mini"]\nvariants.quality = ["anthropic/claude-sonnet-4-5"]\n',
+        encoding="utf-8",
+    )
+    catalog = load_catalog(tmp_path, base=FIXTURE_MANIFESTS)
+    small = route(Router(catalog), "Fix a typo in the README", agent="aria_qa", variant="speed")
+    assert small.model_id == "ollama/tiny:4k"
+    assert small.input_tokens + small.max_tokens <= 4096
+    assert small.max_tokens >= small.output_tokens
+    big = route(Router(catalog), "Fix a typo in the README", agent="aria_qa", variant="speed",
+                hints=TaskHints(context_tokens=3_900))
+    assert big.model_id == "groq/llama-3.1-8b-instant"
+    assert "exceeds its window of 4096 tokens" in big.excluded["ollama/tiny:4k"]
 
 
 def test_a_context_too_large_for_every_model_is_a_no_route_error(router: Router) -> None:
