@@ -70,7 +70,8 @@ async def check_task_answer(text: str, spec: Mapping[str, Any], env: Mapping[str
     before = [str(p) for p in spec.get("after_patches") or ()]
     if own is not None and (base or before):
         text = "```diff\n" + "".join(p.rstrip("\n") + "\n" for p in [*before, own]) + "```"
-    verdict = await check_answer(text, spec, env)
+    # With other patches in front, the answer's own part must stay a diff git takes as it is.
+    verdict = await check_answer(text, spec, env, lenient=not (base or before))
     if before and own is not None and verdict.patch is not None:
         verdict = _own_patch(verdict, own)
     command = [str(a) for a in spec.get("command") or ()]

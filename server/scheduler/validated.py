@@ -37,9 +37,11 @@ class Verdict:
     base_commit: str | None
 
 
-async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str]) -> Verdict:
+async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str], *,
+                       lenient: bool = True) -> Verdict:
     """Extract the unified diff from `text`, apply it in a worktree of `spec["workspace"]`, and
-    run `spec["checks"]` there."""
+    run `spec["checks"]` there. `lenient`: a diff git refuses may go in by its hunks' text
+    (`server.validation.lenient_patch`); the verdict's patch is then the change as git writes it."""
     patch = extract_unified_diff(text)
     if patch is None:
         feedback = ("Your answer contained no unified diff. Answer with one patch in a ```diff block "
@@ -48,11 +50,13 @@ async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str
     workspace = Path(str(spec["workspace"]))
     try:
         # the commit the task's context was read from (server/context), else HEAD
-        handle = await apply_patch_in_worktree(workspace, patch, base=str(spec.get("base") or "HEAD"), env=env)
+        handle = await apply_patch_in_worktree(workspace, patch, base=str(spec.get("base") or "HEAD"), env=env,
+                                               lenient=lenient)
     except WorkspaceError as exc:
         feedback = f"Your patch did not apply to the repository at HEAD:\n{exc}\nSend a corrected patch."
         failure = {"status": "patch_failed", "error": str(exc)}
         return Verdict(False, "patch_failed", json.dumps(failure), feedback, patch, None)
+    patch = handle.applied_diff or patch
     async with handle:
         options = ValidationOptions(
             checks=tuple(spec.get("checks") or ()) or ValidationOptions().checks,

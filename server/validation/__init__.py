@@ -15,6 +15,7 @@ and the patch building blocks (temporary worktrees, applying a validated patch).
     engine.py        validate_path(): plan, run concurrently, report
     runs.py          validations running in the background under an id, waited on in turns
     worktree.py      extract a model's diff, try it in a worktree, apply it to the user's tree
+    lenient_patch.py apply a diff git refuses by its hunks' text (wrong line numbers or counts)
     feedback.py      a failed report as retry feedback
 """
 

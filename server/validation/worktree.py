@@ -7,6 +7,11 @@ apply a validated patch to the user's tree, refusing a dirty or diverged one.
         report = await validate_path(wt.path, options, base_env=env)
     await apply_patch_to_tree(repo, diff, base_commit=wt.base_commit, env=settings.env)
 
+A model's diff that git refuses (wrong hunk line numbers or counts, uneven context) may still
+go into the worktree by its hunks' text (`lenient=True`, `lenient_patch`); the handle then
+carries the change as git writes it (`applied_diff`), and that is what is checked, returned and
+later applied to the user's tree, strictly.
+
 git runs as an argument list with the diff on stdin, with hooks and fsmonitor switched off so a
 repository's own configuration cannot make it run other programs.
 """
@@ -24,6 +29,7 @@ from pathlib import Path
 from types import TracebackType
 
 from server.errors import PatchApplyError, WorkspaceError, not_a_repository
+from server.validation.lenient_patch import LenientPatchError, apply_leniently
 from server.validation.procs import ProcResult, child_env, run_process
 
 __all__ = [
@@ -185,6 +191,9 @@ class WorktreeHandle:
     path: Path
     base_commit: str
     workspace: Path = Path()
+    # The diff as applied, when git refused the one given and it went in by its hunks' text
+    # (`lenient_patch`): what `git diff` says changed, which `git apply` takes as it is.
+    applied_diff: str | None = None
     _env: dict[str, str] = field(repr=False, default_factory=dict)
     _closed: bool = False
 
@@ -206,9 +215,13 @@ class WorktreeHandle:
 
 
 async def apply_patch_in_worktree(
-    repo_path: Path, unified_diff: str, *, base: str = "HEAD", env: Mapping[str, str]
+    repo_path: Path, unified_diff: str, *, base: str = "HEAD", env: Mapping[str, str], lenient: bool = False
 ) -> WorktreeHandle:
     """Create a temporary worktree of `repo_path` at `base` and apply `unified_diff` there.
+
+    `lenient`: when `git apply` refuses the diff, try it with its hunks' line counts recounted,
+    then by its hunks' text (`lenient_patch`); the handle's `applied_diff` then holds the change
+    as git writes it.
 
     Raises:
         WorkspaceError: not a repository, or `base` is not a commit.
@@ -234,11 +247,36 @@ async def apply_patch_in_worktree(
             ["apply", f"-p{level}", "--whitespace=nowarn", "-"], handle.path, child, unified_diff.encode()
         )
         if applied.exit_code != 0:
-            raise PatchApplyError(f"the patch does not apply at {sha[:12]}: {applied.stderr.strip()[-2000:]}")
+            refused = f"the patch does not apply at {sha[:12]}: {applied.stderr.strip()[-2000:]}"
+            if not lenient:
+                raise PatchApplyError(refused)
+            handle.applied_diff = await _apply_leniently(handle.path, unified_diff, level, child, refused)
     except BaseException:
         await handle.cleanup()
         raise
     return handle
+
+
+async def _apply_leniently(tree: Path, diff: str, level: int, env: dict[str, str], refused: str) -> str:
+    """Apply `diff` to the clean worktree `tree` that git's strict apply refused: recounted, else
+    by its hunks' text; the change as `git diff` then reads it.
+
+    Raises:
+        PatchApplyError: neither way applies it (git's first refusal and why the text did not fit).
+    """
+    recounted = await run_git(["apply", f"-p{level}", "--recount", "--whitespace=nowarn", "-"], tree, env,
+                              diff.encode())
+    if recounted.exit_code != 0:
+        try:
+            await asyncio.to_thread(apply_leniently, tree, diff, level)
+        except (LenientPatchError, OSError) as exc:
+            raise PatchApplyError(f"{refused}\nby its hunks' text: {exc}") from None
+    await run_git(["add", "-A"], tree, env)
+    changed = await run_git(["diff", "--cached", "--no-color", "--no-ext-diff", "--binary"], tree, env)
+    if changed.exit_code != 0 or not changed.stdout.strip():
+        raise PatchApplyError(f"{refused}\nby its hunks' text: it changes nothing")
+    await run_git(["reset", "-q"], tree, env)  # leave the change unstaged, as `git apply` does
+    return changed.stdout
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,106 @@
+"""Diffs git refuses, as models write them, applied by their hunks' text: in a plain folder
+(`apply_leniently`) and in a real temporary worktree, whose `applied_diff` git then takes as is."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from server.errors import PatchApplyError
+from server.scheduler.validated import check_answer
+from server.validation.lenient_patch import LenientPatchError, apply_leniently
+from server.validation.worktree import apply_patch_in_worktree
+from tests.validation.helpers import base_env, make_repo
+
+CALC = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
+TEST = "from calc import add, mul\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n"
+FIXED = CALC.replace("a - b", "a + b")
+
+# Each fixes add(); each is refused by `git apply` as it stands.
+SLOPPY = {
+    "no trailing context": "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n"
+                           "+    return a + b\n",
+    "wrong line numbers and counts": "--- a/calc.py\n+++ b/calc.py\n@@ -40,7 +40,9 @@\n def add(a, b):\n"
+                                     "-    return a - b\n+    return a + b\n \n \n def mul(a, b):\n",
+    "no line numbers": "--- a/calc.py\n+++ b/calc.py\n@@ ... @@\n def add(a, b):\n-    return a - b\n"
+                       "+    return a + b\n \n",
+    "context without its indentation": "--- a/calc.py\n+++ b/calc.py\n@@ -1,4 +1,4 @@\n def add(a, b):\n"
+                                       "-return a - b\n+    return a + b\n \n \n def mul(a, b):\n",
+}
+
+
+def _git_refuses(root: Path, diff: str) -> bool:
+    done = subprocess.run(["git", "apply", "--check", "-"], cwd=root, input=diff.encode(), capture_output=True)
+    return done.returncode != 0
+
+
+@pytest.mark.parametrize("name", sorted(SLOPPY))
+def test_a_diff_git_refuses_goes_in_by_its_hunks_text(tmp_path: Path, name: str) -> None:
+    root = make_repo(tmp_path / "repo", {"calc.py": CALC})
+    assert _git_refuses(root, SLOPPY[name])
+    assert apply_leniently(root, SLOPPY[name], strip=1) == ["calc.py"]
+    assert (root / "calc.py").read_text() == FIXED
+
+
+def test_a_kept_line_keeps_the_files_own_text(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text("def f(x):\n    if x:\n        return 1\n    return 0\n")
+    diff = "--- a/m.py\n+++ b/m.py\n@@ -1,3 +1,3 @@\n def f(x):\n  if x:\n-        return 1\n+        return 2\n"
+    apply_leniently(tmp_path, diff, strip=1)
+    assert (tmp_path / "m.py").read_text() == "def f(x):\n    if x:\n        return 2\n    return 0\n"
+
+
+def test_a_loose_match_found_twice_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("x = 1\n")
+    text = "def f():\n    return 0\n\n\ndef g():\n    return 0\n"
+    (tmp_path / "m.py").write_text(text)
+    diff = ("--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n"
+            "--- a/m.py\n+++ b/m.py\n@@ -1,1 +1,1 @@\n-return 0\n+return 1\n")
+    with pytest.raises(LenientPatchError, match="m.py: hunk 1"):
+        apply_leniently(tmp_path, diff, strip=1)
+    assert (tmp_path / "a.py").read_text() == "x = 1\n"  # the first file's hunk fitted, but nothing is written
+    assert (tmp_path / "m.py").read_text() == text
+
+
+@pytest.mark.parametrize("path", ["../outside.py", "/etc/passwd", ".git/config", "a/../../outside.py"])
+def test_a_path_outside_the_tree_is_refused(tmp_path: Path, path: str) -> None:
+    root = tmp_path / "tree"
+    root.mkdir()
+    diff = f"--- /dev/null\n+++ {path}\n@@ -0,0 +1 @@\n+owned\n"
+    with pytest.raises(LenientPatchError, match="outside the repository"):
+        apply_leniently(root, diff, strip=0)
+    assert not (tmp_path / "outside.py").exists()
+
+
+def test_a_new_file_and_a_hunk_that_is_not_in_the_file(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text("a = 1\n")
+    apply_leniently(tmp_path, "--- /dev/null\n+++ b/pkg/new.py\n@@ -0,0 +1,2 @@\n+x = 1\n+y = 2\n", strip=1)
+    assert (tmp_path / "pkg" / "new.py").read_text() == "x = 1\ny = 2\n"
+    with pytest.raises(LenientPatchError, match="not in the file"):
+        apply_leniently(tmp_path, "--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-b = 1\n+b = 2\n", strip=1)
+
+
+async def test_in_a_worktree_the_applied_diff_is_one_git_takes_as_it_is(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo", {"calc.py": CALC})
+    diff = SLOPPY["no trailing context"]
+    with pytest.raises(PatchApplyError, match="does not apply"):
+        await apply_patch_in_worktree(root, diff, env=base_env())  # strict unless asked
+    async with await apply_patch_in_worktree(root, diff, env=base_env(), lenient=True) as handle:
+        assert (handle.path / "calc.py").read_text() == FIXED
+        assert handle.applied_diff is not None
+        applied = handle.applied_diff
+    assert not _git_refuses(root, applied)
+    subprocess.run(["git", "apply", "-"], cwd=root, input=applied.encode(), check=True)
+    assert (root / "calc.py").read_text() == FIXED
+
+
+async def test_a_validated_answer_with_a_sloppy_diff_passes_and_returns_the_diff_as_applied(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo", {"calc.py": CALC, "test_calc.py": TEST})
+    reply = f"The sign is wrong.\n\n```diff\n{SLOPPY['wrong line numbers and counts']}```\n"
+    verdict = await check_answer(reply, {"workspace": str(root), "checks": ["test"]}, base_env())
+    assert verdict.passed, verdict.report_json
+    assert verdict.patch is not None and verdict.patch.startswith("diff --git a/calc.py b/calc.py")
+    assert not _git_refuses(root, verdict.patch)
+    wrong = reply.replace("a + b", "a * b")  # applies just as well, and the tests catch it
+    assert not (await check_answer(wrong, {"workspace": str(root), "checks": ["test"]}, base_env())).passed
