@@ -1,7 +1,9 @@
 """The checks a validated task's answer must pass, read from the task's stored validation spec.
 
-`check_answer` (validated.py) runs the project's checks on the answer's patch. The workflows
-add, all as data in the spec so a restarted server checks the same way:
+`check_answer` (validated.py) runs the project's checks on the answer's patch; an answer with no
+diff that gives whole files under their paths (the form the agents' role prompts ask for) is read
+as the diff they make (`server.validation.whole_files`). The workflows add, all as data in the
+spec so a restarted server checks the same way:
 
     "protected": [paths]     the tests written first: a patch touching them fails (test-first)
     "base_patch": diff       applied before the answer's patch (the tests written first); the
@@ -31,6 +33,7 @@ from server.errors import WorkspaceError
 from server.scheduler.validated import Verdict, check_answer
 from server.validation import apply_patch_in_worktree, extract_unified_diff
 from server.validation.procs import child_env, run_process
+from server.validation.whole_files import whole_files_diff
 from server.validation.worktree import diff_files
 from server.workflows.test_first import check_tests_fail_first, diff_touches
 
@@ -49,6 +52,10 @@ async def check_task_answer(text: str, spec: Mapping[str, Any], env: Mapping[str
     if spec.get("phase") == "tests":
         return await _check_tests_first(text, spec, env)
     patch = extract_unified_diff(text)
+    if patch is None and spec.get("workspace"):  # whole files under their paths, as role prompts ask
+        patch = await whole_files_diff(Path(str(spec["workspace"])), str(spec.get("base") or "HEAD"), text, env)
+        if patch is not None:
+            text = "```diff\n" + patch + "```"
     protected = tuple(str(p) for p in spec.get("protected") or ())
     if patch is not None and protected:
         touched = diff_touches(patch, protected)

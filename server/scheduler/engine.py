@@ -636,8 +636,9 @@ def _validation_spec(validate_json: str | None) -> dict[str, Any] | None:
 
 PATCH_REQUEST = (
     "\n\nAnswer with a single unified diff against the repository's current HEAD, in a ```diff "
-    "block with --- a/ and +++ b/ paths relative to the repository root. The patch is applied in a "
-    "clean checkout and must pass these checks: {checks}."
+    "block with --- a/ and +++ b/ paths relative to the repository root; for this task this replaces "
+    "any other answer form asked for above. The patch is applied in a clean checkout and must pass "
+    "these checks: {checks}."
 )
 
 

@@ -16,6 +16,7 @@ and the patch building blocks (temporary worktrees, applying a validated patch).
     runs.py          validations running in the background under an id, waited on in turns
     worktree.py      extract a model's diff, try it in a worktree, apply it to the user's tree
     lenient_patch.py apply a diff git refuses by its hunks' text (wrong line numbers or counts)
+    whole_files.py   an answer given as whole files under their paths, as a diff
     feedback.py      a failed report as retry feedback
 """
 

@@ -1,5 +1,6 @@
-"""Diffs git refuses, as models write them, applied by their hunks' text: in a plain folder
-(`apply_leniently`) and in a real temporary worktree, whose `applied_diff` git then takes as is."""
+"""Answers in the forms models write them: diffs git refuses, applied by their hunks' text (in a
+plain folder, `apply_leniently`, and in a real temporary worktree, whose `applied_diff` git then
+takes as is), and whole files under their paths (`whole_files_diff`), checked as the diff they make."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from server.errors import PatchApplyError
+from server.scheduler.answer_checks import check_task_answer
 from server.scheduler.validated import check_answer
 from server.validation.lenient_patch import LenientPatchError, apply_leniently
-from server.validation.worktree import apply_patch_in_worktree
+from server.validation.whole_files import whole_files_diff
+from server.validation.worktree import apply_patch_in_worktree, apply_patch_to_tree
 from tests.validation.helpers import base_env, make_repo
 
 CALC = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
@@ -91,7 +94,8 @@ async def test_in_a_worktree_the_applied_diff_is_one_git_takes_as_it_is(tmp_path
         assert handle.applied_diff is not None
         applied = handle.applied_diff
     assert not _git_refuses(root, applied)
-    subprocess.run(["git", "apply", "-"], cwd=root, input=applied.encode(), check=True)
+    applied_to_tree = await apply_patch_to_tree(root, applied, base_commit=handle.base_commit, env=base_env())
+    assert applied_to_tree.files == ("calc.py",)
     assert (root / "calc.py").read_text() == FIXED
 
 
@@ -104,3 +108,35 @@ async def test_a_validated_answer_with_a_sloppy_diff_passes_and_returns_the_diff
     assert not _git_refuses(root, verdict.patch)
     wrong = reply.replace("a + b", "a * b")  # applies just as well, and the tests catch it
     assert not (await check_answer(wrong, {"workspace": str(root), "checks": ["test"]}, base_env())).passed
+
+
+# -- answers given as whole files under their paths (server.validation.whole_files) -------------
+
+async def test_an_answer_of_whole_files_under_their_paths_is_checked_as_the_diff_they_make(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo", {"calc.py": CALC, "test_calc.py": TEST})
+    spec = {"workspace": str(root), "checks": ["test"]}
+    for header in ("### calc.py\n```python\n", "**calc.py**\n```python\n", "```python:calc.py\n"):
+        reply = f"The sign was wrong. Full file:\n\n{header}{FIXED}```\n\nRun pytest to verify."
+        verdict = await check_task_answer(reply, spec, base_env())
+        assert verdict.passed, (header, verdict.report_json)
+        assert verdict.patch is not None and not _git_refuses(root, verdict.patch)
+    wrong = f"### calc.py\n```python\n{CALC.replace('a - b', 'a * b')}```\n"
+    assert not (await check_task_answer(wrong, spec, base_env())).passed
+
+
+async def test_a_block_showing_part_of_a_file_never_replaces_it(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo", {"calc.py": CALC, "test_calc.py": TEST})
+    snippet = "### calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n"  # mul() would be lost
+    assert await whole_files_diff(root, "HEAD", snippet, base_env()) is None
+    verdict = await check_task_answer(snippet, {"workspace": str(root), "checks": ["test"]}, base_env())
+    assert not verdict.passed and verdict.status == "no_patch"
+    quoting = "### calc.py (lines 1-6)\n```python\n" + CALC + "```\n"  # the code as shown: no change
+    assert await whole_files_diff(root, "HEAD", quoting, base_env()) is None
+
+
+async def test_whole_files_may_not_edit_protected_tests(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo", {"calc.py": CALC, "test_calc.py": TEST})
+    cheat = f"### test_calc.py\n```python\n{TEST.replace('== 5', '== -1')}```\n"
+    spec = {"workspace": str(root), "checks": ["test"], "protected": ["test_calc.py"]}
+    verdict = await check_task_answer(cheat, spec, base_env())
+    assert not verdict.passed and verdict.status == "edits_tests"

@@ -1,0 +1,93 @@
+"""A model's answer given as whole files under their paths, turned into a unified diff.
+
+The agents' role prompts ask for "the full contents of every file you change, each under its
+path", and weaker models keep to that form even when a task asks for a diff. Such an answer is
+read as: a fenced code block whose info string (```python:src/app.py, ```src/app.py) or the line
+just above it (### src/app.py, **src/app.py**, File: `src/app.py`) names a path. A path the
+commit holds is a changed file, any other path under an existing folder a new one.
+
+A block that shows only part of a file must never replace the file: a block counts as the whole
+file only when it keeps at least `KEEP_SHARE` of the file's non-blank lines and is at least half
+its length. One block failing that makes the whole answer unusable (None), so a fix to one file
+never comes back with another file cut short.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+
+from server.validation.procs import child_env
+from server.validation.worktree import run_git
+
+__all__ = ["KEEP_SHARE", "whole_files_diff"]
+
+KEEP_SHARE = 0.6
+_BLOCK = re.compile(r"(?m)^(?P<above>[^\n]*)\n```(?P<info>[^\n`]*)\n(?P<body>.*?)^```[ \t]*$", re.DOTALL)
+_PATHLIKE = re.compile(r"[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*\.[A-Za-z0-9]+")
+
+
+async def whole_files_diff(repo: Path, base: str, text: str, env: Mapping[str, str]) -> str | None:
+    """The unified diff that turns the files `text` gives whole into the files at `base` of
+    `repo` (a git work tree); None when the answer names no file, or shows part of one."""
+    env = child_env(env)
+    listed = await run_git(["ls-tree", "-r", "--name-only", base], repo, env)
+    if listed.exit_code != 0:
+        return None
+    tracked = set(listed.stdout.splitlines())
+    folders = {str(PurePosixPath(p).parent) for p in tracked}
+    pieces: list[str] = []
+    seen: set[str] = set()
+    for match in _BLOCK.finditer("\n" + text):
+        path = _named_path(match.group("info"), match.group("above"), tracked, folders)
+        if path is None or path in seen:
+            continue
+        seen.add(path)
+        new = match.group("body")
+        new = new if new.endswith("\n") else new + "\n"
+        if path in tracked:
+            shown = await run_git(["show", f"{base}:{path}"], repo, env)
+            if shown.exit_code != 0:
+                return None
+            old = shown.stdout
+            if not _is_whole(old, new):
+                return None
+            if old == new:
+                continue
+            pieces.append(_diff(path, old, new))
+        else:
+            pieces.append(_diff(path, None, new))
+    return "".join(pieces) or None
+
+
+def _named_path(info: str, above: str, tracked: set[str], folders: set[str]) -> str | None:
+    for source in (info, above):
+        for candidate in _PATHLIKE.findall(source.replace("\\", "/")):
+            candidate = candidate.removeprefix("./")
+            pure = PurePosixPath(candidate)
+            if ".." in pure.parts or pure.is_absolute():
+                continue
+            if candidate in tracked or str(pure.parent) in folders:
+                return candidate
+    return None
+
+
+def _is_whole(old: str, new: str) -> bool:
+    kept = [line.strip() for line in old.splitlines() if line.strip()]
+    if not kept:
+        return True
+    given = {line.strip() for line in new.splitlines()}
+    share = sum(1 for line in kept if line in given) / len(kept)
+    return share >= KEEP_SHARE and len(new.splitlines()) * 2 >= len(old.splitlines())
+
+
+def _diff(path: str, old: str | None, new: str) -> str:
+    before = [] if old is None else old.splitlines(keepends=True)
+    lines = list(difflib.unified_diff(before, new.splitlines(keepends=True),
+                                      "/dev/null" if old is None else f"a/{path}", f"b/{path}"))
+    out = []
+    for line in lines:
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
