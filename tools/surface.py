@@ -152,15 +152,15 @@ def describe_validation_error(exc: ValidationError, model: type[BaseModel] | Non
         field = ".".join(str(p) for p in error["loc"]) or "arguments"
         problem = str(error["msg"]).removeprefix("Value error, ")
         accepted = _accepted(error)
+        note = f"accepted: {accepted}" if accepted else ""
         if error["type"] == "extra_forbidden" and model is not None:
-            problem, accepted = "unknown argument", _argument_names(model, error["loc"]) or accepted
-        note = accepted if accepted and accepted.startswith("did you mean") else f"accepted: {accepted}" if accepted else ""
+            problem, note = "unknown argument", _argument_hint(model, error["loc"]) or note
         parts.append(f"{field}: {problem}" + (f" ({note})" if note else ""))
     return "invalid arguments: " + "; ".join(parts)
 
 
-def _argument_names(model: type[BaseModel], loc: tuple[int | str, ...]) -> str | None:
-    """The argument names accepted beside the unknown one at `loc`, with a guess at the one meant."""
+def _argument_hint(model: type[BaseModel], loc: tuple[int | str, ...]) -> str | None:
+    """For the unknown argument at `loc`: the one probably meant, else the names accepted there."""
     here: Any = model
     for part in loc[:-1]:
         if isinstance(part, int):
@@ -175,7 +175,7 @@ def _argument_names(model: type[BaseModel], loc: tuple[int | str, ...]) -> str |
     near += [n for n in difflib.get_close_matches(given, names, n=2, cutoff=0.6) if n not in near]
     if near:
         return f"did you mean {' or '.join(near[:2])}?"
-    return ", ".join(names)
+    return "accepted: " + ", ".join(names)
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:

@@ -238,9 +238,10 @@ class Router:
             # expected to need (a 4k-window local model still takes a small task).
             limit = min(model.max_output_tokens, policy_max or DEFAULT_MAX_TOKENS)
             max_tokens = min(limit, model.context_window - input_tokens)
-            if reason is None and max_tokens < min(limit, max(analysis.output_tokens, MIN_ANSWER_TOKENS)):
+            needed = min(limit, max(analysis.output_tokens, MIN_ANSWER_TOKENS))
+            if reason is None and max_tokens < needed:
                 reason = (
-                    f"context {input_tokens} + an answer of about {min(limit, analysis.output_tokens)} tokens "
+                    f"context {input_tokens} + an answer of about {needed} tokens "
                     f"exceeds its window of {model.context_window} tokens"
                 )
             if reason is None and request.require_available and self._availability is not None:

@@ -33,9 +33,6 @@ class LenientPatchError(ValueError):
 class _Hunk:
     ops: list[tuple[str, str]] = field(default_factory=list)  # (" " | "-" | "+", line text)
 
-    def before(self) -> list[str]:
-        return [text for kind, text in self.ops if kind != "+"]
-
 
 @dataclass
 class _FilePatch:
@@ -90,6 +87,8 @@ def _parse(diff: str, strip: int) -> list[_FilePatch]:
     hunk: _Hunk | None = None
     while i < len(lines):
         line = lines[i]
+        if line.startswith(("rename ", "copy ", "GIT binary patch")):
+            raise LenientPatchError("binary patches, renames and copies are left to git")
         if line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ "):
             current = _FilePatch(_path(line[4:], strip), _path(lines[i + 1][4:], strip))
             patches.append(current)
@@ -104,14 +103,8 @@ def _parse(diff: str, strip: int) -> list[_FilePatch]:
                 hunk.ops.append((line[0], line[1:].rstrip("\r")))
             elif line.strip() == "":
                 hunk.ops.append((" ", ""))  # a blank context line that lost its leading space
-            elif line.startswith("\\"):
-                pass  # "\ No newline at end of file"
-            elif line.startswith("GIT binary patch") or line.startswith(("rename ", "copy ")):
-                raise LenientPatchError("binary patches, renames and copies are left to git")
-            else:
+            elif not line.startswith("\\"):  # "\ No newline at end of file" is skipped
                 hunk = None  # `diff --git`, `index ...` or prose: the hunk is over
-        elif line.startswith(("rename ", "copy ", "GIT binary patch")):
-            raise LenientPatchError("binary patches, renames and copies are left to git")
         i += 1
     for patch in patches:
         for h in patch.hunks:

@@ -33,7 +33,9 @@ async def whole_files_diff(repo: Path, base: str, text: str, env: Mapping[str, s
     """The unified diff that turns the files `text` gives whole into the files at `base` of
     `repo` (a git work tree); None when the answer names no file, or shows part of one."""
     env = child_env(env)
-    listed = await run_git(["ls-tree", "-r", "--name-only", base], repo, env)
+    # Paths from the repository's root, as the answer is asked to give them, whatever folder
+    # of the repository the workspace is.
+    listed = await run_git(["ls-tree", "-r", "--full-tree", "--name-only", base], repo, env)
     if listed.exit_code != 0:
         return None
     tracked = set(listed.stdout.splitlines())

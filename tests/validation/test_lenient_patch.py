@@ -140,3 +140,11 @@ async def test_whole_files_may_not_edit_protected_tests(tmp_path: Path) -> None:
     spec = {"workspace": str(root), "checks": ["test"], "protected": ["test_calc.py"]}
     verdict = await check_task_answer(cheat, spec, base_env())
     assert not verdict.passed and verdict.status == "edits_tests"
+
+
+async def test_whole_files_in_a_workspace_below_the_repository_root_use_paths_from_the_root(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo", {"pkg/calc.py": CALC, "pkg/test_calc.py": TEST, "README.md": "x\n"})
+    reply = f"### pkg/calc.py\n```python\n{FIXED}```\n"
+    verdict = await check_task_answer(reply, {"workspace": str(root / "pkg"), "checks": ["test"]}, base_env())
+    assert verdict.passed, verdict.report_json
+    assert verdict.patch is not None and "+++ b/pkg/calc.py" in verdict.patch
