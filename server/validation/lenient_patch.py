@@ -6,8 +6,10 @@ end), or whose context lines lost their indentation or their leading space. `git
 all of these, and a cheap model's correct change is then thrown away and escalated. Here a hunk
 is located by its text alone, as aider's unified-diff editing does: the lines it keeps and
 removes must appear in the file as one block, at or after the previous hunk's place, exactly,
-else ignoring whitespace at the ends of lines, else without blank lines at the hunk's edges. A
-kept line keeps the file's own text; only removed and added lines change. The new texts are
+else ignoring whitespace at the ends of lines or at both ends (then in one place only), else
+without some of the context lines at the hunk's edges (a line the model misremembered next to
+its change; fewest dropped first, and again in one place only). A kept line keeps the file's own
+text; only removed and added lines change. The new texts are
 computed for every file before any is written, so a diff that fails anywhere writes nothing.
 
 Paths are confined to the tree: absolute paths, `..` and anything under `.git` are refused.
@@ -151,11 +153,10 @@ def _apply_hunks(text: str, hunks: list[_Hunk], name: str) -> str:
         ops = hunk.ops
         at = _find(lines, [t for k, t in ops if k != "+"], cursor)
         if at is None:  # context at the hunk's edges that the model got wrong or invented
-            trimmed = _trim_blank_edges(ops)
-            found = _find(lines, [t for k, t in trimmed if k != "+"], cursor) if trimmed != ops else None
+            found = _find_trimmed(lines, ops, cursor)
             if found is None:
                 raise LenientPatchError(f"{name}: hunk {number}'s lines are not in the file")
-            ops, at = trimmed, found
+            ops, at = found
         replaced: list[str] = []
         position = at
         for kind, line in ops:
@@ -186,10 +187,27 @@ def _find(lines: list[str], block: list[str], start: int) -> int | None:
     return None
 
 
-def _trim_blank_edges(ops: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    start, end = 0, len(ops)
-    while start < end and ops[start][0] == " " and not ops[start][1].strip():
-        start += 1
-    while end > start and ops[end - 1][0] == " " and not ops[end - 1][1].strip():
-        end -= 1
-    return ops[start:end]
+def _find_trimmed(lines: list[str], ops: list[tuple[str, str]], start: int) -> tuple[list[tuple[str, str]], int] | None:
+    """The hunk without some of the context lines at its edges (fewest dropped first), and where
+    what is left stands in the file. What is left must still hold a removed line or two lines of
+    context, and stand in one place only: dropped context is context not checked."""
+    lead = next((i for i, (kind, _) in enumerate(ops) if kind != " "), len(ops))
+    trail = next((i for i, (kind, _) in enumerate(reversed(ops)) if kind != " "), len(ops))
+    for dropped in range(1, lead + trail + 1):
+        for front in range(max(0, dropped - trail), min(lead, dropped) + 1):
+            kept = ops[front:len(ops) - (dropped - front)]
+            block = [t for k, t in kept if k != "+"]
+            if not (any(k == "-" for k, _ in kept) or len(block) >= 2):
+                continue
+            at = _find_unique(lines, block, start)
+            if at is not None:
+                return kept, at
+    return None
+
+
+def _find_unique(lines: list[str], block: list[str], start: int) -> int | None:
+    """The one place `block` stands at or after `start`, line ends' whitespace ignored."""
+    wanted = [b.rstrip() for b in block]
+    found = [at for at in range(start, len(lines) - len(block) + 1)
+             if all(lines[at + k].rstrip() == wanted[k] for k in range(len(block)))]
+    return found[0] if len(found) == 1 else None

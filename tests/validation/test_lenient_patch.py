@@ -148,3 +148,15 @@ async def test_whole_files_in_a_workspace_below_the_repository_root_use_paths_fr
     verdict = await check_task_answer(reply, {"workspace": str(root / "pkg"), "checks": ["test"]}, base_env())
     assert verdict.passed, verdict.report_json
     assert verdict.patch is not None and "+++ b/pkg/calc.py" in verdict.patch
+
+
+def test_a_misremembered_context_line_at_a_hunks_edge_is_dropped_when_the_rest_fits_once(tmp_path: Path) -> None:
+    (tmp_path / "calc.py").write_text(CALC)
+    wrong_context = ("--- a/calc.py\n+++ b/calc.py\n@@ -1,4 +1,4 @@\n def add(a, b):\n-    return a - b\n"
+                     "+    return a + b\n \n # helpers\n")  # no "# helpers" line in the file
+    apply_leniently(tmp_path, wrong_context, strip=1)
+    assert (tmp_path / "calc.py").read_text() == FIXED
+    (tmp_path / "twice.py").write_text("x = 1\ny = 2\n\nx = 1\ny = 3\n")
+    ambiguous = "--- a/twice.py\n+++ b/twice.py\n@@ -1,2 +1,2 @@\n # setup\n-x = 1\n+x = 9\n"
+    with pytest.raises(LenientPatchError, match="not in the file"):  # `x = 1` stands twice
+        apply_leniently(tmp_path, ambiguous, strip=1)
