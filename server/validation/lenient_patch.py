@@ -4,13 +4,14 @@ Models write diffs whose hunk headers are wrong (line numbers, line counts, or `
 none), whose context is uneven (git then anchors a hunk with no trailing context to the file's
 end), or whose context lines lost their indentation or their leading space. `git apply` refuses
 all of these, and a cheap model's correct change is then thrown away and escalated. Here a hunk
-is located by its text alone, as aider's unified-diff editing does: the lines it keeps and
-removes must appear in the file as one block, at or after the previous hunk's place, exactly,
-else ignoring whitespace at the ends of lines or at both ends (then in one place only), else
-without some of the context lines at the hunk's edges (a line the model misremembered next to
-its change; fewest dropped first, and again in one place only). A kept line keeps the file's own
-text; only removed and added lines change. The new texts are
-computed for every file before any is written, so a diff that fails anywhere writes nothing.
+is located by its text, as aider's unified-diff editing does: the lines it keeps and removes must
+appear in the file as one block, at or after the previous hunk's place, exactly (where the block
+stands more than once, the place nearest the line its header states, as git chooses; with no
+line stated, the only place), else ignoring whitespace at the ends of lines or at both ends,
+else without some of the context lines at the hunk's edges (a line the model misremembered next
+to its change; fewest dropped first). A loose match counts only where it is the only one. A kept
+line keeps the file's own text; only removed and added lines change. The new texts are computed
+for every file before any is written, so a diff that fails anywhere writes nothing.
 
 Paths are confined to the tree: absolute paths, `..` and anything under `.git` are refused.
 Renames, copies and binary patches are left to git.
@@ -24,7 +25,7 @@ from pathlib import Path, PurePosixPath
 
 __all__ = ["LenientPatchError", "apply_leniently"]
 
-_HUNK = re.compile(r"^@@.*@@")
+_HUNK = re.compile(r"^@@(?:\s*-(\d+))?.*@@")
 
 
 class LenientPatchError(ValueError):
@@ -33,6 +34,7 @@ class LenientPatchError(ValueError):
 
 @dataclass
 class _Hunk:
+    start: int | None  # the old side's first line as the header states it (None: no number)
     ops: list[tuple[str, str]] = field(default_factory=list)  # (" " | "-" | "+", line text)
 
 
@@ -97,8 +99,9 @@ def _parse(diff: str, strip: int) -> list[_FilePatch]:
             hunk = None
             i += 2
             continue
-        if current is not None and _HUNK.match(line):
-            hunk = _Hunk()
+        header = _HUNK.match(line) if current is not None else None
+        if current is not None and header is not None:
+            hunk = _Hunk(int(header.group(1)) if header.group(1) else None)
             current.hunks.append(hunk)
         elif current is not None and hunk is not None:
             if line.startswith(("+", "-", " ")):
@@ -149,9 +152,11 @@ def _read(path: Path, name: str) -> str:
 def _apply_hunks(text: str, hunks: list[_Hunk], name: str) -> str:
     lines = text.split("\n")  # a final "" stands for the newline at the end of the file
     cursor = 0
+    shift = 0  # lines the hunks before this one added (or, below 0, removed)
     for number, hunk in enumerate(hunks, 1):
         ops = hunk.ops
-        at = _find(lines, [t for k, t in ops if k != "+"], cursor)
+        stated = hunk.start - 1 + shift if hunk.start else None
+        at = _find(lines, [t for k, t in ops if k != "+"], cursor, stated)
         if at is None:  # context at the hunk's edges that the model got wrong or invented
             found = _find_trimmed(lines, ops, cursor)
             if found is None:
@@ -169,21 +174,25 @@ def _apply_hunks(text: str, hunks: list[_Hunk], name: str) -> str:
                 replaced.append(line)
         lines[at:position] = replaced
         cursor = at + len(replaced)
+        shift += len(replaced) - (position - at)
     return "\n".join(lines)
 
 
-def _find(lines: list[str], block: list[str], start: int) -> int | None:
-    """Where `block` starts in `lines` at or after `start`: exactly (the first place), else with
-    line ends' whitespace ignored, else with all leading and trailing whitespace ignored (the only
-    place: a loose match found twice is no match)."""
+def _find(lines: list[str], block: list[str], start: int, stated: int | None) -> int | None:
+    """Where `block` starts in `lines` at or after `start`: exactly (of several places, the one
+    nearest the line the hunk's header states, as git does; with no stated line, the only one),
+    else with line ends' whitespace ignored, else with all leading and trailing whitespace
+    ignored (then the only place: a loose match found twice is no match)."""
     if not block:
         return None  # a pure insertion with no context has no place of its own
     for strict, key in ((True, lambda s: s), (False, str.rstrip), (False, str.strip)):
         wanted = [key(b) for b in block]
         found = [at for at in range(start, len(lines) - len(block) + 1)
                  if all(key(lines[at + k]) == wanted[k] for k in range(len(block)))]
-        if found and (strict or len(found) == 1):  # a loose match must be the only one
+        if len(found) == 1:
             return found[0]
+        if found and strict and stated is not None:
+            return min(found, key=lambda at: (abs(at - stated), at))
     return None
 
 

@@ -160,3 +160,16 @@ def test_a_misremembered_context_line_at_a_hunks_edge_is_dropped_when_the_rest_f
     ambiguous = "--- a/twice.py\n+++ b/twice.py\n@@ -1,2 +1,2 @@\n # setup\n-x = 1\n+x = 9\n"
     with pytest.raises(LenientPatchError, match="not in the file"):  # `x = 1` stands twice
         apply_leniently(tmp_path, ambiguous, strip=1)
+
+
+def test_a_block_found_twice_goes_where_its_header_says_and_nowhere_without_a_number(tmp_path: Path) -> None:
+    text = "def a():\n    x = 1\n    return x\n\n\ndef b():\n    x = 1\n    return x\n"
+    (tmp_path / "m.py").write_text(text)
+    second = "--- a/m.py\n+++ b/m.py\n@@ -7,2 +7,2 @@\n     x = 1\n-    return x\n+    return x + 1\n"  # no trailing context
+    apply_leniently(tmp_path, second, strip=1)
+    assert (tmp_path / "m.py").read_text() == text.replace("    return x\n", "    return x + 1\n").replace(
+        "    return x + 1\n", "    return x\n", 1)
+    (tmp_path / "m.py").write_text(text)
+    with pytest.raises(LenientPatchError, match="not in the file"):
+        apply_leniently(tmp_path, second.replace("@@ -7,2 +7,2 @@", "@@ ... @@"), strip=1)
+    assert (tmp_path / "m.py").read_text() == text
