@@ -53,7 +53,12 @@ async def check_task_answer(text: str, spec: Mapping[str, Any], env: Mapping[str
         return await _check_tests_first(text, spec, env)
     patch = extract_unified_diff(text)
     if patch is None and spec.get("workspace"):  # whole files under their paths, as role prompts ask
-        patch = await whole_files_diff(Path(str(spec["workspace"])), str(spec.get("base") or "HEAD"), text, env)
+        whole = await whole_files_diff(Path(str(spec["workspace"])), str(spec.get("base") or "HEAD"), text, env)
+        if whole.partial:
+            return _fail("no_patch", f"Your answer shows only part of {', '.join(whole.partial)} where a whole file "
+                         "or a diff was expected, and a part never replaces a file. Answer with one unified diff in "
+                         "a ```diff block (--- a/ and +++ b/ paths from the repository root).", None)
+        patch = whole.diff
         if patch is not None:
             text = "```diff\n" + patch + "```"
     protected = tuple(str(p) for p in spec.get("protected") or ())

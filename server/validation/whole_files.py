@@ -8,8 +8,8 @@ commit holds is a changed file, any other path under an existing folder a new on
 
 A block that shows only part of a file must never replace the file: a block counts as the whole
 file only when it keeps at least `KEEP_SHARE` of the file's non-blank lines and is at least half
-its length. One block failing that makes the whole answer unusable (None), so a fix to one file
-never comes back with another file cut short.
+its length. One block failing that makes the whole answer unusable (no diff, the paths named in
+`partial` for the retry's feedback), so a fix to one file never comes back with another cut short.
 """
 
 from __future__ import annotations
@@ -17,30 +17,41 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from server.validation.procs import child_env
 from server.validation.worktree import run_git
 
-__all__ = ["KEEP_SHARE", "whole_files_diff"]
+__all__ = ["KEEP_SHARE", "WholeFiles", "whole_files_diff"]
 
 KEEP_SHARE = 0.6
 _BLOCK = re.compile(r"(?m)^(?P<above>[^\n]*)\n```(?P<info>[^\n`]*)\n(?P<body>.*?)^```[ \t]*$", re.DOTALL)
 _PATHLIKE = re.compile(r"[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*\.[A-Za-z0-9]+")
 
 
-async def whole_files_diff(repo: Path, base: str, text: str, env: Mapping[str, str]) -> str | None:
+@dataclass(frozen=True)
+class WholeFiles:
+    """What an answer of whole files makes: the diff (None: no change to take), and the paths
+    whose block showed only part of the file (any of them makes the diff None)."""
+
+    diff: str | None
+    partial: tuple[str, ...] = ()
+
+
+async def whole_files_diff(repo: Path, base: str, text: str, env: Mapping[str, str]) -> WholeFiles:
     """The unified diff that turns the files `text` gives whole into the files at `base` of
-    `repo` (a git work tree); None when the answer names no file, or shows part of one."""
+    `repo` (a git work tree); no diff when the answer names no file, or shows part of one."""
     env = child_env(env)
     # Paths from the repository's root, as the answer is asked to give them, whatever folder
     # of the repository the workspace is.
     listed = await run_git(["ls-tree", "-r", "--full-tree", "--name-only", base], repo, env)
     if listed.exit_code != 0:
-        return None
+        return WholeFiles(None)
     tracked = set(listed.stdout.splitlines())
     folders = {str(PurePosixPath(p).parent) for p in tracked}
     pieces: list[str] = []
+    partial: list[str] = []
     seen: set[str] = set()
     for match in _BLOCK.finditer("\n" + text):
         path = _named_path(match.group("info"), match.group("above"), tracked, folders)
@@ -52,16 +63,17 @@ async def whole_files_diff(repo: Path, base: str, text: str, env: Mapping[str, s
         if path in tracked:
             shown = await run_git(["show", f"{base}:{path}"], repo, env)
             if shown.exit_code != 0:
-                return None
+                return WholeFiles(None)
             old = shown.stdout
             if not _is_whole(old, new):
-                return None
-            if old == new:
-                continue
-            pieces.append(_diff(path, old, new))
+                partial.append(path)
+            elif old != new:
+                pieces.append(_diff(path, old, new))
         else:
             pieces.append(_diff(path, None, new))
-    return "".join(pieces) or None
+    if partial:
+        return WholeFiles(None, tuple(partial))
+    return WholeFiles("".join(pieces) or None)
 
 
 def _named_path(info: str, above: str, tracked: set[str], folders: set[str]) -> str | None:

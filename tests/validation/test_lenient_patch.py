@@ -13,7 +13,7 @@ from server.errors import PatchApplyError
 from server.scheduler.answer_checks import check_task_answer
 from server.scheduler.validated import check_answer
 from server.validation.lenient_patch import LenientPatchError, apply_leniently
-from server.validation.whole_files import whole_files_diff
+from server.validation.whole_files import WholeFiles, whole_files_diff
 from server.validation.worktree import apply_patch_in_worktree, apply_patch_to_tree
 from tests.validation.helpers import base_env, make_repo
 
@@ -127,11 +127,13 @@ async def test_an_answer_of_whole_files_under_their_paths_is_checked_as_the_diff
 async def test_a_block_showing_part_of_a_file_never_replaces_it(tmp_path: Path) -> None:
     root = make_repo(tmp_path / "repo", {"calc.py": CALC, "test_calc.py": TEST})
     snippet = "### calc.py\n```python\ndef add(a, b):\n    return a + b\n```\n"  # mul() would be lost
-    assert await whole_files_diff(root, "HEAD", snippet, base_env()) is None
+    whole = await whole_files_diff(root, "HEAD", snippet, base_env())
+    assert whole.diff is None and whole.partial == ("calc.py",)
     verdict = await check_task_answer(snippet, {"workspace": str(root), "checks": ["test"]}, base_env())
     assert not verdict.passed and verdict.status == "no_patch"
+    assert "only part of calc.py" in verdict.feedback
     quoting = "### calc.py (lines 1-6)\n```python\n" + CALC + "```\n"  # the code as shown: no change
-    assert await whole_files_diff(root, "HEAD", quoting, base_env()) is None
+    assert await whole_files_diff(root, "HEAD", quoting, base_env()) == WholeFiles(None)
 
 
 async def test_whole_files_may_not_edit_protected_tests(tmp_path: Path) -> None:
