@@ -20,6 +20,7 @@ from types import TracebackType
 from server.errors import WorkspaceError, not_a_repository
 from server.validation.procs import child_env
 from server.validation.worktree import run_git as git
+from server.validation.worktree import staged_diff
 
 __all__ = ["AgentWorkspace", "git"]
 
@@ -61,15 +62,10 @@ class AgentWorkspace:
             raise WorkspaceError(f"cannot create a worktree of {root}: {added.stderr.strip()}")
         return cls(repo_root=root, path=(parent / "tree").resolve(), base_commit=sha, branch=branch, env=child)
 
-    async def _stage(self) -> None:
-        await git(["add", "--all"], self.path, self.env)
-
     async def diff(self) -> str:
         """Everything changed in the worktree since `base_commit` (new files included), as a
         unified diff with git's a/ b/ prefixes."""
-        await self._stage()
-        proc = await git(["diff", "--cached", "--no-color", "--no-ext-diff", self.base_commit], self.path, self.env)
-        return proc.stdout
+        return await staged_diff(self.path, self.base_commit, self.env)
 
     async def cleanup(self) -> None:
         if self._closed:

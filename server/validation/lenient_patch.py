@@ -20,6 +20,7 @@ Renames, copies and binary patches are left to git.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -185,15 +186,24 @@ def _find(lines: list[str], block: list[str], start: int, stated: int | None) ->
     ignored (then the only place: a loose match found twice is no match)."""
     if not block:
         return None  # a pure insertion with no context has no place of its own
-    for strict, key in ((True, lambda s: s), (False, str.rstrip), (False, str.strip)):
-        wanted = [key(b) for b in block]
-        found = [at for at in range(start, len(lines) - len(block) + 1)
-                 if all(key(lines[at + k]) == wanted[k] for k in range(len(block)))]
+    for strict, key in ((True, _same), (False, str.rstrip), (False, str.strip)):
+        found = _places(lines, block, start, key)
         if len(found) == 1:
             return found[0]
         if found and strict and stated is not None:
             return min(found, key=lambda at: (abs(at - stated), at))
     return None
+
+
+def _same(line: str) -> str:
+    return line
+
+
+def _places(lines: list[str], block: list[str], start: int, key: Callable[[str], str]) -> list[int]:
+    """Every place at or after `start` where `block` stands in `lines`, compared through `key`."""
+    wanted = [key(b) for b in block]
+    return [at for at in range(start, len(lines) - len(block) + 1)
+            if all(key(lines[at + k]) == wanted[k] for k in range(len(block)))]
 
 
 def _find_trimmed(lines: list[str], ops: list[tuple[str, str]], start: int) -> tuple[list[tuple[str, str]], int] | None:
@@ -216,7 +226,5 @@ def _find_trimmed(lines: list[str], ops: list[tuple[str, str]], start: int) -> t
 
 def _find_unique(lines: list[str], block: list[str], start: int) -> int | None:
     """The one place `block` stands at or after `start`, line ends' whitespace ignored."""
-    wanted = [b.rstrip() for b in block]
-    found = [at for at in range(start, len(lines) - len(block) + 1)
-             if all(lines[at + k].rstrip() == wanted[k] for k in range(len(block)))]
+    found = _places(lines, block, start, str.rstrip)
     return found[0] if len(found) == 1 else None

@@ -42,6 +42,7 @@ __all__ = [
     "diff_stat",
     "run_git",
     "extract_unified_diff",
+    "staged_diff",
     "patch_strip_level",
 ]
 
@@ -271,12 +272,19 @@ async def _apply_leniently(tree: Path, diff: str, level: int, env: dict[str, str
             await asyncio.to_thread(apply_leniently, tree, diff, level)
         except (LenientPatchError, OSError) as exc:
             raise PatchApplyError(f"{refused}\nby its hunks' text: {exc}") from None
-    await run_git(["add", "-A"], tree, env)
-    changed = await run_git(["diff", "--cached", "--no-color", "--no-ext-diff", "--binary"], tree, env)
-    if changed.exit_code != 0 or not changed.stdout.strip():
+    changed = await staged_diff(tree, "HEAD", env)
+    if not changed.strip():
         raise PatchApplyError(f"{refused}\nby its hunks' text: it changes nothing")
     await run_git(["reset", "-q"], tree, env)  # leave the change unstaged, as `git apply` does
-    return changed.stdout
+    return changed
+
+
+async def staged_diff(tree: Path, base: str, env: Mapping[str, str]) -> str:
+    """Everything changed in the worktree `tree` since `base` (new files included), as a unified
+    diff with git's a/ b/ prefixes; the changes are left staged."""
+    await run_git(["add", "--all"], tree, env)
+    proc = await run_git(["diff", "--cached", "--no-color", "--no-ext-diff", base], tree, env)
+    return proc.stdout if proc.exit_code == 0 else ""
 
 
 @dataclass(frozen=True)
