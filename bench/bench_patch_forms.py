@@ -134,7 +134,7 @@ def git_way(ws: Path, diff: str, extra: list[str], tmp: Path) -> dict[str, str] 
     try:
         if _git(tree, "apply", "-p1", *extra, "--whitespace=nowarn", "-", data=diff.encode()).returncode != 0:
             return None
-        return {p: (tree / p).read_text(encoding="utf-8", errors="replace") for p in _paths(diff) if (tree / p).is_file()}
+        return {p: (tree / p).read_text(encoding="utf-8", errors="replace") for p in diff_files(diff) if (tree / p).is_file()}
     finally:
         _git(ws, "worktree", "remove", "--force", str(tree))
 
@@ -147,10 +147,6 @@ async def our_way(ws: Path, diff: str, paths: list[str]) -> dict[str, str] | Non
     async with handle:
         return {p: (handle.path / p).read_text(encoding="utf-8", errors="replace") for p in paths
                 if (handle.path / p).is_file()}
-
-
-def _paths(diff: str) -> list[str]:
-    return list(diff_files(diff))
 
 
 def verdict(got: dict[str, str] | None, want: dict[str, str]) -> str:
