@@ -8,15 +8,15 @@ into `TaskHints` in one place (`TaskHints.from_mapping`). The hints are document
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
 from server.analysis.types import TASK_TYPES, BudgetMode, Effort, QualityRequirement, Severity, VariantFloor
 
 __all__ = [
-    "AGENT_TYPE_DOC", "CONTEXT_BUDGET_DOC", "HINTS_DOC", "POLICY_DOC", "STRATEGY_DOC", "WORKSPACE_DOC", "CallerHints",
-    "caller_hints",
+    "AGENT_TYPE_DOC", "CONTEXT_BUDGET_DOC", "CONTEXT_MODE_DOC", "HINTS_DOC", "POLICY_DOC", "STRATEGY_DOC", "WORKSPACE_DOC", "CallerHints",
+    "ContextMode", "caller_hints",
 ]
 
 HINTS_DOC = (
@@ -31,6 +31,8 @@ STRATEGY_DOC = "speed_first, cost_optimized, quality_first or balanced (= intell
 POLICY_DOC = "normal, deep_research, code or ops (per-task cost and token caps)."
 WORKSPACE_DOC = "Git repository (in the allowed roots) whose relevant code the model is shown."
 CONTEXT_BUDGET_DOC = "Max tokens of that code (default: from the model's window and the policy)."
+CONTEXT_MODE_DOC = "summary: structure, not code (auto: for design requests)."
+ContextMode = Literal["code", "summary"]
 
 
 class CallerHints(BaseModel):

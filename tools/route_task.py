@@ -26,11 +26,13 @@ from server.validation.roots import allowed_roots
 from tools._inputs import (
     AGENT_TYPE_DOC,
     CONTEXT_BUDGET_DOC,
+    CONTEXT_MODE_DOC,
     HINTS_DOC,
     POLICY_DOC,
     STRATEGY_DOC,
     WORKSPACE_DOC,
     CallerHints,
+    ContextMode,
     caller_hints,
 )
 from tools._shared import app_state, expected_errors
@@ -51,6 +53,7 @@ class RouteTaskInput(CallerHints):
     policy: str | None = Field(None, max_length=50, description=POLICY_DOC)
     workspace: str | None = Field(None, max_length=4096, description=WORKSPACE_DOC)
     context_budget_tokens: int | None = Field(None, ge=64, le=2_000_000, description=CONTEXT_BUDGET_DOC)
+    context_mode: ContextMode | None = Field(None, description=CONTEXT_MODE_DOC)
     validate_: dict[str, Any] | bool | None = Field(
         None, alias="validate", description="As in submit: plans try-check-escalate."
     )
@@ -85,7 +88,7 @@ class RouteTaskOutput(BaseModel):
     notes: list[str]
     context: dict[str, Any] | None = Field(
         None, description="With a workspace: files [{path, start_line, end_line, tokens, reason}], total_tokens, "
-        "budget_tokens, repo_tokens, commit.")
+        "budget_tokens, repo_tokens, commit, mode (code or summary).")
 
 
 async def preview_route(
@@ -112,9 +115,6 @@ async def preview_route(
     )
 
     settings = state.settings
-    if args.context_budget_tokens is not None and args.workspace is None:
-        raise InputError("context_budget_tokens", "needs a workspace to take code from",
-                         "set workspace to the task's git repository, or drop context_budget_tokens")
     policy = args.policy or settings.default_policy
     budget = await state.store.budget_status(state.engine.budget_limits(None, policy))
     context = plan_context(
@@ -126,11 +126,12 @@ async def preview_route(
     spec = TaskSpec.model_validate({
         "agent_type": args.agent_type or None, "task_description": args.task_description,
         "workspace": args.workspace, "context_budget_tokens": args.context_budget_tokens,
+        "context_mode": args.context_mode,
         "validate": args.validate_, **caller_hints(args),
     })
-    group = build_group_input([spec], group_name=None, routing_strategy=args.routing_strategy, policy=args.policy,
-                              max_concurrent=None, budget_usd=None, dry_run=True, max_tasks=1)
     try:
+        group = build_group_input([spec], group_name=None, routing_strategy=args.routing_strategy,
+                                  policy=args.policy, max_concurrent=None, budget_usd=None, dry_run=True, max_tasks=1)
         group = confine_group(group, roots if roots is not None else allowed_roots(None, settings.allowed_roots))
     except InputError as exc:  # submit's code names `tasks[0].<field>`: here it is `<field>`
         raise InputError(exc.field.removeprefix("tasks[0]."), exc.problem, exc.accepted) from None

@@ -19,6 +19,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
+from server.analysis.answer_form import answer_form
 from server.errors import InputError
 from server.state import AppState
 from server.validation.model import ALL_KINDS
@@ -26,10 +27,12 @@ from server.validation.roots import allowed_roots, confine_path
 from tools._inputs import (
     AGENT_TYPE_DOC,
     CONTEXT_BUDGET_DOC,
+    CONTEXT_MODE_DOC,
     POLICY_DOC,
     STRATEGY_DOC,
     WORKSPACE_DOC,
     CallerHints,
+    ContextMode,
     caller_hints,
 )
 from tools._shared import app_state, expected_errors
@@ -79,6 +82,7 @@ class TaskSpec(CallerHints):
     tags: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=50)
     workspace: str | None = Field(None, max_length=4096, description=WORKSPACE_DOC)
     context_budget_tokens: int | None = Field(None, ge=64, le=2_000_000, description=CONTEXT_BUDGET_DOC)
+    context_mode: ContextMode | None = Field(None, description=CONTEXT_MODE_DOC)
     validate_: dict[str, Any] | bool | None = Field(
         None, alias="validate", description="Check the answer's patch in the workspace: true, or {checks, max_rounds}."
     )
@@ -141,15 +145,18 @@ def build_group_input(
                          f"1 to {max_tasks} (server setting max_tasks_per_group)")
     converted = []
     for index, spec in enumerate(tasks):
-        if spec.context_budget_tokens is not None and spec.workspace is None:
-            raise InputError(f"tasks[{index}].context_budget_tokens", "needs a workspace to take code from",
-                             "set workspace to the task's git repository, or drop context_budget_tokens")
+        for name in ("context_budget_tokens", "context_mode"):
+            if getattr(spec, name) is not None and spec.workspace is None:
+                raise InputError(f"tasks[{index}].{name}", "needs a workspace to take code from",
+                                 f"set workspace to the task's git repository, or drop {name}")
         hints = caller_hints(spec)
         extra = dict(spec.model_extra or {})
         if spec.workspace is not None:
             extra["workspace"] = spec.workspace
         if spec.context_budget_tokens is not None:
             extra["context_budget_tokens"] = spec.context_budget_tokens
+        if spec.context_mode is not None:
+            extra["context_mode"] = spec.context_mode
         validate = spec.validate_
         if spec.mode is not None:  # recorded, so a policy's default mode never overrides the caller's
             validate = {**(validate if isinstance(validate, dict) else {}), "mode": spec.mode}
@@ -236,6 +243,10 @@ async def confine_workspaces(group: GroupInput, ctx: Context[AppState, Any]) -> 
 def confine_group(group: GroupInput, roots: Sequence[Path]) -> GroupInput:
     """`confine_workspaces` within known `roots` (route_task plans a task through this too).
 
+    A task with a workspace is validated (its answer checked as a patch) unless the caller says
+    `validate: false`, or says nothing and the task asks for prose (`answer_form`: a design, a
+    review, an explanation).
+
     Raises:
         WorkspaceError: a workspace outside `roots`.
         InputError: a bad validate spec (naming the task's field).
@@ -245,6 +256,9 @@ def confine_group(group: GroupInput, roots: Sequence[Path]) -> GroupInput:
         if task.context.get("workspace"):  # the code the model is shown comes from here
             resolved = confine_path(str(task.context["workspace"]), roots, field=f"tasks[{index}].workspace")
             task = dataclasses.replace(task, context={**task.context, "workspace": str(resolved)})
+        if task.validate is None and answer_form(task.description) != "change":
+            tasks.append(task)  # a design, review or explanation: its answer is prose, not a patch to check
+            continue
         spec = dict(task.validate or {})
         workspace = task.context.get("workspace") or spec.get("workspace")
         if spec.get("mode") == "agent" and workspace is None:

@@ -41,7 +41,11 @@ def render_selection(selection: Selection) -> str:
     if not selection.items and not selection.repo_map:
         return ""
     source = f"commit {selection.commit[:12]}" if selection.commit else "the working tree"
-    head = (f"## Code from the workspace ({source})\n"
-            "Selected for this task; line numbers are the file's own.\n\n")
+    if selection.mode == "summary":
+        head = (f"## The workspace ({source})\n"
+                "For a high-level task: how the repository is organised, with any code named for it.\n\n")
+    else:
+        head = (f"## Code from the workspace ({source})\n"
+                "Selected for this task; line numbers are the file's own.\n\n")
     pieces = [render_piece(i.path, i.start_line, i.end_line, t) for i, t in zip(selection.items, selection.texts, strict=True)]
     return head + "\n".join(pieces) + ("\n" + selection.repo_map if selection.repo_map else "")

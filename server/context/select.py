@@ -112,6 +112,7 @@ from server.context.index import ChunkRow, Snapshot
 from server.context.rank import Ranked, RankParams, file_prior, rank
 from server.context.render import piece_tokens
 from server.context.repomap import build_repo_map
+from server.context.summary import build_summary
 from server.context.types import ContextItem, FileRequest, Selection
 
 __all__ = ["SelectParams", "select_from_snapshot"]
@@ -119,6 +120,7 @@ __all__ = ["SelectParams", "select_from_snapshot"]
 
 _MAX_MISSES = 50  # the fill stops after this many ranked chunks in a row did not fit (each try counts tokens)
 _MAX_CHARS_PER_TOKEN = 6  # code runs 3-4.5 characters a token: a chunk of a file with no piece yet costs more than chars / 6
+_SUMMARY_CANDIDATES = 600  # ranked chunks a summary orders its files by
 _MIN_CANDIDATES = 2000  # ranked chunks the fill may draw on: this many, or one per 4 tokens of budget if more
 
 
@@ -206,8 +208,15 @@ def select_from_snapshot(
     requested: Sequence[FileRequest],
     budget: int,
     params: SelectParams | None = None,
+    *,
+    mode: str = "code",
+    commits: Sequence[str] = (),
 ) -> Selection:
-    """The selection for `task` from `snapshot` (requests already validated against it)."""
+    """The selection for `task` from `snapshot` (requests already validated against it).
+
+    `mode` "summary" (a high-level task): what the caller named, then a summary of the
+    repository (`server.context.summary`, with `commits`' subjects) instead of ranked code.
+    """
     params = params or SelectParams()
     texts = _Texts(snapshot)
     by_path = {d.path: d.id for d in snapshot.docs.values()}
@@ -276,6 +285,10 @@ def select_from_snapshot(
         for a, b in _minus(start, end, secret_ranges.get(doc, [])):
             if not take(doc, a, b, "requested"):
                 requested_docs.append(doc)  # too big whole: its best chunks compete first below
+    if mode == "summary":
+        ranked = rank(snapshot, task, named_texts, params.rank, limit=_SUMMARY_CANDIDATES)
+        summary, summary_tokens = build_summary(snapshot, ranked, budget - used, commits)
+        return _selection(snapshot, texts, taken, budget, summary, summary_tokens, mode)
     # 2. Ranked chunks; a repository about the size of the budget is all candidate.
     small = snapshot.total_chars() // 4 <= 2 * budget
     # The budget fills long before the tail of a large repository's ranking (speed).
@@ -287,6 +300,12 @@ def select_from_snapshot(
               lambda: used, lambda doc: doc in covered)
     # 3. The repository map in the room left.
     repo_map, map_tokens = build_repo_map(snapshot, ranked, budget - used)
+    return _selection(snapshot, texts, taken, budget, repo_map, map_tokens, mode)
+
+
+def _selection(snapshot: Snapshot, texts: _Texts, taken: list[_Taken], budget: int, repo_map: str,
+               map_tokens: int, mode: str) -> Selection:
+    """The taken pieces, merged and in rank order, with the map (or summary) after them."""
     items: list[ContextItem] = []
     out_texts: list[str] = []
     total = 0
@@ -300,7 +319,7 @@ def select_from_snapshot(
         items.append(ContextItem(path, t.start, t.end, tokens, t.reason))
         out_texts.append(text)
     return Selection(tuple(items), total + map_tokens, budget, snapshot.commit,
-                     texts=tuple(out_texts), repo_map=repo_map, repo_map_tokens=map_tokens)
+                     texts=tuple(out_texts), repo_map=repo_map, repo_map_tokens=map_tokens, mode=mode)
 
 
 def _fill(snapshot: Snapshot, ranked: list[Ranked], requested_docs: list[int], params: SelectParams,

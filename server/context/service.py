@@ -7,13 +7,14 @@ connections are not shared across threads at once). Callers in async code run
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from server.context.files import MAX_FILE_BYTES, resolve_commit
+from server.context.files import MAX_FILE_BYTES, git, resolve_commit
 from server.context.index import RepoIndex, index_path
 from server.context.request import check_requests, repository_root
 from server.context.select import SelectParams, select_from_snapshot
@@ -77,11 +78,13 @@ def select_context(
     at_head: bool = False,
     field_prefix: str = "",
     params: SelectParams | None = None,
+    mode: str = "code",
 ) -> Selection:
     """What the model sees for `task` in `workspace` (already confined to the allowed roots).
 
     `at_head`: read the committed tree at HEAD (what a validated task's worktree is made from)
-    instead of the working tree with its uncommitted edits.
+    instead of the working tree with its uncommitted edits. `mode` "summary": the repository's
+    structure and latest commits after the named files, instead of ranked code (`server.context.summary`).
 
     Raises:
         WorkspaceError: `workspace` is not in a git repository, or `at_head` and it has no commit.
@@ -102,8 +105,18 @@ def select_context(
     with lock:
         snapshot = index.snapshot(commit)
         requested = check_requests(files, workspace, root, snapshot, options.exclude, f"{field_prefix}files")
-        selection = select_from_snapshot(snapshot, task, requested, budget_tokens, params)
+        commits = _latest_commits(root, commit) if mode == "summary" else ()
+        selection = select_from_snapshot(snapshot, task, requested, budget_tokens, params, mode=mode, commits=commits)
         repo_tokens = snapshot.total_chars() // 4
     from dataclasses import replace
 
     return replace(selection, repo_tokens=repo_tokens)
+
+
+def _latest_commits(root: Path, commit: str | None, count: int = 10) -> tuple[str, ...]:
+    """The `count` latest commit subjects up to `commit` (HEAD when None), `<short hash> <subject>`."""
+    try:
+        out = git(root, "log", f"-n{count}", "--format=%h %s", commit or "HEAD", "--")
+    except (subprocess.CalledProcessError, OSError):
+        return ()  # no commit yet
+    return tuple(line for line in out.decode(errors="replace").splitlines() if line.strip())

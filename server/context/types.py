@@ -64,6 +64,7 @@ class Selection:
     texts: tuple[str, ...] = field(default=(), repr=False)  # each item's text, same order
     repo_map: str = field(default="", repr=False)  # paths and top-level signatures, "" when no room
     repo_map_tokens: int = 0
+    mode: str = "code"  # "summary": the repository's structure for a high-level task instead of ranked code
 
     def as_dict(self) -> dict[str, object]:
         """The shape tools return: `{"files": [...], "total_tokens", "budget_tokens"}`."""
@@ -76,4 +77,5 @@ class Selection:
             "total_tokens": self.total_tokens,
             "budget_tokens": self.budget_tokens,
             "repo_map_tokens": self.repo_map_tokens,
+            "mode": self.mode,
         }

@@ -80,6 +80,7 @@ async def select_in_time(
     deadline: float | None,
     at_head: bool = False,
     field_prefix: str = "",
+    mode: str = "code",
 ) -> Selection:
     """`select_context` in a worker thread, answered by `deadline` (event-loop time; None: no limit).
 
@@ -95,7 +96,7 @@ async def select_in_time(
         raise _still_indexing(field_prefix, workspace, earlier[1])
     started = time.monotonic()
     future = _start(key, started, lambda: select_context(workspace, task, list(files), budget_tokens, options,
-                                                         at_head=at_head, field_prefix=field_prefix))
+                                                         at_head=at_head, field_prefix=field_prefix, mode=mode))
     if not await _wait(future, deadline):
         raise _still_indexing(field_prefix, workspace, started)
     return future.result()

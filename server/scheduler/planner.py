@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from server.analysis.analyzer import analyze
+from server.analysis.answer_form import answer_form
 from server.analysis.tokens import count_tokens
 from server.analysis.types import TaskAnalysis, TaskHints
 from server.catalog.schema import Catalog, PolicySpec
 from server.context import ContextOptions, default_budget, render_selection
+from server.context.summary import SUMMARY_BUDGET
 from server.context.waiting import deadline_after, select_in_time
 from server.errors import InputError, NoRouteError
 from server.perf.repos import repo_key
@@ -239,6 +241,14 @@ def context_budget(catalog: Catalog, model_id: str, policy: PolicySpec | None, e
     return default_budget(model.context_window, model.max_output_tokens, policy.max_tokens if policy else None)
 
 
+def context_mode(description: str, asked: str | None, validated: bool) -> str:
+    """"code" or "summary": what the caller asked for, else a summary for a design request that
+    is not checked as a patch (`answer_form`), ranked code for anything else."""
+    if asked in ("code", "summary"):
+        return asked
+    return "summary" if not validated and answer_form(description) == "design" else "code"
+
+
 async def plan_with_workspace(
     task: TaskInput, context: PlanContext, *, catalog: Catalog, router: Router, options: ContextOptions,
     field_prefix: str = "", require_available: bool = True, deadline: float | None = None,
@@ -247,7 +257,9 @@ async def plan_with_workspace(
     stored with the task, `{"selection": {...}, "prompt": rendered text}` — with those tokens
     counted in the plan's input (and so its cost). The selection is made for the planned model's
     budget; if counting it moves the task to another model, once more for that one's. A validated
-    task reads the committed tree at HEAD, which its check worktree is made from. The selection
+    task reads the committed tree at HEAD, which its check worktree is made from. A design request
+    that is not validated gets a summary of the repository (`context_mode`) within `SUMMARY_BUDGET`
+    unless the caller set a budget. The selection
     answers by `deadline` (event-loop time; default: `options.wait_s` from now), or a first index
     still running raises `WorkspaceError` and goes on (`server.context.waiting`).
 
@@ -262,13 +274,16 @@ async def plan_with_workspace(
     if deadline is None:
         deadline = deadline_after(options.wait_s)
     chosen: dict[str, Any] | None = None
+    validated = bool(task.validate and task.validate.get("workspace"))
+    mode = context_mode(task.description, task.context.get("context_mode"), validated)
+    explicit = task.context.get("context_budget_tokens")
     for _ in range(2):
-        budget = context_budget(catalog, routed.plan.model_id, context.policy_spec,
-                                task.context.get("context_budget_tokens"))
+        budget = context_budget(catalog, routed.plan.model_id, context.policy_spec, explicit)
+        if mode == "summary" and explicit is None:
+            budget = min(budget, SUMMARY_BUDGET)
         selection = await select_in_time(
             Path(str(workspace)), task.description, list(task.hints.get("files") or ()), budget, options,
-            deadline=deadline, at_head=bool(task.validate and task.validate.get("workspace")),
-            field_prefix=field_prefix,
+            deadline=deadline, at_head=validated, field_prefix=field_prefix, mode=mode,
         )
         rendered = render_selection(selection)
         tokens = count_tokens("\n\n" + rendered) if rendered else 0  # as the prompt appends it

@@ -192,6 +192,7 @@ def _workspace_context(context_json: str | None) -> dict[str, Any] | None:
         "pieces": [f"{f['path']}:{f['start_line']}-{f['end_line']}" for f in files[:_CONTEXT_PIECES_SHOWN]],
         "piece_count": len(files),
         **{k: selection.get(k) for k in ("total_tokens", "budget_tokens", "repo_tokens", "commit")},
+        "mode": selection.get("mode") or "code",
     }
 
 

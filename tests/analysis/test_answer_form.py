@@ -1,0 +1,52 @@
+"""answer_form: which tasks ask for prose (a design, a review, an explanation) and which for a change."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from server.analysis.answer_form import answer_form
+
+DATA = Path(__file__).resolve().parents[2] / "bench" / "data"
+
+
+@pytest.mark.parametrize(("text", "form"), [
+    ("Design the architecture for a plugin system so third parties can add backends", "design"),
+    ("Design scalable database schema for products, orders, and users", "design"),
+    ("Please propose a caching layer for the pricing service", "design"),
+    ("How should we structure the plugin system?", "design"),
+    ("Draft an ADR for moving the queue to Redis", "design"),
+    ("Review this change for security issues", "review"),
+    ("Can you audit `auth.py` for injection risks", "review"),
+    ("Explain how to add a backend", "explanation"),
+    ("What does retry() return?", "explanation"),
+    ("Why does the scheduler start two workers?", "explanation"),
+    ("Summarize the modules under server/context", "explanation"),
+    # the change itself, or a change asked for in a clause of its own
+    ("Add a backend", "change"),
+    ("Fix the off-by-one in the retry counter", "change"),
+    ("Design and implement a cache", "change"),
+    ("Review the parser and fix what you find", "change"),
+    ("Why does it crash? Fix it.", "change"),
+    ("Can you fix the off-by-one?", "change"),
+    ("Explain the bug, then patch it", "change"),
+    # a commit message or a feature title, not a request for prose
+    ("Set the library path for the right architecture", "change"),
+    ("Do not create a volume by default when launching an instance", "change"),
+    ("When passing a timeout via Requests, it was not translated", "change"),
+    ("Review and Rating System", "change"),
+    ("Audit Logging and Activity Tracking", "change"),
+    ("Design System Implementation", "change"),
+    ("## What would you like Teleport to do?\nAlways collect metrics", "change"),
+])
+def test_answer_form(text: str, form: str) -> None:
+    assert answer_form(text) == form
+
+
+@pytest.mark.parametrize("name", ["context_heldout.jsonl", "context_pypi.jsonl", "context_pypi_tune.jsonl"])
+def test_real_change_requests_are_read_as_changes(name: str) -> None:
+    """Commit messages and changelog entries of real changes (bench/data) all ask for a change."""
+    tasks = [json.loads(line)["task"] for line in (DATA / name).read_text().splitlines() if line.strip()]
+    assert tasks and [t for t in tasks if answer_form(t) != "change"] == []
