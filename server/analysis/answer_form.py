@@ -11,12 +11,13 @@ task opens:
   structured, designed or organised ("How should we structure ...?");
 - "review": it opens with review, audit, critique, assess or evaluate;
 - "explanation": it opens with explain, describe, summarise, analyse, compare, investigate,
-  diagnose, identify, list, recommend, suggest or advise, or is a question ("Why does ...?",
+  diagnose, identify, list, research, find, locate, estimate, look into, recommend, suggest or
+  advise, or is a question ("Why does ...?",
   "Is there ...?": a question word and a first sentence ending in "?");
 - "change": anything else, and any of the above that also asks for the change itself in a clause
   of its own ("Review the parser and fix what you find", "Why does it crash? Fix it.").
 
-A review or explanation verb must take an object (a determiner, a wh-word, backticks, a path or a
+A review or explanation verb (but research and investigate) must take an object (a determiner, a wh-word, backticks, a path or a
 call), so that a title naming a feature ("Review and Rating System", "Audit Logging") is not read as
 a request. A design verb needs none ("Design scalable database schema for orders"): where the
 answer might be either, prose is the safe reading, since a prose task returns whatever the model
@@ -52,8 +53,9 @@ _DESIGN_LEAD = re.compile(
 )
 _REVIEW_LEAD = re.compile(_POLITE + r"(?:review|audit|critique|assess|evaluate)\b" + _OBJECT, re.IGNORECASE)
 _EXPLAIN_LEAD = re.compile(
-    _POLITE + r"(?:(?:explain|describe|summari[sz]e|analy[sz]e|compare|investigate|diagnose|identify|list|"
-    r"recommend|suggest|advise|tell me|walk me through)\b" + _OBJECT
+    _POLITE + r"(?:(?:research|investigate)\b(?! and\b)"
+    r"|(?:explain|describe|summari[sz]e|analy[sz]e|compare|diagnose|identify|list|"
+    r"find|locate|estimate|look into|recommend|suggest|advise|tell me|walk me through)\b" + _OBJECT
     + r"|(?:why|how|what|where|which|who|when|is|are|does|do|did|should|can|could)\b(?! not\b)[^.!?\n]*\?)",
     re.IGNORECASE,
 )

@@ -24,6 +24,10 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data"
     ("What does retry() return?", "explanation"),
     ("Why does the scheduler start two workers?", "explanation"),
     ("Summarize the modules under server/context", "explanation"),
+    ("Research best practices for rate limiting in our API", "explanation"),
+    ("Find where the retry counter is reset", "explanation"),
+    ("Research and implement caching", "change"),
+    ("Find and fix the leak", "change"),
     # the change itself, or a change asked for in a clause of its own
     ("Add a backend", "change"),
     ("Fix the off-by-one in the retry counter", "change"),
