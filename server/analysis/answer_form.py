@@ -12,21 +12,21 @@ task opens:
 - "review": it opens with review, audit, critique, assess or evaluate;
 - "explanation": it opens with explain, describe, summarise, analyse, compare, investigate,
   diagnose, identify, list, research, find, locate, estimate, look into, recommend, suggest or
-  advise, or is a question ("Why does ...?",
-  "Is there ...?": a question word and a first sentence ending in "?");
+  advise, or is a question (a question word and a first sentence ending in "?": "Why does ...?");
 - "change": anything else, and any of the above that also asks for the change itself in a clause
   of its own ("Review the parser and fix what you find", "Why does it crash? Fix it.").
 
-A review or explanation verb (but research and investigate) must take an object (a determiner, a wh-word, backticks, a path or a
-call), so that a title naming a feature ("Review and Rating System", "Audit Logging") is not read as
-a request. A design verb needs none ("Design scalable database schema for orders"): where the
-answer might be either, prose is the safe reading, since a prose task returns whatever the model
-writes while a change task fails every answer that is not a patch.
+A review or explanation verb (research and investigate aside) must take an object (a determiner,
+a wh-word, backticks, a path or a call), so that a title naming a feature ("Review and Rating
+System", "Audit Logging") is not read as a request. A design verb needs none ("Design scalable
+database schema for orders"): where the answer might be either, prose is the safe reading, since a
+prose task returns whatever the model writes while a change task fails every answer that is not a
+patch.
 
-A text that opens with a Markdown heading (an issue, often from a template) is a change. It reads
-only the opening and clause starts, so "Explain how to add a backend" stays an
-explanation while "Add a backend" is a change; a commit-message-like task ("Set the library path
-for the right architecture") is a change.
+A text that opens with a Markdown heading (an issue, often from a template) is a change. Only the
+opening and clause starts are read, so "Explain how to add a backend" stays an explanation while
+"Add a backend" is a change, and a commit-message-like task ("Set the library path for the right
+architecture") is a change.
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ _MIN_ROOM = 40
 _OUTLINES: weakref.WeakKeyDictionary[RepoIndex, dict[tuple[str, str, bool], tuple[str, list[str]]]] = (
     weakref.WeakKeyDictionary())
 
+
 def _first_doc_line(module: ast.Module | None) -> str:
     """The first line of a Python module's docstring ("" without one)."""
     doc = ast.get_docstring(module, clean=True) if module is not None else None
