@@ -6,6 +6,7 @@ shape of the repository than by function bodies: the seeds' "summarized context 
 tasks" (module structure, public signatures, the dependency graph, recent commits) at a tenth of
 the tokens. `build_summary` writes, within the room it is given:
 
+0. the README's first paragraph, when there is one;
 1. the files the ranking put first, best first, each with its module docstring's first line,
    its public definitions' signatures (methods under their classes for the first few files) and
    what it imports from and is imported by within the repository, in about two thirds of the room;
@@ -19,6 +20,7 @@ docstring lines and commit subjects holding a token-shaped secret are left out.
 from __future__ import annotations
 
 import ast
+import re
 import weakref
 from collections.abc import Sequence
 
@@ -121,6 +123,36 @@ def _links(doc: int, graph: dict[int, set[int]], importers: dict[int, list[int]]
     return out
 
 
+_README = ("README.md", "README.rst", "README.txt", "README")
+_UNDERLINE = re.compile(r"^([=\-~^\"'`#*+])\1{2,}$")
+_LEGAL = re.compile(r"(?i)\s*(?:copyright|\(c\)|©|licen[sc]ed?\b|all rights reserved)")
+_MARKUP = re.compile(r"`|\*\*|\[!\[.*?\]\(.*?\)\]\(.*?\)|!\[.*?\]\(.*?\)|\[(.*?)\]\(.*?\)")
+
+
+def _about(snapshot: Snapshot) -> str:
+    """The README's first paragraph of prose (markup, badges and headings dropped), or ""."""
+    docs = {d.path: d.id for d in snapshot.docs.values() if d.path in _README}
+    path = next((p for p in _README if p in docs), None)
+    if path is None:
+        return ""
+    paragraph: list[str] = []
+    lines = snapshot.text(docs[path]).splitlines()[:120]
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        following = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        if following and _UNDERLINE.match(following):
+            continue  # an rst heading: its text, then a line of = - ~ ...
+        if not stripped or stripped.startswith(("#", "=", "-", "~", "..", ":", "[!", "<", "![", "```", "|")):
+            if paragraph and not stripped:
+                if not _LEGAL.match(paragraph[0]) and len(" ".join(paragraph).split()) >= 4:
+                    break
+                paragraph = []  # a notice or a bare link: the next paragraph says what it is
+            continue
+        paragraph.append(_MARKUP.sub(lambda m: m.group(1) or "", stripped))
+    text = " ".join(" ".join(paragraph).split())
+    return "" if not text or has_secret(text) else text[:400]
+
+
 def _directory_lines(snapshot: Snapshot, docs: Sequence[int]) -> list[str]:
     by_dir: dict[str, list[str]] = {}
     for d in docs:
@@ -188,6 +220,9 @@ def build_summary(snapshot: Snapshot, ranked: Sequence[Ranked], room: int,
     commit_room = min(count_tokens("".join(subjects)) + 8, room // 10) if subjects else 0
     detail_room = room if len(snapshot.docs) <= len(top) and not subjects else int(room * _DETAIL_SHARE)
     listed: set[int] = set()
+    about = _about(snapshot)
+    if about:
+        put(f"About (README): {about}\n\n", detail_room)
     if top and put("Most relevant files first:\n", detail_room):
         for k, doc in enumerate(top):  # built one at a time: parsing stops where the room does
             if not put(entry(k, doc), detail_room):

@@ -27,6 +27,7 @@ def test_a_summary_shows_structure_signatures_imports_and_commits_not_bodies(tmp
     assert sel.mode == "summary" and sel.items == ()  # nothing named: no code pieces
     assert text.startswith("## The workspace (the working tree)")
     assert "### Workspace summary" in text
+    assert "About (README): A shopping cart with discounts." in text
     assert "shop/cart.py (12 lines)" in text and "class ShoppingCart:" in text
     assert "    def add_item(self, name, price):" in text  # methods under their class
     assert "def public_rule(amount):" in text and "_private_rule" not in text
@@ -106,3 +107,13 @@ async def test_a_design_task_with_a_workspace_is_answered_in_prose_from_the_summ
     assert "self.items.append" not in design_prompt and "unified diff" not in design_prompt
     (explain_prompt,) = [p for p in prompts if "total_price applies" in p]
     assert "return apply_discount(sum(p for _, p in self.items))" in explain_prompt
+
+
+def test_the_readme_says_what_the_project_is_past_headings_notices_and_links(tmp_path: Path) -> None:
+    from tests.validation.helpers import make_repo
+
+    readme = ("Project\n=======\n\n.. image:: https://example.org/badge.svg\n\nCopyright 2020 Someone.\n\n"
+              "https://example.org/\n\nA **tool** that turns `tasks` into [plans](https://example.org/p).\n\nMore.\n")
+    repo = make_repo(tmp_path / "repo", {"README.rst": readme, "pkg/__init__.py": "", "pkg/core.py": "def run():\n    pass\n"})
+    text, _ = _summary(repo, tmp_path)
+    assert "About (README): A tool that turns tasks into plans.\n" in text
