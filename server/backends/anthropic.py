@@ -28,7 +28,7 @@ from server.errors import (
     ContextTooLarge,
 )
 
-__all__ = ["ANTHROPIC_VERSION", "AnthropicBackend", "anthropic_messages", "usage_from_anthropic"]
+__all__ = ["ANTHROPIC_VERSION", "AnthropicBackend", "anthropic_messages", "cache_breakpoints", "usage_from_anthropic"]
 
 ANTHROPIC_VERSION = "2023-06-01"
 _TOOL_CHOICE = {"auto": {"type": "auto"}, "required": {"type": "any"}, "none": {"type": "none"}}
@@ -61,6 +61,38 @@ def usage_from_anthropic(raw: dict[str, Any], previous: Usage | None = None) -> 
         cached_input_tokens=read,
         cache_write_tokens=write,
     )
+
+
+_EPHEMERAL = {"type": "ephemeral"}
+
+
+def cache_breakpoints(system: str, messages: list[dict[str, Any]]) -> tuple[Any, list[dict[str, Any]]]:
+    """The system prompt and messages of a tool loop's turn with prompt-cache breakpoints.
+
+    Anthropic caches a request's prefix up to a block marked `cache_control` (tools, then system,
+    then messages); a later request whose prefix is byte-identical reads it at a tenth of the input
+    price (a write costs 1.25x; a prefix under the model's minimum, 1-4k tokens, is simply not
+    cached). A tool loop appends to its conversation, so each turn marks the system prompt and the
+    last block of its last two messages: the newest is the tail the next turn reads, the one
+    before keeps an earlier write within the 20-block look-back. Every message is sent as a list
+    of blocks, so a message's bytes do not change when it stops being one of the last two.
+    """
+    blocks = [_as_blocks(m) for m in messages]
+    marked = 0
+    for message in reversed(blocks):
+        content = message["content"]
+        if isinstance(content, list) and content and marked < 2:
+            content[-1] = {**content[-1], "cache_control": _EPHEMERAL}
+            marked += 1
+    system_blocks: Any = [{"type": "text", "text": system, "cache_control": _EPHEMERAL}] if system else ""
+    return system_blocks, blocks
+
+
+def _as_blocks(message: dict[str, Any]) -> dict[str, Any]:
+    content = message["content"]
+    if isinstance(content, list):
+        return {**message, "content": list(content)}
+    return {**message, "content": [{"type": "text", "text": content}]} if content else dict(message)
 
 
 def _tool_input(arguments: str) -> Any:
@@ -126,6 +158,10 @@ class AnthropicBackend(HTTPBackend):
         }
         if system:
             body["system"] = system
+        if request.tools:  # a tool loop resends its whole conversation every turn: cache its prefix
+            cached_system, body["messages"] = cache_breakpoints(system, messages)
+            if system:
+                body["system"] = cached_system
         if request.tools:
             body["tools"] = [
                 {"name": t.name, "description": t.description, "input_schema": dict(t.parameters)}

@@ -100,7 +100,8 @@ async def test_anthropic_wire_carries_tool_use_and_grouped_tool_results(
     request = protocol_request(lp, "anthropic", messages=CONVERSATION, tools=(READ,))
     await backend("anthropic", client).complete(request)
     body = lp.requests[0].json
-    assert body["system"] == "You edit code."
+    cached = {"cache_control": {"type": "ephemeral"}}  # a tool loop's prefix is cached (see the next test)
+    assert body["system"] == [{"type": "text", "text": "You edit code.", **cached}]
     assert body["tools"] == [
         {"name": "read_file", "description": READ.description, "input_schema": dict(READ.parameters)}
     ]
@@ -108,16 +109,42 @@ async def test_anthropic_wire_carries_tool_use_and_grouped_tool_results(
     assert assistant["content"] == [
         {"type": "text", "text": "Reading."},
         {"type": "tool_use", "id": "call_a", "name": "read_file", "input": {"path": "src/app.py", "lines": [1, 40]}},
-        {"type": "tool_use", "id": "call_b", "name": "search", "input": {"q": "def handler(request): ..."}},
+        {"type": "tool_use", "id": "call_b", "name": "search", "input": {"q": "def handler(request): ..."}, **cached},
     ]
     assert results == {
         "role": "user",
         "content": [
             {"type": "tool_result", "tool_use_id": "call_a", "content": "def handler(): pass"},
-            {"type": "tool_result", "tool_use_id": "call_b", "content": "no match", "is_error": True},
+            {"type": "tool_result", "tool_use_id": "call_b", "content": "no match", "is_error": True, **cached},
         ],
     }
     assert len(body["messages"]) == 3
+
+
+async def test_a_tool_loop_marks_a_cache_prefix_that_stays_byte_identical_turn_after_turn(
+    lp: LoopbackProvider, client: httpx.AsyncClient
+) -> None:
+    """Each turn marks the system prompt and its last two messages; every earlier message goes out
+    exactly as it did before (Anthropic reads a cached prefix only if its bytes match)."""
+    turn = list(CONVERSATION)
+    later = [*turn, ChatMessage("assistant", "Now editing."), ChatMessage("user", "Go on.")]
+    for messages in (turn, later):
+        await backend("anthropic", client).complete(protocol_request(lp, "anthropic", messages=messages, tools=(READ,)))
+    first, second = (r.json["messages"] for r in lp.requests)
+
+    def plain(message: dict) -> dict:
+        return {**message, "content": [{k: v for k, v in b.items() if k != "cache_control"} for b in message["content"]]}
+
+    def marked(messages: list[dict]) -> list[int]:
+        return [i for i, m in enumerate(messages) if any("cache_control" in b for b in m["content"])]
+
+    assert marked(first) == [1, 2] and marked(second) == [3, 4]
+    assert [plain(m) for m in second[:3]] == [plain(m) for m in first]
+    assert all(isinstance(m["content"], list) for m in second)
+    assert all(sum("cache_control" in b for b in m["content"]) <= 1 for m in second)
+    # a one-shot call (no tools) is sent as before: nothing to reuse, so no cache write to pay for
+    await backend("anthropic", client).complete(protocol_request(lp, "anthropic", messages=CONVERSATION[:2]))
+    assert "cache_control" not in json.dumps(lp.requests[-1].json)
 
 
 async def test_ollama_wire_names_the_tool_of_each_result(
