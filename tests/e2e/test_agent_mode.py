@@ -242,3 +242,50 @@ async def test_an_agent_that_tries_to_escape_or_never_finishes_is_refused_and_st
     assert all(s["outcome"].startswith("refused") for s in agent["steps"][:4])
     assert len(requests) == 6
     assert outside.read_text() == "keep me\n" and (repo / "calc.py").read_text() == BUGGY
+
+
+async def test_an_agent_on_an_anthropic_model_resends_its_history_byte_for_byte_with_cache_breakpoints(
+    tmp_path: Path,
+) -> None:
+    """The real catalogue's Anthropic models, the Messages API on the loopback: every turn marks
+    the system prompt and its last two messages, and every earlier message goes out exactly as in
+    the turn before (the precondition for reading the cached prefix)."""
+    from tests.conftest import isolated_env
+    from tests.support.loopback_wire import Respond
+
+    repo = _project(tmp_path)
+    script = [
+        tool("read_file", 1, path="calc.py", start_line=1, end_line=2),
+        tool("replace_text", 2, path="calc.py", old="return a - b\n\n\ndef sub", new="return a + b\n\n\ndef sub"),
+        tool("run_checks", 3),
+        tool("done", 4, summary="add() adds"),
+    ]
+
+    def turn(request: Any) -> Reply:
+        done = sum(1 for m in request.json["messages"] if m["role"] == "assistant")
+        return script[min(done, len(script) - 1)]
+
+    with LoopbackProvider() as lp:
+        lp.set_default(Respond(turn))
+        env = isolated_env(tmp_path, PWM_ALLOWED_ROOTS=str(tmp_path), ANTHROPIC_API_KEY="ak-test",
+                           ANTHROPIC_BASE_URL=lp.base_url)
+        async with Client(build_server(load_settings(env))) as client:
+            submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
+                "agent_type": "aria_coder_quality", "task_description": "Fix add() in calc.py so the tests pass",
+                "workspace": str(repo), "mode": "agent", "validate": {"checks": ["test"]},
+            }]})
+            status = await wait_finished(client, submitted["group_id"])
+        bodies = [r.json for r in lp.requests if r.path.endswith("/messages")]
+    (task,) = status["tasks"]
+    assert task["status"] == "succeeded", task.get("error")
+    assert len(bodies) == 4
+
+    def plain(message: dict[str, Any]) -> dict[str, Any]:
+        return {**message, "content": [{k: v for k, v in b.items() if k != "cache_control"} for b in message["content"]]}
+
+    for before, after in zip(bodies, bodies[1:], strict=False):
+        assert after["system"] == before["system"] and after["system"][-1]["cache_control"] == {"type": "ephemeral"}
+        kept = before["messages"]
+        assert [plain(m) for m in after["messages"][:len(kept)]] == [plain(m) for m in kept]
+        marked = [i for i, m in enumerate(after["messages"]) if any("cache_control" in b for b in m["content"])]
+        assert marked == [len(after["messages"]) - 2, len(after["messages"]) - 1]
