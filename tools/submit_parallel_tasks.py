@@ -256,7 +256,7 @@ def confine_group(group: GroupInput, roots: Sequence[Path]) -> GroupInput:
         if task.context.get("workspace"):  # the code the model is shown comes from here
             resolved = confine_path(str(task.context["workspace"]), roots, field=f"tasks[{index}].workspace")
             task = dataclasses.replace(task, context={**task.context, "workspace": str(resolved)})
-        if task.validate is None and answer_form(task.description) != "change":
+        if task.validate is None and task.context.get("workspace") and answer_form(task.description) != "change":
             tasks.append(task)  # a design, review or explanation: its answer is prose, not a patch to check
             continue
         spec = dict(task.validate or {})
