@@ -5,8 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mcp import Client
+
+from server.app import build_server
 from server.context import ContextOptions, close_indexes, render_selection, select_context
+from server.settings import load_settings
 from tests.context.helpers import CANARY, commit_all, make_context_repo, write_files
+from tests.e2e.helpers import call, wait_finished
+from tests.scheduler.overlay import loop_env
+from tests.support.loopback_provider import LoopbackProvider, Reply
+from tests.validation.helpers import make_repo
 
 TASK = "Design a plugin architecture so shops can add their own discount rules"
 
@@ -60,14 +68,6 @@ def test_a_summary_never_shows_a_secret_and_keeps_to_a_small_budget(tmp_path: Pa
 async def test_a_design_task_with_a_workspace_is_answered_in_prose_from_the_summary(tmp_path: Path) -> None:
     """Over MCP against the loopback provider: one call, not checked as a patch (before, every
     model's design failed as 'no patch' and the task climbed to the quality model and failed)."""
-    from mcp import Client
-
-    from server.app import build_server
-    from server.settings import load_settings
-    from tests.e2e.helpers import call, wait_finished
-    from tests.scheduler.overlay import loop_env
-    from tests.support.loopback_provider import LoopbackProvider, Reply
-
     repo = make_context_repo(tmp_path / "repo")
     design = "Discount rules become plugins registered by name; ShoppingCart asks the registry."
     try:
@@ -110,8 +110,6 @@ async def test_a_design_task_with_a_workspace_is_answered_in_prose_from_the_summ
 
 
 def test_the_readme_says_what_the_project_is_past_headings_notices_and_links(tmp_path: Path) -> None:
-    from tests.validation.helpers import make_repo
-
     readme = ("Project\n=======\n\n.. image:: https://example.org/badge.svg\n\nCopyright 2020 Someone.\n\n"
               "https://example.org/\n\nA **tool** that turns `tasks` into [plans](https://example.org/p).\n\nMore.\n")
     repo = make_repo(tmp_path / "repo", {"README.rst": readme, "pkg/__init__.py": "", "pkg/core.py": "def run():\n    pass\n"})

@@ -13,9 +13,11 @@ from mcp import Client
 from server.app import build_server
 from server.backends.base import ToolCall
 from server.settings import load_settings
+from tests.conftest import isolated_env
 from tests.e2e.helpers import call, wait_finished
 from tests.scheduler.overlay import loop_env, write_overlay
 from tests.support.loopback_provider import LoopbackProvider, Reply
+from tests.support.loopback_wire import Respond
 
 BUGGY = "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a - b\n"
 TEST = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
@@ -250,9 +252,6 @@ async def test_an_agent_on_an_anthropic_model_resends_its_history_byte_for_byte_
     """The real catalogue's Anthropic models, the Messages API on the loopback: every turn marks
     the system prompt and its last two messages, and every earlier message goes out exactly as in
     the turn before (the precondition for reading the cached prefix)."""
-    from tests.conftest import isolated_env
-    from tests.support.loopback_wire import Respond
-
     repo = _project(tmp_path)
     script = [
         tool("read_file", 1, path="calc.py", start_line=1, end_line=2),
