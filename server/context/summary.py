@@ -42,6 +42,7 @@ _MAX_SIGNATURES = 16
 _MAX_LINKS = 6
 _MAX_NAMES = 20  # file names per directory line
 _MIN_ROOM = 40
+_MAX_OUTLINES = 20_000
 
 # Per index: (path, blob, with methods) -> its docstring line and signatures, so a warm summary
 # parses nothing (keyed by content, not doc id: the index may reuse a deleted doc's id).
@@ -181,6 +182,8 @@ def build_summary(snapshot: Snapshot, ranked: Sequence[Ranked], room: int,
     chunks = snapshot.chunks_of(top)
 
     outlines = _OUTLINES.setdefault(snapshot.index, {})
+    if len(outlines) > _MAX_OUTLINES:  # a long-lived server sees many versions of its files
+        outlines.clear()
 
     def entry(k: int, doc: int) -> str:
         d = snapshot.docs[doc]
