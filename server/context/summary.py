@@ -7,7 +7,8 @@ tasks" (module structure, public signatures, the dependency graph, recent commit
 the tokens. `build_summary` writes, within the room it is given:
 
 0. the README's first paragraph, when there is one;
-1. the files the ranking put first, best first, each with its module docstring's first line,
+1. the files the ranking put first, best first (then, while fewer than 40, the source files most
+   imported by others), each with its module docstring's first line,
    its public definitions' signatures (methods under their classes for the first few files) and
    what it imports from and is imported by within the repository, in about two thirds of the room;
 2. every other file, as one line per directory;
@@ -27,7 +28,7 @@ from collections.abc import Sequence
 from server.analysis.tokens import count_tokens
 from server.context.imports import import_graph
 from server.context.index import ChunkRow, RepoIndex, Snapshot
-from server.context.rank import Ranked
+from server.context.rank import Ranked, RankParams, file_prior
 from server.context.secrets import has_secret
 
 __all__ = ["SUMMARY_BUDGET", "SUMMARY_HEADER", "build_summary"]
@@ -43,6 +44,7 @@ _MAX_LINKS = 6
 _MAX_NAMES = 20  # file names per directory line
 _MIN_ROOM = 40
 _MAX_OUTLINES = 20_000
+_PRIORS = RankParams()
 
 # Per index: (path, blob, with methods) -> its docstring line and signatures, so a warm summary
 # parses nothing (keyed by content, not doc id: the index may reuse a deleted doc's id).
@@ -154,6 +156,10 @@ def _about(snapshot: Snapshot) -> str:
     return "" if not text or has_secret(text) else text[:400]
 
 
+def _is_source(path: str) -> bool:
+    return file_prior(path, _PRIORS) >= 1.0  # code outside tests, examples, docs and config
+
+
 def _directory_lines(snapshot: Snapshot, docs: Sequence[int]) -> list[str]:
     by_dir: dict[str, list[str]] = {}
     for d in docs:
@@ -172,13 +178,18 @@ def build_summary(snapshot: Snapshot, ranked: Sequence[Ranked], room: int,
     """The summary text and its tokens, within `room` (0 and "" when nothing useful fits)."""
     if room < _MIN_ROOM:
         return "", 0
-    order = list(dict.fromkeys(r.chunk.doc for r in ranked))
-    top = order[:_TOP_FILES]
     graph = import_graph(snapshot)
     importers: dict[int, list[int]] = {}
     for src, targets in graph.items():
         for t in targets:
             importers.setdefault(t, []).append(src)
+    order = list(dict.fromkeys(r.chunk.doc for r in ranked))
+    if len(order) < _TOP_FILES:
+        # A high-level task's words often match little code: the source files most imported come next.
+        ranked_docs = set(order)
+        order += sorted((d for d in snapshot.docs if d not in ranked_docs and _is_source(snapshot.docs[d].path)),
+                        key=lambda d: (-len(importers.get(d, ())), snapshot.docs[d].path))
+    top = order[:_TOP_FILES]
     chunks = snapshot.chunks_of(top)
 
     outlines = _OUTLINES.setdefault(snapshot.index, {})

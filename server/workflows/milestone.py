@@ -5,8 +5,8 @@ anyone sees it, and it can run as a group whose items are validated tasks.
     result = await engine.submit(checklist_group(drafted.checklist, request))
 
 The planner's call is a one-task group on the engine, routed like any task (the cost-optimized
-strategy unless the caller picks one; the workspace goes with it, so the planner sees the code
-where workspace context is available), with its attempts and cost recorded. A malformed plan
+strategy unless the caller picks one; the workspace goes with it, and the planner is shown its
+summary: every file, the relevant ones' signatures and imports), with its attempts and cost recorded. A malformed plan
 (`parse_checklist`, plus: each command is a project tool run without a shell, each file a
 relative path) is asked for once more with the problems as feedback, then reported.
 
@@ -119,8 +119,10 @@ async def _ask_planner(
     engine: Engine, request: MilestoneRequest, prompt: str, deadline: float
 ) -> tuple[str, str, float, str | None]:
     """Run the planner's one-task group until `deadline` (monotonic); its group id, answer, cost, model."""
+    # A plan names files and tests across the repository: the summary (paths, signatures, imports,
+    # latest commits) shows them all where ranked code would show a few functions.
     task = TaskInput(agent_type=request.agent_type, description=prompt, key="plan",
-                     context={"workspace": str(request.workspace)},
+                     context={"workspace": str(request.workspace), "context_mode": "summary"},
                      timeout_s=min(request.wait_s, 300.0))
     submitted = await engine.submit(GroupInput(tasks=(task,), name=None, strategy=request.strategy or "cost_optimized",
                                                policy=request.policy, request={"plan_milestone": request.milestone}))

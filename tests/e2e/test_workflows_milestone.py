@@ -87,6 +87,8 @@ async def test_a_milestone_becomes_four_checked_items_that_run_until_every_check
     assert len(planned["planner_groups"]) == 2
     assert any("cycle" in p for p in planned["retried_for"]), planned["retried_for"]
     assert "rejected for these problems" in planner_prompts[1] and "cycle" in planner_prompts[1]
+    # the planner is shown the repository's summary: every file, and the relevant ones' signatures
+    assert all("### Workspace summary" in p and "test_core.py" in p and "def strip(s):" in p for p in planner_prompts)
     assert [i["id"] for i in planned["items"]][-1] == "readme" and len(planned["items"]) == 4
     assert planned["items"][2]["command"] == ["python", "-m", "pytest", "-q", "test_title.py"]
 
