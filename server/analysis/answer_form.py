@@ -11,8 +11,8 @@ task opens:
   structured, designed or organised ("How should we structure ...?");
 - "review": it opens with review, audit, critique, assess or evaluate;
 - "explanation": it opens with explain, describe, summarise, analyse, compare, investigate,
-  diagnose, identify, list, research, find, locate, estimate, look into, recommend, suggest or
-  advise, or is a question (a question word and a first sentence ending in "?": "Why does ...?");
+  diagnose, identify, list, research, find, locate, estimate, look into, recommend, suggest,
+  advise, "tell / give / show me", or is a question (a question word and a first sentence ending in "?": "Why does ...?");
 - "change": anything else, and any of the above that also asks for the change itself in a clause
   of its own ("Review the parser and fix what you find", "Why does it crash? Fix it.").
 
@@ -22,6 +22,9 @@ System", "Audit Logging") is not read as a request. A design verb needs none ("D
 database schema for orders"): where the answer might be either, prose is the safe reading, since a
 prose task returns whatever the model writes while a change task fails every answer that is not a
 patch.
+
+`asks_for_overview(text)`: a review or an explanation whose first sentence names the whole (the
+architecture, an overview, the codebase, the repository's layout): served best by a summary.
 
 A text that opens with a Markdown heading (an issue, often from a template) is a change. Only the
 opening and clause starts are read, so "Explain how to add a backend" stays an explanation while
@@ -34,7 +37,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-__all__ = ["AnswerForm", "answer_form"]
+__all__ = ["AnswerForm", "answer_form", "asks_for_overview"]
 
 AnswerForm = Literal["change", "design", "review", "explanation"]
 
@@ -55,7 +58,7 @@ _REVIEW_LEAD = re.compile(_POLITE + r"(?:review|audit|critique|assess|evaluate)\
 _EXPLAIN_LEAD = re.compile(
     _POLITE + r"(?:(?:research|investigate)\b(?! and\b)"
     r"|(?:explain|describe|summari[sz]e|analy[sz]e|compare|diagnose|identify|list|"
-    r"find|locate|estimate|look into|recommend|suggest|advise|tell me|walk me through)\b" + _OBJECT
+    r"find|locate|estimate|look into|recommend|suggest|advise|tell me|give me|show me|walk me through)\b" + _OBJECT
     + r"|(?:why|how|what|where|which|who|when|is|are|does|do|did|should|can|could)\b(?! not\b)[^.!?\n]*\?)",
     re.IGNORECASE,
 )
@@ -86,3 +89,19 @@ def answer_form(text: str) -> AnswerForm:
     else:
         return "change"
     return "change" if _CHANGE_CLAUSE.search(head) else form
+
+
+# The whole rather than a part: the repository's architecture, structure or layout, its modules.
+_WHOLE = re.compile(
+    r"\b(?:architecture|overall structure|structure of (?:the|this|our) (?:code|project|repo\w*|package)|"
+    r"overview|code ?base|(?:the|this|our) (?:repository|repo|project)(?:'s)? (?:layout|structure|modules)|"
+    r"how (?:the|its) (?:parts|modules|components|pieces) fit)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_overview(text: str) -> bool:
+    """Whether a review or an explanation is about the whole ("Explain the architecture of this
+    project", "Give me an overview of the codebase"): its first sentence names it."""
+    first = re.split(r"(?<=[.!?])\s|\n", text.strip(), maxsplit=1)[0]
+    return answer_form(text) in ("review", "explanation") and bool(_WHOLE.search(first))

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from server.analysis.analyzer import analyze
-from server.analysis.answer_form import answer_form
+from server.analysis.answer_form import answer_form, asks_for_overview
 from server.analysis.tokens import count_tokens
 from server.analysis.types import TaskAnalysis, TaskHints
 from server.catalog.schema import Catalog, PolicySpec
@@ -242,11 +242,14 @@ def context_budget(catalog: Catalog, model_id: str, policy: PolicySpec | None, e
 
 
 def context_mode(description: str, asked: str | None, validated: bool) -> str:
-    """"code" or "summary": what the caller asked for, else a summary for a design request that
-    is not checked as a patch (`answer_form`), ranked code for anything else."""
+    """"code" or "summary": what the caller asked for, else a summary for a design request or a
+    question about the whole repository that is not checked as a patch (`answer_form`), ranked
+    code for anything else."""
     if asked in ("code", "summary"):
         return asked
-    return "summary" if not validated and answer_form(description) == "design" else "code"
+    if validated:
+        return "code"
+    return "summary" if answer_form(description) == "design" or asks_for_overview(description) else "code"
 
 
 async def plan_with_workspace(

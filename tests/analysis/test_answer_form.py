@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from server.analysis.answer_form import answer_form
+from server.analysis.answer_form import answer_form, asks_for_overview
+from server.scheduler.planner import context_mode
 
 DATA = Path(__file__).resolve().parents[2] / "bench" / "data"
 
@@ -54,3 +55,30 @@ def test_real_change_requests_are_read_as_changes(name: str) -> None:
     """Commit messages and changelog entries of real changes (bench/data) all ask for a change."""
     tasks = [json.loads(line)["task"] for line in (DATA / name).read_text().splitlines() if line.strip()]
     assert tasks and [t for t in tasks if answer_form(t) != "change"] == []
+
+
+@pytest.mark.parametrize(("text", "overview"), [
+    ("Explain the architecture of this project", True),
+    ("Give me an overview of the codebase", True),
+    ("Describe the repository layout", True),
+    ("Review the architecture for scalability risks", True),
+    ("What is the overall structure of the code?", True),
+    ("Explain how retries work", False),  # a part, not the whole: ranked code serves it
+    ("Fix the architecture detection in setup.py", False),  # a change
+    ("Add an overview page to the dashboard", False),
+])
+def test_asks_for_overview(text: str, overview: bool) -> None:
+    assert asks_for_overview(text) is overview
+
+
+@pytest.mark.parametrize(("text", "asked", "validated", "mode"), [
+    ("Design a plugin system for the backends", None, False, "summary"),
+    ("Explain the architecture of this project", None, False, "summary"),
+    ("Explain how retries work", None, False, "code"),
+    ("Fix the retry counter", None, False, "code"),
+    ("Design a plugin system for the backends", None, True, "code"),  # a checked patch needs the code
+    ("Design a plugin system for the backends", "code", False, "code"),  # the caller's word wins
+    ("Fix the retry counter", "summary", True, "summary"),
+])
+def test_context_mode(text: str, asked: str | None, validated: bool, mode: str) -> None:
+    assert context_mode(text, asked, validated) == mode
