@@ -15,8 +15,8 @@ from pydantic import BaseModel, Field, field_validator
 from server.analysis.types import TASK_TYPES, BudgetMode, Effort, QualityRequirement, Severity, VariantFloor
 
 __all__ = [
-    "AGENT_TYPE_DOC", "CONTEXT_BUDGET_DOC", "CONTEXT_MODE_DOC", "HINTS_DOC", "POLICY_DOC", "STRATEGY_DOC", "WORKSPACE_DOC", "CallerHints",
-    "ContextMode", "caller_hints",
+    "AGENT_TYPE_DOC", "CONTEXT_BUDGET_DOC", "CONTEXT_MODE_DOC", "HINTS_DOC", "POLICY_DOC", "STRATEGY_DOC",
+    "WORKSPACE_DOC", "CallerHints", "ContextMode", "caller_hints",
 ]
 
 HINTS_DOC = (
@@ -31,7 +31,7 @@ STRATEGY_DOC = "speed_first, cost_optimized, quality_first or balanced (= intell
 POLICY_DOC = "normal, deep_research, code or ops (per-task cost and token caps)."
 WORKSPACE_DOC = "Git repository (in the allowed roots) whose relevant code the model is shown."
 CONTEXT_BUDGET_DOC = "Max tokens of that code (default: from the model's window and the policy)."
-CONTEXT_MODE_DOC = "summary: structure, not code (auto: for design requests)."
+CONTEXT_MODE_DOC = "summary: structure, not code (default: design tasks)."
 ContextMode = Literal["code", "summary"]
 
 

@@ -158,11 +158,11 @@ class AnthropicBackend(HTTPBackend):
         }
         if system:
             body["system"] = system
-        if request.tools:  # a tool loop resends its whole conversation every turn: cache its prefix
+        if request.tools:
+            # A tool loop resends its whole conversation every turn: cache its prefix.
             cached_system, body["messages"] = cache_breakpoints(system, messages)
             if system:
                 body["system"] = cached_system
-        if request.tools:
             body["tools"] = [
                 {"name": t.name, "description": t.description, "input_schema": dict(t.parameters)}
                 for t in request.tools

@@ -261,9 +261,9 @@ async def plan_with_workspace(
     counted in the plan's input (and so its cost). The selection is made for the planned model's
     budget; if counting it moves the task to another model, once more for that one's. A validated
     task reads the committed tree at HEAD, which its check worktree is made from. A design request
-    that is not validated gets a summary of the repository (`context_mode`) within `SUMMARY_BUDGET`
-    unless the caller set a budget. The selection
-    answers by `deadline` (event-loop time; default: `options.wait_s` from now), or a first index
+    or a question about the whole repository that is not validated gets a summary of it instead of
+    ranked code (`context_mode`), within `SUMMARY_BUDGET` unless the caller set a budget. The
+    selection answers by `deadline` (event-loop time; default: `options.wait_s` from now), or a first index
     still running raises `WorkspaceError` and goes on (`server.context.waiting`).
 
     Raises:
