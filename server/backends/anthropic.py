@@ -67,7 +67,7 @@ _EPHEMERAL = {"type": "ephemeral"}
 
 
 def cache_breakpoints(system: str, messages: list[dict[str, Any]]) -> tuple[Any, list[dict[str, Any]]]:
-    """The system prompt and messages of a tool loop's turn with prompt-cache breakpoints.
+    """The system prompt and messages of a tool loop's turn (or a follow-up's) with prompt-cache breakpoints.
 
     Anthropic caches a request's prefix up to a block marked `cache_control` (tools, then system,
     then messages); a later request whose prefix is byte-identical reads it at a tenth of the input
@@ -158,11 +158,12 @@ class AnthropicBackend(HTTPBackend):
         }
         if system:
             body["system"] = system
-        if request.tools:
-            # A tool loop resends its whole conversation every turn: cache its prefix.
+        if request.tools or request.cache_prefix:
+            # A tool loop or a follow-up resends its whole conversation: cache its prefix.
             cached_system, body["messages"] = cache_breakpoints(system, messages)
             if system:
                 body["system"] = cached_system
+        if request.tools:
             body["tools"] = [
                 {"name": t.name, "description": t.description, "input_schema": dict(t.parameters)}
                 for t in request.tools

@@ -178,6 +178,9 @@ class CompletionRequest:
     on_chunk: ChunkCallback | None = None
     tools: tuple[ToolSpec, ...] = ()  # `tool_specs(...)` makes them from dicts
     tool_choice: ToolChoice | None = None  # None = the provider's default ("auto" when tools are given)
+    # The messages are a conversation that will be resent with more at its end (a tool loop is
+    # one anyway): where a provider caches prompts only when asked (Anthropic), ask.
+    cache_prefix: bool = False
 
     def with_timeouts(self, timeouts: CallTimeouts) -> CompletionRequest:
         """This request with the three call timeouts set from `timeouts`."""

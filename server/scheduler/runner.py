@@ -102,6 +102,7 @@ class Job:
     last_attempt_id: int | None = None
     # Answered calls of a validated task, told to the observer once the checks' verdict is in.
     unchecked: list[AttemptFact] = field(default_factory=list)
+    cache_prefix: bool = False  # a conversation resent with more at its end (a follow-up): mark it for caching
 
 
 @dataclass
@@ -474,6 +475,7 @@ class TaskRunner:
                     max_tokens=max_tokens, temperature=job.plan.temperature,
                     stream=True, context_tokens=prompt_tokens + max_tokens,
                     timeout_s=total_s, stall_timeout_s=stall_s, first_byte_timeout_s=first_byte_s,
+                    cache_prefix=job.cache_prefix,
                 )
                 t0 = time.perf_counter()
                 clock.run()

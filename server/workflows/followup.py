@@ -87,11 +87,11 @@ def next_model(plan: TaskPlan, current: str | None, stronger: bool) -> str:
     return next(c.model_id for c in chain if c.variant == later[0])
 
 
-def _history(engine: Engine, task: TaskRecord, plan: TaskPlan, thread: Thread, sent: dict[str, int]) -> list[dict[str, str]]:
+def _history(engine: Engine, task: TaskRecord, plan: TaskPlan, thread: Thread) -> list[dict[str, str]]:
+    """The thread so far, the same bytes at every turn (only appended to), so a provider's prompt
+    cache can serve it: what changes from turn to turn goes in the new message."""
     agent = engine.catalog.agents.get(plan.agent)
     first = build_messages(agent.role_prompt if agent else "", task.description)
-    if sent:
-        first[-1]["content"] += f"\n\n(Workspace code already shown in this conversation: {_shown(sent)}.)"
     if task.status == "succeeded":
         answer = task.result_preview or ""
     else:
@@ -180,14 +180,16 @@ async def continue_task(
     skipped = tuple(p.key for p in selected if _covered(p.key, sent))
     turn = thread.turns + 1
     content = message.strip()
+    if sent:
+        content += f"\n\n(Workspace code already shown in this conversation: {_shown(sent)}.)"
     if new:
         content += "\n\n## More code from the workspace\n\n" + "\n".join(p.text for p in new)
-    messages = [*_history(engine, task, plan, thread, sent), {"role": "user", "content": content}]
+    messages = [*_history(engine, task, plan, thread), {"role": "user", "content": content}]
     group = await store.get_group(task.group_id)
     job = Job(
         key=task.key, task_id=task.id, group_id=task.group_id, priority=task.priority, depth=0,
         timeout_s=task.timeout_s, plan=dataclasses.replace(plan, model_id=model_id, fallback_model_ids=(), escalation=()),
-        messages=messages, limits=engine.budget_limits(group.budget_usd, group.policy),
+        messages=messages, limits=engine.budget_limits(group.budget_usd, group.policy), cache_prefix=True,
     )
     outcome = await engine.runner.run(job, _Quiet())
     attempt = None

@@ -145,6 +145,12 @@ async def test_a_tool_loop_marks_a_cache_prefix_that_stays_byte_identical_turn_a
     # a one-shot call (no tools) is sent as before: nothing to reuse, so no cache write to pay for
     await backend("anthropic", client).complete(protocol_request(lp, "anthropic", messages=CONVERSATION[:2]))
     assert "cache_control" not in json.dumps(lp.requests[-1].json)
+    # a follow-up (a conversation resent with more at its end) asks for it like a tool loop
+    follow_up = dataclasses.replace(protocol_request(lp, "anthropic", messages=CONVERSATION[:2]), cache_prefix=True)
+    await backend("anthropic", client).complete(follow_up)
+    body = lp.requests[-1].json
+    assert body["system"][-1]["cache_control"] == {"type": "ephemeral"} and "tools" not in body
+    assert body["messages"][-1]["content"][-1]["cache_control"] == {"type": "ephemeral"}
 
 
 async def test_ollama_wire_names_the_tool_of_each_result(

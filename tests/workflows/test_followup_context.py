@@ -68,7 +68,8 @@ async def test_a_follow_up_sends_only_pieces_not_sent_before_and_names_the_rest(
                 await continue_task(engine, "no-such-task", "hi")
             with pytest.raises(InputError, match="message"):
                 await continue_task(engine, task_id, "  ")
-        prompts = [json.dumps(r.json["messages"]) for r in lp.requests_for("fast-a")]
+        sent_messages = [r.json["messages"] for r in lp.requests_for("fast-a")]
+        prompts = [json.dumps(m) for m in sent_messages]
     assert (first.context_sent, first.context_skipped, first.context_tokens) == (("util.py:1-9",), (old.key,), 60)
     assert "NEW PIECE" in prompts[1] and "OLD PIECE" not in prompts[1]
     assert f"already shown in this conversation: calc.py lines {start}-{end}" in prompts[1]
@@ -76,6 +77,8 @@ async def test_a_follow_up_sends_only_pieces_not_sent_before_and_names_the_rest(
     assert (second.context_sent, second.context_skipped, second.context_tokens) == ((), (inside.key, "util.py:1-9"), 0)
     assert prompts[2].count("NEW PIECE") == 1 and "OLD PART" not in prompts[2]  # a part of a piece sent is sent
     assert second.turn == 2 and select.asked == ["And util?", "Anything else?"]
+    # each follow-up resends the thread byte for byte and appends to it (a provider's prompt cache can serve it)
+    assert sent_messages[2][:len(sent_messages[1])] == sent_messages[1]
 
 
 def test_stronger_moves_to_the_next_variants_first_model_and_stays_at_the_strongest() -> None:
