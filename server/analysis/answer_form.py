@@ -100,8 +100,11 @@ _WHOLE = re.compile(
 )
 
 
-def asks_for_overview(text: str) -> bool:
+def asks_for_overview(text: str, form: AnswerForm | None = None) -> bool:
     """Whether a review or an explanation is about the whole ("Explain the architecture of this
-    project", "Give me an overview of the codebase"): its first sentence names it."""
+    project", "Give me an overview of the codebase"): its first sentence names it. `form`: the
+    text's `answer_form`, when the caller has it already."""
+    if (form or answer_form(text)) not in ("review", "explanation"):
+        return False
     first = re.split(r"(?<=[.!?])\s|\n", text.strip(), maxsplit=1)[0]
-    return answer_form(text) in ("review", "explanation") and bool(_WHOLE.search(first))
+    return bool(_WHOLE.search(first))

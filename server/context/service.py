@@ -101,11 +101,11 @@ def select_context(
             from server.errors import WorkspaceError
 
             raise WorkspaceError(f"{field_prefix}workspace: {str(root)!r} has no commit yet; commit the files first")
+    commits = _latest_commits(root, commit) if mode == "summary" else ()  # git, not the index: outside its lock
     index, lock = _open(root, options)
     with lock:
         snapshot = index.snapshot(commit)
         requested = check_requests(files, workspace, root, snapshot, options.exclude, f"{field_prefix}files")
-        commits = _latest_commits(root, commit) if mode == "summary" else ()
         selection = select_from_snapshot(snapshot, task, requested, budget_tokens, params, mode=mode, commits=commits)
         repo_tokens = snapshot.total_chars() // 4
     from dataclasses import replace

@@ -249,7 +249,8 @@ def context_mode(description: str, asked: str | None, validated: bool) -> str:
         return asked
     if validated:
         return "code"
-    return "summary" if answer_form(description) == "design" or asks_for_overview(description) else "code"
+    form = answer_form(description)
+    return "summary" if form == "design" or asks_for_overview(description, form) else "code"
 
 
 async def plan_with_workspace(
