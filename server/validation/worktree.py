@@ -47,6 +47,9 @@ __all__ = [
 ]
 
 _GIT_TIMEOUT_S = 120.0
+# What git prints is data here (file texts, file lists, diffs), not a log to keep the tail of:
+# the process runner's usual 64 KB cap kept only the end of a large file or patch.
+_GIT_STDOUT_CAP = 1 << 30
 _SAFE_GIT = ["-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false"]
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 _DIFF_LINE = re.compile(
@@ -155,7 +158,8 @@ async def _git(args: list[str], cwd: Path, env: Mapping[str, str], stdin: bytes 
     loop = asyncio.get_running_loop()
     try:
         return await run_process(
-            ["git", *_SAFE_GIT, *args], cwd=cwd, env=env, deadline=loop.time() + _GIT_TIMEOUT_S, stdin=stdin
+            ["git", *_SAFE_GIT, *args], cwd=cwd, env=env, deadline=loop.time() + _GIT_TIMEOUT_S, stdin=stdin,
+            stdout_cap=_GIT_STDOUT_CAP,
         )
     except FileNotFoundError:
         raise WorkspaceError("git is not installed") from None

@@ -99,6 +99,18 @@ async def test_in_a_worktree_the_applied_diff_is_one_git_takes_as_it_is(tmp_path
     assert (root / "calc.py").read_text() == FIXED
 
 
+
+async def test_a_large_applied_diff_comes_back_whole(tmp_path: Path) -> None:
+    # A sloppy hunk and a new file of over 64 KB: the diff git writes of the result is read to its end.
+    root = make_repo(tmp_path / "repo", {"calc.py": CALC})
+    table = "".join(f"ROW_{i} = {i * i}\n" for i in range(6000))
+    new_file = "--- /dev/null\n+++ b/table.py\n@@ -0,0 +1,6000 @@\n" + "".join("+" + line + "\n" for line in table.splitlines())
+    async with await apply_patch_in_worktree(root, SLOPPY["no trailing context"] + new_file, env=base_env(),
+                                             lenient=True) as handle:
+        applied = handle.applied_diff
+    assert applied is not None and applied.startswith("diff --git a/calc.py b/calc.py") and len(applied) > 65536
+    assert not _git_refuses(root, applied)
+
 async def test_a_validated_answer_with_a_sloppy_diff_passes_and_returns_the_diff_as_applied(tmp_path: Path) -> None:
     root = make_repo(tmp_path / "repo", {"calc.py": CALC, "test_calc.py": TEST})
     reply = f"The sign is wrong.\n\n```diff\n{SLOPPY['wrong line numbers and counts']}```\n"
