@@ -1,8 +1,9 @@
 """The checks a validated task's answer must pass, read from the task's stored validation spec.
 
 `check_answer` (validated.py) runs the project's checks on the answer's patch; an answer with no
-diff that gives whole files under their paths (the form the agents' role prompts ask for) is read
-as the diff they make (`server.validation.whole_files`). The workflows add, all as data in the
+diff that gives SEARCH/REPLACE edit blocks (`server.validation.edit_blocks`) or whole files under
+their paths (the form the agents' role prompts ask for; `server.validation.whole_files`) is read as
+the diff they make. The workflows add, all as data in the
 spec so a restarted server checks the same way:
 
     "protected": [paths]     the tests written first: a patch touching them fails (test-first)
@@ -32,6 +33,7 @@ from typing import Any
 from server.errors import WorkspaceError
 from server.scheduler.validated import Verdict, check_answer
 from server.validation import apply_patch_in_worktree, extract_unified_diff
+from server.validation.edit_blocks import edit_blocks_diff, has_edit_blocks
 from server.validation.procs import child_env, run_process
 from server.validation.whole_files import whole_files_diff
 from server.validation.worktree import diff_files
@@ -52,7 +54,16 @@ async def check_task_answer(text: str, spec: Mapping[str, Any], env: Mapping[str
     if spec.get("phase") == "tests":
         return await _check_tests_first(text, spec, env)
     patch = extract_unified_diff(text)
-    if patch is None and spec.get("workspace"):  # whole files under their paths, as role prompts ask
+    if patch is None and spec.get("workspace") and has_edit_blocks(text):  # SEARCH/REPLACE, aider's format
+        edits = await edit_blocks_diff(Path(str(spec["workspace"])), str(spec.get("base") or "HEAD"), text, env)
+        if edits.failed:
+            return _fail("patch_failed", "Your SEARCH/REPLACE blocks could not all be applied, so none was:\n- "
+                         + "\n- ".join(edits.failed) + "\nSend corrected blocks, or one unified diff in a ```diff "
+                         "block.", None, blocks=list(edits.failed))
+        patch = edits.diff
+        if patch is not None:
+            text = "```diff\n" + patch + "```"
+    elif patch is None and spec.get("workspace"):  # whole files under their paths, as role prompts ask
         whole = await whole_files_diff(Path(str(spec["workspace"])), str(spec.get("base") or "HEAD"), text, env)
         if whole.partial:
             return _fail("no_patch", f"Your answer shows only part of {', '.join(whole.partial)} where a whole file "

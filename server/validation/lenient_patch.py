@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-__all__ = ["LenientPatchError", "apply_leniently"]
+__all__ = ["LenientPatchError", "apply_leniently", "locate"]
 
 _HUNK = re.compile(r"^@@(?:\s*-(\d+))?.*@@")
 
@@ -177,6 +177,12 @@ def _apply_hunks(text: str, hunks: list[_Hunk], name: str) -> str:
         cursor = at + len(replaced)
         shift += len(replaced) - (position - at)
     return "\n".join(lines)
+
+
+def locate(lines: list[str], block: list[str]) -> int | None:
+    """Where `block` stands in `lines`, as a hunk with no line number is found: in one place
+    only, exactly, else with whitespace at line ends ignored, else at both ends."""
+    return _find(lines, block, 0, None)
 
 
 def _find(lines: list[str], block: list[str], start: int, stated: int | None) -> int | None:

@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from server.validation.procs import child_env
 from server.validation.worktree import run_git
 
-__all__ = ["KEEP_SHARE", "WholeFiles", "whole_files_diff"]
+__all__ = ["KEEP_SHARE", "WholeFiles", "file_diff", "named_path", "tracked_files", "whole_files_diff"]
 
 KEEP_SHARE = 0.6
 _BLOCK = re.compile(r"(?m)^(?P<above>[^\n]*)\n```(?P<info>[^\n`]*)\n(?P<body>.*?)^```[ \t]*$", re.DOTALL)
@@ -43,18 +43,15 @@ async def whole_files_diff(repo: Path, base: str, text: str, env: Mapping[str, s
     """The unified diff that turns the files `text` gives whole into the files at `base` of
     `repo` (a git work tree); no diff when the answer names no file, or shows part of one."""
     env = child_env(env)
-    # Paths from the repository's root, as the answer is asked to give them, whatever folder
-    # of the repository the workspace is.
-    listed = await run_git(["ls-tree", "-r", "--full-tree", "--name-only", base], repo, env)
-    if listed.exit_code != 0:
+    tracked = await tracked_files(repo, base, env)
+    if tracked is None:
         return WholeFiles(None)
-    tracked = set(listed.stdout.splitlines())
     folders = {str(PurePosixPath(p).parent) for p in tracked}
     pieces: list[str] = []
     partial: list[str] = []
     seen: set[str] = set()
     for match in _BLOCK.finditer("\n" + text):
-        path = _named_path(match.group("info"), match.group("above"), tracked, folders)
+        path = named_path(match.group("info"), match.group("above"), tracked, folders)
         if path is None or path in seen:
             continue
         seen.add(path)
@@ -68,15 +65,24 @@ async def whole_files_diff(repo: Path, base: str, text: str, env: Mapping[str, s
             if not _is_whole(old, new):
                 partial.append(path)
             elif old != new:
-                pieces.append(_diff(path, old, new))
+                pieces.append(file_diff(path, old, new))
         else:
-            pieces.append(_diff(path, None, new))
+            pieces.append(file_diff(path, None, new))
     if partial:
         return WholeFiles(None, tuple(partial))
     return WholeFiles("".join(pieces) or None)
 
 
-def _named_path(info: str, above: str, tracked: set[str], folders: set[str]) -> str | None:
+async def tracked_files(repo: Path, base: str, env: Mapping[str, str]) -> set[str] | None:
+    """The paths `base` holds, from the repository's root (as an answer is asked to give them,
+    whatever folder of the repository the workspace is); None when git cannot list them."""
+    listed = await run_git(["ls-tree", "-r", "--full-tree", "--name-only", base], repo, env)
+    return set(listed.stdout.splitlines()) if listed.exit_code == 0 else None
+
+
+def named_path(info: str, above: str, tracked: set[str], folders: set[str]) -> str | None:
+    """The first path-like word of `info`, else of `above`, that `tracked` holds or that would
+    be a new file in one of `folders`; never absolute or with `..`."""
     for source in (info, above):
         for candidate in _PATHLIKE.findall(source.replace("\\", "/")):
             candidate = candidate.removeprefix("./")
@@ -97,7 +103,8 @@ def _is_whole(old: str, new: str) -> bool:
     return share >= KEEP_SHARE and len(new.splitlines()) * 2 >= len(old.splitlines())
 
 
-def _diff(path: str, old: str | None, new: str) -> str:
+def file_diff(path: str, old: str | None, new: str) -> str:
+    """The unified diff from `old` (None: a new file) to `new` for `path`, as git applies it."""
     before = [] if old is None else old.splitlines(keepends=True)
     lines = list(difflib.unified_diff(before, new.splitlines(keepends=True),
                                       "/dev/null" if old is None else f"a/{path}", f"b/{path}"))

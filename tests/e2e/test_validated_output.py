@@ -87,3 +87,35 @@ async def test_failed_checks_escalate_with_feedback_until_a_patch_passes(tmp_pat
     assert "checks failed" in retry_prompt and "a * b" in retry_prompt
     # The user's tree was untouched until the explicit apply.
     assert untouched == BUGGY
+
+
+EDIT_BLOCKS = """The sign is wrong.
+
+calc.py
+```python
+<<<<<<< SEARCH
+    return a - b
+=======
+    return a + b
+>>>>>>> REPLACE
+```"""
+
+
+async def test_an_answer_of_search_replace_blocks_passes_on_the_cheap_model_and_applies(tmp_path: Path) -> None:
+    repo = _project(tmp_path)
+    with LoopbackProvider() as lp:
+        lp.script("fast-a", [Reply(EDIT_BLOCKS)])
+        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
+        async with Client(build_server(settings)) as client:
+            submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
+                "agent_type": "tcoder_speed", "task_description": "Fix add() in calc.py so the tests pass",
+                "workspace": str(repo), "validate": {"checks": ["test"], "max_rounds": 3},
+            }]})
+            status = await wait_finished(client, submitted["group_id"])
+            (task,) = status["tasks"]
+            applied = await call(client, "apply_validated_patch", {"task_id": task["task_id"]})
+    assert task["status"] == "succeeded", task
+    assert [(a["model"], a["validation"]["status"]) for a in task["attempts"]] == [("loopa/fast", "passed")]
+    assert "+    return a + b" in task["result"] and "<<<<<<<" not in task["result"]
+    assert applied["files"] == ["calc.py"] and "return a + b" in (repo / "calc.py").read_text()
+    assert not lp.requests_for("mid-a") and not lp.requests_for("best-a")
