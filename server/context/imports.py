@@ -3,7 +3,8 @@
 `import a.b`, `from a.b import c` (c a module or a name in a.b) and relative imports
 (`from . import c`, `from ..a import b`) are resolved to the snapshot's files by module path,
 with a leading source folder (`src/`) or any leading folders dropped. A file's imports are read
-once per content (docs are per content), so a re-index re-reads only the changed files.
+once per content (keyed by path and blob, not by the row id, which SQLite gives to a new row once
+the old one is collected), so a re-index re-reads only the changed files.
 """
 
 from __future__ import annotations
@@ -12,17 +13,20 @@ import re
 import weakref
 from pathlib import PurePosixPath
 
-from server.context.index import RepoIndex, Snapshot
+from server.context.index import DocRow, RepoIndex, Snapshot
 
 __all__ = ["import_graph"]
 
 _IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#]*)|import[ \t]+([^\n#]+))", re.M)
 _NAMES = re.compile(r"[A-Za-z_][\w.]*")
 
-# Per index: doc id -> its import statements' dotted names (relative ones resolved).
-_PARSED: weakref.WeakKeyDictionary[RepoIndex, dict[int, tuple[tuple[str, ...], ...]]] = weakref.WeakKeyDictionary()
-# Per index: the last graph built and the docs it was built over (a warm selection reuses it).
-_GRAPHS: weakref.WeakKeyDictionary[RepoIndex, tuple[frozenset[int], dict[int, set[int]]]] = weakref.WeakKeyDictionary()
+# Per index: (path, blob) -> its import statements' dotted names (relative ones resolved).
+_PARSED: weakref.WeakKeyDictionary[RepoIndex, dict[tuple[str, str], tuple[tuple[str, ...], ...]]] = (
+    weakref.WeakKeyDictionary())
+# Per index: the last graph built and the rows it was built over (a warm selection reuses it).
+_GRAPHS: weakref.WeakKeyDictionary[RepoIndex, tuple[frozenset[DocRow], dict[int, set[int]]]] = (
+    weakref.WeakKeyDictionary())
+_KEEP_PARSED = 20_000  # parsed files kept per index beyond the current snapshot's
 
 
 def _module_of(path: str) -> tuple[str, ...]:
@@ -61,11 +65,14 @@ def _resolve(statement: tuple[str, ...], by_module: dict[str, int]) -> set[int]:
 
 def import_graph(snapshot: Snapshot) -> dict[int, set[int]]:
     """{doc: the docs of this snapshot it imports} over the snapshot's `.py` files."""
-    docs = frozenset(snapshot.docs)
+    docs = frozenset(snapshot.docs.values())
     last = _GRAPHS.get(snapshot.index)
     if last is not None and last[0] == docs:
         return last[1]
     parsed = _PARSED.setdefault(snapshot.index, {})
+    if len(parsed) > _KEEP_PARSED:
+        current = {(d.path, d.blob) for d in docs}
+        parsed = _PARSED[snapshot.index] = {k: v for k, v in parsed.items() if k in current}
     by_module: dict[str, int] = {}
     py = [d for d in snapshot.docs.values() if d.path.endswith(".py")]
     for d in py:
@@ -76,9 +83,9 @@ def import_graph(snapshot: Snapshot) -> dict[int, set[int]]:
             by_module.setdefault(".".join(parts[k:]), d.id)
     graph: dict[int, set[int]] = {}
     for d in py:
-        names = parsed.get(d.id)
+        names = parsed.get((d.path, d.blob))
         if names is None:
-            names = parsed[d.id] = _imported(d.path, snapshot.text(d.id))
+            names = parsed[d.path, d.blob] = _imported(d.path, snapshot.text(d.id))
         targets = {t for statement in names for t in _resolve(statement, by_module)} - {d.id}
         if targets:
             graph[d.id] = targets
