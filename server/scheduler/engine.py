@@ -634,11 +634,15 @@ def _validation_spec(validate_json: str | None) -> dict[str, Any] | None:
     return spec if isinstance(spec, dict) and spec.get("workspace") else None
 
 
+# Either form a model was trained on: a unified diff, or aider's SEARCH/REPLACE blocks, which many
+# models write more reliably (server.validation.edit_blocks reads them).
 PATCH_REQUEST = (
     "\n\nAnswer with a single unified diff against the repository's current HEAD, in a ```diff "
-    "block with --- a/ and +++ b/ paths relative to the repository root; for this task this replaces "
-    "any other answer form asked for above. The patch is applied in a clean checkout and must pass "
-    "these checks: {checks}."
+    "block with --- a/ and +++ b/ paths relative to the repository root, or with SEARCH/REPLACE blocks "
+    "(each: the file's path from the repository root alone on a line, then <<<<<<< SEARCH, lines copied "
+    "exactly from the file, =======, the lines to put in their place, >>>>>>> REPLACE); for this task "
+    "this replaces any other answer form asked for above. The change is applied in a clean checkout and "
+    "must pass these checks: {checks}."
 )
 
 

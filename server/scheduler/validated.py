@@ -44,8 +44,9 @@ async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str
     (`server.validation.lenient_patch`); the verdict's patch is then the change as git writes it."""
     patch = extract_unified_diff(text)
     if patch is None:
-        feedback = ("Your answer contained no unified diff. Answer with one patch in a ```diff block "
-                    "(paths relative to the repository root, --- a/ and +++ b/ headers).")
+        feedback = ("Your answer contained no unified diff and no SEARCH/REPLACE blocks. Answer with one patch "
+                    "in a ```diff block (paths relative to the repository root, --- a/ and +++ b/ headers), or "
+                    "with SEARCH/REPLACE blocks, each under its file's path.")
         return Verdict(False, "no_patch", json.dumps({"status": "no_patch"}), feedback, None, None)
     workspace = Path(str(spec["workspace"]))
     try:

@@ -119,3 +119,4 @@ async def test_an_answer_of_search_replace_blocks_passes_on_the_cheap_model_and_
     assert "+    return a + b" in task["result"] and "<<<<<<<" not in task["result"]
     assert applied["files"] == ["calc.py"] and "return a + b" in (repo / "calc.py").read_text()
     assert not lp.requests_for("mid-a") and not lp.requests_for("best-a")
+    assert "<<<<<<< SEARCH" in lp.requests_for("fast-a")[0].prompt  # the form is offered, not only accepted
