@@ -53,25 +53,11 @@ async def check_task_answer(text: str, spec: Mapping[str, Any], env: Mapping[str
     """Check `text` against every rule of `spec` (see the module docstring), cheapest first."""
     if spec.get("phase") == "tests":
         return await _check_tests_first(text, spec, env)
-    patch = extract_unified_diff(text)
-    if patch is None and spec.get("workspace") and has_edit_blocks(text):  # SEARCH/REPLACE, aider's format
-        edits = await edit_blocks_diff(Path(str(spec["workspace"])), str(spec.get("base") or "HEAD"), text, env)
-        if edits.failed:
-            return _fail("patch_failed", "Your SEARCH/REPLACE blocks could not all be applied, so none was:\n- "
-                         + "\n- ".join(edits.failed) + "\nSend corrected blocks, or one unified diff in a ```diff "
-                         "block.", None, blocks=list(edits.failed))
-        patch = edits.diff
-        if patch is not None:
-            text = "```diff\n" + patch + "```"
-    elif patch is None and spec.get("workspace"):  # whole files under their paths, as role prompts ask
-        whole = await whole_files_diff(Path(str(spec["workspace"])), str(spec.get("base") or "HEAD"), text, env)
-        if whole.partial:
-            return _fail("no_patch", f"Your answer shows only part of {', '.join(whole.partial)} where a whole file "
-                         "or a diff was expected, and a part never replaces a file. Answer with one unified diff in "
-                         "a ```diff block (--- a/ and +++ b/ paths from the repository root).", None)
-        patch = whole.diff
-        if patch is not None:
-            text = "```diff\n" + patch + "```"
+    patch, failure, made = await _answer_patch(text, spec, env)
+    if failure is not None:
+        return failure
+    if patch is not None and made:
+        text = "```diff\n" + patch + "```"
     protected = tuple(str(p) for p in spec.get("protected") or ())
     if patch is not None and protected:
         touched = diff_touches(patch, protected)
@@ -155,8 +141,34 @@ async def run_item_command(
     return result.exit_code == 0, output
 
 
-async def _check_tests_first(text: str, spec: Mapping[str, Any], env: Mapping[str, str]) -> Verdict:
+async def _answer_patch(text: str, spec: Mapping[str, Any],
+                        env: Mapping[str, str]) -> tuple[str | None, Verdict | None, bool]:
+    """The change an answer makes: its unified diff, else its SEARCH/REPLACE blocks, else the whole
+    files it gives under their paths (then True: a diff made here, not written in the answer); or
+    why the answer cannot be taken as a change."""
     patch = extract_unified_diff(text)
+    if patch is not None or not spec.get("workspace"):
+        return patch, None, False
+    workspace, base = Path(str(spec["workspace"])), str(spec.get("base") or "HEAD")
+    if has_edit_blocks(text):  # SEARCH/REPLACE, aider's format
+        edits = await edit_blocks_diff(workspace, base, text, env)
+        if edits.failed:
+            return None, _fail("patch_failed", "Your SEARCH/REPLACE blocks could not all be applied, so none was:\n- "
+                               + "\n- ".join(edits.failed) + "\nSend corrected blocks, or one unified diff in a "
+                               "```diff block.", None, blocks=list(edits.failed)), False
+        return edits.diff, None, True
+    whole = await whole_files_diff(workspace, base, text, env)  # whole files under their paths, as role prompts ask
+    if whole.partial:
+        return None, _fail("no_patch", f"Your answer shows only part of {', '.join(whole.partial)} where a whole "
+                           "file or a diff was expected, and a part never replaces a file. Answer with one unified "
+                           "diff in a ```diff block (--- a/ and +++ b/ paths from the repository root).", None), False
+    return whole.diff, None, True
+
+
+async def _check_tests_first(text: str, spec: Mapping[str, Any], env: Mapping[str, str]) -> Verdict:
+    patch, failure, _ = await _answer_patch(text, spec, env)
+    if failure is not None:
+        return failure
     if patch is None:
         return _fail("no_patch", "Your answer contained no unified diff. Answer with the new test file(s) as "
                      "one patch in a ```diff block (--- /dev/null, +++ b/tests/test_x.py).", None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from server.scheduler.answer_checks import check_task_answer
 from server.workflows import check_tests_fail_first, diff_touches
 from tests.validation.helpers import base_env, make_repo
 
@@ -56,3 +57,12 @@ def test_an_implementation_diff_that_edits_the_tests_is_caught() -> None:
             "--- a/tests/test_discount.py\n+++ b/tests/test_discount.py\n@@ -5 +5 @@\n-    x\n+    y\n")
     assert diff_touches(impl, ("tests/test_discount.py",)) == ("tests/test_discount.py",)
     assert diff_touches(impl.split("--- a/tests")[0], ("tests/test_discount.py",)) == ()
+
+
+async def test_tests_written_as_a_new_files_search_replace_block_are_taken(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", PROJECT)
+    block = ("tests/test_discount.py\n```python\n<<<<<<< SEARCH\n=======\nfrom shop import prices\n\n\n"
+             "def test_discount_applies_percentage():\n    assert prices.discount(100, 10) == 90\n>>>>>>> REPLACE\n```\n")
+    verdict = await check_task_answer(block, {"workspace": str(repo), "phase": "tests"}, base_env())
+    assert verdict.passed and verdict.status == "passed", verdict.report_json
+    assert verdict.patch is not None and "+++ b/tests/test_discount.py" in verdict.patch
