@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from server.validation.lenient_patch import locate
+from server.validation.lenient_patch import locate, stands_loosely
 from server.validation.procs import child_env
 from server.validation.whole_files import file_diff, named_path, tracked_files
 from server.validation.worktree import run_git
@@ -188,20 +188,13 @@ def _apply(text: str, block: _Block, *, exists: bool) -> str | _Failure:
     at = locate(lines, search)
     if at is None:
         first = next((line.strip() for line in search if line.strip()), "blank lines")[:80]
-        if _stands_anywhere(lines, search):
+        if stands_loosely(lines, search):
             return _Failure(f"its SEARCH lines (from `{first}`) stand in more than one place; include more lines "
                             "so they match one")
         return _Failure(f"its SEARCH lines (from `{first}`) are not in the file; copy them exactly as the file has them")
     found = lines[at:at + len(search)]
     lines[at:at + len(search)] = _reindent(replace, search, found)
     return "\n".join(lines)
-
-
-def _stands_anywhere(lines: list[str], block: list[str]) -> bool:
-    """Whether `block` stands in `lines` at all (whitespace at both ends ignored)."""
-    wanted = [b.strip() for b in block]
-    return any(all(lines[at + k].strip() == wanted[k] for k in range(len(block)))
-               for at in range(len(lines) - len(block) + 1))
 
 
 def _trim_blank_edges(search: list[str], replace: list[str]) -> tuple[list[str], list[str]]:

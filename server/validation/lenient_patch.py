@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-__all__ = ["LenientPatchError", "apply_leniently", "locate"]
+__all__ = ["LenientPatchError", "apply_leniently", "locate", "stands_loosely"]
 
 _HUNK = re.compile(r"^@@(?:\s*-(\d+))?.*@@")
 
@@ -183,6 +183,11 @@ def locate(lines: list[str], block: list[str]) -> int | None:
     """Where `block` stands in `lines`, as a hunk with no line number is found: in one place
     only, exactly, else with whitespace at line ends ignored, else at both ends."""
     return _find(lines, block, 0, None)
+
+
+def stands_loosely(lines: list[str], block: list[str]) -> bool:
+    """Whether `block` stands anywhere in `lines`, whitespace at both ends of lines ignored."""
+    return bool(_places(lines, block, 0, str.strip))
 
 
 def _find(lines: list[str], block: list[str], start: int, stated: int | None) -> int | None:
