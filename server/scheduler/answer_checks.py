@@ -3,8 +3,8 @@
 `check_answer` (validated.py) runs the project's checks on the answer's patch; an answer with no
 diff that gives SEARCH/REPLACE edit blocks (`server.validation.edit_blocks`) or whole files under
 their paths (the form the agents' role prompts ask for; `server.validation.whole_files`) is read as
-the diff they make. The workflows add, all as data in the
-spec so a restarted server checks the same way:
+the diff they make. The workflows add, all as data in the spec so a restarted server checks the
+same way:
 
     "protected": [paths]     the tests written first: a patch touching them fails (test-first)
     "base_patch": diff       applied before the answer's patch (the tests written first); the
@@ -170,8 +170,9 @@ async def _check_tests_first(text: str, spec: Mapping[str, Any], env: Mapping[st
     if failure is not None:
         return failure
     if patch is None:
-        return _fail("no_patch", "Your answer contained no unified diff. Answer with the new test file(s) as "
-                     "one patch in a ```diff block (--- /dev/null, +++ b/tests/test_x.py).", None)
+        return _fail("no_patch", "Your answer contained no unified diff and no SEARCH/REPLACE blocks. Answer "
+                     "with the new test file(s) as one patch in a ```diff block (--- /dev/null, +++ "
+                     "b/tests/test_x.py).", None)
     verdict = await check_tests_fail_first(Path(str(spec["workspace"])), patch, env=env,
                                            timeout_s=float(spec.get("timeout_s", 300.0)))
     report = {"status": "passed" if verdict.ok else "tests_rejected", "passed": verdict.ok,
