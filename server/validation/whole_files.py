@@ -26,7 +26,8 @@ from server.validation.worktree import run_git
 __all__ = ["KEEP_SHARE", "WholeFiles", "file_diff", "named_path", "tracked_files", "whole_files_diff"]
 
 KEEP_SHARE = 0.6
-_BLOCK = re.compile(r"(?m)^(?P<above>[^\n]*)\n```(?P<info>[^\n`]*)\n(?P<body>.*?)^```[ \t]*$", re.DOTALL)
+_BLOCK = re.compile(r"(?m)^(?P<above>[^\n]*)\n(?P<fence>`{3,})(?P<info>[^\n`]*)\n(?P<body>.*?)^(?P=fence)[ \t]*$",
+                    re.DOTALL)  # ```` fences hold a file that has ``` lines (Markdown), closed by ````
 _PATHLIKE = re.compile(r"[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*\.[A-Za-z0-9]+")
 
 

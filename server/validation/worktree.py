@@ -51,7 +51,11 @@ _GIT_TIMEOUT_S = 120.0
 # the process runner's usual 64 KB cap kept only the end of a large file or patch.
 _GIT_STDOUT_CAP = 1 << 30
 _SAFE_GIT = ["-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false"]
-_FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)```", re.DOTALL)
+# A fence opens and closes on lines of their own, the closing one as the opening one was written:
+# a diff's own lines always start with a prefix (`+```python` adds a Markdown fence), so they never
+# close it.
+_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w+-]*)[^\n]*\n"
+                    r"(?P<body>.*?)^(?P=indent)(?P=fence)[ \t]*$", re.DOTALL | re.MULTILINE)
 _DIFF_LINE = re.compile(
     r"^(diff --git |index |--- |\+\+\+ |@@ |[ +\-]|\\ No newline|new file mode|deleted file mode|"
     r"old mode|new mode|similarity index|dissimilarity index|rename from|rename to|copy from|copy to|"
@@ -88,7 +92,8 @@ def extract_unified_diff(model_text: str) -> str | None:
     """The unified diff in a model's reply: ```diff / ```patch fences (several are joined), else
     raw `--- a/` / `+++ b/` (or `diff --git`) blocks. None when the reply holds no diff."""
     fenced = []
-    for lang, body in _FENCE.findall(model_text):
+    for match in _FENCE.finditer(model_text):
+        lang, body = match.group("lang"), match.group("body")
         if lang.lower() in ("diff", "patch", "udiff") or (not lang and _has_diff(body)):
             trimmed = _trim_to_diff(body)
             if trimmed:

@@ -187,3 +187,11 @@ def test_a_block_found_twice_goes_where_its_header_says_and_nowhere_without_a_nu
     with pytest.raises(LenientPatchError, match="not in the file"):
         apply_leniently(tmp_path, second.replace("@@ -7,2 +7,2 @@", "@@ ... @@"), strip=1)
     assert (tmp_path / "m.py").read_text() == text
+
+
+async def test_a_markdown_file_given_whole_in_a_longer_fence_is_read_whole(tmp_path: Path) -> None:
+    readme = "# Calc\n\n```python\nadd(1, 2)\n```\n"
+    root = make_repo(tmp_path / "repo", {"calc.py": CALC, "README.md": readme})
+    new = readme.replace("add(1, 2)", "add(2, 3)  # 5")
+    whole = await whole_files_diff(root, "HEAD", f"### README.md\n````markdown\n{new}````\n", base_env())
+    assert whole.partial == () and whole.diff is not None and "+add(2, 3)  # 5" in whole.diff

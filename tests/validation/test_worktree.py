@@ -119,3 +119,12 @@ async def test_apply_to_tree_refuses_a_diverged_tree(tmp_path: Path) -> None:
     with pytest.raises(WorkspaceError, match="diverged"):
         await apply_patch_to_tree(root, FIX, base_commit=base, env=base_env())
     assert (root / "calc.py").read_text() == CALC
+
+
+def test_a_fenced_diff_that_adds_a_markdown_fence_is_read_to_its_end() -> None:
+    readme = ("--- a/README.md\n+++ b/README.md\n@@ -1,2 +1,5 @@\n # Title\n+```python\n+print(1)\n+```\n"
+              " end\n")
+    assert extract_unified_diff(f"Here:\n\n```diff\n{readme}```\n") == readme
+    assert extract_unified_diff(f"````diff\n{readme}````\n\nDone.") == readme
+    # A fence is closed only by a line of its own: inline backticks in prose open nothing.
+    assert extract_unified_diff(f"Use ```diff``` blocks, so:\n```diff\n{FIX}```\n") == FIX
