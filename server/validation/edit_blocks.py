@@ -193,7 +193,10 @@ def _apply(text: str, block: _Block, *, exists: bool) -> str | _Failure:
                             "so they match one")
         return _Failure(f"its SEARCH lines (from `{first}`) are not in the file; copy them exactly as the file has them")
     found = lines[at:at + len(search)]
-    lines[at:at + len(search)] = _reindent(replace, search, found)
+    replace = _reindent(replace, search, found)
+    if found and all(line.endswith("\r") for line in found):  # a file with CRLF line ends keeps them
+        replace = [line + "\r" for line in replace]
+    lines[at:at + len(search)] = replace
     return "\n".join(lines)
 
 

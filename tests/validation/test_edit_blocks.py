@@ -135,3 +135,9 @@ async def test_blank_search_lines_in_an_existing_file_are_looked_for_not_appende
     blank = "calc.py\n<<<<<<< SEARCH\n\n=======\n\n    def mul(self, a, b):\n        return a * b\n>>>>>>> REPLACE\n"
     edits = await edit_blocks_diff(root, "HEAD", blank, base_env())
     assert edits.diff is None and "from `blank lines`" in edits.failed[0]
+
+
+async def test_a_file_with_crlf_line_ends_keeps_them(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo", {"calc.py": CALC.replace("\n", "\r\n")})
+    edits = await edit_blocks_diff(root, "HEAD", FORMS["no fence"], base_env())
+    assert edits.diff is not None and "-        return a - b\r\n+        return a + b\r\n" in _applies(root, edits.diff)
