@@ -19,6 +19,7 @@ from server.agent.worktree import AgentWorkspace, git
 from server.backends.base import ToolSpec
 from server.context.secrets import has_secret, is_secret_path
 from server.validation import ValidationOptions, diagnostics_feedback, validate_path
+from server.validation.edit_blocks import EditBlockError, replace_block
 from server.validation.model import CheckKind
 
 __all__ = ["TOOL_SPECS", "AgentTools", "Searcher", "ToolOutcome"]
@@ -190,10 +191,18 @@ class AgentTools:
             return ToolOutcome(f"created {args.get('path')} ({len(new.splitlines())} lines)", ok=True)
         text = await asyncio.to_thread(path.read_text, encoding="utf-8")
         count = text.count(old)
-        if count != 1:
+        if count > 1:
             raise ToolRefused(f"old text occurs {count} times in {args.get('path')}; it must occur exactly once")
-        await asyncio.to_thread(path.write_text, text.replace(old, new, 1), encoding="utf-8")
-        return ToolOutcome(f"replaced 1 occurrence in {args.get('path')}", ok=True)
+        if count == 1:
+            await asyncio.to_thread(path.write_text, text.replace(old, new, 1), encoding="utf-8")
+            return ToolOutcome(f"replaced 1 occurrence in {args.get('path')}", ok=True)
+        try:  # not as written: the same lines with other whitespace, as an edit block is placed
+            changed = replace_block(text, old, new)
+        except EditBlockError as exc:
+            raise ToolRefused(f"{args.get('path')}: {exc}") from None
+        await asyncio.to_thread(path.write_text, changed, encoding="utf-8")
+        return ToolOutcome(f"replaced 1 occurrence in {args.get('path')} (its lines matched with other whitespace; "
+                           "the file's indentation kept)", ok=True)
 
     async def apply_diff(self, args: Mapping[str, Any]) -> ToolOutcome:
         diff = args.get("diff")

@@ -38,7 +38,7 @@ from server.validation.procs import child_env
 from server.validation.whole_files import file_diff, named_path, tracked_files
 from server.validation.worktree import run_git
 
-__all__ = ["EditBlocks", "edit_blocks_diff", "has_edit_blocks"]
+__all__ = ["EditBlockError", "EditBlocks", "edit_blocks_diff", "has_edit_blocks", "replace_block"]
 
 _HEAD = re.compile(r"^\s*<{5,9} SEARCH>?\s*$")
 _DIVIDER = re.compile(r"^\s*={5,9}\s*$")
@@ -124,6 +124,27 @@ async def edit_blocks_diff(repo: Path, base: str, text: str, env: Mapping[str, s
 @dataclass(frozen=True)
 class _Failure:
     reason: str
+
+
+class EditBlockError(ValueError):
+    """The text to replace cannot be placed (the message says why)."""
+
+
+def replace_block(text: str, old: str, new: str) -> str:
+    """`text` with the lines `old` stands for replaced by `new`, found as a SEARCH part is (in one
+    place only, whitespace at line ends or both ends ignored, the file's indentation and line ends
+    kept): for an agent's replacement whose text is not in the file as written.
+
+    Raises:
+        EditBlockError: `old` stands nowhere, or in more than one place.
+    """
+    def lines(part: str) -> list[str]:
+        return part.removesuffix("\n").split("\n")
+
+    done = _apply(text, _Block([], lines(old), lines(new) if new else []), exists=True)
+    if isinstance(done, _Failure):
+        raise EditBlockError(done.reason.replace("its SEARCH lines", "the old text"))
+    return done
 
 
 def _parse(text: str) -> tuple[list[_Block], str | None]:

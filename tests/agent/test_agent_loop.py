@@ -148,3 +148,20 @@ async def test_two_parallel_agents_on_one_file_each_work_in_their_own_worktree(t
     assert b1 != b2
     assert "float(sum(prices))" in d1 and "round(" not in d1
     assert "round(sum(prices), 2)" in d2 and "float(" not in d2
+
+
+async def test_replace_text_takes_old_lines_written_with_other_whitespace_and_keeps_the_files(tmp_path: Path) -> None:
+    nested = "class Cart:\n    def total(self, items):\n        if items:\n            return sum(items)\n        return 0\n"
+    repo = make_repo(tmp_path / "repo", {**PROJECT, "shop/cart.py": nested})
+    async with await AgentWorkspace.create(repo, task_id="t-ws", env=base_env()) as ws:
+        tools = AgentTools(ws, checks=("test",), base_env=base_env())
+        # a method's lines quoted without their indentation, as models often do
+        moved = await tools.call("replace_text", {
+            "path": "shop/cart.py", "old": "if items:\n    return sum(items)\n",
+            "new": "if items:\n    return round(sum(items), 2)\n"})
+        missing = await tools.call("replace_text", {"path": "shop/cart.py", "old": "if items:\n    return 0\n",
+                                                    "new": "x"})
+        text = (ws.path / "shop/cart.py").read_text()
+    assert moved.ok and "other whitespace" in moved.output, moved.output
+    assert text == nested.replace("return sum(items)", "return round(sum(items), 2)")
+    assert not missing.ok and "not in the file" in missing.output
