@@ -634,8 +634,8 @@ def _validation_spec(validate_json: str | None) -> dict[str, Any] | None:
     return spec if isinstance(spec, dict) and spec.get("workspace") else None
 
 
-# Either form a model was trained on: a unified diff, or aider's SEARCH/REPLACE blocks, which many
-# models write more reliably (server.validation.edit_blocks reads them).
+# Either form a model may have been trained on: a unified diff, or SEARCH/REPLACE blocks, the edit
+# format aider uses by default for most models (server.validation.edit_blocks reads them).
 PATCH_REQUEST = (
     "\n\nAnswer with a single unified diff against the repository's current HEAD, in a ```diff "
     "block with --- a/ and +++ b/ paths relative to the repository root, or with SEARCH/REPLACE blocks "

@@ -1,8 +1,8 @@
 """A model's answer given as SEARCH/REPLACE edit blocks, turned into a unified diff.
 
-Aider's edit format (its "diff" and "diff-fenced" formats), which many models are trained to
-write and which weaker models write more reliably than a unified diff: the file's path on its own
-line, then (in a code fence or not)
+Aider's edit format (its "diff" and "diff-fenced" formats, the ones aider uses by default for most
+models), which many models have been trained to write: the file's path on its own line, then (in a
+code fence or not)
 
     <<<<<<< SEARCH
     the lines as they stand in the file
