@@ -33,6 +33,7 @@ from server.routing.agents import parse_agent_type
 from server.routing.router import Router
 from server.routing.types import AgentRef, Plan, RouteRequest
 from server.scheduler.dag import validate_dag
+from server.scheduler.prompt import request_ceiling
 from server.scheduler.types import GroupInput, TaskInput, TaskPlan
 
 __all__ = [
@@ -234,11 +235,16 @@ def _task_plan(plan: Plan, default_temperature: float, task_type: str = "") -> T
 
 
 def context_budget(catalog: Catalog, model_id: str, policy: PolicySpec | None, explicit: int | None) -> int:
-    """A task's workspace budget: the caller's, else from its first model's window and the policy."""
+    """A task's workspace budget: the caller's, else from what its first model takes in one request
+    (its window, or a tokens-per-minute limit below it: `request_ceiling`) and the policy."""
     if explicit is not None:
         return int(explicit)
     model = catalog.models[model_id]
-    return default_budget(model.context_window, model.max_output_tokens, policy.max_tokens if policy else None)
+    ceiling = request_ceiling(model, catalog.providers.get(model.provider))
+    # Under a per-minute limit the answer is planned at a quarter of it (the call still asks for all
+    # the room the prompt leaves): else the policy's answer alone could take the whole limit.
+    answer = model.max_output_tokens if ceiling == model.context_window else min(model.max_output_tokens, ceiling // 4)
+    return default_budget(ceiling, answer, policy.max_tokens if policy else None)
 
 
 def context_mode(description: str, asked: str | None, validated: bool) -> str:

@@ -59,7 +59,7 @@ from server.scheduler.agent_mode import agent_reply, count_chat_tokens, run_agen
 from server.scheduler.answer_checks import check_task_answer
 from server.scheduler.gate import Busy, CallGate
 from server.scheduler.ports import CallObserver, Providers, TaskEvents
-from server.scheduler.prompt import count_tokens, fit_max_tokens
+from server.scheduler.prompt import count_tokens, fit_max_tokens, request_ceiling
 from server.scheduler.retry import Candidate, RetryPolicy, candidate_chain, classify
 from server.scheduler.types import TaskPlan
 from server.scheduler.validated import feedback_messages
@@ -416,12 +416,12 @@ class TaskRunner:
         reason = self.providers.availability(model)
         if reason:
             raise _Next(f"left out: {reason}", "unavailable")
-        max_tokens = fit_max_tokens(prompt_tokens, job.plan.max_tokens, model.context_window, model.max_output_tokens)
+        ceiling = request_ceiling(model, self.catalog.providers.get(model.provider))
+        max_tokens = fit_max_tokens(prompt_tokens, job.plan.max_tokens, ceiling, model.max_output_tokens)
         if max_tokens is None:
-            raise _Next(
-                f"prompt of ~{prompt_tokens} tokens does not fit its {model.context_window}-token window",
-                "context_too_large",
-            )
+            limit = (f"its {model.context_window}-token window" if ceiling == model.context_window else
+                     f"its limit of {ceiling} tokens a minute (a larger request is refused, not delayed)")
+            raise _Next(f"prompt of ~{prompt_tokens} tokens does not fit {limit}", "context_too_large")
         paid = model.tier == "paid"
         money = reservation_estimate(model, prompt_tokens, job.plan.output_tokens, max_tokens)
         reserve = None if money is None else money.estimate
