@@ -81,9 +81,10 @@ def request_ceiling(model: ModelSpec, provider: ProviderSpec | None) -> int:
     context window, or less where a tokens-per-minute limit is set for the model (else for its
     provider). Groq, Cerebras and OpenAI refuse a request larger than the model's limit outright
     ("413 Request too large ... Limit 8000, Requested 32979"), whatever the minute's other traffic,
-    so no wait helps."""
+    so no wait helps. A tenth of the limit is kept back: the provider counts with its own tokenizer,
+    which may make more of the same text than ours (cl100k)."""
     per_minute = model.tokens_per_minute or (provider.tokens_per_minute if provider is not None else None)
-    return min(model.context_window, int(per_minute)) if per_minute else model.context_window
+    return min(model.context_window, int(per_minute * 0.9)) if per_minute else model.context_window
 
 
 def fit_max_tokens(prompt_tokens: int, wanted: int, context_window: int, max_output: int) -> int | None:

@@ -56,7 +56,9 @@ async def test_the_default_budget_fits_a_per_minute_limit_and_a_prompt_over_it_i
     assert planned["context"]["budget_tokens"] < PER_MINUTE // 3
     (done,) = fits_status["tasks"]
     assert done["status"] == "succeeded", done.get("error")
-    assert requests and all(count_tokens(r.json["messages"]) + r.json["max_tokens"] <= PER_MINUTE for r in requests)
+    # within the limit with a tenth to spare, for a provider's tokenizer that counts more than ours
+    assert requests and all(count_tokens(r.json["messages"]) + r.json["max_tokens"] <= 0.9 * PER_MINUTE
+                            for r in requests)
     (refused,) = over_status["tasks"]
     assert refused["status"] == "failed" and "tokens a minute" in (refused.get("error") or "")
     assert sent_after == sent_before  # no request over the limit went out
