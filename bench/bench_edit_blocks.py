@@ -19,9 +19,7 @@ blocks, which stand in more than one place more often).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import os
 import sys
 import tempfile
@@ -120,13 +118,8 @@ async def read(ws: Path, text: str, how: str) -> str | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--work", default="/tmp/heldout-work", help="run.py's --work (the rebuilt parent trees)")
-    parser.add_argument("--cases", type=int, default=0, help="at most this many cases (0: all)")
-    args = parser.parse_args()
+    args, cases = forms.tune_cases(__doc__.split("\n\n")[0])
     started = time.perf_counter()
-    cases = [json.loads(line) for line in heldout.DATA.read_text().splitlines() if line.strip()]
-    cases = [c for c in cases if c["split"] == "tune"][: args.cases or None]
     ways = ("edit blocks (now)", "whole files (before)")
     tally: dict[str, Counter[str]] = {f"{form}|{way}": Counter() for form in FORMS for way in ways}
     used = n_blocks = skipped = 0

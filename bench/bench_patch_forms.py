@@ -32,6 +32,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "context_heldout"))
@@ -155,14 +156,19 @@ def verdict(got: dict[str, str] | None, want: dict[str, str]) -> str:
     return "right" if all(got.get(p) == text for p, text in want.items()) else "wrong"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def tune_cases(description: str) -> tuple[argparse.Namespace, list[dict[str, Any]]]:
+    """The command line (`--work`, `--cases`) and the Debian tune split's cases it asks for."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--work", default="/tmp/heldout-work", help="run.py's --work (the rebuilt parent trees)")
     parser.add_argument("--cases", type=int, default=0, help="at most this many cases (0: all)")
     args = parser.parse_args()
-    started = time.perf_counter()
     cases = [json.loads(line) for line in heldout.DATA.read_text().splitlines() if line.strip()]
-    cases = [c for c in cases if c["split"] == "tune"][: args.cases or None]
+    return args, [c for c in cases if c["split"] == "tune"][: args.cases or None]
+
+
+def main() -> None:
+    args, cases = tune_cases(__doc__.split("\n\n")[0])
+    started = time.perf_counter()
     tally: dict[str, Counter[str]] = {f"{fault}|{way}": Counter() for fault in FAULTS
                                       for way in ("git", "git --recount", "ours")}
     used = hunks = 0

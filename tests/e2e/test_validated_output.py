@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from mcp import Client
 
@@ -50,6 +51,17 @@ def _project(root: Path) -> Path:
     return repo
 
 
+async def _fix_add(client: Client, repo: Path) -> dict[str, Any]:
+    """Submit the validated fix of add() and wait for it: the task's status."""
+    submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
+        "agent_type": "tcoder_speed", "task_description": "Fix add() in calc.py so the tests pass",
+        "workspace": str(repo), "validate": {"checks": ["test"], "max_rounds": 3},
+    }]})
+    status = await wait_finished(client, submitted["group_id"])
+    (task,) = status["tasks"]
+    return dict(task)
+
+
 async def test_failed_checks_escalate_with_feedback_until_a_patch_passes(tmp_path: Path) -> None:
     repo = _project(tmp_path)
     with LoopbackProvider() as lp:
@@ -58,12 +70,7 @@ async def test_failed_checks_escalate_with_feedback_until_a_patch_passes(tmp_pat
         lp.script("best-a", [Reply(RIGHT_PATCH)])
         settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
         async with Client(build_server(settings)) as client:
-            submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
-                "agent_type": "tcoder_speed", "task_description": "Fix add() in calc.py so the tests pass",
-                "workspace": str(repo), "validate": {"checks": ["test"], "max_rounds": 3},
-            }]})
-            status = await wait_finished(client, submitted["group_id"])
-            (task,) = status["tasks"]
+            task = await _fix_add(client, repo)
             untouched = (repo / "calc.py").read_text()
             (repo / "test_calc.py").write_text(TEST + "\n# local edit\n")
             refused = await client.call_tool("apply_validated_patch", {"task_id": task["task_id"]})
@@ -107,12 +114,7 @@ async def test_an_answer_of_search_replace_blocks_passes_on_the_cheap_model_and_
         lp.script("fast-a", [Reply(EDIT_BLOCKS)])
         settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
         async with Client(build_server(settings)) as client:
-            submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
-                "agent_type": "tcoder_speed", "task_description": "Fix add() in calc.py so the tests pass",
-                "workspace": str(repo), "validate": {"checks": ["test"], "max_rounds": 3},
-            }]})
-            status = await wait_finished(client, submitted["group_id"])
-            (task,) = status["tasks"]
+            task = await _fix_add(client, repo)
             applied = await call(client, "apply_validated_patch", {"task_id": task["task_id"]})
     assert task["status"] == "succeeded", task
     assert [(a["model"], a["validation"]["status"]) for a in task["attempts"]] == [("loopa/fast", "passed")]
