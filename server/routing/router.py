@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from server.analysis.tokens import count_tokens
+from server.catalog.limits import request_ceiling
 from server.catalog.schema import VARIANTS, AgentSpec, Catalog, ModelSpec, PolicySpec, StrategySpec, Variant
 from server.errors import InputError, NoRouteError
 from server.routing.agents import accepted_agent_names
@@ -237,12 +238,14 @@ class Router:
             # The answer may be cut to the room the window leaves, never below what it is
             # expected to need (a 4k-window local model still takes a small task).
             limit = min(model.max_output_tokens, policy_max or DEFAULT_MAX_TOKENS)
-            max_tokens = min(limit, model.context_window - input_tokens)
+            ceiling = request_ceiling(model, self.catalog)
+            max_tokens = min(limit, ceiling - input_tokens)
             needed = min(limit, max(analysis.output_tokens, MIN_ANSWER_TOKENS))
             if reason is None and max_tokens < needed:
                 reason = (
                     f"context {input_tokens} + an answer of about {needed} tokens "
-                    f"exceeds its window of {model.context_window} tokens"
+                    + (f"exceeds its window of {model.context_window} tokens" if ceiling == model.context_window else
+                       f"exceeds the {ceiling} tokens a request may hold under its per-minute limit")
                 )
             if reason is None and request.require_available and self._availability is not None:
                 reason = self._availability(model)

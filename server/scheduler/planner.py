@@ -23,6 +23,7 @@ from server.analysis.analyzer import analyze
 from server.analysis.answer_form import answer_form, asks_for_overview
 from server.analysis.tokens import count_tokens
 from server.analysis.types import TaskAnalysis, TaskHints
+from server.catalog.limits import limited_per_minute, request_ceiling
 from server.catalog.schema import Catalog, PolicySpec
 from server.context import ContextOptions, default_budget, render_selection
 from server.context.summary import SUMMARY_BUDGET
@@ -33,7 +34,6 @@ from server.routing.agents import parse_agent_type
 from server.routing.router import Router
 from server.routing.types import AgentRef, Plan, RouteRequest
 from server.scheduler.dag import validate_dag
-from server.scheduler.prompt import request_ceiling
 from server.scheduler.types import GroupInput, TaskInput, TaskPlan
 
 __all__ = [
@@ -234,17 +234,27 @@ def _task_plan(plan: Plan, default_temperature: float, task_type: str = "") -> T
     )
 
 
-def context_budget(catalog: Catalog, model_id: str, policy: PolicySpec | None, explicit: int | None) -> int:
-    """A task's workspace budget: the caller's, else from what its first model takes in one request
-    (its window, or a tokens-per-minute limit below it: `request_ceiling`) and the policy."""
+def context_budget(catalog: Catalog, model_id: str, policy: PolicySpec | None, explicit: int | None,
+                   fallbacks: Sequence[str] = ()) -> int:
+    """A task's workspace budget: the caller's, else from its first model's window and the policy.
+
+    A first model capped by a tokens-a-minute limit (Groq's free plan) takes far less than its
+    window in one request: the budget then follows the first of its variant's `fallbacks` that only
+    its window caps, and the router passes the limited model over for that prompt (the cheap
+    model's place goes to the next one, with full context); with no such fallback, the limit
+    itself, planning the answer at a quarter of it (the call still asks for all the room left)."""
     if explicit is not None:
         return int(explicit)
+    policy_max = policy.max_tokens if policy else None
     model = catalog.models[model_id]
-    ceiling = request_ceiling(model, catalog.providers.get(model.provider))
-    # Under a per-minute limit the answer is planned at a quarter of it (the call still asks for all
-    # the room the prompt leaves): else the policy's answer alone could take the whole limit.
-    answer = model.max_output_tokens if ceiling == model.context_window else min(model.max_output_tokens, ceiling // 4)
-    return default_budget(ceiling, answer, policy.max_tokens if policy else None)
+    if limited_per_minute(model, catalog):
+        for other_id in fallbacks:
+            other = catalog.models.get(other_id)
+            if other is not None and not limited_per_minute(other, catalog):
+                return default_budget(other.context_window, other.max_output_tokens, policy_max)
+        ceiling = request_ceiling(model, catalog)
+        return default_budget(ceiling, min(model.max_output_tokens, ceiling // 4), policy_max)
+    return default_budget(model.context_window, model.max_output_tokens, policy_max)
 
 
 def context_mode(description: str, asked: str | None, validated: bool) -> str:
@@ -288,7 +298,8 @@ async def plan_with_workspace(
     mode = context_mode(task.description, task.context.get("context_mode"), validated)
     explicit = task.context.get("context_budget_tokens")
     for _ in range(2):
-        budget = context_budget(catalog, routed.plan.model_id, context.policy_spec, explicit)
+        budget = context_budget(catalog, routed.plan.model_id, context.policy_spec, explicit,
+                                routed.plan.fallback_model_ids)
         if mode == "summary" and explicit is None:
             budget = min(budget, SUMMARY_BUDGET)
         selection = await select_in_time(

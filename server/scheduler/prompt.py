@@ -12,14 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from server.analysis.tokens import count_tokens as count_text_tokens
 
-if TYPE_CHECKING:
-    from server.catalog.schema import ModelSpec, ProviderSpec
-
-__all__ = ["DependencyOutput", "build_messages", "count_tokens", "fit_max_tokens", "request_ceiling"]
+__all__ = ["DependencyOutput", "build_messages", "count_tokens", "fit_max_tokens"]
 
 PER_DEPENDENCY_CHARS = 6000
 ALL_DEPENDENCIES_CHARS = 24000
@@ -74,17 +70,6 @@ def build_messages(
 def count_tokens(messages: Sequence[dict[str, str]]) -> int:
     """Estimated prompt tokens of `messages` (content plus chat framing)."""
     return 3 + sum(_PER_MESSAGE_TOKENS + count_text_tokens(m.get("content", "")) for m in messages)
-
-
-def request_ceiling(model: ModelSpec, provider: ProviderSpec | None) -> int:
-    """The most tokens one request to `model` may ask for, prompt and `max_tokens` together: its
-    context window, or less where a tokens-per-minute limit is set for the model (else for its
-    provider). Groq, Cerebras and OpenAI refuse a request larger than the model's limit outright
-    ("413 Request too large ... Limit 8000, Requested 32979"), whatever the minute's other traffic,
-    so no wait helps. A tenth of the limit is kept back: the provider counts with its own tokenizer,
-    which may make more of the same text than ours (cl100k)."""
-    per_minute = model.tokens_per_minute or (provider.tokens_per_minute if provider is not None else None)
-    return min(model.context_window, int(per_minute * 0.9)) if per_minute else model.context_window
 
 
 def fit_max_tokens(prompt_tokens: int, wanted: int, context_window: int, max_output: int) -> int | None:

@@ -51,6 +51,7 @@ from server.backends.base import (
 )
 from server.backends.clock import ScopeTimer
 from server.backends.pricing import compute_cost
+from server.catalog.limits import request_ceiling
 from server.catalog.schema import Catalog, ModelSpec
 from server.errors import BackendError, BackendRateLimited, BackendTimeout, BudgetExceeded
 from server.perf.stats import AttemptFact
@@ -59,7 +60,7 @@ from server.scheduler.agent_mode import agent_reply, count_chat_tokens, run_agen
 from server.scheduler.answer_checks import check_task_answer
 from server.scheduler.gate import Busy, CallGate
 from server.scheduler.ports import CallObserver, Providers, TaskEvents
-from server.scheduler.prompt import count_tokens, fit_max_tokens, request_ceiling
+from server.scheduler.prompt import count_tokens, fit_max_tokens
 from server.scheduler.retry import Candidate, RetryPolicy, candidate_chain, classify
 from server.scheduler.types import TaskPlan
 from server.scheduler.validated import feedback_messages
@@ -416,7 +417,7 @@ class TaskRunner:
         reason = self.providers.availability(model)
         if reason:
             raise _Next(f"left out: {reason}", "unavailable")
-        ceiling = request_ceiling(model, self.catalog.providers.get(model.provider))
+        ceiling = request_ceiling(model, self.catalog)
         max_tokens = fit_max_tokens(prompt_tokens, job.plan.max_tokens, ceiling, model.max_output_tokens)
         if max_tokens is None:
             limit = (f"its {model.context_window}-token window" if ceiling == model.context_window else

@@ -25,9 +25,15 @@ PATCH = ("```diff\n--- a/shop/rules.py\n+++ b/shop/rules.py\n@@ -1,2 +1,2 @@\n d
          "-    \"\"\"Discount rule 0 for an order.\"\"\"\n+    \"\"\"Discount rule 0 for an order (the first).\"\"\"\n```")
 
 
-def _settings(tmp_path: Path, url: str, per_minute: int | None) -> object:
+def _settings(tmp_path: Path, url: str, per_minute: int | None, *, first_model_only: bool = False) -> object:
+    """Loopback settings where every loop model (or only loopa/fast, the speed chain's first) is
+    limited to `per_minute` tokens a minute."""
     env = loop_env(tmp_path, url, PWM_ALLOWED_ROOTS=str(tmp_path.parent))
-    write_overlay(tmp_path / "manifests", provider_extra=f"tokens_per_minute = {per_minute}" if per_minute else "")
+    overlay = write_overlay(tmp_path / "manifests", provider_extra=(
+        f"tokens_per_minute = {per_minute}" if per_minute and not first_model_only else "")) / "loop.toml"
+    if per_minute and first_model_only:
+        text = overlay.read_text()
+        overlay.write_text(text.replace('model_name = "fast-a"\n', f'model_name = "fast-a"\ntokens_per_minute = {per_minute}\n'))
     return load_settings(env)
 
 
@@ -46,8 +52,7 @@ async def test_the_default_budget_fits_a_per_minute_limit_and_a_prompt_over_it_i
                 fits = await call(client, "submit_parallel_tasks", {"tasks": [task]})
                 fits_status = await wait_finished(client, fits["group_id"])
                 sent_before = len(lp.requests)
-                over = await call(client, "submit_parallel_tasks", {"tasks": [{**task, "context_budget_tokens": 8000}]})
-                over_status = await wait_finished(client, over["group_id"])
+                over = await client.call_tool("submit_parallel_tasks", {"tasks": [{**task, "context_budget_tokens": 8000}]})
                 sent_after = len(lp.requests)
             requests = [r for r in lp.requests if r.json and "messages" in r.json]
     finally:
@@ -59,12 +64,36 @@ async def test_the_default_budget_fits_a_per_minute_limit_and_a_prompt_over_it_i
     # within the limit with a tenth to spare, for a provider's tokenizer that counts more than ours
     assert requests and all(count_tokens(r.json["messages"]) + r.json["max_tokens"] <= 0.9 * PER_MINUTE
                             for r in requests)
-    (refused,) = over_status["tasks"]
-    assert refused["status"] == "failed" and "tokens a minute" in (refused.get("error") or "")
-    assert sent_after == sent_before  # no request over the limit went out
+    # a prompt over every model's limit is refused when submitted, naming the limit; nothing is sent
+    text = over.content[0].text  # type: ignore[union-attr]
+    assert over.is_error and "tokens a request may hold under its per-minute limit (loopa/fast" in text, text
+    assert sent_after == sent_before
 
 
 async def _route(tmp_path: Path, url: str, per_minute: int | None, task: dict[str, object]) -> dict[str, object]:
     async with Client(build_server(_settings(tmp_path, url, per_minute))) as client:  # type: ignore[arg-type]
         return await call(client, "route_task", {"task_description": task["task_description"],
                                                  "agent_type": "tcoder_speed", "workspace": task["workspace"]})
+
+
+async def test_a_limited_first_model_with_an_unlimited_fallback_gives_way_with_the_full_context(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {"shop/__init__.py": "", "shop/rules.py": BIG})
+    task = {"agent_type": "tcoder_speed", "workspace": str(repo), "validate": {"checks": ["lint"], "max_rounds": 3},
+            "task_description": "Say in discount_rule_0's docstring that it is the first discount rule"}
+    try:
+        with LoopbackProvider() as lp:
+            lp.set_default(Reply(PATCH))
+            settings = _settings(tmp_path / "c", lp.openai_url, PER_MINUTE, first_model_only=True)
+            async with Client(build_server(settings)) as client:  # type: ignore[arg-type]
+                planned = await call(client, "route_task", {"task_description": task["task_description"],
+                                                            "agent_type": "tcoder_speed", "workspace": str(repo)})
+                done = await call(client, "submit_parallel_tasks", {"tasks": [task]})
+                status = await wait_finished(client, done["group_id"])
+    finally:
+        close_indexes()
+    assert planned["context"]["budget_tokens"] > PER_MINUTE  # the unlimited fallback's, not 1,700
+    assert planned["recommended_model"] == "loopa/fast2"
+    assert "per-minute limit" in planned["excluded_models"]["loopa/fast"]
+    (only,) = status["tasks"]
+    assert only["status"] == "succeeded" and only["model_used"] == "loopa/fast2"
+    assert not lp.requests_for("fast-a")  # the limited model was never sent what it would refuse
