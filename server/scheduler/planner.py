@@ -24,7 +24,7 @@ from server.analysis.answer_form import answer_form, asks_for_overview
 from server.analysis.tokens import count_tokens
 from server.analysis.types import TaskAnalysis, TaskHints
 from server.catalog.limits import limited_per_minute, request_ceiling
-from server.catalog.schema import Catalog, PolicySpec
+from server.catalog.schema import Catalog, ModelSpec, PolicySpec
 from server.context import ContextOptions, default_budget, render_selection
 from server.context.summary import SUMMARY_BUDGET
 from server.context.waiting import deadline_after, select_in_time
@@ -236,25 +236,34 @@ def _task_plan(plan: Plan, default_temperature: float, task_type: str = "") -> T
 
 def context_budget(catalog: Catalog, model_id: str, policy: PolicySpec | None, explicit: int | None,
                    fallbacks: Sequence[str] = ()) -> int:
-    """A task's workspace budget: the caller's, else from its first model's window and the policy.
+    """A task's workspace budget: the caller's, else from what its first model takes in one request
+    (its window, or a tokens-a-minute limit below it: `request_ceiling`) and the policy.
 
-    A first model capped by a tokens-a-minute limit (Groq's free plan) takes far less than its
-    window in one request: the budget then follows the first of its variant's `fallbacks` that only
-    its window caps, and the router passes the limited model over for that prompt (the cheap
-    model's place goes to the next one, with full context); with no such fallback, the limit
-    itself, planning the answer at a quarter of it (the call still asks for all the room left)."""
+    A per-minute limit that leaves the first model less than half the context its window would
+    (Groq's free plan: about 1,700 tokens instead of 32,000) makes it a poor first choice for
+    work on code: the budget then follows the first of its variant's `fallbacks` that no such limit
+    holds back, and the router passes the limited model over for that prompt. With no such
+    fallback (only Groq keys) the limit's own budget stands, planning the answer at a quarter of the
+    limit (the call still asks for all the room the prompt leaves)."""
     if explicit is not None:
         return int(explicit)
     policy_max = policy.max_tokens if policy else None
-    model = catalog.models[model_id]
-    if limited_per_minute(model, catalog):
+
+    def budget_of(model: ModelSpec) -> tuple[int, bool]:  # its budget, and whether a limit cut it short
+        full = default_budget(model.context_window, model.max_output_tokens, policy_max)
+        if not limited_per_minute(model, catalog):
+            return full, False
+        ceiling = request_ceiling(model, catalog)
+        limited = default_budget(ceiling, min(model.max_output_tokens, ceiling // 4), policy_max)
+        return limited, limited * 2 < full
+
+    budget, held_back = budget_of(catalog.models[model_id])
+    if held_back:
         for other_id in fallbacks:
             other = catalog.models.get(other_id)
-            if other is not None and not limited_per_minute(other, catalog):
-                return default_budget(other.context_window, other.max_output_tokens, policy_max)
-        ceiling = request_ceiling(model, catalog)
-        return default_budget(ceiling, min(model.max_output_tokens, ceiling // 4), policy_max)
-    return default_budget(model.context_window, model.max_output_tokens, policy_max)
+            if other is not None and not (found := budget_of(other))[1]:
+                return found[0]
+    return budget
 
 
 def context_mode(description: str, asked: str | None, validated: bool) -> str:
