@@ -103,34 +103,40 @@ def extract_unified_diff(model_text: str) -> str | None:
     return _trim_to_diff(model_text)
 
 
+def _header_names(diff: str) -> list[str]:
+    """The names of each file header of `diff`: a `--- ` line directly followed by a `+++ ` line
+    (a removed line of `-- SQL comment` is `--- SQL comment`, and is no header), `/dev/null` left out."""
+    lines = diff.splitlines()
+    names: list[str] = []
+    for first, second in zip(lines, lines[1:], strict=False):
+        if first.startswith("--- ") and second.startswith("+++ "):
+            names += [n for n in (first[4:].split("\t")[0].strip(), second[4:].split("\t")[0].strip())
+                      if n != "/dev/null"]
+    return names
+
+
 def patch_strip_level(diff: str) -> int:
     """1 for git-style `a/` `b/` prefixes (the usual case), else 0."""
-    for line in diff.splitlines():
-        if line.startswith(("--- ", "+++ ")):
-            name = line[4:].split("\t")[0].strip()
-            if name == "/dev/null":
-                continue
-            return 1 if name.startswith(("a/", "b/")) else 0
-    return 1
+    names = _header_names(diff)
+    return 0 if names and not names[0].startswith(("a/", "b/")) else 1
 
 
 def diff_files(diff: str) -> tuple[str, ...]:
     """The paths a unified diff changes (relative, without a/ b/ prefixes), in order."""
     files: list[str] = []
-    for line in diff.splitlines():
-        if line.startswith(("--- ", "+++ ")):
-            name = line[4:].split("\t")[0].strip()
-            if name == "/dev/null":
-                continue
-            name = name[2:] if name.startswith(("a/", "b/")) else name
-            if name not in files:
-                files.append(name)
+    for name in _header_names(diff):
+        name = name[2:] if name.startswith(("a/", "b/")) else name
+        if name not in files:
+            files.append(name)
     return tuple(files)
 
 
 def diff_stat(diff: str) -> dict[str, int]:
     """Files, inserted and deleted lines of a unified diff (what `git diff --shortstat` counts)."""
-    body = [line for line in diff.splitlines() if not line.startswith(("--- ", "+++ "))]
+    lines = diff.splitlines()
+    headers = {i + k for i, (a, b) in enumerate(zip(lines, lines[1:], strict=False))
+               if a.startswith("--- ") and b.startswith("+++ ") for k in (0, 1)}
+    body = [line for i, line in enumerate(lines) if i not in headers]
     return {"files": len(diff_files(diff)), "insertions": sum(1 for line in body if line.startswith("+")),
             "deletions": sum(1 for line in body if line.startswith("-"))}
 

@@ -13,6 +13,8 @@ from server.validation.worktree import (
     PatchApplyError,
     apply_patch_in_worktree,
     apply_patch_to_tree,
+    diff_files,
+    diff_stat,
     extract_unified_diff,
     patch_strip_level,
 )
@@ -128,3 +130,11 @@ def test_a_fenced_diff_that_adds_a_markdown_fence_is_read_to_its_end() -> None:
     assert extract_unified_diff(f"````diff\n{readme}````\n\nDone.") == readme
     # A fence is closed only by a line of its own: inline backticks in prose open nothing.
     assert extract_unified_diff(f"Use ```diff``` blocks, so:\n```diff\n{FIX}```\n") == FIX
+
+
+def test_a_removed_sql_comment_is_a_changed_line_not_a_file_header() -> None:
+    # `-- old note` removed is written `--- old note`: not a file, and one deleted line
+    diff = "--- a/q.sql\n+++ b/q.sql\n@@ -1,3 +1,2 @@\n SELECT 1;\n--- old note\n SELECT 2;\n"
+    assert diff_files(diff) == ("q.sql",)
+    assert diff_stat(diff) == {"files": 1, "insertions": 0, "deletions": 1}
+    assert patch_strip_level("--- q.sql\n+++ q.sql\n@@ -1 +1 @@\n--- a/b note\n+-- new\n") == 0
