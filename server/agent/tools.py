@@ -21,6 +21,7 @@ from server.context.secrets import has_secret, is_secret_path
 from server.validation import ValidationOptions, diagnostics_feedback, validate_path
 from server.validation.edit_blocks import EditBlockError, replace_block
 from server.validation.model import CheckKind
+from server.validation.worktree import diff_files, patch_strip_level
 
 __all__ = ["TOOL_SPECS", "AgentTools", "Searcher", "ToolOutcome"]
 
@@ -208,14 +209,11 @@ class AgentTools:
         diff = args.get("diff")
         if not isinstance(diff, str) or not diff.strip():
             raise ToolRefused("diff is empty")
-        for line in diff.splitlines():
-            if line.startswith(("--- ", "+++ ")):
-                name = line[4:].split("\t")[0].strip()
-                if name != "/dev/null":
-                    self._resolve(name[2:] if name.startswith(("a/", "b/")) else name, must_exist=False)
+        for name in diff_files(diff):
+            self._resolve(name, must_exist=False)
         if not diff.endswith("\n"):
             diff += "\n"
-        level = "-p1" if any(line.startswith("--- a/") for line in diff.splitlines()) else "-p0"
+        level = f"-p{patch_strip_level(diff)}"
         proc = await git(["apply", level, "--whitespace=nowarn", "-"], self.root, self.workspace.env, diff.encode())
         if proc.exit_code != 0:
             return ToolOutcome(f"the diff does not apply: {proc.stderr.strip()[-1500:]}", ok=False)

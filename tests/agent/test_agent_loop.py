@@ -165,3 +165,15 @@ async def test_replace_text_takes_old_lines_written_with_other_whitespace_and_ke
     assert moved.ok and "other whitespace" in moved.output, moved.output
     assert text == nested.replace("return sum(items)", "return round(sum(items), 2)")
     assert not missing.ok and "not in the file" in missing.output
+
+
+async def test_apply_diff_makes_a_new_file_where_its_git_style_header_says(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", PROJECT)
+    new_file = "--- /dev/null\n+++ b/shop/tax.py\n@@ -0,0 +1,2 @@\n+def tax(total):\n+    return total * 0.2\n"
+    sql = "--- a/shop/prices.py\n+++ b/shop/prices.py\n@@ -1,2 +1,2 @@\n-def total(prices):\n+def total(prices):  # -- sum\n     return sum(prices)\n"
+    async with await AgentWorkspace.create(repo, task_id="t-new", env=base_env()) as ws:
+        tools = AgentTools(ws, checks=("test",), base_env=base_env())
+        made = await tools.call("apply_diff", {"diff": new_file})
+        edited = await tools.call("apply_diff", {"diff": sql})
+        assert made.ok and edited.ok, (made.output, edited.output)
+        assert (ws.path / "shop/tax.py").is_file() and not (ws.path / "b").exists()
