@@ -50,7 +50,7 @@ _GIT_TIMEOUT_S = 120.0
 # What git prints is data here (file texts, file lists, diffs), not a log to keep the tail of:
 # the process runner's usual 64 KB cap kept only the end of a large file or patch.
 _GIT_STDOUT_CAP = 1 << 30
-_SAFE_GIT = ["-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false"]
+_SAFE_GIT = ["-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "-c", "core.quotepath=off"]
 # A fence opens and closes on lines of their own, the closing one as the opening one was written:
 # a diff's own lines always start with a prefix (`+```python` adds a Markdown fence), so they never
 # close it.

@@ -138,3 +138,12 @@ def test_a_removed_sql_comment_is_a_changed_line_not_a_file_header() -> None:
     assert diff_files(diff) == ("q.sql",)
     assert diff_stat(diff) == {"files": 1, "insertions": 0, "deletions": 1}
     assert patch_strip_level("--- q.sql\n+++ q.sql\n@@ -1 +1 @@\n--- a/b note\n+-- new\n") == 0
+
+
+async def test_a_non_ascii_path_is_named_as_it_is_in_the_diff_handed_back(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo", {"café.py": "x = 1\ny = 2\nz = 3\n"})
+    sloppy = "--- a/café.py\n+++ b/café.py\n@@ ... @@\n x = 1\n-y = 2\n+y = 20\n"  # git refuses it as written
+    async with await apply_patch_in_worktree(root, sloppy, env=base_env(), lenient=True) as handle:
+        applied = handle.applied_diff
+    assert applied is not None and diff_files(applied) == ("café.py",)
+    assert diff_stat(applied)["files"] == 1
