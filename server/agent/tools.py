@@ -21,6 +21,7 @@ from server.context.secrets import has_secret, is_secret_path
 from server.validation import ValidationOptions, diagnostics_feedback, validate_path
 from server.validation.edit_blocks import EditBlockError, replace_block
 from server.validation.model import CheckKind
+from server.validation.procs import DEFAULT_STREAM_CAP
 from server.validation.worktree import diff_files, patch_strip_level
 
 __all__ = ["TOOL_SPECS", "AgentTools", "Searcher", "ToolOutcome"]
@@ -74,7 +75,9 @@ async def git_grep(root: Path, query: str, limit: int) -> list[str]:
     args = ["grep", "-n", "-I", "-i", "-F", "--no-color"]
     for word in words:
         args += ["-e", word]
-    proc = await git(args, root, {"PATH": "/usr/bin:/bin", "LC_ALL": "C"})
+    # A search is read for its first lines only: a common word over a large repository would
+    # otherwise be held whole (the runner keeps the last 64 KB; past that, later hits are shown).
+    proc = await git(args, root, {"PATH": "/usr/bin:/bin", "LC_ALL": "C"}, stdout_cap=DEFAULT_STREAM_CAP)
     return [line[:300] for line in proc.stdout.splitlines()[:limit]]
 
 
