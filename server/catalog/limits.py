@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from server.catalog.schema import Catalog, ModelSpec
 
-__all__ = ["request_ceiling", "limited_per_minute"]
+__all__ = ["limited_per_minute", "request_ceiling"]
 
 
 def request_ceiling(model: ModelSpec, catalog: Catalog) -> int:

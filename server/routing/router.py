@@ -235,8 +235,9 @@ class Router:
             reason = self._static_reason.get(model.id)
             if reason is None and model.tier not in tiers:
                 reason = f"{model.tier} model not allowed: {tier_why}"
-            # The answer may be cut to the room the window leaves, never below what it is
-            # expected to need (a 4k-window local model still takes a small task).
+            # The answer may be cut to the room one request leaves (the window, or a per-minute
+            # limit below it), never below what it is expected to need (a 4k-window local model
+            # still takes a small task).
             limit = min(model.max_output_tokens, policy_max or DEFAULT_MAX_TOKENS)
             ceiling = request_ceiling(model, self.catalog)
             max_tokens = min(limit, ceiling - input_tokens)

@@ -72,9 +72,10 @@ def count_tokens(messages: Sequence[dict[str, str]]) -> int:
     return 3 + sum(_PER_MESSAGE_TOKENS + count_text_tokens(m.get("content", "")) for m in messages)
 
 
-def fit_max_tokens(prompt_tokens: int, wanted: int, context_window: int, max_output: int) -> int | None:
-    """The `max_tokens` to send so prompt + output fit the window, or None if the prompt cannot fit."""
-    room = context_window - prompt_tokens
+def fit_max_tokens(prompt_tokens: int, wanted: int, ceiling: int, max_output: int) -> int | None:
+    """The `max_tokens` to send so prompt + output fit in one request (`ceiling`: the model's window,
+    or its per-minute limit, `server.catalog.limits.request_ceiling`), or None if the prompt cannot."""
+    room = ceiling - prompt_tokens
     wanted = min(wanted, max_output)
     if room < min(MIN_OUTPUT_TOKENS, wanted):
         return None
