@@ -75,9 +75,10 @@ async def git_grep(root: Path, query: str, limit: int) -> list[str]:
     args = ["grep", "-n", "-I", "-i", "-F", "--no-color"]
     for word in words:
         args += ["-e", word]
-    # A search is read for its first lines only: a common word over a large repository would
-    # otherwise be held whole (the runner keeps the last 64 KB; past that, later hits are shown).
-    proc = await git(args, root, {"PATH": "/usr/bin:/bin", "LC_ALL": "C"}, stdout_cap=DEFAULT_STREAM_CAP)
+    # A search is read for its first lines only: the first 64 KB of hits, not the whole listing
+    # a common word makes of a large repository.
+    proc = await git(args, root, {"PATH": "/usr/bin:/bin", "LC_ALL": "C"}, stdout_cap=DEFAULT_STREAM_CAP,
+                     stdout_head=True)
     return [line[:300] for line in proc.stdout.splitlines()[:limit]]
 
 

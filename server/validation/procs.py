@@ -98,14 +98,20 @@ class ProcResult:
 
 
 class _Tail:
-    """Keep the last `cap` bytes of a stream."""
+    """Keep the last `cap` bytes of a stream (`head`: the first ones, for a listing read from its top)."""
 
-    def __init__(self, cap: int) -> None:
+    def __init__(self, cap: int, head: bool = False) -> None:
         self.cap = cap
+        self.head = head
         self.data = bytearray()
         self.dropped = 0
 
     def add(self, chunk: bytes) -> None:
+        if self.head:
+            room = max(0, self.cap - len(self.data))
+            self.data += chunk[:room]
+            self.dropped += len(chunk) - min(room, len(chunk))
+            return
         self.data += chunk
         if len(self.data) > self.cap:
             excess = len(self.data) - self.cap
@@ -167,11 +173,13 @@ async def run_process(
     stdin: bytes | None = None,
     stdout_cap: int = DEFAULT_STREAM_CAP,
     stderr_cap: int = DEFAULT_STREAM_CAP,
+    stdout_head: bool = False,
     supervise: bool = True,
 ) -> ProcResult:
     """Run `argv` (never through a shell) until it exits or `deadline` (loop time) passes.
 
-    `supervise=False` skips the subreaper supervisor (only the process group is killed then):
+    Each stream keeps its last `*_cap` bytes (a log's end says what went wrong); `stdout_head`
+    keeps the first ones instead (a listing read from its top). `supervise=False` skips the subreaper supervisor (only the process group is killed then):
     for benchmarks measuring what the supervisor costs.
 
     Raises:
@@ -196,7 +204,7 @@ async def run_process(
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,  # its own process group, so the whole tree can be killed
     )
-    out, err = _Tail(stdout_cap), _Tail(stderr_cap)
+    out, err = _Tail(stdout_cap, head=stdout_head), _Tail(stderr_cap)
     pumps = [asyncio.ensure_future(_pump(proc.stdout, out)), asyncio.ensure_future(_pump(proc.stderr, err))]
     timed_out = False
     try:

@@ -143,10 +143,11 @@ def diff_stat(diff: str) -> dict[str, int]:
 
 async def run_git(
     args: list[str], cwd: Path, env: Mapping[str, str], stdin: bytes | None = None, *,
-    stdout_cap: int = _GIT_STDOUT_CAP,
+    stdout_cap: int = _GIT_STDOUT_CAP, stdout_head: bool = False,
 ) -> ProcResult:
     """git as an argument list (never a shell), with hooks and fsmonitor off. Its output is read
-    whole unless `stdout_cap` says otherwise (then its last `stdout_cap` bytes are kept).
+    whole unless `stdout_cap` says otherwise (then its last `stdout_cap` bytes are kept, or with
+    `stdout_head` its first).
 
     `git worktree` commands on one repository run one at a time: a `prune` racing another
     task's `add` can delete the half-made worktree's admin files.
@@ -154,8 +155,8 @@ async def run_git(
     Raises: WorkspaceError: git is not installed."""
     if args and args[0] == "worktree":
         async with _worktree_lock(cwd):
-            return await _git(args, cwd, env, stdin, stdout_cap)
-    return await _git(args, cwd, env, stdin, stdout_cap)
+            return await _git(args, cwd, env, stdin, stdout_cap, stdout_head)
+    return await _git(args, cwd, env, stdin, stdout_cap, stdout_head)
 
 
 _WORKTREE_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Path, asyncio.Lock]] = (
@@ -168,12 +169,12 @@ def _worktree_lock(repo: Path) -> asyncio.Lock:
 
 
 async def _git(args: list[str], cwd: Path, env: Mapping[str, str], stdin: bytes | None,
-               stdout_cap: int = _GIT_STDOUT_CAP) -> ProcResult:
+               stdout_cap: int = _GIT_STDOUT_CAP, stdout_head: bool = False) -> ProcResult:
     loop = asyncio.get_running_loop()
     try:
         return await run_process(
             ["git", *_SAFE_GIT, *args], cwd=cwd, env=env, deadline=loop.time() + _GIT_TIMEOUT_S, stdin=stdin,
-            stdout_cap=stdout_cap,
+            stdout_cap=stdout_cap, stdout_head=stdout_head,
         )
     except FileNotFoundError:
         raise WorkspaceError("git is not installed") from None

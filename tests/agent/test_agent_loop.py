@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from server.agent import AgentBounds, AgentReply, AgentTools, AgentWorkspace, run_agent
+from server.agent.tools import git_grep
 from server.backends.base import ChatMessage, ToolCall, ToolSpec
 from tests.validation.helpers import base_env, make_repo
 
@@ -177,3 +178,10 @@ async def test_apply_diff_makes_a_new_file_where_its_git_style_header_says(tmp_p
         edited = await tools.call("apply_diff", {"diff": sql})
         assert made.ok and edited.ok, (made.output, edited.output)
         assert (ws.path / "shop/tax.py").is_file() and not (ws.path / "b").exists()
+
+
+async def test_a_search_with_more_hits_than_it_shows_shows_the_first_ones(tmp_path: Path) -> None:
+    files = {f"pkg/m{i:04d}.py": f"NEEDLE = '{'x' * 60}'\n" for i in range(1500)}  # ~130 KB of hits
+    repo = make_repo(tmp_path / "repo", files)
+    hits = await git_grep(repo, "needle", 3)
+    assert [h.split(":", 1)[0] for h in hits] == ["pkg/m0000.py", "pkg/m0001.py", "pkg/m0002.py"]
