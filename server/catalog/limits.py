@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from server.catalog.schema import Catalog, ModelSpec
 
-__all__ = ["limited_per_minute", "request_ceiling"]
+__all__ = ["ceiling_words", "limited_per_minute", "request_ceiling"]
 
 
 def request_ceiling(model: ModelSpec, catalog: Catalog) -> int:
@@ -25,3 +25,10 @@ def request_ceiling(model: ModelSpec, catalog: Catalog) -> int:
 def limited_per_minute(model: ModelSpec, catalog: Catalog) -> bool:
     """Whether a per-minute limit, not the window, caps a request to `model`."""
     return request_ceiling(model, catalog) < model.context_window
+
+
+def ceiling_words(model: ModelSpec, ceiling: int) -> str:
+    """What caps a request to `model` at `ceiling` tokens, for a reason a caller reads."""
+    if ceiling == model.context_window:
+        return f"its window of {model.context_window} tokens"
+    return f"the {ceiling} tokens a request may hold under its per-minute limit"

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from server.analysis.tokens import count_tokens
-from server.catalog.limits import request_ceiling
+from server.catalog.limits import ceiling_words, request_ceiling
 from server.catalog.schema import VARIANTS, AgentSpec, Catalog, ModelSpec, PolicySpec, StrategySpec, Variant
 from server.errors import InputError, NoRouteError
 from server.routing.agents import accepted_agent_names
@@ -243,11 +243,8 @@ class Router:
             max_tokens = min(limit, ceiling - input_tokens)
             needed = min(limit, max(analysis.output_tokens, MIN_ANSWER_TOKENS))
             if reason is None and max_tokens < needed:
-                reason = (
-                    f"context {input_tokens} + an answer of about {needed} tokens "
-                    + (f"exceeds its window of {model.context_window} tokens" if ceiling == model.context_window else
-                       f"exceeds the {ceiling} tokens a request may hold under its per-minute limit")
-                )
+                reason = (f"context {input_tokens} + an answer of about {needed} tokens exceeds "
+                          f"{ceiling_words(model, ceiling)}")
             if reason is None and request.require_available and self._availability is not None:
                 reason = self._availability(model)
             if reason is not None:

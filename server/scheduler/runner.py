@@ -51,7 +51,7 @@ from server.backends.base import (
 )
 from server.backends.clock import ScopeTimer
 from server.backends.pricing import compute_cost
-from server.catalog.limits import request_ceiling
+from server.catalog.limits import ceiling_words, request_ceiling
 from server.catalog.schema import Catalog, ModelSpec
 from server.errors import BackendError, BackendRateLimited, BackendTimeout, BudgetExceeded
 from server.perf.stats import AttemptFact
@@ -420,9 +420,8 @@ class TaskRunner:
         ceiling = request_ceiling(model, self.catalog)
         max_tokens = fit_max_tokens(prompt_tokens, job.plan.max_tokens, ceiling, model.max_output_tokens)
         if max_tokens is None:
-            limit = (f"its {model.context_window}-token window" if ceiling == model.context_window else
-                     f"its limit of {ceiling} tokens a minute (a larger request is refused, not delayed)")
-            raise _Next(f"prompt of ~{prompt_tokens} tokens does not fit {limit}", "context_too_large")
+            raise _Next(f"prompt of ~{prompt_tokens} tokens does not fit {ceiling_words(model, ceiling)}",
+                        "context_too_large")
         paid = model.tier == "paid"
         money = reservation_estimate(model, prompt_tokens, job.plan.output_tokens, max_tokens)
         reserve = None if money is None else money.estimate

@@ -97,7 +97,7 @@ class ProcResult:
         return self.stdout_truncated or self.stderr_truncated
 
 
-class _Tail:
+class _Capped:
     """Keep the last `cap` bytes of a stream (`head`: the first ones, for a listing read from its top)."""
 
     def __init__(self, cap: int, head: bool = False) -> None:
@@ -122,7 +122,7 @@ class _Tail:
         return self.data.decode("utf-8", errors="replace")
 
 
-async def _pump(stream: asyncio.StreamReader | None, sink: _Tail) -> None:
+async def _pump(stream: asyncio.StreamReader | None, sink: _Capped) -> None:
     if stream is None:
         return
     while chunk := await stream.read(65536):
@@ -179,8 +179,9 @@ async def run_process(
     """Run `argv` (never through a shell) until it exits or `deadline` (loop time) passes.
 
     Each stream keeps its last `*_cap` bytes (a log's end says what went wrong); `stdout_head`
-    keeps the first ones instead (a listing read from its top). `supervise=False` skips the subreaper supervisor (only the process group is killed then):
-    for benchmarks measuring what the supervisor costs.
+    keeps the first ones instead (a listing read from its top). `supervise=False` skips the
+    subreaper supervisor (only the process group is killed then): for benchmarks measuring what
+    the supervisor costs.
 
     Raises:
         FileNotFoundError / PermissionError: the executable cannot be started.
@@ -204,7 +205,7 @@ async def run_process(
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,  # its own process group, so the whole tree can be killed
     )
-    out, err = _Tail(stdout_cap, head=stdout_head), _Tail(stderr_cap)
+    out, err = _Capped(stdout_cap, head=stdout_head), _Capped(stderr_cap)
     pumps = [asyncio.ensure_future(_pump(proc.stdout, out)), asyncio.ensure_future(_pump(proc.stderr, err))]
     timed_out = False
     try:

@@ -103,16 +103,17 @@ def extract_unified_diff(model_text: str) -> str | None:
     return _trim_to_diff(model_text)
 
 
+def _headers(lines: list[str]) -> list[int]:
+    """Where each file header of a diff's `lines` starts: a `--- ` line directly followed by a
+    `+++ ` line (a removed line of `-- SQL comment` is `--- SQL comment`, and is no header)."""
+    return [i for i in range(len(lines) - 1) if lines[i].startswith("--- ") and lines[i + 1].startswith("+++ ")]
+
+
 def _header_names(diff: str) -> list[str]:
-    """The names of each file header of `diff`: a `--- ` line directly followed by a `+++ ` line
-    (a removed line of `-- SQL comment` is `--- SQL comment`, and is no header), `/dev/null` left out."""
+    """The names in each file header of `diff`, `/dev/null` left out."""
     lines = diff.splitlines()
-    names: list[str] = []
-    for first, second in zip(lines, lines[1:], strict=False):
-        if first.startswith("--- ") and second.startswith("+++ "):
-            names += [n for n in (first[4:].split("\t")[0].strip(), second[4:].split("\t")[0].strip())
-                      if n != "/dev/null"]
-    return names
+    names = (line[4:].split("\t")[0].strip() for i in _headers(lines) for line in lines[i:i + 2])
+    return [n for n in names if n != "/dev/null"]
 
 
 def patch_strip_level(diff: str) -> int:
@@ -134,8 +135,7 @@ def diff_files(diff: str) -> tuple[str, ...]:
 def diff_stat(diff: str) -> dict[str, int]:
     """Files, inserted and deleted lines of a unified diff (what `git diff --shortstat` counts)."""
     lines = diff.splitlines()
-    headers = {i + k for i, (a, b) in enumerate(zip(lines, lines[1:], strict=False))
-               if a.startswith("--- ") and b.startswith("+++ ") for k in (0, 1)}
+    headers = {i + k for i in _headers(lines) for k in (0, 1)}
     body = [line for i, line in enumerate(lines) if i not in headers]
     return {"files": len(diff_files(diff)), "insertions": sum(1 for line in body if line.startswith("+")),
             "deletions": sum(1 for line in body if line.startswith("-"))}
@@ -168,8 +168,8 @@ def _worktree_lock(repo: Path) -> asyncio.Lock:
     return locks.setdefault(repo, asyncio.Lock())
 
 
-async def _git(args: list[str], cwd: Path, env: Mapping[str, str], stdin: bytes | None,
-               stdout_cap: int = _GIT_STDOUT_CAP, stdout_head: bool = False) -> ProcResult:
+async def _git(args: list[str], cwd: Path, env: Mapping[str, str], stdin: bytes | None, stdout_cap: int,
+               stdout_head: bool) -> ProcResult:
     loop = asyncio.get_running_loop()
     try:
         return await run_process(
