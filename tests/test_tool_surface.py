@@ -76,16 +76,18 @@ async def test_by_default_the_four_core_tools_are_offered_within_5k_tokens(tmp_p
     # The budget is for what is sent (compact JSON); the spaced count is kept from creeping up too.
     assert wire <= 5_000, f"tools/list costs {wire} tokens of every conversation"
     # +75 spaced for submit's wait_seconds / group_status (one call instead of two for a short group),
-    # +65 for context_mode on route_task and on each submitted task (a design task's summary).
-    assert spaced <= 5_390, f"tools/list, spaced out, costs {spaced} tokens"
+    # +65 for context_mode on route_task and on each submitted task (a design task's summary),
+    # +30 for route_task's context_offset (a large selection is listed a page at a time).
+    assert spaced <= 5_420, f"tools/list, spaced out, costs {spaced} tokens"
 
 
 async def test_every_tool_together_stays_within_7500_tokens(settings: Settings) -> None:
     names, wire, spaced = await tools_list_tokens(settings)
     assert len(names) == 13
     # 6k / 7.5k for the eleven tools before the workflows; plan_milestone and continue_task add ~600,
-    # submit's wait_seconds / group_status ~75, context_mode ~50 wire / ~65 spaced.
-    assert wire <= 6_350 and spaced <= 8_240, (wire, spaced)
+    # submit's wait_seconds / group_status ~75, context_mode ~50 wire / ~65 spaced, route_task's
+    # context_offset ~20 / ~30.
+    assert wire <= 6_370 and spaced <= 8_270, (wire, spaced)
 
 
 async def test_pwm_tools_adds_named_tools_to_the_core_ones_and_rejects_unknown_names(tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ from tools.submit_parallel_tasks import TaskSpec, build_group_input, confine_gro
 from tools.surface import ToolServer
 from tools.validate_workspace import client_roots
 
-__all__ = ["RouteTaskInput", "RouteTaskOutput", "preview_route", "register", "route_task"]
+__all__ = ["CONTEXT_PAGE", "RouteTaskInput", "RouteTaskOutput", "context_page", "preview_route", "register", "route_task"]
 
 
 class RouteTaskInput(CallerHints):
@@ -54,6 +54,7 @@ class RouteTaskInput(CallerHints):
     workspace: str | None = Field(None, max_length=4096, description=WORKSPACE_DOC)
     context_budget_tokens: int | None = Field(None, ge=64, le=2_000_000, description=CONTEXT_BUDGET_DOC)
     context_mode: ContextMode | None = Field(None, description=CONTEXT_MODE_DOC)
+    context_offset: int = Field(0, ge=0, description="Paging of context.files.")
     validate_: dict[str, Any] | bool | None = Field(
         None, alias="validate", description="As in submit: plans try-check-escalate."
     )
@@ -87,8 +88,21 @@ class RouteTaskOutput(BaseModel):
     policy: str | None
     notes: list[str]
     context: dict[str, Any] | None = Field(
-        None, description="With a workspace: files [{path, start_line, end_line, tokens, reason}], total_tokens, "
-        "budget_tokens, repo_tokens, commit, mode (code or summary).")
+        None, description="With a workspace: files [{path, start_line, end_line, tokens, reason}] (a page; "
+        "files_next_offset), total_tokens, budget_tokens, repo_tokens, commit, mode (code or summary).")
+
+
+CONTEXT_PAGE = 40
+"""Pieces listed per answer: at about 200 characters each, a page stays near 2k tokens however large
+the budget (at 400,000 tokens a selection on this repository has over 200 pieces)."""
+
+
+def context_page(selection: dict[str, Any], offset: int) -> dict[str, Any]:
+    """`selection` with `files` cut to one page from `offset` (totals stay those of the whole)."""
+    files = list(selection.get("files") or [])
+    end = offset + CONTEXT_PAGE
+    return {**selection, "files": files[offset:end], "files_total": len(files), "files_offset": offset,
+            "files_next_offset": end if end < len(files) else None}
 
 
 async def preview_route(
@@ -174,7 +188,7 @@ async def preview_route(
         notes=[*plan.notes, *notes],
     )
     if chosen is not None:
-        out.context = chosen["selection"]
+        out.context = context_page(chosen["selection"], args.context_offset)
     return out
 
 

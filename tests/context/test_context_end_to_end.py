@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from mcp import Client
 
@@ -79,6 +80,35 @@ async def test_route_task_returns_what_the_model_would_see_within_the_budget(tmp
     assert context["total_tokens"] <= context["budget_tokens"] == 1500
     assert outside.is_error and "workspace" in outside.content[0].text and "outside" in outside.content[0].text
     assert missing.is_error and "files[0]" in missing.content[0].text
+
+
+async def test_route_task_lists_a_large_selection_a_page_at_a_time(tmp_path: Path) -> None:
+    # 90 modules that all match the task, and a budget that takes them all: the answer lists one
+    # page of pieces (a client warns at 10k tokens of output) and says where the next page starts
+    files = {f"shop/rule_{n:02d}.py": f"def discount_rule_{n}(order):\n    return order.total * {n} / 100\n"
+             for n in range(90)}
+    repo = make_repo(tmp_path / "repo", files)
+    settings = load_settings(loop_env(tmp_path, "http://127.0.0.1:9", PWM_ALLOWED_ROOTS=str(tmp_path)))
+    args = {"task_description": "every discount rule must round the order total", "agent_type": "tcoder_speed",
+            "workspace": str(repo), "context_budget_tokens": 100_000}
+    pages: list[dict[str, Any]] = []
+    try:
+        async with Client(build_server(settings)) as client:
+            offset: int | None = 0
+            while offset is not None:
+                raw = await client.call_tool("route_task", {**args, "context_offset": offset})
+                assert len(raw.content[0].text) < 20_000  # about 5k tokens at most, whatever the budget
+                pages.append(json.loads(raw.content[0].text)["context"])
+                offset = pages[-1]["files_next_offset"]
+    finally:
+        close_indexes()
+    listed = [f["path"] for page in pages for f in page["files"]]
+    assert [len(page["files"]) for page in pages] == [40, 40, 10]
+    assert [page["files_offset"] for page in pages] == [0, 40, 80]
+    assert all(page["files_total"] == 90 for page in pages)
+    assert sorted(listed) == sorted(files)  # every piece once, in rank order across the pages
+    assert sum(f["tokens"] for page in pages for f in page["files"]) <= pages[0]["total_tokens"]
+    assert pages[0]["total_tokens"] == pages[2]["total_tokens"] <= 100_000
 
 
 async def test_route_task_counts_the_code_it_will_show_in_input_tokens_and_cost(tmp_path: Path) -> None:
