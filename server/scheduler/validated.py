@@ -73,9 +73,13 @@ async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str
     return Verdict(report.passed, report.status, json.dumps(data, default=str), feedback, patch, handle.base_commit)
 
 
+RETRY_REQUEST = ("Send the whole corrected change against the original files, as a unified diff or as "
+                 "SEARCH/REPLACE blocks (it replaces the failed one; it is not applied on top of it).")
+
+
 def feedback_messages(answer: str, feedback: str) -> list[dict[str, str]]:
     """The turn appended for the next attempt: the failed answer and what its checks said."""
     return [
         {"role": "assistant", "content": answer},
-        {"role": "user", "content": f"The checks failed on that patch.\n\n{feedback}\n\nSend a corrected patch."},
+        {"role": "user", "content": f"The checks failed on that patch.\n\n{feedback}\n\n{RETRY_REQUEST}"},
     ]

@@ -41,7 +41,8 @@ def _check_block(check: CheckResult) -> list[str]:
 
 
 def diagnostics_feedback(report: ValidationReport, *, max_chars: int = 4000) -> str:
-    """Concise text naming every failed, timed-out or errored check with its diagnostics.
+    """Concise text naming every failed, timed-out or errored check with its diagnostics (what to
+    send back is the caller's to say: a patch, or more edits by an agent's tools).
 
     A passed report yields a one-line confirmation."""
     bad = [c for c in report.checks if c.status in ("failed", "timed_out", "error")]
@@ -50,7 +51,6 @@ def diagnostics_feedback(report: ValidationReport, *, max_chars: int = 4000) -> 
     lines = [f"Your patch did not pass validation ({report.status}). Problems found:"]
     for check in bad:
         lines.extend(_check_block(check))
-    lines.append("Fix these problems and reply with a complete unified diff against the original files.")
     text = "\n".join(lines)
     if len(text) > max_chars:
         cut = text[: max_chars - 40].rsplit("\n", 1)[0]

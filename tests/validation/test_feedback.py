@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from server.scheduler.validated import feedback_messages
 from server.validation.feedback import diagnostics_feedback
 from server.validation.model import CheckResult, Diagnostic, ValidationReport
 
@@ -21,7 +22,17 @@ def test_feedback_names_failed_checks_with_locations_and_skips_passing_ones() ->
     assert "pytest (test, project .): failed, exit code 1" in text
     assert "tests/test_calc.py:9: test-failure test_calc::test_add: assert 4 == 5" in text
     assert "ruff" not in text
-    assert "unified diff" in text
+    # what to send back is the caller's to say: an agent's check tool must not ask its agent for a diff
+    assert "diff" not in text
+
+
+def test_a_failed_patch_s_retry_asks_for_the_whole_change_in_either_answer_form() -> None:
+    failing = CheckResult(name="pytest", kind="test", project=".", language="python", status="failed", exit_code=1)
+    answer, retry = feedback_messages("the failed answer", diagnostics_feedback(_report(failing)))
+    assert answer == {"role": "assistant", "content": "the failed answer"}
+    assert "pytest (test, project .): failed" in retry["content"]
+    assert "unified diff" in retry["content"] and "SEARCH/REPLACE" in retry["content"]
+    assert "against the original files" in retry["content"]
 
 
 def test_timed_out_check_without_diagnostics_shows_its_output_tail() -> None:
