@@ -229,7 +229,7 @@ def summary(output: SubmitOutput, status: GroupView | None = None) -> str:
 
 async def confine_workspaces(group: GroupInput, ctx: Context[AppState, Any]) -> GroupInput:
     """Resolve each task's `workspace` inside the allowed roots; a task that asks for validation
-    gets a normalised spec: workspace, checks, max_rounds.
+    gets a normalised spec: workspace, checks, max_rounds (and lint_scope "all" when asked).
 
     Raises:
         WorkspaceError: a workspace outside the client's (or configured) roots.
@@ -280,8 +280,13 @@ def confine_group(group: GroupInput, roots: Sequence[Path]) -> GroupInput:
             agent = ({"mode": "agent", "agent": dict(spec.get("agent") or {})} if spec.get("mode") == "agent"
                      else {"mode": spec["mode"]} if spec.get("mode") else {})
             first = {"test_first": True} if spec.get("test_first") else {}
+            scope = spec.get("lint_scope", "new")
+            if scope not in ("new", "all"):
+                raise InputError(f"tasks[{index}].validate.lint_scope", f"{scope!r} is not a lint scope",
+                                 "new (findings the patch adds; the default) or all (every finding)")
+            lint = {"lint_scope": "all"} if scope == "all" else {}
             spec = {"workspace": str(path), "checks": list(checks), "max_rounds": rounds,
-                    "timeout_s": float(spec.get("timeout_s", 300.0)), **agent, **first}
+                    "timeout_s": float(spec.get("timeout_s", 300.0)), **agent, **first, **lint}
             task = dataclasses.replace(task, validate=spec)
         tasks.append(task)
     return dataclasses.replace(group, tasks=tuple(tasks))

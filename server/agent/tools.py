@@ -20,7 +20,7 @@ from server.backends.base import ToolSpec
 from server.context.secrets import has_secret, is_secret_path
 from server.validation import ValidationOptions, diagnostics_feedback, validate_path
 from server.validation.edit_blocks import EditBlockError, replace_block
-from server.validation.model import CheckKind
+from server.validation.model import CheckKind, LintScope
 from server.validation.procs import DEFAULT_STREAM_CAP
 from server.validation.worktree import diff_files, patch_strip_level
 
@@ -95,6 +95,7 @@ class AgentTools:
         searcher: Searcher = git_grep,
         max_output_chars: int = 6000,
         exclude_globs: Sequence[str] = (),
+        lint_scope: LintScope = "new",
     ) -> None:
         self.workspace = workspace
         self.root = workspace.path
@@ -104,6 +105,7 @@ class AgentTools:
         self.searcher = searcher
         self.max_output_chars = max_output_chars
         self.exclude_globs = tuple(exclude_globs)  # beside the workspace context's secret files
+        self.lint_scope: LintScope = lint_scope  # "new": only findings the agent's edits add
 
     # -- confinement -------------------------------------------------------------------------
     def _resolve(self, raw: object, *, must_exist: bool = True) -> Path:
@@ -224,7 +226,8 @@ class AgentTools:
         return ToolOutcome("diff applied", ok=True)
 
     async def run_checks(self, args: Mapping[str, Any]) -> ToolOutcome:
-        options = ValidationOptions(checks=self.checks, timeout_s=self.check_timeout_s, use_cache=False)
+        options = ValidationOptions(checks=self.checks, timeout_s=self.check_timeout_s, use_cache=False,
+                                    lint_scope=self.lint_scope)
         report = await validate_path(self.root, options, base_env=self.base_env)
         text = "All checks passed." if report.passed else diagnostics_feedback(report, max_chars=self.max_output_chars)
         return ToolOutcome(text, ok=True, checks_passed=report.passed)

@@ -22,9 +22,17 @@ from server.validation import (
     extract_unified_diff,
     validate_path,
 )
+from server.validation.model import LintScope
 from server.validation.worktree import diff_files, diff_stat
 
-__all__ = ["Verdict", "check_answer", "feedback_messages"]
+__all__ = ["Verdict", "check_answer", "feedback_messages", "lint_scope"]
+
+
+def lint_scope(spec: Mapping[str, Any]) -> LintScope:
+    """Which lint findings fail a task's patch: by default only those the patch adds (SWE-agent's
+    rule: a repository's existing findings, in files the patch never touched, would fail every
+    answer and send it up the chain to no purpose); `"all"` when the task's spec asks for it."""
+    return "all" if spec.get("lint_scope") == "all" else "new"
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,7 @@ async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str
             checks=tuple(spec.get("checks") or ()) or ValidationOptions().checks,
             timeout_s=float(spec.get("timeout_s", 300.0)),
             use_cache=False,
+            lint_scope=lint_scope(spec),
         )
         report = await validate_path(handle.workspace, options, base_env=env)
     data = dataclasses.asdict(report)

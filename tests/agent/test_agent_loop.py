@@ -185,3 +185,21 @@ async def test_a_search_with_more_hits_than_it_shows_shows_the_first_ones(tmp_pa
     repo = make_repo(tmp_path / "repo", files)
     hits = await git_grep(repo, "needle", 3)
     assert [h.split(":", 1)[0] for h in hits] == ["pkg/m0000.py", "pkg/m0001.py", "pkg/m0002.py"]
+
+
+async def test_an_agent_s_lint_check_reports_the_findings_its_edits_add_not_the_repository_s_old_ones(
+    tmp_path: Path,
+) -> None:
+    untidy = "import os\n\n\ndef helper():\n    return 2\n"  # F401, there before the agent came
+    repo = make_repo(tmp_path / "repo", {**PROJECT, "shop/util.py": untidy})
+    edit = {"path": "shop/prices.py", "old": "    return total\n", "new": "    return total * (100 - pct) / 100\n"}
+    async with await AgentWorkspace.create(repo, task_id="t-lint", env=base_env()) as ws:
+        tools = AgentTools(ws, checks=("lint",), base_env=base_env())
+        assert (await tools.replace_text(edit)).ok
+        own = await tools.run_checks({})
+        everything = await AgentTools(ws, checks=("lint",), base_env=base_env(), lint_scope="all").run_checks({})
+        assert (await tools.replace_text({"path": "shop/prices.py", "old": "def total", "new": "import sys\n\n\ndef total"})).ok
+        added = await tools.run_checks({})
+    assert own.checks_passed and own.output == "All checks passed."
+    assert not everything.checks_passed and "shop/util.py:1:8: F401" in everything.output
+    assert not added.checks_passed and "shop/prices.py:1:8: F401" in added.output and "util.py" not in added.output

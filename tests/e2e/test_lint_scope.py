@@ -1,0 +1,60 @@
+"""A validated task's lint check judges what its patch adds: findings the repository already had,
+in files the patch never touched, fail no answer (SWE-agent's rule), unless the task asks for
+`lint_scope: "all"`; a finding the patch itself adds still fails it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mcp import Client
+
+from server.app import build_server
+from server.settings import load_settings
+from tests.e2e.helpers import call, wait_finished
+from tests.scheduler.overlay import loop_env
+from tests.support.loopback_provider import LoopbackProvider, Reply
+from tests.validation.helpers import make_repo
+
+OPS = "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n"
+UNTIDY = "import os\nimport sys\n\n\ndef helper():\n    x = 1\n    return 2\n"  # F401 x2, F841
+DOCSTRING = ("ops.py\n```python\n<<<<<<< SEARCH\ndef mul(a, b):\n    return a * b\n=======\ndef mul(a, b):\n"
+             "    \"\"\"The product of a and b.\"\"\"\n    return a * b\n>>>>>>> REPLACE\n```")
+ADDS_UNUSED_IMPORT = ("ops.py\n```python\n<<<<<<< SEARCH\ndef add(a, b):\n=======\nimport json\n\n\ndef add(a, b):\n"
+                      ">>>>>>> REPLACE\n```")
+TASK = "Give mul() in ops.py a docstring"
+
+
+async def _run(client: Client, repo: Path, **validate: Any) -> dict[str, Any]:
+    submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
+        "agent_type": "tcoder_speed", "task_description": TASK, "workspace": str(repo),
+        "validate": {"checks": ["lint"], "max_rounds": 2, **validate}}]})
+    (task,) = (await wait_finished(client, submitted["group_id"]))["tasks"]
+    return dict(task)
+
+
+async def test_existing_findings_elsewhere_fail_no_patch_but_a_finding_the_patch_adds_does(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {"ops.py": OPS, "util.py": UNTIDY})
+    with LoopbackProvider() as lp:
+        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
+        async with Client(build_server(settings)) as client:
+            lp.set_default(Reply(DOCSTRING))
+            clean = await _run(client, repo)
+            strict = await _run(client, repo, lint_scope="all")
+            lp.set_default(Reply(ADDS_UNUSED_IMPORT))
+            untidy = await _run(client, repo)
+            refused = await client.call_tool("submit_parallel_tasks", {"tasks": [{
+                "task_description": TASK, "workspace": str(repo), "validate": {"checks": ["lint"], "lint_scope": "some"}}]})
+        prompts = [r.prompt for r in lp.requests]
+    assert clean["status"] == "succeeded", clean
+    assert [(a["model"], a["validation"]["status"]) for a in clean["attempts"]] == [("loopa/fast", "passed")]
+    assert '"""The product of a and b."""' in clean["result"]
+    # asked for every finding, the same answer fails on util.py's, on every model it reaches
+    assert strict["status"] == "failed" and len(strict["attempts"]) == 2
+    assert all(a["validation"]["status"] == "failed" for a in strict["attempts"])
+    assert any("util.py:1:8: F401" in p for p in prompts)
+    # the patch's own unused import fails it, and the feedback names that finding, not util.py's
+    assert untidy["status"] == "failed" and untidy["attempts"][0]["validation"]["status"] == "failed"
+    feedback = prompts[-1]
+    assert "ops.py:1:8: F401" in feedback and "util.py" not in feedback.split("The checks failed on that patch.")[-1]
+    assert refused.is_error and "tasks[0].validate.lint_scope" in refused.content[0].text  # type: ignore[union-attr]
