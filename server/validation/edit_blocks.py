@@ -31,11 +31,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from server.validation.lenient_patch import locate, stands_loosely
 from server.validation.procs import child_env
-from server.validation.whole_files import file_diff, named_path, tracked_files
+from server.validation.whole_files import RepoFiles, file_diff, named_path, repo_files
 from server.validation.worktree import run_git
 
 __all__ = ["EditBlockError", "EditBlocks", "edit_blocks_diff", "has_edit_blocks", "replace_block"]
@@ -79,16 +79,16 @@ async def edit_blocks_diff(repo: Path, base: str, text: str, env: Mapping[str, s
     if not blocks:
         return EditBlocks(None)
     env = child_env(env)
-    tracked = await tracked_files(repo, base, env)
-    if tracked is None:
+    files = await repo_files(repo, base, env)
+    if files is None:
         return EditBlocks(None, ("the repository's files could not be listed",))
-    folders = {str(PurePosixPath(p).parent) for p in tracked}
+    tracked = files.tracked
     originals: dict[str, str | None] = {}  # path -> text at base (None: a new file)
     current: dict[str, str] = {}
     failed: list[str] = []
     path: str | None = None
     for number, block in enumerate(blocks, 1):
-        named = _block_path(block, tracked, folders)
+        named = _block_path(block, files)
         if isinstance(named, _Failure):
             failed.append(f"block {number}: {named.reason}")
             continue
@@ -181,15 +181,17 @@ def _parse(text: str) -> tuple[list[_Block], str | None]:
     return blocks, None
 
 
-def _block_path(block: _Block, tracked: set[str], folders: set[str]) -> str | None | _Failure:
+def _block_path(block: _Block, files: RepoFiles) -> str | None | _Failure:
     """The file a block names; None when it names none (it takes the previous block's), a
     failure when the line that names it gives a path the repository cannot take."""
     for line in block.above:
         fence = _FENCE.match(line)
         source = (line[fence.end():] if fence else line).strip().strip("*`#:").strip()
-        if source.removeprefix("./") in tracked:  # also a file with no extension (Makefile, bin/tool)
-            return source.removeprefix("./")
-        found = named_path(source, "", tracked, folders)
+        bare = source.removeprefix("./")
+        for whole in (bare, files.prefix + bare):  # also a file with no extension (Makefile, bin/tool)
+            if whole in files.tracked:
+                return whole
+        found = named_path(source, "", files)
         if found is not None:
             return found
         if _BARE_PATH.match(source):

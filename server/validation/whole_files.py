@@ -23,7 +23,8 @@ from pathlib import Path, PurePosixPath
 from server.validation.procs import child_env
 from server.validation.worktree import run_git
 
-__all__ = ["KEEP_SHARE", "WholeFiles", "file_diff", "named_path", "tracked_files", "whole_files_diff"]
+__all__ = ["KEEP_SHARE", "RepoFiles", "WholeFiles", "file_diff", "named_path", "repo_files", "tracked_files",
+           "whole_files_diff"]
 
 KEEP_SHARE = 0.6
 _BLOCK = re.compile(r"(?m)^(?P<above>[^\n]*)\n(?P<fence>`{3,})(?P<info>[^\n`]*)\n(?P<body>.*?)^(?P=fence)[ \t]*$",
@@ -44,15 +45,15 @@ async def whole_files_diff(repo: Path, base: str, text: str, env: Mapping[str, s
     """The unified diff that turns the files `text` gives whole into the files at `base` of
     `repo` (a git work tree); no diff when the answer names no file, or shows part of one."""
     env = child_env(env)
-    tracked = await tracked_files(repo, base, env)
-    if tracked is None:
+    files = await repo_files(repo, base, env)
+    if files is None:
         return WholeFiles(None)
-    folders = {str(PurePosixPath(p).parent) for p in tracked}
+    tracked = files.tracked
     pieces: list[str] = []
     partial: list[str] = []
     seen: set[str] = set()
     for match in _BLOCK.finditer("\n" + text):
-        path = named_path(match.group("info"), match.group("above"), tracked, folders)
+        path = named_path(match.group("info"), match.group("above"), files)
         if path is None or path in seen:
             continue
         seen.add(path)
@@ -81,17 +82,55 @@ async def tracked_files(repo: Path, base: str, env: Mapping[str, str]) -> set[st
     return set(listed.stdout.splitlines()) if listed.exit_code == 0 else None
 
 
-def named_path(info: str, above: str, tracked: set[str], folders: set[str]) -> str | None:
-    """The first path-like word of `info`, else of `above`, that `tracked` holds or that would
-    be a new file in one of `folders`; never absolute or with `..`."""
+@dataclass(frozen=True)
+class RepoFiles:
+    """The files a commit holds (paths from the repository's root), their folders, and the folder
+    of the repository the caller's workspace is (`prefix`, "" or ending in "/")."""
+
+    tracked: frozenset[str]
+    folders: frozenset[str]
+    prefix: str = ""
+
+    def resolve(self, candidate: str) -> str | None:
+        """`candidate` as a path from the root: a file the commit holds, from the root or else from the
+        workspace's folder (a task's own words name files from the folder the caller works in); else a
+        new file in a folder of the root, or else of the workspace's folder."""
+        inner = self.prefix + candidate
+        if candidate in self.tracked:
+            return candidate
+        if self.prefix and inner in self.tracked:
+            return inner
+        if str(PurePosixPath(candidate).parent) in self.folders:
+            return candidate
+        if self.prefix and str(PurePosixPath(inner).parent) in self.folders:
+            return inner
+        return None
+
+
+async def repo_files(repo: Path, base: str, env: Mapping[str, str]) -> RepoFiles | None:
+    """`RepoFiles` of `base` for the workspace `repo` (a folder of a git work tree); None when git
+    cannot list them."""
+    tracked = await tracked_files(repo, base, env)
+    if tracked is None:
+        return None
+    shown = await run_git(["rev-parse", "--show-prefix"], repo, env)
+    prefix = shown.stdout.strip() if shown.exit_code == 0 else ""
+    return RepoFiles(frozenset(tracked), frozenset(str(PurePosixPath(p).parent) for p in tracked), prefix)
+
+
+def named_path(info: str, above: str, files: RepoFiles) -> str | None:
+    """The first path-like word of `info`, else of `above`, that names a file of `files` or a new
+    file in one of its folders (`RepoFiles.resolve`), as a path from the root; never absolute or
+    with `..`."""
     for source in (info, above):
         for candidate in _PATHLIKE.findall(source.replace("\\", "/")):
             candidate = candidate.removeprefix("./")
             pure = PurePosixPath(candidate)
             if ".." in pure.parts or pure.is_absolute():
                 continue
-            if candidate in tracked or str(pure.parent) in folders:
-                return candidate
+            found = files.resolve(candidate)
+            if found is not None:
+                return found
     return None
 
 

@@ -25,7 +25,7 @@ import tempfile
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import TracebackType
 
 from server.errors import PatchApplyError, WorkspaceError, not_a_repository
@@ -114,6 +114,40 @@ def _header_names(diff: str) -> list[str]:
     lines = diff.splitlines()
     names = (line[4:].split("\t")[0].strip() for i in _headers(lines) for line in lines[i:i + 2])
     return [n for n in names if n != "/dev/null"]
+
+
+def paths_from_root(diff: str, tracked: set[str], prefix: str, level: int) -> str:
+    """`diff` with each file path that names no file of the repository's root, but one under the
+    workspace's folder `prefix` (a task's own words name files from the folder the caller works
+    in), written from the root: the change a model meant, not a refusal. A new file (from
+    /dev/null) moves only when its folder exists under `prefix` and not at the root."""
+    folders = {str(PurePosixPath(p).parent) for p in tracked}
+
+    def rooted(name: str, new: bool) -> str:
+        lead, path = (name[:2], name[2:]) if level == 1 and name.startswith(("a/", "b/")) else ("", name)
+        inner = prefix + path
+        if new:
+            moved = str(PurePosixPath(path).parent) not in folders and str(PurePosixPath(inner).parent) in folders
+        else:
+            moved = path not in tracked and inner in tracked
+        return lead + inner if moved else name
+
+    lines = diff.splitlines(keepends=True)
+    for i in _headers(lines):
+        new = lines[i][4:].split("\t")[0].strip() == "/dev/null"
+        moves: list[tuple[str, str]] = []
+        for k in (i, i + 1):
+            name = lines[k][4:].split("\t")[0].strip()
+            if name != "/dev/null" and (moved := rooted(name, new)) != name:
+                lines[k] = lines[k][:4] + lines[k][4:].replace(name, moved, 1)
+                moves.append((name, moved))
+        git_line = i - 1
+        while git_line >= 0 and not lines[git_line].startswith(("diff --git ", "--- ", "+++ ", "@@")):
+            git_line -= 1  # past index, mode and similarity lines to the header's `diff --git`
+        if moves and git_line >= 0 and lines[git_line].startswith("diff --git "):
+            for name, moved in dict(moves).items():
+                lines[git_line] = lines[git_line].replace(f" {name}", f" {moved}", 1)
+    return "".join(lines)
 
 
 def patch_strip_level(diff: str) -> int:
@@ -263,6 +297,11 @@ async def apply_patch_in_worktree(
         raise WorkspaceError(f"cannot create a worktree of {root}: {added.stderr.strip()}")
     try:
         level = patch_strip_level(unified_diff)
+        if inside != Path():
+            listed = await run_git(["ls-tree", "-r", "--name-only", sha], handle.path, child)
+            rooted = paths_from_root(unified_diff, set(listed.stdout.splitlines()), f"{inside.as_posix()}/", level)
+            if rooted != unified_diff:
+                unified_diff = handle.applied_diff = rooted
         applied = await run_git(
             ["apply", f"-p{level}", "--whitespace=nowarn", "-"], handle.path, child, unified_diff.encode()
         )

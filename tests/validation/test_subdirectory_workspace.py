@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from server.scheduler.answer_checks import check_task_answer
 from server.scheduler.validated import check_answer
 from server.validation import ValidationOptions, apply_patch_in_worktree, validate_path
 from tests.validation.helpers import base_env, make_repo, write_files
@@ -75,3 +76,30 @@ async def test_a_task_answer_for_a_subdirectory_workspace_is_checked_there_only(
         f"Fixed:\n```diff\n{FIX}```\n", {"workspace": str(root / "svc"), "checks": ["test"]}, base_env()
     )
     assert verdict.passed, verdict.feedback  # web's failing test is not the task's business
+
+
+# The same fix with its paths written from the workspace's folder, as the task's own words name them.
+FIX_FROM_WORKSPACE = FIX.replace("svc/calc.py", "calc.py")
+BLOCKS_FROM_WORKSPACE = "calc.py\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n"
+NEW_FILE_FROM_WORKSPACE = "--- /dev/null\n+++ b/tests/test_more.py\n@@ -0,0 +1,2 @@\n+def test_more():\n+    assert True\n"
+
+
+async def test_an_answer_naming_files_from_the_workspace_s_folder_is_the_change_it_means(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo", MONOREPO)
+    spec = {"workspace": str(root / "svc"), "checks": ["test"]}
+    as_diff = await check_task_answer(f"```diff\n{FIX_FROM_WORKSPACE}```\n", spec, base_env())
+    as_blocks = await check_task_answer(BLOCKS_FROM_WORKSPACE, spec, base_env())
+    new_file = await check_task_answer(f"```diff\n{FIX_FROM_WORKSPACE}{NEW_FILE_FROM_WORKSPACE}```\n", spec, base_env())
+    for verdict in (as_diff, as_blocks, new_file):
+        assert verdict.passed, verdict.feedback
+        assert verdict.patch is not None and "+++ b/svc/calc.py" in verdict.patch and "a/calc.py" not in verdict.patch
+    assert new_file.patch is not None and "+++ b/svc/tests/test_more.py" in new_file.patch
+
+
+async def test_a_path_the_repository_s_root_holds_is_taken_from_the_root(tmp_path: Path) -> None:
+    # the answer is asked for paths from the root: where both places hold the file, the root's is meant
+    root = make_repo(tmp_path / "repo", {**MONOREPO, "calc.py": "# the root's own calc.py\n"})
+    spec = {"workspace": str(root / "svc"), "checks": ["test"]}
+    for answer in (f"```diff\n{FIX_FROM_WORKSPACE}```\n", BLOCKS_FROM_WORKSPACE):
+        verdict = await check_task_answer(answer, spec, base_env())
+        assert verdict.status == "patch_failed" and "calc.py" in verdict.feedback, verdict.feedback
