@@ -211,8 +211,12 @@ def select_from_snapshot(
     *,
     mode: str = "code",
     commits: Sequence[str] = (),
+    focus: str = "",
 ) -> Selection:
     """The selection for `task` from `snapshot` (requests already validated against it).
+
+    `focus`: the folder of the repository the caller's workspace is ("" for the root, else ending
+    in "/"); the ranking prefers its files (`rank`).
 
     `mode` "summary" (a high-level task): what the caller named, then a summary of the
     repository (`server.context.summary`, with `commits`' subjects) instead of ranked code.
@@ -286,13 +290,14 @@ def select_from_snapshot(
             if not take(doc, a, b, "requested"):
                 requested_docs.append(doc)  # too big whole: its best chunks compete first below
     if mode == "summary":
-        ranked = rank(snapshot, task, named_texts, params.rank, limit=_SUMMARY_CANDIDATES)
+        ranked = rank(snapshot, task, named_texts, params.rank, limit=_SUMMARY_CANDIDATES, focus=focus)
         summary, summary_tokens = build_summary(snapshot, ranked, budget - used, commits)
         return _selection(snapshot, texts, taken, budget, summary, summary_tokens, mode)
     # 2. Ranked chunks; a repository about the size of the budget is all candidate.
     small = snapshot.total_chars() // 4 <= 2 * budget
     # The budget fills long before the tail of a large repository's ranking (speed).
-    ranked = rank(snapshot, task, named_texts, params.rank, limit=None if small else max(_MIN_CANDIDATES, budget // 4))
+    ranked = rank(snapshot, task, named_texts, params.rank, limit=None if small else max(_MIN_CANDIDATES, budget // 4),
+                  focus=focus)
     if small:
         ranked = ranked + _everything_else(snapshot, ranked, params)
     if ranked:

@@ -106,11 +106,22 @@ def select_context(
     with lock:
         snapshot = index.snapshot(commit)
         requested = check_requests(files, workspace, root, snapshot, options.exclude, f"{field_prefix}files")
-        selection = select_from_snapshot(snapshot, task, requested, budget_tokens, params, mode=mode, commits=commits)
+        selection = select_from_snapshot(snapshot, task, requested, budget_tokens, params, mode=mode, commits=commits,
+                                         focus=workspace_folder(workspace, root))
         repo_tokens = snapshot.total_chars() // 4
     from dataclasses import replace
 
     return replace(selection, repo_tokens=repo_tokens)
+
+
+def workspace_folder(workspace: Path, root: Path) -> str:
+    """The folder of the repository at `root` that `workspace` is, from the root and ending in "/"
+    ("" for the root itself)."""
+    try:
+        inside = workspace.resolve().relative_to(root.resolve())
+    except ValueError:
+        return ""
+    return "" if inside == Path() else f"{inside.as_posix()}/"
 
 
 def _latest_commits(root: Path, commit: str | None, count: int = 10) -> tuple[str, ...]:

@@ -232,3 +232,21 @@ def test_a_module_whose_test_file_matches_the_task_outranks_an_equal_lexical_mat
     without = _ranked_paths(repo, options, task, w_tested=0.0, w_spelled=0.0)
     assert without["pkg/naming.py"] > without["pkg/tags.py"]
     assert with_tests["pkg/tags.py"] > with_tests["pkg/naming.py"]
+
+
+def test_a_workspace_in_a_folder_of_a_monorepo_is_ranked_first_and_the_rest_stays_reachable(
+    tmp_path: Path, options: ContextOptions,
+) -> None:
+    body = "def parse_invoice(text):\n    \"\"\"Read an invoice's lines.\"\"\"\n    return text.split()\n"
+    repo = make_repo(tmp_path / "mono", {
+        "billing/invoices.py": body, "legacy/invoices.py": body, "legacy/money_rounding.py": "def round_cents(x):\n"
+        "    return round(x, 2)\n"})
+    task = "parse_invoice must skip blank lines"
+    at_root = select_context(repo, task, [], 64, options)
+    in_billing = select_context(repo / "billing", task, [], 64, options)
+    in_legacy = select_context(repo / "legacy", task, [], 64, options)
+    rounding = select_context(repo / "billing", "round_cents rounds half cents down", [], 64, options)
+    assert at_root.items[0].path == "billing/invoices.py"  # a tie at the root goes to the lower file id
+    assert in_billing.items[0].path == "billing/invoices.py"
+    assert in_legacy.items[0].path == "legacy/invoices.py"  # the folder named wins the tie
+    assert rounding.items[0].path == "legacy/money_rounding.py"  # code only found elsewhere still comes
