@@ -229,7 +229,8 @@ def summary(output: SubmitOutput, status: GroupView | None = None) -> str:
 
 async def confine_workspaces(group: GroupInput, ctx: Context[AppState, Any]) -> GroupInput:
     """Resolve each task's `workspace` inside the allowed roots; a task that asks for validation
-    gets a normalised spec: workspace, checks, max_rounds (and lint_scope "all" when asked).
+    gets a normalised spec: workspace, checks, max_rounds (and lint_scope "all", test_scope "new"
+    when asked).
 
     Raises:
         WorkspaceError: a workspace outside the client's (or configured) roots.
@@ -285,6 +286,12 @@ def confine_group(group: GroupInput, roots: Sequence[Path]) -> GroupInput:
                 raise InputError(f"tasks[{index}].validate.lint_scope", f"{scope!r} is not a lint scope",
                                  "new (findings the patch adds; the default) or all (every finding)")
             lint = {"lint_scope": "all"} if scope == "all" else {}
+            tests = spec.get("test_scope", "all")
+            if tests not in ("new", "all"):
+                raise InputError(f"tasks[{index}].validate.test_scope", f"{tests!r} is not a test scope",
+                                 "all (every failing test; the default) or new (only tests that passed before the patch)")
+            if tests == "new":
+                lint["test_scope"] = "new"
             spec = {"workspace": str(path), "checks": list(checks), "max_rounds": rounds,
                     "timeout_s": float(spec.get("timeout_s", 300.0)), **agent, **first, **lint}
             task = dataclasses.replace(task, validate=spec)

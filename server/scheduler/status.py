@@ -140,6 +140,8 @@ def _validation_summary(report_json: str) -> dict[str, Any]:
     if "files_changed" in data:
         summary["files_changed"] = data["files_changed"]
         summary["diff_stat"] = data.get("diff_stat")
+    if "failing_before_the_patch" in data:  # tests that failed at the base commit too
+        summary["failing_before_the_patch"] = data["failing_before_the_patch"][:20]
     if "agent" in data:  # agent mode: its steps (already bounded) and why it stopped
         summary["agent"] = data["agent"]
     return summary

@@ -22,10 +22,18 @@ from server.validation import (
     extract_unified_diff,
     validate_path,
 )
+from server.validation.baseline import failing_at_base, failing_tests, old_failures, without_old_failures
 from server.validation.model import LintScope
 from server.validation.worktree import diff_files, diff_stat
 
-__all__ = ["Verdict", "check_answer", "feedback_messages", "lint_scope"]
+__all__ = ["Verdict", "check_answer", "feedback_messages", "lint_scope", "test_scope"]
+
+
+def test_scope(spec: Mapping[str, Any]) -> str:
+    """Which failing tests fail a task's patch: by default every one; `"new"` (SWE-bench's
+    PASS_TO_PASS rule) only those that passed at the base commit, for a task that is not about the
+    tests already failing there (a test that already failed and still fails is then forgiven)."""
+    return "new" if spec.get("test_scope") == "new" else "all"
 
 
 def lint_scope(spec: Mapping[str, Any]) -> LintScope:
@@ -74,11 +82,24 @@ async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str
             lint_scope=lint_scope(spec),
         )
         report = await validate_path(handle.workspace, options, base_env=env)
+    forgiven: list[str] = []
+    already: list[str] = []
+    if not report.passed and failing_tests(report):  # a test fails, and they can be told apart
+        old = await failing_at_base(workspace, handle.base_commit, timeout_s=options.timeout_s, env=env)
+        if old and test_scope(spec) == "new":
+            report, forgiven = without_old_failures(report, old)
+        elif old:
+            already = list(old_failures(report, old))
     data = dataclasses.asdict(report)
     data["base_commit"] = handle.base_commit
     data["files_changed"] = list(diff_files(patch))
     data["diff_stat"] = diff_stat(patch)
+    if forgiven or already:
+        data["failing_before_the_patch"] = forgiven or already
     feedback = "" if report.passed else diagnostics_feedback(report)
+    if already:
+        feedback += (f"\n\nOf these, already failing at {handle.base_commit[:12]}, before your change: "
+                     + ", ".join(already[:10]) + ". Fix them only if the task is about them.")
     return Verdict(report.passed, report.status, json.dumps(data, default=str), feedback, patch, handle.base_commit)
 
 

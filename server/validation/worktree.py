@@ -38,6 +38,8 @@ __all__ = [
     "WorktreeHandle",
     "apply_patch_in_worktree",
     "apply_patch_to_tree",
+    "open_worktree",
+    "paths_from_root",
     "diff_files",
     "diff_stat",
     "run_git",
@@ -245,8 +247,9 @@ class WorktreeHandle:
     path: Path
     base_commit: str
     workspace: Path = Path()
-    # The diff as applied, when git refused the one given and it went in by its hunks' text
-    # (`lenient_patch`): what `git diff` says changed, which `git apply` takes as it is.
+    # The diff as applied, when it differs from the one given: git refused that one and it went in
+    # by its hunks' text (`lenient_patch`: what `git diff` says changed, which `git apply` takes as
+    # it is), or its paths were the workspace folder's (`paths_from_root`).
     applied_diff: str | None = None
     _env: dict[str, str] = field(repr=False, default_factory=dict)
     _closed: bool = False
@@ -268,6 +271,28 @@ class WorktreeHandle:
         await self.cleanup()
 
 
+async def open_worktree(repo_path: Path, *, base: str = "HEAD", env: Mapping[str, str]) -> WorktreeHandle:
+    """A temporary clean worktree of the repository holding `repo_path`, detached at `base`; the
+    handle's `workspace` is `repo_path`'s folder in it.
+
+    Raises:
+        WorkspaceError: not a repository, or `base` is not a commit.
+    """
+    child = _env(env)
+    root = await _repo_root(repo_path, child)
+    sha = await _rev(root, base, child)
+    parent = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="pwm-worktree-"))
+    tree = parent / "tree"
+    asked, top = await asyncio.to_thread(repo_path.resolve), await asyncio.to_thread(root.resolve)
+    inside = asked.relative_to(top) if top in asked.parents else Path()
+    handle = WorktreeHandle(repo_root=root, path=tree, base_commit=sha, workspace=tree / inside, _env=child)
+    added = await run_git(["worktree", "add", "--detach", "--quiet", str(handle.path), sha], root, child)
+    if added.exit_code != 0:
+        await asyncio.to_thread(shutil.rmtree, parent, True)
+        raise WorkspaceError(f"cannot create a worktree of {root}: {added.stderr.strip()}")
+    return handle
+
+
 async def apply_patch_in_worktree(
     repo_path: Path, unified_diff: str, *, base: str = "HEAD", env: Mapping[str, str], lenient: bool = False
 ) -> WorktreeHandle:
@@ -283,22 +308,12 @@ async def apply_patch_in_worktree(
     """
     if not unified_diff.strip():
         raise PatchApplyError("the patch is empty")
-    child = _env(env)
-    root = await _repo_root(repo_path, child)
-    sha = await _rev(root, base, child)
-    parent = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="pwm-worktree-"))
-    tree = parent / "tree"
-    asked, top = await asyncio.to_thread(repo_path.resolve), await asyncio.to_thread(root.resolve)
-    inside = asked.relative_to(top) if top in asked.parents else Path()
-    handle = WorktreeHandle(repo_root=root, path=tree, base_commit=sha, workspace=tree / inside, _env=child)
-    added = await run_git(["worktree", "add", "--detach", "--quiet", str(handle.path), sha], root, child)
-    if added.exit_code != 0:
-        await asyncio.to_thread(shutil.rmtree, parent, True)
-        raise WorkspaceError(f"cannot create a worktree of {root}: {added.stderr.strip()}")
+    handle = await open_worktree(repo_path, base=base, env=env)
+    child, inside = handle._env, handle.workspace.relative_to(handle.path)
     try:
         level = patch_strip_level(unified_diff)
         if inside != Path():
-            listed = await run_git(["ls-tree", "-r", "--name-only", sha], handle.path, child)
+            listed = await run_git(["ls-tree", "-r", "--name-only", handle.base_commit], handle.path, child)
             rooted = paths_from_root(unified_diff, set(listed.stdout.splitlines()), f"{inside.as_posix()}/", level)
             if rooted != unified_diff:
                 unified_diff = handle.applied_diff = rooted
@@ -306,7 +321,7 @@ async def apply_patch_in_worktree(
             ["apply", f"-p{level}", "--whitespace=nowarn", "-"], handle.path, child, unified_diff.encode()
         )
         if applied.exit_code != 0:
-            refused = f"the patch does not apply at {sha[:12]}: {applied.stderr.strip()[-2000:]}"
+            refused = f"the patch does not apply at {handle.base_commit[:12]}: {applied.stderr.strip()[-2000:]}"
             if not lenient:
                 raise PatchApplyError(refused)
             handle.applied_diff = await _apply_leniently(handle.path, unified_diff, level, child, refused)

@@ -1,0 +1,119 @@
+"""Tests that already fail before a patch: the same test checks run once in a clean worktree at the
+patch's base commit, so a failure the patch did not cause can be told apart from one it did.
+
+A failing test is known by its check, project, file and test id (pytest's `module::test`, cargo's
+and go's test name); a failed test check that names no failing test (a collection error, npm's
+plain exit code) cannot be compared and is left as it is. Results are kept per repository, base
+commit and workspace folder for the server's lifetime (a group's tasks share one base run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from server.validation.engine import ValidationOptions, validate_path
+from server.validation.model import CheckResult, Diagnostic, ValidationReport, overall_status
+from server.validation.worktree import open_worktree
+
+__all__ = ["TestKey", "failing_at_base", "failing_tests", "old_failures", "without_old_failures"]
+
+TestKey = tuple[str, str, str, str]  # check name, project, file, test id
+_KEEP = 64
+_KNOWN: OrderedDict[tuple[str, str, str], frozenset[TestKey] | None] = OrderedDict()
+_LOCKS: dict[tuple[str, str, str], asyncio.Lock] = {}
+
+
+def _test_id(message: str) -> str:
+    """The test a failure's message names: what comes before its first ": " outside brackets
+    (a parametrised pytest id may hold ": " inside its brackets)."""
+    depth = 0
+    for i, ch in enumerate(message):
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth = max(0, depth - 1)
+        elif ch == ":" and depth == 0 and message[i + 1:i + 2] == " ":
+            return message[:i]
+    return message
+
+
+def _key(check: CheckResult, d: Diagnostic) -> TestKey:
+    return (check.name, check.project, d.file or "", _test_id(d.message))
+
+
+def _failed_tests(check: CheckResult) -> list[Diagnostic] | None:
+    """The failing tests a failed test check names; None when it names none (nothing to compare)."""
+    tests = [d for d in check.diagnostics if (d.code or "").startswith("test-")]
+    if check.status != "failed" or not tests or check.diagnostics_dropped:
+        return None
+    return tests
+
+
+def failing_tests(report: ValidationReport) -> frozenset[TestKey] | None:
+    """Every failing test of `report`'s test checks; None when a failed test check cannot be read
+    test by test."""
+    keys: set[TestKey] = set()
+    for check in report.checks:
+        if check.kind != "test" or check.status in ("passed", "skipped"):
+            continue
+        tests = _failed_tests(check)
+        if tests is None:
+            return None
+        keys.update(_key(check, d) for d in tests)
+    return frozenset(keys)
+
+
+async def failing_at_base(workspace: Path, base_commit: str, *, timeout_s: float,
+                          env: Mapping[str, str]) -> frozenset[TestKey] | None:
+    """The tests failing at `base_commit` in `workspace`'s folder (None: unknown), run once per
+    repository, commit and folder; concurrent callers share the one run."""
+    key = (str(workspace), base_commit, "test")
+    lock = _LOCKS.setdefault(key, asyncio.Lock())
+    async with lock:
+        if key in _KNOWN:
+            _KNOWN.move_to_end(key)
+            return _KNOWN[key]
+        try:
+            async with await open_worktree(workspace, base=base_commit, env=env) as handle:
+                report = await validate_path(handle.workspace, ValidationOptions(
+                    checks=("test",), timeout_s=timeout_s, use_cache=False), base_env=env)
+            found = failing_tests(report)
+        except Exception:  # a base that cannot be checked out or run: nothing is known
+            found = None
+        _KNOWN[key] = found
+        while len(_KNOWN) > _KEEP:
+            old, _ = _KNOWN.popitem(last=False)
+            _LOCKS.pop(old, None)
+        return found
+
+
+def without_old_failures(report: ValidationReport, old: frozenset[TestKey]) -> tuple[ValidationReport, list[str]]:
+    """`report` with each test check whose every failing test is in `old` counted as passed, and
+    the ids of the tests so forgiven; a check with one new failure stays failed as it was."""
+    forgiven: list[str] = []
+    checks: list[CheckResult] = []
+    for check in report.checks:
+        tests = _failed_tests(check) if check.kind == "test" else None
+        if tests is not None and all(_key(check, d) in old for d in tests):
+            forgiven.extend(_test_id(d.message) for d in tests)
+            check = dataclasses.replace(check, status="passed")
+        checks.append(check)
+    if not forgiven:
+        return report, []
+    status = overall_status(checks)
+    note = f"{len(forgiven)} test(s) failing at the base commit before the patch still fail: " + ", ".join(forgiven[:10])
+    return dataclasses.replace(report, checks=checks, status=status, passed=status == "passed",
+                               notes=[*report.notes, note]), forgiven
+
+
+def old_failures(report: ValidationReport, old: frozenset[TestKey]) -> Sequence[str]:
+    """The failing tests of `report` that `old` holds (already failing before the patch)."""
+    out: list[str] = []
+    for check in report.checks:
+        tests = _failed_tests(check) if check.kind == "test" else None
+        out.extend(_test_id(d.message) for d in tests or () if _key(check, d) in old)
+    return out

@@ -1,0 +1,62 @@
+"""Tests that already fail at a validated task's base commit: the checks run once more there, the
+feedback and status say which failures the patch did not cause, and `test_scope: "new"` (SWE-bench's
+PASS_TO_PASS rule) forgives them while a test the patch breaks still fails it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mcp import Client
+
+from server.app import build_server
+from server.settings import load_settings
+from tests.e2e.helpers import call, wait_finished
+from tests.scheduler.overlay import loop_env
+from tests.support.loopback_provider import LoopbackProvider, Reply
+from tests.validation.helpers import make_repo
+
+OPS = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"  # add() is broken at HEAD
+TESTS = ("from ops import add, mul\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\n"
+         "def test_mul():\n    assert mul(2, 3) == 6\n")
+DOCSTRING = ("ops.py\n```python\n<<<<<<< SEARCH\ndef mul(a, b):\n    return a * b\n=======\ndef mul(a, b):\n"
+             "    \"\"\"The product of a and b.\"\"\"\n    return a * b\n>>>>>>> REPLACE\n```")
+BREAKS_MUL = "ops.py\n```python\n<<<<<<< SEARCH\n    return a * b\n=======\n    return a + b\n>>>>>>> REPLACE\n```"
+TASK = "Give mul() in ops.py a docstring"
+
+
+async def _run(client: Client, repo: Path, **validate: Any) -> dict[str, Any]:
+    submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
+        "agent_type": "tcoder_speed", "task_description": TASK, "workspace": str(repo),
+        "validate": {"checks": ["test"], "max_rounds": 2, **validate}}]})
+    (task,) = (await wait_finished(client, submitted["group_id"]))["tasks"]
+    return dict(task)
+
+
+async def test_a_failure_the_patch_did_not_cause_is_named_and_test_scope_new_forgives_it(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {"ops.py": OPS, "test_ops.py": TESTS})
+    with LoopbackProvider() as lp:
+        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
+        async with Client(build_server(settings)) as client:
+            lp.set_default(Reply(DOCSTRING))
+            strict = await _run(client, repo)
+            strict_prompts = [r.prompt for r in lp.requests]
+            forgiving = await _run(client, repo, test_scope="new")
+            lp.set_default(Reply(BREAKS_MUL))
+            breaking = await _run(client, repo, test_scope="new")
+            refused = await client.call_tool("submit_parallel_tasks", {"tasks": [{
+                "task_description": TASK, "workspace": str(repo), "validate": {"test_scope": "old"}}]})
+    # by default every failing test fails the patch; the retry and the status say which were failing before
+    assert strict["status"] == "failed" and len(strict["attempts"]) == 2
+    first = strict["attempts"][0]["validation"]
+    assert first["status"] == "failed" and first["failing_before_the_patch"] == ["test_ops::test_add"]
+    assert "already failing at" in strict_prompts[1] and "test_ops::test_add" in strict_prompts[1]
+    # test_scope "new": the docstring passes on the first model, the old failure noted, not counted
+    assert forgiving["status"] == "succeeded", forgiving
+    (attempt,) = forgiving["attempts"]
+    assert attempt["validation"]["status"] == "passed"
+    assert attempt["validation"]["failing_before_the_patch"] == ["test_ops::test_add"]
+    # ... but a test that passed before and fails now still fails the patch
+    assert breaking["status"] == "failed"
+    assert all(a["validation"]["status"] == "failed" for a in breaking["attempts"])
+    assert refused.is_error and "tasks[0].validate.test_scope" in refused.content[0].text  # type: ignore[union-attr]
