@@ -11,6 +11,7 @@ carries that tool's reply in `group_status`: a short group takes one call, not t
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -157,7 +158,7 @@ def build_group_input(
             extra["context_budget_tokens"] = spec.context_budget_tokens
         if spec.context_mode is not None:
             extra["context_mode"] = spec.context_mode
-        validate = spec.validate_
+        validate = _caller_validate(spec.validate_, index)
         if spec.mode is not None:  # recorded, so a policy's default mode never overrides the caller's
             validate = {**(validate if isinstance(validate, dict) else {}), "mode": spec.mode}
         # "test_first": true (kept out of the schema, like the other extra keys: see the README)
@@ -225,6 +226,30 @@ def summary(output: SubmitOutput, status: GroupView | None = None) -> str:
             f"tasks, estimated {cost} and {output.estimated_total_time:.0f}s.")
     after = [] if status is None else ["After the wait: " + status_summary(status)]
     return "\n".join([head, *output.warnings, *after, output.next_step])
+
+
+VALIDATE_KEYS = ("checks", "max_rounds", "timeout_s", "lint_scope", "test_scope", "mode", "agent", "test_first",
+                 "workspace", "enabled")
+
+
+def _caller_validate(validate: dict[str, Any] | bool | None, index: int) -> dict[str, Any] | bool | None:
+    """The caller's `validate` with a lone check name taken as a list of one (`"checks": "test"`);
+    a key it does not know is an error naming it, not an option silently dropped.
+
+    Raises:
+        InputError: an unknown key (the nearest known one suggested).
+    """
+    if not isinstance(validate, dict):
+        return validate
+    for key in validate:
+        if key not in VALIDATE_KEYS:
+            near = difflib.get_close_matches(key, VALIDATE_KEYS, n=1)
+            raise InputError(f"tasks[{index}].validate.{key}", "is not a validate option" + (
+                f" (did you mean {near[0]!r}?)" if near else ""), ", ".join(VALIDATE_KEYS))
+    checks = validate.get("checks")
+    if isinstance(checks, str):
+        validate = {**validate, "checks": [c.strip() for c in checks.split(",") if c.strip()]}
+    return validate
 
 
 async def confine_workspaces(group: GroupInput, ctx: Context[AppState, Any]) -> GroupInput:

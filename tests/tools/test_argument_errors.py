@@ -30,6 +30,10 @@ from server.settings import Settings
         ("submit_parallel_tasks", {"tasks": [{"task_description": "x", "priority": 11}]},
          "tasks.0.priority: Input should be less than or equal to 10 (accepted: <= 10)"),
         ("get_parallel_group_status", {"group_id": "g", "wait_seconds": "soon"}, "wait_seconds: "),
+        ("submit_parallel_tasks", {"tasks": [{"task_description": "x", "validate": {"chekcs": ["test"]}}]},
+         "tasks[0].validate.chekcs: is not a validate option (did you mean 'checks'?) (accepted: checks, max_rounds,"),
+        ("route_task", {"task_description": "Fix a bug", "validate": {"rounds": 2}},
+         "validate.rounds: is not a validate option (did you mean 'max_rounds'?)"),
     ],
 )
 async def test_a_wrong_argument_names_the_field_the_problem_and_what_is_accepted(
@@ -41,3 +45,11 @@ async def test_a_wrong_argument_names_the_field_the_problem_and_what_is_accepted
     assert result.is_error is True
     assert expected in text, text
     assert "pydantic.dev" not in text and "validation error for" not in text and "input_value" not in text
+
+
+def test_a_lone_check_name_is_a_list_of_one_and_a_comma_list_is_split() -> None:
+    from tools.submit_parallel_tasks import _caller_validate
+
+    assert _caller_validate({"checks": "test"}, 0) == {"checks": ["test"]}
+    assert _caller_validate({"checks": "test, lint", "max_rounds": 2}, 0) == {"checks": ["test", "lint"], "max_rounds": 2}
+    assert _caller_validate(True, 0) is True
