@@ -253,8 +253,9 @@ def select_from_snapshot(
         covered.setdefault(doc, []).append((start, end))
         return True
 
-    def take_whole(doc: int, holes: list[tuple[int, int]], limit: int) -> bool:
-        """The whole file (less `holes`) in place of its pieces taken so far, if it fits `limit`."""
+    def take_whole(doc: int, holes: list[tuple[int, int]], limit: int, reason: str = "whole_file") -> bool:
+        """The whole file (less `holes`) in place of its pieces taken so far, if it fits `limit`;
+        with no piece taken before, its first piece keeps the `reason` of the chunk that brought it."""
         nonlocal used, rank_counter
         pieces = _minus(1, max(1, snapshot.docs[doc].n_lines), holes)
         if all(is_covered(doc, a, b) for a, b in pieces):
@@ -267,7 +268,7 @@ def select_from_snapshot(
         if used - refund + cost > limit:
             return False
         before = min((t for t in taken if t.doc == doc), key=lambda t: t.rank, default=None)
-        first, why = (before.rank, before.reason) if before else (rank_counter, "whole_file")
+        first, why = (before.rank, before.reason) if before else (rank_counter, reason)
         taken[:] = [t for t in taken if t.doc != doc]
         for k, (a, b) in enumerate(pieces):
             taken.append(_Taken(doc, a, b, first, why) if k == 0 else _Taken(doc, a, b, rank_counter, "whole_file"))
@@ -328,7 +329,8 @@ def _selection(snapshot: Snapshot, texts: _Texts, taken: list[_Taken], budget: i
 
 
 def _fill(snapshot: Snapshot, ranked: list[Ranked], requested_docs: list[int], params: SelectParams,
-          take: Callable[[int, int, int, str], bool], take_whole: Callable[[int, list[tuple[int, int]], int], bool],
+          take: Callable[[int, int, int, str], bool],
+          take_whole: Callable[[int, list[tuple[int, int]], int, str], bool],
           budget: int, used: Callable[[], int], has_piece: Callable[[int], bool]) -> None:
     rows_of: dict[int, list[ChunkRow]] = {}
     for r in ranked:
@@ -354,7 +356,8 @@ def _fill(snapshot: Snapshot, ranked: list[Ranked], requested_docs: list[int], p
         done.add(chunk_id)
         if doc not in whole_tried and snapshot.docs[doc].chars // 4 <= params.small_file_tokens:
             whole_tried.add(doc)
-            if take_whole(doc, [(r.start_line, r.end_line) for r in rows if r.secret], budget):
+            if take_whole(doc, [(r.start_line, r.end_line) for r in rows if r.secret], budget,
+                          "whole_file" if reason == "neighbour" else reason):
                 done.update(r.id for r in rows)
                 return True
         if not take(doc, row.start_line, row.end_line, reason):

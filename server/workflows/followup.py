@@ -4,9 +4,10 @@
 
 The follow-up goes to the model that answered (or the next stronger variant of the task's plan
 when asked, or when the task failed), with the previous exchange: the task's description, its
-answer, the earlier follow-ups. Workspace context already sent in the thread is not sent again:
-the message names those pieces instead ("already shown: calc.py lines 1-20"), and only pieces
-the selector finds for the new message that were not sent yet are added. The call is an attempt
+answer, the earlier follow-ups. The first turn carries the workspace code its prompt carried;
+workspace context already in the thread is not sent again in the new message: it names those
+pieces instead ("already shown: calc.py lines 1-20"), and only pieces the selector finds for the
+new message that were not sent yet are added. The call is an attempt
 of the same task (gated, reserved, settled: the cost lands on it), and the turn is stored with
 the pieces it sent, so the thread survives a restart.
 """
@@ -32,7 +33,8 @@ from server.store.threads import Thread, ThreadMessage
 if TYPE_CHECKING:
     from server.scheduler.engine import Engine
 
-__all__ = ["ContextPiece", "ContextSelector", "FollowUp", "continue_task", "first_turn_pieces", "next_model"]
+__all__ = ["ContextPiece", "ContextSelector", "FollowUp", "continue_task", "first_turn_pieces", "first_turn_text",
+           "next_model"]
 
 _ACTIVE = ("pending", "queued", "running")
 
@@ -72,6 +74,12 @@ def first_turn_pieces(task: TaskRecord) -> dict[str, int]:
     return {f"{f['path']}:{f['start_line']}-{f['end_line']}": int(f.get("tokens", 0)) for f in files}
 
 
+def first_turn_text(task: TaskRecord) -> str:
+    """The workspace code as the task's first prompt carried it (rendered), "" without one."""
+    stored = json.loads(task.context_json).get("workspace_context") if task.context_json else None
+    return str(stored.get("prompt") or "") if isinstance(stored, dict) else ""
+
+
 def next_model(plan: TaskPlan, current: str | None, stronger: bool) -> str:
     """The model to continue on: the current one, or the first of the next stronger variant (the
     strongest there is when the task is already there)."""
@@ -87,11 +95,14 @@ def next_model(plan: TaskPlan, current: str | None, stronger: bool) -> str:
     return next(c.model_id for c in chain if c.variant == later[0])
 
 
-def _history(engine: Engine, task: TaskRecord, plan: TaskPlan, thread: Thread) -> list[dict[str, str]]:
+def _history(engine: Engine, task: TaskRecord, plan: TaskPlan, thread: Thread,
+             workspace_text: str) -> list[dict[str, str]]:
     """The thread so far, the same bytes at every turn (only appended to), so a provider's prompt
-    cache can serve it: what changes from turn to turn goes in the new message."""
+    cache can serve it: what changes from turn to turn goes in the new message. The first turn
+    carries the workspace code its prompt carried (`workspace_text`): each request is all the model
+    sees, so code "already shown in this conversation" must be in it."""
     agent = engine.catalog.agents.get(plan.agent)
-    first = build_messages(agent.role_prompt if agent else "", task.description)
+    first = build_messages(agent.role_prompt if agent else "", task.description, workspace_context=workspace_text)
     if task.status == "succeeded":
         answer = task.result_preview or ""
     else:
@@ -174,8 +185,13 @@ async def continue_task(
     if select is not None and workspace is not None:
         selected = await select(workspace, message, files)
     model_id = next_model(plan, task.model_used, stronger or task.status != "succeeded")
+    shown_first = first_turn_text(task)
     if not workspace_text_allowed([model_id], engine.catalog, engine.settings.local_only):
-        selected = []  # local-only: workspace code goes to local models only
+        # local-only: workspace code goes to local models only, and the thread resends what it holds
+        if any(m.context_tokens for m in thread.messages):
+            raise InputError("stronger", f"this thread holds workspace code, which PWM_LOCAL_ONLY keeps from "
+                             f"{model_id}", "continue on a local model (stronger: false)")
+        selected, shown_first, sent = [], "", {}
     new = [p for p in selected if not _covered(p.key, sent)]
     skipped = tuple(p.key for p in selected if _covered(p.key, sent))
     turn = thread.turns + 1
@@ -184,7 +200,7 @@ async def continue_task(
         content += f"\n\n(Workspace code already shown in this conversation: {_shown(sent)}.)"
     if new:
         content += "\n\n## More code from the workspace\n\n" + "\n".join(p.text for p in new)
-    messages = [*_history(engine, task, plan, thread), {"role": "user", "content": content}]
+    messages = [*_history(engine, task, plan, thread, shown_first), {"role": "user", "content": content}]
     group = await store.get_group(task.group_id)
     job = Job(
         key=task.key, task_id=task.id, group_id=task.group_id, priority=task.priority, depth=0,

@@ -67,3 +67,39 @@ async def test_continue_task_refuses_an_unknown_and_a_still_running_task(tmp_pat
     assert running.is_error
     text = running.content[0].text
     assert "task_id" in text and "still" in text
+
+
+CALC = "".join(f"def f{i}(x):\n    return x + {i}\n\n\n" for i in range(60))
+UTIL = "def helper_util(text):\n    return text.strip().lower()\n"
+
+
+async def test_a_follow_up_shows_the_code_of_the_first_turn_and_local_only_later_keeps_it_local(tmp_path: Path) -> None:
+    from tests.validation.helpers import make_repo
+
+    repo = make_repo(tmp_path / "calc", {"calc.py": CALC, "util.py": UTIL})
+    with LoopbackProvider() as lp:
+        lp.set_default(Reply("an answer"))
+        env = loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path))
+        async with Client(build_server(load_settings(env))) as client:
+            tasks = [{"agent_type": "tcoder_speed", "task_description": "Explain f3 in calc.py", "workspace": str(repo),
+                      "files": ["calc.py:13-14"], "context_budget_tokens": 64, "validate": False}] * 2
+            submitted = await call(client, "submit_parallel_tasks", {"tasks": tasks})
+            first, second = (await wait_finished(client, submitted["group_id"]))["tasks"]
+            extended = await call(client, "continue_task", {"task_id": second["task_id"],
+                                                            "message": "What does `helper_util` do?"})
+            follow_up = lp.requests_for("fast-a")[-1].json["messages"]
+        # the same database under PWM_LOCAL_ONLY: loopa/fast is not a local model
+        async with Client(build_server(load_settings({**env, "PWM_LOCAL_ONLY": "1"}))) as client:
+            before = len(lp.requests)
+            kept = await client.call_tool("continue_task", {"task_id": first["task_id"], "message": "And f4?"})
+            later = [r.prompt for r in lp.requests[before:]]
+            refused = await client.call_tool("continue_task", {"task_id": second["task_id"], "message": "And f5?"})
+            after = len(lp.requests)
+    # the follow-up's first turn is the first prompt as sent, code included: a request is all a model sees
+    assert "return x + 3" in follow_up[1]["content"] and "text.strip().lower()" in follow_up[-1]["content"]
+    assert "util.py" in " ".join(extended["context_sent"])
+    # under local-only, a model that is not local is sent no workspace code, and told of none
+    assert not kept.is_error, kept.content[0].text  # type: ignore[union-attr]
+    assert later and not any("return x + 3" in p or "already shown" in p for p in later)
+    text = refused.content[0].text  # type: ignore[union-attr]
+    assert refused.is_error and "PWM_LOCAL_ONLY" in text and after == len(lp.requests)  # nothing sent
