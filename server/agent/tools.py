@@ -22,7 +22,7 @@ from server.validation import ValidationOptions, diagnostics_feedback, validate_
 from server.validation.edit_blocks import EditBlockError, replace_block
 from server.validation.model import CheckKind, LintScope
 from server.validation.procs import DEFAULT_STREAM_CAP
-from server.validation.worktree import diff_files, patch_strip_level
+from server.validation.worktree import diff_files, patch_strip_level, paths_from_root
 
 __all__ = ["TOOL_SPECS", "AgentTools", "Searcher", "ToolOutcome"]
 
@@ -121,6 +121,11 @@ class AgentTools:
         if is_secret_path(str(rel), self.exclude_globs):
             raise ToolRefused(f"{raw}: secret-looking files are not available")
         target = (self.root / rel).resolve()
+        folder = self.workspace.folder
+        if folder and not (target.exists() if must_exist else target.parent.exists()):
+            inner = (self.root / folder / rel).resolve()  # a path from the workspace's folder, as the task names it
+            if inner.exists() if must_exist else inner.parent.exists():
+                target = inner
         if target != self.root and self.root not in target.parents:
             raise ToolRefused(f"{raw}: leads outside the repository (symlink?)")
         if must_exist and not target.exists():
@@ -219,8 +224,12 @@ class AgentTools:
             self._resolve(name, must_exist=False)
         if not diff.endswith("\n"):
             diff += "\n"
-        level = f"-p{patch_strip_level(diff)}"
-        proc = await git(["apply", level, "--whitespace=nowarn", "-"], self.root, self.workspace.env, diff.encode())
+        level = patch_strip_level(diff)
+        if self.workspace.folder:
+            listed = await git(["ls-files"], self.root, self.workspace.env)
+            diff = paths_from_root(diff, set(listed.stdout.splitlines()), self.workspace.folder, level)
+        proc = await git(["apply", f"-p{level}", "--whitespace=nowarn", "-"], self.root, self.workspace.env,
+                         diff.encode())
         if proc.exit_code != 0:
             return ToolOutcome(f"the diff does not apply: {proc.stderr.strip()[-1500:]}", ok=False)
         return ToolOutcome("diff applied", ok=True)
@@ -228,7 +237,7 @@ class AgentTools:
     async def run_checks(self, args: Mapping[str, Any]) -> ToolOutcome:
         options = ValidationOptions(checks=self.checks, timeout_s=self.check_timeout_s, use_cache=False,
                                     lint_scope=self.lint_scope)
-        report = await validate_path(self.root, options, base_env=self.base_env)
+        report = await validate_path(self.root / self.workspace.folder, options, base_env=self.base_env)
         text = "All checks passed." if report.passed else diagnostics_feedback(report, max_chars=self.max_output_chars)
         return ToolOutcome(text, ok=True, checks_passed=report.passed)
 

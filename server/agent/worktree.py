@@ -38,6 +38,9 @@ class AgentWorkspace:
     base_commit: str
     branch: str
     env: dict[str, str] = field(repr=False, default_factory=dict)
+    # The caller's workspace as a folder of the repository ("" for its root, else ending in "/"):
+    # its checks run there, and a path the agent gives from that folder is read from it.
+    folder: str = ""
     _closed: bool = False
 
     @classmethod
@@ -60,7 +63,10 @@ class AgentWorkspace:
         if added.exit_code != 0:
             await asyncio.to_thread(shutil.rmtree, parent, True)
             raise WorkspaceError(f"cannot create a worktree of {root}: {added.stderr.strip()}")
-        return cls(repo_root=root, path=(parent / "tree").resolve(), base_commit=sha, branch=branch, env=child)
+        asked, real_root = await asyncio.to_thread(repo_path.resolve), await asyncio.to_thread(root.resolve)
+        folder = f"{asked.relative_to(real_root).as_posix()}/" if real_root in asked.parents else ""
+        return cls(repo_root=root, path=(parent / "tree").resolve(), base_commit=sha, branch=branch, env=child,
+                   folder=folder)
 
     async def diff(self) -> str:
         """Everything changed in the worktree since `base_commit` (new files included), as a

@@ -203,3 +203,29 @@ async def test_an_agent_s_lint_check_reports_the_findings_its_edits_add_not_the_
     assert own.checks_passed and own.output == "All checks passed."
     assert not everything.checks_passed and "shop/util.py:1:8: F401" in everything.output
     assert not added.checks_passed and "shop/prices.py:1:8: F401" in added.output and "util.py" not in added.output
+
+
+async def test_an_agent_in_a_folder_of_a_monorepo_checks_that_folder_and_may_name_files_from_it(
+    tmp_path: Path,
+) -> None:
+    repo = make_repo(tmp_path / "mono", {
+        "svc/pyproject.toml": '[project]\nname = "svc"\nversion = "0"\n',
+        "svc/calc.py": "def add(a, b):\n    return a - b\n",
+        "svc/tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n",
+        "web/pyproject.toml": '[project]\nname = "web"\nversion = "0"\n',
+        "web/tests/test_app.py": "def test_fails():\n    assert False\n",  # not the task's business
+    })
+    new_file = "--- /dev/null\n+++ b/notes.txt\n@@ -0,0 +1 @@\n+fixed add\n"
+    async with await AgentWorkspace.create(repo / "svc", task_id="t-mono", env=base_env()) as ws:
+        tools = AgentTools(ws, checks=("test",), base_env=base_env())
+        from_folder = await tools.read_file({"path": "calc.py"})
+        from_root = await tools.read_file({"path": "svc/calc.py"})
+        fixed = await tools.replace_text({"path": "calc.py", "old": "return a - b", "new": "return a + b"})
+        noted = await tools.apply_diff({"diff": new_file})
+        checked = await tools.run_checks({})
+        diff = await ws.diff()
+    assert ws.folder == "svc/"
+    assert from_folder.ok and from_root.ok and "return a - b" in from_folder.output
+    assert fixed.ok and noted.ok, noted.output
+    assert checked.checks_passed, checked.output  # svc's tests only: web's failing test is not run
+    assert "+++ b/svc/calc.py" in diff and "+++ b/svc/notes.txt" in diff
