@@ -84,9 +84,11 @@ async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str
         report = await validate_path(handle.workspace, options, base_env=env)
     forgiven: list[str] = []
     already: list[str] = []
-    # A test fails, and they can be told apart; not for a patch checked on top of others (its base
-    # would be the commit with those applied, which no clean worktree holds)
-    on_top = bool(spec.get("after_patches") or spec.get("base_patch"))
+    # A test fails, and they can be told apart; not for a patch checked on top of its dependencies'
+    # (its base would be the commit with their patches applied, and a test one of them fixed could
+    # pass for one that failed before). The tests written first (`base_patch`) only add tests, which
+    # the commit cannot hold: they never count as failing before.
+    on_top = bool(spec.get("after_patches"))
     if not report.passed and not on_top and failing_tests(report):
         old = await failing_at_base(workspace, handle.base_commit, timeout_s=options.timeout_s, env=env)
         if old and test_scope(spec) == "new":

@@ -60,3 +60,30 @@ async def test_a_failure_the_patch_did_not_cause_is_named_and_test_scope_new_for
     assert breaking["status"] == "failed"
     assert all(a["validation"]["status"] == "failed" for a in breaking["attempts"])
     assert refused.is_error and "tasks[0].validate.test_scope" in refused.content[0].text  # type: ignore[union-attr]
+
+
+TESTS_FIRST = ("```diff\n--- /dev/null\n+++ b/test_sub.py\n@@ -0,0 +1,5 @@\n+import ops\n+\n+\n"
+               "+def test_sub():\n+    assert ops.sub(5, 3) == 2\n```")
+SUB = ("ops.py\n```python\n<<<<<<< SEARCH\ndef mul(a, b):\n=======\ndef sub(a, b):\n    return a - b\n\n\n"
+       "def mul(a, b):\n>>>>>>> REPLACE\n```")
+
+
+async def test_tests_written_first_are_new_and_an_old_failure_is_still_told_apart(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {"ops.py": OPS, "test_ops.py": TESTS})
+    with LoopbackProvider() as lp:
+        lp.set_default(Reply(SUB))
+        lp.script("fast-a", [Reply(TESTS_FIRST), Reply(SUB), Reply(TESTS_FIRST), Reply(SUB)])
+        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
+        async with Client(build_server(settings)) as client:
+            runs = []
+            for scope in ("new", "all"):
+                submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
+                    "agent_type": "tcoder_speed", "task_description": "Add sub(a, b) to ops.py", "workspace": str(repo),
+                    "test_first": True, "validate": {"checks": ["test"], "max_rounds": 1, "test_scope": scope}}]})
+                runs.append((await wait_finished(client, submitted["group_id"]))["tasks"][0])
+    forgiving, strict = runs
+    assert forgiving["status"] == "succeeded", forgiving  # test_sub passes; test_add failed before
+    assert "+def test_sub" in forgiving["result"] and "+def sub(a, b):" in forgiving["result"]
+    assert strict["status"] == "failed"
+    told = [a["validation"].get("failing_before_the_patch") for a in strict["attempts"] if a.get("validation")]
+    assert ["test_ops::test_add"] in told  # the implementation's check names the old failure
