@@ -17,6 +17,8 @@ and the patch building blocks (temporary worktrees, applying a validated patch).
     worktree.py      extract a model's diff, try it in a worktree, apply it to the user's tree
     lenient_patch.py apply a diff git refuses by its hunks' text (wrong line numbers or counts)
     whole_files.py   an answer given as whole files under their paths, as a diff
+    edit_blocks.py   an answer given as SEARCH/REPLACE blocks (aider's format), as a diff
+    baseline.py      tests already failing at a patch's base commit, told apart from new failures
     feedback.py      a failed report as retry feedback
 """
 
