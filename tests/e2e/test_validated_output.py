@@ -76,7 +76,7 @@ async def test_failed_checks_escalate_with_feedback_until_a_patch_passes(tmp_pat
             refused = await client.call_tool("apply_validated_patch", {"task_id": task["task_id"]})
             (repo / "test_calc.py").write_text(TEST)
             applied = await call(client, "apply_validated_patch", {"task_id": task["task_id"]})
-    refusal = refused.content[0].text.lower()
+    refusal = refused.content[0].text.lower()  # type: ignore[union-attr]
     assert refused.is_error and ("uncommitted" in refusal or "dirty" in refusal), refusal
     assert applied["files"] == ["calc.py"]
     assert "return a + b" in (repo / "calc.py").read_text()
