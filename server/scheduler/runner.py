@@ -345,7 +345,7 @@ class TaskRunner:
                         return Outcome("succeeded", text=verdict.patch, model_used=model_id,
                                        call_seconds=clock.call_seconds)
                     rounds += 1
-                    reasons.append(f"{model_id}: checks {verdict.status}")
+                    reasons.append(f"{model_id}: checks {verdict.status}" + (f" ({verdict.hint})" if verdict.hint else ""))
                     last_class = "validation_failed"
                     if rounds >= int(job.validation.get("max_rounds", 3)):
                         break

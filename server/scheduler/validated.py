@@ -51,6 +51,8 @@ class Verdict:
     feedback: str  # what the next model is told when this answer failed
     patch: str | None
     base_commit: str | None
+    # For the task's error when every model fails: what the caller could change (a few words).
+    hint: str | None = None
 
 
 async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str], *,
@@ -84,6 +86,7 @@ async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str
         report = await validate_path(handle.workspace, options, base_env=env)
     forgiven: list[str] = []
     already: list[str] = []
+    old_only = False
     # A test fails, and they can be told apart; not for a patch checked on top of its dependencies'
     # (its base would be the commit with their patches applied, and a test one of them fixed could
     # pass for one that failed before). The tests written first (`base_patch`) only add tests, which
@@ -95,6 +98,7 @@ async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str
             report, forgiven = without_old_failures(report, old)
         elif old:
             already = list(old_failures(report, old))
+            old_only = without_old_failures(report, old)[0].passed  # the patch broke nothing that passed
     data = dataclasses.asdict(report)
     data["base_commit"] = handle.base_commit
     data["files_changed"] = list(diff_files(patch))
@@ -105,7 +109,11 @@ async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str
     if already:
         feedback += (f"\n\nOf these, already failing at {handle.base_commit[:12]}, before your change: "
                      + ", ".join(already[:10]) + ". Fix them only if the task is about them.")
-    return Verdict(report.passed, report.status, json.dumps(data, default=str), feedback, patch, handle.base_commit)
+    hint = None
+    if already and old_only:
+        hint = 'only tests failing before the patch fail; validate.test_scope "new" accepts such a patch'
+    return Verdict(report.passed, report.status, json.dumps(data, default=str), feedback, patch, handle.base_commit,
+                   hint)
 
 
 RETRY_REQUEST = ("Send the whole corrected change against the original files, as a unified diff or as "

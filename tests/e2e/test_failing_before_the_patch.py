@@ -51,13 +51,14 @@ async def test_a_failure_the_patch_did_not_cause_is_named_and_test_scope_new_for
     first = strict["attempts"][0]["validation"]
     assert first["status"] == "failed" and first["failing_before_the_patch"] == ["test_ops::test_add"]
     assert "already failing at" in strict_prompts[1] and "test_ops::test_add" in strict_prompts[1]
+    assert 'validate.test_scope "new" accepts' in strict["error"]  # the task's error names the way out
     # test_scope "new": the docstring passes on the first model, the old failure noted, not counted
     assert forgiving["status"] == "succeeded", forgiving
     (attempt,) = forgiving["attempts"]
     assert attempt["validation"]["status"] == "passed"
     assert attempt["validation"]["failing_before_the_patch"] == ["test_ops::test_add"]
     # ... but a test that passed before and fails now still fails the patch
-    assert breaking["status"] == "failed"
+    assert breaking["status"] == "failed" and "test_scope" not in breaking["error"]  # it broke test_mul
     assert all(a["validation"]["status"] == "failed" for a in breaking["attempts"])
     assert refused.is_error and "tasks[0].validate.test_scope" in refused.content[0].text  # type: ignore[union-attr]
 
