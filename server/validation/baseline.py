@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import weakref
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,8 +24,10 @@ __all__ = ["TestKey", "failing_at_base", "failing_tests", "old_failures", "witho
 
 TestKey = tuple[str, str, str, str]  # check name, project, file, test id
 _KEEP = 64
-_KNOWN: OrderedDict[tuple[str, str, str], frozenset[TestKey] | None] = OrderedDict()
-_LOCKS: dict[tuple[str, str, str], asyncio.Lock] = {}
+_KNOWN: OrderedDict[tuple[str, str], frozenset[TestKey] | None] = OrderedDict()
+# One lock per event loop and (workspace, commit): a lock belongs to the loop that first waits on it.
+_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], asyncio.Lock]] = (
+    weakref.WeakKeyDictionary())
 
 
 def _test_id(message: str) -> str:
@@ -71,8 +74,8 @@ async def failing_at_base(workspace: Path, base_commit: str, *, timeout_s: float
                           env: Mapping[str, str]) -> frozenset[TestKey] | None:
     """The tests failing at `base_commit` in `workspace`'s folder (None: unknown), run once per
     repository, commit and folder; concurrent callers share the one run."""
-    key = (str(workspace), base_commit, "test")
-    lock = _LOCKS.setdefault(key, asyncio.Lock())
+    key = (str(workspace), base_commit)
+    lock = _LOCKS.setdefault(asyncio.get_running_loop(), {}).setdefault(key, asyncio.Lock())
     async with lock:
         if key in _KNOWN:
             _KNOWN.move_to_end(key)
@@ -85,9 +88,11 @@ async def failing_at_base(workspace: Path, base_commit: str, *, timeout_s: float
         except Exception:  # a base that cannot be checked out or run: nothing is known
             found = None
         _KNOWN[key] = found
+        locks = _LOCKS[asyncio.get_running_loop()]
         while len(_KNOWN) > _KEEP:
-            old, _ = _KNOWN.popitem(last=False)
-            _LOCKS.pop(old, None)
+            gone, _ = _KNOWN.popitem(last=False)
+            if gone in locks and not locks[gone].locked():
+                del locks[gone]
         return found
 
 

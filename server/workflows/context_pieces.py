@@ -27,8 +27,9 @@ def points_at(message: str, names: Sequence[str], path: str, text: str) -> bool:
     """Whether a ranked piece is one the message points at: its file is named (`util.py`,
     `src/util.py`), or it defines a name the message writes as code (a small file comes whole, so
     its piece is ranked, not a symbol hit, even when the message names its function)."""
-    if path in message or PurePosixPath(path).name in message.split():
-        return True
+    for named in (path, PurePosixPath(path).name):  # as a word of its own: `a.py` is not in "data.py"
+        if re.search(rf"(?<![\w./-]){re.escape(named)}(?![\w/-])", message):
+            return True
     return any(re.search(rf"^\s*(?:async\s+)?(?:def|class|function|func|fn|struct|interface|type)\s+{re.escape(n)}\b"
                          rf"|^\s*{re.escape(n)}\s*=", text, re.MULTILINE) for n in names)
 
