@@ -93,3 +93,14 @@ def test_stronger_moves_to_the_next_variants_first_model_and_stays_at_the_strong
     assert next_model(plan, "a/fast2", stronger=True) == "a/mid"
     assert next_model(plan, "a/mid", stronger=True) == "a/best"
     assert next_model(plan, "a/best", stronger=True) == "a/best"
+
+
+def test_a_message_points_at_a_file_it_names_or_a_name_it_writes_as_code() -> None:
+    from server.workflows.context_pieces import points_at
+
+    assert points_at("Look at util.py.", [], "src/util.py", "")
+    assert points_at("see src/util.py first", [], "src/util.py", "")
+    assert not points_at("What does data.py do?", [], "a.py", "")  # a.py is not a word of that message
+    assert points_at("Use `helper` here", ["helper"], "x.py", "async def helper():\n    pass\n")
+    assert points_at("Use `LIMIT`", ["LIMIT"], "x.py", "LIMIT = 3\n")
+    assert not points_at("Use `helper` here", ["helper"], "x.py", "def other():\n    return helper()\n")
