@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from mcp import Client
 
-__all__ = ["attempts_of", "call", "task_of", "wait_finished"]
+__all__ = ["attempts_of", "call", "run_validated", "task_of", "wait_finished"]
 
 
 async def call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -37,3 +38,13 @@ def attempts_of(status: dict[str, Any], task: str) -> list[tuple[str, str, str |
 def task_of(status: dict[str, Any], task: str) -> dict[str, Any]:
     (entry,) = [t for t in status["tasks"] if t["id"] == task]
     return entry
+
+
+async def run_validated(client: Client, repo: Path, task: str, **validate: Any) -> dict[str, Any]:
+    """Submit one validated `tcoder_speed` task on `repo` (`validate` as given, 2 rounds unless
+    said) and wait for it: the task's status."""
+    submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
+        "agent_type": "tcoder_speed", "task_description": task, "workspace": str(repo),
+        "validate": {"max_rounds": 2, **validate}}]})
+    (done,) = (await wait_finished(client, submitted["group_id"]))["tasks"]
+    return dict(done)

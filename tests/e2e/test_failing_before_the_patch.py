@@ -5,13 +5,12 @@ PASS_TO_PASS rule) forgives them while a test the patch breaks still fails it.""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from mcp import Client
 
 from server.app import build_server
 from server.settings import load_settings
-from tests.e2e.helpers import call, wait_finished
+from tests.e2e.helpers import call, run_validated, wait_finished
 from tests.scheduler.overlay import loop_env
 from tests.support.loopback_provider import LoopbackProvider, Reply
 from tests.validation.helpers import make_repo
@@ -25,25 +24,17 @@ BREAKS_MUL = "ops.py\n```python\n<<<<<<< SEARCH\n    return a * b\n=======\n    
 TASK = "Give mul() in ops.py a docstring"
 
 
-async def _run(client: Client, repo: Path, **validate: Any) -> dict[str, Any]:
-    submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
-        "agent_type": "tcoder_speed", "task_description": TASK, "workspace": str(repo),
-        "validate": {"checks": ["test"], "max_rounds": 2, **validate}}]})
-    (task,) = (await wait_finished(client, submitted["group_id"]))["tasks"]
-    return dict(task)
-
-
 async def test_a_failure_the_patch_did_not_cause_is_named_and_test_scope_new_forgives_it(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", {"ops.py": OPS, "test_ops.py": TESTS})
     with LoopbackProvider() as lp:
         settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
         async with Client(build_server(settings)) as client:
             lp.set_default(Reply(DOCSTRING))
-            strict = await _run(client, repo)
+            strict = await run_validated(client, repo, TASK, checks=["test"])
             strict_prompts = [r.prompt for r in lp.requests]
-            forgiving = await _run(client, repo, test_scope="new")
+            forgiving = await run_validated(client, repo, TASK, checks=["test"], test_scope="new")
             lp.set_default(Reply(BREAKS_MUL))
-            breaking = await _run(client, repo, test_scope="new")
+            breaking = await run_validated(client, repo, TASK, checks=["test"], test_scope="new")
             refused = await client.call_tool("submit_parallel_tasks", {"tasks": [{
                 "task_description": TASK, "workspace": str(repo), "validate": {"test_scope": "old"}}]})
     # by default every failing test fails the patch; the retry and the status say which were failing before

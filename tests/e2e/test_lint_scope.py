@@ -5,13 +5,12 @@ in files the patch never touched, fail no answer (SWE-agent's rule), unless the 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from mcp import Client
 
 from server.app import build_server
 from server.settings import load_settings
-from tests.e2e.helpers import call, wait_finished
+from tests.e2e.helpers import run_validated
 from tests.scheduler.overlay import loop_env
 from tests.support.loopback_provider import LoopbackProvider, Reply
 from tests.validation.helpers import make_repo
@@ -25,24 +24,16 @@ ADDS_UNUSED_IMPORT = ("ops.py\n```python\n<<<<<<< SEARCH\ndef add(a, b):\n======
 TASK = "Give mul() in ops.py a docstring"
 
 
-async def _run(client: Client, repo: Path, **validate: Any) -> dict[str, Any]:
-    submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
-        "agent_type": "tcoder_speed", "task_description": TASK, "workspace": str(repo),
-        "validate": {"checks": ["lint"], "max_rounds": 2, **validate}}]})
-    (task,) = (await wait_finished(client, submitted["group_id"]))["tasks"]
-    return dict(task)
-
-
 async def test_existing_findings_elsewhere_fail_no_patch_but_a_finding_the_patch_adds_does(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", {"ops.py": OPS, "util.py": UNTIDY})
     with LoopbackProvider() as lp:
         settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
         async with Client(build_server(settings)) as client:
             lp.set_default(Reply(DOCSTRING))
-            clean = await _run(client, repo)
-            strict = await _run(client, repo, lint_scope="all")
+            clean = await run_validated(client, repo, TASK, checks=["lint"])
+            strict = await run_validated(client, repo, TASK, checks=["lint"], lint_scope="all")
             lp.set_default(Reply(ADDS_UNUSED_IMPORT))
-            untidy = await _run(client, repo)
+            untidy = await run_validated(client, repo, TASK, checks=["lint"])
             refused = await client.call_tool("submit_parallel_tasks", {"tasks": [{
                 "task_description": TASK, "workspace": str(repo), "validate": {"checks": ["lint"], "lint_scope": "some"}}]})
         prompts = [r.prompt for r in lp.requests]
