@@ -3,12 +3,14 @@ find a task the caller may see."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult, TextContent
 
 from server.errors import NotFoundError, PWMError
 from server.state import AppState
@@ -16,7 +18,17 @@ from server.state import AppState
 if TYPE_CHECKING:  # the store loads with the server's state, not with the tool list
     from server.store import Store, TaskRecord
 
-__all__ = ["app_state", "expected_errors", "visible_task"]
+__all__ = ["app_state", "expected_errors", "summary_and_data", "visible_task"]
+
+
+def summary_and_data(summary: str, data: dict[str, Any]) -> CallToolResult:
+    """A reply whose data reaches the model in every client: the structured content, and the same
+    data as compact JSON in a second text block after the summary (the MCP spec's backwards-
+    compatible form). Claude Code hands its model the structured content alone; Claude Desktop and
+    claude.ai hand theirs the text alone, so a summary by itself would hide every result there."""
+    return CallToolResult(content=[TextContent(text=summary),
+                                   TextContent(text=json.dumps(data, separators=(",", ":"), ensure_ascii=False))],
+                          structured_content=data)
 
 
 async def visible_task(store: Store, task_id: str) -> TaskRecord:

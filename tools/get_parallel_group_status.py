@@ -3,8 +3,9 @@
 Status: group counts, totals, progress and budget warnings always; then one page of tasks
 (`limit` from `offset`, by default every status with those needing attention first, or only
 `task_status`), each with its variant, model used, path of attempts, time, tokens, cost and
-result (cut to the server's `max_result_chars`). The reply's text is a short summary; the data
-is in the structured content only, so the reply stays small whatever the group's size.
+result (cut to the server's `max_result_chars`). The reply is a short summary and the data, as
+structured content and as JSON text (`tools._shared.summary_and_data`); one page of tasks keeps it
+small whatever the group's size.
 `wait_seconds` returns as soon as something changes (no polling loop: the engine signals each
 committed change) or the group finishes. Budget warnings also go out as an MCP log message
 when the client opted in to logging, and progress as MCP progress notifications when the
@@ -17,13 +18,13 @@ import asyncio
 from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from server.client_logging import send_client_log
 from server.errors import InputError
 from server.state import AppState
-from tools._shared import app_state, expected_errors, visible_task
+from tools._shared import app_state, expected_errors, summary_and_data, visible_task
 
 if TYPE_CHECKING:  # loaded with the server's state, not with the tool list
     from server.scheduler.status import GroupView
@@ -213,18 +214,17 @@ async def get_parallel_group_status(
     for text in view.budget_warnings:
         await _log_warning(ctx, text)
     output = shape(view)
-    return CallToolResult(content=[TextContent(text=summary(view))],
-                          structured_content=output.model_dump(mode="json"))
+    return summary_and_data(summary(view), output.model_dump(mode="json"))
 
 
 def summary(view: GroupView) -> str:
-    """The reply's text: a few lines; the data is in the structured content."""
+    """The reply's first text block: a few lines; the data follows as JSON and as structured content."""
     counts = ", ".join(f"{n} {status}" for status, n in sorted(view.counts.items()))
     lines = [f"Group {view.group_name} ({view.group_id}): {view.status}; {counts}; "
              f"${view.total_cost:.4f} over {view.attempts} calls."]
     if view.tasks:
         last = view.tasks_offset + len(view.tasks)
-        lines.append(f"Tasks {view.tasks_offset + 1}-{last} of {view.tasks_matching} in the structured content"
+        lines.append(f"Tasks {view.tasks_offset + 1}-{last} of {view.tasks_matching} in the data"
                      + (f"; next_offset {view.tasks_next_offset}." if view.tasks_next_offset is not None else "."))
     lines.extend(view.budget_warnings)
     return "\n".join(lines)

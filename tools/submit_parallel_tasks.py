@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from server.analysis.answer_form import answer_form
@@ -36,7 +36,7 @@ from tools._inputs import (
     ContextMode,
     caller_hints,
 )
-from tools._shared import app_state, expected_errors
+from tools._shared import app_state, expected_errors, summary_and_data
 from tools.get_parallel_group_status import progress, read_view, wait_until_finished
 from tools.get_parallel_group_status import shape as status_shape
 from tools.get_parallel_group_status import summary as status_summary
@@ -220,7 +220,8 @@ def shape(result: SubmitResult, status: GroupView | None = None) -> SubmitOutput
 
 
 def summary(output: SubmitOutput, status: GroupView | None = None) -> str:
-    """The reply's text: a few lines; the plan (and the status after a wait) is in the structured content."""
+    """The reply's first text block: a few lines; the plan (and the status after a wait) follows as
+    JSON and as structured content."""
     cost = "unknown" if output.estimated_total_cost is None else f"${output.estimated_total_cost:.4f}"
     head = (f"Group {output.group_name} ({output.group_id or 'dry run'}): {output.status}, {output.task_count} "
             f"tasks, estimated {cost} and {output.estimated_total_time:.0f}s.")
@@ -362,8 +363,7 @@ async def submit_parallel_tasks(
     if status is not None:
         await ctx.report_progress(*progress(status))
     output = shape(result, status)
-    return CallToolResult(content=[TextContent(text=summary(output, status))],
-                          structured_content=output.model_dump(mode="json"))
+    return summary_and_data(summary(output, status), output.model_dump(mode="json"))
 
 
 def register(mcp: MCPServer[AppState]) -> None:

@@ -185,3 +185,21 @@ async def test_bad_submissions_name_the_field(tmp_path: Path) -> None:
                 assert needle in text or (needle == "cycle" and "itself" in text), (needle, text)
             missing = await client.call_tool("get_parallel_group_status", {"group_name": "nothing"})
             assert missing.is_error and "nothing" in " ".join(getattr(c, "text", "") for c in missing.content)
+
+
+async def test_a_client_that_reads_only_the_text_gets_the_results_too(tmp_path: Path) -> None:
+    # Claude Desktop hands its model a tool result's text blocks only (Claude Code the structured
+    # content only): the submit and status replies carry the data both ways
+    import json
+
+    with LoopbackProvider() as lp:
+        lp.set_default(Reply("THE-RESULT-TEXT"))
+        async with Client(build_server(_settings(tmp_path, lp))) as client:
+            submit = await client.call_tool("submit_parallel_tasks", {"tasks": [SEED_TASK], "wait_seconds": 20})
+            group_id = (submit.structured_content or {})["group_id"]
+            status = await client.call_tool("get_parallel_group_status", {"group_id": group_id})
+    for reply in (submit, status):
+        texts = [c.text for c in reply.content if c.type == "text"]  # type: ignore[union-attr]
+        assert len(texts) == 2 and group_id in texts[0]  # a summary, then the data
+        assert json.loads(texts[1]) == reply.structured_content
+        assert "THE-RESULT-TEXT" in texts[1]
