@@ -318,8 +318,9 @@ def confine_group(group: GroupInput, roots: Sequence[Path]) -> GroupInput:
                                  "all (every failing test; the default) or new (only tests that passed before the patch)")
             if tests == "new":
                 lint["test_scope"] = "new"
+            named = {"checks_named": True} if spec.get("checks") else {}  # each must run, not only some
             spec = {"workspace": str(path), "checks": list(checks), "max_rounds": rounds,
-                    "timeout_s": float(spec.get("timeout_s", 300.0)), **agent, **first, **lint}
+                    "timeout_s": float(spec.get("timeout_s", 300.0)), **agent, **first, **lint, **named}
             task = dataclasses.replace(task, validate=spec)
         tasks.append(task)
     return dataclasses.replace(group, tasks=tuple(tasks))

@@ -344,6 +344,10 @@ class TaskRunner:
                     if verdict.passed:
                         return Outcome("succeeded", text=verdict.patch, model_used=model_id,
                                        call_seconds=clock.call_seconds)
+                    if verdict.status == "unchecked":  # no check can run: no other model would be checked either
+                        return Outcome("failed", text=verdict.patch, model_used=model_id,
+                                       error=f"{model_id}'s patch could not be checked: {verdict.hint}",
+                                       error_class="validation_unavailable", call_seconds=clock.call_seconds)
                     rounds += 1
                     reasons.append(f"{model_id}: checks {verdict.status}" + (f" ({verdict.hint})" if verdict.hint else ""))
                     last_class = "validation_failed"

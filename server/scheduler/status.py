@@ -132,7 +132,8 @@ def _validation_summary(report_json: str) -> dict[str, Any]:
     checks = [
         {"name": c.get("name"), "status": c.get("status"),
          "diagnostics": [f"{d.get('file')}:{d.get('line')}: {d.get('code') or ''} {d.get('message')}".strip()
-                         for d in c.get("diagnostics", [])[:10]]}
+                         for d in c.get("diagnostics", [])[:10]],
+         **({"skipped_reason": c["skipped_reason"]} if c.get("skipped_reason") else {})}
         for c in data.get("checks", [])
     ]
     summary = {"status": data.get("status"), "passed": data.get("passed", False), "checks": checks,

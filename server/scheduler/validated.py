@@ -23,10 +23,10 @@ from server.validation import (
     validate_path,
 )
 from server.validation.baseline import failing_at_base, failing_tests, old_failures, without_old_failures
-from server.validation.model import LintScope
+from server.validation.model import LintScope, ValidationReport
 from server.validation.worktree import diff_files, diff_stat
 
-__all__ = ["Verdict", "check_answer", "feedback_messages", "lint_scope", "test_scope"]
+__all__ = ["Verdict", "check_answer", "checks_not_run", "feedback_messages", "lint_scope", "test_scope"]
 
 
 def test_scope(spec: Mapping[str, Any]) -> str:
@@ -84,6 +84,13 @@ async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str
             lint_scope=lint_scope(spec),
         )
         report = await validate_path(handle.workspace, options, base_env=env)
+    unrun = checks_not_run(report, spec)
+    if unrun:  # nothing proves the patch; another model's answer would be unchecked alike
+        data = {**dataclasses.asdict(report), "status": "unchecked", "passed": False, "error": unrun,
+                "base_commit": handle.base_commit, "files_changed": list(diff_files(patch)),
+                "diff_stat": diff_stat(patch)}
+        return Verdict(False, "unchecked", json.dumps(data, default=str), "", patch, handle.base_commit,
+                       f"{unrun}; the unchecked patch is the task's result")
     forgiven: list[str] = []
     already: list[str] = []
     old_only = False
@@ -114,6 +121,22 @@ async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str
         hint = 'only tests failing before the patch fail; validate.test_scope "new" accepts such a patch'
     return Verdict(report.passed, report.status, json.dumps(data, default=str), feedback, patch, handle.base_commit,
                    hint)
+
+
+def checks_not_run(report: ValidationReport, spec: Mapping[str, Any]) -> str:
+    """Why the checks prove nothing, "" when they do: a kind of check the caller named (`"checks":
+    ["test"]`) that ran in no project, or, with the default checks, none that ran at all (each was
+    skipped: pytest not installed for the project's Python, no test files, ...). A skipped check
+    passes a report, so without this a patch would be handed back as checked when no check ran."""
+    ran = {c.kind for c in report.checks if c.status != "skipped"}
+    why = "; ".join(dict.fromkeys(f"{c.name}: {c.skipped_reason}" for c in report.checks
+                                  if c.status == "skipped" and c.skipped_reason))
+    if spec.get("checks_named"):
+        missing = [k for k in spec.get("checks") or () if k not in ran]
+        if missing:
+            return f"no {'/'.join(missing)} check could run ({why or 'no project of a known language'})"
+        return ""
+    return "" if ran else f"no check could run ({why or 'no project of a known language'})"
 
 
 RETRY_REQUEST = ("Send the whole corrected change against the original files, as a unified diff or as "

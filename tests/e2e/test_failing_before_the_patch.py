@@ -79,3 +79,25 @@ async def test_tests_written_first_are_new_and_an_old_failure_is_still_told_apar
     assert strict["status"] == "failed"
     told = [a["validation"].get("failing_before_the_patch") for a in strict["attempts"] if a.get("validation")]
     assert ["test_ops::test_add"] in told  # the implementation's check names the old failure
+
+
+async def test_a_named_check_that_cannot_run_fails_the_task_at_once_and_hands_back_the_unchecked_patch(
+    tmp_path: Path,
+) -> None:
+    repo = make_repo(tmp_path / "repo", {"ops.py": OPS.replace("a - b", "a + b")})  # no test files at all
+    with LoopbackProvider() as lp:
+        lp.set_default(Reply(DOCSTRING))
+        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
+        async with Client(build_server(settings)) as client:
+            tests_only = await run_validated(client, repo, TASK, checks=["test"])
+            with_lint = await run_validated(client, repo, TASK, checks=["lint", "test"])
+            calls_before = len(lp.requests)
+            by_default = await run_validated(client, repo, TASK)  # the default checks: lint and syntax run
+    for task in (tests_only, with_lint):
+        assert task["status"] == "failed" and len(task["attempts"]) == 1  # no stronger model would be checked either
+        assert "could not be checked: no test check could run (pytest: no test files" in task["error"]
+        assert task["attempts"][0]["validation"]["status"] == "unchecked"
+        assert "+    \"\"\"The product of a and b.\"\"\"" in task["result"]  # the patch, for the caller to judge
+    skipped = tests_only["attempts"][0]["validation"]["checks"]
+    assert skipped[0]["status"] == "skipped" and "no test files" in skipped[0]["skipped_reason"]
+    assert by_default["status"] == "succeeded" and len(lp.requests) == calls_before + 1
