@@ -187,12 +187,15 @@ def parse_junit(path: Path, project: Project, workspace: Path) -> list[Diagnosti
 def _test_check(project: Project, ctx: RunContext) -> PlannedCheck:
     if not _has_tests(project):
         return skipped("pytest", "test", project, "no test files (test_*.py, *_test.py) found")
-    python = project_python(project, ctx.workspace)
+    python = own = project_python(project, ctx.workspace)
     origin = python_has_module(python, "pytest")
     if origin is None and python != sys.executable:
         python, origin = sys.executable, python_has_module(sys.executable, "pytest")
     if origin is None:
-        return skipped("pytest", "test", project, "pytest is not installed for the project's Python")
+        where = (f"not in its virtualenv ({own}) nor in the server's" if own != sys.executable
+                 else "the project has no .venv and the server's Python has none")
+        return skipped("pytest", "test", project, f"pytest is not installed for the project's Python ({where}); "
+                       "install it in the project's .venv, or give the project a .venv with it")
     base = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "junit_family=xunit1"]
     check = PlannedCheck(
         name="pytest", kind="test", project=project, command=[*base, "--junitxml", "<tmp>/junit.xml"],
