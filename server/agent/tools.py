@@ -238,6 +238,10 @@ class AgentTools:
         options = ValidationOptions(checks=self.checks, timeout_s=self.check_timeout_s, use_cache=False,
                                     lint_scope=self.lint_scope)
         report = await validate_path(self.root / self.workspace.folder, options, base_env=self.base_env)
+        if report.passed and all(c.status == "skipped" for c in report.checks):  # passed, but nothing ran
+            why = "; ".join(f"{c.name}: {c.skipped_reason}" for c in report.checks if c.skipped_reason)
+            return ToolOutcome(f"No check could run ({why or 'no project of a known language'}); they cannot "
+                               "judge your change. Finish with done.", ok=True, checks_passed=False)
         text = "All checks passed." if report.passed else diagnostics_feedback(report, max_chars=self.max_output_chars)
         return ToolOutcome(text, ok=True, checks_passed=report.passed)
 

@@ -229,3 +229,10 @@ async def test_an_agent_in_a_folder_of_a_monorepo_checks_that_folder_and_may_nam
     assert fixed.ok and noted.ok, noted.output
     assert checked.checks_passed, checked.output  # svc's tests only: web's failing test is not run
     assert "+++ b/svc/calc.py" in diff and "+++ b/svc/notes.txt" in diff
+
+
+async def test_an_agent_is_told_when_no_check_could_run(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {"pyproject.toml": PROJECT["pyproject.toml"], "shop/prices.py": "X = 1\n"})
+    async with await AgentWorkspace.create(repo, task_id="t-none", env=base_env()) as ws:
+        outcome = await AgentTools(ws, checks=("test",), base_env=base_env()).run_checks({})
+    assert not outcome.checks_passed and outcome.output.startswith("No check could run (pytest: no test files")
