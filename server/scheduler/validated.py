@@ -128,6 +128,8 @@ def checks_not_run(report: ValidationReport, spec: Mapping[str, Any]) -> str:
     ["test"]`) that ran in no project, or, with the default checks, none that ran at all (each was
     skipped: pytest not installed for the project's Python, no test files, ...). A skipped check
     passes a report, so without this a patch would be handed back as checked when no check ran."""
+    if spec.get("must_change") or spec.get("command"):
+        return ""  # a checklist item's own check (files that must change, its command) proves it
     ran = {c.kind for c in report.checks if c.status != "skipped"}
     why = "; ".join(dict.fromkeys(f"{c.name}: {c.skipped_reason}" for c in report.checks
                                   if c.status == "skipped" and c.skipped_reason))

@@ -101,3 +101,15 @@ async def test_a_named_check_that_cannot_run_fails_the_task_at_once_and_hands_ba
     skipped = tests_only["attempts"][0]["validation"]["checks"]
     assert skipped[0]["status"] == "skipped" and "no test files" in skipped[0]["skipped_reason"]
     assert by_default["status"] == "succeeded" and len(lp.requests) == calls_before + 1
+
+
+def test_a_checklist_item_proved_by_its_files_or_command_needs_no_other_check() -> None:
+    from server.scheduler.validated import checks_not_run
+    from server.validation.model import CheckResult, ValidationReport
+
+    nothing_ran = ValidationReport(workspace="/w", passed=True, status="passed", checks=[CheckResult(
+        name="pytest", kind="test", project=".", language="python", status="skipped", skipped_reason="no test files")])
+    assert checks_not_run(nothing_ran, {"checks": ["syntax"]}) == "no check could run (pytest: no test files)"
+    assert checks_not_run(nothing_ran, {"checks": ["test"], "checks_named": True}).startswith("no test check could run")
+    assert checks_not_run(nothing_ran, {"checks": ["syntax"], "must_change": ["README.md"]}) == ""
+    assert checks_not_run(nothing_ran, {"checks": ["syntax"], "command": ["make", "docs"]}) == ""
