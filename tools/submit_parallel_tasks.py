@@ -319,6 +319,8 @@ def confine_group(group: GroupInput, roots: Sequence[Path]) -> GroupInput:
             if tests == "new":
                 lint["test_scope"] = "new"
             named = {"checks_named": True} if spec.get("checks") else {}  # each must run, not only some
+            if task.validate is None:  # checked because it names a workspace, not because the caller asked
+                named["implicit"] = True
             spec = {"workspace": str(path), "checks": list(checks), "max_rounds": rounds,
                     "timeout_s": float(spec.get("timeout_s", 300.0)), **agent, **first, **lint, **named}
             task = dataclasses.replace(task, validate=spec)

@@ -85,6 +85,11 @@ async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str
         )
         report = await validate_path(handle.workspace, options, base_env=env)
     unrun = checks_not_run(report, spec)
+    if unrun and spec.get("implicit"):  # checks nobody asked for, and none can run (a Java repository):
+        data = {**dataclasses.asdict(report), "status": "unchecked", "passed": True,  # the patch applies: say
+                "notes": [*report.notes, unrun], "base_commit": handle.base_commit,  # no more than that
+                "files_changed": list(diff_files(patch)), "diff_stat": diff_stat(patch)}
+        return Verdict(True, "unchecked", json.dumps(data, default=str), "", patch, handle.base_commit)
     if unrun:  # nothing proves the patch; another model's answer would be unchecked alike
         data = {**dataclasses.asdict(report), "status": "unchecked", "passed": False, "error": unrun,
                 "base_commit": handle.base_commit, "files_changed": list(diff_files(patch)),

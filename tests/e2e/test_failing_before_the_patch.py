@@ -113,3 +113,29 @@ def test_a_checklist_item_proved_by_its_files_or_command_needs_no_other_check() 
     assert checks_not_run(nothing_ran, {"checks": ["test"], "checks_named": True}).startswith("no test check could run")
     assert checks_not_run(nothing_ran, {"checks": ["syntax"], "must_change": ["README.md"]}) == ""
     assert checks_not_run(nothing_ran, {"checks": ["syntax"], "command": ["make", "docs"]}) == ""
+
+
+async def test_a_repository_no_check_knows_hands_back_its_patch_as_unchecked_unless_checks_were_asked_for(
+    tmp_path: Path,
+) -> None:
+    java = "class Ops {\n    static int mul(int a, int b) {\n        return a * b;\n    }\n}\n"
+    repo = make_repo(tmp_path / "repo", {"src/Ops.java": java})  # no language the checks know
+    answer = ("src/Ops.java\n```java\n<<<<<<< SEARCH\n    static int mul(int a, int b) {\n=======\n"
+              "    /** The product of a and b. */\n    static int mul(int a, int b) {\n>>>>>>> REPLACE\n```")
+    with LoopbackProvider() as lp:
+        lp.set_default(Reply(answer))
+        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
+        async with Client(build_server(settings)) as client:
+            runs = []
+            for validate in ({}, {"validate": True}):
+                submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
+                    "agent_type": "tcoder_speed", "task_description": "Give mul() in src/Ops.java a javadoc",
+                    "workspace": str(repo), **validate}]})
+                runs.append((await wait_finished(client, submitted["group_id"]))["tasks"][0])
+            applied = await call(client, "apply_validated_patch", {"task_id": runs[0]["task_id"]})
+    implicit, asked = runs
+    # checked only because it names a workspace: the patch applies, and says it was not checked
+    assert implicit["status"] == "succeeded" and implicit["attempts"][0]["validation"]["status"] == "unchecked"
+    assert applied["files"] == ["src/Ops.java"] and "/** The product" in (repo / "src/Ops.java").read_text()
+    # asked for checks: none can run, so the task fails at once saying why
+    assert asked["status"] == "failed" and "no check could run (no project of a known language)" in asked["error"]
