@@ -312,12 +312,12 @@ def confine_group(group: GroupInput, roots: Sequence[Path]) -> GroupInput:
                 raise InputError(f"tasks[{index}].validate.lint_scope", f"{scope!r} is not a lint scope",
                                  "new (findings the patch adds; the default) or all (every finding)")
             lint = {"lint_scope": "all"} if scope == "all" else {}
-            tests = spec.get("test_scope", "all")
-            if tests not in ("new", "all"):
+            tests = spec.get("test_scope")
+            if tests not in (None, "new", "all"):
                 raise InputError(f"tasks[{index}].validate.test_scope", f"{tests!r} is not a test scope",
                                  "all (every failing test; the default) or new (only tests that passed before the patch)")
-            if tests == "new":
-                lint["test_scope"] = "new"
+            if tests is not None:
+                lint["test_scope"] = tests
             named = {"checks_named": True} if spec.get("checks") else {}  # each must run, not only some
             if task.validate is None:  # checked because it names a workspace, not because the caller asked
                 named["implicit"] = True

@@ -30,10 +30,15 @@ __all__ = ["Verdict", "check_answer", "checks_not_run", "feedback_messages", "li
 
 
 def test_scope(spec: Mapping[str, Any]) -> str:
-    """Which failing tests fail a task's patch: by default every one; `"new"` (SWE-bench's
-    PASS_TO_PASS rule) only those that passed at the base commit, for a task that is not about the
-    tests already failing there (a test that already failed and still fails is then forgiven)."""
-    return "new" if spec.get("test_scope") == "new" else "all"
+    """Which failing tests fail a task's patch: `"new"` (SWE-bench's PASS_TO_PASS rule) only those
+    that passed at the base commit (a test that already failed and still fails is forgiven), else
+    every one. Asked for checks, a task gets every one unless it says `test_scope: "new"` (a bug
+    fix's task is often the failing test); checked only because it names a workspace, it gets
+    "new": nobody said what the patch must make pass, only that it must break nothing."""
+    asked = spec.get("test_scope")
+    if asked in ("new", "all"):
+        return str(asked)
+    return "new" if spec.get("implicit") else "all"
 
 
 def lint_scope(spec: Mapping[str, Any]) -> LintScope:

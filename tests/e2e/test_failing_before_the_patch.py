@@ -139,3 +139,22 @@ async def test_a_repository_no_check_knows_hands_back_its_patch_as_unchecked_unl
     assert applied["files"] == ["src/Ops.java"] and "/** The product" in (repo / "src/Ops.java").read_text()
     # asked for checks: none can run, so the task fails at once saying why
     assert asked["status"] == "failed" and "no check could run (no project of a known language)" in asked["error"]
+
+
+async def test_checked_only_because_it_names_a_workspace_a_patch_must_break_nothing_that_passed(
+    tmp_path: Path,
+) -> None:
+    repo = make_repo(tmp_path / "repo", {"ops.py": OPS, "test_ops.py": TESTS})  # test_add fails at HEAD
+    with LoopbackProvider() as lp:
+        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
+        async with Client(build_server(settings)) as client:
+            runs = []
+            for answer in (DOCSTRING, BREAKS_MUL):
+                lp.set_default(Reply(answer))
+                submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
+                    "agent_type": "tcoder_speed", "task_description": TASK, "workspace": str(repo)}]})
+                runs.append((await wait_finished(client, submitted["group_id"]))["tasks"][0])
+    kept, broke = runs
+    assert kept["status"] == "succeeded" and len(kept["attempts"]) == 1
+    assert kept["attempts"][0]["validation"]["failing_before_the_patch"] == ["test_ops::test_add"]
+    assert broke["status"] == "failed"  # test_mul passed before it
