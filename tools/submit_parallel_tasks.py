@@ -320,7 +320,11 @@ def confine_group(group: GroupInput, roots: Sequence[Path]) -> GroupInput:
                 lint["test_scope"] = tests
             named = {"checks_named": True} if spec.get("checks") else {}  # each must run, not only some
             if task.validate is None:  # checked because it names a workspace, not because the caller asked
+                # loaded with the engine, not the tool list
+                from server.scheduler.validated import implicit_test_scope
+
                 named["implicit"] = True
+                lint.setdefault("test_scope", implicit_test_scope(task.description))
             spec = {"workspace": str(path), "checks": list(checks), "max_rounds": rounds,
                     "timeout_s": float(spec.get("timeout_s", 300.0)), **agent, **first, **lint, **named}
             task = dataclasses.replace(task, validate=spec)

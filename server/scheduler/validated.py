@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,8 @@ from server.validation.baseline import failing_at_base, failing_tests, old_failu
 from server.validation.model import LintScope, ValidationReport
 from server.validation.worktree import diff_files, diff_stat
 
-__all__ = ["Verdict", "check_answer", "checks_not_run", "feedback_messages", "lint_scope", "test_scope"]
+__all__ = ["Verdict", "check_answer", "checks_not_run", "feedback_messages", "implicit_test_scope", "lint_scope",
+           "test_scope"]
 
 
 def test_scope(spec: Mapping[str, Any]) -> str:
@@ -39,6 +41,20 @@ def test_scope(spec: Mapping[str, Any]) -> str:
     if asked in ("new", "all"):
         return str(asked)
     return "new" if spec.get("implicit") else "all"
+
+
+_ABOUT_TESTS = re.compile(r"\b(?:tests?|specs?|test suite|ci)\b[^.\n]{0,40}\b(?:pass(?:es|ing)?|green|fail(?:s|ing)?|"
+                          r"broken|red)\b|\b(?:failing|broken|red|flaky)\s+(?:tests?|specs?|build|ci)\b", re.IGNORECASE)
+
+
+def implicit_test_scope(description: str) -> str:
+    """The test scope of a task checked only because it names a workspace: every failing test for
+    a bug fix or a task about tests passing or failing ("Fix add() so the tests pass": the failing
+    test is the task), else only tests that passed before (a docstring must break nothing, not
+    mend the suite)."""
+    from server.analysis import analyze  # loaded with the engine's planner anyway
+
+    return "all" if _ABOUT_TESTS.search(description) or analyze(description).task_type == "bug_fix" else "new"
 
 
 def lint_scope(spec: Mapping[str, Any]) -> LintScope:

@@ -149,12 +149,14 @@ async def test_checked_only_because_it_names_a_workspace_a_patch_must_break_noth
         settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
         async with Client(build_server(settings)) as client:
             runs = []
-            for answer in (DOCSTRING, BREAKS_MUL):
+            for task, answer in ((TASK, DOCSTRING), (TASK, BREAKS_MUL), ("Fix add() so the tests pass", DOCSTRING)):
                 lp.set_default(Reply(answer))
                 submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
-                    "agent_type": "tcoder_speed", "task_description": TASK, "workspace": str(repo)}]})
+                    "agent_type": "tcoder_speed", "task_description": task, "workspace": str(repo)}]})
                 runs.append((await wait_finished(client, submitted["group_id"]))["tasks"][0])
-    kept, broke = runs
+    kept, broke, unfixed = runs
     assert kept["status"] == "succeeded" and len(kept["attempts"]) == 1
     assert kept["attempts"][0]["validation"]["failing_before_the_patch"] == ["test_ops::test_add"]
     assert broke["status"] == "failed"  # test_mul passed before it
+    # a bug fix (or a task about tests passing) is judged by every failing test: the failing test is the task
+    assert unfixed["status"] == "failed" and len(unfixed["attempts"]) > 1
