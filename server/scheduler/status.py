@@ -126,13 +126,18 @@ def _cost_source(attempts: list[AttemptRecord]) -> str:
     return sources.pop() if len(sources) == 1 else "mixed"
 
 
+def _diagnostic_line(d: dict[str, Any]) -> str:
+    """`file:line: code message`, without the place when the tool named none (a failing test's name)."""
+    where = f"{d.get('file')}:{d.get('line')}: " if d.get("file") else ""
+    return f"{where}{d.get('code') or ''} {d.get('message')}".strip()
+
+
 def _validation_summary(report_json: str) -> dict[str, Any]:
     """The parts of a validation report a status reader needs: verdict, each check, diagnostics."""
     data = json.loads(report_json)
     checks = [
         {"name": c.get("name"), "status": c.get("status"),
-         "diagnostics": [f"{d.get('file')}:{d.get('line')}: {d.get('code') or ''} {d.get('message')}".strip()
-                         for d in c.get("diagnostics", [])[:10]],
+         "diagnostics": [_diagnostic_line(d) for d in c.get("diagnostics", [])[:10]],
          **({"skipped_reason": c["skipped_reason"]} if c.get("skipped_reason") else {})}
         for c in data.get("checks", [])
     ]

@@ -34,7 +34,7 @@ def _check_block(check: CheckResult) -> list[str]:
     more = len(check.diagnostics) - _PER_CHECK + check.diagnostics_dropped
     if more > 0:
         lines.append(f"    ... and {more} more")
-    if not check.diagnostics and check.output_tail:
+    if check.output_tail and not any(d.file for d in check.diagnostics):  # names alone: the output says why
         tail = check.output_tail.strip().splitlines()[-_TAIL_LINES:]
         lines.extend(f"    | {t}" for t in tail)
     return lines

@@ -163,9 +163,35 @@ def _npm_test_check(project: Project, ctx: RunContext) -> PlannedCheck:
     if npm is None:
         return skipped("npm-test", "test", project, "npm is not installed")
     return command_check(
-        "npm-test", "test", project, [npm, "test"], lambda check, _ctx, proc: finish(check, proc, []),
+        "npm-test", "test", project, [npm, "test"],
+        lambda check, _ctx, proc: finish(check, proc, [] if proc.exit_code == 0 else failed_tests_of(proc)),
         stdout_cap=DEFAULT_STREAM_CAP, cache_args=(script,),
     )
+
+
+_TAP_NOT_OK = re.compile(r"^\s*not ok \d+ - (?P<name>.+?)(?:\s+#\s.*)?$")  # a "# ..." directive is no part of it
+_TAP_FAIL_COUNT = re.compile(r"^# fail (\d+)\s*$", re.MULTILINE)
+_JEST_FAILED = re.compile(r"^\s*● (?P<name>.+?)\s*$")
+_JEST_COUNT = re.compile(r"^Tests:\s+(\d+) failed", re.MULTILINE)
+
+
+def failed_tests_of(proc: ProcResult) -> list[Diagnostic]:
+    """The failing tests a test script names, read from TAP (`node --test`, tap, ava) or Jest's
+    report, one diagnostic each ("<test> failed"), so they can be compared with the failures at
+    a patch's base commit; none when the output was cut or the count the runner prints does not
+    match the names read (a comparison on part of the failures could forgive a new one)."""
+    if proc.truncated:
+        return []
+    text = proc.stdout + "\n" + proc.stderr
+    lines = text.splitlines()
+    tap = [m["name"].strip() for line in lines if (m := _TAP_NOT_OK.match(line))]
+    counted = _TAP_FAIL_COUNT.findall(text)
+    names = tap if tap and counted and sum(int(c) for c in counted) == len(tap) else []
+    if not names:
+        jest = list(dict.fromkeys(m["name"] for line in lines if (m := _JEST_FAILED.match(line))))
+        total = _JEST_COUNT.findall(text)
+        names = jest if jest and total and sum(int(c) for c in total) == len(jest) else []
+    return [Diagnostic(severity="error", code="test-failure", message=f"{name} failed") for name in names]
 
 
 def plan_node(project: Project, ctx: RunContext, kinds: set[CheckKind]) -> list[PlannedCheck]:

@@ -160,3 +160,25 @@ async def test_checked_only_because_it_names_a_workspace_a_patch_must_break_noth
     assert broke["status"] == "failed"  # test_mul passed before it
     # a bug fix (or a task about tests passing) is judged by every failing test: the failing test is the task
     assert unfixed["status"] == "failed" and len(unfixed["attempts"]) > 1
+
+
+async def test_a_node_project_s_old_failing_test_is_told_apart_too(tmp_path: Path) -> None:
+    ops = "function add(a, b) {\n  return a - b;\n}\n\nfunction mul(a, b) {\n  return a * b;\n}\n\nmodule.exports = { add, mul };\n"
+    tests = ("const test = require('node:test');\nconst assert = require('node:assert');\n"
+             "const { add, mul } = require('../src/ops');\n\n"
+             "test('add', () => { assert.strictEqual(add(2, 3), 5); });\n"
+             "test('mul', () => { assert.strictEqual(mul(2, 3), 6); });\n")
+    repo = make_repo(tmp_path / "js", {"package.json": '{"name": "jscalc", "scripts": {"test": "node --test"}}',
+                                       "src/ops.js": ops, "test/ops.test.js": tests})
+    answer = ("src/ops.js\n```js\n<<<<<<< SEARCH\nfunction mul(a, b) {\n=======\n/** The product of a and b. */\n"
+              "function mul(a, b) {\n>>>>>>> REPLACE\n```")
+    with LoopbackProvider() as lp:
+        lp.set_default(Reply(answer))
+        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
+        async with Client(build_server(settings)) as client:
+            submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
+                "agent_type": "tcoder_speed", "task_description": "Give mul() in src/ops.js a doc comment",
+                "workspace": str(repo)}]})
+            (task,) = (await wait_finished(client, submitted["group_id"]))["tasks"]
+    assert task["status"] == "succeeded" and len(task["attempts"]) == 1, task.get("error")
+    assert task["attempts"][0]["validation"]["failing_before_the_patch"] == ["add failed"]

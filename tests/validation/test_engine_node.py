@@ -60,3 +60,37 @@ async def test_typescript_without_tsc_is_skipped_not_failed(tmp_path: Path) -> N
     (tsc,) = report.checks
     assert tsc.name == "tsc" and tsc.status == "skipped" and "tsc" in (tsc.skipped_reason or "")
     assert report.passed
+
+
+async def test_a_node_test_runner_s_failing_tests_are_named_so_old_ones_can_be_told_apart(tmp_path: Path) -> None:
+    tests = ("const test = require('node:test');\nconst assert = require('node:assert');\n"
+             "test('adds', () => { assert.strictEqual(1 + 1, 3); });\n"
+             "test('muls', () => { assert.strictEqual(2 * 3, 6); });\n"
+             "test('subs', () => { assert.strictEqual(3 - 1, 1); });\n")
+    make_repo(tmp_path / "repo", {"package.json": json.dumps({"scripts": {"test": "node --test"}}),
+                                  "test/ops.test.js": tests})
+    report = await validate_path(tmp_path / "repo", ValidationOptions(checks=("test",), timeout_s=60),
+                                 base_env=base_env())
+    (npm_test,) = report.checks
+    assert npm_test.status == "failed"
+    assert [(d.code, d.message) for d in npm_test.diagnostics] == [("test-failure", "adds failed"),
+                                                                   ("test-failure", "subs failed")]
+    assert "not ok 1 - adds" in npm_test.output_tail  # the runner's own words stay for the feedback
+
+
+def test_failing_test_names_are_read_only_when_the_runner_s_count_matches() -> None:
+    from server.validation.node_checks import failed_tests_of
+    from server.validation.procs import ProcResult
+
+    def run(stdout: str, truncated: bool = False) -> list[str]:
+        proc = ProcResult(["npm", "test"], 1, stdout, "", truncated, False, False, 0.1)
+        return [d.message for d in failed_tests_of(proc)]
+
+    tap = "not ok 1 - adds\n  ---\n  ...\nok 2 - muls\nnot ok 3 - subs # a comment\n# fail 2\n"
+    assert run(tap) == ["adds failed", "subs failed"]
+    assert run(tap.replace("# fail 2", "# fail 3")) == []  # a failure not named: compare nothing
+    assert run(tap, truncated=True) == []  # output cut: some failures may be missing
+    jest = ("  ● Ops › adds\n\n    expect(received).toBe(expected)\n\n  ● Ops › subs\n\n"
+            "Tests:       2 failed, 1 passed, 3 total\n")
+    assert run(jest) == ["Ops › adds failed", "Ops › subs failed"]
+    assert run("FAIL for some reason\n") == []
