@@ -7,7 +7,7 @@ from typing import Any
 
 from mcp import Client
 
-__all__ = ["attempts_of", "call", "run_validated", "task_of", "wait_finished"]
+__all__ = ["attempts_of", "call", "run_task", "run_validated", "task_of", "wait_finished"]
 
 
 async def call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -40,11 +40,15 @@ def task_of(status: dict[str, Any], task: str) -> dict[str, Any]:
     return entry
 
 
-async def run_validated(client: Client, repo: Path, task: str, **validate: Any) -> dict[str, Any]:
-    """Submit one validated `tcoder_speed` task on `repo` (`validate` as given, 2 rounds unless
-    said) and wait for it: the task's status."""
+async def run_task(client: Client, repo: Path, task: str, **fields: Any) -> dict[str, Any]:
+    """Submit one `tcoder_speed` task on `repo` (more task fields as given) and wait for it: the
+    task's status."""
     submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
-        "agent_type": "tcoder_speed", "task_description": task, "workspace": str(repo),
-        "validate": {"max_rounds": 2, **validate}}]})
+        "agent_type": "tcoder_speed", "task_description": task, "workspace": str(repo), **fields}]})
     (done,) = (await wait_finished(client, submitted["group_id"]))["tasks"]
     return dict(done)
+
+
+async def run_validated(client: Client, repo: Path, task: str, **validate: Any) -> dict[str, Any]:
+    """`run_task` with `validate` as given (2 rounds unless said)."""
+    return await run_task(client, repo, task, validate={"max_rounds": 2, **validate})

@@ -10,7 +10,7 @@ from mcp import Client
 
 from server.app import build_server
 from server.settings import load_settings
-from tests.e2e.helpers import call, run_validated, wait_finished
+from tests.e2e.helpers import call, run_task, run_validated, wait_finished
 from tests.scheduler.overlay import loop_env
 from tests.support.loopback_provider import LoopbackProvider, Reply
 from tests.validation.helpers import make_repo
@@ -126,12 +126,8 @@ async def test_a_repository_no_check_knows_hands_back_its_patch_as_unchecked_unl
         lp.set_default(Reply(answer))
         settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
         async with Client(build_server(settings)) as client:
-            runs = []
-            for validate in ({}, {"validate": True}):
-                submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
-                    "agent_type": "tcoder_speed", "task_description": "Give mul() in src/Ops.java a javadoc",
-                    "workspace": str(repo), **validate}]})
-                runs.append((await wait_finished(client, submitted["group_id"]))["tasks"][0])
+            runs = [await run_task(client, repo, "Give mul() in src/Ops.java a javadoc", **validate)
+                    for validate in ({}, {"validate": True})]
             applied = await call(client, "apply_validated_patch", {"task_id": runs[0]["task_id"]})
     implicit, asked = runs
     # checked only because it names a workspace: the patch applies, and says it was not checked
@@ -151,9 +147,7 @@ async def test_checked_only_because_it_names_a_workspace_a_patch_must_break_noth
             runs = []
             for task, answer in ((TASK, DOCSTRING), (TASK, BREAKS_MUL), ("Fix add() so the tests pass", DOCSTRING)):
                 lp.set_default(Reply(answer))
-                submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
-                    "agent_type": "tcoder_speed", "task_description": task, "workspace": str(repo)}]})
-                runs.append((await wait_finished(client, submitted["group_id"]))["tasks"][0])
+                runs.append(await run_task(client, repo, task))
     kept, broke, unfixed = runs
     assert kept["status"] == "succeeded" and len(kept["attempts"]) == 1
     assert kept["attempts"][0]["validation"]["failing_before_the_patch"] == ["test_ops::test_add"]
@@ -176,9 +170,6 @@ async def test_a_node_project_s_old_failing_test_is_told_apart_too(tmp_path: Pat
         lp.set_default(Reply(answer))
         settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
         async with Client(build_server(settings)) as client:
-            submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
-                "agent_type": "tcoder_speed", "task_description": "Give mul() in src/ops.js a doc comment",
-                "workspace": str(repo)}]})
-            (task,) = (await wait_finished(client, submitted["group_id"]))["tasks"]
+            task = await run_task(client, repo, "Give mul() in src/ops.js a doc comment")
     assert task["status"] == "succeeded" and len(task["attempts"]) == 1, task.get("error")
     assert task["attempts"][0]["validation"]["failing_before_the_patch"] == ["add failed"]
