@@ -22,7 +22,7 @@ from server.validation import ValidationOptions, diagnostics_feedback, validate_
 from server.validation.edit_blocks import EditBlockError, replace_block
 from server.validation.model import CheckKind, LintScope
 from server.validation.procs import DEFAULT_STREAM_CAP
-from server.validation.worktree import diff_files, patch_strip_level, paths_from_root
+from server.validation.worktree import RepoFiles, diff_files, patch_strip_level, paths_from_root
 
 __all__ = ["TOOL_SPECS", "AgentTools", "Searcher", "ToolOutcome"]
 
@@ -227,7 +227,7 @@ class AgentTools:
         level = patch_strip_level(diff)
         if self.workspace.folder:
             listed = await git(["ls-files"], self.root, self.workspace.env)
-            diff = paths_from_root(diff, set(listed.stdout.splitlines()), self.workspace.folder, level)
+            diff = paths_from_root(diff, RepoFiles.of(set(listed.stdout.splitlines()), self.workspace.folder), level)
         proc = await git(["apply", f"-p{level}", "--whitespace=nowarn", "-"], self.root, self.workspace.env,
                          diff.encode())
         if proc.exit_code != 0:

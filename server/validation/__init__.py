@@ -14,7 +14,7 @@ and the patch building blocks (temporary worktrees, applying a validated patch).
     cache.py         results keyed by a fingerprint of their inputs
     engine.py        validate_path(): plan, run concurrently, report
     runs.py          validations running in the background under an id, waited on in turns
-    worktree.py      extract a model's diff, try it in a worktree, apply it to the user's tree
+    worktree.py      extract a model's diff, read its paths (RepoFiles), try it in a worktree, apply it
     lenient_patch.py apply a diff git refuses by its hunks' text (wrong line numbers or counts)
     whole_files.py   an answer given as whole files under their paths, as a diff
     edit_blocks.py   an answer given as SEARCH/REPLACE blocks (aider's format), as a diff

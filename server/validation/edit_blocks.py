@@ -35,8 +35,8 @@ from pathlib import Path
 
 from server.validation.lenient_patch import locate, stands_loosely
 from server.validation.procs import child_env
-from server.validation.whole_files import RepoFiles, file_diff, named_path, repo_files
-from server.validation.worktree import run_git
+from server.validation.whole_files import file_diff, named_path
+from server.validation.worktree import RepoFiles, repo_files, run_git
 
 __all__ = ["EditBlockError", "EditBlocks", "edit_blocks_diff", "has_edit_blocks", "replace_block"]
 
@@ -187,10 +187,9 @@ def _block_path(block: _Block, files: RepoFiles) -> str | None | _Failure:
     for line in block.above:
         fence = _FENCE.match(line)
         source = (line[fence.end():] if fence else line).strip().strip("*`#:").strip()
-        bare = source.removeprefix("./")
-        for whole in (bare, files.prefix + bare):  # also a file with no extension (Makefile, bin/tool)
-            if whole in files.tracked:
-                return whole
+        whole = files.existing(source.removeprefix("./"))  # also a file with no extension (Makefile, bin/tool)
+        if whole is not None:
+            return whole
         found = named_path(source, "", files)
         if found is not None:
             return found

@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from server.validation.procs import child_env
-from server.validation.worktree import run_git
+from server.validation.worktree import RepoFiles, repo_files, run_git
 
-__all__ = ["KEEP_SHARE", "RepoFiles", "WholeFiles", "file_diff", "named_path", "repo_files", "tracked_files",
-           "whole_files_diff"]
+__all__ = ["KEEP_SHARE", "WholeFiles", "file_diff", "named_path", "whole_files_diff"]
 
 KEEP_SHARE = 0.6
 _BLOCK = re.compile(r"(?m)^(?P<above>[^\n]*)\n(?P<fence>`{3,})(?P<info>[^\n`]*)\n(?P<body>.*?)^(?P=fence)[ \t]*$",
@@ -73,49 +72,6 @@ async def whole_files_diff(repo: Path, base: str, text: str, env: Mapping[str, s
     if partial:
         return WholeFiles(None, tuple(partial))
     return WholeFiles("".join(pieces) or None)
-
-
-async def tracked_files(repo: Path, base: str, env: Mapping[str, str]) -> set[str] | None:
-    """The paths `base` holds, from the repository's root (as an answer is asked to give them,
-    whatever folder of the repository the workspace is); None when git cannot list them."""
-    listed = await run_git(["ls-tree", "-r", "--full-tree", "--name-only", base], repo, env)
-    return set(listed.stdout.splitlines()) if listed.exit_code == 0 else None
-
-
-@dataclass(frozen=True)
-class RepoFiles:
-    """The files a commit holds (paths from the repository's root), their folders, and the folder
-    of the repository the caller's workspace is (`prefix`, "" or ending in "/")."""
-
-    tracked: frozenset[str]
-    folders: frozenset[str]
-    prefix: str = ""
-
-    def resolve(self, candidate: str) -> str | None:
-        """`candidate` as a path from the root: a file the commit holds, from the root or else from the
-        workspace's folder (a task's own words name files from the folder the caller works in); else a
-        new file in a folder of the root, or else of the workspace's folder."""
-        inner = self.prefix + candidate
-        if candidate in self.tracked:
-            return candidate
-        if self.prefix and inner in self.tracked:
-            return inner
-        if str(PurePosixPath(candidate).parent) in self.folders:
-            return candidate
-        if self.prefix and str(PurePosixPath(inner).parent) in self.folders:
-            return inner
-        return None
-
-
-async def repo_files(repo: Path, base: str, env: Mapping[str, str]) -> RepoFiles | None:
-    """`RepoFiles` of `base` for the workspace `repo` (a folder of a git work tree); None when git
-    cannot list them."""
-    tracked = await tracked_files(repo, base, env)
-    if tracked is None:
-        return None
-    shown = await run_git(["rev-parse", "--show-prefix"], repo, env)
-    prefix = shown.stdout.strip() if shown.exit_code == 0 else ""
-    return RepoFiles(frozenset(tracked), frozenset(str(PurePosixPath(p).parent) for p in tracked), prefix)
 
 
 def named_path(info: str, above: str, files: RepoFiles) -> str | None:

@@ -38,8 +38,10 @@ __all__ = [
     "WorktreeHandle",
     "apply_patch_in_worktree",
     "apply_patch_to_tree",
+    "RepoFiles",
     "open_worktree",
     "paths_from_root",
+    "repo_files",
     "diff_files",
     "diff_stat",
     "run_git",
@@ -118,21 +120,14 @@ def _header_names(diff: str) -> list[str]:
     return [n for n in names if n != "/dev/null"]
 
 
-def paths_from_root(diff: str, tracked: set[str], prefix: str, level: int) -> str:
+def paths_from_root(diff: str, files: RepoFiles, level: int) -> str:
     """`diff` with each file path that names no file of the repository's root, but one under the
-    workspace's folder `prefix` (a task's own words name files from the folder the caller works
-    in), written from the root: the change a model meant, not a refusal. A new file (from
-    /dev/null) moves only when its folder exists under `prefix` and not at the root."""
-    folders = {str(PurePosixPath(p).parent) for p in tracked}
-
+    workspace's folder (`RepoFiles.existing`; a new file's folder, `RepoFiles.new_file`), written
+    from the root: the change a model meant, not a refusal."""
     def rooted(name: str, new: bool) -> str:
         lead, path = (name[:2], name[2:]) if level == 1 and name.startswith(("a/", "b/")) else ("", name)
-        inner = prefix + path
-        if new:
-            moved = str(PurePosixPath(path).parent) not in folders and str(PurePosixPath(inner).parent) in folders
-        else:
-            moved = path not in tracked and inner in tracked
-        return lead + inner if moved else name
+        found = files.new_file(path) if new else files.existing(path)
+        return lead + found if found else name
 
     lines = diff.splitlines(keepends=True)
     for i in _headers(lines):
@@ -175,6 +170,57 @@ def diff_stat(diff: str) -> dict[str, int]:
     body = [line for i, line in enumerate(lines) if i not in headers]
     return {"files": len(diff_files(diff)), "insertions": sum(1 for line in body if line.startswith("+")),
             "deletions": sum(1 for line in body if line.startswith("-"))}
+
+
+async def _tracked_files(repo: Path, base: str, env: Mapping[str, str]) -> set[str] | None:
+    """The paths `base` holds, from the repository's root (as an answer is asked to give them,
+    whatever folder of the repository the workspace is); None when git cannot list them."""
+    listed = await run_git(["ls-tree", "-r", "--full-tree", "--name-only", base], repo, env)
+    return set(listed.stdout.splitlines()) if listed.exit_code == 0 else None
+
+
+@dataclass(frozen=True)
+class RepoFiles:
+    """The files a commit holds (paths from the repository's root), their folders, and the folder
+    of the repository the caller's workspace is (`prefix`, "" or ending in "/"). A path an answer
+    gives is read from the root first, else from that folder: a task's own words name files from
+    the folder the caller works in."""
+
+    tracked: frozenset[str]
+    folders: frozenset[str]
+    prefix: str = ""
+
+    @classmethod
+    def of(cls, tracked: set[str] | frozenset[str], prefix: str = "") -> RepoFiles:
+        return cls(frozenset(tracked), frozenset(str(PurePosixPath(p).parent) for p in tracked), prefix)
+
+    def existing(self, candidate: str) -> str | None:
+        """`candidate` as a file the commit holds, from the root or else from the workspace's folder."""
+        if candidate in self.tracked:
+            return candidate
+        inner = self.prefix + candidate
+        return inner if self.prefix and inner in self.tracked else None
+
+    def new_file(self, candidate: str) -> str | None:
+        """`candidate` as a new file in a folder of the root, or else of the workspace's folder."""
+        if str(PurePosixPath(candidate).parent) in self.folders:
+            return candidate
+        inner = self.prefix + candidate
+        return inner if self.prefix and str(PurePosixPath(inner).parent) in self.folders else None
+
+    def resolve(self, candidate: str) -> str | None:
+        """`candidate` as a path from the root: a file the commit holds, else a new file."""
+        return self.existing(candidate) or self.new_file(candidate)
+
+
+async def repo_files(repo: Path, base: str, env: Mapping[str, str]) -> RepoFiles | None:
+    """`RepoFiles` of `base` for the workspace `repo` (a folder of a git work tree); None when git
+    cannot list them."""
+    tracked = await _tracked_files(repo, base, env)
+    if tracked is None:
+        return None
+    shown = await run_git(["rev-parse", "--show-prefix"], repo, env)
+    return RepoFiles.of(tracked, shown.stdout.strip() if shown.exit_code == 0 else "")
 
 
 async def run_git(
@@ -314,7 +360,8 @@ async def apply_patch_in_worktree(
         level = patch_strip_level(unified_diff)
         if inside != Path():
             listed = await run_git(["ls-tree", "-r", "--name-only", handle.base_commit], handle.path, child)
-            rooted = paths_from_root(unified_diff, set(listed.stdout.splitlines()), f"{inside.as_posix()}/", level)
+            files = RepoFiles.of(set(listed.stdout.splitlines()), f"{inside.as_posix()}/")
+            rooted = paths_from_root(unified_diff, files, level)
             if rooted != unified_diff:
                 unified_diff = handle.applied_diff = rooted
         applied = await run_git(
