@@ -11,7 +11,6 @@ carries that tool's reply in `group_status`: a short group takes one call, not t
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -40,6 +39,7 @@ from tools._shared import app_state, expected_errors, summary_and_data
 from tools.get_parallel_group_status import progress, read_view, wait_until_finished
 from tools.get_parallel_group_status import shape as status_shape
 from tools.get_parallel_group_status import summary as status_summary
+from tools.surface import nearest_names
 from tools.validate_workspace import client_roots
 
 if TYPE_CHECKING:  # loaded with the server's state, not with the tool list
@@ -244,7 +244,7 @@ def _caller_validate(validate: dict[str, Any] | bool | None, index: int) -> dict
         return validate
     for key in validate:
         if key not in VALIDATE_KEYS:
-            near = difflib.get_close_matches(key, VALIDATE_KEYS, n=1)
+            near = nearest_names(key, list(VALIDATE_KEYS))
             raise InputError(f"tasks[{index}].validate.{key}", "is not a validate option" + (
                 f" (did you mean {near[0]!r}?)" if near else ""), ", ".join(VALIDATE_KEYS))
     checks = validate.get("checks")

@@ -33,7 +33,7 @@ from server.errors import ConfigError
 from server.state import AppState
 from tools._schema import compact_schema
 
-__all__ = ["CORE_TOOLS", "TOOL_MODULES", "ToolServer", "describe_validation_error", "register_tools"]
+__all__ = ["CORE_TOOLS", "TOOL_MODULES", "ToolServer", "describe_validation_error", "nearest_names", "register_tools"]
 
 # Each module exposes `register(mcp)`; the order is the order tools are listed.
 TOOL_MODULES: tuple[str, ...] = (
@@ -159,6 +159,15 @@ def describe_validation_error(exc: ValidationError, model: type[BaseModel] | Non
     return "invalid arguments: " + "; ".join(parts)
 
 
+def nearest_names(given: str, names: list[str]) -> list[str]:
+    """The names `given` probably meant, best first (at most two): one holding it or held in it,
+    then the closest spellings (`strategy` -> `routing_strategy`, `chekcs` -> `checks`)."""
+    given = given.lower()
+    near = [n for n in names if given and (given in n.lower() or n.lower() in given)]
+    near += [n for n in difflib.get_close_matches(given, names, n=2, cutoff=0.6) if n not in near]
+    return near[:2]
+
+
 def _argument_hint(model: type[BaseModel], loc: tuple[int | str, ...]) -> str | None:
     """For the unknown argument at `loc`: the one probably meant, else the names accepted there."""
     here: Any = model
@@ -170,9 +179,7 @@ def _argument_hint(model: type[BaseModel], loc: tuple[int | str, ...]) -> str | 
         if here is None:
             return None
     names = [f.alias or n for n, f in here.model_fields.items()]
-    given = str(loc[-1]).lower()
-    near = [n for n in names if given and (given in n.lower() or n.lower() in given)]
-    near += [n for n in difflib.get_close_matches(given, names, n=2, cutoff=0.6) if n not in near]
+    near = nearest_names(str(loc[-1]), names)
     if near:
         return f"did you mean {' or '.join(near[:2])}?"
     return "accepted: " + ", ".join(names)

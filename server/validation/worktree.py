@@ -10,7 +10,9 @@ apply a validated patch to the user's tree, refusing a dirty or diverged one.
 A model's diff that git refuses (wrong hunk line numbers or counts, uneven context) may still
 go into the worktree by its hunks' text (`lenient=True`, `lenient_patch`); the handle then
 carries the change as git writes it (`applied_diff`), and that is what is checked, returned and
-later applied to the user's tree, strictly.
+later applied to the user's tree, strictly. The paths an answer names are read from the
+repository's root, else from the folder the caller's workspace is (`RepoFiles`), in the diff's
+headers (`paths_from_root`) as in SEARCH/REPLACE or whole-file answers.
 
 git runs as an argument list with the diff on stdin, with hooks and fsmonitor switched off so a
 repository's own configuration cannot make it run other programs.
