@@ -311,22 +311,23 @@ def confine_group(group: GroupInput, roots: Sequence[Path]) -> GroupInput:
             if scope not in ("new", "all"):
                 raise InputError(f"tasks[{index}].validate.lint_scope", f"{scope!r} is not a lint scope",
                                  "new (findings the patch adds; the default) or all (every finding)")
-            lint = {"lint_scope": "all"} if scope == "all" else {}
             tests = spec.get("test_scope")
             if tests not in (None, "new", "all"):
                 raise InputError(f"tasks[{index}].validate.test_scope", f"{tests!r} is not a test scope",
                                  "all (every failing test; the default) or new (only tests that passed before the patch)")
-            if tests is not None:
-                lint["test_scope"] = tests
-            named = {"checks_named": True} if spec.get("checks") else {}  # each must run, not only some
+            scopes: dict[str, Any] = {"lint_scope": "all"} if scope == "all" else {}
+            if spec.get("checks"):
+                scopes["checks_named"] = True  # each kind named must run, not only some check
             if task.validate is None:  # checked because it names a workspace, not because the caller asked
                 # loaded with the engine, not the tool list
                 from server.scheduler.validated import implicit_test_scope
 
-                named["implicit"] = True
-                lint.setdefault("test_scope", implicit_test_scope(task.description))
+                scopes["implicit"] = True
+                tests = implicit_test_scope(task.description)
+            if tests is not None:
+                scopes["test_scope"] = tests
             spec = {"workspace": str(path), "checks": list(checks), "max_rounds": rounds,
-                    "timeout_s": float(spec.get("timeout_s", 300.0)), **agent, **first, **lint, **named}
+                    "timeout_s": float(spec.get("timeout_s", 300.0)), **agent, **first, **scopes}
             task = dataclasses.replace(task, validate=spec)
         tasks.append(task)
     return dataclasses.replace(group, tasks=tuple(tasks))

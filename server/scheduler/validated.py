@@ -34,13 +34,10 @@ __all__ = ["Verdict", "check_answer", "checks_not_run", "feedback_messages", "im
 def test_scope(spec: Mapping[str, Any]) -> str:
     """Which failing tests fail a task's patch: `"new"` (SWE-bench's PASS_TO_PASS rule) only those
     that passed at the base commit (a test that already failed and still fails is forgiven), else
-    every one. Asked for checks, a task gets every one unless it says `test_scope: "new"` (a bug
-    fix's task is often the failing test); checked only because it names a workspace, it gets
-    "new": nobody said what the patch must make pass, only that it must break nothing."""
-    asked = spec.get("test_scope")
-    if asked in ("new", "all"):
-        return str(asked)
-    return "new" if spec.get("implicit") else "all"
+    every one. A task that asks for checks gets every one unless it says `test_scope: "new"` (a bug
+    fix's task is often the failing test); one checked only because it names a workspace has its
+    scope set when submitted (`implicit_test_scope`)."""
+    return "new" if spec.get("test_scope") == "new" else "all"
 
 
 _ABOUT_TESTS = re.compile(r"\b(?:tests?|specs?|test suite|ci)\b[^.\n]{0,40}\b(?:pass(?:es|ing)?|green|fail(?:s|ing)?|"
@@ -106,17 +103,17 @@ async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str
         )
         report = await validate_path(handle.workspace, options, base_env=env)
     unrun = checks_not_run(report, spec)
-    if unrun and spec.get("implicit"):  # checks nobody asked for, and none can run (a Java repository):
-        data = {**dataclasses.asdict(report), "status": "unchecked", "passed": True,  # the patch applies: say
-                "notes": [*report.notes, unrun], "base_commit": handle.base_commit,  # no more than that
-                "files_changed": list(diff_files(patch)), "diff_stat": diff_stat(patch)}
-        return Verdict(True, "unchecked", json.dumps(data, default=str), "", patch, handle.base_commit)
-    if unrun:  # nothing proves the patch; another model's answer would be unchecked alike
-        data = {**dataclasses.asdict(report), "status": "unchecked", "passed": False, "error": unrun,
+    if unrun:
+        # Checks nobody asked for, and none can run (a Java repository): the patch applies, and the
+        # verdict says no more than that. Checks asked for: nothing proves the patch, and another
+        # model's answer would be unchecked alike.
+        passed = bool(spec.get("implicit"))
+        data = {**dataclasses.asdict(report), "status": "unchecked", "passed": passed,
+                **({"notes": [*report.notes, unrun]} if passed else {"error": unrun}),
                 "base_commit": handle.base_commit, "files_changed": list(diff_files(patch)),
                 "diff_stat": diff_stat(patch)}
-        return Verdict(False, "unchecked", json.dumps(data, default=str), "", patch, handle.base_commit,
-                       f"{unrun}; the unchecked patch is the task's result")
+        return Verdict(passed, "unchecked", json.dumps(data, default=str), "", patch, handle.base_commit,
+                       None if passed else f"{unrun}; the unchecked patch is the task's result")
     forgiven: list[str] = []
     already: list[str] = []
     old_only = False
@@ -127,11 +124,13 @@ async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str
     on_top = bool(spec.get("after_patches"))
     if not report.passed and not on_top and failing_tests(report):
         old = await failing_at_base(workspace, handle.base_commit, timeout_s=options.timeout_s, env=env)
-        if old and test_scope(spec) == "new":
-            report, forgiven = without_old_failures(report, old)
-        elif old:
-            already = list(old_failures(report, old))
-            old_only = without_old_failures(report, old)[0].passed  # the patch broke nothing that passed
+        if old:
+            forgiving, forgivable = without_old_failures(report, old)
+            if test_scope(spec) == "new":
+                report, forgiven = forgiving, forgivable
+            else:
+                already = list(old_failures(report, old))
+                old_only = forgiving.passed  # the patch broke nothing that passed
     data = dataclasses.asdict(report)
     data["base_commit"] = handle.base_commit
     data["files_changed"] = list(diff_files(patch))
