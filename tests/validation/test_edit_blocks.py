@@ -104,11 +104,17 @@ async def test_a_block_that_cannot_be_placed_sinks_the_answer_and_says_why(tmp_p
     assert not verdict.passed and verdict.status == "patch_failed" and reason in verdict.feedback
 
 
-async def test_a_search_that_stands_twice_is_refused_not_guessed(tmp_path: Path) -> None:
-    root = _repo(tmp_path)
-    twice = "calc.py\n<<<<<<< SEARCH\n        return a - b\n=======\n        return a + b\n>>>>>>> REPLACE\n"
-    edits = await edit_blocks_diff(root, "HEAD", twice, base_env())
-    assert edits.diff is None and "stand in more than one place; include more lines" in edits.failed[0]
+@pytest.mark.parametrize(("answer", "reason"), [
+    # a SEARCH that stands twice is refused, not guessed
+    ("calc.py\n<<<<<<< SEARCH\n        return a - b\n=======\n        return a + b\n>>>>>>> REPLACE\n",
+     "stand in more than one place; include more lines"),
+    # blank SEARCH lines in an existing file are looked for, not appended at its end
+    ("calc.py\n<<<<<<< SEARCH\n\n=======\n\n    def mul(self, a, b):\n        return a * b\n>>>>>>> REPLACE\n",
+     "from `blank lines`"),
+], ids=["stands twice", "blank search lines"])
+async def test_a_block_that_stands_in_no_one_place_is_refused(tmp_path: Path, answer: str, reason: str) -> None:
+    edits = await edit_blocks_diff(_repo(tmp_path), "HEAD", answer, base_env())
+    assert edits.diff is None and reason in edits.failed[0]
 
 
 async def test_text_without_blocks_is_left_to_the_other_readers(tmp_path: Path) -> None:
@@ -128,13 +134,6 @@ async def test_a_large_file_in_a_large_repository_is_read_whole(tmp_path: Path) 
     _applies(root, edits.diff)
     verdict = await check_task_answer(answer, {"workspace": str(root), "checks": ["lint"]}, base_env())
     assert verdict.patch is not None and "+    return x + 1" in verdict.patch and verdict.status != "patch_failed"
-
-
-async def test_blank_search_lines_in_an_existing_file_are_looked_for_not_appended(tmp_path: Path) -> None:
-    root = _repo(tmp_path)
-    blank = "calc.py\n<<<<<<< SEARCH\n\n=======\n\n    def mul(self, a, b):\n        return a * b\n>>>>>>> REPLACE\n"
-    edits = await edit_blocks_diff(root, "HEAD", blank, base_env())
-    assert edits.diff is None and "from `blank lines`" in edits.failed[0]
 
 
 async def test_a_file_with_crlf_line_ends_keeps_them(tmp_path: Path) -> None:
