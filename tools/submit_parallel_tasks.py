@@ -319,11 +319,7 @@ def confine_group(group: GroupInput, roots: Sequence[Path]) -> GroupInput:
             if spec.get("checks"):
                 scopes["checks_named"] = True  # each kind named must run, not only some check
             if task.validate is None:  # checked because it names a workspace, not because the caller asked
-                # loaded with the engine, not the tool list
-                from server.scheduler.validated import implicit_test_scope
-
-                scopes["implicit"] = True
-                tests = implicit_test_scope(task.description)
+                scopes["implicit"] = True  # its test scope follows its plan (the engine's _implicit_test_scope)
             if tests is not None:
                 scopes["test_scope"] = tests
             spec = {"workspace": str(path), "checks": list(checks), "max_rounds": rounds,

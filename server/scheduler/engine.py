@@ -42,6 +42,7 @@ from server.scheduler.prompt import PER_DEPENDENCY_CHARS, DependencyOutput, buil
 from server.scheduler.runner import Job, Outcome, RunnerConfig, TaskRunner
 from server.scheduler.test_first_run import run_test_first
 from server.scheduler.types import GroupInput, PlannedTask, SubmitResult, TaskPlan
+from server.scheduler.validated import implicit_test_scope
 from server.settings import Settings
 from server.store import BudgetLimits, GroupRecord, NewGroup, NewTask, Store, TaskMove
 
@@ -297,8 +298,9 @@ class Engine:
             task, deps = await self.store.dispatch_view(task_id, PER_DEPENDENCY_CHARS, quick=self.gate.quiet)
             plan = TaskPlan.from_json(task.plan_json)
             agent = self.catalog.agents.get(plan.agent)
-            validation = _default_mode(_validation_spec(task.validate_json), plan,
-                                       self.catalog.policies.get(run.record.policy))
+            validation = _implicit_test_scope(_default_mode(_validation_spec(task.validate_json), plan,
+                                                            self.catalog.policies.get(run.record.policy)),
+                                              plan, task.description)
             job = Job(
                 key=key, task_id=task_id, group_id=run.record.id, priority=task.priority, depth=run.depth[key],
                 timeout_s=task.timeout_s, plan=plan,
@@ -624,6 +626,14 @@ def _default_mode(spec: dict[str, Any] | None, plan: TaskPlan, policy: PolicySpe
     if spec is None or "mode" in spec or policy is None or plan.task_type not in policy.agent_task_types:
         return spec
     return {**spec, "mode": "agent"}
+
+
+def _implicit_test_scope(spec: dict[str, Any] | None, plan: TaskPlan, description: str) -> dict[str, Any] | None:
+    """A task checked only because it names a workspace gets its test scope from its plan's kind
+    of work (`implicit_test_scope`), the caller having named none."""
+    if spec is None or not spec.get("implicit") or "test_scope" in spec:
+        return spec
+    return {**spec, "test_scope": implicit_test_scope(description, plan.task_type)}
 
 
 def _validation_spec(validate_json: str | None) -> dict[str, Any] | None:

@@ -36,7 +36,7 @@ def test_scope(spec: Mapping[str, Any]) -> str:
     that passed at the base commit (a test that already failed and still fails is forgiven), else
     every one. A task that asks for checks gets every one unless it says `test_scope: "new"` (a bug
     fix's task is often the failing test); one checked only because it names a workspace has its
-    scope set when submitted (`implicit_test_scope`)."""
+    scope set from its plan when it runs (`implicit_test_scope`)."""
     return "new" if spec.get("test_scope") == "new" else "all"
 
 
@@ -44,14 +44,12 @@ _ABOUT_TESTS = re.compile(r"\b(?:tests?|specs?|test suite|ci)\b[^.\n]{0,40}\b(?:
                           r"broken|red)\b|\b(?:failing|broken|red|flaky)\s+(?:tests?|specs?|build|ci)\b", re.IGNORECASE)
 
 
-def implicit_test_scope(description: str) -> str:
-    """The test scope of a task checked only because it names a workspace: every failing test for
-    a bug fix or a task about tests passing or failing ("Fix add() so the tests pass": the failing
-    test is the task), else only tests that passed before (a docstring must break nothing, not
-    mend the suite)."""
-    from server.analysis import analyze  # loaded with the engine's planner anyway
-
-    return "all" if _ABOUT_TESTS.search(description) or analyze(description).task_type == "bug_fix" else "new"
+def implicit_test_scope(description: str, task_type: str) -> str:
+    """The test scope of a task checked only because it names a workspace (`task_type`: its plan's):
+    every failing test for a bug fix or a task about tests passing or failing ("Fix add() so the
+    tests pass": the failing test is the task), else only tests that passed before (a docstring
+    must break nothing, not mend the suite)."""
+    return "all" if task_type == "bug_fix" or _ABOUT_TESTS.search(description) else "new"
 
 
 def lint_scope(spec: Mapping[str, Any]) -> LintScope:
