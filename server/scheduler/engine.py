@@ -41,7 +41,7 @@ from server.scheduler.ports import CallObserver, Providers
 from server.scheduler.prompt import PER_DEPENDENCY_CHARS, DependencyOutput, build_messages
 from server.scheduler.runner import Job, Outcome, RunnerConfig, TaskRunner
 from server.scheduler.test_first_run import run_test_first
-from server.scheduler.types import GroupInput, PlannedTask, SubmitResult, TaskPlan
+from server.scheduler.types import GroupInput, PlannedTask, SubmitResult, TaskPlan, stored_workspace_context
 from server.scheduler.validated import implicit_test_scope
 from server.settings import Settings
 from server.store import BudgetLimits, GroupRecord, NewGroup, NewTask, Store, TaskMove
@@ -342,7 +342,7 @@ class Engine:
 
     def _workspace_text(self, context_json: str | None, plan: TaskPlan) -> str:
         """The workspace code selected for the task at submission, unless local-only forbids it."""
-        stored = json.loads(context_json).get("workspace_context") if context_json else None
+        stored = stored_workspace_context(context_json)
         if not stored:
             return ""
         chain = [plan.model_id, *plan.fallback_model_ids, *(m for _, ms in plan.escalation for m in ms)]

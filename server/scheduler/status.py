@@ -16,7 +16,7 @@ from typing import Any
 
 from server.formatting import usd
 from server.scheduler.dag import TERMINAL
-from server.scheduler.types import TaskPlan
+from server.scheduler.types import TaskPlan, stored_workspace_context
 from server.store import (
     GROUP_FINISHED_STATUSES,
     AttemptRecord,
@@ -191,8 +191,7 @@ _CONTEXT_PIECES_SHOWN = 12
 
 def _workspace_context(context_json: str | None) -> dict[str, Any] | None:
     """A compact view of the selection stored with the task (the full one stays in the store)."""
-    stored = json.loads(context_json).get("workspace_context") if context_json else None
-    selection = stored.get("selection") if isinstance(stored, dict) else None
+    selection = stored_workspace_context(context_json).get("selection")
     if not isinstance(selection, dict):
         return None
     files = selection.get("files") or []

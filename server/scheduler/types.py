@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["GroupInput", "PlannedTask", "SubmitResult", "TaskInput", "TaskPlan"]
+__all__ = ["GroupInput", "PlannedTask", "SubmitResult", "TaskInput", "TaskPlan", "stored_workspace_context"]
 
 # `json.dumps(..., separators=(",", ":"))` with one encoder for every plan (dumps makes one a call).
 _ENCODE_PLAN = json.JSONEncoder(separators=(",", ":")).encode
@@ -105,3 +105,11 @@ class SubmitResult:
     estimated_time: float  # seconds, DAG- and concurrency-aware
     budget_state: str = "ok"
     warnings: tuple[str, ...] = ()
+
+
+def stored_workspace_context(context_json: str | None) -> dict[str, Any]:
+    """What a task's model was shown of its workspace, as stored with the task at submission:
+    `{"selection": {...}, "prompt": rendered text}` (`server.scheduler.planner.plan_with_workspace`),
+    {} without one."""
+    stored = json.loads(context_json).get("workspace_context") if context_json else None
+    return stored if isinstance(stored, dict) else {}

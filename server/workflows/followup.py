@@ -26,7 +26,7 @@ from server.errors import InputError
 from server.scheduler.prompt import build_messages, count_tokens
 from server.scheduler.retry import candidate_chain
 from server.scheduler.runner import Job, Outcome
-from server.scheduler.types import TaskPlan
+from server.scheduler.types import TaskPlan, stored_workspace_context
 from server.store import TaskRecord
 from server.store.threads import Thread, ThreadMessage
 
@@ -69,15 +69,13 @@ class FollowUp:
 
 def first_turn_pieces(task: TaskRecord) -> dict[str, int]:
     """The workspace context the task's first prompt carried, as piece -> tokens."""
-    stored = json.loads(task.context_json).get("workspace_context") if task.context_json else None
-    files = (stored or {}).get("selection", {}).get("files", []) if isinstance(stored, dict) else []
+    files = stored_workspace_context(task.context_json).get("selection", {}).get("files", [])
     return {f"{f['path']}:{f['start_line']}-{f['end_line']}": int(f.get("tokens", 0)) for f in files}
 
 
 def first_turn_text(task: TaskRecord) -> str:
     """The workspace code as the task's first prompt carried it (rendered), "" without one."""
-    stored = json.loads(task.context_json).get("workspace_context") if task.context_json else None
-    return str(stored.get("prompt") or "") if isinstance(stored, dict) else ""
+    return str(stored_workspace_context(task.context_json).get("prompt") or "")
 
 
 def next_model(plan: TaskPlan, current: str | None, stronger: bool) -> str:
