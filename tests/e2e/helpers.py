@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from mcp import Client
 
-__all__ = ["attempts_of", "call", "run_task", "run_validated", "task_of", "wait_finished"]
+__all__ = ["attempts_of", "call", "run_task", "run_validated", "served", "task_of", "wait_finished"]
 
 
 async def call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -52,3 +54,19 @@ async def run_task(client: Client, repo: Path, task: str, **fields: Any) -> dict
 async def run_validated(client: Client, repo: Path, task: str, **validate: Any) -> dict[str, Any]:
     """`run_task` with `validate` as given (2 rounds unless said)."""
     return await run_task(client, repo, task, validate={"max_rounds": 2, **validate})
+
+
+@asynccontextmanager
+async def served(tmp_path: Path) -> AsyncIterator[tuple[Any, Client]]:
+    """A loopback provider and an in-process client of a server wired to it, its allowed root
+    `tmp_path` (entered in the test's body: an async yield fixture breaks mcp 2.x's cancel scopes).
+    The provider's recorded requests stay readable after the block."""
+    from server.app import build_server
+    from server.settings import load_settings
+    from tests.scheduler.overlay import loop_env
+    from tests.support.loopback_provider import LoopbackProvider
+
+    with LoopbackProvider() as lp:
+        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
+        async with Client(build_server(settings)) as client:
+            yield lp, client

@@ -6,13 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mcp import Client
-
-from server.app import build_server
-from server.settings import load_settings
-from tests.e2e.helpers import call, run_task, run_validated, wait_finished
-from tests.scheduler.overlay import loop_env
-from tests.support.loopback_provider import LoopbackProvider, Reply
+from tests.e2e.helpers import call, run_task, run_validated, served, wait_finished
+from tests.support.loopback_provider import Reply
 from tests.validation.helpers import make_repo
 
 OPS = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"  # add() is broken at HEAD
@@ -26,17 +21,15 @@ TASK = "Give mul() in ops.py a docstring"
 
 async def test_a_failure_the_patch_did_not_cause_is_named_and_test_scope_new_forgives_it(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", {"ops.py": OPS, "test_ops.py": TESTS})
-    with LoopbackProvider() as lp:
-        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
-        async with Client(build_server(settings)) as client:
-            lp.set_default(Reply(DOCSTRING))
-            strict = await run_validated(client, repo, TASK, checks=["test"])
-            strict_prompts = [r.prompt for r in lp.requests]
-            forgiving = await run_validated(client, repo, TASK, checks=["test"], test_scope="new")
-            lp.set_default(Reply(BREAKS_MUL))
-            breaking = await run_validated(client, repo, TASK, checks=["test"], test_scope="new")
-            refused = await client.call_tool("submit_parallel_tasks", {"tasks": [{
-                "task_description": TASK, "workspace": str(repo), "validate": {"test_scope": "old"}}]})
+    async with served(tmp_path) as (lp, client):
+        lp.set_default(Reply(DOCSTRING))
+        strict = await run_validated(client, repo, TASK, checks=["test"])
+        strict_prompts = [r.prompt for r in lp.requests]
+        forgiving = await run_validated(client, repo, TASK, checks=["test"], test_scope="new")
+        lp.set_default(Reply(BREAKS_MUL))
+        breaking = await run_validated(client, repo, TASK, checks=["test"], test_scope="new")
+        refused = await client.call_tool("submit_parallel_tasks", {"tasks": [{
+            "task_description": TASK, "workspace": str(repo), "validate": {"test_scope": "old"}}]})
     # by default every failing test fails the patch; the retry and the status say which were failing before
     assert strict["status"] == "failed" and len(strict["attempts"]) == 2
     first = strict["attempts"][0]["validation"]
@@ -62,17 +55,15 @@ SUB = ("ops.py\n```python\n<<<<<<< SEARCH\ndef mul(a, b):\n=======\ndef sub(a, b
 
 async def test_tests_written_first_are_new_and_an_old_failure_is_still_told_apart(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", {"ops.py": OPS, "test_ops.py": TESTS})
-    with LoopbackProvider() as lp:
+    async with served(tmp_path) as (lp, client):
         lp.set_default(Reply(SUB))
         lp.script("fast-a", [Reply(TESTS_FIRST), Reply(SUB), Reply(TESTS_FIRST), Reply(SUB)])
-        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
-        async with Client(build_server(settings)) as client:
-            runs = []
-            for scope in ("new", "all"):
-                submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
-                    "agent_type": "tcoder_speed", "task_description": "Add sub(a, b) to ops.py", "workspace": str(repo),
-                    "test_first": True, "validate": {"checks": ["test"], "max_rounds": 1, "test_scope": scope}}]})
-                runs.append((await wait_finished(client, submitted["group_id"]))["tasks"][0])
+        runs = []
+        for scope in ("new", "all"):
+            submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
+                "agent_type": "tcoder_speed", "task_description": "Add sub(a, b) to ops.py", "workspace": str(repo),
+                "test_first": True, "validate": {"checks": ["test"], "max_rounds": 1, "test_scope": scope}}]})
+            runs.append((await wait_finished(client, submitted["group_id"]))["tasks"][0])
     forgiving, strict = runs
     assert forgiving["status"] == "succeeded", forgiving  # test_sub passes; test_add failed before
     assert "+def test_sub" in forgiving["result"] and "+def sub(a, b):" in forgiving["result"]
@@ -85,14 +76,12 @@ async def test_a_named_check_that_cannot_run_fails_the_task_at_once_and_hands_ba
     tmp_path: Path,
 ) -> None:
     repo = make_repo(tmp_path / "repo", {"ops.py": OPS.replace("a - b", "a + b")})  # no test files at all
-    with LoopbackProvider() as lp:
+    async with served(tmp_path) as (lp, client):
         lp.set_default(Reply(DOCSTRING))
-        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
-        async with Client(build_server(settings)) as client:
-            tests_only = await run_validated(client, repo, TASK, checks=["test"])
-            with_lint = await run_validated(client, repo, TASK, checks=["lint", "test"])
-            calls_before = len(lp.requests)
-            by_default = await run_validated(client, repo, TASK)  # the default checks: lint and syntax run
+        tests_only = await run_validated(client, repo, TASK, checks=["test"])
+        with_lint = await run_validated(client, repo, TASK, checks=["lint", "test"])
+        calls_before = len(lp.requests)
+        by_default = await run_validated(client, repo, TASK)  # the default checks: lint and syntax run
     for task in (tests_only, with_lint):
         assert task["status"] == "failed" and len(task["attempts"]) == 1  # no stronger model would be checked either
         assert "could not be checked: no test check could run (pytest: no test files" in task["error"]
@@ -122,13 +111,11 @@ async def test_a_repository_no_check_knows_hands_back_its_patch_as_unchecked_unl
     repo = make_repo(tmp_path / "repo", {"src/Ops.java": java})  # no language the checks know
     answer = ("src/Ops.java\n```java\n<<<<<<< SEARCH\n    static int mul(int a, int b) {\n=======\n"
               "    /** The product of a and b. */\n    static int mul(int a, int b) {\n>>>>>>> REPLACE\n```")
-    with LoopbackProvider() as lp:
+    async with served(tmp_path) as (lp, client):
         lp.set_default(Reply(answer))
-        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
-        async with Client(build_server(settings)) as client:
-            runs = [await run_task(client, repo, "Give mul() in src/Ops.java a javadoc", **validate)
-                    for validate in ({}, {"validate": True})]
-            applied = await call(client, "apply_validated_patch", {"task_id": runs[0]["task_id"]})
+        runs = [await run_task(client, repo, "Give mul() in src/Ops.java a javadoc", **validate)
+                for validate in ({}, {"validate": True})]
+        applied = await call(client, "apply_validated_patch", {"task_id": runs[0]["task_id"]})
     implicit, asked = runs
     # checked only because it names a workspace: the patch applies, and says it was not checked
     assert implicit["status"] == "succeeded" and implicit["attempts"][0]["validation"]["status"] == "unchecked"
@@ -141,13 +128,11 @@ async def test_checked_only_because_it_names_a_workspace_a_patch_must_break_noth
     tmp_path: Path,
 ) -> None:
     repo = make_repo(tmp_path / "repo", {"ops.py": OPS, "test_ops.py": TESTS})  # test_add fails at HEAD
-    with LoopbackProvider() as lp:
-        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
-        async with Client(build_server(settings)) as client:
-            runs = []
-            for task, answer in ((TASK, DOCSTRING), (TASK, BREAKS_MUL), ("Fix add() so the tests pass", DOCSTRING)):
-                lp.set_default(Reply(answer))
-                runs.append(await run_task(client, repo, task))
+    async with served(tmp_path) as (lp, client):
+        runs = []
+        for task, answer in ((TASK, DOCSTRING), (TASK, BREAKS_MUL), ("Fix add() so the tests pass", DOCSTRING)):
+            lp.set_default(Reply(answer))
+            runs.append(await run_task(client, repo, task))
     kept, broke, unfixed = runs
     assert kept["status"] == "succeeded" and len(kept["attempts"]) == 1
     assert kept["attempts"][0]["validation"]["failing_before_the_patch"] == ["test_ops::test_add"]
@@ -166,10 +151,8 @@ async def test_a_node_project_s_old_failing_test_is_told_apart_too(tmp_path: Pat
                                        "src/ops.js": ops, "test/ops.test.js": tests})
     answer = ("src/ops.js\n```js\n<<<<<<< SEARCH\nfunction mul(a, b) {\n=======\n/** The product of a and b. */\n"
               "function mul(a, b) {\n>>>>>>> REPLACE\n```")
-    with LoopbackProvider() as lp:
+    async with served(tmp_path) as (lp, client):
         lp.set_default(Reply(answer))
-        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
-        async with Client(build_server(settings)) as client:
-            task = await run_task(client, repo, "Give mul() in src/ops.js a doc comment")
+        task = await run_task(client, repo, "Give mul() in src/ops.js a doc comment")
     assert task["status"] == "succeeded" and len(task["attempts"]) == 1, task.get("error")
     assert task["attempts"][0]["validation"]["failing_before_the_patch"] == ["add failed"]

@@ -6,13 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mcp import Client
-
-from server.app import build_server
-from server.settings import load_settings
-from tests.e2e.helpers import run_validated
-from tests.scheduler.overlay import loop_env
-from tests.support.loopback_provider import LoopbackProvider, Reply
+from tests.e2e.helpers import run_validated, served
+from tests.support.loopback_provider import Reply
 from tests.validation.helpers import make_repo
 
 OPS = "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n"
@@ -26,17 +21,15 @@ TASK = "Give mul() in ops.py a docstring"
 
 async def test_existing_findings_elsewhere_fail_no_patch_but_a_finding_the_patch_adds_does(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", {"ops.py": OPS, "util.py": UNTIDY})
-    with LoopbackProvider() as lp:
-        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
-        async with Client(build_server(settings)) as client:
-            lp.set_default(Reply(DOCSTRING))
-            clean = await run_validated(client, repo, TASK, checks=["lint"])
-            strict = await run_validated(client, repo, TASK, checks=["lint"], lint_scope="all")
-            lp.set_default(Reply(ADDS_UNUSED_IMPORT))
-            untidy = await run_validated(client, repo, TASK, checks=["lint"])
-            refused = await client.call_tool("submit_parallel_tasks", {"tasks": [{
-                "task_description": TASK, "workspace": str(repo), "validate": {"checks": ["lint"], "lint_scope": "some"}}]})
-        prompts = [r.prompt for r in lp.requests]
+    async with served(tmp_path) as (lp, client):
+        lp.set_default(Reply(DOCSTRING))
+        clean = await run_validated(client, repo, TASK, checks=["lint"])
+        strict = await run_validated(client, repo, TASK, checks=["lint"], lint_scope="all")
+        lp.set_default(Reply(ADDS_UNUSED_IMPORT))
+        untidy = await run_validated(client, repo, TASK, checks=["lint"])
+        refused = await client.call_tool("submit_parallel_tasks", {"tasks": [{
+            "task_description": TASK, "workspace": str(repo), "validate": {"checks": ["lint"], "lint_scope": "some"}}]})
+    prompts = [r.prompt for r in lp.requests]
     assert clean["status"] == "succeeded", clean
     assert [(a["model"], a["validation"]["status"]) for a in clean["attempts"]] == [("loopa/fast", "passed")]
     assert '"""The product of a and b."""' in clean["result"]
