@@ -173,25 +173,80 @@ _TAP_NOT_OK = re.compile(r"^\s*not ok \d+ - (?P<name>.+?)(?:\s+#\s.*)?$")  # a "
 _TAP_FAIL_COUNT = re.compile(r"^# fail (\d+)\s*$", re.MULTILINE)
 _JEST_FAILED = re.compile(r"^\s*● (?P<name>.+?)\s*$")
 _JEST_COUNT = re.compile(r"^Tests:\s+(\d+) failed", re.MULTILINE)
+_MOCHA_COUNT = re.compile(r"^\s*(\d+) failing\s*$")
+_MOCHA_ITEM = re.compile(r"^\s*(\d+)\) (?P<part>.+?)\s*$")
+_VITEST_FAIL = re.compile(r"^\s*FAIL\s+(?P<name>.+?)\s*$")
+_VITEST_COUNT = re.compile(r"^\s*Tests\s+(\d+) failed\b", re.MULTILINE)
+_VITEST_SUITES = re.compile(r"Failed Suites (\d+)")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def failed_tests_of(proc: ProcResult) -> list[Diagnostic]:
-    """The failing tests a test script names, read from TAP (`node --test`, tap, ava) or Jest's
-    report, one diagnostic each ("<test> failed"), so they can be compared with the failures at
-    a patch's base commit; none when the output was cut or the count the runner prints does not
-    match the names read (a comparison on part of the failures could forgive a new one)."""
+    """The failing tests a test script names, read from TAP (`node --test`, tap, ava), Jest's,
+    mocha's (spec reporter) or vitest's report, one diagnostic each ("<test> failed"), so they
+    can be compared with the failures at a patch's base commit; none when the output was cut or
+    the count the runner prints does not match the names read (a comparison on part of the
+    failures could forgive a new one)."""
     if proc.truncated:
         return []
-    text = proc.stdout + "\n" + proc.stderr
+    text = _ANSI.sub("", proc.stdout + "\n" + proc.stderr)
     lines = text.splitlines()
+    for reader in (_tap_failures, _jest_failures, _mocha_failures, _vitest_failures):
+        names = reader(text, lines)
+        if names:
+            return [Diagnostic(severity="error", code="test-failure", message=f"{name} failed") for name in names]
+    return []
+
+
+def _tap_failures(text: str, lines: list[str]) -> list[str]:
     tap = [m["name"].strip() for line in lines if (m := _TAP_NOT_OK.match(line))]
     counted = _TAP_FAIL_COUNT.findall(text)
-    names = tap if tap and counted and sum(int(c) for c in counted) == len(tap) else []
-    if not names:
-        jest = list(dict.fromkeys(m["name"] for line in lines if (m := _JEST_FAILED.match(line))))
-        total = _JEST_COUNT.findall(text)
-        names = jest if jest and total and sum(int(c) for c in total) == len(jest) else []
-    return [Diagnostic(severity="error", code="test-failure", message=f"{name} failed") for name in names]
+    return tap if tap and counted and sum(int(c) for c in counted) == len(tap) else []
+
+
+def _jest_failures(text: str, lines: list[str]) -> list[str]:
+    jest = list(dict.fromkeys(m["name"] for line in lines if (m := _JEST_FAILED.match(line))))
+    total = _JEST_COUNT.findall(text)
+    return jest if jest and total and sum(int(c) for c in total) == len(jest) else []
+
+
+def _mocha_failures(text: str, lines: list[str]) -> list[str]:
+    """The spec reporter's closing list: "N failing", then "k) suite" lines down to the test's
+    title, which ends in ":" (mocha's full title: the parts joined by spaces)."""
+    start = next((i for i, line in enumerate(lines) if _MOCHA_COUNT.match(line)), None)
+    if start is None:
+        return []
+    count = int(_MOCHA_COUNT.match(lines[start])[1])  # type: ignore[index]
+    names: list[str] = []
+    i = start + 1
+    while i < len(lines):
+        m = _MOCHA_ITEM.match(lines[i])
+        if not m or int(m[1]) != len(names) + 1:
+            i += 1
+            continue
+        parts = [m["part"]]
+        while not parts[-1].endswith(":") and i + 1 < len(lines) and lines[i + 1].strip():
+            i += 1
+            parts.append(lines[i].strip())
+        if not parts[-1].endswith(":"):
+            return []  # not the shape read here: compare nothing
+        parts[-1] = parts[-1][:-1]
+        names.append(" ".join(parts))
+        i += 1
+    return names if names and len(names) == count else []
+
+
+def _vitest_failures(text: str, lines: list[str]) -> list[str]:
+    """`FAIL  file > suite > test` per failed test, and `FAIL  file [ file ]` per test file
+    that did not load (named too: a patch that breaks a test file's import is a new failure)."""
+    fails = list(dict.fromkeys(m["name"] for line in lines if (m := _VITEST_FAIL.match(line))))
+    suites = [n for n in fails if n.endswith("]") and " [ " in n]
+    tests = len(fails) - len(suites)
+    counted = _VITEST_COUNT.findall(text)
+    suites_counted = sum(int(c) for c in _VITEST_SUITES.findall(text))
+    if not fails or sum(int(c) for c in counted) != tests or suites_counted != len(suites):
+        return []
+    return fails
 
 
 def plan_node(project: Project, ctx: RunContext, kinds: set[CheckKind]) -> list[PlannedCheck]:

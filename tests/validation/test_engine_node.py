@@ -94,3 +94,87 @@ def test_failing_test_names_are_read_only_when_the_runner_s_count_matches() -> N
             "Tests:       2 failed, 1 passed, 3 total\n")
     assert run(jest) == ["Ops › adds failed", "Ops › subs failed"]
     assert run("FAIL for some reason\n") == []
+
+
+# Captured from real runs (mocha 12.0.3's spec reporter; vitest 4.1.12 with NO_COLOR, its
+# summary on stdout and its failures on stderr), stack lines trimmed.
+_MOCHA_OUT = """
+  1) top level fails
+  ops
+    2) adds
+    \u2714 muls
+    nested
+      3) subs: with colon
+
+
+  1 passing (4ms)
+  3 failing
+
+  1) top level fails:
+     Error: boom
+      at Context.<anonymous> (test/ops.test.js:9:37)
+
+  2) ops
+       adds:
+
+      AssertionError [ERR_ASSERTION]: Expected values to be strictly equal:
+
+2 !== 3
+
+  3) ops
+       nested
+         subs: with colon:
+
+      AssertionError [ERR_ASSERTION]: Expected values to be strictly equal:
+"""
+_VITEST_OUT = """
+ \u276f vt/ops.test.js (4 tests | 3 failed) 8ms
+     \u00d7 adds 5ms
+     \u2713 muls 0ms
+
+ Test Files  2 failed (2)
+      Tests  3 failed | 1 passed (4)
+"""
+_VITEST_ERR = """
+\u23af\u23af\u23af Failed Tests 3 \u23af\u23af\u23af
+
+ FAIL  vt/ops.test.js > ops > adds
+AssertionError: expected 2 to be 3 // Object.is equality
+
+ FAIL  vt/ops.test.js > ops > nested > subs > with arrow
+AssertionError: expected 2 to be 1 // Object.is equality
+
+ FAIL  vt/other.test.js > bad one
+AssertionError: expected 1 to be 2 // Object.is equality
+"""
+_VITEST_BROKEN_FILE = """
+\u23af\u23af\u23af Failed Suites 1 \u23af\u23af\u23af
+
+ FAIL  vt/broken.test.js [ vt/broken.test.js ]
+Error: Failed to load url ./nope.js (resolved id: ./nope.js) in /tmp/vt/broken.test.js.
+"""
+
+
+def _failed_names(stdout: str, stderr: str = "") -> list[str]:
+    from server.validation.node_checks import failed_tests_of
+    from server.validation.procs import ProcResult
+
+    return [d.message for d in failed_tests_of(ProcResult(["npm", "test"], 1, stdout, stderr, False, False, False, 0.1))]
+
+
+def test_mocha_s_failing_tests_are_named_by_their_full_titles() -> None:
+    assert _failed_names(_MOCHA_OUT) == ["top level fails failed", "ops adds failed",
+                                         "ops nested subs: with colon failed"]
+    assert _failed_names(_MOCHA_OUT.replace("3 failing", "4 failing")) == []  # one not read: compare nothing
+
+
+def test_vitest_s_failing_tests_and_unloadable_test_files_are_named() -> None:
+    assert _failed_names(_VITEST_OUT, _VITEST_ERR) == ["vt/ops.test.js > ops > adds failed",
+                                                       "vt/ops.test.js > ops > nested > subs > with arrow failed",
+                                                       "vt/other.test.js > bad one failed"]
+    # A test file that no longer loads is a failure of its own, so a patch breaking an import is not forgiven.
+    assert _failed_names(_VITEST_OUT, _VITEST_BROKEN_FILE + _VITEST_ERR)[0] == "vt/broken.test.js [ vt/broken.test.js ] failed"
+    assert _failed_names(_VITEST_OUT.replace("3 failed |", "4 failed |"), _VITEST_ERR) == []
+    assert _failed_names(_VITEST_OUT, _VITEST_ERR.replace("Failed Tests 3", "Failed Suites 1 x Failed Tests 3")) == []
+    coloured = _VITEST_ERR.replace(" FAIL ", "\x1b[41m\x1b[1m FAIL \x1b[22m\x1b[49m").replace(" > ", "\x1b[2m > \x1b[22m")
+    assert _failed_names(_VITEST_OUT, coloured) == _failed_names(_VITEST_OUT, _VITEST_ERR)
