@@ -26,6 +26,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +45,7 @@ from server.scheduler.test_first_run import run_test_first
 from server.scheduler.types import GroupInput, PlannedTask, SubmitResult, TaskPlan, stored_workspace_context
 from server.scheduler.validated import implicit_test_scope
 from server.settings import Settings
-from server.store import BudgetLimits, GroupRecord, NewGroup, NewTask, Store, TaskMove
+from server.store import BudgetLimits, DependencyView, GroupRecord, NewGroup, NewTask, Store, TaskMove
 
 __all__ = ["Engine", "EngineConfig", "TaskTiming"]
 
@@ -297,19 +298,12 @@ class Engine:
         try:
             task, deps = await self.store.dispatch_view(task_id, PER_DEPENDENCY_CHARS, quick=self.gate.quiet)
             plan = TaskPlan.from_json(task.plan_json)
-            agent = self.catalog.agents.get(plan.agent)
-            validation = _implicit_test_scope(_default_mode(_validation_spec(task.validate_json), plan,
-                                                            self.catalog.policies.get(run.record.policy)),
-                                              plan, task.description)
+            validation = self.validation_of(task.validate_json, plan, task.description, run.record.policy)
             job = Job(
                 key=key, task_id=task_id, group_id=run.record.id, priority=task.priority, depth=run.depth[key],
                 timeout_s=task.timeout_s, plan=plan,
-                messages=_with_patch_request(
-                    build_messages(agent.role_prompt if agent else "", task.description,
-                                   [DependencyOutput(d.key, d.description, d.result_head) for d in deps],
-                                   workspace_context=self._workspace_text(task.context_json, plan)),
-                    validation,
-                ),
+                messages=self.task_messages(plan, task.description, deps,
+                                            self._workspace_text(task.context_json, plan), validation),
                 limits=run.limits,
                 validation=validation,
             )
@@ -339,6 +333,26 @@ class Engine:
                 log.exception("could not record the failure of task %s", task_id)
         finally:
             run.jobs.pop(key, None)
+
+    def validation_of(self, validate_json: str | None, plan: TaskPlan, description: str,
+                      policy: str) -> dict[str, Any] | None:
+        """The checks a task's answer must pass as it runs: its request, with the policy's default
+        mode and, when only its workspace asked for checks, the test scope of its kind of work."""
+        return _implicit_test_scope(_default_mode(_validation_spec(validate_json), plan, self.catalog.policies.get(policy)),
+                                    plan, description)
+
+    def task_messages(self, plan: TaskPlan, description: str, deps: Sequence[DependencyView], workspace_text: str,
+                      validation: dict[str, Any] | None) -> list[dict[str, str]]:
+        """A task's first prompt: its agent's role, the description with the workspace code and its
+        dependencies' results, and, for a checked answer, the request for a patch. A follow-up's
+        thread opens with the same (`server.workflows.followup`)."""
+        agent = self.catalog.agents.get(plan.agent)
+        return _with_patch_request(
+            build_messages(agent.role_prompt if agent else "", description,
+                           [DependencyOutput(d.key, d.description, d.result_head) for d in deps],
+                           workspace_context=workspace_text),
+            validation,
+        )
 
     def _workspace_text(self, context_json: str | None, plan: TaskPlan) -> str:
         """The workspace code selected for the task at submission, unless local-only forbids it."""

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from server.context import workspace_text_allowed
 from server.errors import InputError
-from server.scheduler.prompt import build_messages, count_tokens
+from server.scheduler.prompt import PER_DEPENDENCY_CHARS, count_tokens
 from server.scheduler.retry import candidate_chain
 from server.scheduler.runner import Job, Outcome
 from server.scheduler.types import TaskPlan, stored_workspace_context
@@ -93,14 +93,16 @@ def next_model(plan: TaskPlan, current: str | None, stronger: bool) -> str:
     return next(c.model_id for c in chain if c.variant == later[0])
 
 
-def _history(engine: Engine, task: TaskRecord, plan: TaskPlan, thread: Thread,
-             workspace_text: str) -> list[dict[str, str]]:
+async def _history(engine: Engine, task: TaskRecord, plan: TaskPlan, policy: str, thread: Thread,
+                   workspace_text: str) -> list[dict[str, str]]:
     """The thread so far, the same bytes at every turn (only appended to), so a provider's prompt
-    cache can serve it: what changes from turn to turn goes in the new message. The first turn
-    carries the workspace code its prompt carried (`workspace_text`): each request is all the model
-    sees, so code "already shown in this conversation" must be in it."""
-    agent = engine.catalog.agents.get(plan.agent)
-    first = build_messages(agent.role_prompt if agent else "", task.description, workspace_context=workspace_text)
+    cache can serve it: what changes from turn to turn goes in the new message. The first turn is
+    the task's own first prompt (`Engine.task_messages`: its dependencies' results, the request for
+    a patch when it was checked) with the workspace code it carried (`workspace_text`): each request
+    is all the model sees, so what is "already shown in this conversation" must be in it."""
+    _, deps = await engine.store.dispatch_view(task.id, PER_DEPENDENCY_CHARS)
+    first = engine.task_messages(plan, task.description, deps, workspace_text,
+                                 engine.validation_of(task.validate_json, plan, task.description, policy))
     if task.status == "succeeded":
         answer = task.result_preview or ""
     else:
@@ -198,8 +200,9 @@ async def continue_task(
         content += f"\n\n(Workspace code already shown in this conversation: {_shown(sent)}.)"
     if new:
         content += "\n\n## More code from the workspace\n\n" + "\n".join(p.text for p in new)
-    messages = [*_history(engine, task, plan, thread, shown_first), {"role": "user", "content": content}]
     group = await store.get_group(task.group_id)
+    messages = [*await _history(engine, task, plan, group.policy, thread, shown_first),
+                {"role": "user", "content": content}]
     job = Job(
         key=task.key, task_id=task.id, group_id=task.group_id, priority=task.priority, depth=0,
         timeout_s=task.timeout_s, plan=dataclasses.replace(plan, model_id=model_id, fallback_model_ids=(), escalation=()),

@@ -103,3 +103,30 @@ async def test_a_follow_up_shows_the_code_of_the_first_turn_and_local_only_later
     assert later and not any("return x + 3" in p or "already shown" in p for p in later)
     text = refused.content[0].text  # type: ignore[union-attr]
     assert refused.is_error and "PWM_LOCAL_ONLY" in text and after == len(lp.requests)  # nothing sent
+
+
+async def test_a_follow_up_opens_with_the_task_s_first_prompt_as_sent(tmp_path: Path) -> None:
+    from tests.validation.helpers import make_repo
+
+    repo = make_repo(tmp_path / "calc", {"calc.py": "def add(a, b):\n    return a + b\n"})
+    diff = ("```diff\n--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,3 @@\n def add(a, b):\n"
+            "+    \"\"\"Sum.\"\"\"\n     return a + b\n```")
+    with LoopbackProvider() as lp:
+        lp.script("fast-a", [Reply("DEPENDENCY-RESULT: add sums two numbers"), Reply(diff), Reply("a follow-up answer")])
+        env = loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path))
+        async with Client(build_server(load_settings(env))) as client:
+            submitted = await call(client, "submit_parallel_tasks", {"tasks": [
+                {"id": "read", "agent_type": "tcoder_speed", "task_description": "Say what add() does"},
+                {"id": "doc", "agent_type": "tcoder_speed", "task_description": "Add a docstring to add() in calc.py",
+                 "depends_on": ["read"], "workspace": str(repo), "validate": {"checks": ["syntax"]}}]})
+            finished = await wait_finished(client, submitted["group_id"])
+            doc = next(t for t in finished["tasks"] if t["id"] == "doc")
+            await call(client, "continue_task", {"task_id": doc["task_id"], "message": "Why that wording?"})
+        sent = [r.json["messages"] for r in lp.requests_for("fast-a")]
+    assert doc["status"] == "succeeded"
+    first_prompt, follow_up = sent[1], sent[-1]
+    assert "DEPENDENCY-RESULT" in first_prompt[-1]["content"] and "SEARCH/REPLACE" in first_prompt[-1]["content"]
+    # the thread opens with that prompt, byte for byte: its dependency's result and the patch it asked for
+    assert follow_up[:len(first_prompt)] == first_prompt
+    assert follow_up[len(first_prompt)]["role"] == "assistant"
+    assert follow_up[-1]["content"].startswith("Why that wording?")
