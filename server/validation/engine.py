@@ -190,6 +190,9 @@ async def validate_path(
     if not detection.projects:
         names = ", ".join(language.name for language in LANGUAGES)
         notes.append(f"no project of a known language ({names}) found under the workspace")
+    if results and all(r.status == "skipped" for r in results):
+        notes.append("no check ran (each was skipped; see its reason): passed here means nothing failed, "
+                     "not that anything was checked")
     status = overall_status(results)
     return ValidationReport(
         workspace=str(workspace),

@@ -50,6 +50,7 @@ async def test_failing_test_script_fails_and_placeholder_script_is_skipped(tmp_p
     assert by_project["a"].status == "failed" and by_project["a"].exit_code != 0
     assert by_project["b"].status == "skipped"
     assert by_project["b"].skipped_reason == "package.json defines no test script"
+    assert not any("no check ran" in note for note in report.notes)
 
 
 async def test_typescript_without_tsc_is_skipped_not_failed(tmp_path: Path) -> None:
@@ -60,6 +61,7 @@ async def test_typescript_without_tsc_is_skipped_not_failed(tmp_path: Path) -> N
     (tsc,) = report.checks
     assert tsc.name == "tsc" and tsc.status == "skipped" and "tsc" in (tsc.skipped_reason or "")
     assert report.passed
+    assert any("no check ran" in note for note in report.notes)  # passed, and says nothing was checked
 
 
 async def test_a_node_test_runner_s_failing_tests_are_named_so_old_ones_can_be_told_apart(tmp_path: Path) -> None:
