@@ -3,7 +3,7 @@ directory, the diff of everything the agent changed there, and its removal after
 
 Parallel agents on one repository each get their own worktree and branch
 (`pwm/agent/<task id>`), so they never see each other's edits; the user's working tree is
-never touched.
+never touched. The checkout's installed dependencies are there too (`link_installed`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from types import TracebackType
 
 from server.errors import WorkspaceError, not_a_repository
 from server.validation.procs import child_env
+from server.validation.worktree import link_installed, staged_diff
 from server.validation.worktree import run_git as git
-from server.validation.worktree import staged_diff
 
 __all__ = ["AgentWorkspace", "git"]
 
@@ -63,6 +63,7 @@ class AgentWorkspace:
         if added.exit_code != 0:
             await asyncio.to_thread(shutil.rmtree, parent, True)
             raise WorkspaceError(f"cannot create a worktree of {root}: {added.stderr.strip()}")
+        await link_installed(root, parent / "tree", child)
         asked, real_root = await asyncio.to_thread(repo_path.resolve), await asyncio.to_thread(root.resolve)
         folder = f"{asked.relative_to(real_root).as_posix()}/" if real_root in asked.parents else ""
         return cls(repo_root=root, path=(parent / "tree").resolve(), base_commit=sha, branch=branch, env=child,

@@ -192,9 +192,11 @@ def finish(
     return result
 
 
-async def run_for(check: PlannedCheck, ctx: RunContext, argv: list[str], **kw: object) -> ProcResult:
-    """Run `argv` in the check's project with the run's environment and deadline."""
-    return await run_process(argv, cwd=check.project.root, env=ctx.env, deadline=ctx.deadline, **kw)  # type: ignore[arg-type]
+async def run_for(check: PlannedCheck, ctx: RunContext, argv: list[str], *, env: dict[str, str] | None = None,
+                  **kw: object) -> ProcResult:
+    """Run `argv` in the check's project with the run's environment (or `env`) and deadline."""
+    return await run_process(argv, cwd=check.project.root, env=ctx.env if env is None else env,
+                             deadline=ctx.deadline, **kw)  # type: ignore[arg-type]
 
 
 Reader = Callable[[PlannedCheck, RunContext, ProcResult], CheckResult]

@@ -204,7 +204,7 @@ def _test_check(project: Project, ctx: RunContext) -> PlannedCheck:
 
     async def run(ctx: RunContext) -> CheckResult:
         report = ctx.scratch / f"junit-{os.getpid()}-{abs(hash(project.root))}.xml"
-        proc = await run_for(check, ctx, [*base, "--junitxml", str(report)])
+        proc = await run_for(check, ctx, [*base, "--junitxml", str(report)], env=_src_first(project, ctx.env))
         diags = parse_junit(report, project, ctx.workspace)
         if proc.exit_code == 5:
             return finish(check, proc, [], status="skipped", skipped_reason="pytest collected no tests")
@@ -214,6 +214,16 @@ def _test_check(project: Project, ctx: RunContext) -> PlannedCheck:
 
     check.run = run
     return check
+
+
+def _src_first(project: Project, env: dict[str, str]) -> dict[str, str]:
+    """A src-layout project's `src` ahead of everything installed: a virtualenv's editable install
+    points at the checkout it was made in, so in a worktree the tests would import the code
+    without the patch (`python -m pytest` already puts the project's root first)."""
+    src = project.root / "src"
+    if not src.is_dir():
+        return env
+    return {**env, "PYTHONPATH": os.pathsep.join(p for p in (str(src), env.get("PYTHONPATH", "")) if p)}
 
 
 def plan_python(project: Project, ctx: RunContext, kinds: set[CheckKind]) -> list[PlannedCheck]:

@@ -15,7 +15,9 @@ repository's root, else from the folder the caller's workspace is (`RepoFiles`),
 headers (`paths_from_root`) as in SEARCH/REPLACE or whole-file answers.
 
 git runs as an argument list with the diff on stdin, with hooks and fsmonitor switched off so a
-repository's own configuration cannot make it run other programs.
+repository's own configuration cannot make it run other programs. A worktree sees the
+checkout's installed dependencies (`node_modules`, `.venv`: `installed`), so a project's own test
+runner and packages are there.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pathlib import Path, PurePosixPath
 from types import TracebackType
 
 from server.errors import PatchApplyError, WorkspaceError, not_a_repository
+from server.validation import installed
 from server.validation.lenient_patch import LenientPatchError, apply_leniently
 from server.validation.procs import ProcResult, child_env, run_process
 
@@ -46,6 +49,7 @@ __all__ = [
     "repo_files",
     "diff_files",
     "diff_stat",
+    "link_installed",
     "run_git",
     "extract_unified_diff",
     "staged_diff",
@@ -338,7 +342,27 @@ async def open_worktree(repo_path: Path, *, base: str = "HEAD", env: Mapping[str
     if added.exit_code != 0:
         await asyncio.to_thread(shutil.rmtree, parent, True)
         raise WorkspaceError(f"cannot create a worktree of {root}: {added.stderr.strip()}")
+    await link_installed(root, handle.path, child)
     return handle
+
+
+async def link_installed(checkout: Path, tree: Path, env: Mapping[str, str]) -> list[str]:
+    """Mirror the checkout's installed dependencies into its worktree `tree` (`installed`): the
+    folders mirrored, each ignored in the worktree too (one that would show in its status, where
+    the commit's ignore rules differ from the checkout's, is taken out again)."""
+    listing = await run_git(["ls-files", "--others", "--ignored", "--exclude-standard", "--directory", "-z"],
+                            checkout, env)
+    if listing.exit_code != 0:
+        return []
+    made = await asyncio.to_thread(installed.mirror, checkout, tree, installed.dependency_dirs(listing.stdout))
+    if not made:
+        return []
+    check = await run_git(["check-ignore", "-z", "--stdin"], tree, env, stdin="\0".join(made).encode() + b"\0")
+    ignored = set(check.stdout.split("\0")) if check.exit_code == 0 else set()
+    for rel in made:
+        if rel not in ignored:
+            await asyncio.to_thread(shutil.rmtree, tree / rel, True)
+    return [rel for rel in made if rel in ignored]
 
 
 async def apply_patch_in_worktree(

@@ -1,0 +1,115 @@
+"""A patch is checked with the project's own installed dependencies: its `node_modules` (the test
+runner `npm test` calls) and its `.venv` (its packages, its editable install) reach the worktree,
+the patched code is what the tests import, and nothing of it shows in the worktree's changes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from server.agent.worktree import AgentWorkspace
+from server.scheduler.validated import check_answer
+from server.validation.installed import dependency_dirs, mirror
+from server.validation.worktree import run_git
+from tests.validation.helpers import base_env, make_repo
+
+# What npm installs for a package with a command: its folder, and a link to the command in .bin.
+_RUNNER = ("#!/usr/bin/env node\n"
+           "const add = require(process.cwd() + '/calc.js');\n"
+           "const ok = add(1, 2) === 3;\n"
+           "console.log(ok ? 'ok 1 - adds' : 'not ok 1 - adds');\n"
+           "console.log('not ok 2 - always broken');\n"
+           "console.log('# fail ' + (ok ? 1 : 2));\n"
+           "process.exit(1);\n")
+
+
+def _node_repo(root: Path) -> Path:
+    repo = make_repo(root, {"package.json": json.dumps({"name": "calc", "scripts": {"test": "fake-runner"}}),
+                            "calc.js": "module.exports = (a, b) => a + b;\n", ".gitignore": "node_modules/\n"})
+    package = repo / "node_modules" / "fake-runner"
+    package.mkdir(parents=True)
+    (package / "package.json").write_text(json.dumps({"name": "fake-runner", "bin": "cli.js"}))
+    (package / "cli.js").write_text(_RUNNER)
+    (package / "cli.js").chmod(0o755)
+    (repo / "node_modules" / ".bin").mkdir()
+    (repo / "node_modules" / ".bin" / "fake-runner").symlink_to("../fake-runner/cli.js")
+    return repo
+
+
+def _diff(path: str, old: str, new: str) -> str:
+    return f"```diff\n--- a/{path}\n+++ b/{path}\n@@ -1 +1 @@\n-{old}\n+{new}\n```"
+
+
+async def test_npm_test_finds_the_checkout_s_installed_runner_and_the_old_failure_is_told_apart(tmp_path: Path) -> None:
+    repo = _node_repo(tmp_path / "calc")
+    spec = {"workspace": str(repo), "checks": ["test"], "test_scope": "new"}
+    kept = await check_answer(_diff("calc.js", "module.exports = (a, b) => a + b;", "module.exports = (a, b) => b + a;"),
+                              spec, base_env())
+    broken = await check_answer(_diff("calc.js", "module.exports = (a, b) => a + b;", "module.exports = (a, b) => a - b;"),
+                                spec, base_env())
+    assert kept.passed, kept.report_json  # the runner ran: only the test failing before still fails
+    assert json.loads(kept.report_json)["failing_before_the_patch"] == ["always broken failed"]
+    assert not broken.passed
+    (check,) = json.loads(broken.report_json)["checks"]
+    assert [d["message"] for d in check["diagnostics"]] == ["adds failed", "always broken failed"]
+    assert sorted(p.name for p in (repo / "node_modules").iterdir()) == [".bin", "fake-runner"]  # untouched
+
+
+async def test_an_agent_s_worktree_has_the_dependencies_and_its_diff_does_not(tmp_path: Path) -> None:
+    repo = _node_repo(tmp_path / "calc")
+    async with await AgentWorkspace.create(repo, task_id="t1", env=base_env()) as ws:
+        assert (ws.path / "node_modules" / "fake-runner" / "cli.js").read_text() == _RUNNER
+        (ws.path / "calc.js").write_text("module.exports = (a, b) => b + a;\n")
+        diff = await ws.diff()
+        status = (await run_git(["status", "--porcelain"], ws.path, base_env())).stdout
+    assert "calc.js" in diff and "node_modules" not in diff and "node_modules" not in status
+    assert (repo / "node_modules" / "fake-runner" / "cli.js").is_file()  # removing the worktree left them
+
+
+def _project_with_venv(root: Path) -> Path:
+    """A src-layout project whose .venv alone has a module it imports, and its own editable install."""
+    repo = make_repo(root, {
+        "pyproject.toml": '[project]\nname = "calc"\nversion = "0.1"\n',
+        "src/calc/__init__.py": "import venv_only\n\n\ndef add(a, b):\n    return a + b\n",
+        "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
+        ".gitignore": ".venv/\n",
+    })
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(repo / ".venv")], check=True)
+    (site,) = (repo / ".venv").glob("lib/python*/site-packages")
+    (site / "venv_only.py").write_text("VALUE = 1\n")  # a dependency only the project's venv has
+    (site / "_editable_calc.pth").write_text(f"{repo / 'src'}\n")  # `pip install -e .`: the checkout's src
+    server_site = Path(next(p for p in sys.path if p.endswith("site-packages") and Path(p, "pytest").is_dir()))
+    (site / "_server_tools.pth").write_text(f"{server_site}\n")  # pytest itself, as the venv would have it
+    (site / "pytest").symlink_to(server_site / "pytest")
+    return repo
+
+
+async def test_pytest_runs_with_the_project_s_venv_and_imports_the_patched_source(tmp_path: Path) -> None:
+    repo = _project_with_venv(tmp_path / "proj")
+    spec = {"workspace": str(repo), "checks": ["test"]}
+    wrong = await check_answer("```diff\n--- a/src/calc/__init__.py\n+++ b/src/calc/__init__.py\n@@ -4,2 +4,2 @@\n"
+                               " def add(a, b):\n-    return a + b\n+    return a - b\n```", spec, base_env())
+    right = await check_answer("```diff\n--- a/src/calc/__init__.py\n+++ b/src/calc/__init__.py\n@@ -4,2 +4,2 @@\n"
+                               " def add(a, b):\n-    return a + b\n+    return b + a\n```", spec, base_env())
+    (check,) = [c for c in json.loads(wrong.report_json)["checks"] if c["name"] == "pytest"]
+    assert ".venv/bin/python" in check["command"][0]
+    # the test ran against the patch (an import failure or the unpatched checkout would read otherwise)
+    assert not wrong.passed and "-1" in check["diagnostics"][0]["message"]
+    assert right.passed, right.report_json
+
+
+def test_dependency_folders_are_read_from_git_s_ignored_listing_and_mirrored_by_links(tmp_path: Path) -> None:
+    listing = "node_modules/\0packages/a/node_modules/\0.venv/\0build/\0notes.txt\0node_modules/x/venv/\0"
+    assert dependency_dirs(listing) == ["node_modules", "packages/a/node_modules", ".venv"]
+    checkout, tree = tmp_path / "checkout", tmp_path / "tree"
+    (checkout / "node_modules" / "pkg").mkdir(parents=True)
+    (checkout / "node_modules" / "pkg" / "index.js").write_text("x")
+    (checkout / "packages" / "a" / "node_modules").mkdir(parents=True)
+    tree.mkdir()
+    made = mirror(checkout, tree, ["node_modules", "packages/a/node_modules", ".venv"])
+    assert made == ["node_modules"]  # the tree has no packages/a; the checkout no .venv
+    assert (tree / "node_modules").is_dir() and not (tree / "node_modules").is_symlink()
+    assert os.readlink(tree / "node_modules" / "pkg") == str(checkout / "node_modules" / "pkg")
