@@ -9,15 +9,23 @@ checkout's entries. A real directory, not one link, because git's usual `node_mo
 matches directories only: a link in its place would show as a new file in the worktree's status
 and in an agent's diff. Nothing in the checkout is written; removing the worktree removes the
 links, never what they point at.
+
+A Rust project's build folder is not mirrored (cargo would write into the checkout's): the
+worktree's parent folder gets a `.cargo/config.toml` naming one build folder per repository in
+the server's cache, so the attempts on a repository compile its dependencies once, not once per
+attempt. Cargo reads that file as it walks up from the worktree; a `target-dir` the project's own
+config or `CARGO_TARGET_DIR` sets still wins.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
-__all__ = ["DEPENDENCY_DIRS", "dependency_dirs", "mirror"]
+__all__ = ["DEPENDENCY_DIRS", "cargo_target", "dependency_dirs", "mirror", "share_cargo_target"]
 
 DEPENDENCY_DIRS = frozenset({"node_modules", ".venv", "venv"})
 
@@ -51,3 +59,18 @@ def mirror(checkout: Path, tree: Path, rels: Iterable[str]) -> list[str]:
             continue  # a half-made mirror still serves what it holds; checks name what is missing
         made.append(rel)
     return made
+
+
+def cargo_target(repo_root: Path, env: Mapping[str, str]) -> Path:
+    """The build folder the worktrees of `repo_root` share, in the server's cache (XDG)."""
+    cache = env.get("XDG_CACHE_HOME", "").strip() or str(Path(env.get("HOME") or Path.home()) / ".cache")
+    digest = hashlib.sha256(str(repo_root.resolve()).encode()).hexdigest()[:16]
+    return Path(cache) / "parallel-work-manager" / "cargo-target" / f"{repo_root.name[:40]}-{digest}"
+
+
+def share_cargo_target(worktree_parent: Path, repo_root: Path, env: Mapping[str, str]) -> None:
+    """Point cargo runs under `worktree_parent` at the repository's shared build folder."""
+    config = worktree_parent / ".cargo" / "config.toml"
+    config.parent.mkdir(exist_ok=True)
+    # a TOML basic string: JSON's escaping of a path is valid there
+    config.write_text(f"[build]\ntarget-dir = {json.dumps(str(cargo_target(repo_root, env)))}\n", encoding="utf-8")

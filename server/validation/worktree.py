@@ -343,6 +343,7 @@ async def open_worktree(repo_path: Path, *, base: str = "HEAD", env: Mapping[str
         await asyncio.to_thread(shutil.rmtree, parent, True)
         raise WorkspaceError(f"cannot create a worktree of {root}: {added.stderr.strip()}")
     await link_installed(root, handle.path, child)
+    await asyncio.to_thread(installed.share_cargo_target, parent, root, child)
     return handle
 
 

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from server.agent.worktree import AgentWorkspace
 from server.scheduler.validated import check_answer
-from server.validation.installed import dependency_dirs, mirror
+from server.validation.installed import cargo_target, dependency_dirs, mirror
 from server.validation.worktree import run_git
 from tests.validation.helpers import base_env, make_repo
 
@@ -113,3 +116,24 @@ def test_dependency_folders_are_read_from_git_s_ignored_listing_and_mirrored_by_
     assert made == ["node_modules"]  # the tree has no packages/a; the checkout no .venv
     assert (tree / "node_modules").is_dir() and not (tree / "node_modules").is_symlink()
     assert os.readlink(tree / "node_modules" / "pkg") == str(checkout / "node_modules" / "pkg")
+
+
+needs_cargo = pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed")
+
+
+@needs_cargo
+async def test_a_rust_patch_builds_in_the_repository_s_shared_build_folder_not_in_its_worktree(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "crate", {
+        "Cargo.toml": '[package]\nname = "demo"\nversion = "0.1.0"\nedition = "2021"\n',
+        "src/lib.rs": "pub fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n",
+        ".gitignore": "target/\n",
+    })
+    env = base_env(XDG_CACHE_HOME=str(tmp_path / "cache"))
+    patch = ("```diff\n--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -1,3 +1,4 @@\n+/// Adds.\n"
+             " pub fn add(a: i32, b: i32) -> i32 {\n     a + b\n }\n```")
+    verdict = await check_answer(patch, {"workspace": str(repo), "checks": ["build"]}, env)
+    assert verdict.passed, verdict.report_json
+    shared = cargo_target(repo, env)
+    assert shared.parent == tmp_path / "cache" / "parallel-work-manager" / "cargo-target"
+    assert (shared / "debug").is_dir()  # where cargo built it: every attempt on this repository reuses it
+    assert not (repo / "target").exists()  # nothing written into the checkout
