@@ -10,6 +10,9 @@ same way:
     "base_patch": diff       applied before the answer's patch (the tests written first); the
                              passing patch handed back is both together
     "must_change": [paths]   a checklist item's files: a patch that leaves one unchanged fails
+    "required_tests": [ids]  a checklist item's tests: never forgiven as failing before the patch
+                             (with "test_scope": "new", which then compares a patch checked after
+                             its dependencies' with the commit too)
     "command": [argv]        a checklist item's project command, run in the patched worktree
                              (no shell, the validation engine's allow-listed environment)
     "after_patches": [diffs]  the passing patches of the validated tasks it depends on, applied

@@ -115,15 +115,17 @@ async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str
     forgiven: list[str] = []
     already: list[str] = []
     old_only = False
-    # A test fails, and they can be told apart; not for a patch checked on top of its dependencies'
-    # (its base would be the commit with their patches applied, and a test one of them fixed could
-    # pass for one that failed before). The tests written first (`base_patch`) only add tests, which
-    # the commit cannot hold: they never count as failing before.
+    # A test fails, and they can be told apart; for a patch checked on top of its dependencies'
+    # only when the task said test_scope "new" (a checklist item): its base is the commit before
+    # their patches, so a test one of them fixed and this patch broke again would pass for one that
+    # failed before. The tests written first (`base_patch`) only add tests, which the commit cannot
+    # hold: they never count as failing before. `required_tests` (a checklist item's own tests) are
+    # never forgiven: making them pass may be the item's whole work.
     on_top = bool(spec.get("after_patches"))
-    if not report.passed and not on_top and failing_tests(report):
+    if not report.passed and (not on_top or test_scope(spec) == "new") and failing_tests(report):
         old = await failing_at_base(workspace, handle.base_commit, timeout_s=options.timeout_s, env=env)
         if old:
-            forgiving, forgivable = without_old_failures(report, old)
+            forgiving, forgivable = without_old_failures(report, old, [str(t) for t in spec.get("required_tests") or ()])
             if test_scope(spec) == "new":
                 report, forgiven = forgiving, forgivable
             else:

@@ -20,7 +20,7 @@ from server.validation.engine import ValidationOptions, validate_path
 from server.validation.model import CheckResult, Diagnostic, ValidationReport, overall_status
 from server.validation.worktree import open_worktree
 
-__all__ = ["TestKey", "failing_at_base", "failing_tests", "old_failures", "without_old_failures"]
+__all__ = ["TestKey", "failing_at_base", "failing_tests", "is_named", "old_failures", "without_old_failures"]
 
 TestKey = tuple[str, str, str, str]  # check name, project, file, test id
 _KEEP = 64
@@ -96,14 +96,30 @@ async def failing_at_base(workspace: Path, base_commit: str, *, timeout_s: float
         return found
 
 
-def without_old_failures(report: ValidationReport, old: frozenset[TestKey]) -> tuple[ValidationReport, list[str]]:
+def is_named(d: Diagnostic, names: Sequence[str]) -> bool:
+    """Whether the failing test `d` is one of `names`: a test file, or a file and a test in it as
+    pytest writes a node id (`tests/test_calc.py::test_add`, `...::TestCalc::test_add`)."""
+    test = _test_id(d.message)
+    for name in names:
+        path, _, rest = name.partition("::")
+        if d.file and path and (d.file == path or d.file.endswith("/" + path) or path.endswith("/" + d.file)):
+            if not rest or test.endswith("::" + rest) or test.endswith("::" + rest.rpartition("::")[2]):
+                return True
+        elif not d.file and name == test:
+            return True
+    return False
+
+
+def without_old_failures(report: ValidationReport, old: frozenset[TestKey],
+                         required: Sequence[str] = ()) -> tuple[ValidationReport, list[str]]:
     """`report` with each test check whose every failing test is in `old` counted as passed, and
-    the ids of the tests so forgiven; a check with one new failure stays failed as it was."""
+    the ids of the tests so forgiven; a check with one new failure, or one of the `required`
+    tests (`is_named`) failing, stays failed as it was."""
     forgiven: list[str] = []
     checks: list[CheckResult] = []
     for check in report.checks:
         tests = _failed_tests(check) if check.kind == "test" else None
-        if tests is not None and all(_key(check, d) in old for d in tests):
+        if tests is not None and all(_key(check, d) in old and not is_named(d, required) for d in tests):
             forgiven.extend(_test_id(d.message) for d in tests)
             check = dataclasses.replace(check, status="passed")
         checks.append(check)

@@ -12,7 +12,8 @@ relative path) is asked for once more with the problems as feedback, then report
 
 Each item's check becomes its task's validation spec (see `server.scheduler.answer_checks`):
 tests -> the project's tests run on the patch (a named test file not there yet must be added by
-it); files -> the patch must change them; command -> run in the patched worktree. Items run as their dependencies pass their checks.
+it; a test already failing at the repository's commit fails no item unless it is one the item
+names); files -> the patch must change them; command -> run in the patched worktree. Items run as their dependencies pass their checks.
 """
 
 from __future__ import annotations
@@ -177,6 +178,11 @@ def item_spec(item: ChecklistItem, workspace: Path, timeout_s: float) -> dict[st
     """The item's check as its task's validation spec."""
     spec: dict[str, object] = {"workspace": str(workspace), "checks": ["test"] if item.check.tests else ["syntax"],
                                "max_rounds": 3, "timeout_s": timeout_s}
+    if item.check.tests:
+        # Tests already failing on the repository's commit fail no item, its own tests excepted:
+        # a broken test on main would otherwise fail every item of the milestone.
+        spec["test_scope"] = "new"
+        spec["required_tests"] = list(item.check.tests)
     # A named test file that does not exist yet is the item's to write: the patch must add it.
     named = [t.split("::", 1)[0] for t in item.check.tests if _looks_like_path(t)]
     new_tests = [t for t in named if not (workspace / t).exists()]

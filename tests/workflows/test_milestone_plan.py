@@ -53,6 +53,7 @@ def test_each_items_check_becomes_its_tasks_validation_spec_in_dependency_order(
     assert [t.key for t in group.tasks] == ["code", "docs"]
     code, docs = group.tasks
     assert code.validate == {"workspace": "/repo", "checks": ["test"], "max_rounds": 3, "timeout_s": 300.0,
+                             "test_scope": "new", "required_tests": ["test_x.py"],
                              "must_change": ["test_x.py"], "command": ["ruff", "check", "."]}
     assert docs.depends_on == ("code",) and docs.validate is not None
     assert docs.validate["must_change"] == ["README.md"] and docs.validate["checks"] == ["syntax"]
