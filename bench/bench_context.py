@@ -172,10 +172,21 @@ def _okapi(docs: list[list[str]], query: list[str], k1: float = 1.5, b: float = 
     return scores
 
 
-def _read_files(ws: Path, skip_tests: bool) -> dict[str, list[str]]:
+# The npm sets' source files (`context_heldout/npmsrc.py`'s gold rule): JavaScript / TypeScript,
+# not type declarations or minified bundles, tests by the npm set's rule.
+JS_SUFFIXES = (".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx")
+_JS_NOT_SOURCE = re.compile(r"\.d\.[mc]?ts$|\.min\.[mc]?js$")
+_JS_TEST_PATH = re.compile(r"(^|/)(test|tests|testing|testsuite|__tests__|__mocks__|spec|fixtures|__fixtures__)/"
+                           r"|\.(test|spec)\.[^/]+$")
+
+
+def _read_files(ws: Path, skip_tests: bool, suffixes: tuple[str, ...] = (".py",)) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
+    js = suffixes == JS_SUFFIXES
     for path in worktree_listing(ws):
-        if not path.endswith(".py") or (skip_tests and _TEST_PATH.search(path)):
+        if not path.endswith(suffixes) or (skip_tests and (_JS_TEST_PATH if js else _TEST_PATH).search(path)):
+            continue
+        if js and _JS_NOT_SOURCE.search(path):
             continue
         full = ws / path
         if full.is_file() and not full.is_symlink() and full.stat().st_size <= 256 * 1024:
@@ -186,10 +197,12 @@ def _read_files(ws: Path, skip_tests: bool) -> dict[str, list[str]]:
     return out
 
 
-def baseline(ws: Path, task: str, budgets: list[int], whole_files: bool, plain: bool = False) -> dict[int, Items]:
-    """BM25 over 80-line windows overlapping by 20 (or whole files), greedy fill: every piece in
-    score order that still fits is taken; its cost is the scorer's (characters / 4)."""
-    files = _read_files(ws, skip_tests=not plain)
+def baseline(ws: Path, task: str, budgets: list[int], whole_files: bool, plain: bool = False,
+             suffixes: tuple[str, ...] = (".py",)) -> dict[int, Items]:
+    """BM25 over 80-line windows overlapping by 20 (or whole files) of the source files with
+    `suffixes`, greedy fill: every piece in score order that still fits is taken; its cost is the
+    scorer's (characters / 4)."""
+    files = _read_files(ws, skip_tests=not plain, suffixes=suffixes)
     words = _plain_words if plain else _split_words
     pieces: list[tuple[str, int, int]] = []
     docs: list[list[str]] = []

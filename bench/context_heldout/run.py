@@ -11,12 +11,14 @@ Printed per split: the case mean and the package-weighted mean (each package's c
 first) per method and budget, ours / chunk-bm25, and a bootstrap 90% interval over packages
 (2,000 resamples, fixed seed) of the package-weighted means and of the ratio.
 
-    python bench/context_heldout/run.py [--split tune|report|pypi|pypi-tune|all] [--budgets 8000,32000]
+    python bench/context_heldout/run.py [--split tune|report|pypi|pypi-tune|npm|npm-tune|all] [--budgets 8000,32000]
                                         [--jobs 2] [--work DIR] [--explain] [--only ours,...]
                                         [--params '{"w_file": 0.5}']
 
-`--explain` prints one line per case, and only for the tune split: the report split is for the
-final measurement, and its cases are never shown one by one. With it, each gold file's rank in
+`--explain` prints one line per case, and only for the tuning splits (tune, pypi-tune, npm-tune):
+the report splits (report, pypi, npm) are for the final measurement, and their cases are never
+shown one by one. The PyPI and npm sets are read with `--data` (bench/data/context_pypi.jsonl,
+context_npm.jsonl, and their `_tune` files). With it, each gold file's rank in
 our ranking (files in the order of their best chunk) is printed too, a count of the main gold
 file's rank buckets, and how much of our coverage at the first budget is lost in gold files the
 selection reached and in those it did not reach. `--params` sets ranking and selection knobs
@@ -46,7 +48,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import debsrc  # noqa: E402
-from bench_context import Items, _loss_split, baseline, coverage, loro_params, ours  # noqa: E402
+from bench_context import JS_SUFFIXES, Items, _loss_split, baseline, coverage, loro_params, ours  # noqa: E402
 
 from server.context import close_indexes  # noqa: E402
 
@@ -70,7 +72,8 @@ def cached_file(case: dict[str, Any], name: str, sha256: str) -> Path:
 
 def materialize(case: dict[str, Any], work: Path) -> Path:
     """The case's parent tree as a git repository under `work` (reused when its tree matches):
-    a Debian case's orig tarballs and earlier patches, or a PyPI case's sdist (`pypi_gather.py`)."""
+    a Debian case's orig tarballs and earlier patches, a PyPI case's sdist (`pypi_gather.py`) or an
+    npm case's tarball (`npm_gather.py`)."""
     ws = work / "ws" / hashlib.sha1(str(case["id"]).encode()).hexdigest()[:16]
     if ws.exists():
         try:
@@ -88,6 +91,18 @@ def materialize(case: dict[str, Any], work: Path) -> Path:
                               case["sdist"]["sha256"], 0)
         with httpx.Client() as client:
             pypi_gather.build_repo(pypisrc.download(client, sdist), ws)
+        if debsrc.tree_of(ws) != case["tree"]:
+            raise SystemExit(f"{case['id']}: rebuilt tree differs from the recorded one")
+        return ws
+    if "tarball" in case:
+        import httpx
+        import npmsrc
+
+        tar = case["tarball"]
+        tarball = npmsrc.Tarball(str(case["package"]), str(case["a"]), tar["filename"], tar["url"],
+                                 tar.get("integrity", ""), tar.get("sha1", ""))
+        with httpx.Client() as client:
+            npmsrc.build_repo(npmsrc.download(client, tarball), ws)
         if debsrc.tree_of(ws) != case["tree"]:
             raise SystemExit(f"{case['id']}: rebuilt tree differs from the recorded one")
         return ws
@@ -136,10 +151,11 @@ def run_case(job: tuple[dict[str, Any], str, list[int], list[str], str, bool]) -
     build = time.perf_counter() - t
     cache = Path(work) / "cache"  # one index file per repository: the two processes never share one
     task = str(case["task"])
+    suffixes = JS_SUFFIXES if "tarball" in case else (".py",)  # the baselines read the gold's language
     run: dict[str, Callable[[], dict[int, Items]]] = {
         "ours": lambda: ours(ws, task, budgets, cache, params),
-        "chunk-bm25": lambda: baseline(ws, task, budgets, whole_files=False),
-        "file-bm25": lambda: baseline(ws, task, budgets, whole_files=True),
+        "chunk-bm25": lambda: baseline(ws, task, budgets, whole_files=False, suffixes=suffixes),
+        "file-bm25": lambda: baseline(ws, task, budgets, whole_files=True, suffixes=suffixes),
     }
     cov: dict[str, dict[int, float]] = {}
     secs: dict[str, float] = {}
@@ -212,16 +228,17 @@ def report(rows: list[dict[str, Any]], split: str, budgets: list[int], methods: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--split", default="tune", choices=("tune", "report", "pypi", "pypi-tune", "all"))
+    parser.add_argument("--split", default="tune",
+                        choices=("tune", "report", "pypi", "pypi-tune", "npm", "npm-tune", "all"))
     parser.add_argument("--budgets", default="8000,32000")
     parser.add_argument("--only", default="", help="comma-separated methods: " + ", ".join(METHODS))
     parser.add_argument("--jobs", type=int, default=2, help="processes (at most 2)")
     parser.add_argument("--work", default="", help="keep the rebuilt repositories here (reused between runs)")
     parser.add_argument("--data", default=str(DATA))
-    parser.add_argument("--explain", action="store_true", help="one line per case (tune split only)")
+    parser.add_argument("--explain", action="store_true", help="one line per case (tuning splits only)")
     parser.add_argument("--params", default="", help="JSON of RankParams / SelectParams fields for ours")
     args = parser.parse_args()
-    if args.explain and args.split not in ("tune", "pypi-tune"):
+    if args.explain and args.split not in ("tune", "pypi-tune", "npm-tune"):
         sys.exit("--explain shows cases one by one: tuning splits only")
     budgets = [int(b) for b in args.budgets.split(",")]
     methods = [m for m in METHODS if not args.only or m in args.only.split(",")]

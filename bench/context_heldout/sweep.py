@@ -13,9 +13,10 @@ piece). `--per-case` lists the cases where a variant differs from the first one.
 `run.py --split tune --only ours` and `bench_context.py --quality-only` (the same selection and
 coverage; checked at 8k and 32k: tune 0.665 / 0.788, dev 0.815 / 0.954 at main 8aba1fe).
 
-Tune split only, never the report split (its cases are read once, in aggregate, by `run.py`). The
-tune cases' repositories come from `--work` (rebuilt there from the download cache when missing,
-as `run.py` does); the dev cases are checked out under `--dev-work`.
+Tuning sets only (dev, tune, pypi-tune, npm-tune), never the report splits (report, pypi, npm: their
+cases are read once, in aggregate, by `run.py`). The tuning cases' repositories come from `--work`
+(rebuilt there from the download cache when missing, as `run.py` does); the dev cases are checked
+out under `--dev-work`.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from server.context.request import repository_root  # noqa: E402
 from server.context.service import _open  # noqa: E402
 
 PYPI_TUNE = HERE.parent / "data" / "context_pypi_tune.jsonl"  # PyPI patch releases, the tuning list
+NPM_TUNE = HERE.parent / "data" / "context_npm_tune.jsonl"  # npm patch releases, the tuning list
 Case = tuple[str, str, Path, str, dict[str, list[int]], Path]  # set, id, workspace, task, gold lines, index cache
 
 
@@ -69,7 +71,7 @@ def load_cases(sets: list[str], work: Path, dev_work: Path) -> list[Case]:
         gold = bc.gold_lines(dev)
         for c in bc.materialize(dev, dev_work):
             out.append(("dev", str(c["id"]), Path(str(c["ws"])), str(c["task"]), gold[str(c["id"])], dev_work / "cache"))
-    for name, data in (("tune", heldout.DATA), ("pypi-tune", PYPI_TUNE)):
+    for name, data in (("tune", heldout.DATA), ("pypi-tune", PYPI_TUNE), ("npm-tune", NPM_TUNE)):
         if name not in sets:
             continue
         work.mkdir(parents=True, exist_ok=True)
@@ -84,7 +86,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("variants", help='JSON: {"name": {knob: value, ...}, ...}; the first is the reference')
     parser.add_argument("--sets", default="dev,tune",
-                        help="dev, tune, pypi-tune, comma-separated (never the report splits: report, pypi)")
+                        help="dev, tune, pypi-tune, npm-tune, comma-separated "
+                             "(never the report splits: report, pypi, npm)")
     parser.add_argument("--budgets", default="6000,7000,8000,9000,10000,32000")
     parser.add_argument("--work", default="/tmp/heldout-work", help="run.py's --work: the tune repositories and indexes")
     parser.add_argument("--dev-work", default="/tmp/context-dev-work", help="dev checkouts and indexes")
@@ -93,8 +96,8 @@ def main() -> None:
     variants: dict[str, dict[str, Any]] = json.loads(args.variants)
     budgets = [int(b) for b in args.budgets.split(",")]
     sets = [s for s in args.sets.split(",") if s]
-    if any(s not in ("dev", "tune", "pypi-tune") for s in sets):
-        sys.exit("--sets: dev, tune and/or pypi-tune only")
+    if any(s not in ("dev", "tune", "pypi-tune", "npm-tune") for s in sets):
+        sys.exit("--sets: dev, tune, pypi-tune and/or npm-tune only")
     memo = memoise_rank()
     results: dict[tuple[str, str, int], list[tuple[str, float]]] = {}
     t0, load0 = time.perf_counter(), os.getloadavg()[0]
