@@ -19,6 +19,7 @@ from server.agent.worktree import AgentWorkspace, git
 from server.backends.base import ToolSpec
 from server.context.secrets import has_secret, is_secret_path
 from server.validation import ValidationOptions, diagnostics_feedback, validate_path
+from server.validation.baseline import already_note, compare_with_base
 from server.validation.edit_blocks import EditBlockError, replace_block
 from server.validation.model import CheckKind, LintScope
 from server.validation.procs import DEFAULT_STREAM_CAP
@@ -96,6 +97,8 @@ class AgentTools:
         max_output_chars: int = 6000,
         exclude_globs: Sequence[str] = (),
         lint_scope: LintScope = "new",
+        test_scope: str = "all",
+        required_tests: Sequence[str] = (),
     ) -> None:
         self.workspace = workspace
         self.root = workspace.path
@@ -106,6 +109,10 @@ class AgentTools:
         self.max_output_chars = max_output_chars
         self.exclude_globs = tuple(exclude_globs)  # beside the workspace context's secret files
         self.lint_scope: LintScope = lint_scope  # "new": only findings the agent's edits add
+        # The task's rule for tests failing before the agent's edits ("new": they fail nothing,
+        # `required_tests` excepted); either way the agent is told which they are.
+        self.test_scope = test_scope
+        self.required_tests = tuple(required_tests)
 
     # -- confinement -------------------------------------------------------------------------
     def _resolve(self, raw: object, *, must_exist: bool = True) -> Path:
@@ -242,7 +249,18 @@ class AgentTools:
             why = "; ".join(f"{c.name}: {c.skipped_reason}" for c in report.checks if c.skipped_reason)
             return ToolOutcome(f"No check could run ({why or 'no project of a known language'}); they cannot "
                                "judge your change. Finish with done.", ok=True, checks_passed=False)
-        text = "All checks passed." if report.passed else diagnostics_feedback(report, max_chars=self.max_output_chars)
+        compared = await compare_with_base(report, self.workspace.repo_root / self.workspace.folder,
+                                           self.workspace.base_commit, self.test_scope, required=self.required_tests,
+                                           timeout_s=self.check_timeout_s, env=self.base_env)
+        report = compared.report
+        if report.passed:
+            text = "All checks passed."
+            if compared.forgiven:
+                text += (f" These tests failed before your change too, at {self.workspace.base_commit[:12]}, and still "
+                         f"fail: {', '.join(compared.forgiven[:10])}. Leave them unless the task is about them.")
+        else:
+            text = (diagnostics_feedback(report, max_chars=self.max_output_chars)
+                    + already_note(self.workspace.base_commit, compared.already))
         return ToolOutcome(text, ok=True, checks_passed=report.passed)
 
     async def done(self, args: Mapping[str, Any]) -> ToolOutcome:

@@ -28,7 +28,7 @@ from server.analysis.tokens import count_tokens as count_text_tokens
 from server.backends.base import ChatMessage, Completion, Message, as_message
 from server.backends.pricing import compute_cost
 from server.catalog.schema import ModelSpec
-from server.scheduler.validated import lint_scope
+from server.scheduler.validated import lint_scope, test_scope
 from server.validation.model import ALL_KINDS
 
 __all__ = ["AGENT_INSTRUCTIONS", "agent_reply", "count_chat_tokens", "run_agent_attempt", "with_agent_report"]
@@ -89,7 +89,8 @@ async def run_agent_attempt(
     conversation.append(ChatMessage("user", AGENT_INSTRUCTIONS.format(checks=", ".join(checks))))
     async with await AgentWorkspace.create(Path(str(spec["workspace"])), task_id=task_id, env=env) as workspace:
         tools = AgentTools(workspace, checks=checks, check_timeout_s=float(spec.get("timeout_s", 300.0)),
-                           base_env=env, exclude_globs=tuple(spec.get("exclude") or ()), lint_scope=lint_scope(spec))
+                           base_env=env, exclude_globs=tuple(spec.get("exclude") or ()), lint_scope=lint_scope(spec),
+                           test_scope=test_scope(spec), required_tests=[str(t) for t in spec.get("required_tests") or ()])
         return await run_agent(turn, tools, conversation, _bounds(spec), on_step=on_step)
 
 

@@ -23,7 +23,7 @@ from server.validation import (
     extract_unified_diff,
     validate_path,
 )
-from server.validation.baseline import failing_at_base, failing_tests, old_failures, without_old_failures
+from server.validation.baseline import Compared, already_note, compare_with_base
 from server.validation.model import LintScope, ValidationReport
 from server.validation.worktree import diff_files, diff_stat
 
@@ -112,37 +112,27 @@ async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str
                 "diff_stat": diff_stat(patch)}
         return Verdict(passed, "unchecked", json.dumps(data, default=str), "", patch, handle.base_commit,
                        None if passed else f"{unrun}; the unchecked patch is the task's result")
-    forgiven: list[str] = []
-    already: list[str] = []
-    old_only = False
     # A test fails, and they can be told apart; for a patch checked on top of its dependencies'
     # only when the task said test_scope "new" (a checklist item): its base is the commit before
     # their patches, so a test one of them fixed and this patch broke again would pass for one that
     # failed before. The tests written first (`base_patch`) only add tests, which the commit cannot
     # hold: they never count as failing before. `required_tests` (a checklist item's own tests) are
     # never forgiven: making them pass may be the item's whole work.
-    on_top = bool(spec.get("after_patches"))
-    if not report.passed and (not on_top or test_scope(spec) == "new") and failing_tests(report):
-        old = await failing_at_base(workspace, handle.base_commit, timeout_s=options.timeout_s, env=env)
-        if old:
-            forgiving, forgivable = without_old_failures(report, old, [str(t) for t in spec.get("required_tests") or ()])
-            if test_scope(spec) == "new":
-                report, forgiven = forgiving, forgivable
-            else:
-                already = list(old_failures(report, old))
-                old_only = forgiving.passed  # the patch broke nothing that passed
+    compared = Compared(report, [], [], False)
+    if not spec.get("after_patches") or test_scope(spec) == "new":
+        compared = await compare_with_base(report, workspace, handle.base_commit, test_scope(spec),
+                                           required=[str(t) for t in spec.get("required_tests") or ()],
+                                           timeout_s=options.timeout_s, env=env)
+    report, forgiven, already = compared.report, compared.forgiven, compared.already
     data = dataclasses.asdict(report)
     data["base_commit"] = handle.base_commit
     data["files_changed"] = list(diff_files(patch))
     data["diff_stat"] = diff_stat(patch)
     if forgiven or already:
         data["failing_before_the_patch"] = forgiven or already
-    feedback = "" if report.passed else diagnostics_feedback(report)
-    if already:
-        feedback += (f"\n\nOf these, already failing at {handle.base_commit[:12]}, before your change: "
-                     + ", ".join(already[:10]) + ". Fix them only if the task is about them.")
+    feedback = "" if report.passed else diagnostics_feedback(report) + already_note(handle.base_commit, already)
     hint = None
-    if already and old_only:
+    if already and compared.old_only:
         hint = 'only tests failing before the patch fail; validate.test_scope "new" accepts such a patch'
     return Verdict(report.passed, report.status, json.dumps(data, default=str), feedback, patch, handle.base_commit,
                    hint)

@@ -14,13 +14,15 @@ import dataclasses
 import weakref
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from server.validation.engine import ValidationOptions, validate_path
 from server.validation.model import CheckResult, Diagnostic, ValidationReport, overall_status
 from server.validation.worktree import open_worktree
 
-__all__ = ["TestKey", "failing_at_base", "failing_tests", "is_named", "old_failures", "without_old_failures"]
+__all__ = ["Compared", "TestKey", "already_note", "compare_with_base", "failing_at_base", "failing_tests", "is_named",
+           "old_failures", "without_old_failures"]
 
 TestKey = tuple[str, str, str, str]  # check name, project, file, test id
 _KEEP = 64
@@ -138,3 +140,38 @@ def old_failures(report: ValidationReport, old: frozenset[TestKey]) -> Sequence[
         tests = _failed_tests(check) if check.kind == "test" else None
         out.extend(_test_id(d.message) for d in tests or () if _key(check, d) in old)
     return out
+
+
+@dataclass(frozen=True)
+class Compared:
+    """A report judged against the failures at the base commit."""
+
+    report: ValidationReport  # under test_scope "new", with the old failures counted as passed
+    forgiven: list[str]  # "new": the old failures that still fail
+    already: list[str]  # "all": the failures that were there before (they still count)
+    old_only: bool  # "all": nothing else fails
+
+
+async def compare_with_base(report: ValidationReport, workspace: Path, base_commit: str, scope: str, *,
+                            required: Sequence[str] = (), timeout_s: float,
+                            env: Mapping[str, str]) -> Compared:
+    """`report` (of a change to `workspace` at `base_commit`) judged by `scope`: "new" forgives a
+    test failing before the change that still fails, unless it is `required`; "all" names them."""
+    same = Compared(report, [], [], False)
+    if report.passed or not failing_tests(report):
+        return same
+    old = await failing_at_base(workspace, base_commit, timeout_s=timeout_s, env=env)
+    if not old:
+        return same
+    forgiving, forgivable = without_old_failures(report, old, required)
+    if scope == "new":
+        return Compared(forgiving, forgivable, [], False)
+    return Compared(report, [], list(old_failures(report, old)), forgiving.passed)
+
+
+def already_note(base_commit: str, already: Sequence[str]) -> str:
+    """What a model is told of the failures that were there before its change ("" for none)."""
+    if not already:
+        return ""
+    return (f"\n\nOf these, already failing at {base_commit[:12]}, before your change: " + ", ".join(already[:10])
+            + ". Fix them only if the task is about them.")

@@ -236,3 +236,20 @@ async def test_an_agent_is_told_when_no_check_could_run(tmp_path: Path) -> None:
     async with await AgentWorkspace.create(repo, task_id="t-none", env=base_env()) as ws:
         outcome = await AgentTools(ws, checks=("test",), base_env=base_env()).run_checks({})
     assert not outcome.checks_passed and outcome.output.startswith("No check could run (pytest: no test files")
+
+
+async def test_an_agent_s_run_checks_tells_the_tests_failing_before_its_edits_apart(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "shop", PROJECT)  # test_discount fails on this commit already
+    said: dict[str, str] = {}
+    passed: dict[str, bool | None] = {}
+    for scope in ("all", "new"):
+        async with await AgentWorkspace.create(repo, task_id=f"t-{scope}", env=base_env()) as ws:
+            tools = AgentTools(ws, checks=("test",), base_env=base_env(), test_scope=scope)
+            (ws.path / "shop" / "prices.py").write_text(
+                "def total(prices):\n    \"\"\"Sum.\"\"\"\n    return sum(prices)\n\n\ndef discount(total, pct):\n    return total\n")
+            outcome = await tools.run_checks({})
+            said[scope], passed[scope] = outcome.output, outcome.checks_passed
+    assert passed == {"all": False, "new": True}
+    assert "already failing at" in said["all"] and "tests.test_prices::test_discount" in said["all"]
+    assert said["new"].startswith("All checks passed.") and "failed before your change too" in said["new"]
+    assert "test_discount" in said["new"]
