@@ -248,14 +248,18 @@ def _extract(tar_path: Path, dest: Path) -> None:
             parts = rel.split("/")
             if not rel or rel.startswith("/") or ".." in parts or ".git" in parts:
                 continue
-            target = dest / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            f = tar.extractfile(m)
-            if f is None:
-                continue
-            with target.open("wb") as out:
-                shutil.copyfileobj(f, out)
-            os.chmod(target, 0o755 if m.mode & 0o111 else 0o644)
+            write_member(tar, m, dest / rel)
+
+
+def write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> None:
+    """A regular file of `tar` written at `target` (its folders made), executable if it was."""
+    f = tar.extractfile(member)
+    if f is None:
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("wb") as out:
+        shutil.copyfileobj(f, out)
+    os.chmod(target, 0o755 if member.mode & 0o111 else 0o644)
 
 
 def build_parent(origs: list[tuple[str, Path]], debian: dict[str, bytes], order: list[tuple[str, int]],

@@ -18,9 +18,7 @@ import argparse
 import hashlib
 import json
 import re
-import shutil
 import sys
-import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +32,7 @@ sys.path.insert(0, str(HERE.parent))
 import debsrc  # noqa: E402
 import npmsrc  # noqa: E402
 from gather import EXCLUDED_WORDING, PACKAGING_WORDING, clean  # noqa: E402
+from pypi_gather import examine_pairs  # noqa: E402
 
 OUT = HERE.parent / "data" / "context_npm.jsonl"
 OUT_TUNE = HERE.parent / "data" / "context_npm_tune.jsonl"
@@ -204,20 +203,8 @@ def gather_package(client: Any, package: str, per_package: int, max_pairs: int
         return counts, cases
     if not pairs:
         counts["no patch-release pair"] += 1
-    for a, b in pairs[:max_pairs]:
-        if len(cases) >= per_package:
-            break
-        work = Path(tempfile.mkdtemp(prefix="pwm-npm-"))
-        try:
-            verdict, case = try_pair(client, package, a, b, work)
-        except Exception as exc:  # noqa: BLE001
-            verdict, case = f"error {type(exc).__name__}", None
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        counts[verdict] += 1
-        if case is not None:
-            cases.append(case)
-    return counts, cases
+    return examine_pairs(pairs[:max_pairs], per_package, lambda a, b, work: try_pair(client, package, a, b, work),
+                         "pwm-npm-", counts)
 
 
 def print_counts(total: Counter[str]) -> None:

@@ -18,13 +18,12 @@ import base64
 import hashlib
 import os
 import re
-import shutil
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import debsrc
+import debsrc  # a sibling script: its folder is on sys.path where this runs
 import pypisrc
 
 REGISTRY = "https://registry.npmjs.org"
@@ -180,14 +179,7 @@ def extract(path: Path, dest: Path) -> None:
             rel = [p for p in parts[1:] if p not in ("", ".")]
             if not rel or ".git" in rel:
                 continue
-            target = dest.joinpath(*rel)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            f = tar.extractfile(m)
-            if f is None:
-                continue
-            with target.open("wb") as out:
-                shutil.copyfileobj(f, out)
-            os.chmod(target, 0o755 if m.mode & 0o111 else 0o644)
+            debsrc.write_member(tar, m, dest.joinpath(*rel))
 
 
 # -- the task: b's changelog entry ------------------------------------------------------------------

@@ -166,13 +166,22 @@ def gather_package(client: Any, package: str, per_package: int, max_pairs: int) 
         return counts, cases
     if not pairs:
         counts["no patch-release pair with sdists"] += 1
-    for a, b in pairs[:max_pairs]:
+    return examine_pairs(pairs[:max_pairs], per_package, lambda a, b, work: try_pair(client, package, a, b, work),
+                         "pwm-pypi-", counts)
+
+
+def examine_pairs(pairs: list[Any], per_package: int, try_one: Any, prefix: str,
+                  counts: Counter[str]) -> tuple[Counter[str], list[dict[str, Any]]]:
+    """Each (a, b) pair tried in a fresh temporary folder (`try_one(a, b, folder)` -> verdict, case)
+    until `per_package` cases; the verdicts counted (an exception counts as an error)."""
+    cases: list[dict[str, Any]] = []
+    for a, b in pairs:
         if len(cases) >= per_package:
             break
-        work = Path(tempfile.mkdtemp(prefix="pwm-pypi-"))
+        work = Path(tempfile.mkdtemp(prefix=prefix))
         try:
-            verdict, case = try_pair(client, package, a, b, work)
-        except Exception as exc:  # noqa: BLE001
+            verdict, case = try_one(a, b, work)
+        except Exception as exc:  # noqa: BLE001 - one pair's failure is counted, not fatal
             verdict, case = f"error {type(exc).__name__}", None
         finally:
             shutil.rmtree(work, ignore_errors=True)
