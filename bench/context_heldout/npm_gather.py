@@ -31,8 +31,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import debsrc  # noqa: E402
 import npmsrc  # noqa: E402
-from gather import EXCLUDED_WORDING, PACKAGING_WORDING, clean  # noqa: E402
-from pypi_gather import examine_pairs  # noqa: E402
+from pypi_gather import examine_pairs, first_section, judge_entry  # noqa: E402
 
 OUT = HERE.parent / "data" / "context_npm.jsonl"
 OUT_TUNE = HERE.parent / "data" / "context_npm_tune.jsonl"
@@ -129,19 +128,6 @@ FILTERS = (
 )
 
 
-def judge_entry(entries: list[str] | None) -> tuple[str, str | None]:
-    if entries is None:
-        return "no changelog section for b", None
-    if len(entries) != 1:
-        return "not exactly one entry", None
-    task = clean(npmsrc.clean_entry(entries[0]))
-    if len(task.split()) < MIN_WORDS:
-        return f"entry < {MIN_WORDS} words", task
-    if EXCLUDED_WORDING.search(task) or PACKAGING_WORDING.search(task) or NOT_CODE_WORDING.search(task):
-        return "excluded wording", task
-    return "ok", task
-
-
 def try_pair(client: Any, package: str, a: npmsrc.Tarball, b: npmsrc.Tarball, work: Path
              ) -> tuple[str, dict[str, Any] | None]:
     tree_b = work / f"b-{b.version}"
@@ -152,12 +138,8 @@ def try_pair(client: Any, package: str, a: npmsrc.Tarball, b: npmsrc.Tarball, wo
     logs = npmsrc.changelog_files(tree_b)
     if not logs:
         return "no changelog file", None
-    entries = None
-    for log in logs:
-        entries = npmsrc.changelog_entries(log.read_text(errors="replace"), b.version)
-        if entries is not None:
-            break
-    verdict, task = judge_entry(entries)
+    verdict, task = judge_entry(first_section(logs, b.version, npmsrc.changelog_entries), npmsrc.clean_entry,
+                                NOT_CODE_WORDING)
     if verdict != "ok" or task is None:
         return verdict, None
     tree_a = work / f"a-{a.version}"

@@ -18,6 +18,7 @@ import shutil
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -93,17 +94,29 @@ requests-futures requests-ntlm grequests aioresponses pytest-httpx pytest-httpse
 EXCLUDED = {"jinja2", "werkzeug", "packaging", "flask", "click", "itsdangerous", "markupsafe", "quart", "blinker"}
 
 
-def judge_entry(entries: list[str] | None) -> tuple[str, str | None]:
+def judge_entry(entries: list[str] | None, clean_entry: Callable[[str], str] = pypisrc.clean_entry,
+                not_code: re.Pattern[str] = NOT_CODE_WORDING) -> tuple[str, str | None]:
+    """b's one changelog entry as a task (cleaned by `clean_entry`, then `clean`), or why it is none."""
     if entries is None:
         return "no changelog section for b", None
     if len(entries) != 1:
         return "not exactly one entry", None
-    task = clean(pypisrc.clean_entry(entries[0]))
+    task = clean(clean_entry(entries[0]))
     if len(task.split()) < MIN_WORDS:
         return f"entry < {MIN_WORDS} words", task
-    if EXCLUDED_WORDING.search(task) or PACKAGING_WORDING.search(task) or NOT_CODE_WORDING.search(task):
+    if EXCLUDED_WORDING.search(task) or PACKAGING_WORDING.search(task) or not_code.search(task):
         return "excluded wording", task
     return "ok", task
+
+
+def first_section(logs: list[Path], version: str,
+                  entries_of: Callable[[str, str], list[str] | None]) -> list[str] | None:
+    """The entries under `version` in the first of the changelog files `logs` with a section for it."""
+    for log in logs:
+        entries = entries_of(log.read_text(errors="replace"), version)
+        if entries is not None:
+            return entries
+    return None
 
 
 def try_pair(client: Any, package: str, a: pypisrc.Sdist, b: pypisrc.Sdist, work: Path) -> tuple[str, dict[str, Any] | None]:
@@ -112,12 +125,7 @@ def try_pair(client: Any, package: str, a: pypisrc.Sdist, b: pypisrc.Sdist, work
     logs = pypisrc.changelog_files(tree_b)
     if not logs:
         return "no changelog file", None
-    entries = None
-    for log in logs:
-        entries = pypisrc.changelog_entries(log.read_text(errors="replace"), b.version)
-        if entries is not None:
-            break
-    verdict, task = judge_entry(entries)
+    verdict, task = judge_entry(first_section(logs, b.version, pypisrc.changelog_entries))
     if verdict != "ok" or task is None:
         return verdict, None
     tree_a = work / f"a-{a.version}"
