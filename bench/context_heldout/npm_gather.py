@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import re
 import sys
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +29,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import debsrc  # noqa: E402
 import npmsrc  # noqa: E402
-from pypi_gather import examine_pairs, first_section, judge_entry  # noqa: E402
+from pypi_gather import examine_pairs, first_section, gather_all, judge_entry  # noqa: E402
 
 OUT = HERE.parent / "data" / "context_npm.jsonl"
 OUT_TUNE = HERE.parent / "data" / "context_npm_tune.jsonl"
@@ -205,8 +203,6 @@ def print_counts(total: Counter[str]) -> None:
 
 
 def main() -> None:
-    import httpx
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", default="npm", choices=("npm", "npm-tune"),
                         help="npm: the measured set (PACKAGES); npm-tune: the tuning set (TUNE_PACKAGES)")
@@ -219,17 +215,8 @@ def main() -> None:
         sys.exit("PACKAGES / TUNE_PACKAGES do not follow side_of")
     names = list(dict.fromkeys(PACKAGES if args.set == "npm" else TUNE_PACKAGES))
     out_path = OUT if args.set == "npm" else OUT_TUNE
-    total: Counter[str] = Counter()
-    out: list[dict[str, Any]] = []
     t0 = time.perf_counter()
-    with httpx.Client(headers={"User-Agent": "pwm-bench"}) as client, ThreadPoolExecutor(args.jobs) as pool:
-        for name, (counts, cases) in zip(names, pool.map(
-                lambda n: gather_package(client, n, args.per_package, args.pairs), names), strict=True):
-            total.update(counts)
-            out += cases
-            print(f"{name:40s} {len(cases)} case(s)  {dict(counts)}", flush=True)
-    out = [{**c, "split": args.set} for c in out]
-    out_path.write_text("".join(json.dumps(c, sort_keys=True) + "\n" for c in out))
+    total, out = gather_all(names, gather_package, args.jobs, args.per_package, args.pairs, args.set, out_path)
     print(f"\n{len(names)} packages: not on npm {total.get('package not on npm', 0)}, "
           f"no patch-release pair {total.get('no patch-release pair', 0)}")
     print_counts(total)

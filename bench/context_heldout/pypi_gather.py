@@ -199,8 +199,27 @@ def examine_pairs(pairs: list[Any], per_package: int, try_one: Any, prefix: str,
     return counts, cases
 
 
-def main() -> None:
+def gather_all(names: list[str], gather_one: Callable[[Any, str, int, int], tuple[Counter[str], list[dict[str, Any]]]],
+               jobs: int, per_package: int, pairs: int, split: str,
+               out_path: Path) -> tuple[Counter[str], list[dict[str, Any]]]:
+    """Every package's cases (`gather_one`, `jobs` at a time, a line printed per package), written
+    to `out_path` as `split`; the verdicts counted over all pairs."""
     import httpx
+
+    total: Counter[str] = Counter()
+    out: list[dict[str, Any]] = []
+    with httpx.Client(headers={"User-Agent": "pwm-bench"}) as client, ThreadPoolExecutor(jobs) as pool:
+        for name, (counts, cases) in zip(names, pool.map(
+                lambda n: gather_one(client, n, per_package, pairs), names), strict=True):
+            total.update(counts)
+            out += cases
+            print(f"{name:40s} {len(cases)} case(s)  {dict(counts)}", flush=True)
+    out = [{**c, "split": split} for c in out]
+    out_path.write_text("".join(json.dumps(c, sort_keys=True) + "\n" for c in out))
+    return total, out
+
+
+def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", default="pypi", choices=("pypi", "pypi-tune"),
@@ -212,16 +231,7 @@ def main() -> None:
     listed = PACKAGES if args.set == "pypi" else [p for p in TUNE_PACKAGES if p not in PACKAGES]
     names = [p for p in dict.fromkeys(listed) if p not in EXCLUDED]
     out_path = OUT if args.set == "pypi" else OUT.with_name("context_pypi_tune.jsonl")
-    total: Counter[str] = Counter()
-    out: list[dict[str, Any]] = []
-    with httpx.Client(headers={"User-Agent": "pwm-bench"}) as client, ThreadPoolExecutor(args.jobs) as pool:
-        for name, (counts, cases) in zip(names, pool.map(
-                lambda n: gather_package(client, n, args.per_package, args.pairs), names), strict=True):
-            total.update(counts)
-            out += cases
-            print(f"{name:28s} {len(cases)} case(s)  {dict(counts)}", flush=True)
-    out = [{**c, "split": args.set} for c in out]
-    out_path.write_text("".join(json.dumps(c, sort_keys=True) + "\n" for c in out))
+    total, out = gather_all(names, gather_package, args.jobs, args.per_package, args.pairs, args.set, out_path)
     print(f"\n{len(names)} packages; pairs examined by verdict: {dict(total.most_common())}")
     print(f"{len(out)} cases from {len({c['package'] for c in out})} packages -> {out_path}")
 
