@@ -1,11 +1,12 @@
 """Agent loop overhead: worktree set-up on a 2,000-file repository, and the loop's own time per
 turn (the model answers instantly, so everything measured is ours: the tool's work included).
 
-    python bench/bench_agent.py [--files 2000] [--runs 5] [--turns 40]
+    python bench/bench_agent.py [--files 2000] [--runs 5] [--turns 40] [--node-modules 0]
 
 Targets (issue 14): per-turn overhead ≤ 20 ms for reads and edits; worktree set-up ≤ 300 ms.
 Prints min and median of the runs; the baseline beside the set-up is a bare `git worktree add`
-of the same commit, measured in the same run.
+of the same commit, measured in the same run. `--node-modules N` gives the checkout an ignored
+`node_modules` of N packages, which the set-up mirrors into the worktree (`validation.installed`).
 """
 
 from __future__ import annotations
@@ -28,8 +29,14 @@ from server.agent import AgentBounds, AgentReply, AgentTools, AgentWorkspace, ru
 from server.backends.base import ChatMessage, ToolCall, ToolSpec  # noqa: E402
 
 
-def make_repo(root: Path, files: int) -> None:
+def make_repo(root: Path, files: int, node_modules: int = 0) -> None:
     root.mkdir(parents=True)
+    if node_modules:
+        (root / ".gitignore").write_text("node_modules/\n")
+        for i in range(node_modules):
+            package = root / "node_modules" / f"package-{i}"
+            package.mkdir(parents=True)
+            (package / "index.js").write_text(f"module.exports = {i};\n")
     for i in range(files):
         d = root / f"pkg{i // 100}"
         d.mkdir(exist_ok=True)
@@ -89,13 +96,15 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=2000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--turns", type=int, default=40)
+    ap.add_argument("--node-modules", type=int, default=0, help="packages in an ignored node_modules")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         repo = Path(tmp) / "repo"
-        make_repo(repo, args.files)
+        make_repo(repo, args.files, args.node_modules)
         runs = [asyncio.run(one_run(repo, args.turns)) for _ in range(args.runs)]
     setup, turn, bare = zip(*runs, strict=True)
-    print(f"repository: {args.files} files; {args.runs} runs of {args.turns} turns")
+    print(f"repository: {args.files} files, node_modules of {args.node_modules} packages; "
+          f"{args.runs} runs of {args.turns} turns")
     print(f"worktree set-up   min {min(setup):7.1f} ms  median {statistics.median(setup):7.1f} ms  (target ≤ 300)")
     print(f"bare git worktree min {min(bare):7.1f} ms  median {statistics.median(bare):7.1f} ms  "
           f"(ratio median {statistics.median(setup) / statistics.median(bare):.2f}x)")
