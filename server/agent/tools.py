@@ -243,7 +243,7 @@ class AgentTools:
 
     async def run_checks(self, args: Mapping[str, Any]) -> ToolOutcome:
         options = ValidationOptions(checks=self.checks, timeout_s=self.check_timeout_s, use_cache=False,
-                                    lint_scope=self.lint_scope)
+                                    lint_scope=self.lint_scope, source=self.workspace.repo_root / self.workspace.folder)
         report = await validate_path(self.root / self.workspace.folder, options, base_env=self.base_env)
         if report.passed and all(c.status == "skipped" for c in report.checks):  # passed, but nothing ran
             why = "; ".join(f"{c.name}: {c.skipped_reason}" for c in report.checks if c.skipped_reason)

@@ -98,6 +98,7 @@ async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str
             timeout_s=float(spec.get("timeout_s", 300.0)),
             use_cache=False,
             lint_scope=lint_scope(spec),
+            source=workspace,
         )
         report = await validate_path(handle.workspace, options, base_env=env)
     unrun = checks_not_run(report, spec)

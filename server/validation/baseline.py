@@ -85,7 +85,7 @@ async def failing_at_base(workspace: Path, base_commit: str, *, timeout_s: float
         try:
             async with await open_worktree(workspace, base=base_commit, env=env) as handle:
                 report = await validate_path(handle.workspace, ValidationOptions(
-                    checks=("test",), timeout_s=timeout_s, use_cache=False), base_env=env)
+                    checks=("test",), timeout_s=timeout_s, use_cache=False, source=workspace), base_env=env)
             found = failing_tests(report)
         except Exception:  # a base that cannot be checked out or run: nothing is known
             found = None

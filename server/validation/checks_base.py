@@ -56,6 +56,7 @@ class RunContext:
     git: GitSnapshot | None = None
     git_changed: set[Path] | None = None  # changed + untracked files when in a repository
     notes: list[str] = field(default_factory=list)
+    python_env: Path | None = None  # a Poetry / Pipenv environment kept outside the project (`installed`)
 
 
 Runner = Callable[[RunContext], Awaitable[CheckResult]]
@@ -111,8 +112,9 @@ def find_executable(name: str, project: Project, ctx_env: dict[str, str], worksp
     return shutil.which(name, path=ctx_env.get("PATH", os.defpath))
 
 
-def project_python(project: Project, workspace: Path) -> str:
-    """The interpreter of the project's own virtualenv when it has one, else the server's."""
+def project_python(project: Project, workspace: Path, outside: Path | None = None) -> str:
+    """The interpreter of the project's own virtualenv when it has one (in its folder, else the
+    one its Poetry or Pipenv keeps `outside`), else the server's."""
     for directory in (project.root, *project.root.parents):
         for sub in (".venv/bin/python", "venv/bin/python"):
             candidate = directory / sub
@@ -120,6 +122,8 @@ def project_python(project: Project, workspace: Path) -> str:
                 return str(candidate)
         if directory == workspace:
             break
+    if outside is not None and os.access(outside / "bin" / "python", os.X_OK):
+        return str(outside / "bin" / "python")
     return sys.executable
 
 

@@ -24,6 +24,7 @@ from server.validation.cache import ResultCache, environment_digest, tool_identi
 from server.validation.checks_base import PlannedCheck, RunContext
 from server.validation.detect import Project, detect_projects
 from server.validation.gitfacts import read_git_snapshot
+from server.validation.installed import outside_env
 from server.validation.languages import LANGUAGES
 from server.validation.model import (
     ALL_KINDS,
@@ -50,6 +51,9 @@ class ValidationOptions:
     max_diagnostics: int = 50  # per check; the rest are counted in `diagnostics_dropped`
     use_cache: bool = True
     max_parallel: int | None = None  # default: the number of CPUs, at least 2
+    # The checkout the validated folder stands for (a worktree's origin; None: the folder itself):
+    # where a Poetry or Pipenv project's environment is looked up (`installed.outside_env`).
+    source: Path | None = None
 
 
 class ValidationListener(Protocol):
@@ -161,6 +165,7 @@ async def validate_path(
     with tempfile.TemporaryDirectory(prefix="pwm-validate-") as scratch:
         scratch_dir = await asyncio.to_thread(Path(scratch).resolve)
         ctx = RunContext(
+            python_env=await outside_env(options.source or workspace, base_env),
             workspace=workspace,
             env=env,
             deadline=deadline,

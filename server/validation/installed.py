@@ -10,6 +10,10 @@ matches directories only: a link in its place would show as a new file in the wo
 and in an agent's diff. Nothing in the checkout is written; removing the worktree removes the
 links, never what they point at.
 
+A Poetry or Pipenv project usually keeps its virtualenv outside its folder, where its tool finds it
+by the folder's path (a worktree's path names none): `outside_env` asks the tool, in the checkout,
+once per lock file, and the checks run pytest with that environment's Python.
+
 A Rust project's build folder is not mirrored (cargo would write into the checkout's): the
 worktree's parent folder gets a `.cargo/config.toml` naming one build folder per repository in
 the server's cache, so the attempts on a repository compile its dependencies once, not once per
@@ -19,13 +23,17 @@ config or `CARGO_TARGET_DIR` sets still wins.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
-__all__ = ["DEPENDENCY_DIRS", "cargo_target", "dependency_dirs", "mirror", "share_cargo_target"]
+from server.validation.procs import child_env, run_process
+
+__all__ = ["DEPENDENCY_DIRS", "cargo_target", "dependency_dirs", "mirror", "outside_env", "share_cargo_target"]
 
 DEPENDENCY_DIRS = frozenset({"node_modules", ".venv", "venv"})
 
@@ -74,3 +82,41 @@ def share_cargo_target(worktree_parent: Path, repo_root: Path, env: Mapping[str,
     config.parent.mkdir(exist_ok=True)
     # a TOML basic string: JSON's escaping of a path is valid there
     config.write_text(f"[build]\ntarget-dir = {json.dumps(str(cargo_target(repo_root, env)))}\n", encoding="utf-8")
+
+
+# (lock file, tool, arguments that print the environment's folder)
+_OUTSIDE_ENV_TOOLS = (("poetry.lock", "poetry", ("env", "info", "--path")), ("Pipfile.lock", "pipenv", ("--venv",)),
+                      ("Pipfile", "pipenv", ("--venv",)))
+_OUTSIDE_ENV_TIMEOUT_S = 30.0
+_OUTSIDE: dict[tuple[str, int], Path | None] = {}  # (checkout, lock file's mtime) -> the environment
+
+
+async def outside_env(checkout: Path, env: Mapping[str, str]) -> Path | None:
+    """The virtualenv a Poetry or Pipenv project keeps outside `checkout`, as its own tool names
+    it (run in the checkout as an argument list); None when the project has one inside, the tool
+    is not installed, or it has made none."""
+    if any((checkout / folder / "bin" / "python").exists() for folder in (".venv", "venv")):
+        return None
+    for marker, tool, args in _OUTSIDE_ENV_TOOLS:
+        lock = checkout / marker
+        if not lock.is_file():
+            continue
+        key = (str(checkout), lock.stat().st_mtime_ns)
+        if key not in _OUTSIDE:
+            _OUTSIDE[key] = await _ask(tool, args, checkout, env)
+        return _OUTSIDE[key]
+    return None
+
+
+async def _ask(tool: str, args: tuple[str, ...], checkout: Path, env: Mapping[str, str]) -> Path | None:
+    # pipx and Poetry's own installer put the command in ~/.local/bin, which a desktop client's
+    # PATH often lacks
+    home_bin = Path(env.get("HOME") or Path.home()) / ".local" / "bin"
+    exe = shutil.which(tool, path=os.pathsep.join([env.get("PATH", os.defpath), str(home_bin)]))
+    if exe is None:
+        return None
+    deadline = asyncio.get_running_loop().time() + _OUTSIDE_ENV_TIMEOUT_S
+    proc = await run_process([exe, *args], cwd=checkout, env=child_env(env), deadline=deadline)
+    lines = proc.stdout.strip().splitlines() if proc.exit_code == 0 else []
+    found = Path(lines[-1].strip()) if lines else None
+    return found if found is not None and found.is_absolute() and (found / "bin" / "python").exists() else None

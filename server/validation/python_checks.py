@@ -108,7 +108,7 @@ def _build_check(project: Project, ctx: RunContext) -> PlannedCheck:
     files = list(project.sources)
     if not files:
         return skipped("python-compile", "build", project, "no Python files to compile")
-    python = project_python(project, ctx.workspace)
+    python = project_python(project, ctx.workspace, ctx.python_env)
     check = PlannedCheck(
         name="python-compile",
         kind="build",
@@ -187,7 +187,7 @@ def parse_junit(path: Path, project: Project, workspace: Path) -> list[Diagnosti
 def _test_check(project: Project, ctx: RunContext) -> PlannedCheck:
     if not _has_tests(project):
         return skipped("pytest", "test", project, "no test files (test_*.py, *_test.py) found")
-    python = own = project_python(project, ctx.workspace)
+    python = own = project_python(project, ctx.workspace, ctx.python_env)
     origin = python_has_module(python, "pytest")
     if origin is None and python != sys.executable:
         python, origin = sys.executable, python_has_module(sys.executable, "pytest")

@@ -61,7 +61,7 @@ async def check_tests_fail_first(
     except WorkspaceError as exc:
         return TestFirstVerdict(False, f"the test patch does not apply: {exc}", files)
     async with handle:
-        options = ValidationOptions(checks=("test",), timeout_s=timeout_s, use_cache=False)
+        options = ValidationOptions(checks=("test",), timeout_s=timeout_s, use_cache=False, source=repo)
         report = await validate_path(handle.path, options, base_env=env)
     exit_code, new_failing = _test_check(report, files)
     base = handle.base_commit
