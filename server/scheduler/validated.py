@@ -24,6 +24,7 @@ from server.validation import (
     validate_path,
 )
 from server.validation.baseline import Compared, already_note, compare_with_base
+from server.validation.engine import path_hint
 from server.validation.model import LintScope, ValidationReport
 from server.validation.worktree import diff_files, diff_stat
 
@@ -102,6 +103,8 @@ async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str
         )
         report = await validate_path(handle.workspace, options, base_env=env)
     unrun = checks_not_run(report, spec)
+    if "not installed" in unrun:
+        unrun += f"; {path_hint(env)}"
     if unrun:
         # Checks nobody asked for, and none can run (a Java repository): the patch applies, and the
         # verdict says no more than that. Checks asked for: nothing proves the patch, and another

@@ -56,6 +56,12 @@ class ValidationOptions:
     source: Path | None = None
 
 
+def path_hint(env: Mapping[str, str]) -> str:
+    """Where a missing tool was looked for, and the usual reason it was not found."""
+    return (f"tools are looked for in the project, then on the server's PATH ({env.get('PATH', '')}); a desktop "
+            "client does not pass your shell's PATH: set \"PATH\" in the server's \"env\" in its config")
+
+
 class ValidationListener(Protocol):
     def checks_planned(self, projects: list[ProjectInfo], checks: list[tuple[str, str]]) -> None:
         """The projects found and every check that will report, as (name, project)."""
@@ -195,6 +201,8 @@ async def validate_path(
     if not detection.projects:
         names = ", ".join(language.name for language in LANGUAGES)
         notes.append(f"no project of a known language ({names}) found under the workspace")
+    if any(r.status == "skipped" and "not installed" in (r.skipped_reason or "") for r in results):
+        notes.append(path_hint(env))
     if results and all(r.status == "skipped" for r in results):
         notes.append("no check ran (each was skipped; see its reason): passed here means nothing failed, "
                      "not that anything was checked")

@@ -140,6 +140,8 @@ async def test_missing_tool_is_skipped_with_the_reason(tmp_path: Path) -> None:
     check = _by_name(report)["node-check"]
     assert check.status == "skipped" and check.skipped_reason == "node is not installed"
     assert report.passed
+    # where it was looked for, and why a desktop client's server may not find what a shell does
+    assert any(f"server's PATH ({tmp_path / 'empty-bin'})" in note and '"PATH"' in note for note in report.notes)
 
 
 async def test_non_repository_has_no_git_facts_and_changed_only_is_noted(tmp_path: Path) -> None:

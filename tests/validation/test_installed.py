@@ -179,3 +179,15 @@ async def test_a_poetry_project_s_tests_run_in_the_environment_poetry_keeps_outs
     assert check["command"][0] == str(tmp_path / "poetry-envs" / "calc-py3" / "bin" / "python")
     assert not wrong.passed and "-1" in check["diagnostics"][0]["message"]  # the patched code, with venv_only
     assert right.passed, right.report_json
+
+
+async def test_a_check_asked_for_whose_tool_is_not_on_the_server_s_path_says_where_it_looked(tmp_path: Path) -> None:
+    repo = _node_repo(tmp_path / "calc")
+    git_only = tmp_path / "git-only"  # npm only on the user's shell PATH, as under Claude Desktop
+    git_only.mkdir()
+    (git_only / "git").symlink_to(str(shutil.which("git")))
+    env = base_env(PATH=str(git_only))
+    verdict = await check_answer(_diff("calc.js", "module.exports = (a, b) => a + b;", "module.exports = (a, b) => b + a;"),
+                                 {"workspace": str(repo), "checks": ["test"], "checks_named": True}, env)
+    assert not verdict.passed and verdict.status == "unchecked"
+    assert "npm is not installed" in (verdict.hint or "") and f"server's PATH ({git_only})" in (verdict.hint or "")
