@@ -1,6 +1,7 @@
 """Python checks: syntax by parsing (in-process), build by byte-compiling with the project's
 interpreter (into a temporary directory, never `__pycache__` in the user's tree), lint with
-ruff (`ruff_lint.py`), tests with pytest's JUnit XML report.
+ruff (`ruff_lint.py`), tests with pytest's JUnit XML report (the standard library's unittest runner
+for unittest tests where the project's Python has no pytest).
 """
 
 from __future__ import annotations
@@ -189,6 +190,10 @@ def _test_check(project: Project, ctx: RunContext) -> PlannedCheck:
         return skipped("pytest", "test", project, "no test files (test_*.py, *_test.py) found")
     python = own = project_python(project, ctx.workspace, ctx.python_env)
     origin = python_has_module(python, "pytest")
+    # Without pytest in the project's environment, unittest tests run there (they need its packages);
+    # other tests try the server's pytest.
+    if origin is None and _uses_unittest(project):
+        return _unittest_check(project, own)
     if origin is None and python != sys.executable:
         python, origin = sys.executable, python_has_module(sys.executable, "pytest")
     if origin is None:
@@ -210,6 +215,51 @@ def _test_check(project: Project, ctx: RunContext) -> PlannedCheck:
             return finish(check, proc, [], status="skipped", skipped_reason="pytest collected no tests")
         if proc.exit_code in (3, 4):
             return finish(check, proc, diags, status="error")
+        return finish(check, proc, diags)
+
+    check.run = run
+    return check
+
+
+_UNITTEST_FAILURE = re.compile(r"^(?P<kind>FAIL|ERROR): (?P<name>\S+) \((?P<where>[^)\s]+)\)", re.M)
+_UNITTEST_FAILED = re.compile(r"^FAILED \((?P<counts>[^)]*)\)", re.M)
+_UNITTEST_COUNT = re.compile(r"\b(?:failures|errors)=(\d+)")
+
+
+def _uses_unittest(project: Project) -> bool:
+    """Whether the project's tests are written for the standard library's unittest."""
+    for path in project.sources:
+        if path.name.startswith("test") and path.name.endswith(".py"):
+            try:
+                if "unittest" in path.read_text(encoding="utf-8", errors="replace"):
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+def _unittest_check(project: Project, python: str) -> PlannedCheck:
+    """The tests run by the standard library's runner, for a project whose Python has no pytest
+    (`python -m unittest discover` from its `tests` or `test` folder, else its root); each failing
+    test named as pytest's are, when the runner's own count matches the names read."""
+    start = next((d for d in ("tests", "test") if (project.root / d).is_dir()), ".")
+    argv = [python, "-m", "unittest", "discover", "-s", start, "-p", "test*.py"]
+    check = PlannedCheck(name="unittest", kind="test", project=project, command=argv, tool_ids=(python,))
+
+    async def run(ctx: RunContext) -> CheckResult:
+        proc = await run_for(check, ctx, argv, env=_src_first(project, ctx.env))
+        text = proc.stdout + "\n" + proc.stderr
+        if "NO TESTS RAN" in text or re.search(r"^Ran 0 tests", text, re.M):
+            return finish(check, proc, [], status="skipped", skipped_reason="unittest found no tests")
+        diags = []
+        for m in _UNITTEST_FAILURE.finditer(text):
+            where, name = m["where"], m["name"]
+            test_id = where if where.endswith("." + name) else f"{where}.{name}"  # 3.11+ writes the whole id
+            diags.append(Diagnostic(severity="error", code=f"test-{m['kind'].lower()}", message=f"{test_id}: {m['kind'].lower()}"))
+        failed = _UNITTEST_FAILED.search(text)
+        counted = sum(int(n) for n in _UNITTEST_COUNT.findall(failed["counts"])) if failed else 0
+        if proc.truncated or counted != len(diags):
+            diags = []  # not every failure named: nothing to compare test by test
         return finish(check, proc, diags)
 
     check.run = run

@@ -191,3 +191,33 @@ async def test_a_check_asked_for_whose_tool_is_not_on_the_server_s_path_says_whe
                                  {"workspace": str(repo), "checks": ["test"], "checks_named": True}, env)
     assert not verdict.passed and verdict.status == "unchecked"
     assert "npm is not installed" in (verdict.hint or "") and f"server's PATH ({git_only})" in (verdict.hint or "")
+
+
+def _unittest_project(root: Path) -> Path:
+    """A project with unittest tests (one broken on main) whose .venv has its dependency and no pytest."""
+    repo = make_repo(root, {
+        "pyproject.toml": '[project]\nname = "calc"\nversion = "0.1"\n',
+        "calc.py": "import venv_only\n\n\ndef add(a, b):\n    return a + b\n",
+        "tests/test_calc.py": ("import unittest\n\nfrom calc import add\n\n\nclass TestCalc(unittest.TestCase):\n"
+                               "    def test_add(self):\n        self.assertEqual(add(1, 2), 3)\n\n"
+                               "    def test_broken_on_main(self):\n        self.fail('old')\n"),
+        ".gitignore": ".venv/\n",
+    })
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(repo / ".venv")], check=True)
+    (site,) = (repo / ".venv").glob("lib/python*/site-packages")
+    (site / "venv_only.py").write_text("VALUE = 1\n")
+    return repo
+
+
+async def test_unittest_tests_run_in_the_project_s_venv_when_it_has_no_pytest(tmp_path: Path) -> None:
+    repo = _unittest_project(tmp_path / "proj")
+    spec = {"workspace": str(repo), "checks": ["test"], "test_scope": "new"}
+    body = "--- a/calc.py\n+++ b/calc.py\n@@ -4,2 +4,2 @@\n def add(a, b):\n-    return a + b\n"
+    right = await check_answer(f"```diff\n{body}+    return b + a\n```", spec, base_env())
+    wrong = await check_answer(f"```diff\n{body}+    return a - b\n```", spec, base_env())
+    (check,) = [c for c in json.loads(wrong.report_json)["checks"] if c["name"] == "unittest"]
+    assert check["command"][0].endswith(".venv/bin/python") and check["command"][1:4] == ["-m", "unittest", "discover"]
+    assert right.passed, right.report_json  # the test broken on main is told apart
+    assert json.loads(right.report_json)["failing_before_the_patch"] == ["test_calc.TestCalc.test_broken_on_main"]
+    assert not wrong.passed and [d["message"] for d in check["diagnostics"]] == [
+        "test_calc.TestCalc.test_add: fail", "test_calc.TestCalc.test_broken_on_main: fail"]
