@@ -37,6 +37,8 @@ __all__ = ["ContextPiece", "ContextSelector", "FollowUp", "continue_task", "firs
            "next_model"]
 
 _ACTIVE = ("pending", "queued", "running")
+UNCHECKED_FOLLOW_UP = ("(This follow-up is not checked: answer it in the form it asks for; a patch only if it asks "
+                       "for a change.)")
 
 
 @dataclass(frozen=True)
@@ -93,16 +95,15 @@ def next_model(plan: TaskPlan, current: str | None, stronger: bool) -> str:
     return next(c.model_id for c in chain if c.variant == later[0])
 
 
-async def _history(engine: Engine, task: TaskRecord, plan: TaskPlan, policy: str, thread: Thread,
-                   workspace_text: str) -> list[dict[str, str]]:
+async def _history(engine: Engine, task: TaskRecord, plan: TaskPlan, validation: dict[str, Any] | None,
+                   thread: Thread, workspace_text: str) -> list[dict[str, str]]:
     """The thread so far, the same bytes at every turn (only appended to), so a provider's prompt
     cache can serve it: what changes from turn to turn goes in the new message. The first turn is
     the task's own first prompt (`Engine.task_messages`: its dependencies' results, the request for
     a patch when it was checked) with the workspace code it carried (`workspace_text`): each request
     is all the model sees, so what is "already shown in this conversation" must be in it."""
     _, deps = await engine.store.dispatch_view(task.id, PER_DEPENDENCY_CHARS)
-    first = engine.task_messages(plan, task.description, deps, workspace_text,
-                                 engine.validation_of(task.validate_json, plan, task.description, policy))
+    first = engine.task_messages(plan, task.description, deps, workspace_text, validation)
     if task.status == "succeeded":
         answer = task.result_preview or ""
     else:
@@ -201,7 +202,10 @@ async def continue_task(
     if new:
         content += "\n\n## More code from the workspace\n\n" + "\n".join(p.text for p in new)
     group = await store.get_group(task.group_id)
-    messages = [*await _history(engine, task, plan, group.policy, thread, shown_first),
+    validation = engine.validation_of(task.validate_json, plan, task.description, group.policy)
+    if validation is not None and validation.get("mode") != "agent":
+        content += f"\n\n{UNCHECKED_FOLLOW_UP}"  # the first turn asked for a patch as the only answer
+    messages = [*await _history(engine, task, plan, validation, thread, shown_first),
                 {"role": "user", "content": content}]
     job = Job(
         key=task.key, task_id=task.id, group_id=task.group_id, priority=task.priority, depth=0,

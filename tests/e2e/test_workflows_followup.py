@@ -10,6 +10,7 @@ from mcp import Client
 
 from server.app import build_server
 from server.settings import load_settings
+from server.workflows.followup import UNCHECKED_FOLLOW_UP
 from tests.e2e.helpers import call, wait_finished
 from tests.scheduler.overlay import loop_env
 from tests.support.loopback_provider import LoopbackProvider, Reply
@@ -38,6 +39,7 @@ async def test_a_follow_up_continues_the_thread_on_a_stronger_model_and_survives
     assert (first["status"], first["model"], first["turn"]) == ("succeeded", "loopa/fast", 1)
     assert roles(fast[1])[1:] == [("user", "FIRST: write greet()"), ("assistant", "def greet(): return 'hi'"),
                                   ("user", "FOLLOW-1: docstring")]
+    assert UNCHECKED_FOLLOW_UP not in fast[1]["messages"][-1]["content"]  # nothing asked for a patch
     assert (second["model"], second["turn"], second["answer"]) == ("loopa/mid", 2, "def greet(name): return f'hi {name}'")
     assert second["cost"] > 0
     # after the restart the thread is all there, and the follow-up stays on the model that answered last
@@ -130,3 +132,4 @@ async def test_a_follow_up_opens_with_the_task_s_first_prompt_as_sent(tmp_path: 
     assert follow_up[:len(first_prompt)] == first_prompt
     assert follow_up[len(first_prompt)]["role"] == "assistant"
     assert follow_up[-1]["content"].startswith("Why that wording?")
+    assert UNCHECKED_FOLLOW_UP in follow_up[-1]["content"]  # the patch asked for first was the task's form only
