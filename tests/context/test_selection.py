@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -176,7 +177,7 @@ _FEEDBACK_FILES = {
 }
 
 
-def _ranked_paths(repo: Path, options: ContextOptions, task: str, **overrides: float) -> dict[str, float]:
+def _ranked_paths(repo: Path, options: ContextOptions, task: str, **overrides: Any) -> dict[str, float]:
     """{path: best chunk score} of `rank` on `repo` for `task`."""
     from dataclasses import replace
 

@@ -65,9 +65,9 @@ async def test_continue_task_refuses_an_unknown_and_a_still_running_task(tmp_pat
             running = await client.call_tool("continue_task", {"task_id": submitted["tasks"][0]["task_id"],
                                                                "message": "go on"})
             await wait_finished(client, submitted["group_id"])
-    assert unknown.is_error and "nope" in unknown.content[0].text
+    assert unknown.is_error and "nope" in unknown.content[0].text  # type: ignore[union-attr]
     assert running.is_error
-    text = running.content[0].text
+    text = running.content[0].text  # type: ignore[union-attr]
     assert "task_id" in text and "still" in text
 
 
