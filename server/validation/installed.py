@@ -40,10 +40,11 @@ DEPENDENCY_DIRS = frozenset({"node_modules", ".venv", "venv"})
 
 def dependency_dirs(listing: str) -> list[str]:
     """The dependency directories among `git ls-files --others --ignored --exclude-standard
-    --directory -z`'s entries (paths from the repository root, with a trailing "/")."""
+    --directory -z`'s entries (paths from the repository root; a folder with a trailing "/", a
+    link to one, such as a `.venv` pointing elsewhere, without)."""
     out: list[str] = []
     for entry in listing.split("\0"):
-        if not entry.endswith("/"):
+        if not entry:
             continue
         rel = PurePosixPath(entry.rstrip("/"))
         if rel.name in DEPENDENCY_DIRS and not (DEPENDENCY_DIRS & set(rel.parts[:-1])):

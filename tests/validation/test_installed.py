@@ -105,8 +105,8 @@ async def test_pytest_runs_with_the_project_s_venv_and_imports_the_patched_sourc
 
 
 def test_dependency_folders_are_read_from_git_s_ignored_listing_and_mirrored_by_links(tmp_path: Path) -> None:
-    listing = "node_modules/\0packages/a/node_modules/\0.venv/\0build/\0notes.txt\0node_modules/x/venv/\0"
-    assert dependency_dirs(listing) == ["node_modules", "packages/a/node_modules", ".venv"]
+    listing = "node_modules/\0packages/a/node_modules/\0.venv/\0build/\0notes.txt\0node_modules/x/venv/\0tools/venv\0"
+    assert dependency_dirs(listing) == ["node_modules", "packages/a/node_modules", ".venv", "tools/venv"]
     checkout, tree = tmp_path / "checkout", tmp_path / "tree"
     (checkout / "node_modules" / "pkg").mkdir(parents=True)
     (checkout / "node_modules" / "pkg" / "index.js").write_text("x")
@@ -116,6 +116,9 @@ def test_dependency_folders_are_read_from_git_s_ignored_listing_and_mirrored_by_
     assert made == ["node_modules"]  # the tree has no packages/a; the checkout no .venv
     assert (tree / "node_modules").is_dir() and not (tree / "node_modules").is_symlink()
     assert os.readlink(tree / "node_modules" / "pkg") == str(checkout / "node_modules" / "pkg")
+    (tmp_path / "elsewhere" / "bin").mkdir(parents=True)  # a .venv that is a link to an environment elsewhere
+    (checkout / ".venv").symlink_to(tmp_path / "elsewhere")
+    assert mirror(checkout, tree, [".venv"]) == [".venv"] and (tree / ".venv" / "bin").is_dir()
 
 
 needs_cargo = pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed")
