@@ -23,6 +23,7 @@ from server.validation.checks_base import (
     skipped,
 )
 from server.validation.detect import Project
+from server.validation.lint_new import export_head_versions, new_findings
 from server.validation.model import CheckKind, CheckResult, Diagnostic
 from server.validation.procs import DEFAULT_STREAM_CAP, ProcResult
 
@@ -122,33 +123,79 @@ def _eslint_check(project: Project, ctx: RunContext) -> PlannedCheck | None:
     eslint = project.root / "node_modules" / ".bin" / "eslint"
     if not eslint.is_file():
         return None
+    new_only = ctx.lint_scope == "new" and ctx.git is not None and ctx.git.head is not None
     targets = ["."]
-    if ctx.changed is not None:
-        targets = [p.relative_to(project.root).as_posix() for p in project.sources if p in ctx.changed and p.is_file()]
+    changed = ctx.git_changed if new_only else ctx.changed
+    if changed is not None:
+        targets = [p.relative_to(project.root).as_posix() for p in project.sources if p in changed and p.is_file()]
         if not targets:
             return skipped("eslint", "lint", project, "no changed JavaScript/TypeScript files to lint")
     argv = [str(eslint), "--format", "json", *targets]
 
     def read(check: PlannedCheck, ctx: RunContext, proc: ProcResult) -> CheckResult:
-        try:
-            reports = json.loads(proc.stdout or "[]")
-        except ValueError:
+        diags = _eslint_findings(proc.stdout, project, ctx.workspace)
+        if diags is None:
             return finish(check, proc, [], status=None if proc.timed_out else "error")
-        diags = [
-            Diagnostic(
-                file=rel_file(r.get("filePath", ""), project.root, ctx.workspace),
-                line=m.get("line"),
-                column=m.get("column"),
-                severity="error" if m.get("severity") == 2 else "warning",
-                code=m.get("ruleId"),
-                message=str(m.get("message", "")),
-            )
-            for r in reports
-            for m in r.get("messages", [])
-        ]
         return finish(check, proc, diags, failed=proc.exit_code != 0 or bool(diags), parsed_stdout=True)
 
-    return command_check("eslint", "lint", project, argv, read, cache_args=tuple(targets))
+    if not new_only:
+        return command_check("eslint", "lint", project, argv, read, cache_args=tuple(targets))
+    check = PlannedCheck(name="eslint-new", kind="lint", project=project, command=argv, tool_ids=(str(eslint),),
+                         cache_args=("new", ctx.git.head or "" if ctx.git else "", *targets))
+
+    async def run(ctx: RunContext) -> CheckResult:
+        after = await run_for(check, ctx, argv)
+        found = _eslint_findings(after.stdout, project, ctx.workspace)
+        if found is None:
+            return finish(check, after, [], status=None if after.timed_out else "error")
+        before = await _eslint_at_head(check, ctx, str(eslint), targets)
+        if before is None:
+            return finish(check, after, [], status="error")
+        fresh = new_findings(before, found)
+        return finish(check, after, fresh, failed=bool(fresh), parsed_stdout=True)
+
+    check.run = run
+    return check
+
+
+def _eslint_findings(stdout: str, project: Project, workspace: Path) -> list[Diagnostic] | None:
+    """ESLint's JSON report as diagnostics; None when it is not one."""
+    try:
+        reports = json.loads(stdout or "[]")
+    except ValueError:
+        return None
+    return [
+        Diagnostic(
+            file=rel_file(r.get("filePath", ""), project.root, workspace),
+            line=m.get("line"),
+            column=m.get("column"),
+            severity="error" if m.get("severity") == 2 else "warning",
+            code=m.get("ruleId"),
+            message=str(m.get("message", "")),
+        )
+        for r in reports
+        for m in r.get("messages", [])
+    ]
+
+
+async def _eslint_at_head(check: PlannedCheck, ctx: RunContext, eslint: str, targets: list[str]) -> list[Diagnostic] | None:
+    """The findings in HEAD's version of each target, linted as if it stood at its path (`--stdin
+    --stdin-filename`: the project's own configuration and plugins apply); a file new since HEAD has none."""
+    assert ctx.git is not None
+    project = check.project
+    files = [project.root / t for t in targets]
+    head_dir = ctx.scratch / f"eslint-head-{abs(hash(project.root))}"
+    exported = await asyncio.to_thread(export_head_versions, ctx.git.repo_root, files, head_dir)
+    found: list[Diagnostic] = []
+    for copy in exported:
+        path = project.root / copy.relative_to(head_dir / project.root.relative_to(ctx.git.repo_root))
+        proc = await run_for(check, ctx, [eslint, "--format", "json", "--stdin", "--stdin-filename", str(path)],
+                             stdin=copy.read_bytes())
+        diags = _eslint_findings(proc.stdout, project, ctx.workspace)
+        if diags is None:
+            return None
+        found += diags
+    return found
 
 
 def _npm_test_check(project: Project, ctx: RunContext) -> PlannedCheck:

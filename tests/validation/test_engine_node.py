@@ -180,3 +180,57 @@ def test_vitest_s_failing_tests_and_unloadable_test_files_are_named() -> None:
     assert _failed_names(_VITEST_OUT, _VITEST_ERR.replace("Failed Tests 3", "Failed Suites 1 x Failed Tests 3")) == []
     coloured = _VITEST_ERR.replace(" FAIL ", "\x1b[41m\x1b[1m FAIL \x1b[22m\x1b[49m").replace(" > ", "\x1b[2m > \x1b[22m")
     assert _failed_names(_VITEST_OUT, coloured) == _failed_names(_VITEST_OUT, _VITEST_ERR)
+
+
+# A stand-in for a project's eslint (node_modules/.bin/eslint, as npm installs it): one rule, no-var,
+# with ESLint's JSON report, for files, a folder, or --stdin with --stdin-filename.
+_FAKE_ESLINT = '''#!{python}
+import json, os, sys
+args = sys.argv[1:]
+def lint(path, text):
+    messages = [dict(ruleId="no-var", severity=2, line=i + 1, column=1,
+                     message="Unexpected var, use let or const instead.")
+                for i, line in enumerate(text.splitlines()) if line.lstrip().startswith("var ")]
+    return dict(filePath=os.path.abspath(path), messages=messages)
+if "--stdin" in args:
+    reports = [lint(args[args.index("--stdin-filename") + 1], sys.stdin.read())]
+else:
+    paths = []
+    for target in [a for a in args if not a.startswith("--") and a != "json"]:
+        if os.path.isdir(target):
+            paths += [os.path.join(d, f) for d, _, fs in os.walk(target) if "node_modules" not in d
+                      for f in fs if f.endswith(".js")]
+        else:
+            paths.append(target)
+    reports = [lint(p, open(p).read()) for p in sorted(paths)]
+print(json.dumps(reports))
+sys.exit(1 if any(r["messages"] for r in reports) else 0)
+'''
+
+
+async def test_eslint_new_scope_counts_only_the_findings_a_patch_adds(tmp_path: Path) -> None:
+    import sys
+
+    from server.scheduler.validated import check_answer
+
+    repo = make_repo(tmp_path / "repo", {"package.json": json.dumps({"name": "x"}), ".gitignore": "node_modules/\n",
+                                         "old.js": "var legacy = 1;\nmodule.exports = legacy;\n",
+                                         "new.js": "const fresh = 2;\nmodule.exports = fresh;\n"})
+    tool = repo / "node_modules" / ".bin" / "eslint"
+    tool.parent.mkdir(parents=True)
+    tool.write_text(_FAKE_ESLINT.replace("{python}", sys.executable))
+    tool.chmod(0o755)
+
+    def patch(path: str, old: str, new: str) -> str:
+        return f"```diff\n--- a/{path}\n+++ b/{path}\n@@ -1,2 +1,2 @@\n-{old}\n+{new}\n module.exports = {old.split()[1]};\n```"
+
+    touch_old = patch("old.js", "var legacy = 1;", "var legacy = 1; // kept")
+    add_var = patch("new.js", "const fresh = 2;", "var fresh = 2;")
+    kept = await check_answer(touch_old, {"workspace": str(repo), "checks": ["lint"]}, base_env())
+    added = await check_answer(add_var, {"workspace": str(repo), "checks": ["lint"]}, base_env())
+    strict = await check_answer(touch_old, {"workspace": str(repo), "checks": ["lint"], "lint_scope": "all"}, base_env())
+    assert kept.passed, kept.report_json  # old.js's var was there before the patch
+    (check,) = json.loads(added.report_json)["checks"]
+    assert not added.passed and check["name"] == "eslint-new"
+    assert [(d["file"], d["code"], d["line"]) for d in check["diagnostics"]] == [("new.js", "no-var", 1)]
+    assert not strict.passed  # lint_scope "all": every finding counts
