@@ -23,7 +23,7 @@ from server.validation import (
     extract_unified_diff,
     validate_path,
 )
-from server.validation.baseline import Compared, already_note, compare_with_base
+from server.validation.baseline import Compared, already_note, compare_with_base, lint_compared
 from server.validation.engine import path_hint
 from server.validation.model import LintScope, ValidationReport
 from server.validation.worktree import diff_files, diff_stat
@@ -122,6 +122,10 @@ async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str
     # failed before. The tests written first (`base_patch`) only add tests, which the commit cannot
     # hold: they never count as failing before. `required_tests` (a checklist item's own tests) are
     # never forgiven: making them pass may be the item's whole work.
+    if lint_scope(spec) == "new" and not spec.get("after_patches"):
+        # clippy's and go vet's findings that were there before the patch (ruff's and ESLint's checks
+        # told them apart already)
+        report = await lint_compared(report, workspace, handle.base_commit, timeout_s=options.timeout_s, env=env)
     compared = Compared(report, [], [], False)
     if not spec.get("after_patches") or test_scope(spec) == "new":
         compared = await compare_with_base(report, workspace, handle.base_commit, test_scope(spec),

@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import weakref
-from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,14 +21,15 @@ from server.validation.engine import ValidationOptions, validate_path
 from server.validation.model import CheckResult, Diagnostic, ValidationReport, overall_status
 from server.validation.worktree import open_worktree
 
-__all__ = ["Compared", "TestKey", "already_note", "compare_with_base", "failing_at_base", "failing_tests", "is_named",
-           "old_failures", "without_old_failures"]
+__all__ = ["Compared", "FindingKey", "TestKey", "already_note", "compare_with_base", "failing_at_base", "failing_tests",
+           "findings_at_base", "is_named", "lint_compared", "old_failures", "without_old_failures"]
 
 TestKey = tuple[str, str, str, str]  # check name, project, file, test id
+FindingKey = tuple[str, str, str, str, str]  # check name, project, file, code, message (not the line: it moves)
 _KEEP = 64
-_KNOWN: OrderedDict[tuple[str, str], frozenset[TestKey] | None] = OrderedDict()
+_KNOWN: OrderedDict[tuple[str, str, str], object] = OrderedDict()  # (kind of run, workspace, commit) -> result
 # One lock per event loop and (workspace, commit): a lock belongs to the loop that first waits on it.
-_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], asyncio.Lock]] = (
+_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, str], asyncio.Lock]] = (
     weakref.WeakKeyDictionary())
 
 
@@ -76,17 +77,41 @@ async def failing_at_base(workspace: Path, base_commit: str, *, timeout_s: float
                           env: Mapping[str, str]) -> frozenset[TestKey] | None:
     """The tests failing at `base_commit` in `workspace`'s folder (None: unknown), run once per
     repository, commit and folder; concurrent callers share the one run."""
-    key = (str(workspace), base_commit)
+    async def tests(folder: Path) -> frozenset[TestKey] | None:
+        return failing_tests(await validate_path(folder, ValidationOptions(
+            checks=("test",), timeout_s=timeout_s, use_cache=False, source=workspace), base_env=env))
+
+    found = await _once_at_base("test", workspace, base_commit, tests, env)
+    return found if isinstance(found, frozenset) else None
+
+
+async def findings_at_base(workspace: Path, base_commit: str, *, timeout_s: float,
+                           env: Mapping[str, str]) -> Counter[FindingKey] | None:
+    """Every lint finding at `base_commit` in `workspace`'s folder (None: unknown), once per
+    repository, commit and folder, as `failing_at_base`."""
+    async def lint(folder: Path) -> Counter[FindingKey]:
+        report = await validate_path(folder, ValidationOptions(
+            checks=("lint",), timeout_s=timeout_s, use_cache=False, lint_scope="all", source=workspace), base_env=env)
+        return Counter(_finding(c, d) for c in report.checks if c.kind == "lint" for d in c.diagnostics)
+
+    found = await _once_at_base("lint", workspace, base_commit, lint, env)
+    return found if isinstance(found, Counter) else None
+
+
+async def _once_at_base(what: str, workspace: Path, base_commit: str,
+                        run: Callable[[Path], Awaitable[object]], env: Mapping[str, str]) -> object:
+    """`run` on `workspace`'s folder in a clean worktree at `base_commit`, once per kind of run,
+    repository, commit and folder (None when the base cannot be checked out or run)."""
+    key = (what, str(workspace), base_commit)
     lock = _LOCKS.setdefault(asyncio.get_running_loop(), {}).setdefault(key, asyncio.Lock())
     async with lock:
         if key in _KNOWN:
             _KNOWN.move_to_end(key)
             return _KNOWN[key]
+        found: object
         try:
             async with await open_worktree(workspace, base=base_commit, env=env) as handle:
-                report = await validate_path(handle.workspace, ValidationOptions(
-                    checks=("test",), timeout_s=timeout_s, use_cache=False, source=workspace), base_env=env)
-            found = failing_tests(report)
+                found = await run(handle.workspace)
         except Exception:  # a base that cannot be checked out or run: nothing is known
             found = None
         _KNOWN[key] = found
@@ -96,6 +121,44 @@ async def failing_at_base(workspace: Path, base_commit: str, *, timeout_s: float
             if gone in locks and not locks[gone].locked():
                 del locks[gone]
         return found
+
+
+def _finding(check: CheckResult, d: Diagnostic) -> FindingKey:
+    return (check.name, check.project, d.file or "", d.code or "", d.message)
+
+
+async def lint_compared(report: ValidationReport, workspace: Path, base_commit: str, *, timeout_s: float,
+                        env: Mapping[str, str]) -> ValidationReport:
+    """`report` with the findings of its failed lint checks that were there at `base_commit` not
+    counted (a check left with none passes). For the linters that cannot tell a change's findings
+    apart by themselves (clippy, go vet: they lint a whole crate or package); ruff's and ESLint's
+    checks under lint_scope "new" (named "-new") already did."""
+    failed = [c for c in report.checks if c.kind == "lint" and c.status == "failed" and not c.name.endswith("-new")]
+    if not failed or not any(c.diagnostics for c in failed):
+        return report
+    old = await findings_at_base(workspace, base_commit, timeout_s=timeout_s, env=env)
+    if not old:
+        return report
+    checks: list[CheckResult] = []
+    dropped = 0
+    for check in report.checks:
+        if check in failed and check.diagnostics:
+            budget = Counter(old)
+            fresh = []
+            for d in check.diagnostics:
+                if budget[_finding(check, d)] > 0:
+                    budget[_finding(check, d)] -= 1
+                else:
+                    fresh.append(d)
+            dropped += len(check.diagnostics) - len(fresh)
+            check = dataclasses.replace(check, diagnostics=fresh, status="failed" if fresh else "passed")
+        checks.append(check)
+    if not dropped:
+        return report
+    status = overall_status(checks)
+    note = f"{dropped} lint finding(s) already there at the base commit are not counted"
+    return dataclasses.replace(report, checks=checks, status=status, passed=status == "passed",
+                               notes=[*report.notes, note])
 
 
 def is_named(d: Diagnostic, names: Sequence[str]) -> bool:

@@ -224,3 +224,28 @@ async def test_unittest_tests_run_in_the_project_s_venv_when_it_has_no_pytest(tm
     assert json.loads(right.report_json)["failing_before_the_patch"] == ["test_calc.TestCalc.test_broken_on_main"]
     assert not wrong.passed and [d["message"] for d in check["diagnostics"]] == [
         "test_calc.TestCalc.test_add: fail", "test_calc.TestCalc.test_broken_on_main: fail"]
+
+
+needs_clippy = pytest.mark.skipif(shutil.which("cargo-clippy") is None, reason="clippy is not installed")
+
+
+@needs_clippy
+async def test_clippy_s_findings_from_before_a_patch_are_not_counted_under_lint_scope_new(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "crate", {
+        "Cargo.toml": '[package]\nname = "demo"\nversion = "0.1.0"\nedition = "2021"\n',
+        "src/lib.rs": ("pub fn old() -> i32 {\n    let x = 5;\n    return x;\n}\n\n"
+                       "pub fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n"),  # clippy: needless_return in old()
+        ".gitignore": "target/\n",
+    })
+    env = base_env(XDG_CACHE_HOME=str(tmp_path / "cache"))
+    doc = ("```diff\n--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -5,3 +5,4 @@\n \n+/// Adds.\n"
+           " pub fn add(a: i32, b: i32) -> i32 {\n     a + b\n```")
+    warn = ("```diff\n--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -6,3 +6,4 @@\n pub fn add(a: i32, b: i32) -> i32 {\n"
+            "-    a + b\n+    let s = a + b;\n+    return s;\n }\n```")
+    kept = await check_answer(doc, {"workspace": str(repo), "checks": ["lint"]}, env)
+    added = await check_answer(warn, {"workspace": str(repo), "checks": ["lint"]}, env)
+    strict = await check_answer(doc, {"workspace": str(repo), "checks": ["lint"], "lint_scope": "all"}, env)
+    assert kept.passed, kept.report_json
+    (check,) = json.loads(added.report_json)["checks"]
+    assert not added.passed and [(d["code"], d["line"]) for d in check["diagnostics"]] == [("clippy::needless_return", 8)]
+    assert not strict.passed
