@@ -12,7 +12,8 @@ links, never what they point at.
 
 A Poetry or Pipenv project usually keeps its virtualenv outside its folder, where its tool finds it
 by the folder's path (a worktree's path names none): `outside_env` asks the tool, in the checkout,
-once per lock file, and the checks run pytest with that environment's Python.
+once per lock file (again a minute later while it names none), and the checks run pytest with that
+environment's Python.
 
 A Rust project's build folder is not mirrored (cargo would write into the checkout's): the
 worktree's parent folder gets a `.cargo/config.toml` naming one build folder per repository in
@@ -28,6 +29,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
@@ -89,7 +91,8 @@ def share_cargo_target(worktree_parent: Path, repo_root: Path, env: Mapping[str,
 _OUTSIDE_ENV_TOOLS = (("poetry.lock", "poetry", ("env", "info", "--path")), ("Pipfile.lock", "pipenv", ("--venv",)),
                       ("Pipfile", "pipenv", ("--venv",)))
 _OUTSIDE_ENV_TIMEOUT_S = 30.0
-_OUTSIDE: dict[tuple[str, int], Path | None] = {}  # (checkout, lock file's mtime) -> the environment
+_OUTSIDE_NONE_S = 60.0  # "no environment yet" is asked again after this long (the user may just have made one)
+_OUTSIDE: dict[tuple[str, int], tuple[Path | None, float]] = {}  # (checkout, lock's mtime) -> (environment, when)
 
 
 async def outside_env(checkout: Path, env: Mapping[str, str]) -> Path | None:
@@ -103,9 +106,12 @@ async def outside_env(checkout: Path, env: Mapping[str, str]) -> Path | None:
         if not lock.is_file():
             continue
         key = (str(checkout), lock.stat().st_mtime_ns)
-        if key not in _OUTSIDE:
-            _OUTSIDE[key] = await _ask(tool, args, checkout, env)
-        return _OUTSIDE[key]
+        now = time.monotonic()
+        found, when = _OUTSIDE.get(key, (None, -_OUTSIDE_NONE_S))
+        if found is None and now - when >= _OUTSIDE_NONE_S:
+            found = await _ask(tool, args, checkout, env)
+            _OUTSIDE[key] = (found, now)
+        return found
     return None
 
 
