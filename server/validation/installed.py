@@ -10,7 +10,7 @@ matches directories only: a link in its place would show as a new file in the wo
 and in an agent's diff. Nothing in the checkout is written; removing the worktree removes the
 links, never what they point at.
 
-A Poetry or Pipenv project usually keeps its virtualenv outside its folder, where its tool finds it
+A Poetry, Pipenv or Hatch project usually keeps its virtualenv outside its folder, where its tool finds it
 by the folder's path (a worktree's path names none): `outside_env` asks the tool, in the checkout,
 once per lock file (again a minute later while it names none), and the checks run pytest with that
 environment's Python.
@@ -87,23 +87,28 @@ def share_cargo_target(worktree_parent: Path, repo_root: Path, env: Mapping[str,
     config.write_text(f"[build]\ntarget-dir = {json.dumps(str(cargo_target(repo_root, env)))}\n", encoding="utf-8")
 
 
-# (lock file, tool, arguments that print the environment's folder)
-_OUTSIDE_ENV_TOOLS = (("poetry.lock", "poetry", ("env", "info", "--path")), ("Pipfile.lock", "pipenv", ("--venv",)),
-                      ("Pipfile", "pipenv", ("--venv",)))
+# (the project's file that names the tool, text it must hold, the tool, arguments printing the environment's folder)
+_OUTSIDE_ENV_TOOLS = (
+    ("poetry.lock", "", "poetry", ("env", "info", "--path")),
+    ("Pipfile.lock", "", "pipenv", ("--venv",)),
+    ("Pipfile", "", "pipenv", ("--venv",)),
+    ("hatch.toml", "", "hatch", ("env", "find")),
+    ("pyproject.toml", "[tool.hatch.envs", "hatch", ("env", "find")),
+)
 _OUTSIDE_ENV_TIMEOUT_S = 30.0
 _OUTSIDE_NONE_S = 60.0  # "no environment yet" is asked again after this long (the user may just have made one)
 _OUTSIDE: dict[tuple[str, int], tuple[Path | None, float]] = {}  # (checkout, lock's mtime) -> (environment, when)
 
 
 async def outside_env(checkout: Path, env: Mapping[str, str]) -> Path | None:
-    """The virtualenv a Poetry or Pipenv project keeps outside `checkout`, as its own tool names
+    """The virtualenv a Poetry, Pipenv or Hatch project keeps outside `checkout`, as its own tool names
     it (run in the checkout as an argument list); None when the project has one inside, the tool
     is not installed, or it has made none."""
     if any((checkout / folder / "bin" / "python").exists() for folder in (".venv", "venv")):
         return None
-    for marker, tool, args in _OUTSIDE_ENV_TOOLS:
+    for marker, holds, tool, args in _OUTSIDE_ENV_TOOLS:
         lock = checkout / marker
-        if not lock.is_file():
+        if not lock.is_file() or (holds and holds not in lock.read_text(encoding="utf-8", errors="replace")):
             continue
         key = (str(checkout), lock.stat().st_mtime_ns)
         now = time.monotonic()

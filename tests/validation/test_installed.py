@@ -142,36 +142,46 @@ async def test_a_rust_patch_builds_in_the_repository_s_shared_build_folder_not_i
     assert not (repo / "target").exists()  # nothing written into the checkout
 
 
-def _poetry_project(root: Path) -> tuple[Path, Path]:
-    """A src-layout Poetry project whose environment lives outside it, and a stand-in for the
-    `poetry` command that names that environment only when asked in the project's own folder (as
-    Poetry finds an environment by the project's path)."""
+OUTSIDE_ENV_TOOLS = {  # the tool, the files that name it, the arguments that print the environment's folder
+    "poetry": ({"pyproject.toml": '[tool.poetry]\nname = "calc"\nversion = "0.1"\n', "poetry.lock": "# lock\n"},
+               ["env", "info", "--path"]),
+    "pipenv": ({"Pipfile": "[packages]\n"}, ["--venv"]),
+    "hatch": ({"pyproject.toml": '[project]\nname = "calc"\n\n[tool.hatch.envs.default]\ndependencies = []\n'},
+              ["env", "find"]),
+}
+
+
+def _outside_env_project(root: Path, tool: str) -> tuple[Path, Path]:
+    """A src-layout project whose environment lives outside it, and a stand-in for its `tool` that
+    names that environment only when asked in the project's own folder (as these tools find an
+    environment by the project's path)."""
+    files, args = OUTSIDE_ENV_TOOLS[tool]
     repo = make_repo(root / "proj", {
-        "pyproject.toml": '[tool.poetry]\nname = "calc"\nversion = "0.1"\n',
-        "poetry.lock": "# a lock file\n",
+        **files,
         "src/calc/__init__.py": "import venv_only\n\n\ndef add(a, b):\n    return a + b\n",
         "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
     })
-    venv = root / "poetry-envs" / "calc-py3"
+    venv = root / "envs" / "calc-py3"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     (site,) = venv.glob("lib/python*/site-packages")
     (site / "venv_only.py").write_text("VALUE = 1\n")
-    (site / "calc.pth").write_text(f"{repo / 'src'}\n")  # Poetry installs the project itself, editable
+    (site / "calc.pth").write_text(f"{repo / 'src'}\n")  # the tool installs the project itself, editable
     server_site = Path(next(p for p in sys.path if p.endswith("site-packages") and Path(p, "pytest").is_dir()))
     (site / "_server_tools.pth").write_text(f"{server_site}\n")
     (site / "pytest").symlink_to(server_site / "pytest")
     tools = root / "home" / ".local" / "bin"  # where pipx and Poetry's installer put it
     tools.mkdir(parents=True)
-    (tools / "poetry").write_text(
+    (tools / tool).write_text(
         f"#!{sys.executable}\nimport os, sys\n"
-        f"if sys.argv[1:] == ['env', 'info', '--path'] and os.getcwd() == {str(repo.resolve())!r}:\n"
+        f"if sys.argv[1:] == {args!r} and os.getcwd() == {str(repo.resolve())!r}:\n"
         f"    print({str(venv)!r})\nelse:\n    sys.exit(1)\n")
-    (tools / "poetry").chmod(0o755)
+    (tools / tool).chmod(0o755)
     return repo, tools
 
 
-async def test_a_poetry_project_s_tests_run_in_the_environment_poetry_keeps_outside_it(tmp_path: Path) -> None:
-    repo, tools = _poetry_project(tmp_path)
+@pytest.mark.parametrize("tool", sorted(OUTSIDE_ENV_TOOLS))
+async def test_a_project_s_tests_run_in_the_environment_its_tool_keeps_outside_it(tmp_path: Path, tool: str) -> None:
+    repo, tools = _outside_env_project(tmp_path, tool)
     env = base_env(HOME=str(tools.parent.parent))  # not on PATH, as in a desktop client's environment
     spec = {"workspace": str(repo), "checks": ["test"]}
     wrong = await check_answer("```diff\n--- a/src/calc/__init__.py\n+++ b/src/calc/__init__.py\n@@ -4,2 +4,2 @@\n"
@@ -179,7 +189,7 @@ async def test_a_poetry_project_s_tests_run_in_the_environment_poetry_keeps_outs
     right = await check_answer("```diff\n--- a/src/calc/__init__.py\n+++ b/src/calc/__init__.py\n@@ -4,2 +4,2 @@\n"
                                " def add(a, b):\n-    return a + b\n+    return b + a\n```", spec, env)
     (check,) = [c for c in json.loads(wrong.report_json)["checks"] if c["name"] == "pytest"]
-    assert check["command"][0] == str(tmp_path / "poetry-envs" / "calc-py3" / "bin" / "python")
+    assert check["command"][0] == str(tmp_path / "envs" / "calc-py3" / "bin" / "python")
     assert not wrong.passed and "-1" in check["diagnostics"][0]["message"]  # the patched code, with venv_only
     assert right.passed, right.report_json
 
