@@ -10,10 +10,10 @@ matches directories only: a link in its place would show as a new file in the wo
 and in an agent's diff. Nothing in the checkout is written; removing the worktree removes the
 links, never what they point at.
 
-A Poetry, Pipenv or Hatch project usually keeps its virtualenv outside its folder, where its tool finds it
-by the folder's path (a worktree's path names none): `outside_env` asks the tool, in the checkout,
-once per lock file (again a minute later while it names none), and the checks run pytest with that
-environment's Python.
+A Poetry, Pipenv or Hatch project usually keeps its virtualenv outside its folder, where its tool
+finds it by the folder's path (a worktree's path names none): `outside_env` asks the tool, in the
+checkout, once per lock or config file (again a minute later while it names none), and the checks
+run pytest with that environment's Python.
 
 A Rust project's build folder is not mirrored (cargo would write into the checkout's): the
 worktree's parent folder gets a `.cargo/config.toml` naming one build folder per repository in
@@ -97,13 +97,13 @@ _OUTSIDE_ENV_TOOLS = (
 )
 _OUTSIDE_ENV_TIMEOUT_S = 30.0
 _OUTSIDE_NONE_S = 60.0  # "no environment yet" is asked again after this long (the user may just have made one)
-_OUTSIDE: dict[tuple[str, int], tuple[Path | None, float]] = {}  # (checkout, lock's mtime) -> (environment, when)
+_OUTSIDE: dict[tuple[str, int], tuple[Path | None, float]] = {}  # (checkout, file's mtime) -> (environment, when)
 
 
 async def outside_env(checkout: Path, env: Mapping[str, str]) -> Path | None:
-    """The virtualenv a Poetry, Pipenv or Hatch project keeps outside `checkout`, as its own tool names
-    it (run in the checkout as an argument list); None when the project has one inside, the tool
-    is not installed, or it has made none."""
+    """The virtualenv a Poetry, Pipenv or Hatch project keeps outside `checkout`, as its own tool
+    names it (run in the checkout as an argument list); None when the project has one inside, the
+    tool is not installed, or it has made none."""
     if any((checkout / folder / "bin" / "python").exists() for folder in (".venv", "venv")):
         return None
     for marker, holds, tool, args in _OUTSIDE_ENV_TOOLS:
