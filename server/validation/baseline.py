@@ -12,20 +12,20 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import weakref
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from server.validation.engine import ValidationOptions, validate_path
+from server.validation.lint_new import new_findings
 from server.validation.model import CheckResult, Diagnostic, ValidationReport, overall_status
 from server.validation.worktree import open_worktree
 
-__all__ = ["Compared", "FindingKey", "TestKey", "already_note", "compare_with_base", "failing_at_base", "failing_tests",
+__all__ = ["Compared", "TestKey", "already_note", "compare_with_base", "failing_at_base", "failing_tests",
            "findings_at_base", "is_named", "lint_compared", "old_failures", "without_old_failures"]
 
 TestKey = tuple[str, str, str, str]  # check name, project, file, test id
-FindingKey = tuple[str, str, str, str, str]  # check name, project, file, code, message (not the line: it moves)
 _KEEP = 64
 _KNOWN: OrderedDict[tuple[str, str, str], object] = OrderedDict()  # (kind of run, workspace, commit) -> result
 # One lock per event loop and (workspace, commit): a lock belongs to the loop that first waits on it.
@@ -86,16 +86,16 @@ async def failing_at_base(workspace: Path, base_commit: str, *, timeout_s: float
 
 
 async def findings_at_base(workspace: Path, base_commit: str, *, timeout_s: float,
-                           env: Mapping[str, str]) -> Counter[FindingKey] | None:
-    """Every lint finding at `base_commit` in `workspace`'s folder (None: unknown), once per
-    repository, commit and folder, as `failing_at_base`."""
-    async def lint(folder: Path) -> Counter[FindingKey]:
+                           env: Mapping[str, str]) -> dict[tuple[str, str], list[Diagnostic]] | None:
+    """Every lint finding at `base_commit` in `workspace`'s folder, by (check, project) (None:
+    unknown), once per repository, commit and folder, as `failing_at_base`."""
+    async def lint(folder: Path) -> dict[tuple[str, str], list[Diagnostic]]:
         report = await validate_path(folder, ValidationOptions(
             checks=("lint",), timeout_s=timeout_s, use_cache=False, lint_scope="all", source=workspace), base_env=env)
-        return Counter(_finding(c, d) for c in report.checks if c.kind == "lint" for d in c.diagnostics)
+        return {(c.name, c.project): list(c.diagnostics) for c in report.checks if c.kind == "lint"}
 
     found = await _once_at_base("lint", workspace, base_commit, lint, env)
-    return found if isinstance(found, Counter) else None
+    return found if isinstance(found, dict) else None
 
 
 async def _once_at_base(what: str, workspace: Path, base_commit: str,
@@ -123,18 +123,16 @@ async def _once_at_base(what: str, workspace: Path, base_commit: str,
         return found
 
 
-def _finding(check: CheckResult, d: Diagnostic) -> FindingKey:
-    return (check.name, check.project, d.file or "", d.code or "", d.message)
-
-
 async def lint_compared(report: ValidationReport, workspace: Path, base_commit: str, *, timeout_s: float,
                         env: Mapping[str, str]) -> ValidationReport:
     """`report` with the findings of its failed lint checks that were there at `base_commit` not
-    counted (a check left with none passes). For the linters that cannot tell a change's findings
-    apart by themselves (clippy, go vet: they lint a whole crate or package); ruff's and ESLint's
-    checks under lint_scope "new" (named "-new") already did."""
-    failed = [c for c in report.checks if c.kind == "lint" and c.status == "failed" and not c.name.endswith("-new")]
-    if not failed or not any(c.diagnostics for c in failed):
+    counted (`lint_new.new_findings`: file, code and message; a check left with none passes). For
+    the linters that cannot tell a change's findings apart by themselves (clippy, go vet: they lint
+    a whole crate or package); ruff's and ESLint's checks under lint_scope "new" (named "-new")
+    already did."""
+    failed = [c for c in report.checks if c.kind == "lint" and c.status == "failed" and c.diagnostics
+              and not c.name.endswith("-new")]
+    if not failed:
         return report
     old = await findings_at_base(workspace, base_commit, timeout_s=timeout_s, env=env)
     if not old:
@@ -142,14 +140,8 @@ async def lint_compared(report: ValidationReport, workspace: Path, base_commit: 
     checks: list[CheckResult] = []
     dropped = 0
     for check in report.checks:
-        if check in failed and check.diagnostics:
-            budget = Counter(old)
-            fresh = []
-            for d in check.diagnostics:
-                if budget[_finding(check, d)] > 0:
-                    budget[_finding(check, d)] -= 1
-                else:
-                    fresh.append(d)
+        if check in failed:
+            fresh = new_findings(old.get((check.name, check.project), []), check.diagnostics)
             dropped += len(check.diagnostics) - len(fresh)
             check = dataclasses.replace(check, diagnostics=fresh, status="failed" if fresh else "passed")
         checks.append(check)
