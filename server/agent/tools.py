@@ -19,7 +19,7 @@ from server.agent.worktree import AgentWorkspace, git
 from server.backends.base import ToolSpec
 from server.context.secrets import has_secret, is_secret_path
 from server.validation import ValidationOptions, diagnostics_feedback, validate_path
-from server.validation.baseline import already_note, compare_with_base, lint_compared
+from server.validation.baseline import already_note, judge_against_base
 from server.validation.edit_blocks import EditBlockError, replace_block
 from server.validation.model import CheckKind, LintScope
 from server.validation.procs import DEFAULT_STREAM_CAP
@@ -249,12 +249,10 @@ class AgentTools:
             why = "; ".join(f"{c.name}: {c.skipped_reason}" for c in report.checks if c.skipped_reason)
             return ToolOutcome(f"No check could run ({why or 'no project of a known language'}); they cannot "
                                "judge your change. Finish with done.", ok=True, checks_passed=False)
-        if self.lint_scope == "new":
-            report = await lint_compared(report, self.workspace.repo_root / self.workspace.folder,
-                                         self.workspace.base_commit, timeout_s=self.check_timeout_s, env=self.base_env)
-        compared = await compare_with_base(report, self.workspace.repo_root / self.workspace.folder,
-                                           self.workspace.base_commit, self.test_scope, required=self.required_tests,
-                                           timeout_s=self.check_timeout_s, env=self.base_env)
+        compared = await judge_against_base(report, self.workspace.repo_root / self.workspace.folder,
+                                            self.workspace.base_commit, lint_scope=self.lint_scope,
+                                            test_scope=self.test_scope, required=self.required_tests,
+                                            timeout_s=self.check_timeout_s, env=self.base_env)
         report = compared.report
         if report.passed:
             text = "All checks passed."

@@ -23,7 +23,7 @@ from server.validation import (
     extract_unified_diff,
     validate_path,
 )
-from server.validation.baseline import Compared, already_note, compare_with_base, lint_compared
+from server.validation.baseline import already_note, judge_against_base
 from server.validation.engine import path_hint
 from server.validation.model import LintScope, ValidationReport
 from server.validation.worktree import diff_files, diff_stat
@@ -116,21 +116,13 @@ async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str
                 "diff_stat": diff_stat(patch)}
         return Verdict(passed, "unchecked", json.dumps(data, default=str), "", patch, handle.base_commit,
                        None if passed else f"{unrun}; the unchecked patch is the task's result")
-    # A test fails, and they can be told apart; for a patch checked on top of its dependencies'
-    # only when the task said test_scope "new" (a checklist item): its base is the commit before
-    # their patches, so a test one of them fixed and this patch broke again would pass for one that
-    # failed before. The tests written first (`base_patch`) only add tests, which the commit cannot
-    # hold: they never count as failing before. `required_tests` (a checklist item's own tests) are
-    # never forgiven: making them pass may be the item's whole work.
-    if lint_scope(spec) == "new" and not spec.get("after_patches"):
-        # clippy's and go vet's findings that were there before the patch (ruff's and ESLint's checks
-        # told them apart already)
-        report = await lint_compared(report, workspace, handle.base_commit, timeout_s=options.timeout_s, env=env)
-    compared = Compared(report, [], [], False)
-    if not spec.get("after_patches") or test_scope(spec) == "new":
-        compared = await compare_with_base(report, workspace, handle.base_commit, test_scope(spec),
-                                           required=[str(t) for t in spec.get("required_tests") or ()],
-                                           timeout_s=options.timeout_s, env=env)
+    # Tests and lint findings already failing at the base commit told apart (`judge_against_base`).
+    # The tests written first (`base_patch`) only add tests, which the commit cannot hold: they
+    # never count as failing before.
+    compared = await judge_against_base(report, workspace, handle.base_commit, lint_scope=lint_scope(spec),
+                                        test_scope=test_scope(spec),
+                                        required=[str(t) for t in spec.get("required_tests") or ()],
+                                        on_top=bool(spec.get("after_patches")), timeout_s=options.timeout_s, env=env)
     report, forgiven, already = compared.report, compared.forgiven, compared.already
     data = dataclasses.asdict(report)
     data["base_commit"] = handle.base_commit

@@ -23,7 +23,8 @@ from server.validation.model import CheckResult, Diagnostic, ValidationReport, o
 from server.validation.worktree import open_worktree
 
 __all__ = ["Compared", "TestKey", "already_note", "compare_with_base", "failing_at_base", "failing_tests",
-           "findings_at_base", "is_named", "lint_compared", "old_failures", "without_old_failures"]
+           "findings_at_base", "is_named", "judge_against_base", "lint_compared", "old_failures",
+           "without_old_failures"]
 
 TestKey = tuple[str, str, str, str]  # check name, project, file, test id
 _KEEP = 64
@@ -222,6 +223,23 @@ async def compare_with_base(report: ValidationReport, workspace: Path, base_comm
     if scope == "new":
         return Compared(forgiving, forgivable, [], False)
     return Compared(report, [], list(old_failures(report, old)), forgiving.passed)
+
+
+async def judge_against_base(report: ValidationReport, workspace: Path, base_commit: str, *, lint_scope: str,
+                             test_scope: str, required: Sequence[str] = (), on_top: bool = False,
+                             timeout_s: float, env: Mapping[str, str]) -> Compared:
+    """`report` of a change to `workspace` at `base_commit`, judged against what failed there before
+    it: lint findings that were there (`lint_compared`, under lint_scope "new"), then tests
+    (`compare_with_base`). A change checked `on_top` of other patches (its dependencies') has a
+    base that does not hold them, so a test one of them fixed and this change broke again would
+    pass for one that failed before: its tests are compared only under test_scope "new" (a
+    checklist item, whose own `required` tests are never forgiven), its lint not at all."""
+    if lint_scope == "new" and not on_top:
+        report = await lint_compared(report, workspace, base_commit, timeout_s=timeout_s, env=env)
+    if on_top and test_scope != "new":
+        return Compared(report, [], [], False)
+    return await compare_with_base(report, workspace, base_commit, test_scope, required=required,
+                                   timeout_s=timeout_s, env=env)
 
 
 def already_note(base_commit: str, already: Sequence[str]) -> str:
