@@ -124,6 +124,11 @@ class Settings:
         return self.base_url_override(provider, base_url_env) or default
 
 
+def cache_dir_of(env: Mapping[str, str]) -> Path:
+    """The server's cache folder for an environment (XDG_CACHE_HOME, else ~/.cache)."""
+    return _xdg(env, "XDG_CACHE_HOME", ".cache")
+
+
 def _xdg(env: Mapping[str, str], var: str, fallback: str) -> Path:
     value = env.get(var, "").strip()
     base = Path(value) if value else Path(env.get("HOME", str(Path.home()))) / fallback
@@ -280,7 +285,7 @@ def load_settings(
         http_host=str(server_cfg.get("host", "127.0.0.1")),
         http_port=int(server_cfg.get("port", 8765)),
         log_level=str(env.get("PWM_LOG_LEVEL") or server_cfg.get("log_level", "INFO")).upper(),
-        cache_dir=_xdg(env, "XDG_CACHE_HOME", ".cache"),
+        cache_dir=cache_dir_of(env),
         context_exclude=tuple(exclude),
         env=env,
     )

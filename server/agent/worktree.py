@@ -18,7 +18,6 @@ from pathlib import Path
 from types import TracebackType
 
 from server.errors import WorkspaceError, not_a_repository
-from server.validation import installed
 from server.validation.procs import child_env
 from server.validation.worktree import link_installed, staged_diff
 from server.validation.worktree import run_git as git
@@ -65,7 +64,6 @@ class AgentWorkspace:
             await asyncio.to_thread(shutil.rmtree, parent, True)
             raise WorkspaceError(f"cannot create a worktree of {root}: {added.stderr.strip()}")
         await link_installed(root, parent / "tree", child)
-        await asyncio.to_thread(installed.share_cargo_target, parent, root, child)
         asked, real_root = await asyncio.to_thread(repo_path.resolve), await asyncio.to_thread(root.resolve)
         folder = f"{asked.relative_to(real_root).as_posix()}/" if real_root in asked.parents else ""
         return cls(repo_root=root, path=(parent / "tree").resolve(), base_commit=sha, branch=branch, env=child,

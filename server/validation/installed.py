@@ -33,6 +33,7 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
+from server.settings import cache_dir_of
 from server.validation.procs import child_env, run_process
 
 __all__ = ["DEPENDENCY_DIRS", "cargo_target", "dependency_dirs", "mirror", "outside_env", "share_cargo_target"]
@@ -74,9 +75,8 @@ def mirror(checkout: Path, tree: Path, rels: Iterable[str]) -> list[str]:
 
 def cargo_target(repo_root: Path, env: Mapping[str, str]) -> Path:
     """The build folder the worktrees of `repo_root` share, in the server's cache (XDG)."""
-    cache = env.get("XDG_CACHE_HOME", "").strip() or str(Path(env.get("HOME") or Path.home()) / ".cache")
     digest = hashlib.sha256(str(repo_root.resolve()).encode()).hexdigest()[:16]
-    return Path(cache) / "parallel-work-manager" / "cargo-target" / f"{repo_root.name[:40]}-{digest}"
+    return cache_dir_of(env) / "cargo-target" / f"{repo_root.name[:40]}-{digest}"
 
 
 def share_cargo_target(worktree_parent: Path, repo_root: Path, env: Mapping[str, str]) -> None:

@@ -343,14 +343,15 @@ async def open_worktree(repo_path: Path, *, base: str = "HEAD", env: Mapping[str
         await asyncio.to_thread(shutil.rmtree, parent, True)
         raise WorkspaceError(f"cannot create a worktree of {root}: {added.stderr.strip()}")
     await link_installed(root, handle.path, child)
-    await asyncio.to_thread(installed.share_cargo_target, parent, root, child)
     return handle
 
 
 async def link_installed(checkout: Path, tree: Path, env: Mapping[str, str]) -> list[str]:
-    """Mirror the checkout's installed dependencies into its worktree `tree` (`installed`): the
+    """Give the worktree `tree` (in a temporary folder of its own) the checkout's installed
+    dependencies (`installed`): cargo's shared build folder named in that temporary folder, and the
     folders mirrored, each ignored in the worktree too (one that would show in its status, where
-    the commit's ignore rules differ from the checkout's, is taken out again)."""
+    the commit's ignore rules differ from the checkout's, is taken out again); those folders."""
+    await asyncio.to_thread(installed.share_cargo_target, tree.parent, checkout, env)
     listing = await run_git(["ls-files", "--others", "--ignored", "--exclude-standard", "--directory", "-z"],
                             checkout, env)
     if listing.exit_code != 0:
@@ -386,8 +387,8 @@ async def apply_patch_in_worktree(
     try:
         level = patch_strip_level(unified_diff)
         if inside != Path():
-            listed = await run_git(["ls-tree", "-r", "--name-only", handle.base_commit], handle.path, child)
-            files = RepoFiles.of(set(listed.stdout.splitlines()), f"{inside.as_posix()}/")
+            files = RepoFiles.of(await _tracked_files(handle.path, handle.base_commit, child) or set(),
+                                 f"{inside.as_posix()}/")
             rooted = paths_from_root(unified_diff, files, level)
             if rooted != unified_diff:
                 unified_diff = handle.applied_diff = rooted
