@@ -9,7 +9,14 @@ from typing import Any
 
 from mcp import Client
 
-__all__ = ["attempts_of", "call", "run_task", "run_validated", "served", "task_of", "wait_finished"]
+__all__ = ["DOCSTRING_TASK", "MUL_DOCSTRING", "attempts_of", "call", "run_task", "run_validated", "served", "task_of",
+           "wait_finished"]
+
+# A small change to a repository holding ops.py with add() and mul(): the task, and a right answer
+# as a SEARCH/REPLACE block.
+DOCSTRING_TASK = "Give mul() in ops.py a docstring"
+MUL_DOCSTRING = ("ops.py\n```python\n<<<<<<< SEARCH\ndef mul(a, b):\n    return a * b\n=======\ndef mul(a, b):\n"
+                 "    \"\"\"The product of a and b.\"\"\"\n    return a * b\n>>>>>>> REPLACE\n```")
 
 
 async def call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:

@@ -6,30 +6,35 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.helpers import call, run_task, run_validated, served, wait_finished
+from tests.e2e.helpers import (
+    DOCSTRING_TASK,
+    MUL_DOCSTRING,
+    call,
+    run_task,
+    run_validated,
+    served,
+    wait_finished,
+)
 from tests.support.loopback_provider import Reply
 from tests.validation.helpers import make_repo
 
 OPS = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"  # add() is broken at HEAD
 TESTS = ("from ops import add, mul\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\n"
          "def test_mul():\n    assert mul(2, 3) == 6\n")
-DOCSTRING = ("ops.py\n```python\n<<<<<<< SEARCH\ndef mul(a, b):\n    return a * b\n=======\ndef mul(a, b):\n"
-             "    \"\"\"The product of a and b.\"\"\"\n    return a * b\n>>>>>>> REPLACE\n```")
 BREAKS_MUL = "ops.py\n```python\n<<<<<<< SEARCH\n    return a * b\n=======\n    return a + b\n>>>>>>> REPLACE\n```"
-TASK = "Give mul() in ops.py a docstring"
 
 
 async def test_a_failure_the_patch_did_not_cause_is_named_and_test_scope_new_forgives_it(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", {"ops.py": OPS, "test_ops.py": TESTS})
     async with served(tmp_path) as (lp, client):
-        lp.set_default(Reply(DOCSTRING))
-        strict = await run_validated(client, repo, TASK, checks=["test"])
+        lp.set_default(Reply(MUL_DOCSTRING))
+        strict = await run_validated(client, repo, DOCSTRING_TASK, checks=["test"])
         strict_prompts = [r.prompt for r in lp.requests]
-        forgiving = await run_validated(client, repo, TASK, checks=["test"], test_scope="new")
+        forgiving = await run_validated(client, repo, DOCSTRING_TASK, checks=["test"], test_scope="new")
         lp.set_default(Reply(BREAKS_MUL))
-        breaking = await run_validated(client, repo, TASK, checks=["test"], test_scope="new")
+        breaking = await run_validated(client, repo, DOCSTRING_TASK, checks=["test"], test_scope="new")
         refused = await client.call_tool("submit_parallel_tasks", {"tasks": [{
-            "task_description": TASK, "workspace": str(repo), "validate": {"test_scope": "old"}}]})
+            "task_description": DOCSTRING_TASK, "workspace": str(repo), "validate": {"test_scope": "old"}}]})
     # by default every failing test fails the patch; the retry and the status say which were failing before
     assert strict["status"] == "failed" and len(strict["attempts"]) == 2
     first = strict["attempts"][0]["validation"]
@@ -77,11 +82,11 @@ async def test_a_named_check_that_cannot_run_fails_the_task_at_once_and_hands_ba
 ) -> None:
     repo = make_repo(tmp_path / "repo", {"ops.py": OPS.replace("a - b", "a + b")})  # no test files at all
     async with served(tmp_path) as (lp, client):
-        lp.set_default(Reply(DOCSTRING))
-        tests_only = await run_validated(client, repo, TASK, checks=["test"])
-        with_lint = await run_validated(client, repo, TASK, checks=["lint", "test"])
+        lp.set_default(Reply(MUL_DOCSTRING))
+        tests_only = await run_validated(client, repo, DOCSTRING_TASK, checks=["test"])
+        with_lint = await run_validated(client, repo, DOCSTRING_TASK, checks=["lint", "test"])
         calls_before = len(lp.requests)
-        by_default = await run_validated(client, repo, TASK)  # the default checks: lint and syntax run
+        by_default = await run_validated(client, repo, DOCSTRING_TASK)  # the default checks: lint and syntax run
     for task in (tests_only, with_lint):
         assert task["status"] == "failed" and len(task["attempts"]) == 1  # no stronger model would be checked either
         assert "could not be checked: no test check could run (pytest: no test files" in task["error"]
@@ -130,7 +135,7 @@ async def test_checked_only_because_it_names_a_workspace_a_patch_must_break_noth
     repo = make_repo(tmp_path / "repo", {"ops.py": OPS, "test_ops.py": TESTS})  # test_add fails at HEAD
     async with served(tmp_path) as (lp, client):
         runs = []
-        for task, answer in ((TASK, DOCSTRING), (TASK, BREAKS_MUL), ("Fix add() so the tests pass", DOCSTRING)):
+        for task, answer in ((DOCSTRING_TASK, MUL_DOCSTRING), (DOCSTRING_TASK, BREAKS_MUL), ("Fix add() so the tests pass", MUL_DOCSTRING)):
             lp.set_default(Reply(answer))
             runs.append(await run_task(client, repo, task))
     kept, broke, unfixed = runs

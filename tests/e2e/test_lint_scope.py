@@ -6,29 +6,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.helpers import run_validated, served
+from tests.e2e.helpers import DOCSTRING_TASK, MUL_DOCSTRING, run_validated, served
 from tests.support.loopback_provider import Reply
 from tests.validation.helpers import make_repo
 
 OPS = "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n"
 UNTIDY = "import os\nimport sys\n\n\ndef helper():\n    x = 1\n    return 2\n"  # F401 x2, F841
-DOCSTRING = ("ops.py\n```python\n<<<<<<< SEARCH\ndef mul(a, b):\n    return a * b\n=======\ndef mul(a, b):\n"
-             "    \"\"\"The product of a and b.\"\"\"\n    return a * b\n>>>>>>> REPLACE\n```")
 ADDS_UNUSED_IMPORT = ("ops.py\n```python\n<<<<<<< SEARCH\ndef add(a, b):\n=======\nimport json\n\n\ndef add(a, b):\n"
                       ">>>>>>> REPLACE\n```")
-TASK = "Give mul() in ops.py a docstring"
 
 
 async def test_existing_findings_elsewhere_fail_no_patch_but_a_finding_the_patch_adds_does(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", {"ops.py": OPS, "util.py": UNTIDY})
     async with served(tmp_path) as (lp, client):
-        lp.set_default(Reply(DOCSTRING))
-        clean = await run_validated(client, repo, TASK, checks=["lint"])
-        strict = await run_validated(client, repo, TASK, checks=["lint"], lint_scope="all")
+        lp.set_default(Reply(MUL_DOCSTRING))
+        clean = await run_validated(client, repo, DOCSTRING_TASK, checks=["lint"])
+        strict = await run_validated(client, repo, DOCSTRING_TASK, checks=["lint"], lint_scope="all")
         lp.set_default(Reply(ADDS_UNUSED_IMPORT))
-        untidy = await run_validated(client, repo, TASK, checks=["lint"])
+        untidy = await run_validated(client, repo, DOCSTRING_TASK, checks=["lint"])
         refused = await client.call_tool("submit_parallel_tasks", {"tasks": [{
-            "task_description": TASK, "workspace": str(repo), "validate": {"checks": ["lint"], "lint_scope": "some"}}]})
+            "task_description": DOCSTRING_TASK, "workspace": str(repo), "validate": {"checks": ["lint"], "lint_scope": "some"}}]})
     prompts = [r.prompt for r in lp.requests]
     assert clean["status"] == "succeeded", clean
     assert [(a["model"], a["validation"]["status"]) for a in clean["attempts"]] == [("loopa/fast", "passed")]
