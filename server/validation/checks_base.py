@@ -56,7 +56,7 @@ class RunContext:
     git: GitSnapshot | None = None
     git_changed: set[Path] | None = None  # changed + untracked files when in a repository
     notes: list[str] = field(default_factory=list)
-    python_env: Path | None = None  # a Poetry / Pipenv environment kept outside the project (`installed`)
+    python_env: Path | None = None  # a Poetry / Pipenv / Hatch / conda environment kept outside the project (`installed`)
 
 
 Runner = Callable[[RunContext], Awaitable[CheckResult]]
@@ -114,7 +114,7 @@ def find_executable(name: str, project: Project, ctx_env: dict[str, str], worksp
 
 def project_python(project: Project, workspace: Path, outside: Path | None = None) -> str:
     """The interpreter of the project's own virtualenv when it has one (in its folder, else the
-    one its Poetry or Pipenv keeps `outside`), else the server's."""
+    one its Poetry, Pipenv, Hatch or conda keeps `outside`), else the server's."""
     for directory in (project.root, *project.root.parents):
         for sub in (".venv/bin/python", "venv/bin/python"):
             candidate = directory / sub

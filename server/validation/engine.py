@@ -52,7 +52,7 @@ class ValidationOptions:
     use_cache: bool = True
     max_parallel: int | None = None  # default: the number of CPUs, at least 2
     # The checkout the validated folder stands for (a worktree's origin; None: the folder itself):
-    # where a Poetry or Pipenv project's environment is looked up (`installed.outside_env`).
+    # where a Poetry, Pipenv, Hatch or conda project's environment is looked up (`installed.outside_env`).
     source: Path | None = None
 
 

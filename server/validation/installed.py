@@ -13,7 +13,10 @@ links, never what they point at.
 A Poetry, Pipenv or Hatch project usually keeps its virtualenv outside its folder, where its tool
 finds it by the folder's path (a worktree's path names none): `outside_env` asks the tool, in the
 checkout, once per lock or config file (again a minute later while it names none), and the checks
-run pytest with that environment's Python.
+run pytest with that environment's Python. A conda project names its environment in
+`environment.yml` (`name:`, or `prefix:`); conda lists every environment it made in
+`~/.conda/environments.txt`, and keeps the rest under its installations' `envs/` folders, so that
+one is found by reading, with no conda command run.
 
 A Rust project's build folder is not mirrored (cargo would write into the checkout's): the
 worktree's parent folder gets a `.cargo/config.toml` naming one build folder per repository in
@@ -28,6 +31,7 @@ import asyncio
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterable, Mapping
@@ -36,7 +40,7 @@ from pathlib import Path, PurePosixPath
 from server.settings import cache_dir_of
 from server.validation.procs import child_env, run_process
 
-__all__ = ["DEPENDENCY_DIRS", "cargo_target", "dependency_dirs", "mirror", "outside_env", "share_cargo_target"]
+__all__ = ["DEPENDENCY_DIRS", "cargo_target", "conda_env", "dependency_dirs", "mirror", "outside_env", "share_cargo_target"]
 
 DEPENDENCY_DIRS = frozenset({"node_modules", ".venv", "venv"})
 
@@ -101,9 +105,9 @@ _OUTSIDE: dict[tuple[str, int], tuple[Path | None, float]] = {}  # (checkout, fi
 
 
 async def outside_env(checkout: Path, env: Mapping[str, str]) -> Path | None:
-    """The virtualenv a Poetry, Pipenv or Hatch project keeps outside `checkout`, as its own tool
-    names it (run in the checkout as an argument list); None when the project has one inside, the
-    tool is not installed, or it has made none."""
+    """The environment a Poetry, Pipenv, Hatch or conda project keeps outside `checkout`: as its
+    own tool names it (run in the checkout as an argument list), or, for conda, as
+    `environment.yml` names it; None when the project has one inside, or none is found."""
     if any((checkout / folder / "bin" / "python").exists() for folder in (".venv", "venv")):
         return None
     for marker, holds, tool, args in _OUTSIDE_ENV_TOOLS:
@@ -116,7 +120,47 @@ async def outside_env(checkout: Path, env: Mapping[str, str]) -> Path | None:
         if found is None and now - when >= _OUTSIDE_NONE_S:
             found = await _ask(tool, args, checkout, env)
             _OUTSIDE[key] = (found, now)
-        return found
+        if found is not None:
+            return found
+        break
+    return await asyncio.to_thread(conda_env, checkout, env)
+
+
+_CONDA_FILES = ("environment.yml", "environment.yaml")
+# where conda, Mamba and their installers put environments made by name, below the home folder
+_CONDA_HOMES = ("miniconda3", "anaconda3", "miniforge3", "mambaforge", "micromamba", ".conda")
+_YAML_KEY = re.compile(r"^(name|prefix)\s*:\s*(.+?)\s*(?:#.*)?$", re.MULTILINE)
+
+
+def conda_env(checkout: Path, env: Mapping[str, str]) -> Path | None:
+    """The conda environment `checkout`'s `environment.yml` names (its `prefix:`, else its `name:`
+    looked up among the environments conda lists and its usual `envs/` folders), when it exists."""
+    for file in _CONDA_FILES:
+        spec = checkout / file
+        if spec.is_file():
+            keys = {k: v.strip("'\"") for k, v in _YAML_KEY.findall(spec.read_text(encoding="utf-8", errors="replace"))}
+            break
+    else:
+        return None
+    home = Path(env.get("HOME") or Path.home())
+    candidates: list[Path] = []
+    if keys.get("prefix", "").startswith(("/", "~")):
+        candidates.append(Path(keys["prefix"]).expanduser() if keys["prefix"].startswith("~")
+                          else Path(keys["prefix"]))
+    name = keys.get("name", "")
+    if name and "/" not in name:
+        listed = home / ".conda" / "environments.txt"
+        if listed.is_file():
+            lines = listed.read_text(encoding="utf-8", errors="replace").splitlines()
+            candidates += [Path(line.strip()) for line in lines if Path(line.strip()).name == name]
+        roots = [Path(p) for var in ("CONDA_ENVS_PATH", "CONDA_ENVS_DIRS")
+                 for p in env.get(var, "").split(os.pathsep) if p]
+        roots += [Path(env[var]) / "envs" for var in ("MAMBA_ROOT_PREFIX", "CONDA_ROOT") if env.get(var)]
+        roots += [home / folder / "envs" for folder in _CONDA_HOMES] + [Path("/opt/conda/envs")]
+        candidates += [root / name for root in roots]
+    for prefix in candidates:
+        if prefix.is_absolute() and os.access(prefix / "bin" / "python", os.X_OK):
+            return prefix
     return None
 
 

@@ -10,12 +10,13 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from server.agent.worktree import AgentWorkspace
-from server.scheduler.validated import check_answer
-from server.validation.installed import cargo_target, dependency_dirs, mirror
+from server.scheduler.validated import Verdict, check_answer
+from server.validation.installed import cargo_target, conda_env, dependency_dirs, mirror
 from server.validation.worktree import run_git
 from tests.validation.helpers import base_env, make_repo
 
@@ -151,17 +152,14 @@ OUTSIDE_ENV_TOOLS = {  # the tool, the files that name it, the arguments that pr
 }
 
 
-def _outside_env_project(root: Path, tool: str) -> tuple[Path, Path]:
-    """A src-layout project whose environment lives outside it, and a stand-in for its `tool` that
-    names that environment only when asked in the project's own folder (as these tools find an
-    environment by the project's path)."""
-    files, args = OUTSIDE_ENV_TOOLS[tool]
+def _project_with_env(root: Path, files: dict[str, str], venv: Path) -> Path:
+    """A src-layout project whose environment (`venv`, outside it) holds a package only it has and
+    the project itself, installed editable."""
     repo = make_repo(root / "proj", {
         **files,
         "src/calc/__init__.py": "import venv_only\n\n\ndef add(a, b):\n    return a + b\n",
         "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
     })
-    venv = root / "envs" / "calc-py3"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     (site,) = venv.glob("lib/python*/site-packages")
     (site / "venv_only.py").write_text("VALUE = 1\n")
@@ -169,6 +167,16 @@ def _outside_env_project(root: Path, tool: str) -> tuple[Path, Path]:
     server_site = Path(next(p for p in sys.path if p.endswith("site-packages") and Path(p, "pytest").is_dir()))
     (site / "_server_tools.pth").write_text(f"{server_site}\n")
     (site / "pytest").symlink_to(server_site / "pytest")
+    return repo
+
+
+def _outside_env_project(root: Path, tool: str) -> tuple[Path, Path]:
+    """A project whose environment lives outside it, and a stand-in for its `tool` that names that
+    environment only when asked in the project's own folder (as these tools find an environment by
+    the project's path)."""
+    files, args = OUTSIDE_ENV_TOOLS[tool]
+    venv = root / "envs" / "calc-py3"
+    repo = _project_with_env(root, files, venv)
     tools = root / "home" / ".local" / "bin"  # where pipx and Poetry's installer put it
     tools.mkdir(parents=True)
     (tools / tool).write_text(
@@ -179,19 +187,56 @@ def _outside_env_project(root: Path, tool: str) -> tuple[Path, Path]:
     return repo, tools
 
 
-@pytest.mark.parametrize("tool", sorted(OUTSIDE_ENV_TOOLS))
-async def test_a_project_s_tests_run_in_the_environment_its_tool_keeps_outside_it(tmp_path: Path, tool: str) -> None:
-    repo, tools = _outside_env_project(tmp_path, tool)
-    env = base_env(HOME=str(tools.parent.parent))  # not on PATH, as in a desktop client's environment
+async def _judge_wrong_and_right(repo: Path, env: dict[str, str]) -> tuple[Verdict, Verdict, dict[str, Any]]:
+    """A patch that breaks `add` and one that keeps it, checked with the tests; the first's pytest check."""
     spec = {"workspace": str(repo), "checks": ["test"]}
     wrong = await check_answer("```diff\n--- a/src/calc/__init__.py\n+++ b/src/calc/__init__.py\n@@ -4,2 +4,2 @@\n"
                                " def add(a, b):\n-    return a + b\n+    return a - b\n```", spec, env)
     right = await check_answer("```diff\n--- a/src/calc/__init__.py\n+++ b/src/calc/__init__.py\n@@ -4,2 +4,2 @@\n"
                                " def add(a, b):\n-    return a + b\n+    return b + a\n```", spec, env)
     (check,) = [c for c in json.loads(wrong.report_json)["checks"] if c["name"] == "pytest"]
+    return wrong, right, check
+
+
+@pytest.mark.parametrize("tool", sorted(OUTSIDE_ENV_TOOLS))
+async def test_a_project_s_tests_run_in_the_environment_its_tool_keeps_outside_it(tmp_path: Path, tool: str) -> None:
+    repo, tools = _outside_env_project(tmp_path, tool)
+    env = base_env(HOME=str(tools.parent.parent))  # not on PATH, as in a desktop client's environment
+    wrong, right, check = await _judge_wrong_and_right(repo, env)
     assert check["command"][0] == str(tmp_path / "envs" / "calc-py3" / "bin" / "python")
     assert not wrong.passed and "-1" in check["diagnostics"][0]["message"]  # the patched code, with venv_only
     assert right.passed, right.report_json
+
+
+@pytest.mark.parametrize("where", ["envs-folder", "listed", "prefix"])
+async def test_a_conda_project_s_tests_run_in_the_environment_its_environment_yml_names(
+        tmp_path: Path, where: str) -> None:
+    home = tmp_path / "home"
+    venv = {"envs-folder": home / "miniforge3" / "envs" / "calc-env",  # `conda env create` with miniforge
+            "listed": tmp_path / "elsewhere" / "calc-env",  # made with -p somewhere; conda lists it
+            "prefix": tmp_path / "elsewhere" / "by-prefix"}[where]
+    spec = "name: calc-env\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.12\n"
+    if where == "prefix":
+        spec += f"prefix: {venv}\n"
+    repo = _project_with_env(tmp_path, {"environment.yml": spec}, venv)
+    (home / ".conda").mkdir(parents=True)
+    (home / ".conda" / "environments.txt").write_text(
+        f"{tmp_path / 'base'}\n" + (f"{venv}\n" if where == "listed" else ""))
+    wrong, right, check = await _judge_wrong_and_right(repo, base_env(HOME=str(home)))
+    assert check["command"][0] == str(venv / "bin" / "python")
+    assert not wrong.passed and "-1" in check["diagnostics"][0]["message"]
+    assert right.passed, right.report_json
+
+
+def test_a_conda_environment_that_is_not_there_is_not_guessed(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "proj", {"environment.yml": "name: 'calc-env'  # ours\n"})
+    home = tmp_path / "home"
+    (home / "anaconda3" / "envs" / "other-env" / "bin").mkdir(parents=True)
+    assert conda_env(repo, base_env(HOME=str(home))) is None
+    made = home / "anaconda3" / "envs" / "calc-env" / "bin"
+    made.mkdir(parents=True)
+    (made / "python").symlink_to(sys.executable)
+    assert conda_env(repo, base_env(HOME=str(home))) == home / "anaconda3" / "envs" / "calc-env"
 
 
 async def test_a_check_asked_for_whose_tool_is_not_on_the_server_s_path_says_where_it_looked(tmp_path: Path) -> None:
