@@ -18,7 +18,7 @@ from tests.scheduler.overlay import loop_env
 
 async def _emit(ctx: Context[Any, Any]) -> str:
     for level in ("debug", "info", "warning", "error"):
-        await send_client_log(ctx, level, f"a {level} message")  # type: ignore[arg-type]
+        await send_client_log(ctx, level, f"a {level} message")
     return "sent"
 
 
@@ -31,7 +31,7 @@ async def test_set_level_is_declared_answered_and_filters_later_messages(tmp_pat
         received.append(str(params.level))
 
     async with Client(mcp, mode="legacy", logging_callback=on_log) as client:
-        capabilities = client.session.server_capabilities  # type: ignore[union-attr]
+        capabilities = client.session.server_capabilities
         assert capabilities is not None and capabilities.logging is not None
 
         await client.call_tool("emit_logs", {})

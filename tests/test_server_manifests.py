@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import tomllib
+from typing import Any
 
 from server import __version__
 from tests.conftest import REPO
 
 
-def _json(name: str) -> dict:  # type: ignore[type-arg]
+def _json(name: str) -> dict[str, Any]:
     return json.loads((REPO / name).read_text(encoding="utf-8"))
 
 

@@ -25,7 +25,7 @@ async def test_resources_list_names_models_budget_and_each_recent_group(tmp_path
             "tasks": [{"agent_type": "aria_docs", "task_description": "Document the CRUD endpoints"}],
         })
         assert not submitted.is_error, submitted.content
-        group_id = submitted.structured_content["group_id"]  # type: ignore[index]
+        group_id = submitted.structured_content["group_id"]
 
         listed = {str(r.uri): r for r in (await client.list_resources()).resources}
         group_uri = f"pwm://groups/{group_id}"

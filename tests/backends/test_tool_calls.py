@@ -9,7 +9,7 @@ import json
 import httpx
 import pytest
 
-from server.backends.base import ChatMessage, ToolCall, ToolSpec, tool_specs
+from server.backends.base import ChatMessage, ToolCall, ToolChoice, ToolSpec, tool_specs
 from tests.backends.helpers import PROTOCOLS, backend, protocol_request
 from tests.support import LoopbackProvider, Reply
 
@@ -175,7 +175,7 @@ async def test_ollama_wire_names_the_tool_of_each_result(
     ("none", "none", {"type": "none"}),
 ])
 async def test_tool_choice_is_translated(
-    lp: LoopbackProvider, client: httpx.AsyncClient, choice: str, openai: str, anthropic: dict[str, str]
+    lp: LoopbackProvider, client: httpx.AsyncClient, choice: ToolChoice, openai: str, anthropic: dict[str, str]
 ) -> None:
     for protocol, expected in (("openai", openai), ("anthropic", anthropic)):
         request = dataclasses.replace(protocol_request(lp, protocol, tools=(READ,)), tool_choice=choice)

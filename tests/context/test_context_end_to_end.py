@@ -16,6 +16,7 @@ from tests.e2e.helpers import call, wait_finished
 from tests.scheduler.overlay import loop_env
 from tests.support.loopback_provider import LoopbackProvider, Reply
 from tests.support.loopback_wire import RecordedRequest, Respond
+from tests.support.replies import reply_text
 from tests.validation.helpers import make_repo
 
 CALC = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
@@ -78,8 +79,8 @@ async def test_route_task_returns_what_the_model_would_see_within_the_budget(tmp
     assert first["start_line"] <= 4 and first["end_line"] == 12
     assert "shop/pricing.py" in [f["path"] for f in context["files"]]
     assert context["total_tokens"] <= context["budget_tokens"] == 1500
-    assert outside.is_error and "workspace" in outside.content[0].text and "outside" in outside.content[0].text
-    assert missing.is_error and "files[0]" in missing.content[0].text
+    assert outside.is_error and "workspace" in reply_text(outside) and "outside" in reply_text(outside)
+    assert missing.is_error and "files[0]" in reply_text(missing)
 
 
 async def test_route_task_lists_a_large_selection_a_page_at_a_time(tmp_path: Path) -> None:
@@ -97,8 +98,8 @@ async def test_route_task_lists_a_large_selection_a_page_at_a_time(tmp_path: Pat
             offset: int | None = 0
             while offset is not None:
                 raw = await client.call_tool("route_task", {**args, "context_offset": offset})
-                assert len(raw.content[0].text) < 20_000  # about 5k tokens at most, whatever the budget
-                pages.append(json.loads(raw.content[0].text)["context"])
+                assert len(reply_text(raw)) < 20_000  # about 5k tokens at most, whatever the budget
+                pages.append(json.loads(reply_text(raw))["context"])
                 offset = pages[-1]["files_next_offset"]
     finally:
         close_indexes()

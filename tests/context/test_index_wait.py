@@ -15,6 +15,7 @@ from server.context.waiting import deadline_after, select_in_time
 from server.errors import WorkspaceError
 from server.settings import load_settings
 from tests.scheduler.overlay import loop_env
+from tests.support.replies import reply_text
 from tests.validation.helpers import make_repo
 
 _BODY = "".join(f"def f{j}_N(value, other):\n    '''Return the value {j}.'''\n    return value * {j} + other\n\n\n"
@@ -76,7 +77,7 @@ async def test_route_task_on_a_repository_slower_to_index_than_the_tool_limit(tm
         await _until_no_context_thread()
         close_indexes()
     assert first.is_error
-    text = first.content[0].text
+    text = reply_text(first)
     assert "workspace" in text and "still being indexed" in text and "call again" in text
     assert answered is not None and answered.structured_content is not None
     paths = [f["path"] for f in answered.structured_content["context"]["files"]]

@@ -3,14 +3,16 @@ outright: the default context fits what it takes, and a prompt over it is never 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from mcp import Client
 
 from server.app import build_server
 from server.context import close_indexes
 from server.scheduler.prompt import count_tokens
-from server.settings import load_settings
+from server.settings import Settings, load_settings
 from tests.e2e.helpers import call, wait_finished
 from tests.scheduler.overlay import loop_env, write_overlay
 from tests.support.loopback_provider import LoopbackProvider, Reply
@@ -25,7 +27,7 @@ PATCH = ("```diff\n--- a/shop/rules.py\n+++ b/shop/rules.py\n@@ -1,2 +1,2 @@\n d
          "-    \"\"\"Discount rule 0 for an order.\"\"\"\n+    \"\"\"Discount rule 0 for an order (the first).\"\"\"\n```")
 
 
-def _settings(tmp_path: Path, url: str, per_minute: int | None, *, first_model_only: bool = False) -> object:
+def _settings(tmp_path: Path, url: str, per_minute: int | None, *, first_model_only: bool = False) -> Settings:
     """Loopback settings where every loop model (or only loopa/fast, the speed chain's first) is
     limited to `per_minute` tokens a minute."""
     env = loop_env(tmp_path, url, PWM_ALLOWED_ROOTS=str(tmp_path.parent))
@@ -46,7 +48,7 @@ async def test_the_default_budget_fits_a_per_minute_limit_and_a_prompt_over_it_i
         with LoopbackProvider() as lp:
             lp.set_default(Reply(PATCH))
             settings = _settings(tmp_path / "b", lp.openai_url, PER_MINUTE)
-            async with Client(build_server(settings)) as client:  # type: ignore[arg-type]
+            async with Client(build_server(settings)) as client:
                 planned = await call(client, "route_task", {"task_description": task["task_description"],
                                                             "agent_type": "tcoder_speed", "workspace": str(repo)})
                 fits = await call(client, "submit_parallel_tasks", {"tasks": [task]})
@@ -70,8 +72,8 @@ async def test_the_default_budget_fits_a_per_minute_limit_and_a_prompt_over_it_i
     assert sent_after == sent_before
 
 
-async def _route(tmp_path: Path, url: str, per_minute: int | None, task: dict[str, object]) -> dict[str, object]:
-    async with Client(build_server(_settings(tmp_path, url, per_minute))) as client:  # type: ignore[arg-type]
+async def _route(tmp_path: Path, url: str, per_minute: int | None, task: Mapping[str, Any]) -> dict[str, Any]:
+    async with Client(build_server(_settings(tmp_path, url, per_minute))) as client:
         return await call(client, "route_task", {"task_description": task["task_description"],
                                                  "agent_type": "tcoder_speed", "workspace": task["workspace"]})
 
@@ -84,7 +86,7 @@ async def test_a_limited_first_model_with_an_unlimited_fallback_gives_way_with_t
         with LoopbackProvider() as lp:
             lp.set_default(Reply(PATCH))
             settings = _settings(tmp_path / "c", lp.openai_url, PER_MINUTE, first_model_only=True)
-            async with Client(build_server(settings)) as client:  # type: ignore[arg-type]
+            async with Client(build_server(settings)) as client:
                 planned = await call(client, "route_task", {"task_description": task["task_description"],
                                                             "agent_type": "tcoder_speed", "workspace": str(repo)})
                 done = await call(client, "submit_parallel_tasks", {"tasks": [task]})

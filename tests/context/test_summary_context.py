@@ -9,17 +9,19 @@ from mcp import Client
 
 from server.app import build_server
 from server.context import ContextOptions, close_indexes, render_selection, select_context
+from server.context.types import Selection
 from server.settings import load_settings
 from tests.context.helpers import CANARY, commit_all, make_context_repo, write_files
 from tests.e2e.helpers import call, wait_finished
 from tests.scheduler.overlay import loop_env
 from tests.support.loopback_provider import LoopbackProvider, Reply
+from tests.support.replies import reply_text
 from tests.validation.helpers import make_repo
 
 TASK = "Design a plugin architecture so shops can add their own discount rules"
 
 
-def _summary(repo: Path, tmp_path: Path, budget: int = 6000, files: list[str] | None = None) -> tuple[str, object]:
+def _summary(repo: Path, tmp_path: Path, budget: int = 6000, files: list[str] | None = None) -> tuple[str, Selection]:
     try:
         sel = select_context(repo, TASK, files or [], budget, ContextOptions(tmp_path / "cache"), mode="summary")
     finally:
@@ -95,7 +97,7 @@ async def test_a_design_task_with_a_workspace_is_answered_in_prose_from_the_summ
     assert 0 < routed["context"]["total_tokens"] <= routed["context"]["budget_tokens"] == 6000
     assert "try-check-escalate" not in routed["rationale"]
     assert as_code["context"]["mode"] == "code" and as_code["context"]["files"]
-    assert no_workspace.is_error and "context_mode" in no_workspace.content[0].text
+    assert no_workspace.is_error and "context_mode" in reply_text(no_workspace)
     by_id = {t["id"]: t for t in status["tasks"]}
     for key in ("design", "explain"):
         assert by_id[key]["status"] == "succeeded", by_id[key].get("error")

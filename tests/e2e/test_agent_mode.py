@@ -18,6 +18,7 @@ from tests.e2e.helpers import call, wait_finished
 from tests.scheduler.overlay import loop_env, write_overlay
 from tests.support.loopback_provider import LoopbackProvider, Reply
 from tests.support.loopback_wire import Respond
+from tests.support.replies import reply_text
 
 BUGGY = "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a - b\n"
 TEST = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
@@ -146,7 +147,7 @@ async def test_agent_mode_without_a_workspace_is_refused_naming_the_field(tmp_pa
                 "agent_type": "tcoder_speed", "task_description": "Fix it", "mode": "agent",
             }]})
     assert result.is_error
-    assert "tasks[0].workspace" in result.content[0].text
+    assert "tasks[0].workspace" in reply_text(result)
 
 
 async def test_two_parallel_agents_editing_one_file_are_flagged_and_applied_one_by_one(tmp_path: Path) -> None:
@@ -177,7 +178,7 @@ async def test_two_parallel_agents_editing_one_file_are_flagged_and_applied_one_
             applied = await call(client, "apply_validated_patch", {"task_id": ids[:1]})
     assert [t["status"] for t in status["tasks"]] == ["succeeded", "succeeded"], status["tasks"]
     assert status["shared_files"] == {"calc.py": ["one", "two"]}
-    message = refused.content[0].text
+    message = reply_text(refused)
     assert refused.is_error and "conflicts with task(s)" in message and "nothing was applied" in message, message
     assert untouched == BUGGY
     assert applied["applied"] == ids[:1] and "return a + b" in (repo / "calc.py").read_text()

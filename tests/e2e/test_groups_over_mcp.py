@@ -169,7 +169,7 @@ async def test_long_result_is_cut_and_the_rest_is_readable(tmp_path: Path) -> No
 async def test_bad_submissions_name_the_field(tmp_path: Path) -> None:
     with LoopbackProvider() as lp:
         async with Client(build_server(_settings(tmp_path, lp, max_tasks_per_group=3))) as client:
-            cases = {
+            cases: dict[str, dict[str, Any]] = {
                 "tasks": {"tasks": [SEED_TASK] * 4},
                 "tasks[1].id": {"tasks": [{**SEED_TASK, "id": "a"}, {**SEED_TASK, "id": "a"}]},
                 "tasks[0].agent_type": {"tasks": [{**SEED_TASK, "agent_type": "aria_nobody"}]},
@@ -199,7 +199,7 @@ async def test_a_client_that_reads_only_the_text_gets_the_results_too(tmp_path: 
             group_id = (submit.structured_content or {})["group_id"]
             status = await client.call_tool("get_parallel_group_status", {"group_id": group_id})
     for reply in (submit, status):
-        texts = [c.text for c in reply.content if c.type == "text"]  # type: ignore[union-attr]
+        texts = [c.text for c in reply.content if c.type == "text"]
         assert len(texts) == 2 and group_id in texts[0]  # a summary, then the data
         assert json.loads(texts[1]) == reply.structured_content
         assert "THE-RESULT-TEXT" in texts[1]

@@ -15,6 +15,7 @@ from server.settings import load_settings
 from tests.e2e.helpers import call, task_of, wait_finished
 from tests.scheduler.overlay import loop_env
 from tests.support.loopback_provider import LoopbackProvider, Reply
+from tests.support.replies import reply_text
 from tests.workflows.roles import script_roles
 
 PLANNER = "Break this milestone"
@@ -111,9 +112,9 @@ async def test_a_plan_malformed_twice_is_reported_naming_its_problems(tmp_path: 
                 "milestone": "Text helpers", "workspace": str(repo), "agent_type": "tcoder_speed"})
             missing = await client.call_tool("plan_milestone", {"milestone": "Text helpers"})
     assert result.is_error
-    text = result.content[0].text
+    text = reply_text(result)
     assert "malformed twice" in text and "no JSON" in text
-    assert missing.is_error and "workspace" in missing.content[0].text
+    assert missing.is_error and "workspace" in reply_text(missing)
 
 
 async def test_an_item_whose_patch_leaves_its_file_unchanged_fails_its_check_and_blocks_its_dependents(

@@ -13,6 +13,7 @@ from server.settings import load_settings
 from tests.e2e.helpers import call, wait_finished
 from tests.scheduler.overlay import loop_env
 from tests.support.loopback_provider import LoopbackProvider, Reply
+from tests.support.replies import reply_text
 
 CALC = "def add(a, b):\n    return a + b\n"
 
@@ -95,5 +96,5 @@ async def test_test_first_without_a_workspace_is_refused_naming_the_field(tmp_pa
             result = await client.call_tool("submit_parallel_tasks", {"tasks": [{
                 "agent_type": "tcoder_speed", "task_description": "Add mul", "test_first": True}]})
     assert result.is_error
-    text = result.content[0].text
+    text = reply_text(result)
     assert "tasks[0].test_first" in text and "workspace" in text

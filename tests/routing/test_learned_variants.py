@@ -76,7 +76,7 @@ class Workload:
         plan = self.plan(kind)
         index, self.next = self.next, self.next + 1
         steps = [(plan.variant, plan.model_id), *((v, models[0]) for v, models in plan.escalation)]
-        tried = []
+        tried: list[str] = []
         for variant, model_id in steps:
             tried.append(variant)
             if await self._attempt(index, kind, variant, model_id):

@@ -64,7 +64,8 @@ class FakeBackend:
 
     async def complete(self, request: CompletionRequest) -> Completion:
         model_id = request.model.id
-        self.calls.append(Call(model_id, request.messages, request.max_tokens))
+        self.calls.append(Call(model_id, [{"role": m.role, "content": m.content} for m in request.chat()],
+                               request.max_tokens))
         if self._arrived is not None:
             self._arrived.set()
         queue = self.scripts.get(model_id)

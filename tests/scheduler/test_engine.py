@@ -17,11 +17,11 @@ from server.errors import (
 from server.scheduler.retry import RetryPolicy
 from server.settings import BudgetSettings
 from server.store import Store
-from tests.scheduler.fakes import Sleep
+from tests.scheduler.fakes import Call, Sleep
 from tests.scheduler.harness import harness, tasks
 
 
-def _descriptions(calls: list) -> list[str]:  # type: ignore[type-arg]
+def _descriptions(calls: list[Call]) -> list[str]:
     return [c.messages[-1]["content"].split("\n")[0] for c in calls]
 
 

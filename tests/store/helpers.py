@@ -27,7 +27,7 @@ def query(db: str | Path, sql: str, params: tuple[object, ...] = ()) -> list[tup
         import psycopg
 
         with psycopg.connect(db, autocommit=True) as conn:
-            return [tuple(r) for r in conn.execute(sql.replace("?", "%s"), params).fetchall()]  # type: ignore[arg-type]
+            return [tuple(r) for r in conn.execute(sql.replace("?", "%s"), params).fetchall()]
     with contextlib.closing(sqlite3.connect(db)) as conn:
         return [tuple(r) for r in conn.execute(sql, params).fetchall()]
 

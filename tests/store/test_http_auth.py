@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -88,14 +88,14 @@ def test_with_no_token_the_http_server_binds_loopback_only_and_says_why(tmp_path
     assert "loopback only" in err.decode() and "tokens create" in err.decode()
 
 
-async def _tool(url: str, token: str, tool: str, arguments: dict[str, object]) -> tuple[bool, str, object]:
+async def _tool(url: str, token: str, tool: str, arguments: Mapping[str, object]) -> tuple[bool, str, object]:
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
     from mcp.shared._httpx_utils import create_mcp_http_client
 
     http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
     async with http, Client(streamable_http_client(f"{url}/mcp", http_client=http), read_timeout_seconds=30) as client:
-        result = await client.call_tool(tool, arguments)
+        result = await client.call_tool(tool, dict(arguments))
     text = " ".join(getattr(c, "text", "") for c in result.content)
     return result.is_error, text, result.structured_content
 

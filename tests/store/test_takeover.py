@@ -65,7 +65,7 @@ async def test_a_killed_servers_group_is_finished_by_another_server_within_lease
                     os.kill(owner[1], signal.SIGKILL)
                     killed_at = time.monotonic()
                     await call(doomed, "get_parallel_group_status", {"group_id": group_id})
-            assert killed_at
+            assert killed_at and owner is not None
             async with asyncio.timeout(LEASE_S + POLL_S + 2.0):
                 while True:
                     now_owner = await asyncio.to_thread(_owner_of, db, group_id)

@@ -16,10 +16,10 @@ from tests.support.loopback_provider import Hang, LoopbackProvider, Reply
 
 
 async def test_wait_returns_when_something_changes_and_reports_progress(tmp_path: Path) -> None:
-    progress: list[tuple[float, float | None, str | None]] = []
+    notes: list[tuple[float, float | None, str | None]] = []
 
-    async def on_progress(done: float, total: float | None, message: str | None) -> None:
-        progress.append((done, total, message))
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        notes.append((progress, total, message))
 
     with LoopbackProvider() as lp:
         lp.script("fast-a", [Hang(1.0, then=Reply("first"))])  # "quick" answers a second after it starts
@@ -46,7 +46,7 @@ async def test_wait_returns_when_something_changes_and_reports_progress(tmp_path
     assert waited < 10  # woken by the change, not by the 15 s asked for
     assert {t["id"]: t["status"] for t in status["tasks"]}["quick"] == "succeeded"
     assert not status["finished"] and status["progress"] == 0.5
-    assert progress and progress[0][:2] == (0.0, 2.0) and progress[-1][:2] == (1.0, 2.0)
+    assert notes and notes[0][:2] == (0.0, 2.0) and notes[-1][:2] == (1.0, 2.0)
 
 
 async def test_a_long_wait_is_cut_at_the_tool_time_limit(tmp_path: Path) -> None:

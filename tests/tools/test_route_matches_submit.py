@@ -132,8 +132,8 @@ async def test_route_task_names_its_own_fields_in_a_bad_validate(tmp_path: Path)
     state = await open_app_state(settings)
     try:
         with pytest.raises(InputError) as bad:
-            await preview_route(state, RouteTaskInput(task_description="Fix add()", workspace=str(repo),
-                                                      validate={"checks": ["tset"]}), [tmp_path])
+            await preview_route(state, RouteTaskInput.model_validate({"task_description": "Fix add()", "workspace": str(repo),
+                                                                     "validate": {"checks": ["tset"]}}), [tmp_path])
         assert bad.value.field == "validate.checks"
         with pytest.raises(WorkspaceError, match="^workspace"):
             await preview_route(state, RouteTaskInput(task_description="Fix add()", workspace="/etc"), [tmp_path])

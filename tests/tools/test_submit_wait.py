@@ -77,8 +77,8 @@ async def test_while_a_submit_waits_on_a_silent_group_it_sends_progress_to_keep_
     monkeypatch.setattr(group_status, "PROGRESS_EVERY_S", 0.1)
     seen: list[tuple[float, float | None, str | None]] = []
 
-    async def on_progress(done: float, total: float | None, message: str | None) -> None:
-        seen.append((done, total, message))
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
 
     with LoopbackProvider() as lp:
         lp.set_default(Hang(30), model="fast-a")

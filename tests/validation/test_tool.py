@@ -68,8 +68,8 @@ async def test_tool_is_listed_read_only_with_bounded_inputs(tmp_path: Path) -> N
     assert props["lint_scope"]["enum"] == ["all", "new"]
     assert tool.input_schema["required"] == ["path"]
     assert props["wait_seconds"]["minimum"] == 0 and "validation_id" in props
-    assert "running" in tool.output_schema["properties"]["status"]["enum"]
     assert tool.output_schema is not None and "checks" in tool.output_schema["properties"]
+    assert "running" in tool.output_schema["properties"]["status"]["enum"]
 
 
 async def test_tool_validates_inside_the_clients_roots_and_refuses_outside(tmp_path: Path) -> None:
@@ -137,10 +137,10 @@ def _slow_project(release: Path) -> dict[str, str]:
 async def test_a_validation_longer_than_the_time_limit_answers_early_and_is_waited_on_by_id(tmp_path: Path) -> None:
     release = tmp_path / "release"
     repo = make_repo(tmp_path / "repo", _slow_project(release))
-    progress: list[tuple[float, float | None, str | None]] = []
+    notes: list[tuple[float, float | None, str | None]] = []
 
-    async def on_progress(done: float, total: float | None, message: str | None) -> None:
-        progress.append((done, total, message))
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        notes.append((progress, total, message))
 
     async with Client(_server(_settings(tmp_path, tmp_path, time_limit_s=2.0))) as client:
         started = time.monotonic()
@@ -176,5 +176,5 @@ async def test_a_validation_longer_than_the_time_limit_answers_early_and_is_wait
     assert done["passed"] is True and done["status"] == "passed"
     assert {c["name"]: c["status"] for c in done["checks"]} == {"python-syntax": "passed", "pytest": "passed"}
     assert done["git"]["branch"] == "main"
-    assert progress and progress[0][1] == 2.0 and progress[-1][0] == 2.0  # 1 of 2, then 2 of 2
+    assert notes and notes[0][1] == 2.0 and notes[-1][0] == 2.0  # 1 of 2, then 2 of 2
     assert unknown.is_error and "validation_id" in _text(unknown)

@@ -42,7 +42,7 @@ def _load() -> Callable[..., Any]:
                            {"from server.analysis import signals as sig": "import bench_legacy_signals as sig"})
     except subprocess.CalledProcessError as exc:
         raise SystemExit(f"the legacy analyzer needs commit {LEGACY_COMMIT} in this clone: {exc.stderr}") from exc
-    return analyzer.analyze  # type: ignore[no-any-return]
+    return analyzer.analyze
 
 
 legacy_analyze = _load()
