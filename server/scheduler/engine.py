@@ -36,6 +36,7 @@ from server.formatting import usd
 from server.routing.router import Router
 from server.scheduler.answer_checks import with_dependency_patches
 from server.scheduler.dag import SUCCESS, TERMINAL, TaskGraph, bottom_levels
+from server.scheduler.dependency_view import AFTER_DEPENDENCIES, code_after_dependencies
 from server.scheduler.gate import CallGate, Limits
 from server.scheduler.planner import estimate_makespan, plan_group, plan_workspaces, task_cost_cap
 from server.scheduler.ports import CallObserver, Providers
@@ -299,18 +300,23 @@ class Engine:
             task, deps = await self.store.dispatch_view(task_id, PER_DEPENDENCY_CHARS, quick=self.gate.quiet)
             plan = TaskPlan.from_json(task.plan_json)
             validation = self.validation_of(task.validate_json, plan, task.description, run.record.policy)
+            workspace_text = self._workspace_text(task.context_json, plan)
+            if validation is not None and task.depends_on:
+                ancestors = [await self.store.get_task(run.ids[k], preview_chars=1) for k in _ancestors(run, key)]
+                validation = await with_dependency_patches(
+                    validation, [(t.id, t.validate_json) for t in ancestors], self._full_result)
+                if workspace_text and validation.get("after_patches"):
+                    # checked on top of its dependencies' patches: shown the code as they leave it
+                    workspace_text = await code_after_dependencies(
+                        workspace_text, stored_workspace_context(task.context_json).get("selection") or {},
+                        validation, self.config.runner.validation_env)
             job = Job(
                 key=key, task_id=task_id, group_id=run.record.id, priority=task.priority, depth=run.depth[key],
                 timeout_s=task.timeout_s, plan=plan,
-                messages=self.task_messages(plan, task.description, deps,
-                                            self._workspace_text(task.context_json, plan), validation),
+                messages=self.task_messages(plan, task.description, deps, workspace_text, validation),
                 limits=run.limits,
                 validation=validation,
             )
-            if job.validation is not None and task.depends_on:
-                ancestors = [await self.store.get_task(run.ids[k], preview_chars=1) for k in _ancestors(run, key)]
-                job.validation = await with_dependency_patches(
-                    job.validation, [(t.id, t.validate_json) for t in ancestors], self._full_result)
             run.jobs[key] = job
             try:
                 if job.validation is not None and job.validation.get("test_first"):
@@ -661,7 +667,7 @@ def _validation_spec(validate_json: str | None) -> dict[str, Any] | None:
 # Either form a model may have been trained on: a unified diff, or SEARCH/REPLACE blocks, the edit
 # format aider uses by default for most models (server.validation.edit_blocks reads them).
 PATCH_REQUEST = (
-    "\n\nAnswer with a single unified diff against the repository's current HEAD, in a ```diff "
+    "\n\nAnswer with a single unified diff against {against}, in a ```diff "
     "block with --- a/ and +++ b/ paths relative to the repository root, or with SEARCH/REPLACE blocks "
     "(each: the file's path from the repository root alone on a line, then <<<<<<< SEARCH, lines copied "
     "exactly from the file, =======, the lines to put in their place, >>>>>>> REPLACE); for this task "
@@ -675,5 +681,8 @@ def _with_patch_request(messages: list[dict[str, str]], spec: dict[str, Any] | N
     if spec is None or spec.get("mode") == "agent":  # an agent changes files through its tools
         return messages
     last = dict(messages[-1])
-    last["content"] += PATCH_REQUEST.format(checks=", ".join(spec.get("checks") or ["all that apply"]))
+    # checked on top of its dependencies' patches, and shown the code as they leave it (`dependency_view`)
+    against = (f"the code shown above (the repository's HEAD {AFTER_DEPENDENCIES})" if spec.get("after_patches")
+               else "the repository's current HEAD")
+    last["content"] += PATCH_REQUEST.format(against=against, checks=", ".join(spec.get("checks") or ["all that apply"]))
     return [*messages[:-1], last]
