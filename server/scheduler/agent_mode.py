@@ -28,6 +28,7 @@ from server.analysis.tokens import count_tokens as count_text_tokens
 from server.backends.base import ChatMessage, Completion, Message, as_message
 from server.backends.pricing import compute_cost
 from server.catalog.schema import ModelSpec
+from server.scheduler.dependency_view import commit_on_top
 from server.scheduler.validated import lint_scope, test_scope
 from server.validation.model import ALL_KINDS
 
@@ -87,7 +88,10 @@ async def run_agent_attempt(
     checks = tuple(spec.get("checks") or ALL_KINDS)
     conversation = [as_message(m) for m in messages]
     conversation.append(ChatMessage("user", AGENT_INSTRUCTIONS.format(checks=", ".join(checks))))
-    async with await AgentWorkspace.create(Path(str(spec["workspace"])), task_id=task_id, env=env) as workspace:
+    repo, base = Path(str(spec["workspace"])), str(spec.get("base") or "HEAD")
+    if spec.get("after_patches"):  # works on the code as its dependencies' patches leave it
+        base = (await commit_on_top(repo, base, [str(p) for p in spec["after_patches"]], env))[1]
+    async with await AgentWorkspace.create(repo, task_id=task_id, env=env, base=base) as workspace:
         tools = AgentTools(workspace, checks=checks, check_timeout_s=float(spec.get("timeout_s", 300.0)),
                            base_env=env, exclude_globs=tuple(spec.get("exclude") or ()), lint_scope=lint_scope(spec),
                            test_scope=test_scope(spec), required_tests=[str(t) for t in spec.get("required_tests") or ()])

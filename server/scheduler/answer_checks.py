@@ -17,7 +17,9 @@ same way:
                              (no shell, the validation engine's allow-listed environment)
     "after_patches": [diffs]  the passing patches of the validated tasks it depends on, applied
                              first (a dependent of "fix the build" is checked on the fixed
-                             build); the patch handed back is its own only
+                             build): the answer is read and checked against a commit holding
+                             them (`dependency_view.commit_on_top`); the patch handed back is
+                             its own only
     "phase": "tests"         test-first's first phase: the answer is tests, which must be
                              collected and fail on the current code
 
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from server.errors import WorkspaceError
+from server.scheduler.dependency_view import commit_on_top
 from server.scheduler.validated import Verdict, check_answer
 from server.validation import apply_patch_in_worktree, extract_unified_diff
 from server.validation.edit_blocks import edit_blocks_diff, has_edit_blocks
@@ -56,6 +59,17 @@ async def check_task_answer(text: str, spec: Mapping[str, Any], env: Mapping[str
     """Check `text` against every rule of `spec` (see the module docstring), cheapest first."""
     if spec.get("phase") == "tests":
         return await _check_tests_first(text, spec, env)
+    before = [str(p) for p in spec.get("after_patches") or ()]
+    real_base = None
+    if before and spec.get("workspace"):
+        # read and checked against the code as the dependencies' patches leave it (`dependency_view`)
+        try:
+            real_base, on_top = await commit_on_top(Path(str(spec["workspace"])), str(spec.get("base") or "HEAD"),
+                                                    before, env)
+        except WorkspaceError as exc:
+            return _fail("patch_failed", f"The patches of the tasks this one depends on do not apply together: {exc}",
+                         None)
+        spec = {**spec, "base": on_top}
     patch, failure, made = await _answer_patch(text, spec, env)
     if failure is not None:
         return failure
@@ -79,13 +93,11 @@ async def check_task_answer(text: str, spec: Mapping[str, Any], env: Mapping[str
     base = str(spec.get("base_patch") or "")
     if patch is not None and base:
         own = base.rstrip("\n") + "\n" + patch.rstrip("\n") + "\n"
-    before = [str(p) for p in spec.get("after_patches") or ()]
-    if own is not None and (base or before):
-        text = "```diff\n" + "".join(p.rstrip("\n") + "\n" for p in [*before, own]) + "```"
-    # With other patches in front, the answer's own part must stay a diff git takes as it is.
-    verdict = await check_answer(text, spec, env, lenient=not (base or before))
-    if before and own is not None and verdict.patch is not None:
-        verdict = _own_patch(verdict, own)
+        text = "```diff\n" + own + "```"
+    # With the tests written first in front, the answer's own part must stay a diff git takes as it is.
+    verdict = await check_answer(text, spec, env, lenient=not base)
+    if real_base is not None and own is not None and verdict.patch is not None:
+        verdict = _own_patch(verdict, own if base else verdict.patch, real_base)
     command = [str(a) for a in spec.get("command") or ()]
     if not verdict.passed or not command or verdict.patch is None:
         return verdict
@@ -99,12 +111,14 @@ async def check_task_answer(text: str, spec: Mapping[str, Any], env: Mapping[str
     return Verdict(False, "failed", json.dumps(data, default=str), feedback, verdict.patch, verdict.base_commit)
 
 
-def _own_patch(verdict: Verdict, own: str) -> Verdict:
-    """The verdict on the answer's own patch, checked on top of its dependencies' patches."""
+def _own_patch(verdict: Verdict, own: str, base_commit: str) -> Verdict:
+    """The verdict on the answer's own patch, checked on top of its dependencies' patches: it goes
+    on `base_commit` after theirs (`apply_validated_patch` with all their ids)."""
     data = json.loads(verdict.report_json)
     data["files_changed"] = list(diff_files(own))
     data["checked_after_dependencies"] = True
-    return dataclasses.replace(verdict, patch=own, report_json=json.dumps(data, default=str))
+    data["base_commit"] = base_commit
+    return dataclasses.replace(verdict, patch=own, report_json=json.dumps(data, default=str), base_commit=base_commit)
 
 
 async def with_dependency_patches(

@@ -8,12 +8,14 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
 from mcp import Client
 
 from server.app import build_server
 from server.scheduler.dependency_view import Hunk, moved_range
 from server.settings import load_settings
 from tests.e2e.helpers import call, wait_finished
+from tests.e2e.test_agent_mode import tool
 from tests.scheduler.overlay import loop_env
 from tests.support.loopback_provider import LoopbackProvider, Reply
 
@@ -27,9 +29,14 @@ def _diff(*hunk: str) -> str:
 
 FIX = _diff("@@ -1,5 +1,7 @@", " import math", "+", "+ZERO = 0", " ", " ", " def add(a, b):", "-    return a - b",
             "+    return a + b")
-# Written against the code as FIX leaves it: the lines it changes are FIX's, two lines further down.
-DIGITS = _diff("@@ -4,6 +4,6 @@", " ", " ", " def add(a, b):", "-    return a + b", "+    return int(a) + int(b)",
-               " ", " ")
+# Written against the code as FIX leaves it: the lines it changes are FIX's, two lines further down
+# (a cheap model's hunk header is often off: this one says line 1, and goes in by its text).
+DIGITS = {
+    "diff": _diff("@@ -1,6 +1,6 @@", " ", " ", " def add(a, b):", "-    return a + b", "+    return int(a) + int(b)",
+                  " ", " "),
+    "search-replace": ("calc.py\n```python\n<<<<<<< SEARCH\ndef add(a, b):\n    return a + b\n=======\n"
+                       "def add(a, b):\n    return int(a) + int(b)\n>>>>>>> REPLACE\n```"),
+}
 
 
 def _pieces(prompt: str, path: str) -> list[tuple[int, int, str]]:
@@ -48,11 +55,13 @@ def _project(root: Path) -> Path:
     return repo
 
 
-async def test_a_dependent_validated_task_is_shown_and_checked_on_its_dependency_s_patch(tmp_path: Path) -> None:
+@pytest.mark.parametrize("form", sorted(DIGITS))
+async def test_a_dependent_validated_task_is_shown_and_checked_on_its_dependency_s_patch(tmp_path: Path,
+                                                                                       form: str) -> None:
     repo = _project(tmp_path)
     check = {"checks": ["test"], "max_rounds": 1}
     with LoopbackProvider() as lp:
-        lp.script("fast-a", [Reply(FIX), Reply(DIGITS)])
+        lp.script("fast-a", [Reply(FIX), Reply(DIGITS[form])])
         settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
         async with Client(build_server(settings)) as client:
             submitted = await call(client, "submit_parallel_tasks", {"tasks": [
@@ -63,6 +72,8 @@ async def test_a_dependent_validated_task_is_shown_and_checked_on_its_dependency
                  "task_description": "Make add() in calc.py also accept strings of digits"},
             ]})
             status = await wait_finished(client, submitted["group_id"])
+            ids = [t["task_id"] for t in sorted(status["tasks"], key=lambda t: t["id"] != "fix")]
+            applied = await call(client, "apply_validated_patch", {"task_id": ids})
     by_id = {t["id"]: t for t in status["tasks"]}
     assert by_id["fix"]["status"] == "succeeded", by_id["fix"]
     assert by_id["digits"]["status"] == "succeeded", by_id["digits"]
@@ -76,6 +87,8 @@ async def test_a_dependent_validated_task_is_shown_and_checked_on_its_dependency
         assert text == "\n".join(after_fix[first - 1:last]) + "\n", (first, last, text)
     assert "return a - b" not in shown
     assert "against the code shown above (the repository's HEAD with the changes" in asked
+    assert applied["applied"], applied  # the two patches, one after the other, on the user's checkout
+    assert "    return int(a) + int(b)\n" in (repo / "calc.py").read_text() and "ZERO = 0" in (repo / "calc.py").read_text()
 
 
 def test_a_range_moves_with_the_lines_added_before_it_and_widens_over_a_change_inside_it() -> None:
@@ -87,3 +100,29 @@ def test_a_range_moves_with_the_lines_added_before_it_and_widens_over_a_change_i
     assert moved_range(4, 5, grown) == (4, 7) and moved_range(6, 8, grown) == (8, 10)
     deleted = [Hunk(6, 3, 5, 0)]  # lines 6-8 removed
     assert moved_range(6, 8, deleted) is None and moved_range(4, 8, deleted) == (4, 5)
+
+
+async def test_an_agent_depending_on_a_validated_task_works_on_the_code_its_patch_leaves(tmp_path: Path) -> None:
+    repo = _project(tmp_path)
+    with LoopbackProvider() as lp:
+        lp.script("fast-a", [
+            Reply(FIX),
+            tool("read_file", 1, path="calc.py", start_line=6, end_line=7),
+            tool("replace_text", 2, path="calc.py", old="    return a + b", new="    return int(a) + int(b)"),
+            tool("done", 3, summary="add() takes digits"),
+        ])
+        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
+        async with Client(build_server(settings)) as client:
+            submitted = await call(client, "submit_parallel_tasks", {"tasks": [
+                {"id": "fix", "agent_type": "tcoder_speed", "workspace": str(repo), "validate": {"checks": ["test"]},
+                 "task_description": "Fix add() in calc.py so the tests pass"},
+                {"id": "digits", "agent_type": "tcoder_speed", "workspace": str(repo), "mode": "agent",
+                 "validate": {"checks": ["test"]}, "depends_on": ["fix"],
+                 "task_description": "Make add() in calc.py also accept strings of digits"},
+            ]})
+            status = await wait_finished(client, submitted["group_id"])
+        read = [m["content"] for r in lp.requests_for("fast-a") for m in r.json["messages"] if m.get("role") == "tool"]
+    by_id = {t["id"]: t for t in status["tasks"]}
+    assert by_id["digits"]["status"] == "succeeded", by_id["digits"]
+    assert "return a + b" in read[0]  # the file as the fix left it, in its worktree
+    assert by_id["digits"]["result"].count("\n-    return a + b") == 1  # its own change only
