@@ -4,8 +4,9 @@ Status: group counts, totals, progress and budget warnings always; then one page
 (`limit` from `offset`, by default every status with those needing attention first, or only
 `task_status`), each with its variant, model used, path of attempts, time, tokens, cost and
 result (cut to the server's `max_result_chars`). The reply is a short summary and the data, as
-structured content and as JSON text (`tools._shared.summary_and_data`); one page of tasks keeps it
-small whatever the group's size.
+structured content and as JSON text (`tools._shared.summary_and_data`); one page of tasks, its
+results cut further when long and the page shortened if need be (`fit`), keeps it under about 6k
+tokens whatever the group's size and its answers' length.
 `wait_seconds` returns as soon as something changes (no polling loop: the engine signals each
 committed change) or the group finishes. Budget warnings also go out as an MCP log message
 when the client opted in to logging, and progress as MCP progress notifications when the
@@ -15,6 +16,7 @@ client sent a progress token.
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -29,10 +31,15 @@ from tools._shared import app_state, expected_errors, summary_and_data, visible_
 if TYPE_CHECKING:  # loaded with the server's state, not with the tool list
     from server.scheduler.status import GroupView
 
-__all__ = ["MAX_SLICE_CHARS", "PROGRESS_EVERY_S", "GroupStatusOutput", "progress", "read_view", "register", "shape", "summary", "wait_until_finished"]
+__all__ = ["MAX_SLICE_CHARS", "PROGRESS_EVERY_S", "REPLY_CHARS", "GroupStatusOutput", "fit", "json_chars", "progress", "read_view",
+           "register", "shape", "summary", "wait_until_finished"]
 
 # One get_task_result slice: at most ~20k tokens even for dense text, well under clients' limits.
 MAX_SLICE_CHARS = 60_000
+# A status reply's data as JSON: about 6k tokens, under the 10k at which clients warn; results are
+# cut to fit (never below MIN_RESULT_PREVIEW each), then the page is shortened.
+REPLY_CHARS = 20_000
+MIN_RESULT_PREVIEW = 400
 PROGRESS_EVERY_S = 5.0  # while a call waits for a group: the longest silence between progress notifications
 
 
@@ -170,6 +177,31 @@ def shape(view: GroupView) -> GroupStatusOutput:
     )
 
 
+def json_chars(data: BaseModel) -> int:
+    """The length of `data` as the reply's compact JSON text."""
+    return len(json.dumps(data.model_dump(mode="json"), separators=(",", ":"), ensure_ascii=False))
+
+
+def fit(output: GroupStatusOutput, offset: int, budget_chars: int = REPLY_CHARS) -> GroupStatusOutput:
+    """`output` within `budget_chars` of JSON: the page's results cut to an equal share of the room
+    the rest leaves (each continues from its `result_next_offset` via get_task_result), then, if
+    that is not enough, fewer tasks on the page (the rest from `next_offset`)."""
+    size = json_chars(output)
+    if size <= budget_chars:
+        return output
+    with_result = [t for t in output.tasks if t.result]
+    room = budget_chars - (size - sum(len(json.dumps(t.result, ensure_ascii=False)) for t in with_result))
+    share = max(MIN_RESULT_PREVIEW, room // max(1, len(with_result)))
+    tasks = [t if t.result is None or len(t.result) <= share else
+             t.model_copy(update={"result": t.result[:share], "result_truncated": True, "result_next_offset": share})
+             for t in output.tasks]
+    output = output.model_copy(update={"tasks": tasks})
+    while len(output.tasks) > 1 and json_chars(output) > budget_chars:
+        kept = output.tasks[:-1]
+        output = output.model_copy(update={"tasks": kept, "next_offset": offset + len(kept)})
+    return output
+
+
 async def _log_warning(ctx: Context[AppState, Any], text: str) -> None:
     """An MCP log message at the level the client chose (see server.client_logging)."""
     await send_client_log(ctx, "warning", text)
@@ -213,19 +245,22 @@ async def get_parallel_group_status(
     await ctx.report_progress(*progress(view))
     for text in view.budget_warnings:
         await _log_warning(ctx, text)
-    output = shape(view)
-    return summary_and_data(summary(view), output.model_dump(mode="json"))
+    output = fit(shape(view), offset)
+    return summary_and_data(summary(view, output), output.model_dump(mode="json"))
 
 
-def summary(view: GroupView) -> str:
-    """The reply's first text block: a few lines; the data follows as JSON and as structured content."""
+def summary(view: GroupView, shown: GroupStatusOutput | None = None) -> str:
+    """The reply's first text block: a few lines; the data (`shown`, the page as fitted) follows as
+    JSON and as structured content."""
     counts = ", ".join(f"{n} {status}" for status, n in sorted(view.counts.items()))
     lines = [f"Group {view.group_name} ({view.group_id}): {view.status}; {counts}; "
              f"${view.total_cost:.4f} over {view.attempts} calls."]
-    if view.tasks:
-        last = view.tasks_offset + len(view.tasks)
+    listed, next_offset = (len(view.tasks), view.tasks_next_offset) if shown is None else (len(shown.tasks),
+                                                                                         shown.next_offset)
+    if listed:
+        last = view.tasks_offset + listed
         lines.append(f"Tasks {view.tasks_offset + 1}-{last} of {view.tasks_matching} in the data"
-                     + (f"; next_offset {view.tasks_next_offset}." if view.tasks_next_offset is not None else "."))
+                     + (f"; next_offset {next_offset}." if next_offset is not None else "."))
     lines.extend(view.budget_warnings)
     return "\n".join(lines)
 

@@ -36,7 +36,15 @@ from tools._inputs import (
     caller_hints,
 )
 from tools._shared import app_state, expected_errors, summary_and_data
-from tools.get_parallel_group_status import progress, read_view, wait_until_finished
+from tools.get_parallel_group_status import (
+    REPLY_CHARS,
+    GroupStatusOutput,
+    json_chars,
+    progress,
+    read_view,
+    wait_until_finished,
+)
+from tools.get_parallel_group_status import fit as status_fit
 from tools.get_parallel_group_status import shape as status_shape
 from tools.get_parallel_group_status import summary as status_summary
 from tools.surface import nearest_names
@@ -114,7 +122,8 @@ class SubmitOutput(BaseModel):
 
     group_id: str | None = Field(description="None on a dry run.")
     group_name: str
-    status: str = Field(description="running, or planned (dry run: nothing stored or run).")
+    status: str = Field(description="running, or planned (dry run: nothing stored or run); after a wait, the "
+                        "group's status then (succeeded, failed or cancelled once it ended).")
     strategy: str
     policy: str
     max_concurrent: int
@@ -208,15 +217,20 @@ def shape(result: SubmitResult, status: GroupView | None = None) -> SubmitOutput
     else:
         next_step = (f"Running in the background. Call get_parallel_group_status with group_id "
                      f"'{result.group_id}' (wait_seconds up to 45 to wait for progress).")
-    return SubmitOutput(
-        group_id=result.group_id, group_name=result.group_name, status=result.status,
+    fitted = None if status is None else status_fit(status_shape(status), 0, REPLY_CHARS // 2)
+    output = SubmitOutput(
+        group_id=result.group_id, group_name=result.group_name, status=result.status if status is None else status.status,
         strategy=result.strategy, policy=result.policy, max_concurrent=result.max_concurrent,
         task_count=len(result.tasks), estimated_total_cost=result.estimated_cost,
         estimated_total_time=result.estimated_time, budget_state=result.budget_state,
         warnings=list(result.warnings), tasks=tasks, tasks_omitted=len(result.tasks) - len(tasks),
         next_step=next_step,
-        group_status=None if status is None else status_shape(status).model_dump(mode="json"),
+        group_status=None if fitted is None else fitted.model_dump(mode="json"),
     )
+    # the plans of many tasks (or long rationales) beside a status: the list is cut to fit the reply
+    while output.tasks and json_chars(output) > REPLY_CHARS:
+        output = output.model_copy(update={"tasks": output.tasks[:-1], "tasks_omitted": output.tasks_omitted + 1})
+    return output
 
 
 def summary(output: SubmitOutput, status: GroupView | None = None) -> str:
@@ -225,7 +239,8 @@ def summary(output: SubmitOutput, status: GroupView | None = None) -> str:
     cost = "unknown" if output.estimated_total_cost is None else f"${output.estimated_total_cost:.4f}"
     head = (f"Group {output.group_name} ({output.group_id or 'dry run'}): {output.status}, {output.task_count} "
             f"tasks, estimated {cost} and {output.estimated_total_time:.0f}s.")
-    after = [] if status is None else ["After the wait: " + status_summary(status)]
+    shown = None if output.group_status is None else GroupStatusOutput.model_validate(output.group_status)
+    after = [] if status is None else ["After the wait: " + status_summary(status, shown)]
     return "\n".join([head, *output.warnings, *after, output.next_step])
 
 
