@@ -288,15 +288,28 @@ def _begin(conn: sqlite3.Connection, call: _Call, limits: BudgetLimits,
         if start_task:  # the task's first call: it is running from the moment its money is held
             started = conn.execute(
                 "UPDATE tasks SET status = 'running', started_at = ?1, attempts = attempts + 1, model_used = ?2,"
-                " updated_at = ?1 WHERE id = ?3 AND status IN ('pending', 'queued')",
-                (call.now, call.model_id, call.task_id),
+                f" updated_at = ?1, {_VARIANT_OF_CALL} WHERE id = ?3 AND status IN ('pending', 'queued')",
+                (call.now, call.model_id, call.task_id, call.variant),
             ).rowcount > 0
         if not started:
             conn.execute(
-                "UPDATE tasks SET attempts = attempts + 1, model_used = ?, updated_at = ? WHERE id = ?",
-                (call.model_id, call.now, call.task_id),
+                f"UPDATE tasks SET attempts = attempts + 1, model_used = ?2, updated_at = ?1, {_VARIANT_OF_CALL}"
+                " WHERE id = ?3",
+                (call.now, call.model_id, call.task_id, call.variant),
             )
     return attempt_id, reserve, started, bool(learned.cost_samples) and learned.mean_cost <= _EPS
+
+
+# The task's variant and agent name follow its latest call (an escalated task's are the variant that
+# answered): agent names are `<agent>_<variant><worker label>` (`server.routing.router`); the right
+# side reads the row's values before the update. ?4 is the call's variant (None: leave both; COALESCE
+# gives PostgreSQL its type).
+_VARIANT_OF_CALL = (
+    "agent_name = CASE WHEN COALESCE(?4, variant) = variant OR substr(agent_name, 1, length(agent) + length(variant) + 1)"
+    " <> agent || '_' || variant THEN agent_name"
+    " ELSE agent || '_' || ?4 || substr(agent_name, length(agent) + length(variant) + 2) END,"
+    " variant = COALESCE(?4, variant)"
+)
 
 
 def _book(conn: sqlite3.Connection, day: str, amount: float, calls: int) -> None:

@@ -83,6 +83,7 @@ async def test_failed_checks_escalate_with_feedback_until_a_patch_passes(tmp_pat
 
     assert task["status"] == "succeeded", task
     assert task["model_used"] == "loopa/best"
+    assert (task["variant"], task["agent_name"]) == ("quality", "tcoder_quality")  # the variant that answered
     assert "+    return a + b" in task["result"]
     verdicts = [(a["model"], a["validation"]["status"]) for a in task["attempts"]]
     assert verdicts == [("loopa/fast", "failed"), ("loopa/mid", "failed"), ("loopa/best", "passed")]
