@@ -18,6 +18,8 @@ from typing import Literal
 from server.agent.tools import TOOL_SPECS, AgentTools, ToolOutcome, short_arguments
 from server.backends.base import ChatMessage, ToolCall, ToolSpec
 from server.errors import BudgetExceeded
+from server.validation import extract_unified_diff
+from server.validation.edit_blocks import has_edit_blocks
 
 __all__ = ["AgentBounds", "AgentReply", "AgentResult", "AgentStep", "ChatFn", "StopReason", "run_agent"]
 
@@ -69,6 +71,9 @@ class AgentResult:
     steps_total: int = 0
     checks_passed: bool | None = None  # the last run_checks the agent made
     summary: str = ""
+    # A reply that wrote its change as a patch (a unified diff or SEARCH/REPLACE blocks) instead of
+    # making it with the tools: the answer to check when the worktree holds no change.
+    written_patch: str = ""
 
 
 _NUDGE = ("Use the tools to inspect and change the repository, run_checks to test your change, "
@@ -107,6 +112,11 @@ async def run_agent(
         result.cost_usd += reply.cost_usd
         messages.append(ChatMessage("assistant", reply.text, tool_calls=reply.tool_calls))
         if not reply.tool_calls:
+            if extract_unified_diff(reply.text) is not None or has_edit_blocks(reply.text):
+                # the change written out rather than made: it is the answer (cheap models often do this)
+                result.written_patch, result.summary = reply.text, reply.text[:500]
+                stop = "done"
+                break
             idle_replies += 1
             if idle_replies >= 2:  # twice without a tool call: the model considers itself finished
                 result.summary = reply.text[:500]

@@ -559,7 +559,7 @@ class TaskRunner:
             job.validation, job.messages, turn, env=self.config.validation_env,
             task_id=f"{job.task_id}-{candidate.variant}", on_step=lambda _step: events.progress(job),
         )
-        return result.diff, candidate.model_id, result
+        return result.diff or result.written_patch, candidate.model_id, result
 
     async def aclose(self) -> None:
         """Stop cost reconciliations still waiting on a provider."""

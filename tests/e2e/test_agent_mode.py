@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from mcp import Client
 
 from server.app import build_server
@@ -89,6 +90,32 @@ async def test_an_agent_reads_edits_sees_its_test_fail_fixes_it_and_hands_back_a
     assert (repo / "calc.py").read_text() == BUGGY  # the user's tree waits for apply_validated_patch
 
 
+@pytest.mark.parametrize("answer", [
+    "The fix:\n```diff\n--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n"
+    "+    return a + b\n```",
+    "calc.py\n```python\n<<<<<<< SEARCH\ndef add(a, b):\n    return a - b\n=======\ndef add(a, b):\n"
+    "    return a + b\n>>>>>>> REPLACE\n```",
+], ids=["diff", "search-replace"])
+async def test_an_agent_that_writes_its_change_as_a_patch_instead_of_using_the_tools_is_checked_on_it(
+    tmp_path: Path, answer: str,
+) -> None:
+    repo = _project(tmp_path)
+    with LoopbackProvider() as lp:
+        lp.script("fast-a", [tool("read_file", 1, path="calc.py"), Reply(answer)])
+        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
+        async with Client(build_server(settings)) as client:
+            submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
+                "agent_type": "tcoder_speed", "task_description": "Fix add() in calc.py so the tests pass",
+                "workspace": str(repo), "mode": "agent", "validate": {"checks": ["test"], "max_rounds": 1},
+            }]})
+            status = await wait_finished(client, submitted["group_id"])
+    (task,) = status["tasks"]
+    assert task["status"] == "succeeded" and task["model_used"] == "loopa/fast", (task["error"], task["attempts"])
+    assert "+    return a + b" in task["result"]
+    (attempt,) = [a for a in task["attempts"] if a.get("validation")]
+    assert attempt["validation"]["agent"]["stop_reason"] == "done" and len(lp.requests_for("fast-a")) == 2
+
+
 async def test_an_agent_whose_patch_fails_the_checks_escalates_with_the_diagnostics(tmp_path: Path) -> None:
     repo = _project(tmp_path)
     with LoopbackProvider() as lp:
@@ -136,7 +163,7 @@ async def test_a_model_without_tool_calling_is_passed_over_in_agent_mode(tmp_pat
             status = await wait_finished(client, submitted["group_id"])
         assert lp.requests_for("fast-a2") == []
     (task,) = status["tasks"]
-    assert task["status"] == "succeeded" and task["model_used"] == "loopa/fast", task
+    assert task["status"] == "succeeded" and task["model_used"] == "loopa/fast", (task["error"], task["attempts"])
 
 
 async def test_agent_mode_without_a_workspace_is_refused_naming_the_field(tmp_path: Path) -> None:
