@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # imported when the state is opened, so a server answers `too
     from server.store import RecoveryReport, Store
     from server.validation.cache import ResultCache
     from server.validation.runs import ValidationRuns
+    from server.workflows.followup_runs import FollowUpRuns
 
 __all__ = ["AppState", "StateOpener", "engine_config", "open_app_state"]
 
@@ -58,6 +59,7 @@ class AppState:
     engine: Engine
     validation_cache: ResultCache
     validation_runs: ValidationRuns  # validate_workspace's background runs (cancelled at close)
+    follow_ups: FollowUpRuns  # continue_task's runs that outlast a call (cancelled at close)
     exit_stack: AsyncExitStack
 
     async def aclose(self) -> None:
@@ -98,6 +100,7 @@ async def open_app_state(settings: Settings, catalog: Catalog | None = None) -> 
     from server.store import LeaseKeeper, Store
     from server.validation.cache import ResultCache
     from server.validation.runs import ValidationRuns
+    from server.workflows.followup_runs import FollowUpRuns
 
     stack = AsyncExitStack()
     try:
@@ -133,6 +136,8 @@ async def open_app_state(settings: Settings, catalog: Catalog | None = None) -> 
         stack.push_async_callback(engine.aclose)
         validation_runs = ValidationRuns()
         stack.push_async_callback(validation_runs.aclose)
+        follow_ups = FollowUpRuns()
+        stack.push_async_callback(follow_ups.aclose)  # before the engine's close: their calls settle first
         resumed = await engine.resume()
         if resumed:
             log.info("resumed %d unfinished group(s)", len(resumed))
@@ -146,7 +151,7 @@ async def open_app_state(settings: Settings, catalog: Catalog | None = None) -> 
     return AppState(
         settings=settings, catalog=catalog, http=http, store=store, recovery=recovery, registry=registry,
         perf=perf, router=router, engine=engine, validation_cache=ResultCache(),
-        validation_runs=validation_runs, exit_stack=stack,
+        validation_runs=validation_runs, follow_ups=follow_ups, exit_stack=stack,
     )
 
 

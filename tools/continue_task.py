@@ -32,6 +32,7 @@ class ContinueTaskOutput(BaseModel):
     context_tokens: int
     context_sent: list[str]
     cost: float
+    next_step: str | None = Field(None, description="While status is running: how to collect the answer.")
 
 
 async def continue_task(
@@ -41,20 +42,38 @@ async def continue_task(
     stronger: Annotated[bool, Field(description="Next stronger variant's model.")] = False,
 ) -> ContinueTaskOutput:
     """Follow up on a finished task on its model (stronger if asked or it failed), sending the
-    exchange so far and only code not sent before; cost lands on the task."""
+    exchange so far and only code not sent before; cost lands on the task. A slow answer comes
+    back as status "running": the same call again waits for it."""
     from server.workflows.context_pieces import workspace_selector  # loaded when first called
     from server.workflows.followup import continue_task as continue_thread
 
     state = app_state(ctx)
     limit = state.settings.tool_time_limit_s
+    runs = state.follow_ups
     with expected_errors():
         await visible_task(state.engine.store, task_id)
+        key = runs.key_of(message, stronger)
+        running = runs.get(task_id)
+        if running is not None and running.key != key and not running.task.done():
+            raise InputError("task_id", "a follow-up of this task is still being answered (a thread takes one "
+                             "turn at a time)", "call continue_task again with that follow-up's message and "
+                             "stronger flag to wait for its answer, then send this one")
+        if running is not None and running.key != key:
+            runs.collected(running)  # finished and never collected: this message comes after it
+        run = runs.start(task_id, key, lambda: continue_thread(state.engine, task_id, message, stronger=stronger,
+                                                               select=workspace_selector(state.settings)))
         try:  # a client cuts a call at about 60 s: answer within the server's tool time limit
-            done = await asyncio.wait_for(continue_thread(state.engine, task_id, message, stronger=stronger,
-                                                          select=workspace_selector(state.settings)), limit)
+            done = await asyncio.wait_for(asyncio.shield(run.task), limit)
         except TimeoutError:
-            raise InputError("message", f"the model did not answer within {limit:g}s (the server's "
-                             "tool_time_limit_s); the call was stopped and settled — send it again or ask less") from None
+            return ContinueTaskOutput(
+                turn=0, status="running", model=None, answer=None, error=None, prompt_tokens=0, context_tokens=0,
+                context_sent=[], cost=0.0,
+                next_step=f"The model is still answering (over the server's tool_time_limit_s, {limit:g}s). Call "
+                          "continue_task again with the same task_id, message and stronger to wait for the answer "
+                          "(it is not sent twice).")
+        finally:
+            if run.task.done():
+                runs.collected(run)
     return ContinueTaskOutput(
         turn=done.turn, status=done.status, model=done.model_id, answer=done.text,
         error=done.error, prompt_tokens=done.prompt_tokens, context_tokens=done.context_tokens,

@@ -14,6 +14,7 @@ from server.workflows.followup import UNCHECKED_FOLLOW_UP
 from tests.e2e.helpers import call, wait_finished
 from tests.scheduler.overlay import loop_env
 from tests.support.loopback_provider import LoopbackProvider, Reply
+from tests.support.replies import reply_text
 
 
 def roles(request_json: dict[str, Any]) -> list[tuple[str, str]]:
@@ -69,6 +70,30 @@ async def test_continue_task_refuses_an_unknown_and_a_still_running_task(tmp_pat
     assert running.is_error
     text = running.content[0].text  # type: ignore[union-attr]
     assert "task_id" in text and "still" in text
+
+
+async def test_a_follow_up_slower_than_a_call_goes_on_and_the_same_call_again_collects_it(tmp_path: Path) -> None:
+    with LoopbackProvider() as lp:
+        lp.script("fast-a", [Reply("def greet(): return 'hi'"), Reply("slow follow-up", chunks=3, chunk_delay=0.8)])
+        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_TOOL_TIME_LIMIT_S="1"))
+        async with Client(build_server(settings)) as client:
+            submitted = await call(client, "submit_parallel_tasks", {"tasks": [
+                {"agent_type": "tcoder_speed", "task_description": "write greet()"}]})
+            (task,) = (await wait_finished(client, submitted["group_id"]))["tasks"]
+            ask = {"task_id": task["task_id"], "message": "SLOW: add a docstring"}
+            running = await call(client, "continue_task", ask)
+            other = await client.call_tool("continue_task", {"task_id": task["task_id"], "message": "something else"})
+            collected = running
+            for _ in range(5):  # each call waits up to the 1 s limit
+                collected = await call(client, "continue_task", ask)
+                if collected["status"] != "running":
+                    break
+        follow_ups = [r for r in lp.requests_for("fast-a") if "SLOW: add a docstring" in str(r.json)]
+    assert running["status"] == "running" and running["answer"] is None
+    assert "same task_id, message and stronger" in running["next_step"]
+    assert other.is_error and "task_id" in reply_text(other) and "still being answered" in reply_text(other)
+    assert (collected["status"], collected["turn"], collected["answer"]) == ("succeeded", 1, "slow follow-up")
+    assert len(follow_ups) == 1  # asked again, sent once
 
 
 CALC = "".join(f"def f{i}(x):\n    return x + {i}\n\n\n" for i in range(60))

@@ -32,27 +32,27 @@ async def test_a_page_of_long_answers_is_cut_to_fit_and_each_continues_in_get_ta
         lp.set_default(Reply(LONG))
         async with Client(build_server(load_settings(loop_env(tmp_path, lp.openai_url)))) as client:
             waited = await client.call_tool("submit_parallel_tasks", {"tasks": tasks, "wait_seconds": 40})
-            group_id = waited.structured_content["group_id"]  # type: ignore[index]
+            group_id = waited.structured_content["group_id"]
             await wait_finished(client, group_id)
             pages, offset = [], 0
             while offset is not None:
                 page = await client.call_tool("get_parallel_group_status",
                                               {"group_id": group_id, "offset": offset, "limit": 100})
                 pages.append(page)
-                offset = page.structured_content["next_offset"]  # type: ignore[index]
-            first = pages[0].structured_content["tasks"][0]  # type: ignore[index]
+                offset = page.structured_content["next_offset"]
+            first = pages[0].structured_content["tasks"][0]
             rest, at = "", first["result_next_offset"]
             while at is not None:
                 part = await call(client, "get_task_result", {"task_id": first["task_id"], "offset": at})
                 rest, at = rest + part["text"], part["next_offset"]
     assert all(_data_chars(p) <= REPLY_CHARS + 200 for p in [waited, *pages])
-    assert waited.structured_content["status"] == "succeeded"  # type: ignore[index]
-    assert waited.structured_content["group_status"]["status"] == "succeeded"  # type: ignore[index]
-    listed = [t for p in pages for t in p.structured_content["tasks"]]  # type: ignore[index]
+    assert waited.structured_content["status"] == "succeeded"
+    assert waited.structured_content["group_status"]["status"] == "succeeded"
+    listed = [t for p in pages for t in p.structured_content["tasks"]]
     assert sorted(t["id"] for t in listed) == sorted(t["id"] for t in tasks)  # every task, once, over the pages
     assert len(pages) > 1 and all(t["result_truncated"] for t in listed)
     assert first["result"] + rest == LONG  # the cut result continues where it stopped
-    text = pages[0].content[0].text  # type: ignore[union-attr]
-    shown = len(pages[0].structured_content["tasks"])  # type: ignore[index]
+    text = pages[0].content[0].text
+    shown = len(pages[0].structured_content["tasks"])
     assert f"Tasks 1-{shown} of 30" in text and f"next_offset {shown}" in text
-    assert json.loads(pages[0].content[1].text) == pages[0].structured_content  # type: ignore[union-attr]
+    assert json.loads(pages[0].content[1].text) == pages[0].structured_content
