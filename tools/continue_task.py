@@ -32,7 +32,7 @@ class ContinueTaskOutput(BaseModel):
     context_tokens: int
     context_sent: list[str]
     cost: float
-    next_step: str | None = Field(None, description="While status is running: how to collect the answer.")
+    next_step: str | None = None
 
 
 async def continue_task(
@@ -42,8 +42,7 @@ async def continue_task(
     stronger: Annotated[bool, Field(description="Next stronger variant's model.")] = False,
 ) -> ContinueTaskOutput:
     """Follow up on a finished task on its model (stronger if asked or it failed), sending the
-    exchange so far and only code not sent before; cost lands on the task. A slow answer comes
-    back as status "running": the same call again waits for it."""
+    exchange so far and only code not sent before; cost lands on the task."""
     from server.workflows.context_pieces import workspace_selector  # loaded when first called
     from server.workflows.followup import continue_task as continue_thread
 
