@@ -51,7 +51,8 @@ class AttemptOut(BaseModel):
     error_class: str | None = None
     error: str | None = None
     cost: float | None = Field(description="USD; None while running or when unknown.")
-    cost_source: str | None = Field(description="provider_reported, catalog, override or unknown.")
+    cost_source: str | None = Field(description="provider_reported, catalog, override, reserved (cut off: "
+                                    "charged its reservation) or unknown.")
     input_tokens: int
     output_tokens: int
     latency_ms: float | None

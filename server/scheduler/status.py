@@ -119,11 +119,19 @@ def budget_warnings(budget: BudgetStatus) -> list[str]:
     return out
 
 
+def _cost_of(a: AttemptRecord) -> tuple[float | None, str | None]:
+    """An attempt's cost and where it came from; a call cut off before the provider reported its
+    usage (cancelled, interrupted) is charged its reservation: that, "reserved"."""
+    if a.cost_usd is None and a.charged_usd:
+        return a.charged_usd, "reserved"
+    return a.cost_usd, a.cost_source
+
+
 def _cost_source(attempts: list[AttemptRecord]) -> str:
-    sources = {a.cost_source for a in attempts if a.status == "succeeded" and a.cost_source}
+    sources = {_cost_of(a)[1] for a in attempts if a.status == "succeeded" and _cost_of(a)[1]}
     if not sources:
-        return "none"
-    return sources.pop() if len(sources) == 1 else "mixed"
+        return "reserved" if any(_cost_of(a)[1] == "reserved" for a in attempts) else "none"
+    return str(sources.pop()) if len(sources) == 1 else "mixed"
 
 
 def _diagnostic_line(d: dict[str, Any]) -> str:
@@ -172,7 +180,7 @@ def _task_view(
         model_used=task.model_used, priority=task.priority, depends_on=task.depends_on, tags=task.tags,
         attempts=[
             AttemptView(a.model_id, a.provider, a.variant, a.status, a.error_class, a.error_message,
-                        a.cost_usd, a.cost_source, a.input_tokens, a.output_tokens, a.latency_ms,
+                        *_cost_of(a), a.input_tokens, a.output_tokens, a.latency_ms,
                         _validation_summary(reports[a.id]) if reports and a.id in reports else None)
             for a in attempts
         ],

@@ -154,6 +154,24 @@ async def test_cancel_stops_running_calls_and_pending_tasks(tmp_path: Path) -> N
         assert attempts_of(status, "a") == [("loopa/fast", "cancelled", "cancelled")]
 
 
+async def test_a_cancelled_paid_call_shows_the_reservation_it_was_charged(tmp_path: Path) -> None:
+    with LoopbackProvider() as lp:
+        lp.set_default(Hang(30), model="mid-a")
+        async with Client(build_server(_settings(tmp_path, lp))) as client:
+            submitted = await call(client, "submit_parallel_tasks", {"tasks": [
+                {"id": "a", "agent_type": "tcoder_balanced", "task_description": "Write a parser"}]})
+            assert await asyncio.to_thread(lp.wait_for_requests, 1, 5)
+            await call(client, "cancel_parallel_group", {"group_id": submitted["group_id"]})
+            status = await call(client, "get_parallel_group_status", {"group_id": submitted["group_id"]})
+    a = task_of(status, "a")
+    (attempt,) = a["attempts"]
+    # the call, cut off before the provider said its usage, is charged its reservation: the attempt says
+    # so, beside the task's total (it read "unknown" cost beside a total above zero)
+    assert a["cost_data"]["total_cost"] > 0
+    assert (attempt["cost"], attempt["cost_source"]) == (a["cost_data"]["total_cost"], "reserved"), a
+    assert a["cost_data"]["cost_source"] == "reserved"
+
+
 async def test_long_result_is_cut_and_the_rest_is_readable(tmp_path: Path) -> None:
     with LoopbackProvider() as lp:
         text = "".join(f"line {i}\n" for i in range(400))
