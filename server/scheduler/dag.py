@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from server.errors import InputError
 
-__all__ = ["SUCCESS", "TERMINAL", "TaskGraph", "bottom_levels", "validate_dag"]
+__all__ = ["SUCCESS", "TERMINAL", "TaskGraph", "ancestors_in", "bottom_levels", "validate_dag"]
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled", "timed_out", "skipped"})
 SUCCESS = "succeeded"
@@ -189,3 +189,17 @@ class TaskGraph:
 
     def all_succeeded(self) -> bool:
         return self._succeeded == len(self.status)
+
+
+def ancestors_in(key: str, depends_on: Mapping[str, Sequence[str]]) -> list[str]:
+    """Every task `key` depends on, directly or not, each after its own dependencies."""
+    order: list[str] = []
+
+    def visit(k: str) -> None:
+        for dep in depends_on.get(k, ()):
+            if dep not in order:
+                visit(dep)
+                order.append(dep)
+
+    visit(key)
+    return order

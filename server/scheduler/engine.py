@@ -35,7 +35,7 @@ from server.context import options_for, workspace_text_allowed
 from server.formatting import usd
 from server.routing.router import Router
 from server.scheduler.answer_checks import with_dependency_patches
-from server.scheduler.dag import SUCCESS, TERMINAL, TaskGraph, bottom_levels
+from server.scheduler.dag import SUCCESS, TERMINAL, TaskGraph, ancestors_in, bottom_levels
 from server.scheduler.dependency_view import AFTER_DEPENDENCIES, code_after_dependencies
 from server.scheduler.gate import CallGate, Limits
 from server.scheduler.planner import estimate_makespan, plan_group, plan_workspaces, task_cost_cap
@@ -46,7 +46,16 @@ from server.scheduler.test_first_run import run_test_first
 from server.scheduler.types import GroupInput, PlannedTask, SubmitResult, TaskPlan, stored_workspace_context
 from server.scheduler.validated import implicit_test_scope
 from server.settings import Settings
-from server.store import BudgetLimits, DependencyView, GroupRecord, NewGroup, NewTask, Store, TaskMove
+from server.store import (
+    BudgetLimits,
+    DependencyView,
+    GroupRecord,
+    NewGroup,
+    NewTask,
+    Store,
+    TaskMove,
+    TaskRecord,
+)
 
 __all__ = ["Engine", "EngineConfig", "TaskTiming"]
 
@@ -302,14 +311,10 @@ class Engine:
             validation = self.validation_of(task.validate_json, plan, task.description, run.record.policy)
             workspace_text = self._workspace_text(task.context_json, plan)
             if validation is not None and task.depends_on:
-                ancestors = [await self.store.get_task(run.ids[k], preview_chars=1) for k in _ancestors(run, key)]
-                validation = await with_dependency_patches(
-                    validation, [(t.id, t.validate_json) for t in ancestors], self._full_result)
-                if workspace_text and validation.get("after_patches"):
-                    # checked on top of its dependencies' patches: shown the code as they leave it
-                    workspace_text = await code_after_dependencies(
-                        workspace_text, stored_workspace_context(task.context_json).get("selection") or {},
-                        validation, self.config.runner.validation_env)
+                ancestors = [await self.store.get_task(run.ids[k], preview_chars=1)
+                             for k in ancestors_in(key, run.graph.depends_on)]
+                validation, workspace_text = await self.after_dependencies(validation, workspace_text,
+                                                                           task.context_json, ancestors)
             job = Job(
                 key=key, task_id=task_id, group_id=run.record.id, priority=task.priority, depth=run.depth[key],
                 timeout_s=task.timeout_s, plan=plan,
@@ -346,6 +351,19 @@ class Engine:
         mode and, when only its workspace asked for checks, the test scope of its kind of work."""
         return _implicit_test_scope(_default_mode(_validation_spec(validate_json), plan, self.catalog.policies.get(policy)),
                                     plan, description)
+
+    async def after_dependencies(self, validation: dict[str, Any], workspace_text: str, context_json: str | None,
+                                 ancestors: Sequence[TaskRecord]) -> tuple[dict[str, Any], str]:
+        """A validated task's checks and workspace code once the tasks it depends on (`ancestors`,
+        each after its own) ran: the passing patches of those validated in its workspace, to apply
+        first (`with_dependency_patches`), and the code shown as they leave it (`dependency_view`)."""
+        validation = await with_dependency_patches(
+            validation, [(t.id, t.validate_json) for t in ancestors], self._full_result)
+        if workspace_text and validation.get("after_patches"):
+            workspace_text = await code_after_dependencies(
+                workspace_text, stored_workspace_context(context_json).get("selection") or {},
+                validation, self.config.runner.validation_env)
+        return validation, workspace_text
 
     def task_messages(self, plan: TaskPlan, description: str, deps: Sequence[DependencyView], workspace_text: str,
                       validation: dict[str, Any] | None) -> list[dict[str, str]]:
@@ -611,20 +629,6 @@ class Engine:
         await asyncio.gather(*workers, return_exceptions=True)
         await self.runner.aclose()
         self._runs.clear()
-
-
-def _ancestors(run: _Run, key: str) -> list[str]:
-    """Every task `key` depends on, directly or not, each after its own dependencies."""
-    order: list[str] = []
-
-    def visit(k: str) -> None:
-        for dep in run.graph.depends_on[k]:
-            if dep not in order:
-                visit(dep)
-                order.append(dep)
-
-    visit(key)
-    return order
 
 
 def _skip_move(run: _Run, key: str, blocker: str, blocker_status: str | None) -> TaskMove:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from server.context import workspace_text_allowed
 from server.errors import InputError
+from server.scheduler.dag import ancestors_in
 from server.scheduler.prompt import PER_DEPENDENCY_CHARS, count_tokens
 from server.scheduler.retry import candidate_chain
 from server.scheduler.runner import Job, Outcome
@@ -203,6 +204,11 @@ async def continue_task(
         content += "\n\n## More code from the workspace\n\n" + "\n".join(p.text for p in new)
     group = await store.get_group(task.group_id)
     validation = engine.validation_of(task.validate_json, plan, task.description, group.policy)
+    if validation is not None and task.depends_on:  # its first prompt showed the code as they left it
+        tasks = await store.list_tasks(task.group_id, preview_chars=1)
+        by_key = {t.key: t for t in tasks}
+        ancestors = [by_key[k] for k in ancestors_in(task.key, {t.key: t.depends_on for t in tasks}) if k in by_key]
+        validation, shown_first = await engine.after_dependencies(validation, shown_first, task.context_json, ancestors)
     if validation is not None and validation.get("mode") != "agent":
         content += f"\n\n{UNCHECKED_FOLLOW_UP}"  # the first turn asked for a patch as the only answer
     messages = [*await _history(engine, task, plan, validation, thread, shown_first),

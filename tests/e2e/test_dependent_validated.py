@@ -61,7 +61,7 @@ async def test_a_dependent_validated_task_is_shown_and_checked_on_its_dependency
     repo = _project(tmp_path)
     check = {"checks": ["test"], "max_rounds": 1}
     with LoopbackProvider() as lp:
-        lp.script("fast-a", [Reply(FIX), Reply(DIGITS[form])])
+        lp.script("fast-a", [Reply(FIX), Reply(DIGITS[form]), Reply("It takes digits now.")])
         settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
         async with Client(build_server(settings)) as client:
             submitted = await call(client, "submit_parallel_tasks", {"tasks": [
@@ -73,11 +73,14 @@ async def test_a_dependent_validated_task_is_shown_and_checked_on_its_dependency
             ]})
             status = await wait_finished(client, submitted["group_id"])
             ids = [t["task_id"] for t in sorted(status["tasks"], key=lambda t: t["id"] != "fix")]
+            await call(client, "continue_task", {"task_id": ids[1], "message": "What did you change?"})
             applied = await call(client, "apply_validated_patch", {"task_id": ids})
     by_id = {t["id"]: t for t in status["tasks"]}
     assert by_id["fix"]["status"] == "succeeded", by_id["fix"]
     assert by_id["digits"]["status"] == "succeeded", by_id["digits"]
-    (asked,) = [r.messages[-1]["content"] for r in lp.requests if "strings of digits" in str(r.json)]
+    first, follow_up = [r.messages for r in lp.requests if "strings of digits" in str(r.json)]
+    asked = first[-1]["content"]
+    assert follow_up[:len(first)] == first  # the follow-up's thread opens with the prompt as it was sent
     shown = asked.split("## Results of the tasks this one depends on")[0]
     assert "with the changes of the tasks this one depends on applied" in shown
     after_fix = CALC.replace("import math\n", "import math\n\nZERO = 0\n", 1).replace("a - b", "a + b").split("\n")
