@@ -78,9 +78,9 @@ async def test_a_dependent_validated_task_is_shown_and_checked_on_its_dependency
     by_id = {t["id"]: t for t in status["tasks"]}
     assert by_id["fix"]["status"] == "succeeded", by_id["fix"]
     assert by_id["digits"]["status"] == "succeeded", by_id["digits"]
-    first, follow_up = [r.messages for r in lp.requests if "strings of digits" in str(r.json)]
-    asked = first[-1]["content"]
-    assert follow_up[:len(first)] == first  # the follow-up's thread opens with the prompt as it was sent
+    opening, follow_up = [r.messages for r in lp.requests if "strings of digits" in str(r.json)]
+    asked = opening[-1]["content"]
+    assert follow_up[:len(opening)] == opening  # the follow-up's thread opens with the prompt as it was sent
     shown = asked.split("## Results of the tasks this one depends on")[0]
     assert "with the changes of the tasks this one depends on applied" in shown
     after_fix = CALC.replace("import math\n", "import math\n\nZERO = 0\n", 1).replace("a - b", "a + b").split("\n")
