@@ -22,7 +22,8 @@ A Rust project's build folder is not mirrored (cargo would write into the checko
 worktree's parent folder gets a `.cargo/config.toml` naming one build folder per repository in
 the server's cache, so the attempts on a repository compile its dependencies once, not once per
 attempt. Cargo reads that file as it walks up from the worktree; a `target-dir` the project's own
-config or `CARGO_TARGET_DIR` sets still wins.
+config or `CARGO_TARGET_DIR` sets still wins. Sharing a folder is safe only under its lock
+(`shared_build`), which `shared_cargo_target` finds it for.
 """
 
 from __future__ import annotations
@@ -34,13 +35,15 @@ import os
 import re
 import shutil
 import time
+import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
 from server.settings import cache_dir_of
 from server.validation.procs import child_env, run_process
 
-__all__ = ["DEPENDENCY_DIRS", "cargo_target", "conda_env", "dependency_dirs", "mirror", "outside_env", "share_cargo_target"]
+__all__ = ["DEPENDENCY_DIRS", "cargo_target", "conda_env", "dependency_dirs", "mirror", "outside_env", "share_cargo_target",
+           "shared_cargo_target"]
 
 DEPENDENCY_DIRS = frozenset({"node_modules", ".venv", "venv"})
 
@@ -83,12 +86,35 @@ def cargo_target(repo_root: Path, env: Mapping[str, str]) -> Path:
     return cache_dir_of(env) / "cargo-target" / f"{repo_root.name[:40]}-{digest}"
 
 
+_SHARED_CONFIG_HEAD = "# parallel-work-manager: the build folder the worktrees of one repository share\n"
+
+
 def share_cargo_target(worktree_parent: Path, repo_root: Path, env: Mapping[str, str]) -> None:
     """Point cargo runs under `worktree_parent` at the repository's shared build folder."""
     config = worktree_parent / ".cargo" / "config.toml"
     config.parent.mkdir(exist_ok=True)
     # a TOML basic string: JSON's escaping of a path is valid there
-    config.write_text(f"[build]\ntarget-dir = {json.dumps(str(cargo_target(repo_root, env)))}\n", encoding="utf-8")
+    config.write_text(f"{_SHARED_CONFIG_HEAD}[build]\ntarget-dir = {json.dumps(str(cargo_target(repo_root, env)))}\n",
+                      encoding="utf-8")
+
+
+def shared_cargo_target(folder: Path, env: Mapping[str, str]) -> tuple[Path, Path] | None:
+    """The worktree holding `folder` whose parent `share_cargo_target` furnished, and the build
+    folder cargo uses there (`CARGO_TARGET_DIR` when set, as cargo reads it); None for a folder in
+    no such worktree (the user's own checkout)."""
+    for tree in (folder, *folder.parents):
+        try:
+            text = (tree.parent / ".cargo" / "config.toml").read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if not text.startswith(_SHARED_CONFIG_HEAD):
+            continue
+        try:
+            named = str(tomllib.loads(text)["build"]["target-dir"])
+        except (tomllib.TOMLDecodeError, KeyError, TypeError):
+            return None
+        return tree, folder / env["CARGO_TARGET_DIR"] if env.get("CARGO_TARGET_DIR") else Path(named)
+    return None
 
 
 # (the project's file that names the tool, text it must hold, the tool, arguments printing the environment's folder)

@@ -2,7 +2,8 @@
 `cargo test` read from its `test name ... FAILED` lines.
 
 A `cargo` that is only a rustup shim without a toolchain (a fresh HOME) is a missing tool: its
-checks are `skipped` with rustup's reason, not failed.
+checks are `skipped` with rustup's reason, not failed. In a worktree whose build folder is shared
+with the repository's other worktrees, each cargo run holds that folder (`shared_build`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from server.validation.checks_base import (
 from server.validation.detect import Project
 from server.validation.model import CheckKind, CheckResult, Diagnostic
 from server.validation.procs import ProcResult
+from server.validation.shared_build import holding
 
 __all__ = ["LANGUAGE", "parse_cargo_messages", "parse_cargo_test", "plan_rust", "rustup_without_toolchain"]
 
@@ -126,9 +128,22 @@ def plan_rust(project: Project, ctx: RunContext, kinds: set[CheckKind]) -> list[
     def make(project: Project, step: ToolStep, cargo: str) -> PlannedCheck:
         if step.name == "cargo-clippy" and not _has_clippy(cargo, ctx):
             return skipped(step.name, step.kind, project, "clippy is not installed (rustup component add clippy)")
-        return command_check(step.name, step.kind, project, [cargo, *step.args], _read)
+        return _holding_build_folder(command_check(step.name, step.kind, project, [cargo, *step.args], _read))
 
     return plan_tool_steps(project, ctx, kinds, "cargo", _STEPS, make)
+
+
+def _holding_build_folder(check: PlannedCheck) -> PlannedCheck:
+    """`check`, run while it holds the build folder its worktree shares (`shared_build.holding`)."""
+    run = check.run
+    assert run is not None
+
+    async def held(ctx: RunContext) -> CheckResult:
+        async with holding(check.project.root, ctx.env):
+            return await run(ctx)
+
+    check.run = held
+    return check
 
 
 def _has_clippy(cargo: str, ctx: RunContext) -> bool:
