@@ -8,7 +8,11 @@ into the worktree at the same place: a real directory whose entries are symbolic
 checkout's entries. A real directory, not one link, because git's usual `node_modules/` pattern
 matches directories only: a link in its place would show as a new file in the worktree's status
 and in an agent's diff. Nothing in the checkout is written; removing the worktree removes the
-links, never what they point at.
+links, never what they point at. An entry that is itself a link to the checkout's own files,
+outside every dependency folder (a workspace package: npm's `node_modules/@demo/util ->
+../../packages/util`, pnpm's in each member's `node_modules`, a `file:` dependency) points at the
+same path in the worktree, where the patch is; `@scope` folders and `.bin` are mirrored entry by
+entry for this.
 
 A Poetry, Pipenv or Hatch project usually keeps its virtualenv outside its folder, where its tool
 finds it by the folder's path (a worktree's path names none): `outside_env` asks the tool, in the
@@ -62,10 +66,14 @@ def dependency_dirs(listing: str) -> list[str]:
     return out
 
 
+_BY_ENTRY = (".bin",)  # folders mirrored entry by entry (with `@scope` folders): they hold links to workspace packages
+
+
 def mirror(checkout: Path, tree: Path, rels: Iterable[str]) -> list[str]:
     """Mirror each of `rels` from `checkout` into `tree` where the tree has its parent folder and
     nothing in its place; the ones mirrored."""
     made: list[str] = []
+    inside = Path(os.path.realpath(checkout))
     for rel in rels:
         source, target = checkout / rel, tree / rel
         if not source.is_dir() or not target.parent.is_dir() or os.path.lexists(target):
@@ -73,11 +81,37 @@ def mirror(checkout: Path, tree: Path, rels: Iterable[str]) -> list[str]:
         try:
             target.mkdir()
             for entry in os.scandir(source):
-                os.symlink(entry.path, target / entry.name, target_is_directory=entry.is_dir())
+                _mirror_entry(entry, target, inside, tree, nested=True)
         except OSError:
             continue  # a half-made mirror still serves what it holds; checks name what is missing
         made.append(rel)
     return made
+
+
+def _mirror_entry(entry: os.DirEntry[str], into: Path, checkout: Path, tree: Path, *, nested: bool) -> None:
+    """Make `into`'s counterpart of the checkout's `entry`: a folder of links for a scope (one
+    level down), else a link to where the entry stands for in the worktree (`_link_target`)."""
+    if nested and (entry.name.startswith("@") or entry.name in _BY_ENTRY) and entry.is_dir(follow_symlinks=False):
+        folder = into / entry.name
+        folder.mkdir()
+        for inner in os.scandir(entry.path):
+            _mirror_entry(inner, folder, checkout, tree, nested=False)
+        return
+    os.symlink(_link_target(entry.path, checkout, tree), into / entry.name, target_is_directory=entry.is_dir())
+
+
+def _link_target(path: str, checkout: Path, tree: Path) -> str:
+    """The checkout's entry `path`, unless it is a link resolving to the checkout's own files
+    outside every dependency folder (and `.git`): then that file's path in the worktree."""
+    if not os.path.islink(path):
+        return path
+    real = Path(os.path.realpath(path))
+    if real != checkout and checkout not in real.parents:
+        return path
+    rel = real.relative_to(checkout)
+    if (DEPENDENCY_DIRS | {".git"}) & set(rel.parts):
+        return path
+    return str(tree / rel)
 
 
 def cargo_target(repo_root: Path, env: Mapping[str, str]) -> Path:
