@@ -8,11 +8,15 @@ into the worktree at the same place: a real directory whose entries are symbolic
 checkout's entries. A real directory, not one link, because git's usual `node_modules/` pattern
 matches directories only: a link in its place would show as a new file in the worktree's status
 and in an agent's diff. Nothing in the checkout is written; removing the worktree removes the
-links, never what they point at. An entry that is itself a link to the checkout's own files,
-outside every dependency folder (a workspace package: npm's `node_modules/@demo/util ->
-../../packages/util`, pnpm's in each member's `node_modules`, a `file:` dependency) points at the
-same path in the worktree, where the patch is; `@scope` folders and `.bin` are mirrored entry by
-entry for this.
+links, never what they point at. Two kinds of entry are not linked to the checkout's:
+
+- an entry that is itself a link to the checkout's own files, outside every dependency folder
+  (a workspace package: npm's `node_modules/@demo/util -> ../../packages/util`, pnpm's in each
+  member's `node_modules`, a `file:` dependency) points at the same path in the worktree, where
+  the patch is; `@scope` folders and `.bin` are mirrored entry by entry for this;
+- a tool's cache (`.vite`, `.vitest`, `.cache`, ..., any folder holding a `CACHEDIR.TAG`) is
+  left out: vitest, vite, babel and eslint write there, and would write into the checkout; they
+  make their own in the worktree's real folder instead.
 
 A Poetry, Pipenv or Hatch project usually keeps its virtualenv outside its folder, where its tool
 finds it by the folder's path (a worktree's path names none): `outside_env` asks the tool, in the
@@ -66,6 +70,9 @@ def dependency_dirs(listing: str) -> list[str]:
     return out
 
 
+# Entries of an installed-dependency folder that tools write their caches into.
+_CACHES = frozenset({".cache", ".vite", ".vite-temp", ".vitest", ".vitest-cache", ".parcel-cache", ".eslintcache",
+                     ".astro", ".turbo", ".nx"})
 _BY_ENTRY = (".bin",)  # folders mirrored entry by entry (with `@scope` folders): they hold links to workspace packages
 
 
@@ -81,7 +88,8 @@ def mirror(checkout: Path, tree: Path, rels: Iterable[str]) -> list[str]:
         try:
             target.mkdir()
             for entry in os.scandir(source):
-                _mirror_entry(entry, target, inside, tree, nested=True)
+                if not _is_cache(entry):
+                    _mirror_entry(entry, target, inside, tree, nested=True)
         except OSError:
             continue  # a half-made mirror still serves what it holds; checks name what is missing
         made.append(rel)
@@ -112,6 +120,13 @@ def _link_target(path: str, checkout: Path, tree: Path) -> str:
     if (DEPENDENCY_DIRS | {".git"}) & set(rel.parts):
         return path
     return str(tree / rel)
+
+
+def _is_cache(entry: os.DirEntry[str]) -> bool:
+    if entry.name in _CACHES or (entry.name.startswith(".") and "cache" in entry.name.lower()):
+        return True
+    # the Cache Directory Tagging convention, which vite and vitest follow
+    return entry.is_dir(follow_symlinks=False) and os.path.isfile(os.path.join(entry.path, "CACHEDIR.TAG"))
 
 
 def cargo_target(repo_root: Path, env: Mapping[str, str]) -> Path:

@@ -158,11 +158,33 @@ async def test_a_workspace_package_is_imported_from_the_worktree_with_the_patch_
     assert os.readlink(repo / "node_modules" / "@demo" / "util") == "../../packages/util"  # the checkout's link as it was
 
 
-def test_a_link_into_the_checkout_s_own_files_points_into_the_worktree(tmp_path: Path) -> None:
+async def test_a_test_runner_s_cache_is_written_in_the_worktree_not_in_the_checkout(tmp_path: Path) -> None:
+    repo = _node_repo(tmp_path / "calc")
+    cache = repo / "node_modules" / ".vite" / "vitest" / "results.json"  # what vitest keeps between runs
+    cache.parent.mkdir(parents=True)
+    cache.write_text("{}")
+    (repo / "node_modules" / "fake-runner" / "cli.js").write_text(
+        "#!/usr/bin/env node\nconst fs = require('fs');\n"
+        "fs.mkdirSync('node_modules/.vite/vitest', {recursive: true});\n"
+        "fs.writeFileSync('node_modules/.vite/vitest/results.json', '{\"written\": true}');\n"
+        "console.log('ok 1 - cached');\n")
+    verdict = await check_answer(_diff("calc.js", "module.exports = (a, b) => a + b;",
+                                       "module.exports = (a, b) => b + a;"), {"workspace": str(repo), "checks": ["test"]},
+                                 base_env())
+    assert verdict.passed, verdict.report_json
+    assert cache.read_text() == "{}"
+
+
+def test_a_link_into_the_checkout_s_own_files_points_into_the_worktree_and_caches_are_not_mirrored(
+        tmp_path: Path) -> None:
     checkout, tree = tmp_path / "checkout", tmp_path / "tree"
     modules = checkout / "node_modules"
-    for folder in (".bin", ".pnpm/vitest@3/node_modules/vitest", "@scope/lib", "@demo"):
+    for folder in (".bin", ".pnpm/vitest@3/node_modules/vitest", ".prisma/client", ".vite/vitest", ".cache/babel",
+                   ".vitest-cache", "tool-output", "@scope/lib", "@demo"):
         (modules / folder).mkdir(parents=True)
+    (modules / ".vite" / "vitest" / "results.json").write_text("{}")
+    (modules / ".eslintcache").write_text("{}")
+    (modules / "tool-output" / "CACHEDIR.TAG").write_text("Signature: 8a477f597d28d172789f06886806bc55\n")
     (modules / "vitest").symlink_to(".pnpm/vitest@3/node_modules/vitest")  # pnpm's link into its store
     (modules / "@demo" / "util").symlink_to("../../packages/util")  # a workspace package
     (modules / "local-lib").symlink_to("../libs/local")  # a `file:` dependency
@@ -172,7 +194,8 @@ def test_a_link_into_the_checkout_s_own_files_points_into_the_worktree(tmp_path:
     tree.mkdir()
     assert mirror(checkout, tree, ["node_modules"]) == ["node_modules"]
     mirrored = tree / "node_modules"
-    assert sorted(p.name for p in mirrored.iterdir()) == [".bin", ".pnpm", "@demo", "@scope", "local-lib", "vitest"]
+    assert sorted(p.name for p in mirrored.iterdir()) == [
+        ".bin", ".pnpm", ".prisma", "@demo", "@scope", "local-lib", "vitest"]  # no cache of a tool
     assert os.readlink(mirrored / "@demo" / "util") == str(tree / "packages" / "util")
     assert os.readlink(mirrored / "local-lib") == str(tree / "libs" / "local")
     assert os.readlink(mirrored / ".bin" / "util-cli") == str(tree / "packages" / "util" / "cli.js")
