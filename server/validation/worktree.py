@@ -400,10 +400,29 @@ async def apply_patch_in_worktree(
             if not lenient:
                 raise PatchApplyError(refused)
             handle.applied_diff = await _apply_leniently(handle.path, unified_diff, level, child, refused)
+    except PatchApplyError as exc:
+        await handle.cleanup()
+        raise PatchApplyError(f"{exc}{await _uncommitted_note(handle, unified_diff)}") from None
     except BaseException:
         await handle.cleanup()
         raise
     return handle
+
+
+async def _uncommitted_note(handle: WorktreeHandle, diff: str) -> str:
+    """Why a patch may not apply that the caller can mend: the files it changes have uncommitted
+    changes in the checkout (a patch made against the working copy); "" when none has."""
+    files = list(diff_files(diff))
+    if not files:
+        return ""
+    status = await run_git(["--literal-pathspecs", "status", "--porcelain", "-z", "--no-renames", "--", *files], handle.repo_root,
+                           handle._env)
+    dirty = [entry[3:] for entry in status.stdout.split("\0") if len(entry) > 3] if status.exit_code == 0 else []
+    if not dirty:
+        return ""
+    return (f"\n{', '.join(dirty[:10])} {'has' if len(dirty) == 1 else 'have'} uncommitted changes in "
+            f"{handle.repo_root}: a patch is applied to the committed tree (commit {handle.base_commit[:12]}), "
+            "not to the working copy; commit or stash those changes, or make the patch against the commit")
 
 
 async def _apply_leniently(tree: Path, diff: str, level: int, env: dict[str, str], refused: str) -> str:
