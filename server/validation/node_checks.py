@@ -2,9 +2,10 @@
 project uses TypeScript and has tsc, eslint's JSON report when the project has eslint, and the
 package's own `test` script through npm (only when one is defined).
 
-A member of npm or yarn workspaces whose root's test script runs the members' (`npm test
---workspaces`, `-ws`, `yarn workspaces run test`) has its tests run once, by the root: its own
-`npm-test` is skipped, naming the root, so a failure is neither run nor listed twice.
+A member of npm, yarn or pnpm workspaces whose root's test script runs the members' (`npm test
+--workspaces`, `-ws`, `yarn workspaces run test`, `pnpm -r test` without `--filter`) has its tests
+run once, by the root: its own `npm-test` is skipped, naming the root, so a failure is neither
+run nor listed twice.
 """
 
 from __future__ import annotations
@@ -218,7 +219,10 @@ def _test_script(package: dict[str, Any]) -> str | None:
     return script if isinstance(script, str) and script.strip() and script.strip() != _NPM_PLACEHOLDER else None
 
 
-_RUNS_MEMBERS = re.compile(r"(?:^|\s)(?:--workspaces|-ws)(?=\s|$)|\byarn\s+workspaces\s+(?:run|foreach)\b")
+_RUNS_MEMBERS = re.compile(r"(?:^|\s)(?:--workspaces|-ws)(?=\s|$)|\byarn\s+workspaces\s+(?:run|foreach)\b"
+                           r"|\bpnpm\s(?:[^;&|]*\s)?(?:-r|--recursive)(?=\s|$)")
+_PNPM_PACKAGES = re.compile(r"^packages:\s*\n((?:[ \t]*(?:-.*|#.*)?\n?)*)", re.MULTILINE)
+_YAML_ITEM = re.compile(r"^[ \t]*-[ \t]*(['\"]?)(?P<glob>[^'\"#\n]+?)\1[ \t]*(?:#.*)?$", re.MULTILINE)
 
 
 def _members_root(project: Project, workspace: Path) -> Path | None:
@@ -229,24 +233,33 @@ def _members_root(project: Project, workspace: Path) -> Path | None:
             return None
         package = _package(root)
         script = _test_script(package) if package else None
-        if package and script and _RUNS_MEMBERS.search(script) and _is_member(project.root, root, package):
+        if (package and script and _RUNS_MEMBERS.search(script) and "--filter" not in script
+                and _is_member(project.root, root, _member_globs(root, package))):
             return root
         if root == workspace:
             return None
     return None
 
 
-def _is_member(folder: Path, root: Path, package: dict[str, Any]) -> bool:
-    """Whether `folder` is one of the workspaces `package` (at `root`) lists (globs; "!" excludes)."""
+def _member_globs(root: Path, package: dict[str, Any]) -> list[str]:
+    """The workspaces a root lists: package.json's `workspaces` (npm, yarn's `{"packages": [...]}`)
+    and pnpm-workspace.yaml's `packages`."""
     listed = package.get("workspaces")
-    patterns = listed.get("packages") if isinstance(listed, dict) else listed  # yarn's {"packages": [...]}
-    if not isinstance(patterns, list):
-        return False
+    globs = listed.get("packages") if isinstance(listed, dict) else listed
+    found = [g for g in globs if isinstance(g, str)] if isinstance(globs, list) else []
+    try:
+        pnpm = (root / "pnpm-workspace.yaml").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return found
+    block = _PNPM_PACKAGES.search(pnpm)
+    return found + ([m["glob"] for m in _YAML_ITEM.finditer(block[1])] if block else [])
+
+
+def _is_member(folder: Path, root: Path, patterns: list[str]) -> bool:
+    """Whether `folder` is one of the workspaces `patterns` (at `root`) list (globs; "!" excludes)."""
     parts = folder.relative_to(root).parts
     member = False
     for pattern in patterns:
-        if not isinstance(pattern, str):
-            continue
         negated = pattern.startswith("!")
         glob = PurePosixPath(pattern.lstrip("!").removeprefix("./").rstrip("/")).parts
         if _glob_matches(parts, glob):

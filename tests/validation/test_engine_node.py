@@ -270,3 +270,18 @@ async def test_the_members_of_npm_workspaces_are_tested_once_by_the_root_s_scrip
     verdict = await check_answer(patch, {"workspace": str(repo), "checks": ["test"], "test_scope": "new"}, base_env())
     assert verdict.passed, verdict.report_json
     assert json.loads(verdict.report_json)["failing_before_the_patch"] == ["b is broken failed"]  # named once
+
+
+async def test_the_members_a_pnpm_workspace_lists_are_left_to_the_root_s_recursive_test(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "mono", {
+        "package.json": json.dumps({"name": "mono", "private": True, "scripts": {"test": "pnpm -r test"}}),
+        "pnpm-workspace.yaml": "packages:\n  - 'packages/*'  # every package\n  - '!packages/b'\n",
+        "packages/a/package.json": json.dumps({"name": "a", "scripts": {"test": "node --test"}}),
+        "packages/a/test/a.test.js": _node_test("a works", True),
+        "packages/b/package.json": json.dumps({"name": "b", "scripts": {"test": "node --test"}}),
+        "packages/b/test/b.test.js": _node_test("b works", True),
+    })
+    report = await validate_path(repo, ValidationOptions(checks=("test",), timeout_s=60), base_env=base_env())
+    by_project = {c.project: c for c in report.checks}
+    assert by_project["packages/a"].skipped_reason == "run by the test script of its workspaces root, '.'"
+    assert by_project["packages/b"].status == "passed"  # excluded from the workspace: its own run
