@@ -27,6 +27,7 @@ from server import __version__
 from server.client_logging import register_set_level
 from server.errors import PWMError
 from server.settings import Settings
+from server.sigterm import stopping_on_sigterm
 from server.state import AppState, StateOpener
 from tools.surface import TOOL_MODULES, ToolServer, register_tools
 
@@ -67,12 +68,14 @@ class PWMServer(ToolServer):
         self._state_of = state_of
 
     async def run_stdio_async(self) -> None:
-        """Serve on stdin/stdout, read and written on the event loop (`server.mcp_stdio`)."""
+        """Serve on stdin/stdout, read and written on the event loop (`server.mcp_stdio`), until
+        the client closes stdin or SIGTERM asks the server to stop (`stopping_on_sigterm`)."""
         from server.mcp_stdio import stdio_streams
 
-        async with stdio_streams() as (read_stream, write_stream):
-            lowlevel = self._lowlevel_server
-            await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+        with stopping_on_sigterm():
+            async with stdio_streams() as (read_stream, write_stream):
+                lowlevel = self._lowlevel_server
+                await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
 
     async def list_resources(self) -> list[MCPResource]:
         listed = await super().list_resources()

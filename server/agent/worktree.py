@@ -11,15 +11,15 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
 from server.errors import WorkspaceError, not_a_repository
+from server.validation import leftovers
 from server.validation.procs import child_env
-from server.validation.worktree import link_installed, staged_diff
+from server.validation.worktree import link_installed, new_worktree_folder, staged_diff
 from server.validation.worktree import run_git as git
 
 __all__ = ["AgentWorkspace", "git"]
@@ -57,11 +57,12 @@ class AgentWorkspace:
         if rev.exit_code != 0:
             raise WorkspaceError(f"base: {base!r} is not a commit in {root}")
         sha = rev.stdout.strip()
-        parent = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="pwm-agent-"))
+        parent = await new_worktree_folder("pwm-agent-", root, child)
         branch = _branch_name(task_id)
         added = await git(["worktree", "add", "--quiet", "-B", branch, str(parent / "tree"), sha], root, child)
         if added.exit_code != 0:
             await asyncio.to_thread(shutil.rmtree, parent, True)
+            leftovers.forget(parent)
             raise WorkspaceError(f"cannot create a worktree of {root}: {added.stderr.strip()}")
         await link_installed(root, parent / "tree", child)
         asked, real_root = await asyncio.to_thread(repo_path.resolve), await asyncio.to_thread(root.resolve)
@@ -80,6 +81,7 @@ class AgentWorkspace:
         self._closed = True
         await git(["worktree", "remove", "--force", str(self.path)], self.repo_root, self.env)
         await asyncio.to_thread(shutil.rmtree, self.path.parent, True)
+        leftovers.forget(self.path.parent)
         await git(["worktree", "prune"], self.repo_root, self.env)
         await git(["branch", "-D", self.branch], self.repo_root, self.env)
 

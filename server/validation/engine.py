@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from server.validation.detect import Project, detect_projects
 from server.validation.gitfacts import read_git_snapshot
 from server.validation.installed import outside_env
 from server.validation.languages import LANGUAGES
+from server.validation.leftovers import temp_dir
 from server.validation.model import (
     ALL_KINDS,
     CheckKind,
@@ -168,8 +168,8 @@ async def validate_path(
     kinds = set(options.checks)
     env = child_env(base_env)
 
-    with tempfile.TemporaryDirectory(prefix="pwm-validate-") as scratch:
-        scratch_dir = await asyncio.to_thread(Path(scratch).resolve)
+    with temp_dir("pwm-validate-") as scratch:
+        scratch_dir = await asyncio.to_thread(scratch.resolve)
         ctx = RunContext(
             python_env=await outside_env(options.source or workspace, base_env),
             workspace=workspace,

@@ -8,7 +8,15 @@ into the worktree at the same place: a real directory whose entries are symbolic
 checkout's entries. A real directory, not one link, because git's usual `node_modules/` pattern
 matches directories only: a link in its place would show as a new file in the worktree's status
 and in an agent's diff. Nothing in the checkout is written; removing the worktree removes the
-links, never what they point at.
+links, never what they point at. Two kinds of entry are not linked to the checkout's:
+
+- an entry that is itself a link to the checkout's own files, outside every dependency folder
+  (a workspace package: npm's `node_modules/@demo/util -> ../../packages/util`, pnpm's in each
+  member's `node_modules`, a `file:` dependency) points at the same path in the worktree, where
+  the patch is; `@scope` folders and `.bin` are mirrored entry by entry for this;
+- a tool's cache (`.vite`, `.vitest`, `.cache`, ..., any folder holding a `CACHEDIR.TAG`) is
+  left out: vitest, vite, babel and eslint write there, and would write into the checkout; they
+  make their own in the worktree's real folder instead.
 
 A Poetry, Pipenv or Hatch project usually keeps its virtualenv outside its folder, where its tool
 finds it by the folder's path (a worktree's path names none): `outside_env` asks the tool, in the
@@ -22,7 +30,8 @@ A Rust project's build folder is not mirrored (cargo would write into the checko
 worktree's parent folder gets a `.cargo/config.toml` naming one build folder per repository in
 the server's cache, so the attempts on a repository compile its dependencies once, not once per
 attempt. Cargo reads that file as it walks up from the worktree; a `target-dir` the project's own
-config or `CARGO_TARGET_DIR` sets still wins.
+config or `CARGO_TARGET_DIR` sets still wins. Sharing a folder is safe only under its lock
+(`shared_build`), which `shared_cargo_target` finds it for.
 """
 
 from __future__ import annotations
@@ -34,13 +43,15 @@ import os
 import re
 import shutil
 import time
+import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
 from server.settings import cache_dir_of
 from server.validation.procs import child_env, run_process
 
-__all__ = ["DEPENDENCY_DIRS", "cargo_target", "conda_env", "dependency_dirs", "mirror", "outside_env", "share_cargo_target"]
+__all__ = ["DEPENDENCY_DIRS", "cargo_target", "conda_env", "dependency_dirs", "mirror", "outside_env", "share_cargo_target",
+           "shared_cargo_target"]
 
 DEPENDENCY_DIRS = frozenset({"node_modules", ".venv", "venv"})
 
@@ -59,10 +70,17 @@ def dependency_dirs(listing: str) -> list[str]:
     return out
 
 
+# Entries of an installed-dependency folder that tools write their caches into.
+_CACHES = frozenset({".cache", ".vite", ".vite-temp", ".vitest", ".vitest-cache", ".parcel-cache", ".eslintcache",
+                     ".astro", ".turbo", ".nx"})
+_BY_ENTRY = (".bin",)  # folders mirrored entry by entry (with `@scope` folders): they hold links to workspace packages
+
+
 def mirror(checkout: Path, tree: Path, rels: Iterable[str]) -> list[str]:
     """Mirror each of `rels` from `checkout` into `tree` where the tree has its parent folder and
     nothing in its place; the ones mirrored."""
     made: list[str] = []
+    inside = Path(os.path.realpath(checkout))
     for rel in rels:
         source, target = checkout / rel, tree / rel
         if not source.is_dir() or not target.parent.is_dir() or os.path.lexists(target):
@@ -70,11 +88,45 @@ def mirror(checkout: Path, tree: Path, rels: Iterable[str]) -> list[str]:
         try:
             target.mkdir()
             for entry in os.scandir(source):
-                os.symlink(entry.path, target / entry.name, target_is_directory=entry.is_dir())
+                if not _is_cache(entry):
+                    _mirror_entry(entry, target, inside, tree, nested=True)
         except OSError:
             continue  # a half-made mirror still serves what it holds; checks name what is missing
         made.append(rel)
     return made
+
+
+def _mirror_entry(entry: os.DirEntry[str], into: Path, checkout: Path, tree: Path, *, nested: bool) -> None:
+    """Make `into`'s counterpart of the checkout's `entry`: a folder of links for a scope (one
+    level down), else a link to where the entry stands for in the worktree (`_link_target`)."""
+    if nested and (entry.name.startswith("@") or entry.name in _BY_ENTRY) and entry.is_dir(follow_symlinks=False):
+        folder = into / entry.name
+        folder.mkdir()
+        for inner in os.scandir(entry.path):
+            _mirror_entry(inner, folder, checkout, tree, nested=False)
+        return
+    os.symlink(_link_target(entry.path, checkout, tree), into / entry.name, target_is_directory=entry.is_dir())
+
+
+def _link_target(path: str, checkout: Path, tree: Path) -> str:
+    """The checkout's entry `path`, unless it is a link resolving to the checkout's own files
+    outside every dependency folder (and `.git`): then that file's path in the worktree."""
+    if not os.path.islink(path):
+        return path
+    real = Path(os.path.realpath(path))
+    if real != checkout and checkout not in real.parents:
+        return path
+    rel = real.relative_to(checkout)
+    if (DEPENDENCY_DIRS | {".git"}) & set(rel.parts):
+        return path
+    return str(tree / rel)
+
+
+def _is_cache(entry: os.DirEntry[str]) -> bool:
+    if entry.name in _CACHES or (entry.name.startswith(".") and "cache" in entry.name.lower()):
+        return True
+    # the Cache Directory Tagging convention, which vite and vitest follow
+    return entry.is_dir(follow_symlinks=False) and os.path.isfile(os.path.join(entry.path, "CACHEDIR.TAG"))
 
 
 def cargo_target(repo_root: Path, env: Mapping[str, str]) -> Path:
@@ -83,12 +135,35 @@ def cargo_target(repo_root: Path, env: Mapping[str, str]) -> Path:
     return cache_dir_of(env) / "cargo-target" / f"{repo_root.name[:40]}-{digest}"
 
 
+_SHARED_CONFIG_HEAD = "# parallel-work-manager: the build folder the worktrees of one repository share\n"
+
+
 def share_cargo_target(worktree_parent: Path, repo_root: Path, env: Mapping[str, str]) -> None:
     """Point cargo runs under `worktree_parent` at the repository's shared build folder."""
     config = worktree_parent / ".cargo" / "config.toml"
     config.parent.mkdir(exist_ok=True)
     # a TOML basic string: JSON's escaping of a path is valid there
-    config.write_text(f"[build]\ntarget-dir = {json.dumps(str(cargo_target(repo_root, env)))}\n", encoding="utf-8")
+    config.write_text(f"{_SHARED_CONFIG_HEAD}[build]\ntarget-dir = {json.dumps(str(cargo_target(repo_root, env)))}\n",
+                      encoding="utf-8")
+
+
+def shared_cargo_target(folder: Path, env: Mapping[str, str]) -> tuple[Path, Path] | None:
+    """The worktree holding `folder` whose parent `share_cargo_target` furnished, and the build
+    folder cargo uses there (`CARGO_TARGET_DIR` when set, as cargo reads it); None for a folder in
+    no such worktree (the user's own checkout)."""
+    for tree in (folder, *folder.parents):
+        try:
+            text = (tree.parent / ".cargo" / "config.toml").read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if not text.startswith(_SHARED_CONFIG_HEAD):
+            continue
+        try:
+            named = str(tomllib.loads(text)["build"]["target-dir"])
+        except (tomllib.TOMLDecodeError, KeyError, TypeError):
+            return None
+        return tree, folder / env["CARGO_TARGET_DIR"] if env.get("CARGO_TARGET_DIR") else Path(named)
+    return None
 
 
 # (the project's file that names the tool, text it must hold, the tool, arguments printing the environment's folder)

@@ -1,14 +1,21 @@
 """Node / TypeScript checks: `node --check` on each JavaScript file, `tsc --noEmit` when the
 project uses TypeScript and has tsc, eslint's JSON report when the project has eslint, and the
 package's own `test` script through npm (only when one is defined).
+
+A member of npm, yarn or pnpm workspaces whose root's test script runs the members' (`npm test
+--workspaces`, `-ws`, `yarn workspaces run test`, `pnpm -r test` without `--filter`) has its tests
+run once, by the root: its own `npm-test` is skipped, naming the root, so a failure is neither
+run nor listed twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import json
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 from server.validation.checks_base import (
     LanguageSpec,
@@ -198,14 +205,88 @@ async def _eslint_at_head(check: PlannedCheck, ctx: RunContext, eslint: str, tar
     return found
 
 
-def _npm_test_check(project: Project, ctx: RunContext) -> PlannedCheck:
+def _package(folder: Path) -> dict[str, Any] | None:
     try:
-        package = json.loads((project.root / "package.json").read_text(encoding="utf-8"))
+        package = json.loads((folder / "package.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        return None
+    return package if isinstance(package, dict) else None
+
+
+def _test_script(package: dict[str, Any]) -> str | None:
+    scripts = package.get("scripts")
+    script = scripts.get("test") if isinstance(scripts, dict) else None
+    return script if isinstance(script, str) and script.strip() and script.strip() != _NPM_PLACEHOLDER else None
+
+
+_RUNS_MEMBERS = re.compile(r"(?:^|\s)(?:--workspaces|-ws)(?=\s|$)|\byarn\s+workspaces\s+(?:run|foreach)\b"
+                           r"|\bpnpm\s(?:[^;&|]*\s)?(?:-r|--recursive)(?=\s|$)")
+_PNPM_PACKAGES = re.compile(r"^packages:\s*\n((?:[ \t]*(?:-.*|#.*)?\n?)*)", re.MULTILINE)
+_YAML_ITEM = re.compile(r"^[ \t]*-[ \t]*(['\"]?)(?P<glob>[^'\"#\n]+?)\1[ \t]*(?:#.*)?$", re.MULTILINE)
+
+
+def _members_root(project: Project, workspace: Path) -> Path | None:
+    """The enclosing workspaces root (within `workspace`) whose test script runs the members' test
+    scripts, `project` among its members; None when there is none."""
+    for root in project.root.parents:
+        if root != workspace and workspace not in root.parents:
+            return None
+        package = _package(root)
+        script = _test_script(package) if package else None
+        if (package and script and _RUNS_MEMBERS.search(script) and "--filter" not in script
+                and _is_member(project.root, root, _member_globs(root, package))):
+            return root
+        if root == workspace:
+            return None
+    return None
+
+
+def _member_globs(root: Path, package: dict[str, Any]) -> list[str]:
+    """The workspaces a root lists: package.json's `workspaces` (npm, yarn's `{"packages": [...]}`)
+    and pnpm-workspace.yaml's `packages`."""
+    listed = package.get("workspaces")
+    globs = listed.get("packages") if isinstance(listed, dict) else listed
+    found = [g for g in globs if isinstance(g, str)] if isinstance(globs, list) else []
+    try:
+        pnpm = (root / "pnpm-workspace.yaml").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return found
+    block = _PNPM_PACKAGES.search(pnpm)
+    return found + ([m["glob"] for m in _YAML_ITEM.finditer(block[1])] if block else [])
+
+
+def _is_member(folder: Path, root: Path, patterns: list[str]) -> bool:
+    """Whether `folder` is one of the workspaces `patterns` (at `root`) list (globs; "!" excludes)."""
+    parts = folder.relative_to(root).parts
+    member = False
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        glob = PurePosixPath(pattern.lstrip("!").removeprefix("./").rstrip("/")).parts
+        if _glob_matches(parts, glob):
+            member = not negated
+    return member
+
+
+def _glob_matches(parts: tuple[str, ...], glob: tuple[str, ...]) -> bool:
+    """A path's parts against a glob's (`*` within one part, `**` any number of parts)."""
+    if not glob:
+        return not parts
+    if glob[0] == "**":
+        return any(_glob_matches(parts[i:], glob[1:]) for i in range(len(parts) + 1))
+    return bool(parts) and fnmatch.fnmatchcase(parts[0], glob[0]) and _glob_matches(parts[1:], glob[1:])
+
+
+def _npm_test_check(project: Project, ctx: RunContext) -> PlannedCheck:
+    package = _package(project.root)
+    if package is None:
         return skipped("npm-test", "test", project, "no readable package.json")
-    script = (package.get("scripts") or {}).get("test") if isinstance(package, dict) else None
-    if not script or script.strip() == _NPM_PLACEHOLDER:
+    script = _test_script(package)
+    if not script:
         return skipped("npm-test", "test", project, "package.json defines no test script")
+    root = _members_root(project, ctx.workspace)
+    if root is not None:
+        return skipped("npm-test", "test", project, "run by the test script of its workspaces root, "
+                       f"{root.relative_to(ctx.workspace).as_posix()!r}")
     npm = find_executable("npm", project, ctx.env, ctx.workspace)
     if npm is None:
         return skipped("npm-test", "test", project, "npm is not installed")

@@ -17,7 +17,9 @@ headers (`paths_from_root`) as in SEARCH/REPLACE or whole-file answers.
 git runs as an argument list with the diff on stdin, with hooks and fsmonitor switched off so a
 repository's own configuration cannot make it run other programs. A worktree sees the
 checkout's installed dependencies (`node_modules`, `.venv`: `installed`), so a project's own test
-runner and packages are there.
+runner and packages are there. Its temporary folder names this process as its owner (`leftovers`):
+removed at exit when a cleanup was cut short, or before a later worktree is made when the process
+was killed; the repository's worktree list is pruned before each worktree is added.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import tempfile
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from pathlib import Path, PurePosixPath
 from types import TracebackType
 
 from server.errors import PatchApplyError, WorkspaceError, not_a_repository
-from server.validation import installed
+from server.validation import installed, leftovers
 from server.validation.lenient_patch import LenientPatchError, apply_leniently
 from server.validation.procs import ProcResult, child_env, run_process
 
@@ -50,6 +51,7 @@ __all__ = [
     "diff_files",
     "diff_stat",
     "link_installed",
+    "new_worktree_folder",
     "run_git",
     "extract_unified_diff",
     "staged_diff",
@@ -312,6 +314,7 @@ class WorktreeHandle:
         self._closed = True
         await run_git(["worktree", "remove", "--force", str(self.path)], self.repo_root, self._env)
         await asyncio.to_thread(shutil.rmtree, self.path.parent, True)
+        leftovers.forget(self.path.parent)
         await run_git(["worktree", "prune"], self.repo_root, self._env)
 
     async def __aenter__(self) -> WorktreeHandle:
@@ -333,7 +336,7 @@ async def open_worktree(repo_path: Path, *, base: str = "HEAD", env: Mapping[str
     child = _env(env)
     root = await _repo_root(repo_path, child)
     sha = await _rev(root, base, child)
-    parent = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="pwm-worktree-"))
+    parent = await new_worktree_folder("pwm-worktree-", root, child)
     tree = parent / "tree"
     asked, top = await asyncio.to_thread(repo_path.resolve), await asyncio.to_thread(root.resolve)
     inside = asked.relative_to(top) if top in asked.parents else Path()
@@ -341,9 +344,19 @@ async def open_worktree(repo_path: Path, *, base: str = "HEAD", env: Mapping[str
     added = await run_git(["worktree", "add", "--detach", "--quiet", str(handle.path), sha], root, child)
     if added.exit_code != 0:
         await asyncio.to_thread(shutil.rmtree, parent, True)
+        leftovers.forget(parent)
         raise WorkspaceError(f"cannot create a worktree of {root}: {added.stderr.strip()}")
     await link_installed(root, handle.path, child)
     return handle
+
+
+async def new_worktree_folder(prefix: str, repo_root: Path, env: Mapping[str, str]) -> Path:
+    """A temporary folder (owned by this process: `leftovers`) to add a worktree of `repo_root` in,
+    after the folders of servers no longer running are removed and the repository's list of
+    worktrees is pruned of those gone."""
+    await asyncio.to_thread(leftovers.sweep_stale)
+    await run_git(["worktree", "prune"], repo_root, env)
+    return await asyncio.to_thread(leftovers.make_dir, prefix, repo_root)
 
 
 async def link_installed(checkout: Path, tree: Path, env: Mapping[str, str]) -> list[str]:
@@ -400,10 +413,29 @@ async def apply_patch_in_worktree(
             if not lenient:
                 raise PatchApplyError(refused)
             handle.applied_diff = await _apply_leniently(handle.path, unified_diff, level, child, refused)
+    except PatchApplyError as exc:
+        await handle.cleanup()
+        raise PatchApplyError(f"{exc}{await _uncommitted_note(handle, unified_diff)}") from None
     except BaseException:
         await handle.cleanup()
         raise
     return handle
+
+
+async def _uncommitted_note(handle: WorktreeHandle, diff: str) -> str:
+    """Why a patch may not apply that the caller can mend: the files it changes have uncommitted
+    changes in the checkout (a patch made against the working copy); "" when none has."""
+    files = list(diff_files(diff))
+    if not files:
+        return ""
+    status = await run_git(["--literal-pathspecs", "status", "--porcelain", "-z", "--no-renames", "--", *files], handle.repo_root,
+                           handle._env)
+    dirty = [entry[3:] for entry in status.stdout.split("\0") if len(entry) > 3] if status.exit_code == 0 else []
+    if not dirty:
+        return ""
+    return (f"\n{', '.join(dirty[:10])} {'has' if len(dirty) == 1 else 'have'} uncommitted changes in "
+            f"{handle.repo_root}: a patch is applied to the committed tree (commit {handle.base_commit[:12]}), "
+            "not to the working copy; commit or stash those changes, or make the patch against the commit")
 
 
 async def _apply_leniently(tree: Path, diff: str, level: int, env: dict[str, str], refused: str) -> str:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from server.scheduler.validated import check_answer
 from server.validation import ValidationOptions, validate_path
 from tests.validation.helpers import base_env, make_repo
 
@@ -234,3 +237,51 @@ async def test_eslint_new_scope_counts_only_the_findings_a_patch_adds(tmp_path: 
     assert not added.passed and check["name"] == "eslint-new"
     assert [(d["file"], d["code"], d["line"]) for d in check["diagnostics"]] == [("new.js", "no-var", 1)]
     assert not strict.passed  # lint_scope "all": every finding counts
+
+
+def _node_test(name: str, ok: bool) -> str:
+    return (f"const test = require('node:test');\nconst assert = require('node:assert');\n"
+            f"test('{name}', () => assert.ok({str(ok).lower()}));\n")
+
+
+@pytest.mark.parametrize("script", ["npm test --workspaces --if-present", "npm run test -ws"])
+async def test_the_members_of_npm_workspaces_are_tested_once_by_the_root_s_script(tmp_path: Path, script: str) -> None:
+    repo = make_repo(tmp_path / "mono", {
+        "package.json": json.dumps({"name": "mono", "private": True, "workspaces": ["packages/*"],
+                                    "scripts": {"test": script}}),
+        "packages/a/package.json": json.dumps({"name": "a", "scripts": {"test": "node --test"}}),
+        "packages/a/test/a.test.js": _node_test("a works", True),
+        "packages/b/package.json": json.dumps({"name": "b", "scripts": {"test": "node --test"}}),
+        "packages/b/test/b.test.js": _node_test("b is broken", False),
+        "tools/gen/package.json": json.dumps({"name": "gen", "scripts": {"test": "node --test"}}),  # no member
+        "tools/gen/test/gen.test.js": _node_test("gen works", True),
+    })
+    report = await validate_path(repo, ValidationOptions(checks=("test",), timeout_s=60), base_env=base_env())
+    by_project = {c.project: c for c in report.checks}
+    assert {p: c.status for p, c in by_project.items()} == {
+        ".": "failed", "packages/a": "skipped", "packages/b": "skipped", "tools/gen": "passed"}
+    assert by_project["packages/b"].skipped_reason == "run by the test script of its workspaces root, '.'"
+    assert [d.message for d in by_project["."].diagnostics] == ["b is broken failed"]
+    alone = await validate_path(repo / "packages" / "b", ValidationOptions(checks=("test",), timeout_s=60),
+                                base_env=base_env())
+    assert [c.status for c in alone.checks] == ["failed"]  # checked by itself, the root's script is not there
+    patch = ("```diff\n--- a/packages/a/test/a.test.js\n+++ b/packages/a/test/a.test.js\n@@ -3 +3 @@\n"
+             "-test('a works', () => assert.ok(true));\n+test('a works', () => assert.ok(1));\n```")
+    verdict = await check_answer(patch, {"workspace": str(repo), "checks": ["test"], "test_scope": "new"}, base_env())
+    assert verdict.passed, verdict.report_json
+    assert json.loads(verdict.report_json)["failing_before_the_patch"] == ["b is broken failed"]  # named once
+
+
+async def test_the_members_a_pnpm_workspace_lists_are_left_to_the_root_s_recursive_test(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "mono", {
+        "package.json": json.dumps({"name": "mono", "private": True, "scripts": {"test": "pnpm -r test"}}),
+        "pnpm-workspace.yaml": "packages:\n  - 'packages/*'  # every package\n  - '!packages/b'\n",
+        "packages/a/package.json": json.dumps({"name": "a", "scripts": {"test": "node --test"}}),
+        "packages/a/test/a.test.js": _node_test("a works", True),
+        "packages/b/package.json": json.dumps({"name": "b", "scripts": {"test": "node --test"}}),
+        "packages/b/test/b.test.js": _node_test("b works", True),
+    })
+    report = await validate_path(repo, ValidationOptions(checks=("test",), timeout_s=60), base_env=base_env())
+    by_project = {c.project: c for c in report.checks}
+    assert by_project["packages/a"].skipped_reason == "run by the test script of its workspaces root, '.'"
+    assert by_project["packages/b"].status == "passed"  # excluded from the workspace: its own run

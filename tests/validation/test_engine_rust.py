@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from server.validation import ValidationOptions, validate_path
+from server.validation import ValidationOptions, diagnostics_feedback, validate_path
 from tests.validation.helpers import base_env, make_repo
 
 needs_cargo = pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed")
@@ -38,7 +38,22 @@ async def test_cargo_check_warning_and_failing_test_are_located(tmp_path: Path) 
     test = checks["cargo-test"]
     assert test.status == "failed"
     assert [(d.file, d.line) for d in test.diagnostics] == [("src/lib.rs", 10)]
-    assert "tests::adds failed" in test.diagnostics[0].message
+    # the assertion and the values it compared, for the model to see what its code gave
+    assert test.diagnostics[0].message == "tests::adds failed: assertion `left == right` failed; left: 2; right: 3"
+
+
+@needs_cargo
+async def test_a_test_run_that_does_not_compile_fails_with_rustc_s_errors_located(tmp_path: Path) -> None:
+    make_repo(tmp_path / "repo", {**CRATE, "src/lib.rs": "pub fn add(a: u64, b: u32) -> u64 {\n    a + b\n}\n"})
+    report = await validate_path(tmp_path / "repo", ValidationOptions(checks=("test",), timeout_s=300),
+                                 base_env=base_env())
+    (test,) = report.checks
+    assert test.status == "failed"
+    assert [(d.file, d.line, d.code) for d in test.diagnostics][:1] == [("src/lib.rs", 2, "E0308")]
+    assert "expected `u64`, found `u32`" in test.diagnostics[0].message
+    feedback = diagnostics_feedback(report)
+    assert "src/lib.rs:2:" in feedback and "E0308 mismatched types" in feedback  # what a retry is told
+    assert "error[E0308]: mismatched types" in test.output_tail and '"reason"' not in test.output_tail  # not JSON
 
 
 # What rustup's proxy prints (and its exit status) in a HOME where no toolchain was ever installed.

@@ -122,6 +122,89 @@ def test_dependency_folders_are_read_from_git_s_ignored_listing_and_mirrored_by_
     assert mirror(checkout, tree, [".venv"]) == [".venv"] and (tree / ".venv" / "bin").is_dir()
 
 
+def _npm_workspaces(root: Path) -> Path:
+    """A monorepo of npm workspaces: packages/app's test uses packages/util through the link npm
+    makes for it (`node_modules/@demo/util -> ../../packages/util`), and util's clamp is wrong."""
+    repo = make_repo(root, {
+        "package.json": json.dumps({"name": "mono", "private": True, "workspaces": ["packages/*"],
+                                    "scripts": {"test": "npm test --workspaces --if-present"}}),
+        "packages/util/package.json": json.dumps({"name": "@demo/util", "version": "1.0.0", "main": "index.js"}),
+        "packages/util/index.js": "module.exports = (x, lo, hi) => Math.max(lo, Math.min(x, lo));\n",
+        "packages/app/package.json": json.dumps({"name": "@demo/app", "version": "1.0.0",
+                                                 "dependencies": {"@demo/util": "1.0.0"},
+                                                 "scripts": {"test": "node --test"}}),
+        "packages/app/test/volume.test.js": ("const test = require('node:test');\nconst assert = require('node:assert');\n"
+                                             "const clamp = require('@demo/util');\n"
+                                             "test('volume is clamped', () => assert.strictEqual(clamp(5, 0, 10), 5));\n"),
+        ".gitignore": "node_modules/\n",
+    })
+    (repo / "node_modules" / "@demo").mkdir(parents=True)
+    for name in ("util", "app"):
+        (repo / "node_modules" / "@demo" / name).symlink_to(f"../../packages/{name}")
+    return repo
+
+
+async def test_a_workspace_package_is_imported_from_the_worktree_with_the_patch_not_from_the_checkout(
+        tmp_path: Path) -> None:
+    repo = _npm_workspaces(tmp_path / "mono")
+    spec = {"workspace": str(repo), "checks": ["test"]}
+    wrong_line = "module.exports = (x, lo, hi) => Math.max(lo, Math.min(x, lo));"
+    fixed = await check_answer(_diff("packages/util/index.js", wrong_line,
+                                     "module.exports = (x, lo, hi) => Math.max(lo, Math.min(x, hi));"), spec, base_env())
+    still_wrong = await check_answer(_diff("packages/util/index.js", wrong_line, "module.exports = (x) => -x;"),
+                                     spec, base_env())
+    assert fixed.passed, fixed.report_json
+    assert not still_wrong.passed, still_wrong.report_json
+    assert os.readlink(repo / "node_modules" / "@demo" / "util") == "../../packages/util"  # the checkout's link as it was
+
+
+async def test_a_test_runner_s_cache_is_written_in_the_worktree_not_in_the_checkout(tmp_path: Path) -> None:
+    repo = _node_repo(tmp_path / "calc")
+    cache = repo / "node_modules" / ".vite" / "vitest" / "results.json"  # what vitest keeps between runs
+    cache.parent.mkdir(parents=True)
+    cache.write_text("{}")
+    (repo / "node_modules" / "fake-runner" / "cli.js").write_text(
+        "#!/usr/bin/env node\nconst fs = require('fs');\n"
+        "fs.mkdirSync('node_modules/.vite/vitest', {recursive: true});\n"
+        "fs.writeFileSync('node_modules/.vite/vitest/results.json', '{\"written\": true}');\n"
+        "console.log('ok 1 - cached');\n")
+    verdict = await check_answer(_diff("calc.js", "module.exports = (a, b) => a + b;",
+                                       "module.exports = (a, b) => b + a;"), {"workspace": str(repo), "checks": ["test"]},
+                                 base_env())
+    assert verdict.passed, verdict.report_json
+    assert cache.read_text() == "{}"
+
+
+def test_a_link_into_the_checkout_s_own_files_points_into_the_worktree_and_caches_are_not_mirrored(
+        tmp_path: Path) -> None:
+    checkout, tree = tmp_path / "checkout", tmp_path / "tree"
+    modules = checkout / "node_modules"
+    for folder in (".bin", ".pnpm/vitest@3/node_modules/vitest", ".prisma/client", ".vite/vitest", ".cache/babel",
+                   ".vitest-cache", "tool-output", "@scope/lib", "@demo"):
+        (modules / folder).mkdir(parents=True)
+    (modules / ".vite" / "vitest" / "results.json").write_text("{}")
+    (modules / ".eslintcache").write_text("{}")
+    (modules / "tool-output" / "CACHEDIR.TAG").write_text("Signature: 8a477f597d28d172789f06886806bc55\n")
+    (modules / "vitest").symlink_to(".pnpm/vitest@3/node_modules/vitest")  # pnpm's link into its store
+    (modules / "@demo" / "util").symlink_to("../../packages/util")  # a workspace package
+    (modules / "local-lib").symlink_to("../libs/local")  # a `file:` dependency
+    (modules / ".bin" / "util-cli").symlink_to("../@demo/util/cli.js")
+    (checkout / "packages" / "util").mkdir(parents=True)
+    (checkout / "libs" / "local").mkdir(parents=True)
+    tree.mkdir()
+    assert mirror(checkout, tree, ["node_modules"]) == ["node_modules"]
+    mirrored = tree / "node_modules"
+    assert sorted(p.name for p in mirrored.iterdir()) == [
+        ".bin", ".pnpm", ".prisma", "@demo", "@scope", "local-lib", "vitest"]  # no cache of a tool
+    assert os.readlink(mirrored / "@demo" / "util") == str(tree / "packages" / "util")
+    assert os.readlink(mirrored / "local-lib") == str(tree / "libs" / "local")
+    assert os.readlink(mirrored / ".bin" / "util-cli") == str(tree / "packages" / "util" / "cli.js")
+    assert os.readlink(mirrored / "vitest") == str(modules / "vitest")  # a link within the installed folder
+    assert os.readlink(mirrored / ".pnpm") == str(modules / ".pnpm")
+    assert os.readlink(mirrored / "@scope" / "lib") == str(modules / "@scope" / "lib")
+    assert not (mirrored / ".bin").is_symlink() and not (mirrored / "@demo").is_symlink()
+
+
 needs_cargo = pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed")
 
 

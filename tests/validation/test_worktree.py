@@ -93,6 +93,21 @@ async def test_patch_that_does_not_apply_raises_gits_message_and_leaves_no_workt
         await apply_patch_in_worktree(root, "  \n", env=base_env())
 
 
+async def test_a_patch_made_against_uncommitted_changes_is_refused_saying_so(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo", {"calc.py": CALC, "other.py": "x = 1\n"})
+    (root / "calc.py").write_text("def add(a, b):\n    return b - a\n")  # the user's edit, not committed
+    made_on_the_edit = FIX.replace("-    return a - b", "-    return b - a")
+    with pytest.raises(PatchApplyError) as refused:
+        await apply_patch_in_worktree(root, made_on_the_edit, env=base_env(), lenient=True)
+    assert "calc.py has uncommitted changes in" in str(refused.value)
+    assert "the committed tree" in str(refused.value)
+    (root / "calc.py").write_text(CALC)  # a file unchanged since the commit: no such note
+    (root / "other.py").write_text("x = 2\n")
+    with pytest.raises(PatchApplyError) as plain:
+        await apply_patch_in_worktree(root, made_on_the_edit, env=base_env())
+    assert "uncommitted" not in str(plain.value)
+
+
 async def test_apply_to_tree_applies_a_clean_patch_at_its_base(tmp_path: Path) -> None:
     root = make_repo(tmp_path / "repo", {"calc.py": CALC})
     with git.Repo(root) as repo:
