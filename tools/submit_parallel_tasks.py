@@ -255,7 +255,10 @@ def summary(output: SubmitOutput, status: GroupView | None = None) -> str:
     """The reply's first text block: a few lines; the plan (and the status after a wait) follows as
     JSON and as structured content."""
     cost = "unknown" if output.estimated_total_cost is None else f"${output.estimated_total_cost:.4f}"
-    head = (f"Group {output.group_name} ({output.group_id or 'dry run'}): {output.status}, {output.task_count} "
+    # An unnamed dry run is named "(dry run)" already: said once, not "Group (dry run) (dry run)".
+    label = output.group_name if output.group_id is None and "dry run" in output.group_name else (
+        f"{output.group_name} ({output.group_id or 'dry run'})")
+    head = (f"Group {label}: {output.status}, {output.task_count} "
             f"tasks, estimated {cost} and {output.estimated_total_time:.0f}s.")
     shown = None if output.group_status is None else GroupStatusOutput.model_validate(output.group_status)
     after = [] if status is None else ["After the wait: " + status_summary(status, shown)]
