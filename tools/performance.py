@@ -78,6 +78,7 @@ class ResetResult(BaseModel):
     model_id: str | None
     repo: str | None
     at: float
+    cleared_misconfigured: list[str] = Field(description="Models marked misconfigured (401/403/404) tried again now.")
 
 
 REPO_DOC = "Repository key (see insights) or workspace path."
@@ -133,7 +134,7 @@ async def reset_routing_insights(
     ctx: Context[AppState, Any],
     task_type: Annotated[str | None, Field(max_length=100, description="Only this task type.")] = None,
     model_id: Annotated[
-        str | None, Field(max_length=300, description="Only this model (clears a demotion too).")
+        str | None, Field(max_length=300, description="Only this model (clears its demotion and misconfigured mark too).")
     ] = None,
     repo: Annotated[
         str | None, Field(max_length=4096, description=REPO_DOC)
@@ -142,14 +143,19 @@ async def reset_routing_insights(
     """Forget what routing learned: all, or a task type, a model or a repository's own record.
     Recorded calls stay for reports."""
     with expected_errors():
-        services = perf_services(app_state(ctx))
+        state = app_state(ctx)
+        services = perf_services(state)
         if model_id is not None and model_id not in services.catalog.models:
             raise InputError("model_id", f"unknown model {model_id!r}", "an id from the pwm://models resource")
         if model_id is not None and repo is not None:
             raise InputError("repo", "give model_id or repo, not both",
                              "a repository's record is per variant: drop model_id to forget it")
         key = await _repo_key(ctx, repo)
-        return ResetResult.model_validate(services.tracker.reset(task_type, model_id, key))
+        reset = services.tracker.reset(task_type, model_id, key)
+        # As with a demotion: a model's health is forgotten with the model, or with everything.
+        whole_model = task_type is None and key is None
+        cleared = state.registry.clear_misconfigured(model_id) if whole_model else []
+        return ResetResult.model_validate({**reset, "cleared_misconfigured": cleared})
 
 
 async def models_resource(ctx: Context[AppState, Any], tier: str | None = None) -> str:
