@@ -8,7 +8,8 @@ always agree on what "success rate" and "p95" mean.
 Outcome rules (one place, so reports and routing agree):
 - a call counts as a success when it succeeded and nothing objective said its output was
   bad (validation failed, the answer did not parse);
-- rate limits, cancellations, interruptions and prompts refused before sending say nothing about
+- rate limits, cancellations, interruptions, prompts refused before sending and answers no check
+  could judge (their test runner is not installed: `validation_unavailable`) say nothing about
   the model, so they are left out of success rates (they still count as calls and cost);
 - a call's price is unknown only when it was charged without one (`unpriced_charge`): a failed
   call with no cost was charged nothing, so its price does not matter.
@@ -30,9 +31,11 @@ __all__ = [
     "percentile",
 ]
 
-# Error classes that are not the model's fault: excluded from success rates.
+# Error classes that are not the model's fault: excluded from success rates, whatever the call's status
+# (`validation_unavailable` marks an answer that arrived but that no check could judge).
 NEUTRAL_ERROR_CLASSES: frozenset[str] = frozenset(
-    {"rate_limited", "cancelled", "interrupted", "context_too_large", "budget_exceeded", "budget"}
+    {"rate_limited", "cancelled", "interrupted", "context_too_large", "budget_exceeded", "budget",
+     "validation_unavailable"}
 )
 # Statuses of a call the provider bills even with no cost reported (the ledger's rule, in
 # `server.store.ledger.BILLED_WITHOUT_FIGURE`; tests/perf/test_report.py checks they agree): such a
@@ -77,11 +80,9 @@ class AttemptFact:
     @property
     def counted(self) -> bool:
         """True when the outcome says something about the model (see the module docstring)."""
-        if self.status == "succeeded":
-            return True
-        if self.status != "failed":
+        if (self.error_class or "") in NEUTRAL_ERROR_CLASSES:
             return False
-        return (self.error_class or "") not in NEUTRAL_ERROR_CLASSES
+        return self.status in ("succeeded", "failed")
 
     @property
     def unpriced_charge(self) -> bool:
