@@ -73,3 +73,13 @@ async def test_a_dry_runs_summary_says_dry_run_once_and_after_a_name(tmp_path: P
                                                                  "tasks": [task]})
     assert reply_text(unnamed).startswith("Group (dry run): planned, 1 tasks"), reply_text(unnamed)
     assert reply_text(named).startswith("Group sprint (dry run): planned, 1 tasks"), reply_text(named)
+
+
+async def test_the_reply_keeps_the_agent_type_as_written_and_names_the_agent_worker_label_last(tmp_path: Path) -> None:
+    settings = load_settings(loop_env(tmp_path, "http://127.0.0.1:9/v1"))
+    async with Client(build_server(settings)) as client:
+        result = await client.call_tool("submit_parallel_tasks", {"dry_run": True, "tasks": [
+            {"agent_type": "tcoder_1_quality", "task_description": "Fix add() in calc.py"}]})
+    assert result.structured_content is not None, reply_text(result)
+    (task,) = result.structured_content["tasks"]
+    assert (task["agent_type"], task["agent_name"], task["variant"]) == ("tcoder_1_quality", "tcoder_quality_1", "quality")
