@@ -30,6 +30,7 @@ _WORDS_OF_THEIR_OWN = frozenset({"model"})
 _UNITS = ("_seconds",)
 
 _KEPT_LISTED = 10  # keys named in the warning; the rest are counted
+_KEY_CHARS = 40  # of a key named in the warning: the line stays short whatever a caller sends
 
 
 def slip_for(key: str, fields: Sequence[str]) -> str | None:
@@ -66,7 +67,11 @@ def kept_keys_warning(extras: Iterable[Iterable[str]]) -> str | None:
             counts[key] = counts.get(key, 0) + 1
     if not counts:
         return None
-    named = [f"{key} ({n} task{'s' if n != 1 else ''})" for key, n in list(counts.items())[:_KEPT_LISTED]]
+    named = [f"{_short(key)} ({n} task{'s' if n != 1 else ''})" for key, n in list(counts.items())[:_KEPT_LISTED]]
     more = len(counts) - len(named)
     return ("Kept with the tasks but not read by the server (not task fields): " + ", ".join(named)
             + (f" and {more} more" if more else "") + ".")
+
+
+def _short(key: str) -> str:
+    return key if len(key) <= _KEY_CHARS else key[: _KEY_CHARS - 3] + "..."

@@ -51,3 +51,12 @@ async def test_a_task_without_extra_keys_gets_no_such_warning(tmp_path: Path) ->
     is_error, text, data = await _submit(tmp_path, [TASK])
     assert not is_error and data is not None, text
     assert data["warnings"] == []
+
+
+def test_the_kept_keys_warning_stays_one_short_line_whatever_the_keys() -> None:
+    from tools._task_keys import kept_keys_warning
+
+    keys = [f"block_{i}_" + "x" * 500 for i in range(30)]
+    warning = kept_keys_warning([keys, keys[:3]])
+    assert warning is not None and len(warning) < 700 and warning.endswith("and 20 more.")
+    assert "(2 tasks)" in warning and "..." in warning
