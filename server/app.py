@@ -15,7 +15,7 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
@@ -30,6 +30,9 @@ from server.settings import Settings
 from server.sigterm import stopping_on_sigterm
 from server.state import AppState, StateOpener
 from tools.surface import TOOL_MODULES, ToolServer, register_tools
+
+if TYPE_CHECKING:
+    from server.catalog import Catalog
 
 __all__ = ["RECENT_GROUP_RESOURCES", "TOOL_MODULES", "PWMServer", "build_server"]
 
@@ -152,16 +155,19 @@ async def _warm_tokenizer(opener: StateOpener) -> None:
         log.debug("tokenizer warm-up failed", exc_info=True)
 
 
-def build_server(settings: Settings, *, http: bool = False, token_verifier: Any = None, auth: Any = None) -> PWMServer:
+def build_server(settings: Settings, *, http: bool = False, token_verifier: Any = None, auth: Any = None,
+                 catalog: Catalog | None = None) -> PWMServer:
     """A server whose lifespan opens (and closes) the engine built from `settings`.
 
     `http=True` adds the dashboard routes (served beside `/mcp` by `run("streamable-http")`).
+    `catalog`: the catalogue, when it was loaded already (the command line checks the user's
+    manifests before serving); else it is loaded with the state.
     """
     openers: list[StateOpener] = []  # the live one, for resources/list and the dashboard
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[StateOpener]:
-        opener = StateOpener(settings)
+        opener = StateOpener(settings, catalog)
         openers.append(opener)
         if http:
             opener.start()

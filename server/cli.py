@@ -15,11 +15,14 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from server import __version__
 from server.errors import PWMError
 from server.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from server.catalog import Catalog
 
 __all__ = ["main"]
 
@@ -141,7 +144,23 @@ def _transport_security(settings: Settings, args: argparse.Namespace) -> Any:
     )
 
 
-def _serve(settings: Settings, args: argparse.Namespace) -> int:
+def _user_catalog(settings: Settings) -> Catalog | None:
+    """The catalogue, loaded now when the user's own manifests or providers are merged into it (so
+    a mistake there stops the server at start, as a wrong setting does), else None: the shipped
+    catalogue alone loads with the state, in the background, and start-up stays fast.
+
+    Raises:
+        ManifestError: an overlay folder that does not exist, a file that does not parse or validate.
+        ConfigError: the price cache cannot be read.
+    """
+    if settings.manifests_overlay is None and not settings.provider_overrides:
+        return None
+    from server.perf.price_sync import load_catalog_with_cache
+
+    return load_catalog_with_cache(settings)
+
+
+def _serve(settings: Settings, args: argparse.Namespace, catalog: Catalog | None) -> int:
     from server.app import build_server
 
     if args.http:  # tokens decide: required once one exists, else loopback only (server/http_auth.py)
@@ -152,14 +171,14 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         access = auth_for(settings, LOOPBACK_HOSTS)
         (log.warning if access.host != settings.http_host else log.info)("%s", access.reason)
         settings = dataclasses.replace(settings, http_host=access.host)
-        mcp = build_server(settings, http=True, token_verifier=access.verifier, auth=access.auth)
+        mcp = build_server(settings, http=True, token_verifier=access.verifier, auth=access.auth, catalog=catalog)
     else:  # on stdio the caller is PWM_USER, else the OS user (their groups and budgets)
         import getpass
 
         from server.store.tokens import Caller, set_process_caller
 
         set_process_caller(Caller(user=settings.stdio_user or getpass.getuser()))
-        mcp = build_server(settings, http=False)
+        mcp = build_server(settings, http=False, catalog=catalog)
     _server_built()
     if not args.http:
         log.info("serving MCP on stdio (database %s)", settings.db_path)
@@ -209,13 +228,14 @@ def _main(argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = _settings_from(args)
+        catalog = _user_catalog(settings) if args.command == "serve" else None
     except PWMError as exc:
         print(f"parallel-work-manager: {exc}", file=sys.stderr)
         return 2
     _configure_logging(settings.log_level)
     try:
         if args.command == "serve":
-            return _serve(settings, args)
+            return _serve(settings, args, catalog)
         gc.enable()
         module = args._ops_module
         return int(asyncio.run(module.run(args, settings)))

@@ -78,7 +78,13 @@ class InputError(PWMError):
 
 
 class NotFoundError(PWMError):
-    """An unknown group or task."""
+    """An unknown group or task; `kind` ("group" or "task") and `key` (the id or name asked for)
+    let the MCP edge name the argument that carried it and where valid ones are found."""
+
+    def __init__(self, message: str, *, kind: str | None = None, key: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.key = key
 
 
 class BudgetExceeded(PWMError):

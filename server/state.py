@@ -182,8 +182,9 @@ class StateOpener:
     raised to every such request (the error names what is broken) and logged once.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, catalog: Catalog | None = None) -> None:
         self.settings = settings
+        self.catalog = catalog  # already loaded (and checked) at start, else loaded when opening
         self._task: asyncio.Task[AppState] | None = None
 
     def start(self) -> None:
@@ -193,7 +194,7 @@ class StateOpener:
 
     async def _open(self) -> AppState:
         try:
-            return await open_app_state(self.settings)
+            return await open_app_state(self.settings, self.catalog)
         except Exception as exc:
             log.error("the server's state could not be opened: %s", exc)
             raise

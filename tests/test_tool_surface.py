@@ -86,8 +86,10 @@ async def test_every_tool_together_stays_within_7500_tokens(settings: Settings) 
     assert len(names) == 13
     # 6k / 7.5k for the eleven tools before the workflows; plan_milestone and continue_task add ~600,
     # submit's wait_seconds / group_status ~75, context_mode ~50 wire / ~65 spaced, route_task's
-    # context_offset ~20 / ~30, continue_task's next_step (a slow follow-up's running reply) ~12 / ~15.
-    assert wire <= 6_385 and spaced <= 8_290, (wire, spaced)
+    # context_offset ~20 / ~30, continue_task's next_step (a slow follow-up's running reply) ~12 / ~15,
+    # reset_routing_insights' cleared_misconfigured ~20 / ~26, the paging of get_cost_report and
+    # get_routing_insights (offset, limit; list_totals, next_offset) ~165 / ~220.
+    assert wire <= 6_570 and spaced <= 8_540, (wire, spaced)
 
 
 async def test_pwm_tools_adds_named_tools_to_the_core_ones_and_rejects_unknown_names(tmp_path: Path) -> None:

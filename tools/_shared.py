@@ -42,7 +42,7 @@ async def visible_task(store: Store, task_id: str) -> TaskRecord:
     try:
         await store.get_group(task.group_id)  # filtered by the caller (server.store.tokens)
     except NotFoundError:
-        raise NotFoundError(f"no task with id {task_id!r}") from None
+        raise NotFoundError(f"no task with id {task_id!r}", kind="task", key=task_id) from None
     return task
 
 

@@ -7,7 +7,10 @@ model, per task type x variant and per repository, and each model's health),
 Resources: `pwm://models{?tier}` (the catalogue), `pwm://budget{?group}` (budget status), `pwm://groups/{group}`
 (a group's full results: every task's whole output and every attempt).
 
-The logic lives in `server.perf`; these wrappers validate, convert errors and shape output.
+The logic lives in `server.perf`; these wrappers validate, convert errors and shape output. The
+report and the insights grow with what was recorded: each reply is a page of their lists (`offset`,
+`limit`; `list_totals`, `next_offset`; see `tools._pages`), with a line saying what it holds before
+the data, as get_parallel_group_status answers.
 """
 
 from __future__ import annotations
@@ -16,13 +19,15 @@ import json
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp_types import ToolAnnotations
+from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from server.errors import InputError, NotFoundError
+from server.formatting import plural, usd
 from server.state import AppState
 from server.validation.roots import allowed_roots, confine_path
-from tools._shared import app_state, expected_errors
+from tools._pages import page_of, page_words
+from tools._shared import app_state, expected_errors, summary_and_data
 from tools.validate_workspace import client_roots
 
 if TYPE_CHECKING:
@@ -51,12 +56,15 @@ class CostReport(BaseModel):
         description="spend_usd, calls, successes, failures, success_rate, tokens, latency_ms p50/p95/p99, "
         "output_tokens_per_s, error_classes, quality_baseline_usd, saving_usd, saving_pct, at_paid_prices."
     )
-    rows: list[dict[str, Any]] = Field(description="The same figures per `key` of the grouping.")
+    rows: list[dict[str, Any]] = Field(description="The same figures per `key` of the grouping (a page).")
     budget: dict[str, Any] | None = Field(description="Budget periods: limit, spent, reserved, state ok|warn|stop.")
     baseline: str = Field(description="How the saving is measured.")
     recommendations: list[dict[str, Any]] = Field(
-        description="Each: kind, recommendation, action, evidence, estimated_saving_usd (and per 30 days)."
+        description="A page, biggest saving first. Each: kind, recommendation, action, evidence, estimated_saving_usd "
+        "(and per 30 days)."
     )
+    list_totals: dict[str, int] = Field(description="How many rows and recommendations there are in all.")
+    next_offset: int | None = Field(description="Offset of the next page; None: last page.")
 
 
 class RoutingInsights(BaseModel):
@@ -70,6 +78,8 @@ class RoutingInsights(BaseModel):
     task_types: dict[str, Any] = Field(description="Per task type: each variant's success, cost per success; the best one.")
     repos: list[dict[str, Any]] = Field(description="Per task type x repository: the same, shrunk towards the task type's.")
     resets: list[dict[str, Any]]
+    list_totals: dict[str, int] = Field(description="How many models, cells, task_types and repos there are in all.")
+    next_offset: int | None = Field(description="Offset of the next page; None: last page.")
 
 
 class ResetResult(BaseModel):
@@ -78,9 +88,19 @@ class ResetResult(BaseModel):
     model_id: str | None
     repo: str | None
     at: float
+    cleared_misconfigured: list[str] = Field(description="Models marked misconfigured (401/403/404) tried again now.")
 
 
 REPO_DOC = "Repository key (see insights) or workspace path."
+OFFSET_DOC = "Items of each list to skip (next_offset of the last reply)."
+LIMIT_DOC = "Items of each list per reply."
+# Items of each list per reply by default, so that a full page stays near 6k tokens, well under the
+# 10k at which clients warn: a report row is ~220 tokens and a recommendation up to ~300; of the
+# insights, a model's health is up to ~410 (its last ten events), a repository's record ~380, a task
+# type's ~250 and a cell ~130, four lists cut alike.
+REPORT_PAGE = 10
+INSIGHTS_PAGE = 5
+MAX_PAGE_LIMIT = 50
 
 
 async def _repo_key(ctx: Context[AppState, Any], repo: str | None) -> str | None:
@@ -107,33 +127,53 @@ async def get_cost_report(
     group_by: Annotated[
         GroupBy, Field(description="One row per model, agent, policy, group, day, provider, variant or task_type.")
     ] = "model",
-) -> CostReport:
+    offset: Annotated[int, Field(ge=0, description=OFFSET_DOC)] = 0,
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE_LIMIT, description=LIMIT_DOC)] = REPORT_PAGE,
+) -> Annotated[CallToolResult, CostReport]:
     """Where the money went: spend, calls, tokens, success and latency per row; budget; the saving
     against each agent's quality model (also at paid prices); recommendations with evidence."""
     with expected_errors():
         report = await perf_services(app_state(ctx)).report(days=days, group_by=group_by)
-    return CostReport.model_validate(report)
+    page = page_of({"rows": report["rows"], "recommendations": report["recommendations"]}, offset, limit)
+    output = CostReport.model_validate({**report, **page.lists, "list_totals": page.totals,
+                                        "next_offset": page.next_offset})
+    totals = output.totals
+    rate = totals.get("success_rate")
+    head = (f"Cost report, last {days:g} days by {group_by}: {usd(float(totals.get('spend_usd') or 0.0))} over "
+            f"{plural(int(totals.get('calls') or 0), 'call')}"
+            + (f", success {rate:.0%}" if isinstance(rate, (int, float)) else "") + ".")
+    words = page_words(page, {"rows": "Rows", "recommendations": "recommendations"})
+    return summary_and_data(f"{head}\n{words}", output.model_dump(mode="json"))
 
 
 async def get_routing_insights(
     ctx: Context[AppState, Any],
     task_type: Annotated[str | None, Field(max_length=100, description="Only this task type.")] = None,
     model_id: Annotated[str | None, Field(max_length=300, description="Only this model id.")] = None,
-) -> RoutingInsights:
+    offset: Annotated[int, Field(ge=0, description=OFFSET_DOC)] = 0,
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE_LIMIT, description=LIMIT_DOC)] = INSIGHTS_PAGE,
+) -> Annotated[CallToolResult, RoutingInsights]:
     """What routing learned from recorded calls: per task type x model the decayed evidence,
     cost, latency, score adjustment; per task type (and repository) the cheapest passing variant
     and its evidence; per model its health."""
     with expected_errors():
         services = perf_services(app_state(ctx))
         await services.ensure_fresh()
-        return RoutingInsights.model_validate(services.tracker.insights(task_type, model_id))
+        insights = services.tracker.insights(task_type, model_id)
+    lists = ("models", "cells", "task_types", "repos")
+    page = page_of({name: insights[name] for name in lists}, offset, limit)
+    output = RoutingInsights.model_validate({**insights, **page.lists, "list_totals": page.totals,
+                                             "next_offset": page.next_offset})
+    words = page_words(page, {"models": "Models", "cells": "cells", "task_types": "task types", "repos": "repositories"})
+    return summary_and_data(f"Routing insights over the last {output.window_hours:g} hours.\n{words}",
+                            output.model_dump(mode="json"))
 
 
 async def reset_routing_insights(
     ctx: Context[AppState, Any],
     task_type: Annotated[str | None, Field(max_length=100, description="Only this task type.")] = None,
     model_id: Annotated[
-        str | None, Field(max_length=300, description="Only this model (clears a demotion too).")
+        str | None, Field(max_length=300, description="Only this model (clears its demotion and misconfigured mark too).")
     ] = None,
     repo: Annotated[
         str | None, Field(max_length=4096, description=REPO_DOC)
@@ -142,14 +182,19 @@ async def reset_routing_insights(
     """Forget what routing learned: all, or a task type, a model or a repository's own record.
     Recorded calls stay for reports."""
     with expected_errors():
-        services = perf_services(app_state(ctx))
+        state = app_state(ctx)
+        services = perf_services(state)
         if model_id is not None and model_id not in services.catalog.models:
             raise InputError("model_id", f"unknown model {model_id!r}", "an id from the pwm://models resource")
         if model_id is not None and repo is not None:
             raise InputError("repo", "give model_id or repo, not both",
                              "a repository's record is per variant: drop model_id to forget it")
         key = await _repo_key(ctx, repo)
-        return ResetResult.model_validate(services.tracker.reset(task_type, model_id, key))
+        reset = services.tracker.reset(task_type, model_id, key)
+        # As with a demotion: a model's health is forgotten with the model, or with everything.
+        whole_model = task_type is None and key is None
+        cleared = state.registry.clear_misconfigured(model_id) if whole_model else []
+        return ResetResult.model_validate({**reset, "cleared_misconfigured": cleared})
 
 
 async def models_resource(ctx: Context[AppState, Any], tier: str | None = None) -> str:

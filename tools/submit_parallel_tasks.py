@@ -36,6 +36,7 @@ from tools._inputs import (
     caller_hints,
 )
 from tools._shared import app_state, expected_errors, summary_and_data
+from tools._task_keys import kept_keys_warning, misspelt_keys
 from tools.get_parallel_group_status import (
     REPLY_CHARS,
     GroupStatusOutput,
@@ -153,6 +154,10 @@ def build_group_input(
     if len(tasks) > max_tasks:
         raise InputError("tasks", f"{len(tasks)} tasks is more than this server accepts per group",
                          f"1 to {max_tasks} (server setting max_tasks_per_group)")
+    slips = misspelt_keys(((spec.model_extra or {}).keys() for spec in tasks), TASK_FIELDS)
+    if slips:
+        field, _, problem = slips[0].partition(": ")
+        raise InputError(field, "; ".join([problem, *slips[1:]]))
     converted = []
     for index, spec in enumerate(tasks):
         for name in ("context_budget_tokens", "context_mode"):
@@ -192,6 +197,19 @@ def build_group_input(
         tasks=tuple(converted), name=group_name, strategy=routing_strategy, policy=policy,
         max_concurrent=max_concurrent, budget_usd=budget_usd, dry_run=dry_run, request=request,
     )
+
+
+def _field_names() -> tuple[str, ...]:
+    names = ["test_first"]  # read from the extra keys (see build_group_input)
+    for name, field in TaskSpec.model_fields.items():
+        names.append(field.alias or name)
+        choices = getattr(field.validation_alias, "choices", None) or ()
+        names.extend(c for c in choices if isinstance(c, str))
+    return tuple(dict.fromkeys(names))
+
+
+TASK_FIELDS = _field_names()
+"""Every key a task reads (its fields, their aliases, the hints, `test_first`)."""
 
 
 # A submission of thousands of tasks answers with the plan of the first ones (the reply stays small).
@@ -237,7 +255,10 @@ def summary(output: SubmitOutput, status: GroupView | None = None) -> str:
     """The reply's first text block: a few lines; the plan (and the status after a wait) follows as
     JSON and as structured content."""
     cost = "unknown" if output.estimated_total_cost is None else f"${output.estimated_total_cost:.4f}"
-    head = (f"Group {output.group_name} ({output.group_id or 'dry run'}): {output.status}, {output.task_count} "
+    # An unnamed dry run is named "(dry run)" already: said once, not "Group (dry run) (dry run)".
+    label = output.group_name if output.group_id is None and "dry run" in output.group_name else (
+        f"{output.group_name} ({output.group_id or 'dry run'})")
+    head = (f"Group {label}: {output.status}, {output.task_count} "
             f"tasks, estimated {cost} and {output.estimated_total_time:.0f}s.")
     shown = None if output.group_status is None else GroupStatusOutput.model_validate(output.group_status)
     after = [] if status is None else ["After the wait: " + status_summary(status, shown)]
@@ -382,6 +403,9 @@ async def submit_parallel_tasks(
     if status is not None:
         await ctx.report_progress(*progress(status))
     output = shape(result, status)
+    kept = kept_keys_warning((spec.model_extra or {}).keys() - {"test_first"} for spec in tasks)
+    if kept is not None:
+        output.warnings.insert(0, kept)
     return summary_and_data(summary(output, status), output.model_dump(mode="json"))
 
 

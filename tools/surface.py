@@ -7,9 +7,10 @@ plus what `Settings.tools` enables (`PWM_TOOLS`, `[server] tools`): "all", or to
 `ToolServer` is the SDK's `MCPServer` with these additions: a tool may take its arguments as one
 pydantic model (`add_model_tool`: the model is the published input schema, flat, as the client
 sends it); the offered tools' schemas are compacted (`tools._schema`) so `tools/list` stays
-small; an argument no tool parameter takes is refused, never dropped; and an argument that fails
+small; an argument no tool parameter takes is refused, never dropped; an argument that fails
 validation is reported like every other input error (field, problem, accepted values, the
-argument probably meant) instead of pydantic's raw text with its links.
+argument probably meant) instead of pydantic's raw text with its links; and an unknown group or
+task id is reported naming the argument that carried it and where valid ones are found.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
 from mcp_types import CallToolResult, InputRequiredResult, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from server.errors import ConfigError
+from server.errors import ConfigError, NotFoundError
 from server.state import AppState
 from tools._schema import compact_schema
 
@@ -140,7 +141,21 @@ class ToolServer(MCPServer[AppState]):
                 tool = self._tool_manager.get_tool(name)
                 model = tool.fn_metadata.arg_model if tool is not None else None
                 raise ToolError(f"Error executing tool {name}: {describe_validation_error(exc.__cause__, model)}") from exc
+            missing = _not_found(exc)
+            if missing is not None and missing.kind is not None:
+                raise ToolError(f"Error executing tool {name}: {self._not_found_text(missing, arguments)}") from exc
             raise
+
+    def _not_found_text(self, missing: NotFoundError, arguments: dict[str, Any]) -> str:
+        """`<argument>: no group with id or name 'x' (<where valid ones are found>)`."""
+        field = next((key for key, value in arguments.items() if value == missing.key), None)
+        if missing.kind == "group":
+            where = ("list_groups lists recent groups with their ids and names" if self._tool_manager.get_tool("list_groups")
+                     else "the group_id is in submit_parallel_tasks' reply; list_groups (offered with "
+                     "PWM_TOOLS=list_groups or all) lists recent groups")
+        else:
+            where = "task ids are each task's task_id in the reply of get_parallel_group_status or submit_parallel_tasks"
+        return f"{field + ': ' if field else ''}{missing} ({where})"
 
 
 def describe_validation_error(exc: ValidationError, model: type[BaseModel] | None = None) -> str:
@@ -183,6 +198,14 @@ def _argument_hint(model: type[BaseModel], loc: tuple[int | str, ...]) -> str | 
     if near:
         return f"did you mean {' or '.join(near[:2])}?"
     return "accepted: " + ", ".join(names)
+
+
+def _not_found(exc: BaseException) -> NotFoundError | None:
+    """The `NotFoundError` behind a tool's error (the SDK wraps ours once more), if any."""
+    cause = exc.__cause__
+    while cause is not None and not isinstance(cause, NotFoundError):
+        cause = cause.__cause__
+    return cause
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:

@@ -3,7 +3,7 @@
 `BACKENDS` maps a wire protocol to its backend class. `ProviderRegistry` resolves a model to its
 provider spec, base URL and key (keys are read at call time and never logged or returned in a
 reason), says why a model is unusable (no key, local server not answering, marked
-misconfigured after a 401/403/404), and probes local servers once at start.
+misconfigured after a 401/403/404, for `MISCONFIGURED_FOR_S`), and probes local servers once at start.
 
 The `ollama` provider is served by Ollama's native API (see `server.backends.ollama`) even when
 its manifest entry still says `protocol = "openai"` with a `/v1` URL: the root is derived.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -38,6 +39,14 @@ BACKENDS: dict[str, Callable[[httpx.AsyncClient], Backend]] = {
 }
 
 _OLLAMA_DEFAULT_PORT = "11434"
+
+MISCONFIGURED_FOR_S = 300.0
+"""How long a model stays out after a 401/403/404 before it is tried again. Such a call fails at
+once and is not billed, so trying again costs one quick refusal per model every five minutes,
+while what fixes it happens outside the server (a key re-enabled or topped up, access to a model
+granted, a model whose hosts were all down listed again: OpenRouter's 404 "no endpoints found")
+and is picked up within minutes instead of at the next restart. Shorter would spend most tasks'
+first try on a model still refused; longer would leave a fixed provider unused for long."""
 
 
 def parse_ollama_host(value: str) -> str:
@@ -84,7 +93,10 @@ def _ollama_name(name: str) -> str:
 class ProviderRegistry:
     """The catalogue's providers (shipped, overlaid, and the config file's, merged by the loader)."""
 
-    def __init__(self, catalog: Catalog, settings: Settings, http_client: httpx.AsyncClient) -> None:
+    def __init__(
+        self, catalog: Catalog, settings: Settings, http_client: httpx.AsyncClient, *,
+        misconfigured_for_s: float = MISCONFIGURED_FOR_S, clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._catalog = catalog
         self._settings = settings
         self._client = http_client
@@ -97,7 +109,9 @@ class ProviderRegistry:
         self._backend_of: dict[str, Backend] = {}
         self._resolved: dict[str, tuple[ProviderSpec, str, str | None]] = {}
         self._static_reason: dict[str, str | None] = {}
-        self._misconfigured: dict[str, str] = {}
+        self._misconfigured: dict[str, tuple[str, float]] = {}  # model -> (reason, until, by `clock`)
+        self._misconfigured_for_s = misconfigured_for_s
+        self._clock = clock
         self._unreachable: dict[str, str] = {}
         self._served: dict[str, set[str]] = {}  # provider -> model names its server lists (Ollama)
         self._probe_task: asyncio.Task[dict[str, str | None]] | None = None
@@ -201,8 +215,10 @@ class ProviderRegistry:
     def availability(self, model: ModelSpec | str) -> str | None:
         """Why this model cannot be used now, or None when it can."""
         spec = model if isinstance(model, ModelSpec) else self.model(model)
-        if spec.id in self._misconfigured:
-            return f"marked misconfigured: {self._misconfigured[spec.id]}"
+        if self._misconfigured:
+            marked = self._misconfigured_reason(spec.id)
+            if marked is not None:
+                return marked
         try:
             reason = self._static_reason[spec.id]
         except KeyError:
@@ -237,14 +253,30 @@ class ProviderRegistry:
         return {model_id: reason for model_id, reason in reasons.items() if reason}
 
     def mark_misconfigured(self, model_id: str, reason: str) -> None:
-        """Leave a model out of routing (after a 401/403/404) until `clear_misconfigured`."""
+        """Leave a model out of routing (after a 401/403/404) for `misconfigured_for_s`, or until
+        `clear_misconfigured`."""
         for provider in self.providers.values():
             reason = redact(reason, self._settings.api_key(provider.key_env))
-        self._misconfigured[model_id] = reason
-        log.warning("model %s marked misconfigured: %s", model_id, reason)
+        self._misconfigured[model_id] = (reason, self._clock() + self._misconfigured_for_s)
+        log.warning("model %s marked misconfigured for %.0fs: %s", model_id, self._misconfigured_for_s, reason)
 
-    def clear_misconfigured(self, model_id: str) -> None:
-        self._misconfigured.pop(model_id, None)
+    def clear_misconfigured(self, model_id: str | None = None) -> list[str]:
+        """Take the mark off `model_id` (None: off every model) now; the models it was on, sorted."""
+        if model_id is None:
+            cleared, self._misconfigured = sorted(self._misconfigured), {}
+            return cleared
+        return [model_id] if self._misconfigured.pop(model_id, None) is not None else []
+
+    def _misconfigured_reason(self, model_id: str) -> str | None:
+        marked = self._misconfigured.get(model_id)
+        if marked is None:
+            return None
+        reason, until = marked
+        left = until - self._clock()
+        if left <= 0:  # expired: the next call tries the model again
+            del self._misconfigured[model_id]
+            return None
+        return f"marked misconfigured: {reason} (tried again in {left:.0f}s)"
 
     async def probe_local(self, timeout: float = 1.0) -> dict[str, str | None]:  # noqa: ASYNC109 (per-request)
         """Ask every local provider whether it answers; returns provider -> reason (None = fine)."""

@@ -38,6 +38,10 @@ __all__ = ["OBJECTIVE_FAILURE_CLASSES", "PerfReader", "fact_from_attempt"]
 OBJECTIVE_FAILURE_CLASSES: frozenset[str] = frozenset(
     {"validation_failed", "checks_failed", "patch_failed", "unparseable", "parse_failed"}
 )
+# An answer whose asked-for checks could not run (the verdict 'unchecked', not passed: a test runner
+# not installed) was judged by nothing: it is read as `validation_unavailable`, which says nothing
+# about the model (`server.perf.stats.NEUTRAL_ERROR_CLASSES`), not as a failed validation.
+_UNCHECKED = "(v.status = 'unchecked' AND v.passed = 0)"
 
 
 def fact_from_attempt(
@@ -179,10 +183,12 @@ class PerfReader:
         # Columns in `AttemptFact` field order, so each row becomes a fact positionally (fast).
         sql = f"""
             SELECT a.model_id, a.status, a.started_at, a.provider, {await self._task_type_expr()},
-                   COALESCE(a.variant, t.variant, ''), COALESCE(t.agent, ''), a.error_class, a.http_status,
+                   COALESCE(a.variant, t.variant, ''), COALESCE(t.agent, ''),
+                   CASE WHEN {_UNCHECKED} THEN 'validation_unavailable' ELSE a.error_class END, a.http_status,
                    a.input_tokens, a.output_tokens, a.cached_tokens, a.reasoning_tokens, a.cost_usd,
                    a.charged_usd, COALESCE(a.cost_source, ''), a.latency_ms, a.first_token_ms,
-                   {await self._validation_expr()}, a.id, a.group_id, COALESCE(g.policy, ''),
+                   CASE WHEN {_UNCHECKED} THEN NULL ELSE {await self._validation_expr()} END, a.id, a.group_id,
+                   COALESCE(g.policy, ''),
                    COALESCE(g.name, ''), a.day, {await self._repo_expr()}
             FROM attempts a
             LEFT JOIN tasks t ON t.id = a.task_id

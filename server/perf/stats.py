@@ -8,8 +8,11 @@ always agree on what "success rate" and "p95" mean.
 Outcome rules (one place, so reports and routing agree):
 - a call counts as a success when it succeeded and nothing objective said its output was
   bad (validation failed, the answer did not parse);
-- rate limits, cancellations, interruptions and prompts refused before sending say nothing about
-  the model, so they are left out of success rates (they still count as calls and cost).
+- rate limits, cancellations, interruptions, prompts refused before sending and answers no check
+  could judge (their test runner is not installed: `validation_unavailable`) say nothing about
+  the model, so they are left out of success rates (they still count as calls and cost);
+- a call's price is unknown only when it was charged without one (`unpriced_charge`): a failed
+  call with no cost was charged nothing, so its price does not matter.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
+    "BILLED_STATUSES",
     "NEUTRAL_ERROR_CLASSES",
     "TRANSIENT_ERROR_CLASSES",
     "Aggregate",
@@ -27,10 +31,16 @@ __all__ = [
     "percentile",
 ]
 
-# Error classes that are not the model's fault: excluded from success rates.
+# Error classes that are not the model's fault: excluded from success rates, whatever the call's status
+# (`validation_unavailable` marks an answer that arrived but that no check could judge).
 NEUTRAL_ERROR_CLASSES: frozenset[str] = frozenset(
-    {"rate_limited", "cancelled", "interrupted", "context_too_large", "budget_exceeded", "budget"}
+    {"rate_limited", "cancelled", "interrupted", "context_too_large", "budget_exceeded", "budget",
+     "validation_unavailable"}
 )
+# Statuses of a call the provider bills even with no cost reported (the ledger's rule, in
+# `server.store.ledger.BILLED_WITHOUT_FIGURE`; tests/perf/test_report.py checks they agree): such a
+# call with no known price is charged its reservation.
+BILLED_STATUSES: frozenset[str] = frozenset({"succeeded", "interrupted", "cancelled"})
 # Error classes that mean "the endpoint is struggling": several in a row cool a model at once.
 TRANSIENT_ERROR_CLASSES: frozenset[str] = frozenset({"timeout", "bad_response", "server_error", "stream_error"})
 # The share of a call the post-first-token window must span to measure streaming speed.
@@ -70,11 +80,14 @@ class AttemptFact:
     @property
     def counted(self) -> bool:
         """True when the outcome says something about the model (see the module docstring)."""
-        if self.status == "succeeded":
-            return True
-        if self.status != "failed":
+        if (self.error_class or "") in NEUTRAL_ERROR_CLASSES:
             return False
-        return (self.error_class or "") not in NEUTRAL_ERROR_CLASSES
+        return self.status in ("succeeded", "failed")
+
+    @property
+    def unpriced_charge(self) -> bool:
+        """Charged (at its reservation) without a known price: a billed call with no cost."""
+        return self.cost is None and self.status in BILLED_STATUSES
 
     @property
     def success(self) -> bool:
@@ -136,7 +149,7 @@ class Aggregate:
     reasoning_tokens: int = 0
     cost: float = 0.0  # sum of known call costs
     spend: float = 0.0  # sum of what the budgets were charged (unknown prices held at estimate)
-    unknown_cost_calls: int = 0
+    unknown_cost_calls: int = 0  # charged without a known price (`AttemptFact.unpriced_charge`)
     latencies_ms: list[float] = field(default_factory=list)
     speeds_tps: list[float] = field(default_factory=list)
     error_classes: Counter[str] = field(default_factory=Counter)
@@ -148,10 +161,10 @@ class Aggregate:
         self.cached_tokens += fact.cached_tokens
         self.reasoning_tokens += fact.reasoning_tokens
         cost = fact.cost
-        if cost is None:
-            self.unknown_cost_calls += 1
-        else:
+        if cost is not None:
             self.cost += cost
+        elif fact.unpriced_charge:
+            self.unknown_cost_calls += 1
         self.spend += fact.charged if fact.charged is not None else (cost or 0.0)
         status = fact.status
         if status == "failed":

@@ -340,7 +340,7 @@ class TaskRunner:
                             status=verdict.status, base_commit=verdict.base_commit,
                             report_json=with_agent_report(verdict.report_json, agent),
                         )
-                    self._tell_verdict(job, verdict.passed)
+                    self._tell_verdict(job, verdict.passed, unchecked=verdict.status == "unchecked")
                     if verdict.passed:
                         return Outcome("succeeded", text=verdict.patch, model_used=model_id,
                                        call_seconds=clock.call_seconds)
@@ -605,14 +605,18 @@ class TaskRunner:
             return
         self.observer.record(fact)
 
-    def _tell_verdict(self, job: Job, passed: bool | None) -> None:
-        """Tell the observer a validated task's held answers; the checked one carries `passed`."""
+    def _tell_verdict(self, job: Job, passed: bool | None, *, unchecked: bool = False) -> None:
+        """Tell the observer a validated task's held answers; the checked one carries `passed`, or,
+        failed only because no check could run (`unchecked`), `validation_unavailable`: the
+        environment's fault, which counts for nothing (as the store's rows are read back)."""
         held, job.unchecked = job.unchecked, []
         if self.observer is None:
             return
         for fact in held:
-            judged = passed is not None and fact.attempt_id == job.last_attempt_id
-            self.observer.record(dataclasses.replace(fact, validation_passed=passed) if judged else fact)
+            if passed is not None and fact.attempt_id == job.last_attempt_id:
+                fact = (dataclasses.replace(fact, error_class="validation_unavailable") if unchecked and not passed
+                        else dataclasses.replace(fact, validation_passed=passed))
+            self.observer.record(fact)
 
     def _success(
         self, attempt_id: int, model: ModelSpec, completion: Completion, prompt_tokens: int, call: _Call,

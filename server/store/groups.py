@@ -171,7 +171,7 @@ def _get_group(conn: sqlite3.Connection, id_or_name: str, user: str | None = Non
             (id_or_name, user),
         ).fetchone()
     if row is None:
-        raise NotFoundError(f"no group with id or name {id_or_name!r}")
+        raise NotFoundError(f"no group with id or name {id_or_name!r}", kind="group", key=id_or_name)
     return _group(row)
 
 
@@ -185,7 +185,7 @@ def _list_tasks(conn: sqlite3.Connection, group_id: str, preview: int) -> list[T
 def _get_task(conn: sqlite3.Connection, task_id: str, preview: int) -> TaskRecord:
     row = conn.execute(f"SELECT {_TASK_COLS} FROM tasks WHERE id = ?", (preview, task_id)).fetchone()
     if row is None:
-        raise NotFoundError(f"no task with id {task_id!r}")
+        raise NotFoundError(f"no task with id {task_id!r}", kind="task", key=task_id)
     return _task(row)
 
 
@@ -277,7 +277,7 @@ _DISPATCH_COLS = (
 def _dispatch(conn: sqlite3.Connection, task_id: str, head_chars: int) -> tuple[TaskDispatch, list[DependencyView]]:
     row = conn.execute(f"SELECT {_DISPATCH_COLS} FROM tasks WHERE id = ?", (task_id,)).fetchone()
     if row is None:
-        raise NotFoundError(f"no task with id {task_id!r}")
+        raise NotFoundError(f"no task with id {task_id!r}", kind="task", key=task_id)
     tid, group_id, status, priority, timeout_s, description, depends_json, plan, context, validate = row
     depends_on: list[str] = [] if depends_json == "[]" else json.loads(depends_json)
     task = TaskDispatch(tid, group_id, status, priority, timeout_s, description, depends_on, plan, context, validate)
@@ -363,7 +363,7 @@ def _result_slice(conn: sqlite3.Connection, task_id: str, offset: int, limit: in
         (offset, limit, task_id),
     ).fetchone()
     if row is None:
-        raise NotFoundError(f"no task with id {task_id!r}")
+        raise NotFoundError(f"no task with id {task_id!r}", kind="task", key=task_id)
     text, total = row[0] or "", row[1] or 0
     end = offset + len(text)
     return ResultSlice(task_id, text, offset, total, end if end < total else None)
@@ -388,7 +388,7 @@ def _totals(conn: sqlite3.Connection, group_id: str) -> GroupTotals:
 def _group_request(conn: sqlite3.Connection, group_id: str, user: str | None = None) -> str:
     row = conn.execute("SELECT request_json FROM groups WHERE id = ?1" + _VISIBLE, (group_id, user)).fetchone()
     if row is None:
-        raise NotFoundError(f"no group with id {group_id!r}")
+        raise NotFoundError(f"no group with id {group_id!r}", kind="group", key=group_id)
     return str(row[0])
 
 

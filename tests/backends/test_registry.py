@@ -12,7 +12,7 @@ import pytest
 from server.backends.anthropic import AnthropicBackend
 from server.backends.ollama import OllamaBackend
 from server.backends.openai_compat import OpenAICompatBackend
-from server.backends.registry import BACKENDS, ProviderRegistry, parse_ollama_host
+from server.backends.registry import BACKENDS, MISCONFIGURED_FOR_S, ProviderRegistry, parse_ollama_host
 from server.catalog.loader import load_catalog, shipped_manifests_dir
 from server.catalog.schema import Catalog, ProviderSpec
 from server.errors import InputError
@@ -196,6 +196,30 @@ async def test_misconfigured_model_is_left_out_with_reason_and_no_key(
     assert reason is not None and reason.startswith("marked misconfigured: 401")
     assert KEY not in reason and KEY not in caplog.text
     registry.clear_misconfigured("groq/llama-3.1-8b-instant")
+    assert registry.availability("groq/llama-3.1-8b-instant") is None
+
+
+async def test_a_misconfigured_mark_expires_so_a_fixed_provider_is_tried_again(
+    tmp_path: Path, http: httpx.AsyncClient
+) -> None:
+    now = [1000.0]
+    registry = ProviderRegistry(catalog(), settings(tmp_path, GROQ_API_KEY=KEY), http, clock=lambda: now[0])
+    registry.mark_misconfigured("groq/llama-3.1-8b-instant", "auth: authentication failed (401)")
+    now[0] += MISCONFIGURED_FOR_S - 1
+    assert registry.availability("groq/llama-3.1-8b-instant") == (
+        "marked misconfigured: auth: authentication failed (401) (tried again in 1s)")
+    now[0] += 1
+    assert registry.availability("groq/llama-3.1-8b-instant") is None
+    assert registry.clear_misconfigured() == []  # the expired mark is gone, not only hidden
+
+
+async def test_clearing_takes_one_mark_or_all_off_at_once(tmp_path: Path, http: httpx.AsyncClient) -> None:
+    registry = ProviderRegistry(catalog(), settings(tmp_path, GROQ_API_KEY=KEY), http)
+    for model in ("groq/llama-3.1-8b-instant", "groq/openai/gpt-oss-20b"):
+        registry.mark_misconfigured(model, "auth: 401")
+    assert registry.clear_misconfigured("groq/openai/gpt-oss-20b") == ["groq/openai/gpt-oss-20b"]
+    assert registry.availability("groq/llama-3.1-8b-instant") is not None
+    assert registry.clear_misconfigured() == ["groq/llama-3.1-8b-instant"]
     assert registry.availability("groq/llama-3.1-8b-instant") is None
 
 

@@ -8,18 +8,21 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
 import tools.performance
+from server.analysis.tokens import count_tokens
 from server.catalog import Catalog
 from server.settings import Settings, load_settings
 from server.state import AppState, open_app_state
 from server.store import Store
 from tests.conftest import isolated_env
 from tests.perf.catalog_fixture import write_catalog
-from tests.perf.seed import SeedAttempt, seed
+from tests.perf.seed import SeedAttempt, seed, simulate
+from tests.support.replies import reply_text
 
 
 def _server(catalog: Catalog, settings: Settings, store: Store) -> MCPServer[AppState]:
@@ -86,6 +89,56 @@ async def test_cost_report_insights_reset_and_resources(tmp_path: Path, settings
         async with Client(_server(catalog, settings, store)) as client:
             again = (await client.call_tool("get_routing_insights", {"model_id": "loop/flaky"})).structured_content
             assert again is not None and again["cells"] == []
+    finally:
+        await store.close()
+
+
+def _reply_tokens(result: Any) -> int:
+    """cl100k tokens of the larger of what a client hands its model: the text, or the structured content."""
+    text = "".join(getattr(c, "text", "") for c in result.content)
+    return max(count_tokens(text), count_tokens(json.dumps(result.structured_content, separators=(",", ":"))))
+
+
+async def _all_pages(client: Client, tool: str, arguments: dict[str, Any], lists: tuple[str, ...]) -> list[Any]:
+    """Every page of a paged tool's reply, following next_offset; each reply under 10k tokens."""
+    pages, offset = [], 0
+    while offset is not None:
+        result = await client.call_tool(tool, {**arguments, "offset": offset})
+        assert not result.is_error and result.structured_content is not None
+        assert _reply_tokens(result) < 10_000
+        page = result.structured_content
+        pages.append(page)
+        assert set(page["list_totals"]) == set(lists)
+        offset = page["next_offset"]
+    return pages
+
+
+async def test_the_report_and_the_insights_are_paged_so_each_reply_stays_small(tmp_path: Path, settings: Settings) -> None:
+    catalog = write_catalog(tmp_path / "manifests")
+    now = time.time()
+    store = await Store.open(settings.db_path)
+    try:
+        await seed(store, catalog, simulate(catalog, 1220, end=now, days=6, per_group=20))  # 61 groups
+        async with Client(_server(catalog, settings, store)) as client:
+            first = await client.call_tool("get_cost_report", {"days": 7, "group_by": "group"})
+            data = first.structured_content
+            assert data is not None and len(data["rows"]) == 10 and data["next_offset"] == 10
+            assert data["list_totals"]["rows"] == 61
+            assert "Rows 1-10 of 61" in reply_text(first) and "next_offset 10" in reply_text(first)
+            pages = await _all_pages(client, "get_cost_report", {"days": 7, "group_by": "group"},
+                                     ("rows", "recommendations"))
+            keys = [row["key"] for page in pages for row in page["rows"]]
+            assert len(pages) == 7 and len(keys) == len(set(keys)) == 61
+            assert sum(len(p["recommendations"]) for p in pages) == data["list_totals"]["recommendations"]
+
+            lists = ("models", "cells", "task_types", "repos")
+            pages = await _all_pages(client, "get_routing_insights", {}, lists)
+            whole = (await client.call_tool("get_routing_insights", {"limit": 50})).structured_content
+            assert whole is not None and whole["next_offset"] is None
+            for name in ("models", "cells", "repos"):
+                assert [item for page in pages for item in page[name]] == whole[name]
+            assert {k: v for page in pages for k, v in page["task_types"].items()} == whole["task_types"]
+            assert whole["list_totals"]["cells"] > 10  # several pages were needed
     finally:
         await store.close()
 

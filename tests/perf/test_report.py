@@ -142,6 +142,29 @@ async def test_recommendations_carry_evidence_and_estimated_saving(catalog: Cata
     assert demoted["evidence"]["error_classes"] == {"unparseable": 10}
 
 
+async def test_failed_calls_charged_nothing_are_not_counted_as_unpriced(catalog: Catalog, settings: Settings) -> None:
+    now = time.time()
+    failures = [("bad_response", 500), ("auth", 401), ("rate_limited", 429), ("timeout", None)]
+    rows = [SeedAttempt("loop/mid", now - 100 + i, status="failed", error_class=error, http_status=status, cost=None,
+                        output_tokens=0) for i, (error, status) in enumerate(failures)]
+    rows.append(SeedAttempt("loop/cheap", now - 50, cost=None))  # answered, no price: charged its reservation
+    await _seeded(catalog, settings, rows)
+    async with PerfReader(settings.db_path) as reader:
+        report = await cost_report(reader, catalog, settings, days=1, now=now)
+    rows_by_model = {r["key"]: r for r in report["rows"]}
+    assert rows_by_model["loop/mid"]["unknown_cost_calls"] == 0 and rows_by_model["loop/mid"]["spend_usd"] == 0.0
+    assert rows_by_model["loop/cheap"]["unknown_cost_calls"] == 1 and report["totals"]["unknown_cost_calls"] == 1
+    unpriced = [r for r in report["recommendations"] if r["kind"] == "unknown_prices"]
+    assert [r["evidence"] for r in unpriced] == [{"model_id": "loop/cheap", "calls": 1}]
+
+
+def test_the_statuses_billed_without_a_cost_are_the_ledgers() -> None:
+    from server.perf.stats import BILLED_STATUSES
+    from server.store.ledger import BILLED_WITHOUT_FIGURE
+
+    assert BILLED_STATUSES == BILLED_WITHOUT_FIGURE
+
+
 def test_bad_days_or_grouping_name_the_field(catalog: Catalog) -> None:
     with pytest.raises(InputError, match="days"):
         build_report([], catalog, days=0)

@@ -65,3 +65,31 @@ async def test_attempts_one_server_records_are_what_another_servers_reader_and_t
             await services.aclose()
     finally:
         await other.close()
+
+
+async def test_an_answer_no_check_could_judge_is_read_back_as_neutral_on_either_database(
+    new_db: Callable[[str], str | Path], tmp_path: Path  # noqa: F811
+) -> None:
+    catalog = write_catalog(tmp_path / "manifests")
+    target = new_db("pwm")
+    now = time.time()
+    store = await Store.open(target)
+    try:
+        unchecked, failed, passed = await seed(store, catalog, [SeedAttempt("loop/cheap", now - 300 + i) for i in range(3)])
+        (group,) = await store.list_groups(limit=1)
+        tasks = sorted(await store.list_tasks(group.id), key=lambda t: t.position)
+        for attempt, task, ok, status in ((unchecked, tasks[0], False, "unchecked"), (failed, tasks[1], False, "failed"),
+                                          (passed, tasks[2], True, "passed")):
+            await store.record_validation(attempt, task.id, group.id, passed=ok, status=status, base_commit=None,
+                                          report_json="{}")
+        reader = PerfReader.for_store(store)
+        try:
+            facts = {f.attempt_id: f for f in await reader.attempt_facts(now - 3600, now)}
+        finally:
+            await reader.close()
+    finally:
+        await store.close()
+    assert (facts[unchecked].error_class, facts[unchecked].validation_passed) == ("validation_unavailable", None)
+    assert not facts[unchecked].counted
+    assert (facts[failed].validation_passed, facts[failed].counted, facts[failed].success) == (False, True, False)
+    assert (facts[passed].validation_passed, facts[passed].success) == (True, True)

@@ -9,6 +9,7 @@ from mcp import Client
 from server.app import build_server
 from server.settings import load_settings
 from tests.scheduler.overlay import loop_env
+from tests.support.replies import reply_text
 from tools.submit_parallel_tasks import TaskSpec, build_group_input
 
 SEED_TASK = {
@@ -61,3 +62,24 @@ async def test_tools_are_listed_with_schemas_and_annotations(tmp_path: Path) -> 
     assert tools["get_task_result"].annotations.read_only_hint is True  # type: ignore[union-attr]
     cancel = tools["cancel_parallel_group"]
     assert cancel.annotations is not None and cancel.annotations.destructive_hint is True
+
+
+async def test_a_dry_runs_summary_says_dry_run_once_and_after_a_name(tmp_path: Path) -> None:
+    settings = load_settings(loop_env(tmp_path, "http://127.0.0.1:9/v1"))
+    task = {"agent_type": "tcoder", "task_description": "Fix add() in calc.py"}
+    async with Client(build_server(settings)) as client:
+        unnamed = await client.call_tool("submit_parallel_tasks", {"dry_run": True, "tasks": [task]})
+        named = await client.call_tool("submit_parallel_tasks", {"dry_run": True, "group_name": "sprint",
+                                                                 "tasks": [task]})
+    assert reply_text(unnamed).startswith("Group (dry run): planned, 1 tasks"), reply_text(unnamed)
+    assert reply_text(named).startswith("Group sprint (dry run): planned, 1 tasks"), reply_text(named)
+
+
+async def test_the_reply_keeps_the_agent_type_as_written_and_names_the_agent_worker_label_last(tmp_path: Path) -> None:
+    settings = load_settings(loop_env(tmp_path, "http://127.0.0.1:9/v1"))
+    async with Client(build_server(settings)) as client:
+        result = await client.call_tool("submit_parallel_tasks", {"dry_run": True, "tasks": [
+            {"agent_type": "tcoder_1_quality", "task_description": "Fix add() in calc.py"}]})
+    assert result.structured_content is not None, reply_text(result)
+    (task,) = result.structured_content["tasks"]
+    assert (task["agent_type"], task["agent_name"], task["variant"]) == ("tcoder_1_quality", "tcoder_quality_1", "quality")
