@@ -6,6 +6,9 @@ and the patch building blocks (temporary worktrees, applying a validated patch).
     languages.py     the known languages: one LanguageSpec record each (markers, suffixes, planner)
     checks_base.py   what every language's checks share (LanguageSpec, PlannedCheck, command_check)
     *_checks.py      each language's record and checks, run with the project's own tools
+    pytest_check.py  the pytest check and its JUnit report (a module that cannot be imported: by its error)
+    unittest_check.py  tests by the standard library's unittest runner, for a Python without pytest
+    py_tracebacks.py the exception a runner printed, with the worktree's paths from the workspace
     ruff_lint.py     Python lint with ruff
     lint_new.py      lint findings the change introduced (HEAD vs working version)
     procs.py         run a command safely (allowlisted env, capped output, every descendant killed)

@@ -58,6 +58,15 @@ class RunContext:
     notes: list[str] = field(default_factory=list)
     python_env: Path | None = None  # a Poetry / Pipenv / Hatch / conda environment kept outside the project (`installed`)
 
+    @property
+    def top(self) -> Path:
+        """The highest folder a project's own tools are looked for in: the root of the repository
+        the workspace lies in (never above it), else the workspace."""
+        root = self.git.repo_root if self.git is not None else None
+        if root is not None and (root == self.workspace or root in self.workspace.parents):
+            return root
+        return self.workspace
+
 
 Runner = Callable[[RunContext], Awaitable[CheckResult]]
 

@@ -1,7 +1,7 @@
 """Python checks: syntax by parsing (in-process), build by byte-compiling with the project's
 interpreter (into a temporary directory, never `__pycache__` in the user's tree), lint with
-ruff (`ruff_lint.py`), tests with pytest's JUnit XML report (the standard library's unittest runner
-for unittest tests where the project's Python has no pytest).
+ruff (`ruff_lint.py`), tests with pytest (`pytest_check.py`), or with the standard library's
+unittest runner where the project's Python has no pytest (`unittest_check.py`).
 """
 
 from __future__ import annotations
@@ -10,9 +10,7 @@ import ast
 import asyncio
 import json
 import os
-import re
 import sys
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from server.validation.checks_base import (
@@ -28,9 +26,9 @@ from server.validation.checks_base import (
 )
 from server.validation.detect import Project
 from server.validation.model import CheckKind, CheckResult, Diagnostic
+from server.validation.pytest_check import parse_junit, pytest_check
 from server.validation.ruff_lint import plan_ruff
-
-_TRACE_LINE = re.compile(r"^(?P<file>[^:\s]+\.py):(?P<line>\d+): \w+")
+from server.validation.unittest_check import unittest_check
 
 __all__ = ["LANGUAGE", "parse_junit", "plan_python"]
 
@@ -150,41 +148,6 @@ def _has_tests(project: Project) -> bool:
     return any(p.name.startswith("test_") or p.name.endswith("_test.py") for p in project.sources)
 
 
-def parse_junit(path: Path, project: Project, workspace: Path) -> list[Diagnostic]:
-    try:
-        tree = ET.parse(path)
-    except (OSError, ET.ParseError):
-        return []
-    diags = []
-    for case in tree.iter("testcase"):
-        for tag in ("failure", "error"):
-            node = case.find(tag)
-            if node is None:
-                continue
-            where = case.get("file")
-            line = case.get("line")
-            test_id = "::".join(x for x in (case.get("classname"), case.get("name")) if x)
-            text_lines = (node.text or "").strip().splitlines()
-            message = node.get("message") or (text_lines[-1] if text_lines else tag)
-            line_no = int(line) + 1 if line and line.isdigit() else None  # JUnit lines are 0-based
-            # The traceback's last "file:line: Error" in the test's own file is where it failed.
-            for text in reversed(text_lines):
-                m = _TRACE_LINE.match(text.strip())
-                if m and where and Path(m["file"]).as_posix().endswith(Path(where).as_posix()):
-                    line_no = int(m["line"])
-                    break
-            diags.append(
-                Diagnostic(
-                    file=rel_file(where, project.root, workspace) if where else None,
-                    line=line_no,
-                    severity="error",
-                    code=f"test-{tag}",
-                    message=f"{test_id}: {message}"[:500],
-                )
-            )
-    return diags
-
-
 def _test_check(project: Project, ctx: RunContext) -> PlannedCheck:
     if not _has_tests(project):
         return skipped("pytest", "test", project, "no test files (test_*.py, *_test.py) found")
@@ -193,7 +156,7 @@ def _test_check(project: Project, ctx: RunContext) -> PlannedCheck:
     # Without pytest in the project's environment, unittest tests run there (they need its packages);
     # other tests try the server's pytest.
     if origin is None and _uses_unittest(project):
-        return _unittest_check(project, own)
+        return unittest_check(project, own, _src_first(project, ctx.env))
     if origin is None and python != sys.executable:
         python, origin = sys.executable, python_has_module(sys.executable, "pytest")
     if origin is None:
@@ -201,29 +164,7 @@ def _test_check(project: Project, ctx: RunContext) -> PlannedCheck:
                  else "the project has no .venv and the server's Python has none")
         return skipped("pytest", "test", project, f"pytest is not installed for the project's Python ({where}); "
                        "install it in the project's .venv, or give the project a .venv with it")
-    base = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "junit_family=xunit1"]
-    check = PlannedCheck(
-        name="pytest", kind="test", project=project, command=[*base, "--junitxml", "<tmp>/junit.xml"],
-        tool_ids=(python, str(origin)),
-    )
-
-    async def run(ctx: RunContext) -> CheckResult:
-        report = ctx.scratch / f"junit-{os.getpid()}-{abs(hash(project.root))}.xml"
-        proc = await run_for(check, ctx, [*base, "--junitxml", str(report)], env=_src_first(project, ctx.env))
-        diags = parse_junit(report, project, ctx.workspace)
-        if proc.exit_code == 5:
-            return finish(check, proc, [], status="skipped", skipped_reason="pytest collected no tests")
-        if proc.exit_code in (3, 4):
-            return finish(check, proc, diags, status="error")
-        return finish(check, proc, diags)
-
-    check.run = run
-    return check
-
-
-_UNITTEST_FAILURE = re.compile(r"^(?P<kind>FAIL|ERROR): (?P<name>\S+) \((?P<where>[^)\s]+)\)", re.M)
-_UNITTEST_FAILED = re.compile(r"^FAILED \((?P<counts>[^)]*)\)", re.M)
-_UNITTEST_COUNT = re.compile(r"\b(?:failures|errors)=(\d+)")
+    return pytest_check(project, ctx, python, (python, str(origin)), _src_first(project, ctx.env))
 
 
 def _uses_unittest(project: Project) -> bool:
@@ -236,34 +177,6 @@ def _uses_unittest(project: Project) -> bool:
             except OSError:
                 continue
     return False
-
-
-def _unittest_check(project: Project, python: str) -> PlannedCheck:
-    """The tests run by the standard library's runner, for a project whose Python has no pytest
-    (`python -m unittest discover` from its `tests` or `test` folder, else its root); each failing
-    test named as pytest's are, when the runner's own count matches the names read."""
-    start = next((d for d in ("tests", "test") if (project.root / d).is_dir()), ".")
-    argv = [python, "-m", "unittest", "discover", "-s", start, "-p", "test*.py"]
-    check = PlannedCheck(name="unittest", kind="test", project=project, command=argv, tool_ids=(python,))
-
-    async def run(ctx: RunContext) -> CheckResult:
-        proc = await run_for(check, ctx, argv, env=_src_first(project, ctx.env))
-        text = proc.stdout + "\n" + proc.stderr
-        if "NO TESTS RAN" in text or re.search(r"^Ran 0 tests", text, re.M):
-            return finish(check, proc, [], status="skipped", skipped_reason="unittest found no tests")
-        diags = []
-        for m in _UNITTEST_FAILURE.finditer(text):
-            where, name = m["where"], m["name"]
-            test_id = where if where.endswith("." + name) else f"{where}.{name}"  # 3.11+ writes the whole id
-            diags.append(Diagnostic(severity="error", code=f"test-{m['kind'].lower()}", message=f"{test_id}: {m['kind'].lower()}"))
-        failed = _UNITTEST_FAILED.search(text)
-        counted = sum(int(n) for n in _UNITTEST_COUNT.findall(failed["counts"])) if failed else 0
-        if proc.truncated or counted != len(diags):
-            diags = []  # not every failure named: nothing to compare test by test
-        return finish(check, proc, diags)
-
-    check.run = run
-    return check
 
 
 def _src_first(project: Project, env: dict[str, str]) -> dict[str, str]:
