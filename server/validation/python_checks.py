@@ -1,7 +1,8 @@
 """Python checks: syntax by parsing (in-process), build by byte-compiling with the project's
 interpreter (into a temporary directory, never `__pycache__` in the user's tree), lint with
 ruff (`ruff_lint.py`), tests with pytest (`pytest_check.py`), or with the standard library's
-unittest runner where the project's Python has no pytest (`unittest_check.py`).
+unittest runner where the project's Python has no pytest (`unittest_check.py`). Before the tests,
+every Python file the change touched must compile.
 """
 
 from __future__ import annotations
@@ -103,6 +104,26 @@ def _syntax_check(project: Project, ctx: RunContext) -> PlannedCheck:
     return check
 
 
+def _compile_errors(stdout: str, project: Project, ctx: RunContext) -> list[Diagnostic]:
+    """The errors `_COMPILE_SCRIPT` printed, one JSON object a line."""
+    diags: list[Diagnostic] = []
+    for line in stdout.splitlines():
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        diags.append(
+            Diagnostic(
+                file=rel_file(item["file"], project.root, ctx.workspace),
+                line=item.get("line"),
+                column=item.get("col"),
+                code=item.get("type"),
+                message=str(item.get("msg")),
+            )
+        )
+    return diags
+
+
 def _build_check(project: Project, ctx: RunContext) -> PlannedCheck:
     files = list(project.sources)
     if not files:
@@ -121,21 +142,7 @@ def _build_check(project: Project, ctx: RunContext) -> PlannedCheck:
         out_dir.mkdir(parents=True, exist_ok=True)
         names = "\n".join(str(p) for p in files).encode()
         proc = await run_for(check, ctx, [python, "-c", _COMPILE_SCRIPT, str(out_dir)], stdin=names)
-        diags: list[Diagnostic] = []
-        for line in proc.stdout.splitlines():
-            try:
-                item = json.loads(line)
-            except ValueError:
-                continue
-            diags.append(
-                Diagnostic(
-                    file=rel_file(item["file"], project.root, ctx.workspace),
-                    line=item.get("line"),
-                    column=item.get("col"),
-                    code=item.get("type"),
-                    message=str(item.get("msg")),
-                )
-            )
+        diags = _compile_errors(proc.stdout, project, ctx)
         result = finish(check, proc, diags, parsed_stdout=True)
         result.command = list(check.command)
         return result
@@ -156,7 +163,7 @@ def _test_check(project: Project, ctx: RunContext) -> PlannedCheck:
     # Without pytest in the project's environment, unittest tests run there (they need its packages);
     # other tests try the server's pytest.
     if origin is None and _uses_unittest(project):
-        return unittest_check(project, own, _src_first(project, ctx.env))
+        return _compiled_first(unittest_check(project, own, _src_first(project, ctx.env)), project, ctx, own)
     if origin is None and python != sys.executable:
         python, origin = sys.executable, python_has_module(sys.executable, "pytest")
     if origin is None:
@@ -164,7 +171,34 @@ def _test_check(project: Project, ctx: RunContext) -> PlannedCheck:
                  else "the project has no .venv and the server's Python has none")
         return skipped("pytest", "test", project, f"pytest is not installed for the project's Python ({where}); "
                        "install it in the project's .venv, or give the project a .venv with it")
-    return pytest_check(project, ctx, python, (python, str(origin)), _src_first(project, ctx.env))
+    return _compiled_first(pytest_check(project, ctx, python, (python, str(origin)), _src_first(project, ctx.env)),
+                           project, ctx, own)
+
+
+def _compiled_first(check: PlannedCheck, project: Project, ctx: RunContext, python: str) -> PlannedCheck:
+    """`check`, run only once every Python file the change touched compiles (with the project's
+    Python, for its grammar): a change that does not compile fails the tests outright, whatever
+    they import, and with the compiler's words rather than a test module's import error."""
+    changed = sorted(p for p in project.sources if p in (ctx.git_changed or ()) and p.is_file())
+    if not changed or check.run is None:
+        return check
+    tests, names = check.run, "\n".join(str(p) for p in changed).encode()
+    check.cache_args = (*check.cache_args, *_rel_args(changed, project))
+
+    async def run(ctx: RunContext) -> CheckResult:
+        out_dir = ctx.scratch / f"pyc-changed-{abs(hash(project.root))}"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        proc = await run_for(check, ctx, [python, "-c", _COMPILE_SCRIPT, str(out_dir)], stdin=names)
+        diags = _compile_errors(proc.stdout, project, ctx)
+        if proc.exit_code == 0 or not diags:
+            return await tests(ctx)
+        result = finish(check, proc, diags, status="failed", parsed_stdout=True)
+        result.command = list(check.command)
+        result.output_tail = (f"not run: {len(diags)} changed file(s) do not compile\n" + result.output_tail).strip()
+        return result
+
+    check.run = run
+    return check
 
 
 def _uses_unittest(project: Project) -> bool:

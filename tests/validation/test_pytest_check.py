@@ -1,4 +1,5 @@
-"""pytest as the test check runs it: a module that cannot be collected is known by its error."""
+"""pytest as the test check runs it: a module that cannot be collected is known by its error, and a
+change that does not compile fails the tests outright."""
 
 from __future__ import annotations
 
@@ -43,3 +44,16 @@ async def test_a_module_that_fails_to_import_before_the_patch_and_otherwise_afte
     assert diag["message"] == ("tests.test_core: collection failure: ImportError: cannot import name 'missing_name' "
                                "from 'calc' (calc/__init__.py) (calc/core.py:1)")  # no worktree path
     assert "ImportError: cannot import name 'missing_name'" in other.feedback
+
+
+async def test_a_changed_file_that_does_not_compile_fails_the_tests_even_when_no_test_imports_it(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "calc", {**_CALC, "scripts/tool.py": "print(1)\n"})
+    spec = {"workspace": str(repo), "checks": ["test"], "test_scope": "new"}
+    broken = await check_answer(_patch("scripts/tool.py", "print(1)", "print(1"), spec, base_env())
+    assert not broken.passed and broken.status == "failed"
+    check = _pytest(broken.report_json)
+    assert [(d["file"], d["line"], d["code"]) for d in check["diagnostics"]] == [
+        ("scripts/tool.py", 1, "SyntaxError")]
+    assert "do not compile" in str(check["output_tail"])
+    fine = await check_answer(_patch("scripts/tool.py", "print(1)", "print(2)"), spec, base_env())
+    assert fine.passed, fine.report_json
