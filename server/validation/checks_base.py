@@ -39,6 +39,7 @@ __all__ = [
     "rel_file",
     "run_for",
     "skipped",
+    "upwards",
 ]
 
 OUTPUT_TAIL_CHARS = 4000
@@ -107,6 +108,13 @@ class LanguageSpec(ProjectKind):
 
 def skipped(name: str, kind: CheckKind, project: Project, reason: str, command: list[str] | None = None) -> PlannedCheck:
     return PlannedCheck(name=name, kind=kind, project=project, command=command or [], skipped_reason=reason)
+
+
+def upwards(start: Path, top: Path) -> list[Path]:
+    """`start` and each folder above it up to `top` (just `start` when `top` is not above it)."""
+    if start != top and top not in start.parents:
+        return [start]
+    return [start, *start.parents[: len(start.parts) - len(top.parts)]]
 
 
 def find_executable(name: str, project: Project, ctx_env: dict[str, str], workspace: Path) -> str | None:

@@ -1,5 +1,13 @@
 """The pytest check: run the project's tests with a JUnit XML report and read each failing test from
 it, a module that could not be collected with the error that stopped it.
+
+pytest's cache goes to the run's scratch folder (`-o cache_dir`), never the project's tree, and
+stays on, so a project's `--lf` / `--ff` / `--nf` / `--sw` options still work; a project whose own
+options turn the cache off gets no `cache_dir` (pytest would call it unknown, an error under
+`--strict-config`). A usage error (exit code 4: an option of the project's configuration that its
+environment cannot serve, such as `--cov` without pytest-cov) stops pytest before any test, and says
+nothing of the patch: the check is skipped with the reason, unless the change edited pytest's
+configuration. A conftest that cannot be loaded is a failure like a module that cannot be collected.
 """
 
 from __future__ import annotations
@@ -9,15 +17,20 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from server.validation.checks_base import PlannedCheck, RunContext, finish, rel_file, run_for
+from server.validation.checks_base import PlannedCheck, RunContext, finish, rel_file, run_for, upwards
 from server.validation.detect import Project
 from server.validation.model import CheckResult, Diagnostic
+from server.validation.procs import ProcResult
 from server.validation.py_tracebacks import cause_of, from_workspace
 
 __all__ = ["COLLECTION", "parse_junit", "pytest_check"]
 
-COLLECTION = "test-collection"  # a test module that could not be imported: known by its cause too
+COLLECTION = "test-collection"  # a test module or conftest that could not be imported: known by its cause too
 _TRACE_LINE = re.compile(r"^(?P<file>[^:\s]+\.py):(?P<line>\d+): \w+")
+_CONFTEST = re.compile(r"^ImportError while loading conftest '(?P<file>[^']+)'\.$", re.MULTILINE)
+# where pytest reads its options, in the order it looks in each folder
+_PYTEST_CONFIGS = ("pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+_PYTEST_SECTIONS = ("[pytest]", "[tool.pytest", "[tool:pytest]")
 
 
 def parse_junit(path: Path, project: Project, workspace: Path, top: Path | None = None) -> list[Diagnostic]:
@@ -62,22 +75,67 @@ def parse_junit(path: Path, project: Project, workspace: Path, top: Path | None 
     return diags
 
 
+def _cache_off(project: Project, top: Path) -> bool:
+    """Whether the project's pytest configuration turns the cache plugin off (`-p no:cacheprovider`)."""
+    for directory in upwards(project.root, top):
+        for name in _PYTEST_CONFIGS:
+            try:
+                text = (directory / name).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            if name.startswith(("pytest.", ".pytest.")) or any(s in text for s in _PYTEST_SECTIONS):
+                return "no:cacheprovider" in text  # pytest reads the first configuration it finds
+    return False
+
+
+def _config_changed(project: Project, ctx: RunContext) -> bool:
+    """Whether the change under check edited pytest's configuration (a config file or a conftest)."""
+    names = {*_PYTEST_CONFIGS, "conftest.py"}
+    return any(p.name in names and (p.parent in upwards(project.root, ctx.top) or project.root in p.parents)
+               for p in ctx.git_changed or ())
+
+
 def pytest_check(project: Project, ctx: RunContext, python: str, tool_ids: tuple[str, ...],
                  env: dict[str, str]) -> PlannedCheck:
     """pytest run by `python` in the project with `env` (its PYTHONPATH already set)."""
-    base = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "junit_family=xunit1"]
+    base = [python, "-m", "pytest", "-q", "-o", "junit_family=xunit1"]
+    cache = [] if _cache_off(project, ctx.top) else ["-o", "cache_dir=<tmp>/pytest-cache"]
     check = PlannedCheck(name="pytest", kind="test", project=project,
-                         command=[*base, "--junitxml", "<tmp>/junit.xml"], tool_ids=tool_ids)
+                         command=[*base, *cache, "--junitxml", "<tmp>/junit.xml"], tool_ids=tool_ids)
 
     async def run(ctx: RunContext) -> CheckResult:
-        report = ctx.scratch / f"junit-{os.getpid()}-{abs(hash(project.root))}.xml"
-        proc = await run_for(check, ctx, [*base, "--junitxml", str(report)], env=env)
-        diags = parse_junit(report, project, ctx.workspace, ctx.top)
+        own = ctx.scratch / f"pytest-{os.getpid()}-{abs(hash(project.root))}"
+        own.mkdir(parents=True, exist_ok=True)
+        argv = [*base, *(["-o", f"cache_dir={own / 'cache'}"] if cache else []), "--junitxml", str(own / "junit.xml")]
+        proc = await run_for(check, ctx, argv, env=env)
+        diags = parse_junit(own / "junit.xml", project, ctx.workspace, ctx.top)
         if proc.exit_code == 5:
             return finish(check, proc, [], status="skipped", skipped_reason="pytest collected no tests")
-        if proc.exit_code in (3, 4):
+        if proc.exit_code == 4:
+            return _stopped_early(check, proc, project, ctx)
+        if proc.exit_code == 3:
             return finish(check, proc, diags, status="error")
         return finish(check, proc, diags)
 
     check.run = run
     return check
+
+
+def _stopped_early(check: PlannedCheck, proc: ProcResult, project: Project, ctx: RunContext) -> CheckResult:
+    """pytest's exit code 4: a conftest that could not be loaded (a failure, known by its error), else a
+    usage error, the project's configuration or environment (skipped) unless the change edited it."""
+    text = proc.stdout + "\n" + proc.stderr
+    conftest = _CONFTEST.search(text)
+    if conftest is not None:
+        name = rel_file(conftest["file"], project.root, ctx.workspace)
+        cause = cause_of(text[conftest.end():], project.root, ctx.workspace, ctx.top) or "unknown error"
+        diag = Diagnostic(file=name, code=COLLECTION, message=f"{name}: conftest could not be loaded: {cause}"[:500])
+        return finish(check, proc, [diag], status="failed")
+    if _config_changed(project, ctx):
+        return finish(check, proc, [], status="error")
+    said = next((line.strip() for line in reversed(text.splitlines()) if "error:" in line.lower()), "")
+    said = said or next((line.strip() for line in text.splitlines() if line.strip()), "no message")
+    reason = (f"pytest stopped with a usage error before running any test ({from_workspace(said, ctx.workspace, ctx.top)[:300]}): "
+              "the project's pytest configuration asks for something its environment lacks (a plugin such as "
+              "pytest-cov for --cov); that is the project's to fix, not the patch's")
+    return finish(check, proc, [], status="skipped", skipped_reason=reason)

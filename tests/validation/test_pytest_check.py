@@ -1,5 +1,6 @@
-"""pytest as the test check runs it: a module that cannot be collected is known by its error, and a
-change that does not compile fails the tests outright."""
+"""pytest as the test check runs it: a module that cannot be collected is known by its error, a
+change that does not compile fails the tests outright, the project's own cache options work, and a
+usage error of the project's configuration is not blamed on the patch."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from server.scheduler.validated import check_answer
+from server.validation import ValidationOptions, validate_path
+from server.validation.model import CheckResult
 from tests.validation.helpers import base_env, make_repo
 
 _CALC = {
@@ -20,6 +23,12 @@ _CALC = {
 
 def _patch(path: str, old: str, new: str) -> str:
     return f"```diff\n--- a/{path}\n+++ b/{path}\n@@ -1 +1 @@\n-{old}\n+{new}\n```"
+
+
+async def _pytest_of(repo: Path) -> CheckResult:
+    report = await validate_path(repo, ValidationOptions(checks=("test",), timeout_s=60), base_env=base_env())
+    (check,) = report.checks
+    return check
 
 
 def _pytest(report_json: str) -> dict[str, Any]:
@@ -57,3 +66,42 @@ async def test_a_changed_file_that_does_not_compile_fails_the_tests_even_when_no
     assert "do not compile" in str(check["output_tail"])
     fine = await check_answer(_patch("scripts/tool.py", "print(1)", "print(2)"), spec, base_env())
     assert fine.passed, fine.report_json
+
+
+async def test_the_project_s_cache_options_work_and_the_cache_stays_out_of_its_tree(tmp_path: Path) -> None:
+    opts = '[tool.pytest.ini_options]\naddopts = "--ff --nf --lf --sw"\n'
+    repo = make_repo(tmp_path / "calc", {**_CALC, "pyproject.toml": _CALC["pyproject.toml"] + opts})
+    check = await _pytest_of(repo)
+    assert check.status == "passed", check.output_tail
+    assert not list(repo.rglob(".pytest_cache"))
+    # A project that turns the cache off under strict configuration gets no cache option it would call unknown.
+    strict = '[tool.pytest.ini_options]\naddopts = "-p no:cacheprovider --strict-config"\n'
+    repo = make_repo(tmp_path / "strict", {**_CALC, "pyproject.toml": _CALC["pyproject.toml"] + strict})
+    check = await _pytest_of(repo)
+    assert check.status == "passed", check.output_tail
+
+
+async def test_a_usage_error_of_the_project_s_configuration_is_not_the_patch_s_failure(tmp_path: Path) -> None:
+    opts = '[tool.pytest.ini_options]\naddopts = "--cov=calc"\n'  # pytest-cov is not installed
+    repo = make_repo(tmp_path / "calc", {**_CALC, "pyproject.toml": _CALC["pyproject.toml"] + opts})
+    check = await _pytest_of(repo)
+    assert check.status == "skipped" and "--cov=calc" in (check.skipped_reason or "")
+    spec = {"workspace": str(repo), "checks": ["test"], "checks_named": True}
+    verdict = await check_answer(_patch("calc/core.py", "def add(a, b):", "def add(a, b):  # sum"), spec, base_env())
+    assert not verdict.passed and verdict.status == "unchecked" and verdict.feedback == ""
+    assert "usage error" in (verdict.hint or "") and "not the patch's" in (verdict.hint or "")
+    # the same error after a patch that wrote the option into the configuration is the patch's
+    clean = make_repo(tmp_path / "clean", _CALC)
+    edits = await check_answer(
+        "```diff\n--- a/pyproject.toml\n+++ b/pyproject.toml\n@@ -3 +3,3 @@\n version = \"0.1\"\n"
+        "+[tool.pytest.ini_options]\n+addopts = \"--cov=calc\"\n```", {**spec, "workspace": str(clean)}, base_env())
+    assert not edits.passed and edits.status == "error"
+
+
+async def test_a_conftest_that_cannot_be_loaded_is_a_failure_naming_its_error(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "calc", {**_CALC, "tests/conftest.py": "import not_installed_plugin\n"})
+    check = await _pytest_of(repo)
+    assert check.status == "failed"
+    assert [(d.file, d.code, d.message) for d in check.diagnostics] == [
+        ("tests/conftest.py", "test-collection", "tests/conftest.py: conftest could not be loaded: "
+         "ModuleNotFoundError: No module named 'not_installed_plugin' (tests/conftest.py:1)")]
