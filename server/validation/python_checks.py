@@ -1,8 +1,8 @@
 """Python checks: syntax by parsing (in-process), build by byte-compiling with the project's
 interpreter (into a temporary directory, never `__pycache__` in the user's tree), lint with
 ruff (`ruff_lint.py`), tests with pytest (`pytest_check.py`), or with the standard library's
-unittest runner where the project's Python has no pytest (`unittest_check.py`). Before the tests,
-every Python file the change touched must compile.
+unittest runner where the project's Python has no pytest (`unittest_check.py`), in the interpreter
+`python_env.py` chooses. Before the tests, every Python file the change touched must compile.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from server.validation.checks_base import (
     PlannedCheck,
     RunContext,
     finish,
-    project_python,
     python_has_module,
     rel_file,
     run_for,
@@ -28,6 +27,7 @@ from server.validation.checks_base import (
 from server.validation.detect import Project
 from server.validation.model import CheckKind, CheckResult, Diagnostic
 from server.validation.pytest_check import parse_junit, pytest_check
+from server.validation.python_env import project_python
 from server.validation.ruff_lint import plan_ruff
 from server.validation.unittest_check import unittest_check
 
@@ -128,7 +128,7 @@ def _build_check(project: Project, ctx: RunContext) -> PlannedCheck:
     files = list(project.sources)
     if not files:
         return skipped("python-compile", "build", project, "no Python files to compile")
-    python = project_python(project, ctx.workspace, ctx.python_env)
+    python = project_python(project, ctx)
     check = PlannedCheck(
         name="python-compile",
         kind="build",
@@ -158,7 +158,7 @@ def _has_tests(project: Project) -> bool:
 def _test_check(project: Project, ctx: RunContext) -> PlannedCheck:
     if not _has_tests(project):
         return skipped("pytest", "test", project, "no test files (test_*.py, *_test.py) found")
-    python = own = project_python(project, ctx.workspace, ctx.python_env)
+    python = own = project_python(project, ctx)
     origin = python_has_module(python, "pytest")
     # Without pytest in the project's environment, unittest tests run there (they need its packages);
     # other tests try the server's pytest.

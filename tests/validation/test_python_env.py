@@ -1,0 +1,100 @@
+"""The Python a project's tests run with: a workspace member's tests run with the repository's
+`.venv` (never one above the repository), and a project with only tox environments in the best one."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from server.scheduler.validated import Verdict, check_answer
+from server.validation import ValidationOptions, validate_path
+from server.validation.python_env import tox_python
+from tests.validation.helpers import base_env, make_repo, make_venv
+
+
+def _diff(path: str, old: str, new: str) -> str:
+    """A patch replacing the first line of `path`, `old`, with the lines of `new`."""
+    added = "".join(f"+{line}\n" for line in new.splitlines())
+    return f"```diff\n--- a/{path}\n+++ b/{path}\n@@ -1 +1,{len(new.splitlines())} @@\n-{old}\n{added}```"
+
+
+def _test_check(verdict: Verdict) -> dict[str, Any]:
+    (check,) = [c for c in json.loads(verdict.report_json)["checks"] if c["kind"] == "test" and c["status"] != "skipped"]
+    return dict(check)
+
+
+async def test_a_workspace_member_s_tests_run_with_the_repository_s_venv_but_never_one_above_it(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "outer" / "mono", {
+        "pyproject.toml": '[tool.uv.workspace]\nmembers = ["packages/*"]\n',
+        "packages/api/pyproject.toml": '[project]\nname = "api"\nversion = "0.1"\n',
+        "packages/api/tests/test_api.py": "import venv_only\n\n\ndef test_venv():\n    assert venv_only.VALUE == 1\n",
+        ".gitignore": ".venv/\n",
+    })
+    make_venv(repo / ".venv", {"venv_only.py": "VALUE = 1\n"})
+    report = await validate_path(repo / "packages" / "api", ValidationOptions(checks=("test",), timeout_s=60),
+                                 base_env=base_env())
+    (check,) = report.checks
+    assert check.command[0] == str(repo / ".venv" / "bin" / "python") and check.status == "passed", check.output_tail
+    # a folder holding the repository is not the project's: its .venv is not used
+    os.rename(repo / ".venv", tmp_path / "outer" / ".venv")
+    report = await validate_path(repo / "packages" / "api", ValidationOptions(checks=("test",), timeout_s=60),
+                                 base_env=base_env())
+    (check,) = report.checks
+    assert check.command[0] == sys.executable and check.status == "failed"
+
+
+def _tox_env(tox: Path, name: str, files: dict[str, str] | None = None, *, pytest: bool = True) -> Path:
+    make_venv(tox / name, files, pytest=pytest)
+    return tox / name / "bin" / "python"
+
+
+async def test_a_project_with_only_tox_environments_runs_its_tests_in_the_best_one(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "dates", {
+        "tox.ini": "[tox]\nenvlist = py\n\n[testenv]\ndeps = pytest\ncommands = pytest\n",
+        "dates/__init__.py": "import venv_only\n\n\ndef iso(y, m, d):\n    return f'{y}-{m:02}-{d:02}'\n",
+        "tests/test_dates.py": "from dates import iso\n\n\ndef test_iso():\n    assert iso(2024, 3, 5) == '2024-03-05'\n",
+        ".gitignore": ".tox/\n",
+    })
+    tox = repo / ".tox"
+    best = _tox_env(tox, f"py{sys.version_info.major}{sys.version_info.minor}", {"venv_only.py": "VALUE = 1\n"})
+    _tox_env(tox, "lint", pytest=False)  # the newest, without pytest
+    spec = {"workspace": str(repo), "checks": ["test"]}
+    body = "--- a/dates/__init__.py\n+++ b/dates/__init__.py\n@@ -4,2 +4,2 @@\n def iso(y, m, d):\n"
+    wrong = await check_answer(f"```diff\n{body}-    return f'{{y}}-{{m:02}}-{{d:02}}'\n+    return f'{{y}}-{{d:02}}-{{m:02}}'\n```",
+                               spec, base_env())
+    right = await check_answer(f"```diff\n{body}-    return f'{{y}}-{{m:02}}-{{d:02}}'\n+    return f'{{y:04}}-{{m:02}}-{{d:02}}'\n```",
+                               spec, base_env())
+    assert _test_check(right)["command"][0] == str(best)
+    assert right.passed, right.report_json  # it imports venv_only, which only that environment has
+    assert not wrong.passed and "2024-05-03" in wrong.feedback  # the patched code ran
+
+
+def test_the_best_tox_environment_has_pytest_then_the_server_s_python_version_then_a_plain_name(tmp_path: Path) -> None:
+    from server.validation.checks_base import RunContext
+    from server.validation.detect import Project
+
+    def chosen() -> str | None:
+        ctx = RunContext(workspace=tmp_path, env={}, deadline=0.0, scratch=tmp_path, changed=None)
+        return tox_python(Project("python", tmp_path, ".", ()), ctx)
+
+    def fake_env(name: str, *, pytest: bool) -> Path:
+        (tmp_path / ".tox" / name / "bin").mkdir(parents=True)
+        (tmp_path / ".tox" / name / "bin" / "python").symlink_to(sys.executable)
+        (tmp_path / ".tox" / name / "lib" / "python3" / "site-packages" / ("pytest" if pytest else "flake8")).mkdir(
+            parents=True)
+        return tmp_path / ".tox" / name / "bin" / "python"
+
+    assert chosen() is None
+    fake_env("lint", pytest=False)
+    fake_env(".pkg", pytest=True)  # tox's packaging environment
+    assert chosen() == str(tmp_path / ".tox" / "lint" / "bin" / "python")
+    older = fake_env("docs", pytest=True)
+    assert chosen() == str(older)
+    plain = fake_env("py3", pytest=True)
+    assert chosen() == str(plain)
+    named = fake_env(f"py{sys.version_info.major}{sys.version_info.minor}", pytest=True)
+    fake_env("newest", pytest=True)
+    assert chosen() == str(named)
