@@ -69,6 +69,12 @@ class RunContext:
             return root
         return self.workspace
 
+    def in_tree(self, path: Path) -> Path | None:
+        """`path`, a place in the checkout, at the same place in the validated tree (None: outside the checkout)."""
+        if self.checkout is None or not (path == self.checkout or self.checkout in path.parents):
+            return None
+        return self.top / path.relative_to(self.checkout)
+
     def in_checkout(self, path: Path) -> Path | None:
         """`path`, a place in the validated tree, at the same place in the checkout it was made from."""
         if self.checkout is None or not (path == self.top or self.top in path.parents):

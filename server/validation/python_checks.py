@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from server.validation.checks_base import (
 from server.validation.detect import Project
 from server.validation.model import CheckKind, CheckResult, Diagnostic
 from server.validation.pytest_check import parse_junit, pytest_check
-from server.validation.python_env import project_python
+from server.validation.python_env import project_python, worktree_first
 from server.validation.ruff_lint import plan_ruff
 from server.validation.unittest_check import unittest_check
 
@@ -160,10 +159,11 @@ def _test_check(project: Project, ctx: RunContext) -> PlannedCheck:
         return skipped("pytest", "test", project, "no test files (test_*.py, *_test.py) found")
     python = own = project_python(project, ctx)
     origin = python_has_module(python, "pytest")
+    env = worktree_first(own, project, ctx, ctx.env)
     # Without pytest in the project's environment, unittest tests run there (they need its packages);
     # other tests try the server's pytest.
     if origin is None and _uses_unittest(project):
-        return _compiled_first(unittest_check(project, own, _src_first(project, ctx.env)), project, ctx, own)
+        return _compiled_first(unittest_check(project, own, env), project, ctx, own)
     if origin is None and python != sys.executable:
         python, origin = sys.executable, python_has_module(sys.executable, "pytest")
     if origin is None:
@@ -171,7 +171,7 @@ def _test_check(project: Project, ctx: RunContext) -> PlannedCheck:
                  else "the project has no .venv and the server's Python has none")
         return skipped("pytest", "test", project, f"pytest is not installed for the project's Python ({where}); "
                        "install it in the project's .venv, or give the project a .venv with it")
-    return _compiled_first(pytest_check(project, ctx, python, (python, str(origin)), _src_first(project, ctx.env)),
+    return _compiled_first(pytest_check(project, ctx, python, (python, str(origin)), env),
                            project, ctx, own)
 
 
@@ -211,16 +211,6 @@ def _uses_unittest(project: Project) -> bool:
             except OSError:
                 continue
     return False
-
-
-def _src_first(project: Project, env: dict[str, str]) -> dict[str, str]:
-    """A src-layout project's `src` ahead of everything installed: a virtualenv's editable install
-    points at the checkout it was made in, so in a worktree the tests would import the code
-    without the patch (`python -m pytest` already puts the project's root first)."""
-    src = project.root / "src"
-    if not src.is_dir():
-        return env
-    return {**env, "PYTHONPATH": os.pathsep.join(p for p in (str(src), env.get("PYTHONPATH", "")) if p)}
 
 
 def plan_python(project: Project, ctx: RunContext, kinds: set[CheckKind]) -> list[PlannedCheck]:

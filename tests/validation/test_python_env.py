@@ -1,5 +1,6 @@
-"""The Python a project's tests run with: a workspace member's tests run with the repository's
-`.venv` (never one above the repository), and a project with only tox environments in the best one."""
+"""The Python a project's tests run with, and the code they import: a workspace member's tests run
+with the repository's `.venv` (never one above the repository), a sibling member installed editable
+is imported from the patched worktree, and a project with only tox environments runs in the best one."""
 
 from __future__ import annotations
 
@@ -44,6 +45,59 @@ async def test_a_workspace_member_s_tests_run_with_the_repository_s_venv_but_nev
                                  base_env=base_env())
     (check,) = report.checks
     assert check.command[0] == sys.executable and check.status == "failed"
+
+
+_FINDER = """import sys
+from importlib.machinery import PathFinder
+from pathlib import Path
+
+MAPPING: dict[str, str] = {{'util_lib': {path!r}}}
+
+
+class _Finder:
+    @classmethod
+    def find_spec(cls, fullname, path=None, target=None):
+        if fullname in MAPPING:
+            return PathFinder.find_spec(fullname, [str(Path(MAPPING[fullname]).parent)])
+        return None
+
+
+def install():
+    sys.meta_path.append(_Finder)
+"""
+
+
+async def test_a_sibling_member_installed_editable_is_imported_from_the_patched_worktree(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "ws", {
+        "pyproject.toml": '[tool.uv.workspace]\nmembers = ["packages/*"]\n',
+        "packages/api/pyproject.toml": '[project]\nname = "api"\nversion = "0.1"\n',
+        "packages/api/src/api/__init__.py": ("from core_lib import normalize\nfrom util_lib import tag\n\n\n"
+                                             "def register(email):\n    return tag(normalize(email))\n"),
+        "packages/api/tests/test_api.py": ("from api import register\n\n\ndef test_register():\n"
+                                           "    assert register(' Bob@X.COM ') == 'user:bob@x.com'\n"),
+        "packages/core/src/core_lib/__init__.py": "def normalize(addr):\n    return addr.strip().lower()\n",
+        "packages/util/src/util_lib/__init__.py": "def tag(text):\n    return 'user:' + text\n",
+        ".gitignore": ".venv/\n",
+    })
+    make_venv(repo / ".venv", {  # as uv installs the members: a path .pth (Hatch), a setuptools finder
+        "_editable_impl_core_lib.pth": f"{repo / 'packages' / 'core' / 'src'}\n",
+        "__editable___util_lib_0_1_finder.py": _FINDER.format(path=str(repo / "packages" / "util" / "src" / "util_lib")),
+        "__editable__.util_lib-0.1.pth": "import __editable___util_lib_0_1_finder; __editable___util_lib_0_1_finder.install()\n",
+    })
+    spec = {"workspace": str(repo / "packages" / "api"), "checks": ["test"]}
+    core = "packages/core/src/core_lib/__init__.py"
+    wrong_core = await check_answer(
+        f"```diff\n--- a/{core}\n+++ b/{core}\n@@ -1,2 +1,2 @@\n def normalize(addr):\n-    return addr.strip().lower()\n"
+        "+    return addr\n```", spec, base_env())
+    wrong_util = await check_answer(_diff("packages/util/src/util_lib/__init__.py", "def tag(text):",
+                                          "def tag(text, sep=':'):\n    return 'member' + sep + text"), spec, base_env())
+    right = await check_answer(_diff("packages/util/src/util_lib/__init__.py", "def tag(text):",
+                                     "def tag(text):  # the user's tag"), spec, base_env())
+    tree = Path(json.loads(wrong_core.report_json)["workspace"]).parent.parent  # the worktree's root: its .venv
+    assert _test_check(wrong_core)["command"][0] == str(tree / ".venv" / "bin" / "python")
+    assert not wrong_core.passed and "'user: Bob@X.COM '" in wrong_core.feedback  # the patched core, not the checkout's
+    assert not wrong_util.passed and "member:bob@x.com" in wrong_util.feedback
+    assert right.passed, right.report_json
 
 
 def _tox_env(tox: Path, name: str, files: dict[str, str] | None = None, *, pytest: bool = True) -> Path:
