@@ -1,8 +1,9 @@
 """Python checks: syntax by parsing (in-process), build by byte-compiling with the project's
 interpreter (into a temporary directory, never `__pycache__` in the user's tree), lint with
-ruff (`ruff_lint.py`), tests with pytest (`pytest_check.py`), or with the standard library's
-unittest runner where the project's Python has no pytest (`unittest_check.py`), in the interpreter
-`python_env.py` chooses. Before the tests, every Python file the change touched must compile.
+ruff (`ruff_lint.py`), tests with pytest (`pytest_check.py`), or, where the project's Python has no
+pytest, with a Django project's `manage.py test` or the standard library's unittest runner
+(`unittest_check.py`), in the interpreter `python_env.py` chooses. Before the tests, every Python
+file the change touched must compile.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from server.validation.model import CheckKind, CheckResult, Diagnostic
 from server.validation.pytest_check import parse_junit, pytest_check
 from server.validation.python_env import project_python, worktree_first
 from server.validation.ruff_lint import plan_ruff
-from server.validation.unittest_check import unittest_check
+from server.validation.unittest_check import django_check, unittest_check
 
 __all__ = ["LANGUAGE", "parse_junit", "plan_python"]
 
@@ -150,18 +151,25 @@ def _build_check(project: Project, ctx: RunContext) -> PlannedCheck:
     return check
 
 
+def _is_test_file(path: Path) -> bool:
+    return path.name.startswith("test_") or path.name.endswith("_test.py") or path.name == "tests.py"  # Django's
+
+
 def _has_tests(project: Project) -> bool:
-    return any(p.name.startswith("test_") or p.name.endswith("_test.py") for p in project.sources)
+    return any(_is_test_file(p) for p in project.sources)
 
 
 def _test_check(project: Project, ctx: RunContext) -> PlannedCheck:
     if not _has_tests(project):
-        return skipped("pytest", "test", project, "no test files (test_*.py, *_test.py) found")
+        return skipped("pytest", "test", project, "no test files (test_*.py, *_test.py, tests.py) found")
     python = own = project_python(project, ctx)
     origin = python_has_module(python, "pytest")
     env = worktree_first(own, project, ctx, ctx.env)
-    # Without pytest in the project's environment, unittest tests run there (they need its packages);
-    # other tests try the server's pytest.
+    # Without pytest in the project's environment, a Django project's tests run with its manage.py and
+    # unittest tests with the standard library's runner, there (they need its packages); other tests
+    # try the server's pytest.
+    if origin is None and (project.root / "manage.py").is_file() and python_has_module(own, "django"):
+        return _compiled_first(django_check(project, own, env), project, ctx, own)
     if origin is None and _uses_unittest(project):
         return _compiled_first(unittest_check(project, own, env), project, ctx, own)
     if origin is None and python != sys.executable:
@@ -171,8 +179,7 @@ def _test_check(project: Project, ctx: RunContext) -> PlannedCheck:
                  else "the project has no .venv and the server's Python has none")
         return skipped("pytest", "test", project, f"pytest is not installed for the project's Python ({where}); "
                        "install it in the project's .venv, or give the project a .venv with it")
-    return _compiled_first(pytest_check(project, ctx, python, (python, str(origin)), env),
-                           project, ctx, own)
+    return _compiled_first(pytest_check(project, ctx, python, (python, str(origin)), env), project, ctx, own)
 
 
 def _compiled_first(check: PlannedCheck, project: Project, ctx: RunContext, python: str) -> PlannedCheck:

@@ -1,6 +1,7 @@
-"""Tests run by the standard library's runner, for a project whose Python has no pytest
-(`python -m unittest discover`). Each failing test is named as pytest's are, with the error it ended
-in; a test module that could not be imported is known by that error too (`COLLECTION`).
+"""Tests run by the standard library's runner, for a project whose Python has no pytest:
+`python -m unittest discover`, or a Django project's own `python manage.py test` (its settings, its
+test database). Each failing test is named as pytest's are, with the error it ended in; a test
+module that could not be imported is known by that error too (`COLLECTION`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from server.validation.model import CheckResult, Diagnostic
 from server.validation.py_tracebacks import cause_of
 from server.validation.pytest_check import COLLECTION
 
-__all__ = ["parse_unittest", "unittest_check"]
+__all__ = ["django_check", "parse_unittest", "unittest_check"]
 
 _HEADER = re.compile(r"^(?P<kind>FAIL|ERROR): (?P<name>\S+) \((?P<where>[^)\s]+)\)", re.M)
 _RULE = re.compile(r"^(?:={20,}|-{20,})$", re.M)
@@ -73,3 +74,7 @@ def unittest_check(project: Project, python: str, env: dict[str, str]) -> Planne
     start = next((d for d in ("tests", "test") if (project.root / d).is_dir()), ".")
     return _runner_check("unittest", project, [python, "-m", "unittest", "discover", "-s", start, "-p", "test*.py"], env)
 
+
+def django_check(project: Project, python: str, env: dict[str, str]) -> PlannedCheck:
+    """A Django project's tests, as its `manage.py test` finds and runs them (`tests.py`, `test*.py`)."""
+    return _runner_check("django-test", project, [python, "manage.py", "test", "--noinput"], env)

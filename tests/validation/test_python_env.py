@@ -1,6 +1,7 @@
 """The Python a project's tests run with, and the code they import: a workspace member's tests run
 with the repository's `.venv` (never one above the repository), a sibling member installed editable
-is imported from the patched worktree, and a project with only tox environments runs in the best one."""
+is imported from the patched worktree, a project with only tox environments runs in the best one,
+and a Django project without pytest runs its own `manage.py test`."""
 
 from __future__ import annotations
 
@@ -152,3 +153,42 @@ def test_the_best_tox_environment_has_pytest_then_the_server_s_python_version_th
     named = fake_env(f"py{sys.version_info.major}{sys.version_info.minor}", pytest=True)
     fake_env("newest", pytest=True)
     assert chosen() == str(named)
+
+
+_FAKE_DJANGO = {  # what of Django a manage.py and a test module use, running the tests as Django's runner does
+    "django/__init__.py": "",
+    "django/test.py": "from unittest import TestCase as SimpleTestCase, TestCase\n",
+    "django/core/__init__.py": "",
+    "django/core/management.py": (
+        "import sys, unittest\n\n\ndef execute_from_command_line(argv):\n"
+        "    assert argv[1:] == ['test', '--noinput'], argv\n"
+        "    suite = unittest.defaultTestLoader.discover('.', pattern='test*.py')\n"
+        "    sys.exit(not unittest.TextTestRunner().run(suite).wasSuccessful())\n"),
+}
+
+
+async def test_a_django_project_without_pytest_runs_its_tests_py_with_manage_py(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "shop", {
+        "manage.py": ("import os, sys\n\nif __name__ == '__main__':\n"
+                      "    os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'shop.settings')\n"
+                      "    from django.core.management import execute_from_command_line\n"
+                      "    execute_from_command_line(sys.argv)\n"),
+        "shop/__init__.py": "", "shop/settings.py": "INSTALLED_APPS = ['catalog']\n",
+        "catalog/__init__.py": "",
+        "catalog/utils.py": "def with_vat(net):\n    return net * 12 // 10\n",
+        "catalog/tests.py": ("from django.test import TestCase\n\nfrom catalog.utils import with_vat\n\n\n"
+                             "class VatTests(TestCase):\n    def test_vat(self):\n        self.assertEqual(with_vat(1000), 1200)\n"),
+        ".gitignore": ".venv/\n",
+    })
+    make_venv(repo / ".venv", _FAKE_DJANGO, pytest=False)
+    spec = {"workspace": str(repo), "checks": ["test"], "checks_named": True}
+    wrong = await check_answer(_diff("catalog/utils.py", "def with_vat(net):", "def with_vat(net):\n    return net"),
+                               spec, base_env())
+    right = await check_answer(_diff("catalog/utils.py", "def with_vat(net):", "def with_vat(net):  # 20 %"),
+                               spec, base_env())
+    check = _test_check(wrong)
+    tree = Path(json.loads(wrong.report_json)["workspace"])
+    assert check["command"] == [str(tree / ".venv" / "bin" / "python"), "manage.py", "test", "--noinput"]
+    assert not wrong.passed and [(d["file"], d["message"]) for d in check["diagnostics"]] == [
+        ("catalog/tests.py", "catalog.tests.VatTests.test_vat: AssertionError: 1000 != 1200")]
+    assert right.passed, right.report_json
