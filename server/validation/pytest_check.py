@@ -8,6 +8,8 @@ options turn the cache off gets no `cache_dir` (pytest would call it unknown, an
 environment cannot serve, such as `--cov` without pytest-cov) stops pytest before any test, and says
 nothing of the patch: the check is skipped with the reason, unless the change edited pytest's
 configuration. A conftest that cannot be loaded is a failure like a module that cannot be collected.
+On a time-out the check names the test that was running (a small plugin notes each test as it
+starts).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ _CONFTEST = re.compile(r"^ImportError while loading conftest '(?P<file>[^']+)'\.
 # where pytest reads its options, in the order it looks in each folder
 _PYTEST_CONFIGS = ("pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
 _PYTEST_SECTIONS = ("[pytest]", "[tool.pytest", "[tool:pytest]")
+_RUNNING_PLUGIN = "_pwm_running_test"
 
 
 def parse_junit(path: Path, project: Project, workspace: Path, top: Path | None = None) -> list[Diagnostic]:
@@ -95,6 +98,20 @@ def _config_changed(project: Project, ctx: RunContext) -> bool:
                for p in ctx.git_changed or ())
 
 
+def _plugin(scratch: Path, running: Path) -> Path:
+    """A folder holding the plugin that notes the test pytest starts in `running`."""
+    folder = scratch / "pytest-plugin"
+    folder.mkdir(exist_ok=True)
+    (folder / f"{_RUNNING_PLUGIN}.py").write_text(
+        '"""parallel-work-manager: the test now running, read when the time limit kills pytest."""\n\n\n'
+        "def pytest_runtest_logstart(nodeid, location):\n"
+        f"    with open({str(running)!r}, 'w', encoding='utf-8') as out:\n"
+        "        out.write(nodeid)\n",
+        encoding="utf-8",
+    )
+    return folder
+
+
 def pytest_check(project: Project, ctx: RunContext, python: str, tool_ids: tuple[str, ...],
                  env: dict[str, str]) -> PlannedCheck:
     """pytest run by `python` in the project with `env` (its PYTHONPATH already set)."""
@@ -106,8 +123,14 @@ def pytest_check(project: Project, ctx: RunContext, python: str, tool_ids: tuple
     async def run(ctx: RunContext) -> CheckResult:
         own = ctx.scratch / f"pytest-{os.getpid()}-{abs(hash(project.root))}"
         own.mkdir(parents=True, exist_ok=True)
-        argv = [*base, *(["-o", f"cache_dir={own / 'cache'}"] if cache else []), "--junitxml", str(own / "junit.xml")]
-        proc = await run_for(check, ctx, argv, env=env)
+        running = own / "running"
+        plugin = _plugin(own, running)
+        argv = [*base, "-p", _RUNNING_PLUGIN, *(["-o", f"cache_dir={own / 'cache'}"] if cache else []),
+                "--junitxml", str(own / "junit.xml")]
+        path = os.pathsep.join(p for p in (env.get("PYTHONPATH", ""), str(plugin)) if p)
+        proc = await run_for(check, ctx, argv, env={**env, "PYTHONPATH": path})
+        if proc.timed_out:
+            return _timed_out(check, proc, running)
         diags = parse_junit(own / "junit.xml", project, ctx.workspace, ctx.top)
         if proc.exit_code == 5:
             return finish(check, proc, [], status="skipped", skipped_reason="pytest collected no tests")
@@ -119,6 +142,17 @@ def pytest_check(project: Project, ctx: RunContext, python: str, tool_ids: tuple
 
     check.run = run
     return check
+
+
+def _timed_out(check: PlannedCheck, proc: ProcResult, running: Path) -> CheckResult:
+    result = finish(check, proc, [])
+    try:
+        test = running.read_text(encoding="utf-8").strip()
+    except OSError:
+        test = ""
+    if test:
+        result.output_tail = (result.output_tail + f"\n(the time limit ran out while {test} was running)").strip()
+    return result
 
 
 def _stopped_early(check: PlannedCheck, proc: ProcResult, project: Project, ctx: RunContext) -> CheckResult:
