@@ -133,7 +133,10 @@ async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str
     feedback = "" if report.passed else diagnostics_feedback(report) + already_note(handle.base_commit, already)
     hint = None
     if already and compared.old_only:
-        hint = 'only tests failing before the patch fail; validate.test_scope "new" accepts such a patch'
+        # Not an invitation to accept a patch that fixes nothing: the failing test is often the task.
+        hint = (f"only tests already failing before the patch fail ({', '.join(already[:5])}): if the task is to "
+                'make them pass, the patch did not. validate.test_scope "new" ignores them, and so accepts a patch '
+                "that leaves them failing: ask for it only when they are not the task's")
     return Verdict(report.passed, report.status, json.dumps(data, default=str), feedback, patch, handle.base_commit,
                    hint)
 

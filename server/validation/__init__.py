@@ -6,6 +6,10 @@ and the patch building blocks (temporary worktrees, applying a validated patch).
     languages.py     the known languages: one LanguageSpec record each (markers, suffixes, planner)
     checks_base.py   what every language's checks share (LanguageSpec, PlannedCheck, command_check)
     *_checks.py      each language's record and checks, run with the project's own tools
+    python_env.py    the Python a project's checks run with, editable installs re-pointed into a worktree
+    pytest_check.py  the pytest check and its JUnit report (a module that cannot be imported: by its error)
+    unittest_check.py  tests by unittest's runner or a Django project's manage.py, for a Python without pytest
+    py_tracebacks.py the exception a runner printed, with the worktree's paths from the workspace
     ruff_lint.py     Python lint with ruff
     lint_new.py      lint findings the change introduced (HEAD vs working version)
     procs.py         run a command safely (allowlisted env, capped output, every descendant killed)

@@ -2,8 +2,10 @@
 patch's base commit, so a failure the patch did not cause can be told apart from one it did.
 
 A failing test is known by its check, project, file and test id (pytest's `module::test`, cargo's
-and go's test name); a failed test check that names no failing test (a collection error, npm's
-plain exit code) cannot be compared and is left as it is. Results are kept per repository, base
+and go's test name); a test module that could not be imported (`COLLECTION`) by the error that
+stopped it too, so a patch that turns an old import error into a syntax error has a new failure. A
+failed test check that names no failing test (npm's plain exit code, a change that does not
+compile) cannot be compared and is left as it is. Results are kept per repository, base
 commit and workspace folder for the server's lifetime (a group's tasks share one base run).
 """
 
@@ -20,13 +22,14 @@ from pathlib import Path
 from server.validation.engine import ValidationOptions, validate_path
 from server.validation.lint_new import new_findings
 from server.validation.model import CheckResult, Diagnostic, ValidationReport, overall_status
+from server.validation.pytest_check import COLLECTION
 from server.validation.worktree import open_worktree
 
 __all__ = ["Compared", "TestKey", "already_note", "compare_with_base", "failing_at_base", "failing_tests",
            "findings_at_base", "is_named", "judge_against_base", "lint_compared", "old_failures",
            "without_old_failures"]
 
-TestKey = tuple[str, str, str, str]  # check name, project, file, test id
+TestKey = tuple[str, str, str, str]  # check name, project, file, test id (a collection error's: with its error)
 _KEEP = 64
 _KNOWN: OrderedDict[tuple[str, str, str], object] = OrderedDict()  # (kind of run, workspace, commit) -> result
 # One lock per event loop and (workspace, commit): a lock belongs to the loop that first waits on it.
@@ -49,7 +52,7 @@ def _test_id(message: str) -> str:
 
 
 def _key(check: CheckResult, d: Diagnostic) -> TestKey:
-    return (check.name, check.project, d.file or "", _test_id(d.message))
+    return (check.name, check.project, d.file or "", d.message if d.code == COLLECTION else _test_id(d.message))
 
 
 def _failed_tests(check: CheckResult) -> list[Diagnostic] | None:

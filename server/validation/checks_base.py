@@ -34,11 +34,11 @@ __all__ = [
     "find_executable",
     "match_lines",
     "plan_tool_steps",
-    "project_python",
     "python_has_module",
     "rel_file",
     "run_for",
     "skipped",
+    "upwards",
 ]
 
 OUTPUT_TAIL_CHARS = 4000
@@ -57,6 +57,29 @@ class RunContext:
     git_changed: set[Path] | None = None  # changed + untracked files when in a repository
     notes: list[str] = field(default_factory=list)
     python_env: Path | None = None  # a Poetry / Pipenv / Hatch / conda environment kept outside the project (`installed`)
+    # The repository root of the checkout the validated tree is a worktree of (None: the tree is the checkout).
+    checkout: Path | None = None
+
+    @property
+    def top(self) -> Path:
+        """The highest folder a project's own tools are looked for in: the root of the repository
+        the workspace lies in (never above it), else the workspace."""
+        root = self.git.repo_root if self.git is not None else None
+        if root is not None and (root == self.workspace or root in self.workspace.parents):
+            return root
+        return self.workspace
+
+    def in_tree(self, path: Path) -> Path | None:
+        """`path`, a place in the checkout, at the same place in the validated tree (None: outside the checkout)."""
+        if self.checkout is None or not (path == self.checkout or self.checkout in path.parents):
+            return None
+        return self.top / path.relative_to(self.checkout)
+
+    def in_checkout(self, path: Path) -> Path | None:
+        """`path`, a place in the validated tree, at the same place in the checkout it was made from."""
+        if self.checkout is None or not (path == self.top or self.top in path.parents):
+            return None
+        return self.checkout / path.relative_to(self.top)
 
 
 Runner = Callable[[RunContext], Awaitable[CheckResult]]
@@ -100,31 +123,23 @@ def skipped(name: str, kind: CheckKind, project: Project, reason: str, command: 
     return PlannedCheck(name=name, kind=kind, project=project, command=command or [], skipped_reason=reason)
 
 
-def find_executable(name: str, project: Project, ctx_env: dict[str, str], workspace: Path) -> str | None:
-    """The project's own copy of a tool first (node_modules/.bin, a project venv), then PATH."""
-    for directory in (project.root, *project.root.parents):
+def upwards(start: Path, top: Path) -> list[Path]:
+    """`start` and each folder above it up to `top` (just `start` when `top` is not above it)."""
+    if start != top and top not in start.parents:
+        return [start]
+    return [start, *start.parents[: len(start.parts) - len(top.parts)]]
+
+
+def find_executable(name: str, project: Project, ctx_env: dict[str, str], workspace: Path,
+                    top: Path | None = None) -> str | None:
+    """The project's own copy of a tool first (node_modules/.bin, a project venv, in its folder or
+    one above it up to `top`, by default the workspace), then PATH."""
+    for directory in upwards(project.root, top or workspace):
         for sub in ("node_modules/.bin", ".venv/bin", "venv/bin"):
             candidate = directory / sub / name
             if candidate.is_file() and os.access(candidate, os.X_OK):
                 return str(candidate)
-        if directory == workspace:
-            break
     return shutil.which(name, path=ctx_env.get("PATH", os.defpath))
-
-
-def project_python(project: Project, workspace: Path, outside: Path | None = None) -> str:
-    """The interpreter of the project's own virtualenv when it has one (in its folder, else the
-    one its Poetry, Pipenv, Hatch or conda keeps `outside`), else the server's."""
-    for directory in (project.root, *project.root.parents):
-        for sub in (".venv/bin/python", "venv/bin/python"):
-            candidate = directory / sub
-            if candidate.is_file() and os.access(candidate, os.X_OK):
-                return str(candidate)
-        if directory == workspace:
-            break
-    if outside is not None and os.access(outside / "bin" / "python", os.X_OK):
-        return str(outside / "bin" / "python")
-    return sys.executable
 
 
 def python_has_module(python: str, module: str) -> Path | None:

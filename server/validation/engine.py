@@ -22,7 +22,7 @@ from typing import Protocol
 from server.validation.cache import ResultCache, environment_digest, tool_identity
 from server.validation.checks_base import PlannedCheck, RunContext
 from server.validation.detect import Project, detect_projects
-from server.validation.gitfacts import read_git_snapshot
+from server.validation.gitfacts import GitSnapshot, read_git_snapshot
 from server.validation.installed import outside_env
 from server.validation.languages import LANGUAGES
 from server.validation.leftovers import temp_dir
@@ -137,6 +137,19 @@ async def _keys(
     return keys
 
 
+def _checkout_root(source: Path | None, workspace: Path, snapshot: GitSnapshot | None) -> Path | None:
+    """The root of the repository `workspace` is a worktree of: `source` (the checkout's folder the
+    workspace stands for) less the workspace's path in its own repository; None when the workspace
+    is that folder itself or the two do not match."""
+    if source is None or snapshot is None:
+        return None
+    source = source.resolve()
+    inside = workspace.relative_to(snapshot.repo_root).parts if snapshot.repo_root in (workspace, *workspace.parents) else None
+    if source == workspace or inside is None or (inside and source.parts[-len(inside):] != inside):
+        return None
+    return Path(*source.parts[: len(source.parts) - len(inside)])
+
+
 async def validate_path(
     workspace: Path,
     options: ValidationOptions,
@@ -181,6 +194,7 @@ async def validate_path(
             git=snapshot,
             git_changed=git_changed,
             notes=notes,
+            checkout=await asyncio.to_thread(_checkout_root, options.source, workspace, snapshot),
         )
         planned: list[PlannedCheck] = []
         for project in detection.projects:

@@ -1,7 +1,9 @@
 """Python checks: syntax by parsing (in-process), build by byte-compiling with the project's
 interpreter (into a temporary directory, never `__pycache__` in the user's tree), lint with
-ruff (`ruff_lint.py`), tests with pytest's JUnit XML report (the standard library's unittest runner
-for unittest tests where the project's Python has no pytest).
+ruff (`ruff_lint.py`), tests with pytest (`pytest_check.py`), or, where the project's Python has no
+pytest, with a Django project's `manage.py test` or the standard library's unittest runner
+(`unittest_check.py`), in the interpreter `python_env.py` chooses. Before the tests, every Python
+file the change touched must compile.
 """
 
 from __future__ import annotations
@@ -9,10 +11,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import json
-import os
-import re
 import sys
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from server.validation.checks_base import (
@@ -20,7 +19,6 @@ from server.validation.checks_base import (
     PlannedCheck,
     RunContext,
     finish,
-    project_python,
     python_has_module,
     rel_file,
     run_for,
@@ -28,9 +26,10 @@ from server.validation.checks_base import (
 )
 from server.validation.detect import Project
 from server.validation.model import CheckKind, CheckResult, Diagnostic
+from server.validation.pytest_check import parse_junit, pytest_check
+from server.validation.python_env import project_python, worktree_first
 from server.validation.ruff_lint import plan_ruff
-
-_TRACE_LINE = re.compile(r"^(?P<file>[^:\s]+\.py):(?P<line>\d+): \w+")
+from server.validation.unittest_check import django_check, unittest_check
 
 __all__ = ["LANGUAGE", "parse_junit", "plan_python"]
 
@@ -105,11 +104,31 @@ def _syntax_check(project: Project, ctx: RunContext) -> PlannedCheck:
     return check
 
 
+def _compile_errors(stdout: str, project: Project, ctx: RunContext) -> list[Diagnostic]:
+    """The errors `_COMPILE_SCRIPT` printed, one JSON object a line."""
+    diags: list[Diagnostic] = []
+    for line in stdout.splitlines():
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        diags.append(
+            Diagnostic(
+                file=rel_file(item["file"], project.root, ctx.workspace),
+                line=item.get("line"),
+                column=item.get("col"),
+                code=item.get("type"),
+                message=str(item.get("msg")),
+            )
+        )
+    return diags
+
+
 def _build_check(project: Project, ctx: RunContext) -> PlannedCheck:
     files = list(project.sources)
     if not files:
         return skipped("python-compile", "build", project, "no Python files to compile")
-    python = project_python(project, ctx.workspace, ctx.python_env)
+    python = project_python(project, ctx)
     check = PlannedCheck(
         name="python-compile",
         kind="build",
@@ -123,21 +142,7 @@ def _build_check(project: Project, ctx: RunContext) -> PlannedCheck:
         out_dir.mkdir(parents=True, exist_ok=True)
         names = "\n".join(str(p) for p in files).encode()
         proc = await run_for(check, ctx, [python, "-c", _COMPILE_SCRIPT, str(out_dir)], stdin=names)
-        diags: list[Diagnostic] = []
-        for line in proc.stdout.splitlines():
-            try:
-                item = json.loads(line)
-            except ValueError:
-                continue
-            diags.append(
-                Diagnostic(
-                    file=rel_file(item["file"], project.root, ctx.workspace),
-                    line=item.get("line"),
-                    column=item.get("col"),
-                    code=item.get("type"),
-                    message=str(item.get("msg")),
-                )
-            )
+        diags = _compile_errors(proc.stdout, project, ctx)
         result = finish(check, proc, diags, parsed_stdout=True)
         result.command = list(check.command)
         return result
@@ -146,54 +151,27 @@ def _build_check(project: Project, ctx: RunContext) -> PlannedCheck:
     return check
 
 
+def _is_test_file(path: Path) -> bool:
+    return path.name.startswith("test_") or path.name.endswith("_test.py") or path.name == "tests.py"  # Django's
+
+
 def _has_tests(project: Project) -> bool:
-    return any(p.name.startswith("test_") or p.name.endswith("_test.py") for p in project.sources)
-
-
-def parse_junit(path: Path, project: Project, workspace: Path) -> list[Diagnostic]:
-    try:
-        tree = ET.parse(path)
-    except (OSError, ET.ParseError):
-        return []
-    diags = []
-    for case in tree.iter("testcase"):
-        for tag in ("failure", "error"):
-            node = case.find(tag)
-            if node is None:
-                continue
-            where = case.get("file")
-            line = case.get("line")
-            test_id = "::".join(x for x in (case.get("classname"), case.get("name")) if x)
-            text_lines = (node.text or "").strip().splitlines()
-            message = node.get("message") or (text_lines[-1] if text_lines else tag)
-            line_no = int(line) + 1 if line and line.isdigit() else None  # JUnit lines are 0-based
-            # The traceback's last "file:line: Error" in the test's own file is where it failed.
-            for text in reversed(text_lines):
-                m = _TRACE_LINE.match(text.strip())
-                if m and where and Path(m["file"]).as_posix().endswith(Path(where).as_posix()):
-                    line_no = int(m["line"])
-                    break
-            diags.append(
-                Diagnostic(
-                    file=rel_file(where, project.root, workspace) if where else None,
-                    line=line_no,
-                    severity="error",
-                    code=f"test-{tag}",
-                    message=f"{test_id}: {message}"[:500],
-                )
-            )
-    return diags
+    return any(_is_test_file(p) for p in project.sources)
 
 
 def _test_check(project: Project, ctx: RunContext) -> PlannedCheck:
     if not _has_tests(project):
-        return skipped("pytest", "test", project, "no test files (test_*.py, *_test.py) found")
-    python = own = project_python(project, ctx.workspace, ctx.python_env)
+        return skipped("pytest", "test", project, "no test files (test_*.py, *_test.py, tests.py) found")
+    python = own = project_python(project, ctx)
     origin = python_has_module(python, "pytest")
-    # Without pytest in the project's environment, unittest tests run there (they need its packages);
-    # other tests try the server's pytest.
+    env = worktree_first(own, project, ctx, ctx.env)
+    # Without pytest in the project's environment, a Django project's tests run with its manage.py and
+    # unittest tests with the standard library's runner, there (they need its packages); other tests
+    # try the server's pytest.
+    if origin is None and (project.root / "manage.py").is_file() and python_has_module(own, "django"):
+        return _compiled_first(django_check(project, own, env), project, ctx, own)
     if origin is None and _uses_unittest(project):
-        return _unittest_check(project, own)
+        return _compiled_first(unittest_check(project, own, env), project, ctx, own)
     if origin is None and python != sys.executable:
         python, origin = sys.executable, python_has_module(sys.executable, "pytest")
     if origin is None:
@@ -201,29 +179,33 @@ def _test_check(project: Project, ctx: RunContext) -> PlannedCheck:
                  else "the project has no .venv and the server's Python has none")
         return skipped("pytest", "test", project, f"pytest is not installed for the project's Python ({where}); "
                        "install it in the project's .venv, or give the project a .venv with it")
-    base = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "junit_family=xunit1"]
-    check = PlannedCheck(
-        name="pytest", kind="test", project=project, command=[*base, "--junitxml", "<tmp>/junit.xml"],
-        tool_ids=(python, str(origin)),
-    )
+    return _compiled_first(pytest_check(project, ctx, python, (python, str(origin)), env), project, ctx, own)
+
+
+def _compiled_first(check: PlannedCheck, project: Project, ctx: RunContext, python: str) -> PlannedCheck:
+    """`check`, run only once every Python file the change touched compiles (with the project's
+    Python, for its grammar): a change that does not compile fails the tests outright, whatever
+    they import, and with the compiler's words rather than a test module's import error."""
+    changed = sorted(p for p in project.sources if p in (ctx.git_changed or ()) and p.is_file())
+    if not changed or check.run is None:
+        return check
+    tests, names = check.run, "\n".join(str(p) for p in changed).encode()
+    check.cache_args = (*check.cache_args, *_rel_args(changed, project))
 
     async def run(ctx: RunContext) -> CheckResult:
-        report = ctx.scratch / f"junit-{os.getpid()}-{abs(hash(project.root))}.xml"
-        proc = await run_for(check, ctx, [*base, "--junitxml", str(report)], env=_src_first(project, ctx.env))
-        diags = parse_junit(report, project, ctx.workspace)
-        if proc.exit_code == 5:
-            return finish(check, proc, [], status="skipped", skipped_reason="pytest collected no tests")
-        if proc.exit_code in (3, 4):
-            return finish(check, proc, diags, status="error")
-        return finish(check, proc, diags)
+        out_dir = ctx.scratch / f"pyc-changed-{abs(hash(project.root))}"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        proc = await run_for(check, ctx, [python, "-c", _COMPILE_SCRIPT, str(out_dir)], stdin=names)
+        diags = _compile_errors(proc.stdout, project, ctx)
+        if proc.exit_code == 0 or not diags:
+            return await tests(ctx)
+        result = finish(check, proc, diags, status="failed", parsed_stdout=True)
+        result.command = list(check.command)
+        result.output_tail = (f"not run: {len(diags)} changed file(s) do not compile\n" + result.output_tail).strip()
+        return result
 
     check.run = run
     return check
-
-
-_UNITTEST_FAILURE = re.compile(r"^(?P<kind>FAIL|ERROR): (?P<name>\S+) \((?P<where>[^)\s]+)\)", re.M)
-_UNITTEST_FAILED = re.compile(r"^FAILED \((?P<counts>[^)]*)\)", re.M)
-_UNITTEST_COUNT = re.compile(r"\b(?:failures|errors)=(\d+)")
 
 
 def _uses_unittest(project: Project) -> bool:
@@ -236,44 +218,6 @@ def _uses_unittest(project: Project) -> bool:
             except OSError:
                 continue
     return False
-
-
-def _unittest_check(project: Project, python: str) -> PlannedCheck:
-    """The tests run by the standard library's runner, for a project whose Python has no pytest
-    (`python -m unittest discover` from its `tests` or `test` folder, else its root); each failing
-    test named as pytest's are, when the runner's own count matches the names read."""
-    start = next((d for d in ("tests", "test") if (project.root / d).is_dir()), ".")
-    argv = [python, "-m", "unittest", "discover", "-s", start, "-p", "test*.py"]
-    check = PlannedCheck(name="unittest", kind="test", project=project, command=argv, tool_ids=(python,))
-
-    async def run(ctx: RunContext) -> CheckResult:
-        proc = await run_for(check, ctx, argv, env=_src_first(project, ctx.env))
-        text = proc.stdout + "\n" + proc.stderr
-        if "NO TESTS RAN" in text or re.search(r"^Ran 0 tests", text, re.M):
-            return finish(check, proc, [], status="skipped", skipped_reason="unittest found no tests")
-        diags = []
-        for m in _UNITTEST_FAILURE.finditer(text):
-            where, name = m["where"], m["name"]
-            test_id = where if where.endswith("." + name) else f"{where}.{name}"  # 3.11+ writes the whole id
-            diags.append(Diagnostic(severity="error", code=f"test-{m['kind'].lower()}", message=f"{test_id}: {m['kind'].lower()}"))
-        failed = _UNITTEST_FAILED.search(text)
-        counted = sum(int(n) for n in _UNITTEST_COUNT.findall(failed["counts"])) if failed else 0
-        if proc.truncated or counted != len(diags):
-            diags = []  # not every failure named: nothing to compare test by test
-        return finish(check, proc, diags)
-
-    check.run = run
-    return check
-
-
-def _src_first(project: Project, env: dict[str, str]) -> dict[str, str]:
-    """A src-layout project's `src` ahead of everything installed: a virtualenv's editable install
-    points at the checkout it was made in, so in a worktree the tests would import the code
-    without the patch (`python -m pytest` already puts the project's root first)."""
-    src = project.root / "src"
-    if not src.is_dir():
-        return env
-    return {**env, "PYTHONPATH": os.pathsep.join(p for p in (str(src), env.get("PYTHONPATH", "")) if p)}
 
 
 def plan_python(project: Project, ctx: RunContext, kinds: set[CheckKind]) -> list[PlannedCheck]:

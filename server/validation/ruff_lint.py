@@ -31,7 +31,7 @@ RUFF_CONFIG_FILES = ("pyproject.toml", "ruff.toml", ".ruff.toml")
 
 def find_ruff(project: Project, ctx: RunContext) -> str | None:
     """The project's ruff, else one on PATH, else the one installed with the server's Python."""
-    found = find_executable("ruff", project, ctx.env, ctx.workspace)
+    found = find_executable("ruff", project, ctx.env, ctx.workspace, ctx.top)
     if found:
         return found
     if python_has_module(sys.executable, "ruff"):

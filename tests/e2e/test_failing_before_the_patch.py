@@ -40,7 +40,9 @@ async def test_a_failure_the_patch_did_not_cause_is_named_and_test_scope_new_for
     first = strict["attempts"][0]["validation"]
     assert first["status"] == "failed" and first["failing_before_the_patch"] == ["test_ops::test_add"]
     assert "already failing at" in strict_prompts[1] and "test_ops::test_add" in strict_prompts[1]
-    assert 'validate.test_scope "new" accepts' in strict["error"]  # the task's error names the way out
+    # the task's error names the way out, and what it costs: the failing test may be the task itself
+    assert 'validate.test_scope "new" ignores them, and so accepts a patch that leaves them failing' in strict["error"]
+    assert "if the task is to make them pass, the patch did not" in strict["error"]
     # test_scope "new": the docstring passes on the first model, the old failure noted, not counted
     assert forgiving["status"] == "succeeded", forgiving
     (attempt,) = forgiving["attempts"]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 import git
 
-__all__ = ["ACTOR", "PY_PROJECT", "base_env", "commit_all", "make_repo", "wait_gone", "write_files"]
+__all__ = ["ACTOR", "PY_PROJECT", "base_env", "commit_all", "make_repo", "make_venv", "wait_gone", "write_files"]
 
 ACTOR = git.Actor("Test", "test@example.invalid")
 
@@ -50,6 +51,19 @@ def commit_all(root: Path, message: str) -> str:
     with git.Repo(root) as repo:
         repo.git.add(A=True)
         return repo.index.commit(message, author=ACTOR, committer=ACTOR).hexsha
+
+
+def make_venv(where: Path, files: Mapping[str, str] | None = None, *, pytest: bool = True) -> Path:
+    """A real virtualenv at `where` (made without pip, so in a moment) holding `files` in its
+    site-packages, and pytest as the server has it when `pytest`; its site-packages folder."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True)
+    (site,) = where.glob("lib/python*/site-packages")
+    write_files(site, files or {})
+    if pytest:
+        server_site = Path(next(p for p in sys.path if p.endswith("site-packages") and Path(p, "pytest").is_dir()))
+        (site / "_server_tools.pth").write_text(f"{server_site}\n", encoding="utf-8")
+        (site / "pytest").symlink_to(server_site / "pytest")
+    return site
 
 
 def base_env(**extra: str) -> dict[str, str]:

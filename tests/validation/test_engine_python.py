@@ -129,6 +129,7 @@ async def test_a_hanging_test_is_timed_out_not_failed_and_what_it_started_in_a_n
     check = _by_name(report)["pytest"]
     assert check.status == "timed_out" and report.status == "timed_out" and not report.passed
     assert check.exit_code is None
+    assert check.output_tail.endswith("(the time limit ran out while test_hang.py::test_hangs was running)")
     assert await wait_gone(int(pid_file.read_text()), within_s=5)
 
 

@@ -360,8 +360,9 @@ async def test_unittest_tests_run_in_the_project_s_venv_when_it_has_no_pytest(tm
     assert check["command"][0].endswith(".venv/bin/python") and check["command"][1:4] == ["-m", "unittest", "discover"]
     assert right.passed, right.report_json  # the test broken on main is told apart
     assert json.loads(right.report_json)["failing_before_the_patch"] == ["test_calc.TestCalc.test_broken_on_main"]
-    assert not wrong.passed and [d["message"] for d in check["diagnostics"]] == [
-        "test_calc.TestCalc.test_add: fail", "test_calc.TestCalc.test_broken_on_main: fail"]
+    assert not wrong.passed and [(d["file"], d["message"]) for d in check["diagnostics"]] == [
+        ("tests/test_calc.py", "test_calc.TestCalc.test_add: AssertionError: -1 != 3"),
+        ("tests/test_calc.py", "test_calc.TestCalc.test_broken_on_main: AssertionError: old")]
 
 
 needs_clippy = pytest.mark.skipif(shutil.which("cargo-clippy") is None, reason="clippy is not installed")
