@@ -11,8 +11,7 @@ same way:
                              passing patch handed back is both together
     "must_change": [paths]   a checklist item's files: a patch that leaves one unchanged fails
     "required_tests": [ids]  a checklist item's tests: never forgiven as failing before the patch
-                             (with "test_scope": "new", which then compares a patch checked after
-                             its dependencies' with the commit too)
+                             (with "test_scope": "new")
     "command": [argv]        a checklist item's project command, run in the patched worktree
                              (no shell, the validation engine's allow-listed environment)
     "after_patches": [diffs]  the passing patches of the validated tasks it depends on, applied
@@ -29,6 +28,7 @@ same way:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -41,6 +41,7 @@ from server.scheduler.validated import Verdict, check_answer
 from server.validation import apply_patch_in_worktree, extract_unified_diff
 from server.validation.edit_blocks import edit_blocks_diff, has_edit_blocks
 from server.validation.procs import child_env, run_process
+from server.validation.shared_build import holding
 from server.validation.whole_files import whole_files_diff
 from server.validation.worktree import diff_files
 from server.workflows.test_first import check_tests_fail_first, diff_touches
@@ -146,7 +147,9 @@ async def run_item_command(
         handle = await apply_patch_in_worktree(repo, patch, env=env)
     except WorkspaceError as exc:
         return False, f"the patch does not apply: {exc}"
-    async with handle:
+    cargo = any((folder / "Cargo.toml").is_file() for folder in (handle.workspace, handle.path))
+    async with handle, (holding(handle.workspace, env) if cargo else contextlib.nullcontext()):
+        # a Rust project builds in the repository's shared cargo folder: one tree at a time (`shared_build`)
         try:
             result = await run_process(list(argv), cwd=handle.workspace, env=child_env(env),
                                        deadline=asyncio.get_running_loop().time() + timeout_s)

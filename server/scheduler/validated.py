@@ -122,7 +122,7 @@ async def check_answer(text: str, spec: Mapping[str, Any], env: Mapping[str, str
     compared = await judge_against_base(report, workspace, handle.base_commit, lint_scope=lint_scope(spec),
                                         test_scope=test_scope(spec),
                                         required=[str(t) for t in spec.get("required_tests") or ()],
-                                        on_top=bool(spec.get("after_patches")), timeout_s=options.timeout_s, env=env)
+                                        timeout_s=options.timeout_s, env=env)
     report, forgiven, already = compared.report, compared.forgiven, compared.already
     data = dataclasses.asdict(report)
     data["base_commit"] = handle.base_commit

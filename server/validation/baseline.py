@@ -56,9 +56,11 @@ def _key(check: CheckResult, d: Diagnostic) -> TestKey:
 
 
 def _failed_tests(check: CheckResult) -> list[Diagnostic] | None:
-    """The failing tests a failed test check names; None when it names none (nothing to compare)."""
+    """The failing tests a failed test check names; None when it names none (nothing to compare) or
+    it failed for more than its tests (a compile error in one of its targets is never old)."""
     tests = [d for d in check.diagnostics if (d.code or "").startswith("test-")]
-    if check.status != "failed" or not tests or check.diagnostics_dropped:
+    other_errors = any(d.severity == "error" and not (d.code or "").startswith("test-") for d in check.diagnostics)
+    if check.status != "failed" or not tests or other_errors or check.diagnostics_dropped:
         return None
     return tests
 
@@ -229,18 +231,15 @@ async def compare_with_base(report: ValidationReport, workspace: Path, base_comm
 
 
 async def judge_against_base(report: ValidationReport, workspace: Path, base_commit: str, *, lint_scope: str,
-                             test_scope: str, required: Sequence[str] = (), on_top: bool = False,
-                             timeout_s: float, env: Mapping[str, str]) -> Compared:
+                             test_scope: str, required: Sequence[str] = (), timeout_s: float,
+                             env: Mapping[str, str]) -> Compared:
     """`report` of a change to `workspace` at `base_commit`, judged against what failed there before
     it: lint findings that were there (`lint_compared`, under lint_scope "new"), then tests
-    (`compare_with_base`). A change checked `on_top` of other patches (its dependencies') has a
-    base that does not hold them, so a test one of them fixed and this change broke again would
-    pass for one that failed before: its tests are compared only under test_scope "new" (a
-    checklist item, whose own `required` tests are never forgiven), its lint not at all."""
-    if lint_scope == "new" and not on_top:
+    (`compare_with_base`). A change checked after its dependencies' patches has for its base a
+    commit holding them (`server.scheduler.dependency_view.commit_on_top`), so a test one of them
+    fixed and this change broke again fails here as it should."""
+    if lint_scope == "new":
         report = await lint_compared(report, workspace, base_commit, timeout_s=timeout_s, env=env)
-    if on_top and test_scope != "new":
-        return Compared(report, [], [], False)
     return await compare_with_base(report, workspace, base_commit, test_scope, required=required,
                                    timeout_s=timeout_s, env=env)
 

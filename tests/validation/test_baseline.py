@@ -40,3 +40,12 @@ def test_a_failed_test_check_that_names_no_test_cannot_be_compared() -> None:
     assert failing_tests(_report(_failure("t::a"), dropped=3)) is None  # some failures not listed
     nothing, forgiven = without_old_failures(_report(), frozenset())
     assert not nothing.passed and forgiven == []
+
+
+def test_a_test_check_that_also_failed_to_compile_is_never_forgiven() -> None:
+    before = failing_tests(_report(_failure("t::a")))
+    assert before is not None
+    broken = Diagnostic(file="core/src/lib.rs", line=13, code="E0308", message="mismatched types")
+    assert failing_tests(_report(_failure("t::a"), broken)) is None  # one target did not build
+    kept, forgiven = without_old_failures(_report(_failure("t::a"), broken), before)
+    assert not kept.passed and forgiven == []

@@ -48,3 +48,21 @@ async def test_an_item_on_top_of_its_dependency_is_compared_with_the_commit_too(
     verdict = await check_task_answer(f"```diff\n{DOC_MUL}```", spec, base_env())
     assert verdict.passed, verdict.report_json
     assert verdict.patch is not None and "Product." in verdict.patch and "a + b" not in verdict.patch
+
+
+async def test_a_patch_that_breaks_again_what_its_dependency_fixed_fails_even_under_test_scope_new(
+        tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "calc", FILES)
+    spec = {"workspace": str(repo), "checks": ["test"], "test_scope": "new", "after_patches": [FIX_ADD]}
+    undo = ("--- a/calc.py\n+++ b/calc.py\n@@ -1,3 +1,3 @@\n def add(a, b):\n-    return a + b\n"
+            "+    return a - b\n \n")
+    verdict = await check_task_answer(f"```diff\n{undo}```", spec, base_env())
+    # test_add failed at the commit, but passes once the dependency's fix is in: failing again is new
+    assert not verdict.passed, verdict.report_json
+    assert "test_add" in verdict.feedback
+    kept = await check_task_answer(f"```diff\n{DOC_MUL}```", spec, base_env())
+    assert kept.passed, kept.report_json  # test_broken_on_main failed before both: still forgiven
+    assert json.loads(kept.report_json)["failing_before_the_patch"] == ["tests.test_other::test_broken_on_main"]
+    strict = await check_task_answer(f"```diff\n{DOC_MUL}```", {**spec, "test_scope": "all"}, base_env())
+    assert not strict.passed  # "all": the old failure still counts, and is named as old
+    assert json.loads(strict.report_json)["failing_before_the_patch"] == ["tests.test_other::test_broken_on_main"]
