@@ -19,7 +19,7 @@ repository's own configuration cannot make it run other programs. A worktree see
 checkout's installed dependencies (`node_modules`, `.venv`: `installed`), so a project's own test
 runner and packages are there. Its temporary folder names this process as its owner (`leftovers`):
 removed at exit when a cleanup was cut short, or before a later worktree is made when the process
-was killed; the repository's worktree list is pruned before each worktree is added.
+was killed (the repository's worktree list is then pruned).
 """
 
 from __future__ import annotations
@@ -352,10 +352,10 @@ async def open_worktree(repo_path: Path, *, base: str = "HEAD", env: Mapping[str
 
 async def new_worktree_folder(prefix: str, repo_root: Path, env: Mapping[str, str]) -> Path:
     """A temporary folder (owned by this process: `leftovers`) to add a worktree of `repo_root` in,
-    after the folders of servers no longer running are removed and the repository's list of
-    worktrees is pruned of those gone."""
-    await asyncio.to_thread(leftovers.sweep_stale)
-    await run_git(["worktree", "prune"], repo_root, env)
+    after the folders of servers no longer running are removed and, when some were, the
+    repository's list of worktrees is pruned of those gone (a removal of our own prunes already)."""
+    if await asyncio.to_thread(leftovers.sweep_stale):
+        await run_git(["worktree", "prune"], repo_root, env)
     return await asyncio.to_thread(leftovers.make_dir, prefix, repo_root)
 
 
