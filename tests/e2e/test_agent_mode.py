@@ -41,6 +41,17 @@ def _project(root: Path) -> Path:
     return repo
 
 
+async def _fix_add_as_agent(tmp_path: Path, repo: Path, lp: LoopbackProvider, **validate: Any) -> dict[str, Any]:
+    """Submit "fix add()" in agent mode, checked by the tests (and `validate`), and wait for it."""
+    settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
+    async with Client(build_server(settings)) as client:
+        submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
+            "agent_type": "tcoder_speed", "task_description": "Fix add() in calc.py so the tests pass",
+            "workspace": str(repo), "mode": "agent", "validate": {"checks": ["test"], **validate},
+        }]})
+        return await wait_finished(client, submitted["group_id"])
+
+
 def tool(name: str, n: int, **arguments: Any) -> Reply:
     return Reply("", tool_calls=(ToolCall(f"call_{n}", name, json.dumps(arguments)),))
 
@@ -63,13 +74,7 @@ async def test_an_agent_reads_edits_sees_its_test_fail_fixes_it_and_hands_back_a
             tool("run_checks", 5),
             tool("done", 6, summary="add() adds"),
         ])
-        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
-        async with Client(build_server(settings)) as client:
-            submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
-                "agent_type": "tcoder_speed", "task_description": "Fix add() in calc.py so the tests pass",
-                "workspace": str(repo), "mode": "agent", "validate": {"checks": ["test"]},
-            }]})
-            status = await wait_finished(client, submitted["group_id"])
+        status = await _fix_add_as_agent(tmp_path, repo, lp)
         requests = [r.json for r in lp.requests_for("fast-a")]
     (task,) = status["tasks"]
     assert task["status"] == "succeeded", task
@@ -102,13 +107,7 @@ async def test_an_agent_that_writes_its_change_as_a_patch_instead_of_using_the_t
     repo = _project(tmp_path)
     with LoopbackProvider() as lp:
         lp.script("fast-a", [tool("read_file", 1, path="calc.py"), Reply(answer)])
-        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
-        async with Client(build_server(settings)) as client:
-            submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
-                "agent_type": "tcoder_speed", "task_description": "Fix add() in calc.py so the tests pass",
-                "workspace": str(repo), "mode": "agent", "validate": {"checks": ["test"], "max_rounds": 1},
-            }]})
-            status = await wait_finished(client, submitted["group_id"])
+        status = await _fix_add_as_agent(tmp_path, repo, lp, max_rounds=1)
     (task,) = status["tasks"]
     assert task["status"] == "succeeded" and task["model_used"] == "loopa/fast", (task["error"], task["attempts"])
     assert "+    return a + b" in task["result"]
@@ -129,13 +128,7 @@ async def test_an_agent_whose_patch_fails_the_checks_escalates_with_the_diagnost
                  new="def add(a, b):\n    return a + b"),
             tool("done", 2),
         ])
-        settings = load_settings(loop_env(tmp_path, lp.openai_url, PWM_ALLOWED_ROOTS=str(tmp_path)))
-        async with Client(build_server(settings)) as client:
-            submitted = await call(client, "submit_parallel_tasks", {"tasks": [{
-                "agent_type": "tcoder_speed", "task_description": "Fix add() in calc.py so the tests pass",
-                "workspace": str(repo), "mode": "agent", "validate": {"checks": ["test"], "max_rounds": 2},
-            }]})
-            status = await wait_finished(client, submitted["group_id"])
+        status = await _fix_add_as_agent(tmp_path, repo, lp, max_rounds=2)
         mid_first = lp.requests_for("mid-a")[0].json
     (task,) = status["tasks"]
     assert task["status"] == "succeeded", task
